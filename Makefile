@@ -1,0 +1,155 @@
+# bookd - build, test and run.
+#
+#   make            build/bookd, build/bookctl, build/bookd-replay,
+#                   build/bookd-bench, build/libbookd.a, build/libbookd.so
+#   make run        install missing packages, build, start bookd on ./var
+#   make test       install missing packages, build normally and with
+#                   ASan+UBSan, run every test (Check, black-box, Python)
+#   make soak       the crash storm for longer (SOAK_CYCLES, default 30)
+#   make bench      the standard benchmark set (bench/RESULTS.md)
+#   make lint       clang-format check and cppcheck
+#   make format     clang-format in place
+#
+# O selects the output directory; SAN=1 builds the sanitizer variant
+# (make test uses O=build/asan SAN=1).  Sources are found by directory, so a
+# new module is a new .c file and nothing else.
+
+O ?= build
+SAN ?=
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+
+PKGS := msgpack liburing libbsd-overlay libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -fPIC -Wall -Wextra -Werror \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
+	-Iproto -Iengine -Iclients/c $(PKG_CFLAGS)
+ifeq ($(SAN),1)
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+LDSAN := -fsanitize=address,undefined
+else
+OPT := -O2
+LDSAN :=
+endif
+CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS := $(LDSAN) $(EXTRA_LDFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+
+PROTO_SRC := $(wildcard proto/*.c)
+ENGINE_SRC := $(filter-out engine/main.c,$(wildcard engine/*.c))
+CLIENT_SRC := $(wildcard clients/c/*.c)
+BOOKCTL_SRC := $(wildcard tools/bookctl/*.c)
+REPLAY_SRC := $(wildcard tools/replay/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c tests/blackbox/test_*.c)
+
+PROTO_OBJ := $(call obj,$(PROTO_SRC))
+ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
+CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
+TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
+TEST_BINS := $(patsubst %.c,$(O)/%,$(TEST_SRC))
+
+BINS := $(O)/bookd $(O)/libbookd.a $(O)/libbookd.so
+ifneq ($(BOOKCTL_SRC),)
+BINS += $(O)/bookctl
+endif
+ifneq ($(REPLAY_SRC),)
+BINS += $(O)/bookd-replay
+endif
+ifneq ($(BENCH_SRC),)
+BINS += $(O)/bookd-bench
+endif
+
+.PHONY: all deps run test test-bins check-unit soak bench lint format clean
+all: $(BINS)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/bookd: $(O)/obj/engine/main.o $(ENGINE_OBJ) $(PROTO_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/libbookd.a: $(CLIENT_OBJ) $(PROTO_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/libbookd.so: $(CLIENT_OBJ) $(PROTO_OBJ)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LDLIBS)
+
+$(O)/bookctl: $(call obj,$(BOOKCTL_SRC)) $(O)/libbookd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bookd-replay: $(call obj,$(REPLAY_SRC)) $(ENGINE_OBJ) $(PROTO_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bookd-bench: $(call obj,$(BENCH_SRC)) $(O)/libbookd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Every test links the whole engine (minus main), the client library and
+# the test helpers, so a unit test can reach any module.
+$(O)/tests/%: $(O)/obj/tests/%.o $(TESTLIB_OBJ) $(ENGINE_OBJ) $(CLIENT_OBJ) $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+test-bins: $(BINS) $(TEST_BINS)
+
+# Missing headers or tools mean missing Debian packages: install them when
+# root, otherwise say which command to run.
+DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
+	pkg-config tzdata python3-msgpack python3-pytest
+deps:
+	@missing=""; \
+	for f in /usr/include/liburing.h /usr/include/msgpack.h \
+		/usr/include/check.h /usr/include/bsd/string.h \
+		/usr/include/openssl/hmac.h /usr/bin/pkg-config \
+		/usr/share/zoneinfo/Europe/Berlin; do \
+		[ -e $$f ] || missing="$$missing $$f"; done; \
+	$(PYTHON) -c 'import msgpack, pytest' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: missing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); \
+		else \
+			echo "deps: run as root: apt-get install -y $(DEB_PKGS)"; exit 1; \
+		fi; \
+	fi
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(O)/bookd --data ./var
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory O=build/asan SAN=1 test-bins
+	@tests/run.sh build/asan
+
+soak: deps
+	@$(MAKE) --no-print-directory all test-bins
+	@BOOKD_SOAK_CYCLES=$${SOAK_CYCLES:-30} tests/run.sh build soak
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	./$(O)/bookd-bench standard
+
+lint:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--suppress=missingIncludeSystem -Iproto -Iengine -Iclients/c \
+		proto engine clients/c tools
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,133 @@
+/*
+ * ops.c - the operation table expanded into data, and argument validation.
+ *
+ * Everything here derives from BOOKD_OPS and ARGS_* in ops.h; see there.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define SPEC_X(field, type, req, max) {#field, ARG_##field, type, req, max},
+#define OP_ARGS_X(ident, wire, role, flags)                                    \
+	static const struct arg_spec args_##ident[] = {                        \
+		ARGS_##ident(SPEC_X){NULL, 0, 0, 0, 0}};
+BOOKD_OPS(OP_ARGS_X)
+#undef OP_ARGS_X
+
+#define OP_SPEC_X(ident, wire, role, flags)                                    \
+	[OP_##ident] = {wire, role, flags,                                     \
+			sizeof(args_##ident) / sizeof(args_##ident[0]) - 1,    \
+			args_##ident},
+const struct op_spec proto_ops[OP__COUNT] = {BOOKD_OPS(OP_SPEC_X)};
+#undef OP_SPEC_X
+
+int proto_op_lookup(const char *name, size_t len)
+{
+	for (int i = 0; i < OP__COUNT; i++) {
+		const char *n = proto_ops[i].name;
+		if (strlen(n) == len && memcmp(n, name, len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static const char *type_name(int t)
+{
+	switch (t) {
+	case T_STR: return "a string";
+	case T_UINT: return "a non-negative integer";
+	case T_INT: return "an integer";
+	case T_BOOL: return "a boolean";
+	case T_MAP: return "a map";
+	case T_ARR: return "an array";
+	default: return "a value";
+	}
+}
+
+static int type_ok(const struct arg_spec *s, const msgpack_object *o)
+{
+	switch (s->type) {
+	case T_STR: return o->type == MSGPACK_OBJECT_STR;
+	case T_UINT: return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+	case T_INT:
+		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		       o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+	case T_BOOL: return o->type == MSGPACK_OBJECT_BOOLEAN;
+	case T_MAP: return o->type == MSGPACK_OBJECT_MAP;
+	case T_ARR: return o->type == MSGPACK_OBJECT_ARRAY;
+	default: return 1;
+	}
+}
+
+int proto_validate_args(int op, const msgpack_object *args,
+			const msgpack_object *out[ARG__COUNT], char *msg,
+			size_t msglen)
+{
+	const struct op_spec *spec = &proto_ops[op];
+
+	memset(out, 0, sizeof(out[0]) * ARG__COUNT);
+	if (args && args->type == MSGPACK_OBJECT_NIL)
+		args = NULL;
+	if (args && args->type != MSGPACK_OBJECT_MAP) {
+		snprintf(msg, msglen, "args: must be a map");
+		return BOOKD_E_BAD_REQUEST;
+	}
+	for (uint32_t i = 0; args && i < args->via.map.size; i++) {
+		const msgpack_object *k = &args->via.map.ptr[i].key;
+		const msgpack_object *v = &args->via.map.ptr[i].val;
+		const struct arg_spec *s = NULL;
+
+		if (k->type != MSGPACK_OBJECT_STR) {
+			snprintf(msg, msglen, "args: keys must be strings");
+			return BOOKD_E_BAD_REQUEST;
+		}
+		for (int j = 0; j < spec->nargs; j++) {
+			const char *n = spec->args[j].name;
+			if (strlen(n) == k->via.str.size &&
+			    memcmp(n, k->via.str.ptr, k->via.str.size) == 0) {
+				s = &spec->args[j];
+				break;
+			}
+		}
+		if (s == NULL) {
+			snprintf(msg, msglen, "%.*s: unknown field for %s",
+				 (int)(k->via.str.size > 64 ? 64
+							    : k->via.str.size),
+				 k->via.str.ptr, spec->name);
+			return BOOKD_E_BAD_REQUEST;
+		}
+		if (out[s->field]) {
+			snprintf(msg, msglen, "%s: given twice", s->name);
+			return BOOKD_E_BAD_REQUEST;
+		}
+		if (s->type != T_ANY && !s->required &&
+		    v->type == MSGPACK_OBJECT_NIL)
+			continue; /* an explicit nil means "absent" */
+		if (!type_ok(s, v)) {
+			snprintf(msg, msglen, "%s: must be %s", s->name,
+				 type_name(s->type));
+			return BOOKD_E_BAD_REQUEST;
+		}
+		if (s->type == T_STR &&
+		    v->via.str.size > (s->max ? s->max : PROTO_MAX_STR)) {
+			snprintf(msg, msglen, "%s: longer than %u bytes",
+				 s->name, s->max ? s->max : PROTO_MAX_STR);
+			return BOOKD_E_BAD_REQUEST;
+		}
+		if (s->type == T_ARR &&
+		    v->via.array.size > (s->max ? s->max : PROTO_MAX_ITEMS)) {
+			snprintf(msg, msglen, "%s: more than %u items", s->name,
+				 s->max ? s->max : PROTO_MAX_ITEMS);
+			return BOOKD_E_BAD_REQUEST;
+		}
+		out[s->field] = v;
+	}
+	for (int j = 0; j < spec->nargs; j++) {
+		if (spec->args[j].required && !out[spec->args[j].field]) {
+			snprintf(msg, msglen, "%s: required", spec->args[j].name);
+			return BOOKD_E_BAD_REQUEST;
+		}
+	}
+	return 0;
+}

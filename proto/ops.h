@@ -1,0 +1,194 @@
+/*
+ * ops.h - the operation table: every operation of the wire protocol, declared
+ * once.
+ *
+ * BOOKD_OPS lists each operation with its wire name, the least role that may
+ * call it and whether it mutates durable state.  Each operation's argument
+ * schema is the macro ARGS_<ident>, a list of F(field, type, required, max).
+ * From these lists come:
+ *   - enum op_id and the name table (dispatch, UNKNOWN_OP, the client's list);
+ *   - enum arg_field, one index per distinct argument name, so a handler reads
+ *     its validated arguments as req->a[ARG_start] with no string compare;
+ *   - struct op_spec, which proto_validate_args() uses to reject unknown
+ *     fields, wrong types, missing required fields and oversized strings or
+ *     lists, naming the field in the error.
+ * The engine binds each op to its handler h_<ident>() in engine/ops.c by the
+ * same list, so an operation without a handler does not link.
+ *
+ * "max" is a byte limit for strings and an item limit for arrays; 0 means the
+ * default of PROTO_MAX_STR / PROTO_MAX_ITEMS.  Nested values (booker, holds,
+ * resources) are validated by the handler with the helpers in pack.h.
+ */
+#ifndef BOOKD_OPS_H
+#define BOOKD_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "bookd_errors.h"
+
+#define PROTO_MAX_STR 4096
+#define PROTO_MAX_ITEMS 1024
+
+enum arg_type {
+	T_STR,  /* string of at most max bytes */
+	T_UINT, /* non-negative integer */
+	T_INT,  /* integer of either sign */
+	T_BOOL,
+	T_MAP,
+	T_ARR,  /* array of at most max items */
+	T_ANY,  /* any value, the handler checks it (nil allowed) */
+};
+
+enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
+
+#define OPF_READ 0u
+#define OPF_WRITE 1u /* mutates durable state: its reply waits for the WAL */
+
+/* X(ident, "wire.name", least role, flags) */
+#define BOOKD_OPS(X)                                                           \
+	X(hello, "hello", ROLE_PUBLIC, OPF_READ)                               \
+	X(ping, "ping", ROLE_PUBLIC, OPF_READ)                                 \
+	X(stats, "stats", ROLE_ADMIN, OPF_READ)                                \
+	X(resource_create, "resource.create", ROLE_ADMIN, OPF_WRITE)           \
+	X(resource_update, "resource.update", ROLE_ADMIN, OPF_WRITE)           \
+	X(resource_get, "resource.get", ROLE_PUBLIC, OPF_READ)                 \
+	X(resource_list, "resource.list", ROLE_PUBLIC, OPF_READ)               \
+	X(check, "check", ROLE_PUBLIC, OPF_READ)                               \
+	X(slots_day, "slots.day", ROLE_PUBLIC, OPF_READ)                       \
+	X(slots_month, "slots.month", ROLE_PUBLIC, OPF_READ)                   \
+	X(slots_view, "slots.view", ROLE_PUBLIC, OPF_READ)                     \
+	X(holds_day, "holds.day", ROLE_PUBLIC, OPF_READ)                       \
+	X(hold, "hold", ROLE_PUBLIC, OPF_READ)                                 \
+	X(hold_many, "hold.many", ROLE_PUBLIC, OPF_READ)                       \
+	X(release, "release", ROLE_PUBLIC, OPF_READ)                           \
+	X(book, "book", ROLE_PUBLIC, OPF_WRITE)                                \
+	X(booking_get, "booking.get", ROLE_PUBLIC, OPF_READ)                   \
+	X(booking_list, "booking.list", ROLE_ADMIN, OPF_READ)                  \
+	X(booking_cancel, "booking.cancel", ROLE_PUBLIC, OPF_WRITE)            \
+	X(booking_transition, "booking.transition", ROLE_ADMIN, OPF_WRITE)     \
+	X(booking_reschedule, "booking.reschedule", ROLE_PUBLIC, OPF_WRITE)    \
+	X(subscribe, "subscribe", ROLE_PUBLIC, OPF_READ)                       \
+	X(unsubscribe, "unsubscribe", ROLE_PUBLIC, OPF_READ)                   \
+	X(events, "events", ROLE_ADMIN, OPF_READ)
+
+/* Argument schemas: F(field, type, required, max). */
+#define ARGS_hello(F)                                                          \
+	F(client, T_STR, 0, 128) F(role, T_STR, 0, 16) F(token, T_STR, 0, 1024)
+#define ARGS_ping(F)
+#define ARGS_stats(F)
+#define ARGS_RESOURCE_BODY(F, idreq)                                           \
+	F(id, T_STR, idreq, 63)                                                \
+	F(name, T_STR, 0, 256) F(kind, T_STR, 0, 64)                           \
+	F(timezone, T_STR, 0, 64) F(schedule, T_ANY, 0, 0)                     \
+	F(quantity, T_UINT, 0, 0) F(standalone, T_BOOL, 0, 0)                  \
+	F(active, T_BOOL, 0, 0) F(meta, T_ANY, 0, 0)
+#define ARGS_resource_create(F) ARGS_RESOURCE_BODY(F, 1)
+#define ARGS_resource_update(F) ARGS_RESOURCE_BODY(F, 1)
+#define ARGS_resource_get(F) F(id, T_STR, 1, 63)
+#define ARGS_resource_list(F) F(active_only, T_BOOL, 0, 0)
+#define ARGS_check(F)                                                          \
+	F(resource, T_STR, 1, 63) F(start, T_INT, 1, 0) F(end, T_INT, 1, 0)    \
+	F(session, T_STR, 0, 128)
+#define ARGS_slots_day(F)                                                      \
+	F(resource, T_STR, 1, 63) F(date, T_STR, 1, 10)                        \
+	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
+	F(tz, T_STR, 0, 64) F(event_type, T_STR, 0, 63)
+#define ARGS_slots_month(F)                                                    \
+	F(resource, T_STR, 1, 63) F(from, T_STR, 1, 10) F(to, T_STR, 1, 10)    \
+	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
+	F(tz, T_STR, 0, 64)
+#define ARGS_slots_view(F)                                                     \
+	F(resource, T_STR, 1, 63) F(date, T_STR, 1, 10)                        \
+	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
+	F(tz, T_STR, 0, 64) F(session, T_STR, 0, 128)
+#define ARGS_holds_day(F)                                                      \
+	F(resource, T_STR, 1, 63) F(date, T_STR, 1, 10) F(tz, T_STR, 0, 64)    \
+	F(session, T_STR, 0, 128)
+#define ARGS_hold(F)                                                           \
+	F(resource, T_STR, 1, 63) F(start, T_INT, 1, 0) F(end, T_INT, 1, 0)    \
+	F(session, T_STR, 1, 128)
+#define ARGS_hold_many(F) F(holds, T_ARR, 1, 64) F(session, T_STR, 1, 128)
+#define ARGS_release(F) F(resource, T_STR, 1, 63) F(session, T_STR, 1, 128)
+#define ARGS_book(F)                                                           \
+	F(resource, T_STR, 0, 63) F(resources, T_ARR, 0, 32)                   \
+	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(booker, T_MAP, 1, 0)       \
+	F(timezone, T_STR, 0, 64) F(event_type, T_STR, 0, 63)                  \
+	F(session, T_STR, 0, 128) F(status, T_STR, 0, 16)                      \
+	F(key, T_STR, 0, 128) F(by, T_STR, 0, 128) F(note, T_STR, 0, 4096)
+#define ARGS_booking_get(F) F(id, T_UINT, 0, 0) F(ref, T_STR, 0, 64)
+#define ARGS_booking_list(F)                                                   \
+	F(resource, T_STR, 0, 63) F(from, T_INT, 0, 0) F(to, T_INT, 0, 0)      \
+	F(status, T_STR, 0, 16) F(limit, T_UINT, 0, 0) F(after, T_UINT, 0, 0)
+#define ARGS_booking_cancel(F)                                                 \
+	F(id, T_UINT, 0, 0) F(ref, T_STR, 0, 64) F(reason, T_STR, 0, 1024)     \
+	F(by, T_STR, 0, 128)
+#define ARGS_booking_transition(F)                                             \
+	F(id, T_UINT, 1, 0) F(to, T_STR, 1, 16) F(reason, T_STR, 0, 1024)      \
+	F(by, T_STR, 0, 128)
+#define ARGS_booking_reschedule(F)                                             \
+	F(id, T_UINT, 0, 0) F(ref, T_STR, 0, 64) F(start, T_INT, 1, 0)         \
+	F(end, T_INT, 1, 0) F(by, T_STR, 0, 128)
+#define ARGS_subscribe(F)                                                      \
+	F(topic, T_STR, 1, 16) F(resource, T_STR, 1, 63)                       \
+	F(from, T_STR, 0, 10) F(to, T_STR, 0, 10)
+#define ARGS_unsubscribe(F) F(sub, T_UINT, 1, 0)
+#define ARGS_events(F) F(after, T_UINT, 0, 0) F(limit, T_UINT, 0, 0)
+
+/* Every distinct argument name, once.  Order is irrelevant. */
+#define BOOKD_FIELDS(N)                                                        \
+	N(client) N(role) N(token) N(id) N(name) N(kind) N(timezone)           \
+	N(schedule) N(quantity) N(standalone) N(active) N(meta)                \
+	N(active_only) N(resource) N(resources) N(start) N(end) N(session)     \
+	N(date) N(duration) N(interval) N(tz) N(event_type) N(from) N(to)      \
+	N(holds) N(booker) N(status) N(key) N(by) N(note) N(ref) N(reason)     \
+	N(limit) N(after) N(topic) N(sub)
+
+enum op_id {
+#define OP_X_ENUM(ident, wire, role, flags) OP_##ident,
+	BOOKD_OPS(OP_X_ENUM)
+#undef OP_X_ENUM
+	OP__COUNT
+};
+
+enum arg_field {
+#define FIELD_X_ENUM(f) ARG_##f,
+	BOOKD_FIELDS(FIELD_X_ENUM)
+#undef FIELD_X_ENUM
+	ARG__COUNT
+};
+
+struct arg_spec {
+	const char *name;
+	uint8_t field; /* enum arg_field */
+	uint8_t type;  /* enum arg_type */
+	uint8_t required;
+	uint32_t max;
+};
+
+struct op_spec {
+	const char *name;
+	uint8_t role;  /* enum role */
+	uint8_t flags; /* OPF_* */
+	uint8_t nargs;
+	const struct arg_spec *args;
+};
+
+extern const struct op_spec proto_ops[OP__COUNT];
+
+/* Look an operation up by its wire name; -1 when unknown. */
+int proto_op_lookup(const char *name, size_t len);
+
+/*
+ * Check a request's "args" (NULL when absent) against the op's schema and
+ * fill out[ARG__COUNT] with pointers to the present fields (others NULL).
+ * Returns 0, or BOOKD_E_BAD_REQUEST with a message naming the field written
+ * to msg (at most msglen bytes, NUL-terminated).
+ */
+int proto_validate_args(int op, const msgpack_object *args,
+			const msgpack_object *out[ARG__COUNT], char *msg,
+			size_t msglen);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * wire.h - framing and MessagePack helpers shared by the engine and libbookd.
+ *
+ * Framing (SPEC section 3): a message is a 4-byte big-endian length N, then N
+ * bytes holding one MessagePack map; N is at most WIRE_MAX_FRAME.  A frame is
+ * built in a wbuf: wire_frame_begin() reserves the length, the body is packed
+ * with a msgpack_packer writing into the wbuf (wbuf_packer_init), and
+ * wire_frame_end() patches the length in.
+ *
+ * Every accessor here (wire_get, wire_str_eq, wire_cstr, ...) tolerates any
+ * object type and never reads past a string's declared size: the objects come
+ * from untrusted bytes.
+ *
+ * Allocation failure in wbuf is fatal (abort): every caller would otherwise
+ * have to unwind a half-packed reply, and a process that cannot grow a reply
+ * buffer cannot do anything else useful either.
+ */
+#ifndef BOOKD_WIRE_H
+#define BOOKD_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#define WIRE_MAX_FRAME (1u << 20)
+
+struct wbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void wbuf_reserve(struct wbuf *b, size_t extra);
+void wbuf_append(struct wbuf *b, const void *p, size_t n);
+void wbuf_consume(struct wbuf *b, size_t n); /* drop n bytes at the front */
+void wbuf_free(struct wbuf *b);
+void wbuf_packer_init(msgpack_packer *pk, struct wbuf *b);
+
+/* Returns the offset to hand to wire_frame_end(). */
+size_t wire_frame_begin(struct wbuf *b);
+/* Returns 0, or -1 when the body exceeds WIRE_MAX_FRAME (frame removed). */
+int wire_frame_end(struct wbuf *b, size_t off);
+
+/*
+ * Look for one complete frame at p[0..n).  Returns 1 and sets *body, *blen
+ * and *used when one is there, 0 when more bytes are needed, and -1 when the
+ * announced length exceeds WIRE_MAX_FRAME (the stream cannot be resynced).
+ */
+int wire_frame_next(const char *p, size_t n, const char **body, size_t *blen,
+		    size_t *used);
+
+/* Object helpers. */
+const msgpack_object *wire_get(const msgpack_object *map, const char *key);
+bool wire_str_eq(const msgpack_object *o, const char *s);
+/* Copy a string object into buf (NUL-terminated); -1 if not a string or it
+ * does not fit, or if it holds a NUL byte. */
+int wire_cstr(const msgpack_object *o, char *buf, size_t len);
+bool wire_int(const msgpack_object *o, int64_t *v);
+
+/* Packing shorthands. */
+void wire_pk_str(msgpack_packer *pk, const char *s);
+void wire_pk_strn(msgpack_packer *pk, const char *s, size_t n);
+void wire_pk_kstr(msgpack_packer *pk, const char *key, const char *val);
+void wire_pk_kint(msgpack_packer *pk, const char *key, int64_t val);
+void wire_pk_kbool(msgpack_packer *pk, const char *key, bool val);
+/* Copy an object (e.g. a client's meta map) into the packer. */
+void wire_pk_obj(msgpack_packer *pk, const msgpack_object *o);
+
+#endif
