@@ -5,8 +5,6 @@
  * algorithms: exact for every proleptic Gregorian date, no tables, no
  * time-zone state.
  */
-#include <stdio.h>
-
 #include "quanta.h"
 
 int64_t q_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -81,5 +79,17 @@ void q_format_date(int64_t day, char buf[11])
 	unsigned m, d;
 
 	q_civil_from_days(day, &y, &m, &d);
-	snprintf(buf, 11, "%04d-%02u-%02u", (int)(y % 10000), m % 100, d % 100);
+	if (y < 0 || y > 9999)
+		y = 0; /* outside what a date string can say; never in range */
+	buf[0] = (char)('0' + y / 1000);
+	buf[1] = (char)('0' + y / 100 % 10);
+	buf[2] = (char)('0' + y / 10 % 10);
+	buf[3] = (char)('0' + y % 10);
+	buf[4] = '-';
+	buf[5] = (char)('0' + m / 10);
+	buf[6] = (char)('0' + m % 10);
+	buf[7] = '-';
+	buf[8] = (char)('0' + d / 10);
+	buf[9] = (char)('0' + d % 10);
+	buf[10] = 0;
 }

@@ -189,5 +189,5 @@ void wire_pk_kbool(msgpack_packer *pk, const char *key, bool val)
 
 void wire_pk_obj(msgpack_packer *pk, const msgpack_object *o)
 {
-	msgpack_pack_object(*pk, *o);
+	msgpack_pack_object(pk, *o);
 }

@@ -1,0 +1,92 @@
+/*
+ * hmap.c - see hmap.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+
+static uint32_t hash_bytes(const char *p, size_t n)
+{
+	/* FNV-1a, then a final avalanche so low bits are usable. */
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return h;
+}
+
+static struct hmap_ent *find(const struct hmap *m, const char *key, size_t klen,
+			     uint32_t h)
+{
+	size_t mask = m->cap - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct hmap_ent *e = &m->ents[i];
+		if (e->key == NULL ||
+		    (e->hash == h && e->klen == klen &&
+		     memcmp(e->key, key, klen) == 0))
+			return e;
+	}
+}
+
+int hmap_get(const struct hmap *m, const char *key, size_t klen, uint64_t *val)
+{
+	struct hmap_ent *e;
+
+	if (m->cap == 0)
+		return 0;
+	e = find(m, key, klen, hash_bytes(key, klen));
+	if (e->key == NULL)
+		return 0;
+	*val = e->val;
+	return 1;
+}
+
+static void grow(struct hmap *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 64;
+	struct hmap old = *m;
+
+	m->ents = calloc(ncap, sizeof(*m->ents));
+	if (m->ents == NULL)
+		abort();
+	m->cap = ncap;
+	for (size_t i = 0; i < old.cap; i++) {
+		struct hmap_ent *o = &old.ents[i];
+		if (o->key)
+			*find(m, o->key, o->klen, o->hash) = *o;
+	}
+	free(old.ents);
+}
+
+void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
+{
+	uint32_t h = hash_bytes(key, klen);
+	struct hmap_ent *e;
+
+	if ((m->n + 1) * 4 > m->cap * 3)
+		grow(m);
+	e = find(m, key, klen, h);
+	if (e->key == NULL) {
+		e->key = malloc(klen + 1);
+		if (e->key == NULL)
+			abort();
+		memcpy(e->key, key, klen);
+		e->key[klen] = 0;
+		e->klen = (uint32_t)klen;
+		e->hash = h;
+		m->n++;
+	}
+	e->val = val;
+}
+
+void hmap_free(struct hmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->ents[i].key);
+	free(m->ents);
+	m->ents = NULL;
+	m->cap = m->n = 0;
+}

@@ -1,0 +1,397 @@
+/*
+ * pagesw.c - the writer of DATA/pages; see pagesw.h for the contract and
+ * proto/pages.h for the layout.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pagesw.h"
+
+#define PAGES_NAME "pages"
+#define PAGES_TMP "pages.new"
+/* Readers of other users (a web server's group, say) may map the file; the
+ * data directory's own mode decides who can reach it. */
+#define PAGES_MODE 0644
+
+struct pagesw {
+	int fd;
+	void *map;
+	size_t size;
+	struct pages_header *hdr;
+	struct pages_dirent *dir;
+	struct pages_page *pages;
+	uint32_t max_resources;
+	uint32_t window_days;
+	int64_t first_day;
+	int64_t last_day;
+	uint32_t nres;  /* the nresources readers see */
+	uint32_t ninit; /* rows 0..ninit-1 hold days or PAGES_NO_DAY */
+	int in_commit;
+	uint64_t generation;
+};
+
+static int window_ok(uint32_t window_days, int64_t first_day, int64_t last_day)
+{
+	return first_day >= 0 && first_day <= last_day &&
+	       (uint64_t)(last_day - first_day) < window_days;
+}
+
+/*
+ * Open the current DATA/pages for writing and read its generation.  *oldfd
+ * is -1 when there is no such file, or when it is too short or of another
+ * magic or version: no reader can have attached to such a file, so there is
+ * nobody to tell that it retired.
+ */
+static int old_open(int dirfd, int *oldfd, uint64_t *generation)
+{
+	unsigned char h[offsetof(struct pages_header, state)];
+	uint64_t magic, gen;
+	uint32_t version;
+	struct stat st;
+	ssize_t n;
+	int fd, err;
+
+	*oldfd = -1;
+	*generation = 0;
+	fd = openat(dirfd, PAGES_NAME, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)PAGES_HEADER_SIZE)
+		goto ignore;
+	n = pread(fd, h, sizeof(h), 0);
+	if (n < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if ((size_t)n != sizeof(h))
+		goto ignore;
+	memcpy(&magic, h + offsetof(struct pages_header, magic), sizeof(magic));
+	memcpy(&version, h + offsetof(struct pages_header, version),
+	       sizeof(version));
+	memcpy(&gen, h + offsetof(struct pages_header, generation), sizeof(gen));
+	if (magic != PAGES_MAGIC || version != PAGES_VERSION)
+		goto ignore;
+	*oldfd = fd;
+	*generation = gen;
+	return 0;
+ignore:
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+/*
+ * Tell the readers of the replaced file to re-open the path.  The new file
+ * is already in place, so a reader that sees RETIRED and opens the path
+ * finds it.  A failure here cannot be undone (the rename is done) and is
+ * reported so the caller can log it.
+ */
+static int old_retire(int oldfd)
+{
+	struct pages_header *h;
+	void *m;
+
+	m = mmap(NULL, PAGES_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 oldfd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	h = m;
+	atomic_thread_fence(memory_order_release);
+	seq_store(&h->state, PAGES_RETIRED);
+	munmap(m, PAGES_HEADER_SIZE);
+	return 0;
+}
+
+/* Readers never look at rows at or above nresources, so these plain
+ * initialising stores need no seqlock; set_resource publishes them with a
+ * release fence before nresources grows. */
+static void rows_init(struct pagesw *pw, uint32_t upto)
+{
+	for (; pw->ninit < upto; pw->ninit++) {
+		struct pages_page *row =
+			pw->pages + (uint64_t)pw->ninit * pw->window_days;
+		for (uint32_t d = 0; d < pw->window_days; d++)
+			seq_store(&row[d].day, PAGES_NO_DAY);
+	}
+}
+
+/* Every visible store is inside a commit_seq bracket; a call outside the
+ * caller's bracket opens its own. */
+static void bracket_begin(struct pagesw *pw)
+{
+	if (!pw->in_commit)
+		seq_write_begin(&pw->hdr->commit_seq);
+}
+
+static void bracket_end(struct pagesw *pw)
+{
+	if (!pw->in_commit)
+		seq_write_end(&pw->hdr->commit_seq);
+}
+
+static struct pages_page *page_at(const struct pagesw *pw, uint32_t idx,
+				  int64_t day)
+{
+	return pw->pages + pages_page_index(idx, day, pw->window_days);
+}
+
+int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
+		uint32_t window_days, int64_t first_day, int64_t last_day)
+{
+	struct pagesw *pw = NULL;
+	uint64_t dir_off, pages_off, size, oldgen;
+	int oldfd = -1, err;
+	int created = 0;
+
+	*out = NULL;
+	if (pages_layout(max_resources, window_days, &dir_off, &pages_off,
+			 &size) < 0 ||
+	    !window_ok(window_days, first_day, last_day) || size > SIZE_MAX)
+		return -EINVAL;
+	pw = calloc(1, sizeof(*pw));
+	if (pw == NULL)
+		return -ENOMEM;
+	pw->fd = -1;
+	pw->map = MAP_FAILED;
+	err = old_open(dirfd, &oldfd, &oldgen);
+	if (err < 0)
+		goto fail;
+
+	/* A pages.new left by a crash is nobody's: replace it. */
+	if (unlinkat(dirfd, PAGES_TMP, 0) < 0 && errno != ENOENT) {
+		err = -errno;
+		goto fail;
+	}
+	pw->fd = openat(dirfd, PAGES_TMP,
+			O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			PAGES_MODE);
+	if (pw->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	created = 1;
+	/* ftruncate leaves the file sparse: rows cost memory once used. */
+	if (ftruncate(pw->fd, (off_t)size) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	pw->map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       pw->fd, 0);
+	if (pw->map == MAP_FAILED) {
+		err = -errno;
+		goto fail;
+	}
+	pw->size = (size_t)size;
+	pw->hdr = pw->map;
+	pw->dir = (struct pages_dirent *)((char *)pw->map + dir_off);
+	pw->pages = (struct pages_page *)((char *)pw->map + pages_off);
+	pw->max_resources = max_resources;
+	pw->window_days = window_days;
+	pw->first_day = first_day;
+	pw->last_day = last_day;
+	pw->generation = oldgen + 1;
+
+	/* No reader can see this file before the rename below, so the plain
+	 * fields are simply set; the rename orders them before any open. */
+	pw->hdr->magic = PAGES_MAGIC;
+	pw->hdr->version = PAGES_VERSION;
+	pw->hdr->header_size = PAGES_HEADER_SIZE;
+	pw->hdr->dirent_size = PAGES_DIRENT_SIZE;
+	pw->hdr->page_size = PAGES_PAGE_SIZE;
+	pw->hdr->max_resources = max_resources;
+	pw->hdr->window_days = window_days;
+	pw->hdr->dir_offset = dir_off;
+	pw->hdr->pages_offset = pages_off;
+	pw->hdr->generation = pw->generation;
+	seq_store(&pw->hdr->state, PAGES_LIVE);
+	seq_store(&pw->hdr->nresources, 0);
+	seq_store(&pw->hdr->commit_seq, 0);
+	seq_store(&pw->hdr->first_day, (uint64_t)first_day);
+	seq_store(&pw->hdr->last_day, (uint64_t)last_day);
+	seq_store(&pw->hdr->durable_lsn, 0);
+
+	if (renameat(dirfd, PAGES_TMP, dirfd, PAGES_NAME) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	created = 0;
+	if (oldfd >= 0) {
+		err = old_retire(oldfd);
+		close(oldfd);
+		oldfd = -1;
+		if (err < 0)
+			goto fail;
+	}
+	*out = pw;
+	return 0;
+fail:
+	if (oldfd >= 0)
+		close(oldfd);
+	if (pw->map != MAP_FAILED)
+		munmap(pw->map, pw->size);
+	if (pw->fd >= 0)
+		close(pw->fd);
+	if (created)
+		unlinkat(dirfd, PAGES_TMP, 0);
+	free(pw);
+	return err;
+}
+
+void pagesw_close(struct pagesw *pw)
+{
+	if (pw == NULL)
+		return;
+	munmap(pw->map, pw->size);
+	close(pw->fd);
+	free(pw);
+}
+
+uint64_t pagesw_generation(const struct pagesw *pw)
+{
+	return pw->generation;
+}
+
+void pagesw_set_resource(struct pagesw *pw, uint32_t idx, const char *id,
+			 uint32_t flags, uint32_t quantity)
+{
+	uint64_t words[8] = {0};
+	struct pages_dirent *e;
+	size_t len;
+
+	assert(idx < pw->max_resources);
+	len = strnlen(id, PAGES_ID_MAX + 1);
+	assert(len <= PAGES_ID_MAX);
+	if (len > PAGES_ID_MAX)
+		len = PAGES_ID_MAX;
+	memcpy(words, id, len);
+
+	bracket_begin(pw);
+	rows_init(pw, idx + 1);
+	e = &pw->dir[idx];
+	seq_write_begin(&e->seq);
+	seq_store(&e->flags, flags);
+	seq_store(&e->quantity, quantity);
+	for (int i = 0; i < 8; i++)
+		seq_store(&e->id[i], words[i]);
+	seq_write_end(&e->seq);
+	if (idx >= pw->nres) {
+		/* The rows and the entry must be visible before the count that
+		 * lets readers look at them. */
+		pw->nres = idx + 1;
+		atomic_thread_fence(memory_order_release);
+		seq_store(&pw->hdr->nresources, pw->nres);
+	}
+	bracket_end(pw);
+}
+
+void pagesw_commit_begin(struct pagesw *pw)
+{
+	assert(!pw->in_commit);
+	seq_write_begin(&pw->hdr->commit_seq);
+	pw->in_commit = 1;
+}
+
+void pagesw_commit_end(struct pagesw *pw)
+{
+	assert(pw->in_commit);
+	pw->in_commit = 0;
+	seq_write_end(&pw->hdr->commit_seq);
+}
+
+void pagesw_write_page(struct pagesw *pw, uint32_t idx, int64_t day,
+		       const uint64_t open[2], const uint64_t booked[2],
+		       const uint64_t held[2], const uint16_t *units,
+		       int slots_changed, int holds_changed)
+{
+	/* Bits 96..127 do not exist; keep them zero whatever the caller has. */
+	const uint64_t wmask[2] = {~0ull, (1ull << 32) - 1};
+	struct pages_page *p;
+	int newday;
+
+	assert(idx < pw->max_resources);
+	assert(day >= pw->first_day && day <= pw->last_day);
+	bracket_begin(pw);
+	rows_init(pw, idx + 1);
+	p = page_at(pw, idx, day);
+	newday = seq_load(&p->day) != (uint64_t)day;
+	seq_write_begin(&p->seq);
+	if (newday)
+		seq_store(&p->day, (uint64_t)day);
+	if (slots_changed || newday)
+		seq_store(&p->slots_version, seq_load(&p->slots_version) + 1);
+	if (holds_changed || newday)
+		seq_store(&p->holds_version, seq_load(&p->holds_version) + 1);
+	for (int w = 0; w < 2; w++) {
+		seq_store(&p->open[w], open[w] & wmask[w]);
+		seq_store(&p->booked[w], booked[w] & wmask[w]);
+		seq_store(&p->held[w], held[w] & wmask[w]);
+	}
+	for (int w = 0; w < PAGES_SLOTS / 4; w++) {
+		uint64_t v = 0;
+		if (units != NULL)
+			for (int k = 0; k < 4; k++)
+				v |= (uint64_t)units[4 * w + k] << (16 * k);
+		seq_store(&p->units[w], v);
+	}
+	seq_write_end(&p->seq);
+	bracket_end(pw);
+}
+
+/* The writer is the only one storing these words, so a relaxed load of its
+ * own stores needs no seqlock. */
+static const struct pages_page *page_for(const struct pagesw *pw,
+					 uint32_t idx, int64_t day)
+{
+	const struct pages_page *p;
+
+	if (idx >= pw->ninit || day < 0)
+		return NULL;
+	p = page_at(pw, idx, day);
+	return seq_load(&p->day) == (uint64_t)day ? p : NULL;
+}
+
+uint64_t pagesw_slots_version(const struct pagesw *pw, uint32_t idx,
+			      int64_t day)
+{
+	const struct pages_page *p = page_for(pw, idx, day);
+
+	return p != NULL ? seq_load(&p->slots_version) : 0;
+}
+
+uint64_t pagesw_holds_version(const struct pagesw *pw, uint32_t idx,
+			      int64_t day)
+{
+	const struct pages_page *p = page_for(pw, idx, day);
+
+	return p != NULL ? seq_load(&p->holds_version) : 0;
+}
+
+void pagesw_set_window(struct pagesw *pw, int64_t first_day, int64_t last_day)
+{
+	assert(window_ok(pw->window_days, first_day, last_day));
+	pw->first_day = first_day;
+	pw->last_day = last_day;
+	bracket_begin(pw);
+	seq_store(&pw->hdr->first_day, (uint64_t)first_day);
+	seq_store(&pw->hdr->last_day, (uint64_t)last_day);
+	bracket_end(pw);
+}
+
+void pagesw_set_durable_lsn(struct pagesw *pw, uint64_t lsn)
+{
+	bracket_begin(pw);
+	seq_store(&pw->hdr->durable_lsn, lsn);
+	bracket_end(pw);
+}

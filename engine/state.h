@@ -1,0 +1,290 @@
+/*
+ * state.h - the engine's domain state: resources, bookings, holds and the
+ * per-resource-day bitmaps, with the checks that guard them.
+ *
+ * Ownership and invariants
+ * ------------------------
+ * - Everything here lives in the one engine thread; nothing locks.
+ * - Durable state changes only through state_apply(), which takes a WAL
+ *   record (type + MessagePack payload).  Live handlers build the record,
+ *   append it to the WAL, then apply that same record; recovery applies the
+ *   records it reads.  So a restart rebuilds exactly what was acknowledged.
+ * - Working bitmaps (rday.booked, rday.units) include changes whose WAL
+ *   group is not durable yet; every change to them is also queued as a delta
+ *   (state.deltas).  The server moves a group's deltas aside when the group
+ *   is sealed and applies them to the committed copies (rday.cbooked,
+ *   rday.cunits) when it is durable; only committed copies are published to
+ *   readers.
+ * - A day's booked bits equal the union of the occupying bookings that cover
+ *   it; a pool's units equal the sum of their quantities.  Every check
+ *   (state_check_span) looks at every day and resource of a request before
+ *   anything changes.
+ * - Holds are memory only.  Their expiry order equals their renewal order
+ *   (the TTL is one constant), so a FIFO list serves as the timer queue.
+ *
+ * Days live in a ring of window_days slots per resource, indexed by
+ * day % window_days, covering [first_day, last_day].  A request touching a
+ * day outside the window is OUT_OF_RANGE.
+ */
+#ifndef BOOKD_STATE_H
+#define BOOKD_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "hmap.h"
+#include "wire.h"
+
+#define DAY_NONE INT64_MIN
+#define MAX_ITEMS 32
+#define SESSION_MAX 128
+
+enum bstatus {
+	BS_PENDING,
+	BS_CONFIRMED,
+	BS_DECLINED,
+	BS_CANCELLED,
+	BS_COMPLETED,
+	BS_NO_SHOW,
+	BS__COUNT
+};
+
+extern const char *const bstatus_names[BS__COUNT];
+int bstatus_parse(const msgpack_object *o);
+/* Does a booking in this status keep its slots? */
+static inline bool bstatus_occupies(int s)
+{
+	return s != BS_DECLINED && s != BS_CANCELLED;
+}
+/* Is from -> to a legal transition (SPEC section 3)? */
+bool bstatus_can_move(int from, int to);
+
+struct rday {
+	int64_t day; /* DAY_NONE when the slot holds no day */
+	uint64_t open[2];
+	uint64_t booked[2];  /* working */
+	uint64_t cbooked[2]; /* committed (published) */
+	uint64_t held[2];
+	uint16_t *units;  /* pools only: working booked units per slot */
+	uint16_t *cunits; /* pools only: committed */
+	uint32_t *bids;   /* occupying bookings touching this day */
+	uint32_t nbids, capbids;
+	uint32_t mark; /* scratch for de-duplicating per group */
+};
+
+struct hold {
+	struct hold *rnext, *rprev; /* the resource's holds */
+	struct hold *enext, *eprev; /* expiry order */
+	uint32_t res;
+	int64_t start, end;
+	int64_t expires_ms; /* monotonic clock */
+	char session[SESSION_MAX + 1];
+};
+
+struct sub;
+
+struct resource {
+	uint32_t idx;
+	char id[64];
+	char *name, *kind, *timezone;
+	char *meta; /* packed MessagePack, or NULL */
+	uint32_t meta_len;
+	uint32_t quantity;
+	uint32_t cquantity; /* committed quantity (what readers see) */
+	bool standalone, active;
+	int64_t created_ms, updated_ms;
+	struct rday *days; /* [window_days] */
+	struct hold *holds;
+	uint32_t nholds;
+	struct sub *subs; /* subscriptions, owned by the server */
+};
+
+struct item {
+	uint32_t res;
+	uint32_t qty;
+};
+
+struct hist {
+	int64_t at_ms;
+	int8_t from; /* -1 at creation */
+	int8_t to;
+	char *by;
+	char *reason;
+};
+
+struct booking {
+	uint32_t id;
+	uint8_t status;
+	uint8_t nitems;
+	uint16_t nhist;
+	int64_t start, end;
+	char ref[33];
+	struct item *items;
+	char *name, *email, *phone, *notes;
+	char *timezone, *event_type, *note, *key;
+	int64_t created_ms, updated_ms;
+	struct hist *hist;
+};
+
+enum delta_kind {
+	DELTA_OCCUPY,   /* qty units on slots [from, to) of (res, day) */
+	DELTA_REQUANT,  /* the resource's quantity became qty */
+	DELTA_RESOURCE, /* the resource's directory entry changed */
+};
+
+struct delta {
+	uint8_t kind;
+	uint8_t from, to; /* slots [from, to) */
+	int32_t qty;      /* +n occupy, -n free; the new quantity */
+	uint32_t res;
+	int64_t day;
+};
+
+enum event_type {
+	EV_NONE,
+	EV_CREATED,
+	EV_CONFIRMED,
+	EV_DECLINED,
+	EV_CANCELLED,
+	EV_COMPLETED,
+	EV_NO_SHOW,
+	EV_RESCHEDULED,
+	EV__COUNT
+};
+extern const char *const event_names[EV__COUNT];
+
+struct event {
+	uint64_t lsn;
+	int64_t at_ms;
+	uint32_t booking;
+	uint8_t type;
+};
+
+struct state;
+
+struct state_hooks {
+	/* A resource-day's held bits changed (publish them, push "holds"). */
+	void (*held_changed)(void *ctx, struct resource *r, struct rday *d);
+	void *ctx;
+};
+
+struct state {
+	uint32_t window_days;
+	int64_t first_day, last_day;
+	uint32_t max_resources;
+	struct resource **res;
+	uint32_t nres;
+	struct hmap res_by_id;
+	struct booking **bk; /* by id - 1 */
+	uint32_t nbk;
+	size_t capbk;
+	struct hmap bk_by_ref, bk_by_key;
+	uint64_t by_status[BS__COUNT];
+	struct event *ev;
+	size_t nev, capev;
+	struct delta *deltas;
+	size_t ndeltas, capdeltas;
+	struct hold *exp_head, *exp_tail;
+	uint32_t nholds;
+	struct state_hooks hooks;
+};
+
+int state_init(struct state *st, uint32_t max_resources, int64_t first_day,
+	       int64_t last_day, uint32_t window_days);
+void state_free(struct state *st);
+
+struct resource *state_resource(const struct state *st, const char *id,
+				size_t len);
+struct booking *state_booking(const struct state *st, uint64_t id);
+struct booking *state_booking_by_ref(const struct state *st, const char *ref,
+				     size_t len);
+struct booking *state_booking_by_key(const struct state *st, const char *key,
+				     size_t len);
+struct rday *state_day(const struct state *st, const struct resource *r,
+		       int64_t day);
+
+/*
+ * Apply one WAL record (the redo of a mutation).  Returns 0, or -1 if the
+ * payload is malformed (recovery treats that as corruption).
+ */
+int state_apply(struct state *st, uint16_t type, const char *payload,
+		uint32_t len, uint64_t lsn, int64_t at_ms);
+
+/* Pack records. */
+void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r);
+void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
+			    const struct booking *b, int event);
+
+enum view { VIEW_PUBLIC, VIEW_ADMIN };
+void state_pack_resource(msgpack_packer *pk, const struct state *st,
+			 const struct resource *r);
+void state_pack_booking(msgpack_packer *pk, const struct state *st,
+			const struct booking *b, enum view v);
+
+/* Result of a span check. */
+struct check_out {
+	int err;          /* 0 or a BOOKD_E_* code */
+	uint32_t res;     /* resource the refusal concerns */
+	uint32_t ids[16]; /* conflicting bookings (CONFLICT) */
+	uint32_t nids;
+};
+
+/*
+ * Can items[] take [start, end)?  Checks, for every resource and day:
+ * window, active, open hours, bookings and, when check_holds, holds of
+ * sessions other than `session` (NULL: every hold counts).  Returns 0 or the error code also stored in
+ * out->err.
+ */
+int state_check_span(struct state *st, const struct item *items, int nitems,
+		     int64_t start, int64_t end, bool check_holds,
+		     const char *session, struct check_out *out);
+
+/*
+ * Add (sign > 0) or remove (sign < 0) a booking's occupancy in the working
+ * bitmaps.  With emit, the change is queued as deltas for publication;
+ * without, it is a private what-if (reschedule takes the old span out to
+ * check the new one, then puts it back).
+ */
+void state_occupy(struct state *st, const struct booking *b, int sign,
+		  bool emit);
+
+/* Holds.  All times of expiry are monotonic milliseconds. */
+struct hold *state_hold_find(const struct resource *r, const char *session);
+/* Create, replace or renew; returns 1 if the held bits changed. */
+int state_hold_set(struct state *st, struct resource *r, const char *session,
+		   int64_t start, int64_t end, int64_t expires_ms);
+int state_hold_release(struct state *st, struct resource *r,
+		       const char *session);
+/* Expire holds due at now; returns how many. */
+uint32_t state_hold_expire(struct state *st, int64_t now);
+int64_t state_hold_next_expiry(const struct state *st); /* -1 when none */
+
+/* Slide the window so that it ends at last_day; new days are rebuilt from
+ * the bookings. */
+void state_slide(struct state *st, int64_t first_day, int64_t last_day);
+
+/* Take the queued deltas (the caller owns the array afterwards). */
+struct delta *state_take_deltas(struct state *st, size_t *n);
+/* Apply deltas to the committed bitmaps. */
+void state_commit_deltas(struct state *st, const struct delta *d, size_t n);
+
+/* Iterate the days of a span: for (d = first; d <= last; d++) with slots
+ * [from, to) of day d. */
+static inline void span_days(int64_t start, int64_t end, int64_t *d0,
+			     int64_t *d1)
+{
+	*d0 = start >= 0 ? start / 86400 : -((-start + 86399) / 86400);
+	*d1 = (end - 1) >= 0 ? (end - 1) / 86400 : -((-(end - 1) + 86399) / 86400);
+}
+static inline void span_slots(int64_t start, int64_t end, int64_t day,
+			      int *from, int *to)
+{
+	int64_t ds = day * 86400;
+	*from = start <= ds ? 0 : (int)((start - ds) / 900);
+	*to = end >= ds + 86400 ? 96 : (int)((end - ds) / 900);
+}
+
+#endif

@@ -1,0 +1,654 @@
+/*
+ * wal.c - see wal.h for the format and the recovery rule.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "log.h"
+#include "wal.h"
+#include "wire.h"
+
+struct seg {
+	uint64_t first_lsn;
+	char name[32];
+};
+
+struct wal {
+	int dirfd;  /* DATA */
+	int waldfd; /* DATA/wal */
+	int fd;     /* current segment */
+	uint64_t seg_first;
+	uint64_t seg_size;
+	off_t offset; /* next write offset in the current segment */
+	uint64_t last_lsn;
+	uint64_t durable_lsn;
+	struct wbuf gather;
+	uint32_t gather_records;
+	uint64_t gather_first;
+	struct wbuf flight;
+	int in_flight;
+	uint64_t flight_last;
+	uint32_t segments;
+	struct wal_stats st;
+};
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint16_t get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static size_t pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct seg *x = a, *y = b;
+	return x->first_lsn < y->first_lsn ? -1 : x->first_lsn > y->first_lsn;
+}
+
+/* List wal/ segments sorted by first LSN. */
+static int list_segments(int waldfd, struct seg **out, size_t *n)
+{
+	int fd = dup(waldfd);
+	DIR *d;
+	struct dirent *de;
+	struct seg *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long long lsn;
+		if (strlen(de->d_name) != 20 ||
+		    strcmp(de->d_name + 16, ".wal") != 0)
+			continue;
+		lsn = strtoull(de->d_name, &end, 16);
+		if (end != de->d_name + 16)
+			continue;
+		if (cnt == cap) {
+			struct seg *nv;
+			cap = cap ? cap * 2 : 16;
+			nv = reallocarray(v, cap, sizeof(*v));
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[cnt].first_lsn = lsn;
+		memcpy(v[cnt].name, de->d_name, 21); /* length checked: 20 */
+		cnt++;
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), seg_cmp);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+struct mapped {
+	const unsigned char *p;
+	size_t len;
+};
+
+static int map_segment(int waldfd, const char *name, struct mapped *m)
+{
+	struct stat st;
+	int fd = openat(waldfd, name, O_RDONLY | O_CLOEXEC);
+
+	m->p = NULL;
+	m->len = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if (st.st_size > 0) {
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+			       fd, 0);
+		if (p == MAP_FAILED) {
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		m->p = p;
+		m->len = (size_t)st.st_size;
+	}
+	close(fd);
+	return 0;
+}
+
+static void unmap_segment(struct mapped *m)
+{
+	if (m->p)
+		munmap((void *)m->p, m->len);
+	m->p = NULL;
+}
+
+/* Is there a complete record at off?  Fills r; 1 valid, 0 not. */
+static int parse_rec(const struct mapped *m, size_t off, struct wal_rec *r)
+{
+	const unsigned char *h = m->p + off;
+	uint32_t len;
+
+	if (off + WAL_REC_HEADER > m->len)
+		return 0;
+	len = get32(h);
+	if (len == 0 || len > WAL_MAX_PAYLOAD ||
+	    off + WAL_REC_HEADER + len > m->len)
+		return 0;
+	if (crc32c(0, h + 8, WAL_REC_HEADER - 8 + len) != get32(h + 4))
+		return 0;
+	r->len = len;
+	r->lsn = get64(h + 8);
+	r->synced = get64(h + 16);
+	r->at_ms = (int64_t)get64(h + 24);
+	r->type = get16(h + 32);
+	r->payload = (const char *)h + WAL_REC_HEADER;
+	r->offset = off;
+	return 1;
+}
+
+static int check_seg_header(const struct mapped *m, uint64_t first_lsn)
+{
+	if (m->len < WAL_SEG_HEADER || memcmp(m->p, WAL_SEG_MAGIC, 8) != 0 ||
+	    get32(m->p + 8) != WAL_VERSION ||
+	    get32(m->p + 12) != WAL_SEG_HEADER ||
+	    get64(m->p + 16) != first_lsn ||
+	    crc32c(0, m->p, 60) != get32(m->p + 60))
+		return -1;
+	return 0;
+}
+
+/*
+ * After damage at (segment i, offset off) with expected LSN e: is there a
+ * valid record further on that proves e had been durable?
+ */
+static int later_proof(int waldfd, const struct seg *segs, size_t nsegs,
+		       size_t i, const struct mapped *cur, size_t off,
+		       uint64_t e)
+{
+	for (size_t s = i; s < nsegs; s++) {
+		struct mapped m;
+		size_t pos;
+		int found = 0;
+
+		if (s == i) {
+			m = *cur;
+			pos = off + 8;
+		} else {
+			if (map_segment(waldfd, segs[s].name, &m) < 0)
+				continue;
+			pos = WAL_SEG_HEADER;
+		}
+		for (; pos + WAL_REC_HEADER <= m.len; pos += 8) {
+			struct wal_rec r;
+			uint32_t len = get32(m.p + pos);
+			uint64_t lsn = get64(m.p + pos + 8);
+			uint64_t synced = get64(m.p + pos + 16);
+			if (len == 0 || lsn < e || synced < e || synced >= lsn)
+				continue;
+			if (parse_rec(&m, pos, &r)) {
+				found = 1;
+				break;
+			}
+		}
+		if (s != i)
+			unmap_segment(&m);
+		if (found)
+			return 1;
+	}
+	return 0;
+}
+
+int wal_scan_dir(int dirfd, uint64_t after_lsn, wal_fn fn, void *ctx,
+		 struct wal_scan *res)
+{
+	struct seg *segs = NULL;
+	size_t nsegs = 0;
+	uint64_t expect = 0;
+	int waldfd, rc;
+
+	memset(res, 0, sizeof(*res));
+	waldfd = openat(dirfd, "wal", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (waldfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	rc = list_segments(waldfd, &segs, &nsegs);
+	if (rc < 0)
+		goto out;
+	res->segments = (uint32_t)nsegs;
+	for (size_t i = 0; i < nsegs && res->verdict == WAL_CLEAN; i++) {
+		struct mapped m;
+		size_t off = WAL_SEG_HEADER;
+
+		rc = map_segment(waldfd, segs[i].name, &m);
+		if (rc < 0)
+			goto out;
+		if (expect == 0)
+			expect = segs[i].first_lsn;
+		if (check_seg_header(&m, segs[i].first_lsn) < 0 ||
+		    segs[i].first_lsn != expect) {
+			/* A segment whose header never reached the disk can
+			 * only be the newest one, created just before a
+			 * crash; anything else is damage. */
+			res->bad_lsn = expect;
+			res->bad_seg = segs[i].first_lsn;
+			res->bad_offset = 0;
+			snprintf(res->detail, sizeof(res->detail),
+				 "segment %s: bad header", segs[i].name);
+			res->verdict = (i + 1 == nsegs &&
+					segs[i].first_lsn == expect)
+					       ? WAL_TORN
+					       : WAL_CORRUPT;
+			unmap_segment(&m);
+			break;
+		}
+		while (off + 4 <= m.len && get32(m.p + off) != 0) {
+			struct wal_rec r;
+			if (!parse_rec(&m, off, &r) || r.lsn != expect) {
+				res->bad_lsn = expect;
+				res->bad_seg = segs[i].first_lsn;
+				res->bad_offset = off;
+				snprintf(res->detail, sizeof(res->detail),
+					 "segment %s offset %zu: %s",
+					 segs[i].name, off,
+					 parse_rec(&m, off, &r)
+						 ? "unexpected LSN"
+						 : "record cut short or failing "
+						   "its checksum");
+				res->verdict =
+					later_proof(waldfd, segs, nsegs, i, &m,
+						    off, expect)
+						? WAL_CORRUPT
+						: WAL_TORN;
+				break;
+			}
+			r.seg_first_lsn = segs[i].first_lsn;
+			if (res->first_lsn == 0)
+				res->first_lsn = r.lsn;
+			res->last_lsn = r.lsn;
+			res->records++;
+			res->bytes += WAL_REC_HEADER + r.len;
+			expect = r.lsn + 1;
+			if (r.lsn > after_lsn && fn) {
+				rc = fn(ctx, &r);
+				if (rc) {
+					unmap_segment(&m);
+					goto out;
+				}
+			}
+			off += pad8(WAL_REC_HEADER + r.len);
+		}
+		if (res->verdict == WAL_TORN && i + 1 < nsegs) {
+			/* Damage before the newest segment is never a torn
+			 * tail: later segments exist only after a group
+			 * in this one was durable. */
+			res->verdict = WAL_CORRUPT;
+		}
+		unmap_segment(&m);
+	}
+	rc = 0;
+out:
+	free(segs);
+	close(waldfd);
+	return rc;
+}
+
+static int fsync_dir(int fd)
+{
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+static int new_segment(struct wal *w, uint64_t first_lsn)
+{
+	unsigned char h[WAL_SEG_HEADER];
+	char name[32];
+	int fd, rc;
+
+	snprintf(name, sizeof(name), "%016" PRIx64 ".wal", first_lsn);
+	fd = openat(w->waldfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0640);
+	if (fd < 0)
+		return -errno;
+	memset(h, 0, sizeof(h));
+	memcpy(h, WAL_SEG_MAGIC, 8);
+	put32(h + 8, WAL_VERSION);
+	put32(h + 12, WAL_SEG_HEADER);
+	put64(h + 16, first_lsn);
+	put64(h + 24, (uint64_t)now_ms());
+	put32(h + 60, crc32c(0, h, 60));
+	/* Preallocating makes every later fdatasync cheaper: the file size
+	 * no longer changes with each group. */
+	rc = posix_fallocate(fd, 0, (off_t)w->seg_size);
+	if (rc != 0 && rc != EOPNOTSUPP) {
+		close(fd);
+		return -rc;
+	}
+	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    fdatasync(fd) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc ? rc : -EIO;
+	}
+	rc = fsync_dir(w->waldfd);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = fd;
+	w->seg_first = first_lsn;
+	w->offset = WAL_SEG_HEADER;
+	w->segments++;
+	return 0;
+}
+
+/* Zero everything from off to the end of the segment, durably. */
+static int cut_tail(int waldfd, uint64_t seg_first, uint64_t off)
+{
+	char name[32];
+	struct stat st;
+	int fd, rc = 0;
+
+	snprintf(name, sizeof(name), "%016" PRIx64 ".wal", seg_first);
+	fd = openat(waldfd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((off_t)off < st.st_size) {
+		static const char zeros[65536];
+		off_t pos = (off_t)off;
+		while (pos < st.st_size) {
+			size_t n = (size_t)(st.st_size - pos);
+			if (n > sizeof(zeros))
+				n = sizeof(zeros);
+			if (pwrite(fd, zeros, n, pos) != (ssize_t)n) {
+				rc = -errno;
+				goto out;
+			}
+			pos += (off_t)n;
+		}
+		if (fdatasync(fd) < 0)
+			rc = -errno;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
+	     wal_fn fn, void *ctx, struct wal_scan *scan, char *err,
+	     size_t errlen)
+{
+	struct wal *w;
+	struct seg *segs = NULL;
+	size_t nsegs = 0;
+	int rc;
+
+	*out = NULL;
+	if (mkdirat(dirfd, "wal", 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create wal/: %s", strerror(errno));
+		return -errno;
+	}
+	rc = wal_scan_dir(dirfd, opts->after_lsn, fn, ctx, scan);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read the log: %s", strerror(-rc));
+		return rc;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "replay failed at a record (code %d)",
+			 rc);
+		return -EINVAL;
+	}
+	if (scan->verdict == WAL_CORRUPT) {
+		snprintf(err, errlen,
+			 "the log is corrupt at LSN %" PRIu64
+			 " (%s); valid records end at LSN %" PRIu64
+			 "; inspect with `bookd-replay verify` and recover "
+			 "with `bookd-replay replay --until %" PRIu64 "`",
+			 scan->bad_lsn, scan->detail, scan->last_lsn,
+			 scan->last_lsn);
+		return -EUCLEAN;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	w->fd = -1;
+	w->dirfd = dirfd;
+	w->seg_size = opts->segment_size ? opts->segment_size
+					 : WAL_DEFAULT_SEGMENT;
+	w->waldfd = openat(dirfd, "wal", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->waldfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	w->last_lsn = w->durable_lsn =
+		scan->last_lsn ? scan->last_lsn : opts->after_lsn;
+	if (scan->verdict == WAL_TORN) {
+		log_msg("cutting a torn log tail at LSN %" PRIu64 ": %s",
+			scan->bad_lsn, scan->detail);
+		if (scan->bad_offset == 0) {
+			char name[32];
+			snprintf(name, sizeof(name), "%016" PRIx64 ".wal",
+				 scan->bad_seg);
+			if (unlinkat(w->waldfd, name, 0) < 0 ||
+			    fsync_dir(w->waldfd) < 0) {
+				rc = -errno;
+				goto fail;
+			}
+		} else {
+			rc = cut_tail(w->waldfd, scan->bad_seg,
+				      scan->bad_offset);
+			if (rc < 0)
+				goto fail;
+		}
+	}
+	rc = list_segments(w->waldfd, &segs, &nsegs);
+	if (rc < 0)
+		goto fail;
+	w->segments = (uint32_t)nsegs;
+	if (nsegs == 0) {
+		rc = new_segment(w, w->last_lsn + 1);
+		if (rc < 0)
+			goto fail;
+	} else {
+		/* Append to the newest segment, after its last record. */
+		struct mapped m;
+		size_t off = WAL_SEG_HEADER;
+		struct wal_rec r;
+		char *name = segs[nsegs - 1].name;
+
+		rc = map_segment(w->waldfd, name, &m);
+		if (rc < 0)
+			goto fail;
+		while (parse_rec(&m, off, &r))
+			off += pad8(WAL_REC_HEADER + r.len);
+		unmap_segment(&m);
+		w->fd = openat(w->waldfd, name, O_RDWR | O_CLOEXEC);
+		if (w->fd < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		w->seg_first = segs[nsegs - 1].first_lsn;
+		w->offset = (off_t)off;
+	}
+	free(segs);
+	*out = w;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot open the log: %s", strerror(-rc));
+	free(segs);
+	wal_close(w);
+	return rc;
+}
+
+void wal_close(struct wal *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->waldfd >= 0)
+		close(w->waldfd);
+	wbuf_free(&w->gather);
+	wbuf_free(&w->flight);
+	free(w);
+}
+
+uint64_t wal_append(struct wal *w, uint16_t type, const void *payload,
+		    uint32_t len, int64_t at_ms)
+{
+	unsigned char h[WAL_REC_HEADER];
+	size_t total = pad8(WAL_REC_HEADER + len);
+	uint64_t lsn = ++w->last_lsn;
+
+	memset(h, 0, sizeof(h));
+	put32(h, len);
+	put64(h + 8, lsn);
+	put64(h + 24, (uint64_t)at_ms);
+	put16(h + 32, type);
+	wbuf_reserve(&w->gather, total);
+	wbuf_append(&w->gather, h, sizeof(h));
+	wbuf_append(&w->gather, payload, len);
+	memset(w->gather.data + w->gather.len, 0,
+	       total - WAL_REC_HEADER - len);
+	w->gather.len += total - WAL_REC_HEADER - len;
+	if (w->gather_records++ == 0)
+		w->gather_first = lsn;
+	return lsn;
+}
+
+uint64_t wal_last_lsn(const struct wal *w)
+{
+	return w->last_lsn;
+}
+
+uint64_t wal_durable_lsn(const struct wal *w)
+{
+	return w->durable_lsn;
+}
+
+int wal_has_pending(const struct wal *w)
+{
+	return w->gather_records > 0;
+}
+
+int wal_in_flight(const struct wal *w)
+{
+	return w->in_flight;
+}
+
+int wal_group_begin(struct wal *w, struct wal_group *g)
+{
+	struct wbuf tmp;
+	size_t off = 0;
+	int rc;
+
+	if (w->in_flight || w->gather_records == 0)
+		return 0;
+	if ((uint64_t)w->offset + w->gather.len > w->seg_size &&
+	    (uint64_t)w->offset > WAL_SEG_HEADER) {
+		rc = new_segment(w, w->gather_first);
+		if (rc < 0)
+			return rc;
+	}
+	/* Seal: every record learns what was durable when it was written,
+	 * then gets its checksum. */
+	while (off < w->gather.len) {
+		unsigned char *h = (unsigned char *)w->gather.data + off;
+		uint32_t len = get32(h);
+		put64(h + 16, w->gather_first - 1);
+		put32(h + 4, crc32c(0, h + 8, WAL_REC_HEADER - 8 + len));
+		off += pad8(WAL_REC_HEADER + len);
+	}
+	tmp = w->flight;
+	w->flight = w->gather;
+	w->gather = tmp;
+	w->gather.len = 0;
+	g->fd = w->fd;
+	g->buf = w->flight.data;
+	g->len = w->flight.len;
+	g->offset = w->offset;
+	g->first_lsn = w->gather_first;
+	g->last_lsn = w->last_lsn;
+	g->records = w->gather_records;
+	w->flight_last = w->last_lsn;
+	w->offset += (off_t)w->flight.len;
+	w->in_flight = 1;
+	w->st.groups++;
+	w->st.records += w->gather_records;
+	w->st.bytes += w->flight.len;
+	w->gather_records = 0;
+	return 1;
+}
+
+void wal_group_done(struct wal *w)
+{
+	w->durable_lsn = w->flight_last;
+	w->in_flight = 0;
+	w->flight.len = 0;
+}
+
+void wal_get_stats(const struct wal *w, struct wal_stats *st)
+{
+	*st = w->st;
+	st->segments = w->segments;
+}

@@ -1,0 +1,84 @@
+/*
+ * schedule.h - weekly opening hours with date overrides, in a time zone
+ * (SPEC section 3, "Schedules").  The file is not called sched.h because
+ * -Iproto would then shadow the C library's <sched.h>, which <pthread.h>
+ * includes.
+ *
+ * What it owns: validating a schedule that arrives from the wire, its
+ * canonical MessagePack form, and turning it into UTC: the open bitmap of a
+ * UTC day (the "open" bits of a page, see pages.h) and the open windows of
+ * a local day as UTC instants (where slots.day starts its grid).
+ *
+ * The form on the wire and in the log:
+ *   {"timezone": "Europe/Berlin",
+ *    "weekly": [{"day": 1..7 (ISO, Monday = 1), "start": "HH:MM",
+ *                "end": "HH:MM"}, ...],
+ *    "overrides": [{"date": "YYYY-MM-DD", "windows": [{"start", "end"}]}]}
+ * Times are multiples of 15 minutes with start < end; "24:00" is allowed as
+ * an end and means the start of the next local day.  Windows of one day may
+ * touch or overlap and are united.  An override replaces the weekly windows
+ * of its date; an empty "windows" list closes the date.  "overrides" may be
+ * omitted; "timezone" and "weekly" are required; any other key is an error.
+ *
+ * Invariants:
+ *   - A struct sched is immutable once parsed, so any number of threads may
+ *     read one.  Its windows are kept merged and sorted, and sched_pack()
+ *     writes that canonical form: weekly sorted by day then start, overrides
+ *     by date, with keys in the order above.  Parsing the packed form gives
+ *     an equal schedule.
+ *   - Windows of local day D are wall times of D converted with
+ *     tz_local_to_utc() (a time in a DST gap moves forward by the gap, a
+ *     time that occurs twice is the earlier instant); 00:00 and 24:00 are
+ *     the starts of local days D and D + 1 (tz_local_day()).  UTC windows
+ *     are rounded inward to whole quarters, which only matters for zones
+ *     whose offset is not a multiple of 15 minutes (historic local mean
+ *     time); windows left empty are dropped.
+ *
+ * How it fails: sched_parse() returns 0, -EINVAL for invalid input with a
+ * message naming the field ("weekly[2].start: not a multiple of 15
+ * minutes", "timezone: unknown time zone 'Mars/Olympus'"), or -ENOMEM.
+ * Nothing is allocated on failure.  The other functions cannot fail, except
+ * that sched_local_windows() reports a too small output array.
+ */
+#ifndef BOOKD_SCHEDULE_H
+#define BOOKD_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "tz.h"
+
+#define SCHED_MAX_WEEKLY 64
+#define SCHED_MAX_OVERRIDES 366
+#define SCHED_MAX_OVERRIDE_WINDOWS 16
+/* The most disjoint, non-touching windows one local day can hold (96
+ * quarters); an output array of this size always suffices. */
+#define SCHED_DAY_MAX 48
+
+struct sched;
+
+int sched_parse(const msgpack_object *obj, struct sched **out, char *err,
+		size_t errlen);
+void sched_pack(const struct sched *s, msgpack_packer *pk);
+void sched_free(struct sched *s);
+
+const struct tz *sched_tz(const struct sched *s);
+
+/*
+ * The open bitmap of UTC day utc_day: slot i (bit i % 64 of word i / 64) is
+ * set iff [t, t + 900) lies inside an open window of a local day.
+ */
+void sched_open_bits(const struct sched *s, int64_t utc_day,
+		     uint64_t open[2]);
+
+/*
+ * The open windows of local day local_day as UTC instants [starts[i],
+ * ends[i]), chronological, merged, multiples of 900.  Returns their number,
+ * or -ENOSPC when there are more than max.
+ */
+int sched_local_windows(const struct sched *s, int64_t local_day,
+			int64_t starts[], int64_t ends[], int max);
+
+#endif
