@@ -26,7 +26,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -fPIC -Wall -Wextra -Werror \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
-	-Iproto -Iengine -Iclients/c $(PKG_CFLAGS)
+	-Iproto -Iengine -Iclients/c -Itests/lib $(PKG_CFLAGS)
 ifeq ($(SAN),1)
 OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all

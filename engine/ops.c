@@ -187,7 +187,8 @@ static int check_failed(struct req *r, const struct check_out *co)
 {
 	const char *id = r->s->st.res[co->res]->id;
 
-	r->conflicts = co;
+	r->co = *co;
+	r->conflicts = &r->co;
 	switch (co->err) {
 	case BOOKD_E_CONFLICT:
 		return req_error(r, co->err, "%s: overlaps an active booking",

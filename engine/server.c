@@ -530,19 +530,19 @@ static void push(struct server *s, struct sub *x, const char *date,
 		conn_close(s, c);
 		return;
 	}
-	s->rb.len = 0;
-	off = wire_frame_begin(&s->rb);
-	msgpack_pack_map(&s->pk, 6);
-	wire_pk_kstr(&s->pk, "push", "changed");
-	wire_pk_kint(&s->pk, "sub", (int64_t)x->id);
-	wire_pk_kstr(&s->pk, "topic", x->topic == TOPIC_SLOTS ? "slots"
-							      : "holds");
-	wire_pk_kstr(&s->pk, "resource", s->st.res[x->res]->id);
-	wire_pk_kstr(&s->pk, "date", date);
-	wire_pk_kint(&s->pk, "version", (int64_t)version);
-	wire_frame_end(&s->rb, off);
+	s->pb.len = 0;
+	off = wire_frame_begin(&s->pb);
+	msgpack_pack_map(&s->ppk, 6);
+	wire_pk_kstr(&s->ppk, "push", "changed");
+	wire_pk_kint(&s->ppk, "sub", (int64_t)x->id);
+	wire_pk_kstr(&s->ppk, "topic",
+		     x->topic == TOPIC_SLOTS ? "slots" : "holds");
+	wire_pk_kstr(&s->ppk, "resource", s->st.res[x->res]->id);
+	wire_pk_kstr(&s->ppk, "date", date);
+	wire_pk_kint(&s->ppk, "version", (int64_t)version);
+	wire_frame_end(&s->pb, off);
 	/* Pushes are not replies: they never wait behind parked replies. */
-	wbuf_append(&c->out, s->rb.data, s->rb.len);
+	wbuf_append(&c->out, s->pb.data, s->pb.len);
 	s->stats.pushes++;
 	conn_flush(s, c);
 }
@@ -1075,6 +1075,7 @@ int server_init(struct server *s, const struct config *cfg)
 	s->wal_write_ev = (struct ev){EV_WAL_WRITE, NULL};
 	s->wal_sync_ev = (struct ev){EV_WAL_SYNC, NULL};
 	wbuf_packer_init(&s->pk, &s->rb);
+	wbuf_packer_init(&s->ppk, &s->pb);
 	s->started_ms = now_ms();
 
 	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
@@ -1181,6 +1182,7 @@ void server_free(struct server *s)
 	free(s->flight_deltas);
 	state_free(&s->st);
 	wbuf_free(&s->rb);
+	wbuf_free(&s->pb);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	if (s->dirfd >= 0)

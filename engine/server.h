@@ -164,6 +164,8 @@ struct server {
 	struct stats stats;
 	struct wbuf rb; /* the reply being built */
 	msgpack_packer pk;
+	struct wbuf pb; /* a push being built (pushes happen inside handlers) */
+	msgpack_packer ppk;
 };
 
 /* The request being handled; handlers read args and pack the result. */
@@ -178,7 +180,8 @@ struct req {
 	char msg[256];
 	const char *field;
 	char fieldbuf[64];
-	const struct check_out *conflicts;
+	const struct check_out *conflicts; /* points at co when set */
+	struct check_out co;
 	bool admin_details;
 };
 
