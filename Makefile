@@ -67,6 +67,7 @@ ifneq ($(BENCH_SRC),)
 BINS += $(O)/bookd-bench
 endif
 
+.SECONDARY:
 .PHONY: all deps run test test-bins check-unit soak bench lint format clean
 all: $(BINS)
 

@@ -1,0 +1,551 @@
+/*
+ * test_core.c - unit tests of the core modules: slot math and dates
+ * (proto/quanta), bitmaps, framing and argument validation (proto/wire,
+ * proto/ops), the booking state machine and span checks (engine/state),
+ * the string map (engine/hmap), CRC-32C and tokens.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "hmap.h"
+#include "ops.h"
+#include "quanta.h"
+#include "state.h"
+#include "token.h"
+#include "wal.h"
+#include "wire.h"
+
+START_TEST(slot_math)
+{
+	int64_t d = q_days_from_civil(2026, 12, 1);
+	int64_t t = d * 86400;
+
+	ck_assert_int_eq(q_day_of(t), d);
+	ck_assert_int_eq(q_slot_of(t), 0);
+	ck_assert_int_eq(q_slot_of(t + 14 * 3600), 56);
+	ck_assert_int_eq(q_slot_of(t + 23 * 3600 + 45 * 60), 95);
+	ck_assert_int_eq(q_day_of(t - 1), d - 1);
+	ck_assert_int_eq(q_day_of(-1), -1);
+	ck_assert(q_aligned(t + 900));
+	ck_assert(!q_aligned(t + 60));
+	ck_assert_int_eq(q_weekday(q_days_from_civil(2026, 11, 30)), 1);
+	ck_assert_int_eq(q_weekday(q_days_from_civil(1970, 1, 1)), 4);
+	ck_assert_int_eq(q_weekday(q_days_from_civil(1969, 12, 28)), 7);
+}
+END_TEST
+
+START_TEST(civil_round_trip)
+{
+	for (int64_t z = -800000; z <= 800000; z += 997) {
+		int64_t y;
+		unsigned m, dd;
+		q_civil_from_days(z, &y, &m, &dd);
+		ck_assert_int_eq(q_days_from_civil(y, m, dd), z);
+	}
+}
+END_TEST
+
+START_TEST(dates)
+{
+	int64_t day;
+	char buf[11];
+
+	ck_assert_int_eq(q_parse_date("2026-12-01", 10, &day), 0);
+	q_format_date(day, buf);
+	ck_assert_str_eq(buf, "2026-12-01");
+	ck_assert_int_eq(q_parse_date("2024-02-29", 10, &day), 0);
+	ck_assert_int_eq(q_parse_date("2026-02-29", 10, &day), -1);
+	ck_assert_int_eq(q_parse_date("2100-02-29", 10, &day), -1);
+	ck_assert_int_eq(q_parse_date("2000-02-29", 10, &day), 0);
+	ck_assert_int_eq(q_parse_date("2026-13-01", 10, &day), -1);
+	ck_assert_int_eq(q_parse_date("2026-04-31", 10, &day), -1);
+	ck_assert_int_eq(q_parse_date("2026-1-01", 9, &day), -1);
+	ck_assert_int_eq(q_parse_date("2026/12/01", 10, &day), -1);
+	ck_assert_int_eq(q_parse_date("2026-12-0x", 10, &day), -1);
+}
+END_TEST
+
+START_TEST(bitmaps)
+{
+	uint64_t m[2];
+
+	q_mask(m, 0, 96);
+	ck_assert_uint_eq(m[0], ~0ull);
+	ck_assert_uint_eq(m[1], 0xffffffffull);
+	q_mask(m, 56, 96); /* Monday 14:00 to midnight */
+	ck_assert_uint_eq(m[0], ~0ull << 56);
+	ck_assert_uint_eq(m[1], 0xffffffffull);
+	q_mask(m, 0, 40); /* Wednesday to 10:00 */
+	ck_assert_uint_eq(m[0], (1ull << 40) - 1);
+	ck_assert_uint_eq(m[1], 0);
+	q_mask(m, 63, 65);
+	ck_assert_uint_eq(m[0], 1ull << 63);
+	ck_assert_uint_eq(m[1], 1);
+	q_mask(m, 10, 10);
+	ck_assert_uint_eq(m[0] | m[1], 0);
+	q_mask(m, -5, 200); /* clipped */
+	ck_assert_uint_eq(m[1], 0xffffffffull);
+}
+END_TEST
+
+START_TEST(span_iteration)
+{
+	int64_t mon = q_days_from_civil(2026, 11, 30) * 86400;
+	int64_t d0, d1;
+	int from, to;
+
+	span_days(mon + 14 * 3600, mon + 2 * 86400 + 10 * 3600, &d0, &d1);
+	ck_assert_int_eq(d1 - d0, 2);
+	span_slots(mon + 14 * 3600, mon + 2 * 86400 + 10 * 3600, d0, &from,
+		   &to);
+	ck_assert_int_eq(from, 56);
+	ck_assert_int_eq(to, 96);
+	span_slots(mon + 14 * 3600, mon + 2 * 86400 + 10 * 3600, d0 + 1,
+		   &from, &to);
+	ck_assert_int_eq(from, 0);
+	ck_assert_int_eq(to, 96);
+	span_slots(mon + 14 * 3600, mon + 2 * 86400 + 10 * 3600, d1, &from,
+		   &to);
+	ck_assert_int_eq(from, 0);
+	ck_assert_int_eq(to, 40);
+	/* A span ending at midnight stays on its day. */
+	span_days(mon, mon + 86400, &d0, &d1);
+	ck_assert_int_eq(d0, d1);
+	/* Across a week. */
+	span_days(mon, mon + 9 * 86400 + 900, &d0, &d1);
+	ck_assert_int_eq(d1 - d0, 9);
+}
+END_TEST
+
+START_TEST(framing)
+{
+	struct wbuf b = {0};
+	msgpack_packer pk;
+	const char *body;
+	size_t blen, used, off;
+	unsigned char big[4] = {0x00, 0x10, 0x00, 0x01};
+
+	wbuf_packer_init(&pk, &b);
+	off = wire_frame_begin(&b);
+	msgpack_pack_map(&pk, 1);
+	wire_pk_kstr(&pk, "op", "ping");
+	ck_assert_int_eq(wire_frame_end(&b, off), 0);
+	/* Every prefix is incomplete; the whole is one frame. */
+	for (size_t n = 0; n < b.len; n++)
+		ck_assert_int_eq(wire_frame_next(b.data, n, &body, &blen,
+						 &used),
+				 0);
+	ck_assert_int_eq(wire_frame_next(b.data, b.len, &body, &blen, &used),
+			 1);
+	ck_assert_uint_eq(used, b.len);
+	ck_assert_uint_eq(blen, b.len - 4);
+	/* 1 MiB + 1 is refused from the header alone. */
+	ck_assert_int_eq(wire_frame_next((char *)big, 4, &body, &blen, &used),
+			 -1);
+	big[1] = 0x10;
+	big[3] = 0x00;
+	ck_assert_int_eq(wire_frame_next((char *)big, 4, &body, &blen, &used),
+			 0);
+	wbuf_free(&b);
+}
+END_TEST
+
+/* Validate args given as a packed map against op. */
+static int validate(int op, const char *bytes, size_t n, char *msg)
+{
+	msgpack_unpacked u;
+	const msgpack_object *a[ARG__COUNT];
+	size_t off = 0;
+	int rc;
+
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(msgpack_unpack_next(&u, bytes, n, &off),
+			 MSGPACK_UNPACK_SUCCESS);
+	rc = proto_validate_args(op, &u.data, a, msg, 256);
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
+
+static size_t pack_args(char *out, void (*fill)(msgpack_packer *))
+{
+	struct wbuf b = {0};
+	msgpack_packer pk;
+	size_t n;
+
+	wbuf_packer_init(&pk, &b);
+	fill(&pk);
+	memcpy(out, b.data, b.len);
+	n = b.len;
+	wbuf_free(&b);
+	return n;
+}
+
+static void args_ok(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 3);
+	wire_pk_kstr(pk, "resource", "a");
+	wire_pk_kint(pk, "start", 0);
+	wire_pk_kint(pk, "end", 900);
+}
+
+static void args_unknown(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 4);
+	wire_pk_kstr(pk, "resource", "a");
+	wire_pk_kint(pk, "start", 0);
+	wire_pk_kint(pk, "end", 900);
+	wire_pk_kint(pk, "colour", 1);
+}
+
+static void args_wrong_type(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 3);
+	wire_pk_kstr(pk, "resource", "a");
+	wire_pk_kstr(pk, "start", "10:00");
+	wire_pk_kint(pk, "end", 900);
+}
+
+static void args_missing(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 1);
+	wire_pk_kstr(pk, "resource", "a");
+}
+
+static void args_long(msgpack_packer *pk)
+{
+	char s[200];
+	memset(s, 'x', sizeof(s) - 1);
+	s[sizeof(s) - 1] = 0;
+	msgpack_pack_map(pk, 4);
+	wire_pk_kstr(pk, "resource", "a");
+	wire_pk_kint(pk, "start", 0);
+	wire_pk_kint(pk, "end", 900);
+	wire_pk_kstr(pk, "session", s);
+}
+
+static void args_twice(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 4);
+	wire_pk_kstr(pk, "resource", "a");
+	wire_pk_kint(pk, "start", 0);
+	wire_pk_kint(pk, "end", 900);
+	wire_pk_kint(pk, "start", 0);
+}
+
+static void args_many(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 2);
+	wire_pk_kstr(pk, "session", "s");
+	wire_pk_str(pk, "holds");
+	msgpack_pack_array(pk, 65);
+	for (int i = 0; i < 65; i++)
+		msgpack_pack_nil(pk);
+}
+
+START_TEST(validation)
+{
+	char buf[4096], msg[256];
+	size_t n;
+
+	n = pack_args(buf, args_ok);
+	ck_assert_int_eq(validate(OP_check, buf, n, msg), 0);
+	n = pack_args(buf, args_unknown);
+	ck_assert_int_eq(validate(OP_check, buf, n, msg), BOOKD_E_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(msg, "colour"));
+	n = pack_args(buf, args_wrong_type);
+	ck_assert_int_eq(validate(OP_check, buf, n, msg), BOOKD_E_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(msg, "start"));
+	n = pack_args(buf, args_missing);
+	ck_assert_int_eq(validate(OP_check, buf, n, msg), BOOKD_E_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(msg, "required"));
+	n = pack_args(buf, args_long);
+	ck_assert_int_eq(validate(OP_check, buf, n, msg), BOOKD_E_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(msg, "session"));
+	n = pack_args(buf, args_twice);
+	ck_assert_int_eq(validate(OP_check, buf, n, msg), BOOKD_E_BAD_REQUEST);
+	n = pack_args(buf, args_many);
+	ck_assert_int_eq(validate(OP_hold_many, buf, n, msg),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(msg, "holds"));
+	ck_assert_int_eq(proto_op_lookup("booking.cancel", 14),
+			 OP_booking_cancel);
+	ck_assert_int_eq(proto_op_lookup("booking.cance", 13), -1);
+}
+END_TEST
+
+START_TEST(state_machine)
+{
+	static const char *legal[] = {
+		"pending>confirmed", "pending>declined", "pending>cancelled",
+		"confirmed>completed", "confirmed>cancelled",
+		"confirmed>no_show",
+	};
+	int nlegal = 0;
+
+	for (int a = 0; a < BS__COUNT; a++)
+		for (int b = 0; b < BS__COUNT; b++) {
+			char k[40];
+			bool want = false;
+			snprintf(k, sizeof(k), "%s>%s", bstatus_names[a],
+				 bstatus_names[b]);
+			for (size_t i = 0; i < sizeof(legal) / sizeof(*legal);
+			     i++)
+				want |= strcmp(k, legal[i]) == 0;
+			ck_assert_int_eq(bstatus_can_move(a, b), want);
+			nlegal += want;
+		}
+	ck_assert_int_eq(nlegal, 6);
+	ck_assert(!bstatus_occupies(BS_DECLINED));
+	ck_assert(!bstatus_occupies(BS_CANCELLED));
+	ck_assert(bstatus_occupies(BS_PENDING));
+	ck_assert(bstatus_occupies(BS_COMPLETED));
+}
+END_TEST
+
+/* Apply a resource record to st. */
+static void put_resource(struct state *st, const char *id, int quantity)
+{
+	struct wbuf b = {0};
+	msgpack_packer pk;
+
+	wbuf_packer_init(&pk, &b);
+	msgpack_pack_map(&pk, 2);
+	wire_pk_kstr(&pk, "id", id);
+	wire_pk_kint(&pk, "quantity", quantity);
+	ck_assert_int_eq(state_apply(st, WAL_RESOURCE, b.data,
+				     (uint32_t)b.len, 1, 0),
+			 0);
+	wbuf_free(&b);
+}
+
+static void put_booking(struct state *st, uint32_t id, const char *res,
+			int qty, int64_t s, int64_t e, const char *status)
+{
+	struct wbuf b = {0};
+	msgpack_packer pk;
+	char ref[33];
+
+	snprintf(ref, sizeof(ref), "ref%u", id);
+	wbuf_packer_init(&pk, &b);
+	msgpack_pack_map(&pk, 6);
+	wire_pk_kint(&pk, "id", id);
+	wire_pk_kstr(&pk, "ref", ref);
+	wire_pk_kstr(&pk, "status", status);
+	wire_pk_kint(&pk, "start", s);
+	wire_pk_kint(&pk, "end", e);
+	wire_pk_str(&pk, "items");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_map(&pk, 2);
+	wire_pk_kstr(&pk, "resource", res);
+	wire_pk_kint(&pk, "quantity", qty);
+	ck_assert_int_eq(state_apply(st, WAL_BOOKING, b.data, (uint32_t)b.len,
+				     id + 1, 0),
+			 0);
+	wbuf_free(&b);
+}
+
+START_TEST(span_checks)
+{
+	struct state st;
+	int64_t today = 20000, mon = (today + 1) * 86400;
+	struct check_out co;
+	struct item a = {0, 1}, pool = {1, 2};
+
+	ck_assert_int_eq(state_init(&st, 8, today - 7, today + 30, 40), 0);
+	put_resource(&st, "a", 1);
+	put_resource(&st, "mics", 3);
+	/* Mon 14:00 -> Wed 10:00 marks exactly those slots. */
+	put_booking(&st, 1, "a", 1, mon + 14 * 3600,
+		    mon + 2 * 86400 + 10 * 3600, "confirmed");
+	{
+		const struct resource *r = state_resource(&st, "a", 1);
+		const struct rday *d0 = state_day(&st, r, today + 1);
+		const struct rday *d1 = state_day(&st, r, today + 2);
+		const struct rday *d2 = state_day(&st, r, today + 3);
+		ck_assert_uint_eq(d0->booked[0], ~0ull << 56);
+		ck_assert_uint_eq(d0->booked[1], 0xffffffffull);
+		ck_assert_uint_eq(d1->booked[0], ~0ull);
+		ck_assert_uint_eq(d2->booked[0], (1ull << 40) - 1);
+		ck_assert_uint_eq(d2->booked[1], 0);
+		/* Committed copies follow only the deltas. */
+		ck_assert_uint_eq(d0->cbooked[0], 0);
+	}
+	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
+					  mon + 14 * 3600, true, NULL, &co),
+			 0);
+	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
+					  mon + 15 * 3600, true, NULL, &co),
+			 BOOKD_E_CONFLICT);
+	ck_assert_int_eq(co.nids, 1);
+	ck_assert_int_eq(co.ids[0], 1);
+	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 40 * 86400,
+					  mon + 40 * 86400 + 900, true, NULL,
+					  &co),
+			 BOOKD_E_OUT_OF_RANGE);
+	/* Cancelling frees the slots. */
+	put_booking(&st, 1, "a", 1, mon + 14 * 3600,
+		    mon + 2 * 86400 + 10 * 3600, "cancelled");
+	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
+					  mon + 15 * 3600, true, NULL, &co),
+			 0);
+	/* Pools count units: 2 + 2 > 3, 2 + 1 fits. */
+	put_booking(&st, 2, "mics", 2, mon, mon + 3600, "confirmed");
+	ck_assert_int_eq(state_check_span(&st, &pool, 1, mon, mon + 900, true,
+					  NULL, &co),
+			 BOOKD_E_CONFLICT);
+	pool.qty = 1;
+	ck_assert_int_eq(state_check_span(&st, &pool, 1, mon, mon + 900, true,
+					  NULL, &co),
+			 0);
+	/* Holds conflict only with other sessions. */
+	ck_assert_int_eq(state_hold_set(&st, st.res[0], "S", mon, mon + 3600,
+					1000),
+			 1);
+	ck_assert_int_eq(state_check_span(&st, &a, 1, mon, mon + 900, true,
+					  "T", &co),
+			 BOOKD_E_HELD);
+	ck_assert_int_eq(state_check_span(&st, &a, 1, mon, mon + 900, true,
+					  "S", &co),
+			 0);
+	/* Renewal of the same span changes no bits; expiry frees them. */
+	ck_assert_int_eq(state_hold_set(&st, st.res[0], "S", mon, mon + 3600,
+					2000),
+			 0);
+	ck_assert_int_eq(state_hold_expire(&st, 1500), 0);
+	ck_assert_int_eq(state_hold_expire(&st, 2000), 1);
+	ck_assert_int_eq(state_check_span(&st, &a, 1, mon, mon + 900, true,
+					  "T", &co),
+			 0);
+	{
+		size_t n;
+		struct delta *dl = state_take_deltas(&st, &n);
+		state_commit_deltas(&st, dl, n);
+		free(dl);
+		ck_assert_uint_eq(
+			state_day(&st, st.res[0], today + 1)->cbooked[0], 0);
+		ck_assert_uint_eq(
+			state_day(&st, st.res[1], today + 1)->cunits[0], 2);
+	}
+	state_free(&st);
+}
+END_TEST
+
+START_TEST(requantify)
+{
+	struct state st;
+	int64_t today = 20000, d = (today + 1) * 86400;
+	const struct rday *r;
+
+	ck_assert_int_eq(state_init(&st, 4, today - 7, today + 10, 20), 0);
+	put_resource(&st, "p", 2);
+	put_booking(&st, 1, "p", 1, d, d + 900, "confirmed");
+	put_booking(&st, 2, "p", 1, d, d + 900, "confirmed");
+	r = state_day(&st, st.res[0], today + 1);
+	ck_assert_uint_eq(r->booked[0] & 1, 1);
+	/* Raising the pool frees the slot; lowering to 1 keeps both
+	 * bookings (never dropped) and counts. */
+	put_resource(&st, "p", 3);
+	ck_assert_uint_eq(r->booked[0] & 1, 0);
+	put_resource(&st, "p", 1);
+	ck_assert_uint_eq(r->booked[0] & 1, 1);
+	ck_assert_uint_eq(r->units[0], 2);
+	put_booking(&st, 2, "p", 1, d, d + 900, "cancelled");
+	ck_assert_uint_eq(r->booked[0] & 1, 1);
+	put_booking(&st, 1, "p", 1, d, d + 900, "cancelled");
+	ck_assert_uint_eq(r->booked[0] & 1, 0);
+	state_free(&st);
+}
+END_TEST
+
+START_TEST(hash_map)
+{
+	struct hmap m = {0};
+	uint64_t v;
+	char k[32];
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "key-%d", i);
+		hmap_put(&m, k, strlen(k), (uint64_t)i * 3);
+	}
+	for (int i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "key-%d", i);
+		ck_assert(hmap_get(&m, k, strlen(k), &v));
+		ck_assert_uint_eq(v, (uint64_t)i * 3);
+	}
+	ck_assert(!hmap_get(&m, "key-5000", 8, &v));
+	hmap_put(&m, "key-1", 5, 7);
+	ck_assert(hmap_get(&m, "key-1", 5, &v));
+	ck_assert_uint_eq(v, 7);
+	ck_assert_uint_eq(m.n, 5000);
+	hmap_free(&m);
+}
+END_TEST
+
+START_TEST(crc)
+{
+	/* The standard check value of CRC-32C. */
+	ck_assert_uint_eq(crc32c(0, "123456789", 9), 0xe3069283u);
+	ck_assert_uint_eq(crc32c(crc32c(0, "1234", 4), "56789", 5),
+			  0xe3069283u);
+}
+END_TEST
+
+START_TEST(tokens)
+{
+	unsigned char key[32] = {1, 2, 3};
+	char tok[TOKEN_MAX], role[8], subject[64];
+
+	ck_assert_int_eq(token_mint(key, "admin", "ops@studio", 2000, tok,
+				    sizeof(tok)),
+			 0);
+	ck_assert_int_eq(token_verify(key, tok, strlen(tok), 1000, role,
+				      subject),
+			 0);
+	ck_assert_str_eq(role, "admin");
+	ck_assert_str_eq(subject, "ops@studio");
+	ck_assert_int_eq(token_verify(key, tok, strlen(tok), 3000, role,
+				      subject),
+			 -1); /* expired */
+	tok[10] ^= 1;
+	ck_assert_int_eq(token_verify(key, tok, strlen(tok), 1000, role,
+				      subject),
+			 -1);
+	ck_assert_int_eq(token_mint(key, "root", "x", 1, tok, sizeof(tok)),
+			 -1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, slot_math);
+	tcase_add_test(tc, civil_round_trip);
+	tcase_add_test(tc, dates);
+	tcase_add_test(tc, bitmaps);
+	tcase_add_test(tc, span_iteration);
+	tcase_add_test(tc, framing);
+	tcase_add_test(tc, validation);
+	tcase_add_test(tc, state_machine);
+	tcase_add_test(tc, span_checks);
+	tcase_add_test(tc, requantify);
+	tcase_add_test(tc, hash_map);
+	tcase_add_test(tc, crc);
+	tcase_add_test(tc, tokens);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
