@@ -21,8 +21,10 @@
 #include "errors.h"
 #include "log.h"
 #include "quanta.h"
+#include "schedule.h"
 #include "server.h"
 #include "token.h"
+#include "tz.h"
 
 #define VERSION "0.1.0"
 #define MAX_LIST 1000
@@ -136,20 +138,37 @@ static int get_date(struct req *r, int field, const char *name,
 	return 0;
 }
 
-/* The UTC span of a local date.  Until schedules bring time zones, only
- * UTC dates are answered; any other zone is refused by name. */
-static int local_day(struct req *r, const struct resource *res, int64_t day,
-		     int64_t *start, int64_t *end)
+/* Resolve a zone name argument; NULL object: the fallback. */
+static int get_tz(struct req *r, const msgpack_object *o, const char *field,
+		  const struct tz *fallback, const struct tz **out)
 {
-	const msgpack_object *tz = r->a[ARG_tz];
+	char name[TZ_NAME_MAX + 1];
+	int rc;
 
-	if (tz && !wire_str_eq(tz, "UTC") && !wire_str_eq(tz, "Etc/UTC"))
-		return bad(r, "tz", "unknown time zone '%.*s'",
-			   (int)tz->via.str.size, tz->via.str.ptr);
-	(void)res;
-	*start = day * DAY_SECONDS;
-	*end = *start + DAY_SECONDS;
+	*out = fallback;
+	if (o == NULL)
+		return 0;
+	if (wire_cstr(o, name, sizeof(name)) < 0 ||
+	    (rc = tz_get(name, out)) < 0)
+		return bad(r, field, "unknown time zone '%.*s'",
+			   (int)(o->via.str.size > 64 ? 64 : o->via.str.size),
+			   o->via.str.ptr);
 	return 0;
+}
+
+static const struct tz *utc_zone(void)
+{
+	const struct tz *z = NULL;
+	tz_get("UTC", &z); /* built in: cannot fail */
+	return z;
+}
+
+/* The zone of a date argument: tz, else the resource's, else UTC. */
+static int date_zone(struct req *r, const struct resource *res,
+		     const struct tz **z)
+{
+	return get_tz(r, r->a[ARG_tz], "tz", res->tz ? res->tz : utc_zone(),
+		      z);
 }
 
 static int get_minutes(struct req *r, int field, const char *name,
@@ -210,6 +229,9 @@ static int check_failed(struct req *r, const struct check_out *co)
 				 (int64_t)r->s->cfg.horizon_days);
 	}
 }
+
+static int event_type_arg(struct req *r, const msgpack_object *o,
+			  const struct event_type **out);
 
 /* ---- session ---------------------------------------------------------- */
 
@@ -305,36 +327,43 @@ static int h_stats(struct req *r)
 
 /* ---- resources -------------------------------------------------------- */
 
-/* Validate the optional resource fields shared by create and update. */
-static int check_resource_fields(struct req *r)
+/* Validate the optional resource fields shared by create and update; a
+ * schedule given is parsed into *sched (NULL when nil or absent). */
+static int check_resource_fields(struct req *r, struct sched **sched)
 {
-	const msgpack_object *q = r->a[ARG_quantity], *tz = r->a[ARG_timezone];
+	const msgpack_object *q = r->a[ARG_quantity];
 	const msgpack_object *meta = r->a[ARG_meta];
+	const msgpack_object *sc = r->a[ARG_schedule];
+	const struct tz *z;
+	char err[200];
 
+	*sched = NULL;
 	if (q && (q->via.u64 < 1 || q->via.u64 > 10000))
 		return bad(r, "quantity", "from 1 to 10000");
-	if (tz && !wire_str_eq(tz, "UTC") && !wire_str_eq(tz, "Etc/UTC"))
-		return bad(r, "timezone", "unknown time zone '%.*s'",
-			   (int)tz->via.str.size, tz->via.str.ptr);
-	if (r->a[ARG_schedule] &&
-	    r->a[ARG_schedule]->type != MSGPACK_OBJECT_NIL)
-		return bad(r, "schedule", "schedules are set with "
-					  "schedule.put");
+	if (get_tz(r, r->a[ARG_timezone], "timezone", NULL, &z))
+		return r->err;
 	if (meta && meta->type != MSGPACK_OBJECT_MAP &&
 	    meta->type != MSGPACK_OBJECT_NIL)
 		return bad(r, "meta", "must be a map");
+	if (sc && sc->type != MSGPACK_OBJECT_NIL) {
+		if (sc->type != MSGPACK_OBJECT_MAP)
+			return bad(r, "schedule", "must be a map or nil");
+		if (sched_parse(sc, sched, err, sizeof(err)) < 0)
+			return bad(r, "schedule", "%s", err);
+	}
 	return 0;
 }
 
 /* Pack a resource record: the new state, from the old one (or defaults)
  * overlaid with the request's fields. */
 static void pack_resource_update(struct req *r, const struct resource *old,
+				 const struct sched *sched, bool set_sched,
 				 msgpack_packer *pk)
 {
 	const msgpack_object *const *a = r->a;
 	int64_t now = now_ms();
 
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	wire_pk_str(pk, "id");
 	wire_pk_obj(pk, a[ARG_id]);
 #define STRF(f, dflt)                                                          \
@@ -370,6 +399,13 @@ static void pack_resource_update(struct req *r, const struct resource *old,
 		pk->callback(pk->data, old->meta, old->meta_len);
 	else
 		msgpack_pack_nil(pk);
+	wire_pk_str(pk, "schedule");
+	if (!set_sched)
+		sched = old ? old->sched : NULL;
+	if (sched)
+		sched_pack(sched, pk);
+	else
+		msgpack_pack_nil(pk);
 	wire_pk_kint(pk, "created_ms", old ? old->created_ms : now);
 	wire_pk_kint(pk, "updated_ms", now);
 }
@@ -389,34 +425,50 @@ static int log_and_apply(struct req *r, uint16_t type, struct wbuf *rec)
 	return 0;
 }
 
-static int write_resource(struct req *r, const struct resource *old)
+/* Count, over the window, what the new state strands: slots of pools over
+ * capacity, and occupying bookings outside open hours. */
+static void stranded(const struct state *st, const struct resource *res,
+		     uint32_t *overbooked, uint32_t *closed)
+{
+	*overbooked = *closed = 0;
+	for (uint32_t k = 0; k < st->window_days; k++) {
+		const struct rday *d = &res->days[k];
+		if (d->day == DAY_NONE)
+			continue;
+		for (int sl = 0; sl < Q_PER_DAY; sl++) {
+			bool open = (d->open[sl / 64] >> (sl % 64)) & 1;
+			bool used = d->units ? d->units[sl] > 0
+					     : (d->booked[sl / 64] >> (sl % 64)) & 1;
+			if (d->units && d->units[sl] > res->quantity)
+				(*overbooked)++;
+			if (used && !open)
+				(*closed)++;
+		}
+	}
+}
+
+static int write_resource(struct req *r, const struct resource *old,
+			  struct sched *sched, bool set_sched)
 {
 	struct wbuf rec = {0};
 	msgpack_packer pk;
 	struct resource *res;
-	uint32_t overbooked = 0;
+	uint32_t overbooked, closed;
 
 	wbuf_packer_init(&pk, &rec);
-	pack_resource_update(r, old, &pk);
+	pack_resource_update(r, old, sched, set_sched, &pk);
+	sched_free(sched);
 	log_and_apply(r, WAL_RESOURCE, &rec);
 	wbuf_free(&rec);
 	res = state_resource(&r->s->st, r->a[ARG_id]->via.str.ptr,
 			     r->a[ARG_id]->via.str.size);
-	/* Lowering a pool under what is booked is allowed (bookings are
-	 * never dropped) and reported: count the slots now over capacity. */
-	for (uint32_t k = 0; k < r->s->st.window_days; k++) {
-		const struct rday *d = &res->days[k];
-		if (d->day == DAY_NONE || d->units == NULL)
-			continue;
-		for (int sl = 0; sl < Q_PER_DAY; sl++)
-			if (d->units[sl] > res->quantity)
-				overbooked++;
-	}
-	if (overbooked == 0) {
+	/* Lowering a pool under what is booked, or closing hours that hold
+	 * bookings, is allowed (bookings are never dropped) and reported. */
+	stranded(&r->s->st, res, &overbooked, &closed);
+	if (overbooked == 0 && closed == 0) {
 		state_pack_resource(r->pk, &r->s->st, res);
 		return 0;
 	}
-	/* The result is the resource plus a note on the overbooking. */
 	{
 		struct wbuf tmp = {0};
 		msgpack_packer tpk;
@@ -426,12 +478,13 @@ static int write_resource(struct req *r, const struct resource *old)
 		state_pack_resource(&tpk, &r->s->st, res);
 		msgpack_unpacked_init(&u);
 		msgpack_unpack_next(&u, tmp.data, tmp.len, &off);
-		msgpack_pack_map(r->pk, u.data.via.map.size + 1);
+		msgpack_pack_map(r->pk, u.data.via.map.size + 2);
 		for (uint32_t i = 0; i < u.data.via.map.size; i++) {
 			wire_pk_obj(r->pk, &u.data.via.map.ptr[i].key);
 			wire_pk_obj(r->pk, &u.data.via.map.ptr[i].val);
 		}
 		wire_pk_kint(r->pk, "overbooked_slots", overbooked);
+		wire_pk_kint(r->pk, "booked_slots_closed", closed);
 		msgpack_unpacked_destroy(&u);
 		wbuf_free(&tmp);
 	}
@@ -441,11 +494,10 @@ static int write_resource(struct req *r, const struct resource *old)
 static int h_resource_create(struct req *r)
 {
 	const msgpack_object *id = r->a[ARG_id];
+	struct sched *sched;
 
 	if (!valid_slug(id))
 		return bad(r, "id", "a slug: [a-z0-9][a-z0-9._-]{0,62}");
-	if (check_resource_fields(r))
-		return r->err;
 	if (state_resource(&r->s->st, id->via.str.ptr, id->via.str.size))
 		return req_error(r, BOOKD_E_EXISTS, "id: '%.*s' exists",
 				 (int)id->via.str.size, id->via.str.ptr);
@@ -453,18 +505,227 @@ static int h_resource_create(struct req *r)
 		return req_error(r, BOOKD_E_LIMIT,
 				 "resources: at most %u (--max-resources)",
 				 r->s->st.max_resources);
-	return write_resource(r, NULL);
+	if (check_resource_fields(r, &sched))
+		return r->err;
+	return write_resource(r, NULL, sched, true);
 }
 
 static int h_resource_update(struct req *r)
 {
 	struct resource *old = find_res(r, r->a[ARG_id], "id", true);
+	struct sched *sched;
 
-	if (old == NULL)
+	if (old == NULL || check_resource_fields(r, &sched))
 		return r->err;
-	if (check_resource_fields(r))
+	return write_resource(r, old, sched, r->a[ARG_schedule] != NULL);
+}
+
+/* ---- schedules -------------------------------------------------------- */
+
+static int h_schedule_put(struct req *r)
+{
+	struct resource *res = find_res(r, r->a[ARG_id], "id", true);
+	msgpack_object_kv kv[3];
+	msgpack_object m;
+	struct sched *sched;
+	char err[200];
+	uint32_t n = 0;
+
+	if (res == NULL)
 		return r->err;
-	return write_resource(r, old);
+	/* The schedule is the arguments without the resource id. */
+	kv[n].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+				     .via.str = {8, "timezone"}};
+	kv[n++].val = *r->a[ARG_timezone];
+	kv[n].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+				     .via.str = {6, "weekly"}};
+	kv[n++].val = *r->a[ARG_weekly];
+	if (r->a[ARG_overrides]) {
+		kv[n].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+					     .via.str = {9, "overrides"}};
+		kv[n++].val = *r->a[ARG_overrides];
+	}
+	m.type = MSGPACK_OBJECT_MAP;
+	m.via.map.size = n;
+	m.via.map.ptr = kv;
+	if (sched_parse(&m, &sched, err, sizeof(err)) < 0) {
+		/* The schedule's own field names are the arguments' names. */
+		r->err = BOOKD_E_BAD_REQUEST;
+		snprintf(r->msg, sizeof(r->msg), "%s", err);
+		return r->err;
+	}
+	/* Only the schedule changes: no other argument is set. */
+	return write_resource(r, res, sched, true);
+}
+
+static int h_schedule_get(struct req *r)
+{
+	struct resource *res = find_res(r, r->a[ARG_id], "id", false);
+
+	if (res == NULL)
+		return r->err;
+	if (res->sched == NULL)
+		return req_error(r, BOOKD_E_NOT_FOUND,
+				 "id: '%s' has no schedule (open around the "
+				 "clock)",
+				 res->id);
+	sched_pack(res->sched, r->pk);
+	return 0;
+}
+
+static int h_schedule_list(struct req *r)
+{
+	const struct state *st = &r->s->st;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < st->nres; i++)
+		n += st->res[i]->sched &&
+		     (st->res[i]->active || r->c->role == ROLE_ADMIN);
+	msgpack_pack_array(r->pk, n);
+	for (uint32_t i = 0; i < st->nres; i++) {
+		const struct resource *res = st->res[i];
+		if (!res->sched || (!res->active && r->c->role != ROLE_ADMIN))
+			continue;
+		msgpack_pack_map(r->pk, 2);
+		wire_pk_kstr(r->pk, "id", res->id);
+		wire_pk_str(r->pk, "schedule");
+		sched_pack(res->sched, r->pk);
+	}
+	return 0;
+}
+
+/* ---- event types ------------------------------------------------------ */
+
+static int minutes_field(struct req *r, int f, const char *name, bool q15,
+			 uint32_t max)
+{
+	const msgpack_object *o = r->a[f];
+	if (o && ((q15 && o->via.u64 % 15) || o->via.u64 > max))
+		return bad(r, name, "%sat most %u minutes",
+			   q15 ? "a multiple of 15, " : "", max);
+	return 0;
+}
+
+static int h_event_type_put(struct req *r)
+{
+	const msgpack_object *const *a = r->a;
+	const msgpack_object *len = a[ARG_lengths], *res = a[ARG_resources];
+	const struct event_type *old;
+	struct wbuf rec = {0};
+	msgpack_packer pk;
+	char field[48];
+	int64_t now = now_ms();
+
+	if (!valid_slug(a[ARG_id]))
+		return bad(r, "id", "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (len->via.array.size == 0)
+		return bad(r, "lengths", "at least one length");
+	for (uint32_t i = 0; i < len->via.array.size; i++) {
+		const msgpack_object *o = &len->via.array.ptr[i];
+		snprintf(field, sizeof(field), "lengths[%u]", i);
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    o->via.u64 == 0 || o->via.u64 % 15 ||
+		    o->via.u64 > 60 * 24 * 31)
+			return bad(r, field, "minutes, a positive multiple of "
+					     "15");
+	}
+	if (res->via.array.size == 0)
+		return bad(r, "resources", "at least one resource");
+	for (uint32_t i = 0; i < res->via.array.size; i++) {
+		const msgpack_object *o = &res->via.array.ptr[i];
+		snprintf(field, sizeof(field), "resources[%u]", i);
+		if (o->type != MSGPACK_OBJECT_STR)
+			return bad(r, field, "a resource id");
+		if (find_res(r, o, field, true) == NULL)
+			return r->err;
+		for (uint32_t k = 0; k < i; k++)
+			if (wire_str_eq(&res->via.array.ptr[k], "") ||
+			    (res->via.array.ptr[k].via.str.size ==
+				     o->via.str.size &&
+			     memcmp(res->via.array.ptr[k].via.str.ptr,
+				    o->via.str.ptr, o->via.str.size) == 0))
+				return bad(r, field, "listed twice");
+	}
+	if ((a[ARG_slot_interval] &&
+	     (a[ARG_slot_interval]->via.u64 == 0 ||
+	      minutes_field(r, ARG_slot_interval, "slot_interval", true,
+			    1440))) ||
+	    minutes_field(r, ARG_buffer_before, "buffer_before", true, 1440) ||
+	    minutes_field(r, ARG_buffer_after, "buffer_after", true, 1440) ||
+	    minutes_field(r, ARG_min_notice, "min_notice", false,
+			  60 * 24 * 3660) ||
+	    minutes_field(r, ARG_max_future, "max_future", false,
+			  60 * 24 * 3660))
+		return r->err ? r->err
+			      : bad(r, "slot_interval",
+				    "a positive multiple of 15");
+	if (a[ARG_meta] && a[ARG_meta]->type != MSGPACK_OBJECT_MAP &&
+	    a[ARG_meta]->type != MSGPACK_OBJECT_NIL)
+		return bad(r, "meta", "must be a map");
+	old = state_event_type(&r->s->st, a[ARG_id]->via.str.ptr,
+			       a[ARG_id]->via.str.size);
+	wbuf_packer_init(&pk, &rec);
+	msgpack_pack_map(&pk, 14);
+	wire_pk_str(&pk, "id");
+	wire_pk_obj(&pk, a[ARG_id]);
+	wire_pk_str(&pk, "title");
+	wire_pk_obj(&pk, a[ARG_title]);
+	wire_pk_str(&pk, "lengths");
+	wire_pk_obj(&pk, len);
+	wire_pk_str(&pk, "resources");
+	wire_pk_obj(&pk, res);
+#define UF(f)                                                                  \
+	wire_pk_kint(&pk, #f, a[ARG_##f] ? (int64_t)a[ARG_##f]->via.u64 : 0);
+	UF(slot_interval)
+	UF(buffer_before)
+	UF(buffer_after)
+	UF(min_notice)
+	UF(max_future)
+#undef UF
+	wire_pk_kbool(&pk, "requires_confirmation",
+		      a[ARG_requires_confirmation] &&
+			      a[ARG_requires_confirmation]->via.boolean);
+	wire_pk_kbool(&pk, "active",
+		      a[ARG_active] ? a[ARG_active]->via.boolean : true);
+	wire_pk_str(&pk, "meta");
+	if (a[ARG_meta])
+		wire_pk_obj(&pk, a[ARG_meta]);
+	else
+		msgpack_pack_nil(&pk);
+	wire_pk_kint(&pk, "created_ms", old ? old->created_ms : now);
+	wire_pk_kint(&pk, "updated_ms", now);
+	log_and_apply(r, WAL_EVENT_TYPE, &rec);
+	wbuf_free(&rec);
+	state_pack_event_type(r->pk, &r->s->st,
+			      state_event_type(&r->s->st,
+					       a[ARG_id]->via.str.ptr,
+					       a[ARG_id]->via.str.size));
+	return 0;
+}
+
+static int h_event_type_get(struct req *r)
+{
+	const struct event_type *e;
+
+	if (event_type_arg(r, r->a[ARG_id], &e))
+		return r->err;
+	state_pack_event_type(r->pk, &r->s->st, e);
+	return 0;
+}
+
+static int h_event_type_list(struct req *r)
+{
+	const struct state *st = &r->s->st;
+	bool all = r->c->role == ROLE_ADMIN;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < st->net; i++)
+		n += all || st->et[i]->active;
+	msgpack_pack_array(r->pk, n);
+	for (uint32_t i = 0; i < st->net; i++)
+		if (all || st->et[i]->active)
+			state_pack_event_type(r->pk, st, st->et[i]);
+	return 0;
 }
 
 static int h_resource_get(struct req *r)
@@ -524,32 +785,120 @@ static int h_check(struct req *r)
 	return 0;
 }
 
-/* The starts of slots.day: every start stepping by interval from the local
- * day's start whose span is open and free of bookings (holds ignored). */
+/*
+ * The grid of slots.day: in the local day [day_start, day_end), starts step
+ * by `step` from the start of each open window (a run of open quarters;
+ * for a resource without schedule the whole day), and a start counts when
+ * its span is open and free of bookings and its buffers free of bookings.
+ * Holds are ignored.  With an event type, its notice and window bound the
+ * starts too.
+ */
 struct grid {
 	struct resource *res;
+	const struct event_type *et;
+	const struct tz *zone;
 	int64_t day, day_start, day_end, dur, step;
+	int64_t not_before, not_after; /* notice and window */
+	int32_t bb, ba;
 	char session[SESSION_MAX + 1];
 };
 
-static int grid_args(struct req *r, struct grid *g)
+static int event_type_arg(struct req *r, const msgpack_object *o,
+			  const struct event_type **out)
 {
-	memset(g, 0, sizeof(*g));
-	g->res = find_res(r, r->a[ARG_resource], "resource", false);
-	if (g->res == NULL)
-		return r->err;
-	if (r->a[ARG_event_type])
+	struct event_type *e;
+
+	*out = NULL;
+	if (o == NULL)
+		return 0;
+	e = state_event_type(&r->s->st, o->via.str.ptr, o->via.str.size);
+	if (e == NULL || (!e->active && r->c->role != ROLE_ADMIN)) {
+		r->field = "event_type";
 		return req_error(r, BOOKD_E_NOT_FOUND,
 				 "event_type: no event type '%.*s'",
-				 (int)r->a[ARG_event_type]->via.str.size,
-				 r->a[ARG_event_type]->via.str.ptr);
-	if (get_date(r, ARG_date, "date", &g->day) ||
-	    local_day(r, g->res, g->day, &g->day_start, &g->day_end) ||
-	    get_minutes(r, ARG_duration, "duration", 0, &g->dur))
+				 (int)(o->via.str.size > 63 ? 63
+							    : o->via.str.size),
+				 o->via.str.ptr);
+	}
+	*out = e;
+	return 0;
+}
+
+/* Does the event type allow this resource and length (seconds)? */
+static int et_allows(struct req *r, const struct event_type *e,
+		     const struct resource *res, int64_t len,
+		     const char *lenfield)
+{
+	bool ok = false;
+	char offered[128] = "";
+	size_t n = 0;
+
+	if (!state_et_links(e, res->idx))
+		return bad(r, "event_type", "'%s' does not use resource '%s'",
+			   e->id, res->id);
+	for (uint32_t i = 0; i < e->nlengths; i++) {
+		ok |= (int64_t)e->lengths[i] * 60 == len;
+		if (n < sizeof(offered))
+			n += (size_t)snprintf(offered + n, sizeof(offered) - n,
+					      "%s%u", i ? ", " : "",
+					      e->lengths[i]);
+	}
+	if (!ok)
+		return bad(r, lenfield,
+			   "%" PRId64 " minutes is not a length of '%s' "
+			   "(offers %s)",
+			   len / 60, e->id, offered);
+	return 0;
+}
+
+static void grid_bounds(struct grid *g, int64_t now_s)
+{
+	g->not_before = INT64_MIN;
+	g->not_after = INT64_MAX;
+	if (g->et == NULL)
+		return;
+	g->bb = (int32_t)g->et->buffer_before * 60;
+	g->ba = (int32_t)g->et->buffer_after * 60;
+	if (g->et->min_notice)
+		g->not_before = now_s + (int64_t)g->et->min_notice * 60;
+	if (g->et->max_future)
+		g->not_after = now_s + (int64_t)g->et->max_future * 60;
+}
+
+static int grid_common(struct req *r, struct grid *g)
+{
+	uint64_t dflt;
+
+	g->res = find_res(r, r->a[ARG_resource], "resource", false);
+	if (g->res == NULL ||
+	    event_type_arg(r, r->a[ARG_event_type], &g->et) ||
+	    get_minutes(r, ARG_duration, "duration", 0, &g->dur) ||
+	    date_zone(r, g->res, &g->zone))
 		return r->err;
-	if (get_minutes(r, ARG_interval, "interval",
-			(uint64_t)g->dur / 60, &g->step))
+	if (g->et && et_allows(r, g->et, g->res, g->dur, "duration"))
 		return r->err;
+	dflt = g->et && g->et->slot_interval ? g->et->slot_interval
+					     : (uint64_t)g->dur / 60;
+	if (get_minutes(r, ARG_interval, "interval", dflt, &g->step))
+		return r->err;
+	grid_bounds(g, now_ms() / 1000);
+	return 0;
+}
+
+static void grid_day(struct grid *g, int64_t day)
+{
+	g->day = day;
+	tz_local_day(g->zone, day, &g->day_start, &g->day_end);
+}
+
+static int grid_args(struct req *r, struct grid *g)
+{
+	int64_t day;
+
+	memset(g, 0, sizeof(*g));
+	if (grid_common(r, g) || get_date(r, ARG_date, "date", &day))
+		return r->err;
+	grid_day(g, day);
 	if (q_day_of(g->day_end - 1) < r->s->st.first_day ||
 	    q_day_of(g->day_start) > r->s->st.last_day)
 		return req_error(r, BOOKD_E_OUT_OF_RANGE,
@@ -561,8 +910,62 @@ static bool start_free(struct state *st, const struct grid *g, int64_t t)
 {
 	struct item it = {g->res->idx, 1};
 	struct check_out co;
-	return state_check_span(st, &it, 1, t, t + g->dur, false, NULL, &co) ==
-	       0;
+
+	if (t < g->not_before || t > g->not_after)
+		return false;
+	if (state_check(st, &it, 1, t, t + g->dur, CHK_OPEN, NULL, &co))
+		return false;
+	if (g->bb && state_check(st, &it, 1, t - g->bb, t, 0, NULL, &co))
+		return false;
+	if (g->ba && state_check(st, &it, 1, t + g->dur, t + g->dur + g->ba, 0,
+				 NULL, &co))
+		return false;
+	return true;
+}
+
+/* Is the quarter at t open for the resource (false outside the window)? */
+static bool open_at(const struct state *st, const struct resource *res,
+		    int64_t t)
+{
+	const struct rday *d = state_day(st, res, q_day_of(t));
+	int s;
+
+	if (d == NULL)
+		return false;
+	s = q_slot_of(t);
+	return (d->open[s / 64] >> (s % 64)) & 1;
+}
+
+/*
+ * Call fn for every candidate start of the grid's day, in order.  Local days
+ * in zones whose midnight is not on a quarter (historic offsets) start
+ * their grid at the first quarter after midnight.
+ */
+static uint32_t grid_walk(struct state *st, const struct grid *g,
+			  bool (*fn)(void *ctx, int64_t t), void *ctx)
+{
+	int64_t t = g->day_start, end = g->day_end;
+	uint32_t n = 0;
+
+	t = (t + Q_SECONDS - 1) / Q_SECONDS * Q_SECONDS;
+	while (t < end) {
+		int64_t run_end, u;
+		if (!open_at(st, g->res, t)) {
+			t += Q_SECONDS;
+			continue;
+		}
+		for (run_end = t; run_end < end && open_at(st, g->res, run_end);
+		     run_end += Q_SECONDS)
+			;
+		for (u = t; u < run_end; u += g->step)
+			if (start_free(st, g, u)) {
+				n++;
+				if (fn && !fn(ctx, u))
+					return n;
+			}
+		t = run_end;
+	}
+	return n;
 }
 
 static bool held_by_other(const struct resource *res, int64_t s, int64_t e,
@@ -575,50 +978,65 @@ static bool held_by_other(const struct resource *res, int64_t s, int64_t e,
 	return false;
 }
 
+static bool pack_start(void *ctx, int64_t t)
+{
+	msgpack_pack_int64(ctx, t);
+	return true;
+}
+
 static int h_slots_day(struct req *r)
 {
 	struct grid g;
-	int64_t starts[Q_PER_DAY + 8];
-	uint32_t n = 0;
 	char date[11];
 
 	if (grid_args(r, &g))
 		return r->err;
-	for (int64_t t = g.day_start; t < g.day_end; t += g.step)
-		if (start_free(&r->s->st, &g, t))
-			starts[n++] = t;
 	q_format_date(g.day, date);
 	msgpack_pack_map(r->pk, 3);
 	wire_pk_kstr(r->pk, "date", date);
-	wire_pk_kstr(r->pk, "tz", "UTC");
+	wire_pk_kstr(r->pk, "tz", tz_name(g.zone));
 	wire_pk_str(r->pk, "slots");
-	msgpack_pack_array(r->pk, n);
-	for (uint32_t i = 0; i < n; i++)
-		msgpack_pack_int64(r->pk, starts[i]);
+	msgpack_pack_array(r->pk, grid_walk(&r->s->st, &g, NULL, NULL));
+	grid_walk(&r->s->st, &g, pack_start, r->pk);
 	return 0;
+}
+
+struct view_ctx {
+	struct req *r;
+	const struct grid *g;
+};
+
+static bool pack_view(void *ctx, int64_t t)
+{
+	struct view_ctx *v = ctx;
+	msgpack_packer *pk = v->r->pk;
+
+	msgpack_pack_map(pk, 2);
+	wire_pk_kint(pk, "start", t);
+	wire_pk_kstr(pk, "state",
+		     held_by_other(v->g->res, t, t + v->g->dur, v->g->session)
+			     ? "reserved"
+			     : "available");
+	return true;
 }
 
 static int h_slots_view(struct req *r)
 {
 	struct grid g;
-	uint32_t n = 0;
+	struct view_ctx v = {r, &g};
 
 	if (grid_args(r, &g) || session_arg(r, g.session))
 		return r->err;
-	for (int64_t t = g.day_start; t < g.day_end; t += g.step)
-		n += start_free(&r->s->st, &g, t);
-	msgpack_pack_array(r->pk, n);
-	for (int64_t t = g.day_start; t < g.day_end; t += g.step) {
-		if (!start_free(&r->s->st, &g, t))
-			continue;
-		msgpack_pack_map(r->pk, 2);
-		wire_pk_kint(r->pk, "start", t);
-		wire_pk_kstr(r->pk, "state",
-			     held_by_other(g.res, t, t + g.dur, g.session)
-				     ? "reserved"
-				     : "available");
-	}
+	msgpack_pack_array(r->pk, grid_walk(&r->s->st, &g, NULL, NULL));
+	grid_walk(&r->s->st, &g, pack_view, &v);
 	return 0;
+}
+
+static bool stop_at_first(void *ctx, int64_t t)
+{
+	(void)ctx;
+	(void)t;
+	return false;
 }
 
 static int h_slots_month(struct req *r)
@@ -628,13 +1046,8 @@ static int h_slots_month(struct req *r)
 	char date[11];
 
 	memset(&g, 0, sizeof(g));
-	g.res = find_res(r, r->a[ARG_resource], "resource", false);
-	if (g.res == NULL || get_date(r, ARG_from, "from", &from) ||
-	    get_date(r, ARG_to, "to", &to) ||
-	    get_minutes(r, ARG_duration, "duration", 0, &g.dur))
-		return r->err;
-	if (get_minutes(r, ARG_interval, "interval", (uint64_t)g.dur / 60,
-			&g.step))
+	if (grid_common(r, &g) || get_date(r, ARG_from, "from", &from) ||
+	    get_date(r, ARG_to, "to", &to))
 		return r->err;
 	if (to < from)
 		return bad(r, "to", "before from");
@@ -643,16 +1056,10 @@ static int h_slots_month(struct req *r)
 			   MAX_MONTH_DAYS);
 	msgpack_pack_map(r->pk, (size_t)(to - from + 1));
 	for (int64_t day = from; day <= to; day++) {
-		bool any = false;
-		g.day = day;
-		if (local_day(r, g.res, day, &g.day_start, &g.day_end))
-			return r->err;
-		for (int64_t t = g.day_start; t < g.day_end && !any;
-		     t += g.step)
-			any = start_free(&r->s->st, &g, t);
+		grid_day(&g, day);
 		q_format_date(day, date);
 		wire_pk_str(r->pk, date);
-		if (any)
+		if (grid_walk(&r->s->st, &g, stop_at_first, NULL) > 0)
 			msgpack_pack_true(r->pk);
 		else
 			msgpack_pack_false(r->pk);
@@ -664,12 +1071,14 @@ static int h_holds_day(struct req *r)
 {
 	struct resource *res = find_res(r, r->a[ARG_resource], "resource", false);
 	char session[SESSION_MAX + 1];
+	const struct tz *zone;
 	int64_t day, ds, de;
 	uint32_t n = 0;
 
 	if (res == NULL || get_date(r, ARG_date, "date", &day) ||
-	    local_day(r, res, day, &ds, &de) || session_arg(r, session))
+	    date_zone(r, res, &zone) || session_arg(r, session))
 		return r->err;
+	tz_local_day(zone, day, &ds, &de);
 	for (const struct hold *h = res->holds; h; h = h->rnext)
 		n += h->start < de && ds < h->end;
 	msgpack_pack_array(r->pk, n);
@@ -940,6 +1349,26 @@ static void random_ref(char out[33])
 	out[32] = 0;
 }
 
+/*
+ * Can items take [start, end) with buffers bb before and ba after?  The
+ * span itself must be open and clear of bookings and of other sessions'
+ * holds; the buffers need only be clear of bookings (and their buffers).
+ */
+static int check_booking(struct state *st, const struct item *items,
+			 int nitems, int64_t start, int64_t end, int32_t bb,
+			 int32_t ba, const char *session, struct check_out *co)
+{
+	if (state_check(st, items, nitems, start, end, CHK_OPEN | CHK_HOLDS,
+			session, co))
+		return co->err;
+	if (bb && state_check(st, items, nitems, start - bb, start, 0, NULL,
+			      co))
+		return co->err;
+	if (ba && state_check(st, items, nitems, end, end + ba, 0, NULL, co))
+		return co->err;
+	return 0;
+}
+
 /* Log booking b (a new state of an existing or new booking) with event
  * ev, apply it, and reply with the stored booking. */
 static int write_booking(struct req *r, const struct booking *b, int ev)
@@ -971,6 +1400,9 @@ static int h_book(struct req *r)
 	int nitems, status = BS_CONFIRMED;
 	int64_t start, end, now = now_ms();
 	const msgpack_object *key = r->a[ARG_key];
+	const struct event_type *et;
+	const struct tz *zone;
+	int32_t bb = 0, ba = 0;
 
 	if (key) {
 		const struct booking *prev =
@@ -990,11 +1422,29 @@ static int h_book(struct req *r)
 	if (get_items(r, items, &nitems) || get_span(r, &start, &end) ||
 	    get_booker(r, &bk) || session_arg(r, session))
 		return r->err;
-	if (r->a[ARG_event_type])
-		return req_error(r, BOOKD_E_NOT_FOUND,
-				 "event_type: no event type '%.*s'",
-				 (int)r->a[ARG_event_type]->via.str.size,
-				 r->a[ARG_event_type]->via.str.ptr);
+	if (event_type_arg(r, r->a[ARG_event_type], &et))
+		return r->err;
+	if (et) {
+		for (int i = 0; i < nitems; i++)
+			if (et_allows(r, et, st->res[items[i].res], end - start,
+				      "end"))
+				return r->err;
+		if (et->min_notice &&
+		    start < now / 1000 + (int64_t)et->min_notice * 60)
+			return req_error(r, BOOKD_E_OUT_OF_RANGE,
+					 "start: '%s' needs %u minutes' notice",
+					 et->id, et->min_notice);
+		if (et->max_future &&
+		    start > now / 1000 + (int64_t)et->max_future * 60)
+			return req_error(r, BOOKD_E_OUT_OF_RANGE,
+					 "start: '%s' books at most %u minutes "
+					 "ahead",
+					 et->id, et->max_future);
+		if (et->requires_confirmation)
+			status = BS_PENDING;
+		bb = (int32_t)et->buffer_before * 60;
+		ba = (int32_t)et->buffer_after * 60;
+	}
 	if (r->a[ARG_status]) {
 		if (r->c->role != ROLE_ADMIN)
 			return req_error(r, BOOKD_E_FORBIDDEN,
@@ -1003,13 +1453,10 @@ static int h_book(struct req *r)
 		if (status != BS_PENDING && status != BS_CONFIRMED)
 			return bad(r, "status", "'pending' or 'confirmed'");
 	}
-	if (r->a[ARG_timezone] && !wire_str_eq(r->a[ARG_timezone], "UTC") &&
-	    !wire_str_eq(r->a[ARG_timezone], "Etc/UTC"))
-		return bad(r, "timezone", "unknown time zone '%.*s'",
-			   (int)r->a[ARG_timezone]->via.str.size,
-			   r->a[ARG_timezone]->via.str.ptr);
-	if (state_check_span(st, items, nitems, start, end, true,
-			     session[0] ? session : NULL, &co))
+	if (get_tz(r, r->a[ARG_timezone], "timezone", NULL, &zone))
+		return r->err;
+	if (check_booking(st, items, nitems, start, end, bb, ba,
+			  session[0] ? session : NULL, &co))
 		return check_failed(r, &co);
 
 	memset(&b, 0, sizeof(b));
@@ -1018,6 +1465,9 @@ static int h_book(struct req *r)
 	b.status = (uint8_t)status;
 	b.start = start;
 	b.end = end;
+	b.buf_before = bb;
+	b.buf_after = ba;
+	b.event_type = et ? (char *)et->id : NULL;
 	b.items = items;
 	b.nitems = (uint8_t)nitems;
 	b.name = bk.name;
@@ -1237,8 +1687,8 @@ static int h_booking_reschedule(struct req *r)
 	/* Check the new span as a new booking would be, without the
 	 * booking's own old span; then put the old span back. */
 	state_occupy(st, b, -1, false);
-	rc = state_check_span(st, b->items, b->nitems, start, end, true, NULL,
-			      &co);
+	rc = check_booking(st, b->items, b->nitems, start, end, b->buf_before,
+			   b->buf_after, NULL, &co);
 	state_occupy(st, b, +1, false);
 	if (rc)
 		return check_failed(r, &co);

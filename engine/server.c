@@ -628,7 +628,7 @@ int server_unsubscribe(struct server *s, struct conn *c, uint64_t id)
 static void publish_page(struct server *s, struct resource *r, struct rday *d,
 			 bool slots, bool holds)
 {
-	pagesw_write_page(s->pages, r->idx, d->day, d->open, d->cbooked,
+	pagesw_write_page(s->pages, r->idx, d->day, d->copen, d->cbooked,
 			  d->held, d->cunits, slots, holds);
 }
 
@@ -658,9 +658,11 @@ static void publish_all(struct server *s)
 		struct resource *r = s->st.res[i];
 		publish_resource(s, r);
 		for (int64_t day = s->st.first_day; day <= s->st.last_day;
-		     day++)
-			publish_page(s, r, state_day(&s->st, r, day), false,
-				     false);
+		     day++) {
+			struct rday *d = state_day(&s->st, r, day);
+			d->open_changed = false;
+			publish_page(s, r, d, false, false);
+		}
 	}
 	pagesw_set_window(s->pages, s->st.first_day, s->st.last_day);
 	pagesw_set_durable_lsn(s->pages, wal_durable_lsn(s->wal));
@@ -693,6 +695,20 @@ static void group_durable(struct server *s)
 		struct rday *d;
 		if (dl[i].kind == DELTA_RESOURCE) {
 			publish_resource(s, r);
+			continue;
+		}
+		if (dl[i].kind == DELTA_OPEN) {
+			/* A schedule change: republish the days whose open
+			 * hours moved and tell their "slots" subscribers. */
+			for (int64_t day = s->st.first_day;
+			     day <= s->st.last_day; day++) {
+				d = state_day(&s->st, r, day);
+				if (!d->open_changed)
+					continue;
+				d->open_changed = false;
+				publish_page(s, r, d, true, false);
+				push_day(s, r, day, TOPIC_SLOTS);
+			}
 			continue;
 		}
 		if (dl[i].kind == DELTA_REQUANT) {

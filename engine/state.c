@@ -149,6 +149,7 @@ void state_free(struct state *st)
 		for (uint32_t d = 0; d < st->window_days; d++)
 			free_day(&r->days[d]);
 		free(r->days);
+		sched_free(r->sched);
 		free(r->name);
 		free(r->kind);
 		free(r->timezone);
@@ -161,6 +162,16 @@ void state_free(struct state *st)
 	free(st->bk);
 	free(st->ev);
 	free(st->deltas);
+	for (size_t i = 0; i < st->nold; i++)
+		sched_free(st->old_scheds[i]);
+	free(st->old_scheds);
+	for (uint32_t i = 0; i < st->net; i++) {
+		free(st->et[i]->title);
+		free(st->et[i]->meta);
+		free(st->et[i]);
+	}
+	free(st->et);
+	hmap_free(&st->et_by_id);
 	hmap_free(&st->res_by_id);
 	hmap_free(&st->bk_by_ref);
 	hmap_free(&st->bk_by_key);
@@ -213,14 +224,24 @@ static void push_delta(struct state *st, const struct delta *d)
 	st->deltas[st->ndeltas++] = *d;
 }
 
-static void init_day(struct rday *d, int64_t day)
+static void open_bits(const struct sched *sc, int64_t day, uint64_t open[2])
+{
+	if (sc) {
+		sched_open_bits(sc, day, open);
+		return;
+	}
+	/* Without a schedule a resource is open around the clock. */
+	open[0] = ~0ull;
+	open[1] = 0xffffffffull;
+}
+
+static void init_day(const struct resource *r, struct rday *d, int64_t day)
 {
 	free_day(d);
 	memset(d, 0, sizeof(*d));
 	d->day = day;
-	/* Without a schedule a resource is open around the clock. */
-	d->open[0] = ~0ull;
-	d->open[1] = 0xffffffffull;
+	open_bits(r->sched, day, d->open);
+	open_bits(r->csched, day, d->copen);
 }
 
 /* Slot count of slot s in a (units, booked) pair. */
@@ -313,9 +334,9 @@ static void bids_del(struct rday *d, uint32_t id)
 void state_occupy(struct state *st, const struct booking *b, int sign,
 		  bool emit)
 {
-	int64_t d0, d1;
+	int64_t d0, d1, os = occ_start(b), oe = occ_end(b);
 
-	span_days(b->start, b->end, &d0, &d1);
+	span_days(os, oe, &d0, &d1);
 	if (d0 < st->first_day)
 		d0 = st->first_day;
 	if (d1 > st->last_day)
@@ -328,7 +349,7 @@ void state_occupy(struct state *st, const struct booking *b, int sign,
 			int from, to;
 			if (d == NULL)
 				continue;
-			span_slots(b->start, b->end, day, &from, &to);
+			span_slots(os, oe, day, &from, &to);
 			occupy_slots(&d->units, d->booked, r->quantity, from,
 				     to, qty);
 			if (sign > 0)
@@ -367,6 +388,19 @@ void state_commit_deltas(struct state *st, const struct delta *dl, size_t n)
 					requant_copy(&r->days[k].cunits,
 						     r->days[k].cbooked,
 						     r->cquantity);
+			break;
+		case DELTA_OPEN:
+			r->csched = x->ptr;
+			for (uint32_t k = 0; k < st->window_days; k++) {
+				struct rday *dd = &r->days[k];
+				uint64_t was[2] = {dd->copen[0], dd->copen[1]};
+				if (dd->day == DAY_NONE)
+					continue;
+				open_bits(r->csched, dd->day, dd->copen);
+				if (was[0] != dd->copen[0] ||
+				    was[1] != dd->copen[1])
+					dd->open_changed = true;
+			}
 			break;
 		default:
 			break;
@@ -428,6 +462,62 @@ static void replace_str(char **dst, const msgpack_object *o)
 	*dst = obj_strdup(o);
 }
 
+static bool sched_equal(const struct sched *a, const struct sched *b)
+{
+	struct wbuf x = {0}, y = {0};
+	msgpack_packer px, py;
+	bool eq;
+
+	wbuf_packer_init(&px, &x);
+	wbuf_packer_init(&py, &y);
+	sched_pack(a, &px);
+	sched_pack(b, &py);
+	eq = x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+	wbuf_free(&x);
+	wbuf_free(&y);
+	return eq;
+}
+
+/*
+ * Install a resource's schedule from its record (absent: unchanged; nil:
+ * none).  The working open bits change now; the committed ones when the
+ * DELTA_OPEN is committed.  Replaced schedules stay allocated because a
+ * delta in flight may still name them.
+ */
+static int apply_schedule(struct state *st, struct resource *r,
+			  const msgpack_object *o)
+{
+	struct sched *sc = NULL;
+	char err[160];
+
+	if (o == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_NIL &&
+	    sched_parse(o, &sc, err, sizeof(err)) < 0)
+		return -1;
+	if (sc == NULL && r->sched == NULL)
+		return 0;
+	if (sc && r->sched && sched_equal(sc, r->sched)) {
+		sched_free(sc); /* unchanged: no republication, no pushes */
+		return 0;
+	}
+	if (r->sched) {
+		st->old_scheds = grow_vec(st->old_scheds, &st->capold,
+					  st->nold + 1,
+					  sizeof(*st->old_scheds));
+		st->old_scheds[st->nold++] = r->sched;
+	}
+	r->sched = sc;
+	for (uint32_t k = 0; k < st->window_days; k++)
+		if (r->days[k].day != DAY_NONE)
+			open_bits(sc, r->days[k].day, r->days[k].open);
+	{
+		struct delta dl = {DELTA_OPEN, 0, 0, 0, r->idx, 0, sc};
+		push_delta(st, &dl);
+	}
+	return 0;
+}
+
 static int apply_resource(struct state *st, const msgpack_object *m)
 {
 	const msgpack_object *id = wire_get(m, "id");
@@ -451,8 +541,9 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 		r->days = xcalloc(st->window_days, sizeof(*r->days));
 		for (uint32_t k = 0; k < st->window_days; k++)
 			r->days[k].day = DAY_NONE;
+		r->tz = NULL;
 		for (int64_t d = st->first_day; d <= st->last_day; d++)
-			init_day(&r->days[ring(st, d)], d);
+			init_day(r, &r->days[ring(st, d)], d);
 		st->res[st->nres++] = r;
 		hmap_put(&st->res_by_id, r->id, strlen(r->id), r->idx);
 	} else if (q != r->quantity) {
@@ -467,6 +558,11 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	replace_str(&r->name, wire_get(m, "name"));
 	replace_str(&r->kind, wire_get(m, "kind"));
 	replace_str(&r->timezone, wire_get(m, "timezone"));
+	r->tz = NULL;
+	if (r->timezone && tz_get(r->timezone, &r->tz) < 0)
+		r->tz = NULL; /* checked when logged; UTC if tzdata lost it */
+	if (apply_schedule(st, r, wire_get(m, "schedule")) < 0)
+		return -1;
 	if (wire_get(m, "meta"))
 		pack_meta(wire_get(m, "meta"), &r->meta, &r->meta_len);
 	r->standalone = obj_bool(wire_get(m, "standalone"), true);
@@ -544,6 +640,11 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 	b->key = obj_strdup(wire_get(m, "key"));
 	b->created_ms = obj_int(wire_get(m, "created_ms"), 0);
 	b->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
+	b->buf_before = (int32_t)obj_int(wire_get(m, "buffer_before"), 0) * 60;
+	b->buf_after = (int32_t)obj_int(wire_get(m, "buffer_after"), 0) * 60;
+	if (b->buf_before < 0 || b->buf_after < 0 ||
+	    b->buf_before > 86400 || b->buf_after > 86400)
+		return -1;
 	return parse_hist(wire_get(m, "history"), b);
 }
 
@@ -602,6 +703,121 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 	return 0;
 }
 
+struct event_type *state_event_type(const struct state *st, const char *id,
+				    size_t len)
+{
+	uint64_t v;
+	return hmap_get(&st->et_by_id, id, len, &v) ? st->et[v] : NULL;
+}
+
+bool state_et_links(const struct event_type *e, uint32_t idx)
+{
+	for (uint32_t i = 0; i < e->nres; i++)
+		if (e->res[i] == idx)
+			return true;
+	return false;
+}
+
+static int u32_list(const msgpack_object *a, uint32_t *out, uint32_t max,
+		    uint32_t *n)
+{
+	*n = 0;
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY ||
+	    a->via.array.size > max)
+		return -1;
+	for (uint32_t i = 0; i < a->via.array.size; i++) {
+		if (a->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    a->via.array.ptr[i].via.u64 > UINT32_MAX)
+			return -1;
+		out[(*n)++] = (uint32_t)a->via.array.ptr[i].via.u64;
+	}
+	return 0;
+}
+
+static int apply_event_type(struct state *st, const msgpack_object *m)
+{
+	const msgpack_object *id = wire_get(m, "id");
+	const msgpack_object *res = wire_get(m, "resources");
+	struct event_type e, *x;
+
+	memset(&e, 0, sizeof(e));
+	if (id == NULL || wire_cstr(id, e.id, sizeof(e.id)) < 0 ||
+	    u32_list(wire_get(m, "lengths"), e.lengths, ET_MAX_LENGTHS,
+		     &e.nlengths) < 0 ||
+	    res == NULL || res->type != MSGPACK_OBJECT_ARRAY ||
+	    res->via.array.size > ET_MAX_RESOURCES)
+		return -1;
+	for (uint32_t i = 0; i < res->via.array.size; i++) {
+		const msgpack_object *o = &res->via.array.ptr[i];
+		struct resource *r;
+		if (o->type != MSGPACK_OBJECT_STR)
+			return -1;
+		r = state_resource(st, o->via.str.ptr, o->via.str.size);
+		if (r == NULL)
+			return -1;
+		e.res[e.nres++] = r->idx;
+	}
+	e.slot_interval = (uint32_t)obj_int(wire_get(m, "slot_interval"), 0);
+	e.buffer_before = (uint32_t)obj_int(wire_get(m, "buffer_before"), 0);
+	e.buffer_after = (uint32_t)obj_int(wire_get(m, "buffer_after"), 0);
+	e.min_notice = (uint32_t)obj_int(wire_get(m, "min_notice"), 0);
+	e.max_future = (uint32_t)obj_int(wire_get(m, "max_future"), 0);
+	e.requires_confirmation =
+		obj_bool(wire_get(m, "requires_confirmation"), false);
+	e.active = obj_bool(wire_get(m, "active"), true);
+	e.created_ms = obj_int(wire_get(m, "created_ms"), 0);
+	e.updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
+	x = state_event_type(st, e.id, strlen(e.id));
+	if (x == NULL) {
+		x = xcalloc(1, sizeof(*x));
+		st->et = grow_vec(st->et, &st->capet, st->net + 1,
+				  sizeof(*st->et));
+		hmap_put(&st->et_by_id, e.id, strlen(e.id), st->net);
+		st->et[st->net++] = x;
+	}
+	e.title = x->title;
+	e.meta = x->meta;
+	e.meta_len = x->meta_len;
+	*x = e;
+	replace_str(&x->title, wire_get(m, "title"));
+	pack_meta(wire_get(m, "meta"), &x->meta, &x->meta_len);
+	return 0;
+}
+
+void state_pack_event_type(msgpack_packer *pk, const struct state *st,
+			   const struct event_type *e)
+{
+	msgpack_pack_map(pk, 14);
+	wire_pk_kstr(pk, "id", e->id);
+	wire_pk_kstr(pk, "title", e->title);
+	wire_pk_str(pk, "lengths");
+	msgpack_pack_array(pk, e->nlengths);
+	for (uint32_t i = 0; i < e->nlengths; i++)
+		msgpack_pack_uint32(pk, e->lengths[i]);
+	wire_pk_kint(pk, "slot_interval", e->slot_interval);
+	wire_pk_str(pk, "resources");
+	msgpack_pack_array(pk, e->nres);
+	for (uint32_t i = 0; i < e->nres; i++)
+		wire_pk_str(pk, st->res[e->res[i]]->id);
+	wire_pk_kint(pk, "buffer_before", e->buffer_before);
+	wire_pk_kint(pk, "buffer_after", e->buffer_after);
+	wire_pk_kint(pk, "min_notice", e->min_notice);
+	wire_pk_str(pk, "max_future");
+	if (e->max_future)
+		msgpack_pack_uint32(pk, e->max_future);
+	else
+		msgpack_pack_nil(pk);
+	wire_pk_kbool(pk, "requires_confirmation", e->requires_confirmation);
+	wire_pk_kbool(pk, "active", e->active);
+	wire_pk_str(pk, "meta");
+	if (e->meta)
+		pk->callback(pk->data, e->meta, e->meta_len);
+	else
+		msgpack_pack_nil(pk);
+	wire_pk_kint(pk, "created_ms", e->created_ms);
+	wire_pk_kint(pk, "updated_ms", e->updated_ms);
+}
+
 int state_apply(struct state *st, uint16_t type, const char *payload,
 		uint32_t len, uint64_t lsn, int64_t at_ms)
 {
@@ -617,6 +833,8 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 			rc = apply_resource(st, &u.data);
 		else if (type == WAL_BOOKING)
 			rc = apply_booking(st, &u.data, lsn, at_ms);
+		else if (type == WAL_EVENT_TYPE)
+			rc = apply_event_type(st, &u.data);
 	}
 	msgpack_unpacked_destroy(&u);
 	return rc;
@@ -631,7 +849,7 @@ static void pk_kstr_opt(msgpack_packer *pk, const char *k, const char *v)
 
 void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r)
 {
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	wire_pk_kstr(pk, "id", r->id);
 	pk_kstr_opt(pk, "name", r->name);
 	pk_kstr_opt(pk, "kind", r->kind);
@@ -642,6 +860,11 @@ void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r)
 	wire_pk_str(pk, "meta");
 	if (r->meta) /* already packed: append the bytes as they are */
 		pk->callback(pk->data, r->meta, r->meta_len);
+	else
+		msgpack_pack_nil(pk);
+	wire_pk_str(pk, "schedule");
+	if (r->sched)
+		sched_pack(r->sched, pk);
 	else
 		msgpack_pack_nil(pk);
 	wire_pk_kint(pk, "created_ms", r->created_ms);
@@ -658,7 +881,7 @@ void state_pack_resource(msgpack_packer *pk, const struct state *st,
 static void pack_booking_body(msgpack_packer *pk, const struct state *st,
 			      const struct booking *b, int extra)
 {
-	msgpack_pack_map(pk, (size_t)(14 + extra));
+	msgpack_pack_map(pk, (size_t)(16 + extra));
 	wire_pk_kint(pk, "id", b->id);
 	wire_pk_kstr(pk, "ref", b->ref);
 	wire_pk_str(pk, "resources");
@@ -674,6 +897,8 @@ static void pack_booking_body(msgpack_packer *pk, const struct state *st,
 	}
 	wire_pk_kint(pk, "start", b->start);
 	wire_pk_kint(pk, "end", b->end);
+	wire_pk_kint(pk, "buffer_before", b->buf_before / 60);
+	wire_pk_kint(pk, "buffer_after", b->buf_after / 60);
 	wire_pk_kstr(pk, "status", bstatus_names[b->status]);
 	wire_pk_str(pk, "booker");
 	msgpack_pack_map(pk, 4);
@@ -759,7 +984,17 @@ int state_check_span(struct state *st, const struct item *items, int nitems,
 		     int64_t start, int64_t end, bool check_holds,
 		     const char *session, struct check_out *out)
 {
+	return state_check(st, items, nitems, start, end,
+			   CHK_OPEN | (check_holds ? CHK_HOLDS : 0), session,
+			   out);
+}
+
+int state_check(struct state *st, const struct item *items, int nitems,
+		int64_t start, int64_t end, unsigned flags, const char *session,
+		struct check_out *out)
+{
 	int64_t d0, d1;
+	bool check_holds = flags & CHK_HOLDS;
 
 	memset(out, 0, sizeof(*out));
 	span_days(start, end, &d0, &d1);
@@ -770,7 +1005,7 @@ int state_check_span(struct state *st, const struct item *items, int nitems,
 	}
 	if (d0 < st->first_day || d1 > st->last_day)
 		return fail(out, BOOKD_E_OUT_OF_RANGE, items[0].res);
-	for (int i = 0; i < nitems; i++) {
+	for (int i = 0; i < nitems && (flags & CHK_OPEN); i++) {
 		const struct resource *r = st->res[items[i].res];
 		for (int64_t day = d0; day <= d1; day++) {
 			const struct rday *d = state_day(st, r, day);
@@ -803,8 +1038,8 @@ int state_check_span(struct state *st, const struct item *items, int nitems,
 					st->bk[d->bids[k] - 1];
 				for (int j = 0; j < b->nitems; j++)
 					if (b->items[j].res == r->idx &&
-					    overlaps(b->start, b->end, start,
-						     end))
+					    overlaps(occ_start(b), occ_end(b),
+						     start, end))
 						add_conflict(out, b->id);
 			}
 		}
@@ -989,7 +1224,8 @@ void state_slide(struct state *st, int64_t first_day, int64_t last_day)
 		if (day < first_day)
 			continue;
 		for (uint32_t i = 0; i < st->nres; i++)
-			init_day(&st->res[i]->days[ring(st, day)], day);
+			init_day(st->res[i], &st->res[i]->days[ring(st, day)],
+				 day);
 	}
 	/* Days that enter the window are empty unless a booking reaches that
 	 * far ahead (made under a longer horizon): find those once. */
@@ -998,7 +1234,7 @@ void state_slide(struct state *st, int64_t first_day, int64_t last_day)
 		int64_t d0, d1;
 		if (!bstatus_occupies(b->status))
 			continue;
-		span_days(b->start, b->end, &d0, &d1);
+		span_days(occ_start(b), occ_end(b), &d0, &d1);
 		if (d1 <= old_last)
 			continue;
 		for (int k = 0; k < b->nitems; k++) {
@@ -1007,7 +1243,8 @@ void state_slide(struct state *st, int64_t first_day, int64_t last_day)
 			     day <= d1 && day <= last_day; day++) {
 				struct rday *d = state_day(st, r, day);
 				int from, to;
-				span_slots(b->start, b->end, day, &from, &to);
+				span_slots(occ_start(b), occ_end(b), day, &from,
+					   &to);
 				occupy_slots(&d->units, d->booked, r->quantity,
 					     from, to, (int)b->items[k].qty);
 				occupy_slots(&d->cunits, d->cbooked,

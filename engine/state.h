@@ -36,6 +36,8 @@
 #include <msgpack.h>
 
 #include "hmap.h"
+#include "schedule.h"
+#include "tz.h"
 #include "wire.h"
 
 #define DAY_NONE INT64_MIN
@@ -64,7 +66,8 @@ bool bstatus_can_move(int from, int to);
 
 struct rday {
 	int64_t day; /* DAY_NONE when the slot holds no day */
-	uint64_t open[2];
+	uint64_t open[2];  /* working: from the newest schedule */
+	uint64_t copen[2]; /* committed (published) */
 	uint64_t booked[2];  /* working */
 	uint64_t cbooked[2]; /* committed (published) */
 	uint64_t held[2];
@@ -73,6 +76,7 @@ struct rday {
 	uint32_t *bids;   /* occupying bookings touching this day */
 	uint32_t nbids, capbids;
 	uint32_t mark; /* scratch for de-duplicating per group */
+	bool open_changed; /* copen changed by a commit, not yet published */
 };
 
 struct hold {
@@ -94,6 +98,9 @@ struct resource {
 	uint32_t meta_len;
 	uint32_t quantity;
 	uint32_t cquantity; /* committed quantity (what readers see) */
+	struct sched *sched;        /* NULL: open around the clock */
+	const struct sched *csched; /* the committed schedule */
+	const struct tz *tz;        /* the resource's zone for local dates */
 	bool standalone, active;
 	int64_t created_ms, updated_ms;
 	struct rday *days; /* [window_days] */
@@ -121,6 +128,7 @@ struct booking {
 	uint8_t nitems;
 	uint16_t nhist;
 	int64_t start, end;
+	int32_t buf_before, buf_after; /* seconds occupied around the span */
 	char ref[33];
 	struct item *items;
 	char *name, *email, *phone, *notes;
@@ -133,6 +141,7 @@ enum delta_kind {
 	DELTA_OCCUPY,   /* qty units on slots [from, to) of (res, day) */
 	DELTA_REQUANT,  /* the resource's quantity became qty */
 	DELTA_RESOURCE, /* the resource's directory entry changed */
+	DELTA_OPEN,     /* the resource's schedule became ptr */
 };
 
 struct delta {
@@ -141,9 +150,30 @@ struct delta {
 	int32_t qty;      /* +n occupy, -n free; the new quantity */
 	uint32_t res;
 	int64_t day;
+	const void *ptr;
 };
 
-enum event_type {
+#define ET_MAX_LENGTHS 16
+#define ET_MAX_RESOURCES 64
+
+/* An event type: what a booker picks, with durations and linked resources. */
+struct event_type {
+	char id[64];
+	char *title;
+	uint32_t lengths[ET_MAX_LENGTHS]; /* minutes */
+	uint32_t nlengths;
+	uint32_t slot_interval; /* minutes, 0: the chosen length */
+	uint32_t res[ET_MAX_RESOURCES];
+	uint32_t nres;
+	uint32_t buffer_before, buffer_after; /* minutes */
+	uint32_t min_notice, max_future;      /* minutes, 0: no bound */
+	bool requires_confirmation, active;
+	char *meta;
+	uint32_t meta_len;
+	int64_t created_ms, updated_ms;
+};
+
+enum feed_event {
 	EV_NONE,
 	EV_CREATED,
 	EV_CONFIRMED,
@@ -185,6 +215,12 @@ struct state {
 	uint64_t by_status[BS__COUNT];
 	struct event *ev;
 	size_t nev, capev;
+	struct event_type **et;
+	uint32_t net;
+	size_t capet;
+	struct hmap et_by_id;
+	struct sched **old_scheds; /* replaced schedules, kept for deltas */
+	size_t nold, capold;
 	struct delta *deltas;
 	size_t ndeltas, capdeltas;
 	struct hold *exp_head, *exp_tail;
@@ -213,10 +249,27 @@ struct rday *state_day(const struct state *st, const struct resource *r,
 int state_apply(struct state *st, uint16_t type, const char *payload,
 		uint32_t len, uint64_t lsn, int64_t at_ms);
 
+struct event_type *state_event_type(const struct state *st, const char *id,
+				    size_t len);
+/* Does event type e link resource idx? */
+bool state_et_links(const struct event_type *e, uint32_t idx);
+
+/* The span a booking occupies: its own plus buffers. */
+static inline int64_t occ_start(const struct booking *b)
+{
+	return b->start - b->buf_before;
+}
+static inline int64_t occ_end(const struct booking *b)
+{
+	return b->end + b->buf_after;
+}
+
 /* Pack records. */
 void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r);
 void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 			    const struct booking *b, int event);
+void state_pack_event_type(msgpack_packer *pk, const struct state *st,
+			   const struct event_type *e);
 
 enum view { VIEW_PUBLIC, VIEW_ADMIN };
 void state_pack_resource(msgpack_packer *pk, const struct state *st,
@@ -241,6 +294,14 @@ struct check_out {
 int state_check_span(struct state *st, const struct item *items, int nitems,
 		     int64_t start, int64_t end, bool check_holds,
 		     const char *session, struct check_out *out);
+
+#define CHK_OPEN 1u  /* the span must be inside open hours */
+#define CHK_HOLDS 2u /* other sessions' holds count */
+/* state_check_span with explicit CHK_* flags (buffers need no open hours
+ * and ignore holds). */
+int state_check(struct state *st, const struct item *items, int nitems,
+		int64_t start, int64_t end, unsigned flags, const char *session,
+		struct check_out *out);
 
 /*
  * Add (sign > 0) or remove (sign < 0) a booking's occupancy in the working

@@ -65,6 +65,7 @@
 enum wal_type {
 	WAL_RESOURCE = 1, /* full resource */
 	WAL_BOOKING = 2,  /* full booking, plus the event it records */
+	WAL_EVENT_TYPE = 3, /* full event type */
 };
 
 struct wal_rec {

@@ -56,6 +56,12 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 	X(resource_update, "resource.update", ROLE_ADMIN, OPF_WRITE)           \
 	X(resource_get, "resource.get", ROLE_PUBLIC, OPF_READ)                 \
 	X(resource_list, "resource.list", ROLE_PUBLIC, OPF_READ)               \
+	X(schedule_put, "schedule.put", ROLE_ADMIN, OPF_WRITE)                 \
+	X(schedule_get, "schedule.get", ROLE_PUBLIC, OPF_READ)                 \
+	X(schedule_list, "schedule.list", ROLE_PUBLIC, OPF_READ)               \
+	X(event_type_put, "event_type.put", ROLE_ADMIN, OPF_WRITE)             \
+	X(event_type_get, "event_type.get", ROLE_PUBLIC, OPF_READ)             \
+	X(event_type_list, "event_type.list", ROLE_PUBLIC, OPF_READ)           \
 	X(check, "check", ROLE_PUBLIC, OPF_READ)                               \
 	X(slots_day, "slots.day", ROLE_PUBLIC, OPF_READ)                       \
 	X(slots_month, "slots.month", ROLE_PUBLIC, OPF_READ)                   \
@@ -89,6 +95,20 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 #define ARGS_resource_update(F) ARGS_RESOURCE_BODY(F, 1)
 #define ARGS_resource_get(F) F(id, T_STR, 1, 63)
 #define ARGS_resource_list(F) F(active_only, T_BOOL, 0, 0)
+#define ARGS_schedule_put(F)                                                   \
+	F(id, T_STR, 1, 63) F(timezone, T_STR, 1, 64)                          \
+	F(weekly, T_ARR, 1, 64) F(overrides, T_ARR, 0, 366)
+#define ARGS_schedule_get(F) F(id, T_STR, 1, 63)
+#define ARGS_schedule_list(F)
+#define ARGS_event_type_put(F)                                                 \
+	F(id, T_STR, 1, 63) F(title, T_STR, 1, 256) F(lengths, T_ARR, 1, 16)   \
+	F(slot_interval, T_UINT, 0, 0) F(resources, T_ARR, 1, 64)              \
+	F(buffer_before, T_UINT, 0, 0) F(buffer_after, T_UINT, 0, 0)           \
+	F(min_notice, T_UINT, 0, 0) F(max_future, T_UINT, 0, 0)                \
+	F(requires_confirmation, T_BOOL, 0, 0) F(active, T_BOOL, 0, 0)         \
+	F(meta, T_ANY, 0, 0)
+#define ARGS_event_type_get(F) F(id, T_STR, 1, 63)
+#define ARGS_event_type_list(F)
 #define ARGS_check(F)                                                          \
 	F(resource, T_STR, 1, 63) F(start, T_INT, 1, 0) F(end, T_INT, 1, 0)    \
 	F(session, T_STR, 0, 128)
@@ -99,11 +119,12 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 #define ARGS_slots_month(F)                                                    \
 	F(resource, T_STR, 1, 63) F(from, T_STR, 1, 10) F(to, T_STR, 1, 10)    \
 	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
-	F(tz, T_STR, 0, 64)
+	F(tz, T_STR, 0, 64) F(event_type, T_STR, 0, 63)
 #define ARGS_slots_view(F)                                                     \
 	F(resource, T_STR, 1, 63) F(date, T_STR, 1, 10)                        \
 	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
-	F(tz, T_STR, 0, 64) F(session, T_STR, 0, 128)
+	F(tz, T_STR, 0, 64) F(session, T_STR, 0, 128)                          \
+	F(event_type, T_STR, 0, 63)
 #define ARGS_holds_day(F)                                                      \
 	F(resource, T_STR, 1, 63) F(date, T_STR, 1, 10) F(tz, T_STR, 0, 64)    \
 	F(session, T_STR, 0, 128)
@@ -144,7 +165,9 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 	N(active_only) N(resource) N(resources) N(start) N(end) N(session)     \
 	N(date) N(duration) N(interval) N(tz) N(event_type) N(from) N(to)      \
 	N(holds) N(booker) N(status) N(key) N(by) N(note) N(ref) N(reason)     \
-	N(limit) N(after) N(topic) N(sub)
+	N(limit) N(after) N(topic) N(sub) N(weekly) N(overrides) N(title)      \
+	N(lengths) N(slot_interval) N(buffer_before) N(buffer_after)           \
+	N(min_notice) N(max_future) N(requires_confirmation)
 
 enum op_id {
 #define OP_X_ENUM(ident, wire, role, flags) OP_##ident,
