@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,7 +15,7 @@
 #include "pagesw.h"
 
 #define PAGES_NAME "pages"
-#define PAGES_TMP "pages.new"
+#define PAGES_TMP  "pages.new"
 /* Readers of other users (a web server's group, say) may map the file; the
  * data directory's own mode decides who can reach it. */
 #define PAGES_MODE 0644
@@ -28,9 +29,7 @@ struct pagesw {
 	struct pages_page *pages;
 	uint32_t max_resources;
 	uint32_t window_days;
-	int64_t first_day;
-	int64_t last_day;
-	uint32_t nres;  /* the nresources readers see */
+	uint32_t nres;	/* the nresources readers see */
 	uint32_t ninit; /* rows 0..ninit-1 hold days or PAGES_NO_DAY */
 	int in_commit;
 	uint64_t generation;
@@ -78,7 +77,8 @@ static int old_open(int dirfd, int *oldfd, uint64_t *generation)
 	memcpy(&magic, h + offsetof(struct pages_header, magic), sizeof(magic));
 	memcpy(&version, h + offsetof(struct pages_header, version),
 	       sizeof(version));
-	memcpy(&gen, h + offsetof(struct pages_header, generation), sizeof(gen));
+	memcpy(&gen, h + offsetof(struct pages_header, generation),
+	       sizeof(gen));
 	if (magic != PAGES_MAGIC || version != PAGES_VERSION)
 		goto ignore;
 	*oldfd = fd;
@@ -121,7 +121,7 @@ static void rows_init(struct pagesw *pw, uint32_t upto)
 {
 	for (; pw->ninit < upto; pw->ninit++) {
 		struct pages_page *row =
-			pw->pages + (uint64_t)pw->ninit * pw->window_days;
+		    pw->pages + (uint64_t)pw->ninit * pw->window_days;
 		for (uint32_t d = 0; d < pw->window_days; d++)
 			seq_store(&row[d].day, PAGES_NO_DAY);
 	}
@@ -199,8 +199,6 @@ int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
 	pw->pages = (struct pages_page *)((char *)pw->map + pages_off);
 	pw->max_resources = max_resources;
 	pw->window_days = window_days;
-	pw->first_day = first_day;
-	pw->last_day = last_day;
 	pw->generation = oldgen + 1;
 
 	/* No reader can see this file before the rename below, so the plain
@@ -320,8 +318,11 @@ void pagesw_write_page(struct pagesw *pw, uint32_t idx, int64_t day,
 	struct pages_page *p;
 	int newday;
 
+	/* A day outside the current window is allowed: moving the window
+	 * writes the days that enter it and then the new bounds, all in one
+	 * bracket.  Readers check the day against the window they see. */
 	assert(idx < pw->max_resources);
-	assert(day >= pw->first_day && day <= pw->last_day);
+	assert(day >= 0);
 	bracket_begin(pw);
 	rows_init(pw, idx + 1);
 	p = page_at(pw, idx, day);
@@ -351,8 +352,8 @@ void pagesw_write_page(struct pagesw *pw, uint32_t idx, int64_t day,
 
 /* The writer is the only one storing these words, so a relaxed load of its
  * own stores needs no seqlock. */
-static const struct pages_page *page_for(const struct pagesw *pw,
-					 uint32_t idx, int64_t day)
+static const struct pages_page *page_for(const struct pagesw *pw, uint32_t idx,
+					 int64_t day)
 {
 	const struct pages_page *p;
 
@@ -381,8 +382,6 @@ uint64_t pagesw_holds_version(const struct pagesw *pw, uint32_t idx,
 void pagesw_set_window(struct pagesw *pw, int64_t first_day, int64_t last_day)
 {
 	assert(window_ok(pw->window_days, first_day, last_day));
-	pw->first_day = first_day;
-	pw->last_day = last_day;
 	bracket_begin(pw);
 	seq_store(&pw->hdr->first_day, (uint64_t)first_day);
 	seq_store(&pw->hdr->last_day, (uint64_t)last_day);

@@ -21,10 +21,10 @@
  *
  * How it fails: pagesw_open returns -errno (no log line: the caller logs) and
  * leaves the data directory as it was, except for a stray pages.new that the
- * next open replaces.  The other calls cannot fail; a resource index or a
- * day outside the file or window breaks the caller's contract and aborts
- * through assert().  The file is a cache rebuilt at every start, so it is
- * never fsynced.
+ * next open replaces.  The other calls cannot fail; a resource index outside
+ * the file, a negative day, a window longer than the ring or nested commit
+ * brackets break the caller's contract and abort through assert().  The
+ * file is a cache rebuilt at every start, so it is never fsynced.
  */
 #ifndef BOOKD_PAGESW_H
 #define BOOKD_PAGESW_H
@@ -69,8 +69,9 @@ void pagesw_commit_end(struct pagesw *pw);
  * Write the whole state of page (idx, day): open/booked/held bitmaps (2
  * words each, 96 bits), units: NULL for single resources, else 96 counts
  * packed 4 per word; bump slots_version if slots_changed, holds_version if
- * holds_changed.  day must be within the window (the ring slot is
- * day % window_days; the page records the day).
+ * holds_changed.  day must be within the window, or about to enter it by a
+ * pagesw_set_window in the same commit bracket (the ring slot is
+ * day % window_days, so the day it held leaves; the page records the day).
  */
 void pagesw_write_page(struct pagesw *pw, uint32_t idx, int64_t day,
 		       const uint64_t open[2], const uint64_t booked[2],

@@ -694,7 +694,13 @@ static void group_durable(struct server *s)
 		struct resource *r = s->st.res[dl[i].res];
 		struct rday *d;
 		if (dl[i].kind == DELTA_RESOURCE) {
+			/* A resource may be new: give it every page of the
+			 * window along with its directory entry. */
 			publish_resource(s, r);
+			for (int64_t day = s->st.first_day;
+			     day <= s->st.last_day; day++)
+				publish_page(s, r, state_day(&s->st, r, day),
+					     false, false);
 			continue;
 		}
 		if (dl[i].kind == DELTA_OPEN) {

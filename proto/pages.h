@@ -107,16 +107,16 @@
 
 #include "seqlock.h"
 
-#define PAGES_MAGIC 0x314750444b4f4f42ull /* "BOOKDPG1" little-endian */
-#define PAGES_VERSION 1u
+#define PAGES_MAGIC	  0x314750444b4f4f42ull /* "BOOKDPG1" little-endian */
+#define PAGES_VERSION	  1u
 #define PAGES_HEADER_SIZE 4096u
 #define PAGES_DIRENT_SIZE 128u
-#define PAGES_PAGE_SIZE 320u
-#define PAGES_ALIGN 4096u
-#define PAGES_SLOTS 96
-#define PAGES_QUANTUM 900
-#define PAGES_NO_DAY UINT64_MAX
-#define PAGES_ID_MAX 63 /* bytes of a slug, without the NUL */
+#define PAGES_PAGE_SIZE	  320u
+#define PAGES_ALIGN	  4096u
+#define PAGES_SLOTS	  96
+#define PAGES_QUANTUM	  900
+#define PAGES_NO_DAY	  UINT64_MAX
+#define PAGES_ID_MAX	  63 /* bytes of a slug, without the NUL */
 
 enum pages_state { PAGES_LIVE = 1, PAGES_RETIRED = 2 };
 
@@ -131,7 +131,7 @@ struct pages_header {
 	uint64_t dir_offset;
 	uint64_t pages_offset;
 	uint64_t generation;  /* set before the file is renamed into place */
-	seq_word state;       /* enum pages_state */
+	seq_word state;	      /* enum pages_state */
 	seq_word nresources;  /* directory entries in use, only grows */
 	seq_word commit_seq;  /* seqlock over every publication */
 	seq_word first_day;   /* oldest day in the window */
@@ -139,20 +139,20 @@ struct pages_header {
 	seq_word durable_lsn; /* LSN of the last published WAL group */
 };
 
-#define PAGES_DIR_ACTIVE 1u
+#define PAGES_DIR_ACTIVE     1u
 #define PAGES_DIR_STANDALONE 2u
 
 struct pages_dirent {
 	seq_word seq;
-	seq_word flags;    /* PAGES_DIR_* */
+	seq_word flags;	   /* PAGES_DIR_* */
 	seq_word quantity; /* 1 for a single resource */
-	seq_word id[8];    /* slug, NUL-padded, at most 63 bytes */
+	seq_word id[8];	   /* slug, NUL-padded, at most 63 bytes */
 	seq_word reserved[5];
 };
 
 struct pages_page {
 	seq_word seq;
-	seq_word day;           /* absolute day, or PAGES_NO_DAY */
+	seq_word day;		/* absolute day, or PAGES_NO_DAY */
 	seq_word slots_version; /* bumped when open/booked/units change */
 	seq_word holds_version; /* bumped when held changes */
 	seq_word open[2];
@@ -186,8 +186,8 @@ static inline int pages_layout(uint32_t max_resources, uint32_t window_days,
 
 	if (max_resources == 0 || window_days == 0)
 		return -1;
-	dir_end = PAGES_HEADER_SIZE +
-		  (uint64_t)max_resources * PAGES_DIRENT_SIZE;
+	dir_end =
+	    PAGES_HEADER_SIZE + (uint64_t)max_resources * PAGES_DIRENT_SIZE;
 	dir_end = (dir_end + PAGES_ALIGN - 1) / PAGES_ALIGN * PAGES_ALIGN;
 	npages = (uint64_t)max_resources * window_days;
 	if (__builtin_mul_overflow(npages, (uint64_t)PAGES_PAGE_SIZE, &bytes) ||
@@ -204,8 +204,7 @@ static inline int pages_layout(uint32_t max_resources, uint32_t window_days,
 static inline uint64_t pages_page_index(uint32_t resource, int64_t day,
 					uint32_t window_days)
 {
-	return (uint64_t)resource * window_days +
-	       (uint64_t)day % window_days;
+	return (uint64_t)resource * window_days + (uint64_t)day % window_days;
 }
 
 #endif
