@@ -892,6 +892,78 @@ START_TEST(pools_count_units)
 }
 END_TEST
 
+START_TEST(hold_many_all_or_nothing)
+{
+	int fd = conn();
+	int64_t d = h_day(2);
+	char date[11];
+
+	mkres(fd, "a");
+	mkres(fd, "b");
+	ck_assert_int_eq(book(fd, "b", d + HOUR, d + 2 * HOUR, NULL), 0);
+	/* b is booked at that time: neither hold is taken. */
+	ck_assert_int_eq(CALL(fd, "hold.many",
+			      "{s:[{s:s s:I s:I} {s:s s:I s:I}] s:s}", "holds",
+			      "resource", "a", "start", d + HOUR, "end",
+			      d + 2 * HOUR, "resource", "b", "start", d + HOUR,
+			      "end", d + 2 * HOUR, "session", "S"),
+			 BOOKD_E_CONFLICT);
+	h_date(d, date);
+	ck_assert_int_eq(CALL(fd, "holds.day", "{s:s s:s}", "resource", "a",
+			      "date", date),
+			 0);
+	ck_assert_int_eq(res()->via.array.size, 0);
+	ck_assert_int_eq(CALL(fd, "hold.many",
+			      "{s:[{s:s s:I s:I} {s:s s:I s:I}] s:s}", "holds",
+			      "resource", "a", "start", d, "end", d + HOUR,
+			      "resource", "b", "start", d, "end", d + HOUR,
+			      "session", "S"),
+			 0);
+	ck_assert_int_eq(CALL(fd, "holds.day", "{s:s s:s s:s}", "resource",
+			      "b", "date", date, "session", "S"),
+			 0);
+	ck_assert_int_eq(res()->via.array.size, 1);
+	ck_assert(wire_get(&res()->via.array.ptr[0], "mine")->via.boolean);
+	/* The same resource twice, and a misaligned item, are refused with
+	 * the item named. */
+	ck_assert_int_eq(CALL(fd, "hold.many",
+			      "{s:[{s:s s:I s:I} {s:s s:I s:I}] s:s}", "holds",
+			      "resource", "a", "start", d, "end", d + HOUR,
+			      "resource", "a", "start", d, "end", d + HOUR,
+			      "session", "S"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(CALL(fd, "hold.many", "{s:[{s:s s:I s:I}] s:s}",
+			      "holds", "resource", "a", "start", d + 5, "end",
+			      d + HOUR, "session", "S"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_str_eq(err_field(), "holds[0].start");
+	close(fd);
+}
+END_TEST
+
+START_TEST(plain_sync_mode)
+{
+	int fd;
+	int64_t d = h_day(1);
+
+	ck_assert_int_eq(h_stop(&H), 0);
+	ck_assert_int_eq(h_restart(&H, "--sync-mode plain"), 0);
+	fd = conn();
+	mkres(fd, "p");
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(book(fd, "p", d + i * Q, d + (i + 1) * Q,
+				      NULL),
+				 0);
+	close(fd);
+	h_kill9(&H);
+	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	fd = conn();
+	ck_assert_int_eq(CALL(fd, "stats", NULL), 0);
+	ck_assert_int_eq(ires("bookings"), 20);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -917,6 +989,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, pipelining_in_order);
 	tcase_add_test(tc, pools_count_units);
+	tcase_add_test(tc, hold_many_all_or_nothing);
+	tcase_add_test(tc, plain_sync_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }
