@@ -293,8 +293,9 @@ static int h_stats(struct req *r)
 	struct wal_stats ws;
 
 	wal_get_stats(s->wal, &ws);
-	msgpack_pack_map(r->pk, 19);
+	msgpack_pack_map(r->pk, 20);
 	wire_pk_kint(r->pk, "connections", s->nconns);
+	wire_pk_kint(r->pk, "cut_off", (int64_t)s->stats.cut_off);
 	wire_pk_kint(r->pk, "connections_total", (int64_t)s->stats.conns_total);
 	wire_pk_kint(r->pk, "ops", (int64_t)s->stats.ops);
 	wire_pk_kint(r->pk, "commits", (int64_t)s->stats.commits);

@@ -520,14 +520,16 @@ static void push(struct server *s, struct sub *x, const char *date,
 	struct conn *c = x->conn;
 	size_t off;
 
-	if (c->closing)
+	if (c->closing || c->cut)
 		return;
 	if (conn_backlog(c) > PUSH_CUTOFF) {
+		/* Closing here would free subscriptions the caller is walking;
+		 * the loop closes cut connections at the end of the turn. */
 		log_msg("connection %" PRIu64 " cut off: %zu bytes of pushes "
 			"unread",
 			c->cid, conn_backlog(c));
 		s->stats.cut_off++;
-		conn_close(s, c);
+		c->cut = true;
 		return;
 	}
 	s->pb.len = 0;
@@ -561,7 +563,7 @@ static void push_day(struct server *s, struct resource *r, int64_t day,
 			  ? pagesw_slots_version(s->pages, r->idx, day)
 			  : pagesw_holds_version(s->pages, r->idx, day);
 	for (x = r->subs; x; x = next) {
-		next = x->rnext; /* push may cut the subscriber off */
+		next = x->rnext;
 		if (x->topic == topic && day >= x->from_day &&
 		    day <= x->to_day)
 			push(s, x, date, version);
@@ -989,8 +991,13 @@ int server_run(struct server *s)
 				arm_timer(s, h);
 		}
 		submit_group(s);
-		for (struct conn *c = s->conns; c; c = c->next)
-			conn_flush(s, c);
+		for (struct conn *c = s->conns, *next; c; c = next) {
+			next = c->next;
+			if (c->cut)
+				conn_close(s, c);
+			else
+				conn_flush(s, c);
+		}
 		if (s->stopping) {
 			if (stop_deadline == 0)
 				stop_deadline = mono_ms() + 5000;

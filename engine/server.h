@@ -101,6 +101,7 @@ struct conn {
 	uint8_t role;
 	bool reading, writing, closing, close_after_send, paused;
 	bool dropped; /* hello {role: public}: for good */
+	bool cut;     /* too far behind on pushes: closed at the turn's end */
 	int inflight; /* SQEs not yet completed */
 	uid_t uid;
 	char subject[64];

@@ -964,6 +964,54 @@ START_TEST(plain_sync_mode)
 }
 END_TEST
 
+/* A subscriber that stops reading is cut off; the engine stays healthy. */
+START_TEST(slow_subscriber_cut_off)
+{
+	int fd = conn(), w = conn();
+	int64_t d = h_day(2);
+	char date[11];
+	msgpack_unpacked u;
+
+	mkres(fd, "a");
+	h_date(d, date);
+	for (int i = 0; i < 4096; i++)
+		ck_assert_int_eq(h_send_req(w, (uint64_t)i + 1, "subscribe",
+					    "{s:s s:s s:s}", "topic", "holds",
+					    "resource", "a", "from", date),
+				 0);
+	/* Let the subscriptions land (the ping after them is answered in
+	 * order), then stop reading w. */
+	ck_assert_int_eq(CALL(fd, "ping", NULL), 0);
+	for (int k = 0; k < 200; k++) {
+		ck_assert_int_eq(CALL(fd, "hold", "{s:s s:I s:I s:s}",
+				      "resource", "a", "start",
+				      d + (k % 2) * HOUR, "end",
+				      d + (k % 2) * HOUR + Q, "session", "S"),
+				 0);
+		ck_assert_int_eq(CALL(fd, "stats", NULL), 0);
+		if (ires("cut_off") > 0)
+			break;
+	}
+	ck_assert_int_eq(ires("cut_off"), 1);
+	ck_assert_int_eq(ires("subscriptions"), 0);
+	ck_assert(h_log_contains(&H, "cut off"));
+	/* The cut connection ends (after whatever was already sent). */
+	msgpack_unpacked_init(&u);
+	for (;;) {
+		int rc = h_recv_frame(w, &u, 10000);
+		msgpack_unpacked_destroy(&u);
+		msgpack_unpacked_init(&u);
+		if (rc != 1) {
+			ck_assert_int_eq(rc, 0);
+			break;
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	close(w);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -991,6 +1039,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pools_count_units);
 	tcase_add_test(tc, hold_many_all_or_nothing);
 	tcase_add_test(tc, plain_sync_mode);
+	tcase_add_test(tc, slow_subscriber_cut_off);
 	suite_add_tcase(s, tc);
 	return s;
 }
