@@ -1,0 +1,598 @@
+/*
+ * calls.c - libbookd's typed helpers: each packs its arguments, makes one
+ * bookd_call() and copies the parts of the result it promises into the
+ * caller's structs.  See bookd.h for the API.
+ *
+ * A result that lacks a promised field or has it wrongly typed is
+ * BOOKD_E_PROTO (the server broke the contract); the connection stays
+ * usable.  Argument maps are built with a map16 header patched at the end
+ * (valid MessagePack, if not the shortest), so optional fields need no
+ * counting ahead.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_priv.h"
+#include "wire.h"
+
+struct args {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	bool oom;
+	size_t n; /* fields of the top-level map so far */
+};
+
+static int args_write(void *data, const char *buf, size_t len)
+{
+	struct args *a = data;
+
+	if (msgpack_sbuffer_write(&a->sb, buf, len) < 0) {
+		a->oom = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* Start a map whose item count is patched by map_end(); returns where. */
+static size_t map_begin(struct args *a)
+{
+	size_t off = a->sb.size;
+
+	args_write(a, "\xde\0\0", 3);
+	return off;
+}
+
+static void map_end(struct args *a, size_t off, size_t n)
+{
+	if (a->oom)
+		return;
+	a->sb.data[off + 1] = (char)(n >> 8);
+	a->sb.data[off + 2] = (char)n;
+}
+
+static void args_init(struct args *a)
+{
+	msgpack_sbuffer_init(&a->sb);
+	a->oom = false;
+	a->n = 0;
+	msgpack_packer_init(&a->pk, a, args_write);
+	map_begin(a);
+}
+
+static void pk_str(struct args *a, const char *s)
+{
+	msgpack_pack_str_with_body(&a->pk, s, strlen(s));
+}
+
+/* Pack k: v when v is not NULL; returns the number of fields packed. */
+static size_t kv(struct args *a, const char *k, const char *v)
+{
+	if (v == NULL)
+		return 0;
+	pk_str(a, k);
+	pk_str(a, v);
+	return 1;
+}
+
+static void a_str(struct args *a, const char *k, const char *v)
+{
+	a->n += kv(a, k, v);
+}
+
+static void a_int(struct args *a, const char *k, int64_t v)
+{
+	pk_str(a, k);
+	msgpack_pack_int64(&a->pk, v);
+	a->n++;
+}
+
+static void a_uint(struct args *a, const char *k, uint64_t v)
+{
+	pk_str(a, k);
+	msgpack_pack_uint64(&a->pk, v);
+	a->n++;
+}
+
+/* id, or ref when ref is not NULL: how bookings are named. */
+static void a_id_or_ref(struct args *a, uint64_t id, const char *ref)
+{
+	if (ref)
+		a_str(a, "ref", ref);
+	else
+		a_uint(a, "id", id);
+}
+
+static int a_call(bookd_conn *c, struct args *a, const char *op,
+		  const msgpack_object **result)
+{
+	int rc;
+
+	map_end(a, 0, a->n);
+	if (a->oom)
+		rc = bookd_fail_(c, BOOKD_E_NOMEM, "out of memory");
+	else
+		rc = bookd_call(c, op, a->sb.data, a->sb.size, result);
+	msgpack_sbuffer_destroy(&a->sb);
+	return rc;
+}
+
+static int bad_result(bookd_conn *c, const char *op, const char *what)
+{
+	return bookd_fail_(c, BOOKD_E_PROTO, "%s: result %s", op, what);
+}
+
+static void copy_str(const msgpack_object *o, char *buf, size_t len)
+{
+	if (wire_cstr(o, buf, len) < 0)
+		buf[0] = 0;
+}
+
+static int hello(bookd_conn *c, const char *client, const char *role,
+		 const char *token, struct bookd_hello_info *info)
+{
+	const msgpack_object *r;
+	struct args a;
+	int rc;
+
+	args_init(&a);
+	a_str(&a, "client", client);
+	a_str(&a, "role", role);
+	a_str(&a, "token", token);
+	rc = a_call(c, &a, "hello", &r);
+	if (rc < 0)
+		return rc;
+	if (r->type != MSGPACK_OBJECT_MAP)
+		return bad_result(c, "hello", "is not a map");
+	if (info == NULL)
+		return 0;
+	memset(info, 0, sizeof *info);
+	copy_str(wire_get(r, "server"), info->server, sizeof info->server);
+	copy_str(wire_get(r, "version"), info->version, sizeof info->version);
+	copy_str(wire_get(r, "role"), info->role, sizeof info->role);
+	wire_int(wire_get(r, "proto"), &info->proto);
+	wire_int(wire_get(r, "quantum"), &info->quantum);
+	wire_int(wire_get(r, "hold_ttl_ms"), &info->hold_ttl_ms);
+	if (info->role[0] == 0)
+		return bad_result(c, "hello", "lacks the role");
+	return 0;
+}
+
+int bookd_hello(bookd_conn *c, const char *client, const char *role,
+		struct bookd_hello_info *info)
+{
+	return hello(c, client, role, NULL, info);
+}
+
+int bookd_hello_token(bookd_conn *c, const char *client, const char *token,
+		      struct bookd_hello_info *info)
+{
+	return hello(c, client, NULL, token, info);
+}
+
+int bookd_ping(bookd_conn *c)
+{
+	const msgpack_object *r;
+	int rc = bookd_call(c, "ping", NULL, 0, &r);
+
+	if (rc < 0)
+		return rc;
+	if (!wire_str_eq(r, "pong"))
+		return bad_result(c, "ping", "is not \"pong\"");
+	return 0;
+}
+
+static const char *const reason_names[] = {
+    [BOOKD_REASON_NONE] = "",
+    [BOOKD_REASON_BOOKED] = "booked",
+    [BOOKD_REASON_HELD] = "held",
+    [BOOKD_REASON_CLOSED] = "closed",
+    [BOOKD_REASON_INACTIVE] = "inactive",
+    [BOOKD_REASON_OTHER] = "other",
+};
+
+const char *bookd_reason_name(enum bookd_reason r)
+{
+	if ((unsigned)r > BOOKD_REASON_OTHER)
+		return "other";
+	return reason_names[r];
+}
+
+int bookd_check(bookd_conn *c, const char *resource, int64_t start, int64_t end,
+		const char *session, bool *is_free, enum bookd_reason *reason)
+{
+	const msgpack_object *r, *f, *why;
+	enum bookd_reason rs = BOOKD_REASON_NONE;
+	struct args a;
+	int rc;
+
+	args_init(&a);
+	a_str(&a, "resource", resource);
+	a_int(&a, "start", start);
+	a_int(&a, "end", end);
+	a_str(&a, "session", session);
+	rc = a_call(c, &a, "check", &r);
+	if (rc < 0)
+		return rc;
+	f = wire_get(r, "free");
+	if (f == NULL || f->type != MSGPACK_OBJECT_BOOLEAN)
+		return bad_result(c, "check", "lacks \"free\"");
+	why = wire_get(r, "reason");
+	if (!f->via.boolean) {
+		rs = BOOKD_REASON_OTHER;
+		for (int i = BOOKD_REASON_BOOKED; i < BOOKD_REASON_OTHER; i++)
+			if (wire_str_eq(why, reason_names[i]))
+				rs = (enum bookd_reason)i;
+	}
+	if (is_free)
+		*is_free = f->via.boolean;
+	if (reason)
+		*reason = rs;
+	return 0;
+}
+
+int bookd_hold(bookd_conn *c, const char *resource, int64_t start, int64_t end,
+	       const char *session, int64_t *expires_at_ms)
+{
+	const msgpack_object *r;
+	struct args a;
+	int64_t exp;
+	int rc;
+
+	args_init(&a);
+	a_str(&a, "resource", resource);
+	a_int(&a, "start", start);
+	a_int(&a, "end", end);
+	a_str(&a, "session", session);
+	rc = a_call(c, &a, "hold", &r);
+	if (rc < 0)
+		return rc;
+	if (!wire_int(wire_get(r, "expires_at_ms"), &exp))
+		return bad_result(c, "hold", "lacks \"expires_at_ms\"");
+	if (expires_at_ms)
+		*expires_at_ms = exp;
+	return 0;
+}
+
+int bookd_release(bookd_conn *c, const char *resource, const char *session,
+		  bool *released)
+{
+	const msgpack_object *r, *f;
+	struct args a;
+	int rc;
+
+	args_init(&a);
+	a_str(&a, "resource", resource);
+	a_str(&a, "session", session);
+	rc = a_call(c, &a, "release", &r);
+	if (rc < 0)
+		return rc;
+	f = wire_get(r, "released");
+	if (f == NULL || f->type != MSGPACK_OBJECT_BOOLEAN)
+		return bad_result(c, "release", "lacks \"released\"");
+	if (released)
+		*released = f->via.boolean;
+	return 0;
+}
+
+int bookd_subscribe(bookd_conn *c, const char *topic, const char *resource,
+		    const char *from, const char *to, uint64_t *sub)
+{
+	const msgpack_object *r, *s;
+	struct args a;
+	int rc;
+
+	args_init(&a);
+	a_str(&a, "topic", topic);
+	a_str(&a, "resource", resource);
+	a_str(&a, "from", from);
+	a_str(&a, "to", to);
+	rc = a_call(c, &a, "subscribe", &r);
+	if (rc < 0)
+		return rc;
+	s = wire_get(r, "sub");
+	if (s == NULL || s->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return bad_result(c, "subscribe", "lacks \"sub\"");
+	if (sub)
+		*sub = s->via.u64;
+	return 0;
+}
+
+int bookd_unsubscribe(bookd_conn *c, uint64_t sub)
+{
+	struct args a;
+
+	args_init(&a);
+	a_uint(&a, "sub", sub);
+	return a_call(c, &a, "unsubscribe", NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Bookings. */
+
+/* A heap copy of a string object, "" when absent; NULL only when out of
+ * memory (then *oom is set). */
+static char *dup_str(const msgpack_object *o, bool *oom)
+{
+	char *s;
+
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+		s = strdup("");
+	else
+		s = strndup(o->via.str.ptr, o->via.str.size);
+	if (s == NULL)
+		*oom = true;
+	return s;
+}
+
+void bookd_booking_free(struct bookd_booking *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->nitems; i++)
+		free(b->items[i].resource);
+	free(b->items);
+	for (size_t i = 0; i < b->nhistory; i++) {
+		free(b->history[i].from);
+		free(b->history[i].to);
+		free(b->history[i].by);
+		free(b->history[i].reason);
+	}
+	free(b->history);
+	free(b->ref);
+	free(b->status);
+	free(b->name);
+	free(b->email);
+	free(b->phone);
+	free(b->notes);
+	free(b->timezone);
+	free(b->event_type);
+	free(b->note);
+	memset(b, 0, sizeof *b);
+}
+
+/* The booked resources: "items" [{resource, quantity}], or, from a server
+ * that sends only "resources" [id], one unit of each. */
+static int take_items(const msgpack_object *o, struct bookd_booking *b,
+		      bool *oom)
+{
+	const msgpack_object *items = wire_get(o, "items");
+	const msgpack_object *list = items ? items : wire_get(o, "resources");
+	uint32_t n;
+
+	if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY)
+		return -1;
+	n = list->via.array.size;
+	b->items = reallocarray(NULL, n ? n : 1, sizeof *b->items);
+	if (b->items == NULL) {
+		*oom = true;
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const msgpack_object *it = &list->via.array.ptr[i];
+		struct bookd_booking_item *bi = &b->items[i];
+		int64_t q = 1;
+
+		if (items) {
+			if (it->type != MSGPACK_OBJECT_MAP)
+				return -1;
+			if (wire_get(it, "quantity") &&
+			    (!wire_int(wire_get(it, "quantity"), &q) || q < 0 ||
+			     q > UINT32_MAX))
+				return -1;
+			it = wire_get(it, "resource");
+		}
+		if (it == NULL || it->type != MSGPACK_OBJECT_STR)
+			return -1;
+		bi->resource = dup_str(it, oom);
+		bi->quantity = (uint32_t)q;
+		b->nitems = i + 1;
+		if (bi->resource == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int take_history(const msgpack_object *o, struct bookd_booking *b,
+			bool *oom)
+{
+	const msgpack_object *h = wire_get(o, "history");
+	uint32_t n;
+
+	if (h == NULL)
+		return 0;
+	if (h->type != MSGPACK_OBJECT_ARRAY)
+		return -1;
+	n = h->via.array.size;
+	b->history = reallocarray(NULL, n ? n : 1, sizeof *b->history);
+	if (b->history == NULL) {
+		*oom = true;
+		return -1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const msgpack_object *e = &h->via.array.ptr[i];
+		struct bookd_history *bh = &b->history[i];
+
+		if (e->type != MSGPACK_OBJECT_MAP)
+			return -1;
+		memset(bh, 0, sizeof *bh);
+		b->nhistory = i + 1;
+		wire_int(wire_get(e, "at_ms"), &bh->at_ms);
+		bh->from = dup_str(wire_get(e, "from"), oom);
+		bh->to = dup_str(wire_get(e, "to"), oom);
+		bh->by = dup_str(wire_get(e, "by"), oom);
+		bh->reason = dup_str(wire_get(e, "reason"), oom);
+		if (*oom)
+			return -1;
+	}
+	return 0;
+}
+
+int bookd_booking_from_object(const msgpack_object *o,
+			      struct bookd_booking *out)
+{
+	const msgpack_object *id = wire_get(o, "id");
+	const msgpack_object *booker = wire_get(o, "booker");
+	bool oom = false;
+
+	memset(out, 0, sizeof *out);
+	if (o == NULL || o->type != MSGPACK_OBJECT_MAP || id == NULL ||
+	    id->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return BOOKD_E_PROTO;
+	out->id = id->via.u64;
+	if (!wire_int(wire_get(o, "start"), &out->start) ||
+	    !wire_int(wire_get(o, "end"), &out->end))
+		goto bad;
+	out->ref = dup_str(wire_get(o, "ref"), &oom);
+	out->status = dup_str(wire_get(o, "status"), &oom);
+	out->name = dup_str(wire_get(booker, "name"), &oom);
+	out->email = dup_str(wire_get(booker, "email"), &oom);
+	out->phone = dup_str(wire_get(booker, "phone"), &oom);
+	out->notes = dup_str(wire_get(booker, "notes"), &oom);
+	out->timezone = dup_str(wire_get(o, "timezone"), &oom);
+	out->event_type = dup_str(wire_get(o, "event_type"), &oom);
+	out->note = dup_str(wire_get(o, "note"), &oom);
+	wire_int(wire_get(o, "created_ms"), &out->created_ms);
+	wire_int(wire_get(o, "updated_ms"), &out->updated_ms);
+	if (oom || take_items(o, out, &oom) < 0 ||
+	    take_history(o, out, &oom) < 0)
+		goto bad;
+	return 0;
+
+bad:
+	bookd_booking_free(out);
+	return oom ? BOOKD_E_NOMEM : BOOKD_E_PROTO;
+}
+
+/* Finish a call whose result is a booking. */
+static int booking_result(bookd_conn *c, const char *op, int rc,
+			  const msgpack_object *r, struct bookd_booking *out)
+{
+	if (rc < 0 || out == NULL)
+		return rc;
+	rc = bookd_booking_from_object(r, out);
+	if (rc == BOOKD_E_PROTO)
+		return bad_result(c, op, "is not a booking");
+	if (rc < 0)
+		return bookd_fail_(c, rc, "out of memory");
+	return 0;
+}
+
+int bookd_book(bookd_conn *c, const struct bookd_book_req *req,
+	       struct bookd_booking *out)
+{
+	const msgpack_object *r = NULL;
+	struct args a;
+	size_t booker, nb = 0;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof *out);
+	if ((req->resource == NULL) == (req->nitems == 0) ||
+	    (req->nitems && req->items == NULL))
+		return bookd_fail_(c, BOOKD_E_BAD_REQUEST,
+				   "book: give either resource or items");
+	args_init(&a);
+	if (req->resource) {
+		a_str(&a, "resource", req->resource);
+	} else {
+		pk_str(&a, "resources");
+		msgpack_pack_array(&a.pk, req->nitems);
+		for (size_t i = 0; i < req->nitems; i++) {
+			const struct bookd_item *it = &req->items[i];
+			if (it->quantity <= 1) {
+				pk_str(&a, it->resource ? it->resource : "");
+				continue;
+			}
+			msgpack_pack_map(&a.pk, 2);
+			pk_str(&a, "id");
+			pk_str(&a, it->resource ? it->resource : "");
+			pk_str(&a, "quantity");
+			msgpack_pack_uint32(&a.pk, it->quantity);
+		}
+		a.n++;
+	}
+	a_int(&a, "start", req->start);
+	a_int(&a, "end", req->end);
+	pk_str(&a, "booker");
+	a.n++;
+	booker = map_begin(&a);
+	nb += kv(&a, "name", req->name);
+	nb += kv(&a, "email", req->email);
+	nb += kv(&a, "phone", req->phone);
+	nb += kv(&a, "notes", req->notes);
+	map_end(&a, booker, nb);
+	a_str(&a, "timezone", req->timezone);
+	a_str(&a, "event_type", req->event_type);
+	a_str(&a, "session", req->session);
+	a_str(&a, "status", req->status);
+	a_str(&a, "key", req->key);
+	a_str(&a, "by", req->by);
+	a_str(&a, "note", req->note);
+	rc = a_call(c, &a, "book", &r);
+	return booking_result(c, "book", rc, r, out);
+}
+
+int bookd_booking_get(bookd_conn *c, uint64_t id, const char *ref,
+		      struct bookd_booking *out)
+{
+	const msgpack_object *r = NULL;
+	struct args a;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof *out);
+	args_init(&a);
+	a_id_or_ref(&a, id, ref);
+	rc = a_call(c, &a, "booking.get", &r);
+	return booking_result(c, "booking.get", rc, r, out);
+}
+
+int bookd_cancel(bookd_conn *c, uint64_t id, const char *ref,
+		 const char *reason, struct bookd_booking *out)
+{
+	const msgpack_object *r = NULL;
+	struct args a;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof *out);
+	args_init(&a);
+	a_id_or_ref(&a, id, ref);
+	a_str(&a, "reason", reason);
+	rc = a_call(c, &a, "booking.cancel", &r);
+	return booking_result(c, "booking.cancel", rc, r, out);
+}
+
+int bookd_transition(bookd_conn *c, uint64_t id, const char *to,
+		     const char *reason, struct bookd_booking *out)
+{
+	const msgpack_object *r = NULL;
+	struct args a;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof *out);
+	args_init(&a);
+	a_uint(&a, "id", id);
+	a_str(&a, "to", to);
+	a_str(&a, "reason", reason);
+	rc = a_call(c, &a, "booking.transition", &r);
+	return booking_result(c, "booking.transition", rc, r, out);
+}
+
+int bookd_reschedule(bookd_conn *c, uint64_t id, const char *ref, int64_t start,
+		     int64_t end, struct bookd_booking *out)
+{
+	const msgpack_object *r = NULL;
+	struct args a;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof *out);
+	args_init(&a);
+	a_id_or_ref(&a, id, ref);
+	a_int(&a, "start", start);
+	a_int(&a, "end", end);
+	rc = a_call(c, &a, "booking.reschedule", &r);
+	return booking_result(c, "booking.reschedule", rc, r, out);
+}
