@@ -448,8 +448,42 @@ static void stranded(const struct state *st, const struct resource *res,
 	}
 }
 
+/* Pack a map's entries plus n_extra more to come (the caller packs them). */
+static void pack_with_extra(struct req *r, void (*fn)(msgpack_packer *,
+						       const void *),
+			    const void *arg, uint32_t n_extra)
+{
+	struct wbuf tmp = {0};
+	msgpack_packer tpk;
+	msgpack_unpacked u;
+	size_t off = 0;
+
+	wbuf_packer_init(&tpk, &tmp);
+	fn(&tpk, arg);
+	msgpack_unpacked_init(&u);
+	msgpack_unpack_next(&u, tmp.data, tmp.len, &off);
+	msgpack_pack_map(r->pk, u.data.via.map.size + n_extra);
+	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+		wire_pk_obj(r->pk, &u.data.via.map.ptr[i].key);
+		wire_pk_obj(r->pk, &u.data.via.map.ptr[i].val);
+	}
+	msgpack_unpacked_destroy(&u);
+	wbuf_free(&tmp);
+}
+
+static void pack_res_cb(msgpack_packer *pk, const void *res)
+{
+	state_pack_resource_rec(pk, res);
+}
+
+static void pack_sched_cb(msgpack_packer *pk, const void *sched)
+{
+	sched_pack(sched, pk);
+}
+
 static int write_resource(struct req *r, const struct resource *old,
-			  struct sched *sched, bool set_sched)
+			  struct sched *sched, bool set_sched,
+			  bool reply_schedule)
 {
 	struct wbuf rec = {0};
 	msgpack_packer pk;
@@ -466,29 +500,15 @@ static int write_resource(struct req *r, const struct resource *old,
 	/* Lowering a pool under what is booked, or closing hours that hold
 	 * bookings, is allowed (bookings are never dropped) and reported. */
 	stranded(&r->s->st, res, &overbooked, &closed);
-	if (overbooked == 0 && closed == 0) {
-		state_pack_resource(r->pk, &r->s->st, res);
-		return 0;
-	}
-	{
-		struct wbuf tmp = {0};
-		msgpack_packer tpk;
-		msgpack_unpacked u;
-		size_t off = 0;
-		wbuf_packer_init(&tpk, &tmp);
-		state_pack_resource(&tpk, &r->s->st, res);
-		msgpack_unpacked_init(&u);
-		msgpack_unpack_next(&u, tmp.data, tmp.len, &off);
-		msgpack_pack_map(r->pk, u.data.via.map.size + 2);
-		for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-			wire_pk_obj(r->pk, &u.data.via.map.ptr[i].key);
-			wire_pk_obj(r->pk, &u.data.via.map.ptr[i].val);
-		}
+	if (reply_schedule)
+		pack_with_extra(r, pack_sched_cb, res->sched, closed ? 1 : 0);
+	else
+		pack_with_extra(r, pack_res_cb, res,
+				(overbooked ? 1 : 0) + (closed ? 1 : 0));
+	if (overbooked && !reply_schedule)
 		wire_pk_kint(r->pk, "overbooked_slots", overbooked);
+	if (closed)
 		wire_pk_kint(r->pk, "booked_slots_closed", closed);
-		msgpack_unpacked_destroy(&u);
-		wbuf_free(&tmp);
-	}
 	return 0;
 }
 
@@ -508,7 +528,7 @@ static int h_resource_create(struct req *r)
 				 r->s->st.max_resources);
 	if (check_resource_fields(r, &sched))
 		return r->err;
-	return write_resource(r, NULL, sched, true);
+	return write_resource(r, NULL, sched, true, false);
 }
 
 static int h_resource_update(struct req *r)
@@ -518,7 +538,8 @@ static int h_resource_update(struct req *r)
 
 	if (old == NULL || check_resource_fields(r, &sched))
 		return r->err;
-	return write_resource(r, old, sched, r->a[ARG_schedule] != NULL);
+	return write_resource(r, old, sched, r->a[ARG_schedule] != NULL,
+			      false);
 }
 
 /* ---- schedules -------------------------------------------------------- */
@@ -555,8 +576,10 @@ static int h_schedule_put(struct req *r)
 		snprintf(r->msg, sizeof(r->msg), "%s", err);
 		return r->err;
 	}
-	/* Only the schedule changes: no other argument is set. */
-	return write_resource(r, res, sched, true);
+	/* Only the schedule changes: the resource keeps its own zone for
+	 * local dates, whatever zone the schedule's hours are given in. */
+	r->a[ARG_timezone] = NULL;
+	return write_resource(r, res, sched, true, true);
 }
 
 static int h_schedule_get(struct req *r)
@@ -647,19 +670,16 @@ static int h_event_type_put(struct req *r)
 				    o->via.str.ptr, o->via.str.size) == 0))
 				return bad(r, field, "listed twice");
 	}
-	if ((a[ARG_slot_interval] &&
-	     (a[ARG_slot_interval]->via.u64 == 0 ||
-	      minutes_field(r, ARG_slot_interval, "slot_interval", true,
-			    1440))) ||
+	if (a[ARG_slot_interval] && a[ARG_slot_interval]->via.u64 == 0)
+		return bad(r, "slot_interval", "a positive multiple of 15");
+	if (minutes_field(r, ARG_slot_interval, "slot_interval", true, 1440) ||
 	    minutes_field(r, ARG_buffer_before, "buffer_before", true, 1440) ||
 	    minutes_field(r, ARG_buffer_after, "buffer_after", true, 1440) ||
 	    minutes_field(r, ARG_min_notice, "min_notice", false,
 			  60 * 24 * 3660) ||
 	    minutes_field(r, ARG_max_future, "max_future", false,
 			  60 * 24 * 3660))
-		return r->err ? r->err
-			      : bad(r, "slot_interval",
-				    "a positive multiple of 15");
+		return r->err;
 	if (a[ARG_meta] && a[ARG_meta]->type != MSGPACK_OBJECT_MAP &&
 	    a[ARG_meta]->type != MSGPACK_OBJECT_NIL)
 		return bad(r, "meta", "must be a map");
@@ -1670,13 +1690,24 @@ static int h_booking_transition(struct req *r)
 	return transition(r, b, to);
 }
 
+/* "2026-12-01T10:00Z" */
+static void fmt_instant(int64_t t, char buf[24])
+{
+	char date[11];
+	int64_t sec = t - q_day_of(t) * DAY_SECONDS;
+
+	q_format_date(q_day_of(t), date);
+	snprintf(buf, 24, "%sT%02d:%02dZ", date, (int)(sec / 3600),
+		 (int)(sec % 3600 / 60));
+}
+
 static int h_booking_reschedule(struct req *r)
 {
 	struct state *st = &r->s->st;
 	struct booking *b = find_booking(r);
 	struct check_out co;
 	int64_t start, end;
-	char reason[96], a[11], z[11];
+	char reason[96], a[24], z[24];
 	int rc;
 
 	if (b == NULL || get_span(r, &start, &end))
@@ -1693,11 +1724,9 @@ static int h_booking_reschedule(struct req *r)
 	state_occupy(st, b, +1, false);
 	if (rc)
 		return check_failed(r, &co);
-	q_format_date(q_day_of(b->start), a);
-	q_format_date(q_day_of(start), z);
-	snprintf(reason, sizeof(reason),
-		 "rescheduled from %s+%" PRId64 "s to %s+%" PRId64 "s", a,
-		 b->start % DAY_SECONDS, z, start % DAY_SECONDS);
+	fmt_instant(b->start, a);
+	fmt_instant(start, z);
+	snprintf(reason, sizeof(reason), "rescheduled from %s to %s", a, z);
 	return change_booking(r, b, b->status, start, end, reason,
 			      EV_RESCHEDULED);
 }

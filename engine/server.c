@@ -1189,8 +1189,43 @@ int server_init(struct server *s, const struct config *cfg)
 	return 0;
 }
 
+/*
+ * Close every connection and wait (bounded) for their receives and sends
+ * to complete: the kernel writes into a connection's buffers until then,
+ * so freeing them earlier would let a late recv scribble on the heap.
+ */
+static void drain_conns(struct server *s)
+{
+	int64_t deadline = mono_ms() + 2000;
+
+	for (struct conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		conn_close(s, c);
+	}
+	while (s->conns && mono_ms() < deadline) {
+		struct __kernel_timespec ts = {0, 50 * 1000000};
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
+		io_uring_for_each_cqe(&s->ring, head, cqe)
+		{
+			dispatch(s, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&s->ring, n);
+	}
+}
+
 void server_free(struct server *s)
 {
+	if (s->ring.ring_fd > 0) {
+		drain_conns(s);
+		io_uring_queue_exit(&s->ring);
+		s->ring.ring_fd = -1;
+	}
+	/* Connections still there could not be drained in time; with the
+	 * ring gone nothing writes into them any more. */
 	while (s->conns) {
 		struct conn *c = s->conns;
 		subs_drop_conn(s, c);
@@ -1204,8 +1239,6 @@ void server_free(struct server *s)
 	if (s->signal_fd >= 0)
 		close(s->signal_fd);
 	free(s->sigbuf);
-	if (s->ring.ring_fd > 0)
-		io_uring_queue_exit(&s->ring);
 	pagesw_close(s->pages);
 	wal_close(s->wal);
 	free(s->flight_deltas);
