@@ -703,6 +703,17 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 	return 0;
 }
 
+/* Pack key and an already packed value (meta maps), or nil. */
+static void pk_kraw(msgpack_packer *pk, const char *key, const char *raw,
+		    uint32_t len)
+{
+	wire_pk_str(pk, key);
+	if (raw)
+		pk->callback(pk->data, raw, len);
+	else
+		msgpack_pack_nil(pk);
+}
+
 struct event_type *state_event_type(const struct state *st, const char *id,
 				    size_t len)
 {
@@ -809,11 +820,7 @@ void state_pack_event_type(msgpack_packer *pk, const struct state *st,
 		msgpack_pack_nil(pk);
 	wire_pk_kbool(pk, "requires_confirmation", e->requires_confirmation);
 	wire_pk_kbool(pk, "active", e->active);
-	wire_pk_str(pk, "meta");
-	if (e->meta)
-		pk->callback(pk->data, e->meta, e->meta_len);
-	else
-		msgpack_pack_nil(pk);
+	pk_kraw(pk, "meta", e->meta, e->meta_len);
 	wire_pk_kint(pk, "created_ms", e->created_ms);
 	wire_pk_kint(pk, "updated_ms", e->updated_ms);
 }
@@ -842,26 +849,17 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 
 /* ---- packing ---------------------------------------------------------- */
 
-static void pk_kstr_opt(msgpack_packer *pk, const char *k, const char *v)
-{
-	wire_pk_kstr(pk, k, v);
-}
-
 void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r)
 {
 	msgpack_pack_map(pk, 11);
 	wire_pk_kstr(pk, "id", r->id);
-	pk_kstr_opt(pk, "name", r->name);
-	pk_kstr_opt(pk, "kind", r->kind);
-	pk_kstr_opt(pk, "timezone", r->timezone);
+	wire_pk_kstr(pk, "name", r->name);
+	wire_pk_kstr(pk, "kind", r->kind);
+	wire_pk_kstr(pk, "timezone", r->timezone);
 	wire_pk_kint(pk, "quantity", r->quantity);
 	wire_pk_kbool(pk, "standalone", r->standalone);
 	wire_pk_kbool(pk, "active", r->active);
-	wire_pk_str(pk, "meta");
-	if (r->meta) /* already packed: append the bytes as they are */
-		pk->callback(pk->data, r->meta, r->meta_len);
-	else
-		msgpack_pack_nil(pk);
+	pk_kraw(pk, "meta", r->meta, r->meta_len);
 	wire_pk_str(pk, "schedule");
 	if (r->sched)
 		sched_pack(r->sched, pk);

@@ -264,8 +264,8 @@ static int over_cmp(const void *a, const void *b)
 	return x->idx - y->idx;
 }
 
-static int parse_override(struct sover *ov, const msgpack_object *o,
-			  uint32_t i, char *err, size_t errlen)
+static int parse_override(struct sover *ov, const msgpack_object *o, uint32_t i,
+			  char *err, size_t errlen)
 {
 	struct field f[] = {{"date", NULL}, {"windows", NULL}};
 	const msgpack_object *ws;
@@ -282,7 +282,8 @@ static int parse_override(struct sover *ov, const msgpack_object *o,
 	if (f[0].val->type != MSGPACK_OBJECT_STR ||
 	    q_parse_date(f[0].val->via.str.ptr, f[0].val->via.str.size,
 			 &ov->day))
-		return fail(err, errlen, sub, "not a valid date \"YYYY-MM-DD\"");
+		return fail(err, errlen, sub,
+			    "not a valid date \"YYYY-MM-DD\"");
 	join(sub, sizeof(sub), path, "windows");
 	ws = f[1].val;
 	if (ws == NULL)
@@ -308,8 +309,8 @@ static int parse_override(struct sover *ov, const msgpack_object *o,
 	return 0;
 }
 
-static int parse_overrides(struct sched *s, const msgpack_object *o,
-			   char *err, size_t errlen)
+static int parse_overrides(struct sched *s, const msgpack_object *o, char *err,
+			   size_t errlen)
 {
 	char path[40];
 	int rc;
@@ -383,7 +384,7 @@ int sched_parse(const msgpack_object *obj, struct sched **out, char *err,
 		size_t errlen)
 {
 	struct field f[] = {
-		{"timezone", NULL}, {"weekly", NULL}, {"overrides", NULL}};
+	    {"timezone", NULL}, {"weekly", NULL}, {"overrides", NULL}};
 	struct sched *s;
 	int rc;
 
@@ -414,11 +415,11 @@ int sched_parse(const msgpack_object *obj, struct sched **out, char *err,
 
 /* The canonical form. */
 
-static void pack_time(msgpack_packer *pk, const char *key, int q)
+static void pack_time(msgpack_packer *pk, const char *key, unsigned q)
 {
 	char buf[6];
 
-	snprintf(buf, sizeof(buf), "%02d:%02d", (q / 4) % 100, (q % 4) * 15);
+	snprintf(buf, sizeof(buf), "%02u:%02u", (q / 4) % 100, (q % 4) * 15);
 	wire_pk_kstr(pk, key, buf);
 }
 

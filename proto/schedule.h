@@ -50,8 +50,8 @@
 
 #include "tz.h"
 
-#define SCHED_MAX_WEEKLY 64
-#define SCHED_MAX_OVERRIDES 366
+#define SCHED_MAX_WEEKLY	   64
+#define SCHED_MAX_OVERRIDES	   366
 #define SCHED_MAX_OVERRIDE_WINDOWS 16
 /* The most disjoint, non-touching windows one local day can hold (96
  * quarters); an output array of this size always suffices. */
@@ -70,8 +70,7 @@ const struct tz *sched_tz(const struct sched *s);
  * The open bitmap of UTC day utc_day: slot i (bit i % 64 of word i / 64) is
  * set iff [t, t + 900) lies inside an open window of a local day.
  */
-void sched_open_bits(const struct sched *s, int64_t utc_day,
-		     uint64_t open[2]);
+void sched_open_bits(const struct sched *s, int64_t utc_day, uint64_t open[2]);
 
 /*
  * The open windows of local day local_day as UTC instants [starts[i],

@@ -35,8 +35,8 @@
 /* Local days are clamped so that day * 86400 plus any int32 stays well
  * inside +-TZ_CLAMP. */
 #define TZ_DAY_CLAMP (((int64_t)1 << 50) / DAY_SECONDS)
-#define TZ_HDR_LEN 44
-#define TZ_BUCKETS 64
+#define TZ_HDR_LEN   44
+#define TZ_BUCKETS   64
 
 enum rule_kind {
 	RULE_JULIAN1, /* Jn: day 1..365, February 29 never counted */
@@ -63,7 +63,7 @@ struct tz {
 	struct tz *next; /* cache chain; fixed once the zone is published */
 	char name[TZ_NAME_MAX + 1];
 	size_t ntrans;
-	int64_t *trans;     /* strictly ascending */
+	int64_t *trans;	    /* strictly ascending */
 	int32_t *trans_off; /* offset from trans[i] on */
 	int32_t first_off;  /* offset before trans[0] */
 	struct tz_posix posix;
@@ -201,10 +201,9 @@ static int pc_rule(struct pcur *c, struct tz_rule *r)
 			return -1;
 	} else if (pc_at(c, 'M')) {
 		r->kind = RULE_MONTH;
-		if (pc_num(c, 2, 12, &r->mon) || r->mon < 1 ||
-		    !pc_at(c, '.') || pc_num(c, 1, 5, &r->week) ||
-		    r->week < 1 || !pc_at(c, '.') ||
-		    pc_num(c, 1, 6, &r->wday))
+		if (pc_num(c, 2, 12, &r->mon) || r->mon < 1 || !pc_at(c, '.') ||
+		    pc_num(c, 1, 5, &r->week) || r->week < 1 ||
+		    !pc_at(c, '.') || pc_num(c, 1, 6, &r->wday))
 			return -1;
 	} else {
 		r->kind = RULE_JULIAN0;
@@ -287,7 +286,7 @@ struct ptrans {
 };
 
 #define PT_YEARS 5
-#define PT_N (2 * PT_YEARS)
+#define PT_N	 (2 * PT_YEARS)
 
 /*
  * The footer's transitions of the UTC year of t and the two years either
@@ -324,30 +323,26 @@ static void posix_window(const struct tz_posix *tp, int64_t t,
 	}
 }
 
-static int32_t posix_offset(const struct tz_posix *tp, int64_t t)
+/* The footer's offset at t, and in *next the first transition after t
+ * (INT64_MAX when the footer has no DST). */
+static int32_t posix_segment(const struct tz_posix *tp, int64_t t,
+			     int64_t *next)
 {
 	struct ptrans tr[PT_N];
 	int32_t off = tp->std_off;
 
+	*next = INT64_MAX;
 	if (!tp->dst)
 		return off;
 	posix_window(tp, t, tr);
-	for (int i = 0; i < PT_N && tr[i].at <= t; i++)
+	for (int i = 0; i < PT_N; i++) {
+		if (tr[i].at > t) {
+			*next = tr[i].at;
+			break;
+		}
 		off = tr[i].dst ? tp->dst_off : tp->std_off;
+	}
 	return off;
-}
-
-static int64_t posix_next(const struct tz_posix *tp, int64_t t)
-{
-	struct ptrans tr[PT_N];
-
-	if (!tp->dst)
-		return INT64_MAX;
-	posix_window(tp, t, tr);
-	for (int i = 0; i < PT_N; i++)
-		if (tr[i].at > t)
-			return tr[i].at;
-	return INT64_MAX;
 }
 
 /* TZif. */
@@ -394,8 +389,7 @@ static int read_hdr(const unsigned char *p, size_t left, struct tzif_hdr *h)
 static uint64_t block_len(const struct tzif_hdr *h, unsigned tsize)
 {
 	return (uint64_t)h->time * (tsize + 1) + (uint64_t)h->type * 6 +
-	       h->chars + (uint64_t)h->leap * (tsize + 4) + h->isstd +
-	       h->isut;
+	       h->chars + (uint64_t)h->leap * (tsize + 4) + h->isstd + h->isut;
 }
 
 /*
@@ -641,19 +635,26 @@ const char *tz_name(const struct tz *z)
 
 /* Conversions. */
 
-int64_t tz_offset_at(const struct tz *z, int64_t utc)
+/*
+ * The offset at t, and in *next the first instant after t at which it may
+ * change (INT64_MAX if never): the offset is constant on [t, *next).  The
+ * footer takes over at the last explicit transition.
+ */
+static int32_t segment(const struct tz *z, int64_t t, int64_t *next)
 {
 	size_t lo, hi;
-	int64_t t = clamp(utc, TZ_CLAMP);
 
 	if (z->ntrans == 0 || t >= z->trans[z->ntrans - 1]) {
 		if (z->posix.present)
-			return posix_offset(&z->posix, t);
+			return posix_segment(&z->posix, t, next);
+		*next = INT64_MAX;
 		return z->ntrans ? z->trans_off[z->ntrans - 1] : z->first_off;
 	}
-	if (t < z->trans[0])
+	if (t < z->trans[0]) {
+		*next = z->trans[0];
 		return z->first_off;
-	/* The last transition at or before t: trans[lo] <= t < trans[hi]. */
+	}
+	/* Find trans[lo] <= t < trans[hi], hi = lo + 1. */
 	lo = 0;
 	hi = z->ntrans - 1;
 	while (hi - lo > 1) {
@@ -663,35 +664,15 @@ int64_t tz_offset_at(const struct tz *z, int64_t utc)
 		else
 			hi = mid;
 	}
+	*next = z->trans[hi];
 	return z->trans_off[lo];
 }
 
-/*
- * The first instant after t at which the offset may change (INT64_MAX if
- * never): the offset is constant on [t, tz_next(t)).
- */
-static int64_t tz_next(const struct tz *z, int64_t t)
+int64_t tz_offset_at(const struct tz *z, int64_t utc)
 {
-	size_t lo, hi;
+	int64_t next;
 
-	if (z->ntrans > 0 && t < z->trans[z->ntrans - 1]) {
-		if (t < z->trans[0])
-			return z->trans[0];
-		/* The first transition after t: trans[lo] <= t < trans[hi]. */
-		lo = 0;
-		hi = z->ntrans - 1;
-		while (hi - lo > 1) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (z->trans[mid] <= t)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		return z->trans[hi];
-	}
-	if (z->posix.present)
-		return posix_next(&z->posix, t);
-	return INT64_MAX;
+	return segment(z, clamp(utc, TZ_CLAMP), &next);
 }
 
 int64_t tz_local_day_of(const struct tz *z, int64_t utc)
@@ -715,7 +696,7 @@ static int64_t resolve(const struct tz *z, int64_t L, int64_t *gap_end)
 	 * segment holding that instant either contains L's solution or starts
 	 * past L, and each step moves u forward to the next transition. */
 	for (;;) {
-		int64_t o = tz_offset_at(z, u), next = tz_next(z, u);
+		int64_t next, o = segment(z, u, &next);
 		/* The first segment starts at or before L (|o| < TZ_MAX_OFF),
 		 * so prev_off is always set when this fires. */
 		if (u + o > L) {
@@ -749,8 +730,7 @@ static int64_t day_start(const struct tz *z, int64_t day)
 	return gap_end != INT64_MIN ? gap_end : u;
 }
 
-void tz_local_day(const struct tz *z, int64_t day, int64_t *start,
-		  int64_t *end)
+void tz_local_day(const struct tz *z, int64_t day, int64_t *start, int64_t *end)
 {
 	day = clamp(day, TZ_DAY_CLAMP);
 	*start = day_start(z, day);

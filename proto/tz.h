@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define TZ_NAME_MAX 64
-#define TZ_DIR "/usr/share/zoneinfo"
+#define TZ_DIR	    "/usr/share/zoneinfo"
 
 struct tz;
 

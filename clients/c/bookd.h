@@ -30,8 +30,9 @@
  * connection usable.  Transport errors (BOOKD_E_IO, BOOKD_E_PROTO,
  * BOOKD_E_CLOSED_CONN, a timeout, or a connection-level error the server
  * sends before hanging up, such as BOOKD_E_TOO_LARGE) are sticky: the
- * connection is dead, every later call returns the same code, and the only
- * thing left to do is bookd_close() and reconnect.
+ * connection is dead (bookd_broken() says so), every later call returns
+ * the same code, and the only thing left to do is bookd_close() and
+ * reconnect.
  *
  * Pipelining: bookd_send() sends a request and returns at once with its id;
  * bookd_recv() returns replies in request order.  Send a batch, then
@@ -54,16 +55,17 @@
  * - To wait on bookd_fd() with poll/epoll, first drain bookd_next_push()
  *   with timeout 0: pushes read along with a reply sit in the library's
  *   queue and will not make the descriptor readable again.
- * - Every wait is bounded by the connection's timeout (default
- *   BOOKD_DEFAULT_TIMEOUT_MS, see bookd_set_timeout()).  A reply that does
- *   not come in time kills the connection: its outcome is unknown, so
- *   reconnect and re-read rather than retry blindly (book with a "key" to
- *   make a retry safe).
+ * - Every wait for a reply is bounded by the connection's timeout (default
+ *   BOOKD_DEFAULT_TIMEOUT_MS, see bookd_set_timeout()); bookd_next_push()
+ *   takes its own.  A reply that does not come in time kills the
+ *   connection: its outcome is unknown, so reconnect and re-read rather
+ *   than retry blindly (book with a "key" to make a retry safe).
  * - The library never raises SIGPIPE: writes use MSG_NOSIGNAL.
- * - Everything the server sends is checked before use: frames above 1 MiB,
+ * - Everything the server sends is checked before use.  Frames above 1 MiB,
  *   malformed MessagePack, containers that claim more items than the frame
- *   holds, replies out of order and wrongly typed fields are all
- *   BOOKD_E_PROTO, never a crash or an unbounded allocation.
+ *   holds and replies out of order kill the connection with BOOKD_E_PROTO;
+ *   a result that lacks a field a typed helper promises is BOOKD_E_PROTO
+ *   for that call only.  Never a crash or an unbounded allocation.
  */
 #ifndef BOOKD_H
 #define BOOKD_H

@@ -16,10 +16,9 @@
  * between h_start() and h_cleanup() still has its engine killed and its
  * directory removed by an exit handler.
  *
- * Tests include it as "../lib/harness.h" (tests/lib is not on the include
- * path).  Raw access (h_connect_raw, h_send_all, h_recv_frame, h_send_req,
- * h_call) is for tests of the protocol itself, including malformed input;
- * tests of behaviour through the C client use bookd_connect(h->sock, ...).
+ * Raw access (h_connect_raw, h_send_all, h_recv_frame, h_send_req, h_call)
+ * is for tests of the protocol itself, including malformed input; tests of
+ * behaviour through the C client use bookd_connect(h->sock, ...).
  *
  * Failure: functions return -1 (or a negative bookd_err for h_call) and
  * print one line saying why on stderr, so a failing test's log explains

@@ -1,0 +1,655 @@
+/*
+ * test_bookctl.c - the bookctl command line ($BOOKCTL_BIN) against a real
+ * engine ($BOOKD_BIN, started by the harness): the README tour (resources,
+ * booking, the day view, holds, cancelling, stats), the booking lifecycle
+ * commands, --json output (checked by an independent JSON parser, Python's),
+ * watch, and the exit codes 1 (refused), 2 (usage) and 3 (unreachable).
+ *
+ * Every child runs under a bound: its output is read until EOF or
+ * RUN_MS, after which it is killed and the test fails.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "bookd.h"
+#include "quanta.h"
+#include "tz.h"
+
+#define RUN_MS	 30000
+#define MAX_ARGV 32
+
+static struct harness h;
+static char date[11]; /* a day inside the engine's window */
+static char at10[20]; /* date 10:00, as bookctl reads it */
+static char at12[20]; /* date 12:00 */
+static char at15[20]; /* date 15:00 */
+
+struct run {
+	int status; /* exit status, or -1 when it did not finish */
+	char out[65536];
+	char err[8192];
+};
+
+static void setup(void)
+{
+	int64_t day = h_day(7);
+
+	ck_assert_int_eq(h_start(&h, NULL), 0);
+	h_date(day, date);
+	snprintf(at10, sizeof at10, "%sT10:00", date);
+	snprintf(at12, sizeof at12, "%sT12:00", date);
+	snprintf(at15, sizeof at15, "%sT15:00", date);
+}
+
+static void teardown(void)
+{
+	h_cleanup(&h);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Spawn argv with stdin fed from input (may be NULL), stdout and stderr on
+ * pipes.  Returns the pid; *out_fd and *err_fd are the read ends.
+ */
+static pid_t spawn(char *const argv[], const char *input, int *out_fd,
+		   int *err_fd)
+{
+	int in[2], out[2], err[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	/* Inputs here are small: they fit the pipe without blocking. */
+	if (input)
+		ck_assert_int_eq(write(in[1], input, strlen(input)),
+				 (ssize_t)strlen(input));
+	close(in[1]);
+	*out_fd = out[0];
+	*err_fd = err[0];
+	return pid;
+}
+
+/* Read both pipes to EOF (bounded by RUN_MS), then reap. */
+static void collect(struct run *r, pid_t pid, int out_fd, int err_fd)
+{
+	int64_t deadline = now_ms() + RUN_MS;
+	size_t no = 0, ne = 0;
+	int fds[2] = {out_fd, err_fd};
+	int open_fds = 2, ws;
+
+	while (open_fds > 0 && now_ms() < deadline) {
+		struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+		int n = poll(p, 2, (int)(deadline - now_ms()));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (int i = 0; i < 2; i++) {
+			char *buf = i == 0 ? r->out : r->err;
+			size_t cap = i == 0 ? sizeof r->out : sizeof r->err;
+			size_t *len = i == 0 ? &no : &ne;
+			char sink[512];
+			ssize_t k;
+
+			if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			if (*len + 1 < cap)
+				k = read(fds[i], buf + *len, cap - 1 - *len);
+			else
+				k = read(fds[i], sink, sizeof sink);
+			if (k <= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				open_fds--;
+			} else if (*len + 1 < cap) {
+				*len += (size_t)k;
+			}
+		}
+	}
+	r->out[no] = 0;
+	r->err[ne] = 0;
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (open_fds > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		r->status = -1;
+		return;
+	}
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* Build "$BOOKCTL_BIN --socket SOCK args..." into argv. */
+static void ctl_argv(char *argv[MAX_ARGV], bool with_socket, va_list ap)
+{
+	const char *bin = getenv("BOOKCTL_BIN");
+	const char *a;
+	int n = 0;
+
+	ck_assert_msg(bin && *bin, "BOOKCTL_BIN is not set");
+	argv[n++] = (char *)bin;
+	if (with_socket) {
+		argv[n++] = "--socket";
+		argv[n++] = h.sock;
+	}
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		ck_assert_int_lt(n, MAX_ARGV - 1);
+		argv[n++] = (char *)a;
+	}
+	argv[n] = NULL;
+}
+
+/* Run bookctl on the harness's socket with the NULL-terminated args. */
+static int ctl(struct run *r, ...)
+{
+	char *argv[MAX_ARGV];
+	int out_fd, err_fd;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, r);
+	ctl_argv(argv, true, ap);
+	va_end(ap);
+	pid = spawn(argv, NULL, &out_fd, &err_fd);
+	collect(r, pid, out_fd, err_fd);
+	return r->status;
+}
+
+/* The same without --socket (for tests of the socket's default). */
+static int ctl_bare(struct run *r, ...)
+{
+	char *argv[MAX_ARGV];
+	int out_fd, err_fd;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, r);
+	ctl_argv(argv, false, ap);
+	va_end(ap);
+	pid = spawn(argv, NULL, &out_fd, &err_fd);
+	collect(r, pid, out_fd, err_fd);
+	return r->status;
+}
+
+/*
+ * Parse json_text with Python's json module and print the Python
+ * expression expr (over the parsed value d) into r->out.  Returns the exit
+ * status: non-zero when the text is not JSON or expr fails.
+ */
+static int py_json(struct run *r, const char *json_text, const char *expr)
+{
+	char prog[512];
+	char *argv[] = {"/usr/bin/python3", "-c", prog, NULL};
+	int out_fd, err_fd;
+	pid_t pid;
+
+	snprintf(prog, sizeof prog,
+		 "import json, sys\nd = json.load(sys.stdin)\nprint(%s)", expr);
+	pid = spawn(argv, json_text, &out_fd, &err_fd);
+	collect(r, pid, out_fd, err_fd);
+	return r->status;
+}
+
+#define OK(r, ...)                                                             \
+	ck_assert_msg(ctl(r, __VA_ARGS__, NULL) == 0,                          \
+		      "bookctl failed (%d): %s", (r)->status, (r)->err)
+
+#define HAS(r, s)                                                              \
+	ck_assert_msg(strstr((r)->out, s) != NULL, "no '%s' in:\n%s", s,       \
+		      (r)->out)
+
+/* The booking id on the first line "booking N  status". */
+static long booking_id(const struct run *r)
+{
+	long id = 0;
+
+	ck_assert_msg(sscanf(r->out, "booking %ld", &id) == 1,
+		      "no booking in:\n%s", r->out);
+	return id;
+}
+
+START_TEST(readme_tour)
+{
+	static struct run r;
+	char id[32];
+	char line[64];
+
+	OK(&r, "ping");
+	HAS(&r, "pong");
+	OK(&r, "resource", "add", "studio-a", "--name", "Studio A", "--kind",
+	   "room");
+	HAS(&r, "studio-a");
+	HAS(&r, "Studio A");
+	OK(&r, "resource", "add", "mics", "--quantity", "5");
+	OK(&r, "resource", "list");
+	HAS(&r, "studio-a");
+	HAS(&r, "mics");
+
+	OK(&r, "book", "studio-a", at10, "2h", "--name", "Ada Lovelace",
+	   "--email", "ada@example.org", "--phone", "+44 1");
+	HAS(&r, "confirmed");
+	HAS(&r, "Ada Lovelace <ada@example.org>");
+	snprintf(line, sizeof line, "%s 10:00 UTC - %s 12:00 UTC (2h)", date,
+		 date);
+	HAS(&r, line);
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+
+	/* The day view: 10:00 and 11:00 are taken, 12:00 is free. */
+	OK(&r, "day", "studio-a", date, "--duration", "60");
+	HAS(&r, "09:00  available");
+	HAS(&r, "12:00  available");
+	ck_assert_ptr_null(strstr(r.out, "10:00"));
+	ck_assert_ptr_null(strstr(r.out, "11:00"));
+
+	OK(&r, "check", "studio-a", at10, "30m");
+	HAS(&r, "not free: booked");
+	OK(&r, "check", "studio-a", at12, "1h");
+	ck_assert_str_eq(r.out, "free\n");
+
+	/* A hold shows as reserved to everyone else, then goes away. */
+	OK(&r, "hold", "studio-a", at15, "1h", "--session", "s1");
+	HAS(&r, "held studio-a");
+	OK(&r, "day", "studio-a", date);
+	HAS(&r, "15:00  reserved");
+	OK(&r, "day", "studio-a", date, "--session", "s1");
+	HAS(&r, "15:00  available");
+	OK(&r, "release", "studio-a", "--session", "s1");
+	HAS(&r, "released");
+	OK(&r, "release", "studio-a", "--session", "s1");
+	HAS(&r, "no hold to release");
+	OK(&r, "day", "studio-a", date);
+	HAS(&r, "15:00  available");
+
+	OK(&r, "cancel", id, "--reason", "plans changed");
+	HAS(&r, "cancelled");
+	HAS(&r, "plans changed");
+	OK(&r, "show", id);
+	HAS(&r, "cancelled");
+	OK(&r, "day", "studio-a", date);
+	HAS(&r, "10:00  available");
+
+	OK(&r, "stats");
+	HAS(&r, "bookings");
+}
+END_TEST
+
+START_TEST(lifecycle_and_lists)
+{
+	static struct run r;
+	char id[32], ref[80];
+	const char *p;
+
+	OK(&r, "resource", "add", "studio-a");
+	OK(&r, "resource", "add", "mics", "--quantity", "5");
+	OK(&r, "book", "studio-a,mics:2", at10, "1h30m", "--name", "Bob",
+	   "--email", "bob@example.org", "--status", "pending", "--key", "k1");
+	HAS(&r, "pending");
+	HAS(&r, "mics x2");
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+	p = strstr(r.out, "ref        ");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p, "ref %79s", ref), 1);
+
+	/* The same key returns the same booking. */
+	OK(&r, "book", "studio-a,mics:2", at10, "1h30m", "--name", "Bob",
+	   "--email", "bob@example.org", "--status", "pending", "--key", "k1");
+	ck_assert_int_eq(booking_id(&r), atol(id));
+
+	OK(&r, "confirm", id, "--reason", "phoned");
+	HAS(&r, "confirmed");
+	HAS(&r, "pending -> confirmed");
+	ck_assert_int_eq(ctl(&r, "confirm", id, NULL), 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "bookctl: INVALID_STATE: "));
+
+	OK(&r, "reschedule", ref, at12, "1h");
+	HAS(&r, "12:00 UTC");
+	OK(&r, "show", ref);
+	HAS(&r, "(1h)");
+	OK(&r, "complete", id);
+	HAS(&r, "completed");
+
+	OK(&r, "list", "--resource", "studio-a");
+	HAS(&r, "completed");
+	HAS(&r, "Bob <bob@example.org>");
+	OK(&r, "events");
+	HAS(&r, "booking.created");
+	HAS(&r, "booking.confirmed");
+	HAS(&r, "booking.rescheduled");
+	HAS(&r, "booking.completed");
+
+	OK(&r, "book", "studio-a", at15, "1h", "--name", "C", "--email",
+	   "c@example.org");
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+	OK(&r, "no-show", id);
+	HAS(&r, "no_show");
+}
+END_TEST
+
+START_TEST(json_output_parses)
+{
+	static struct run r, py;
+	char expect[32];
+
+	OK(&r, "--json", "resource", "add", "studio-a");
+	ck_assert_int_eq(py_json(&py, r.out, "d['id']"), 0);
+	ck_assert_str_eq(py.out, "studio-a\n");
+
+	OK(&r, "book", "studio-a", at10, "1h", "--json", "--name",
+	   "Zoë \"Q\" \\ O'Neil", "--email", "z@example.org", "--notes",
+	   "line1\nline2\ttab");
+	ck_assert_int_eq(
+	    py_json(&py, r.out,
+		    "d['id'], d['booker']['name'], d['booker']['notes']"),
+	    0);
+	ck_assert_str_eq(py.out, "1 Zoë \"Q\" \\ O'Neil line1\nline2\ttab\n");
+
+	OK(&r, "--json", "show", "1");
+	ck_assert_int_eq(py_json(&py, r.out, "d['status']"), 0);
+	ck_assert_str_eq(py.out, "confirmed\n");
+	OK(&r, "--json", "resource", "list");
+	ck_assert_int_eq(py_json(&py, r.out, "len(d)"), 0);
+	ck_assert_str_eq(py.out, "1\n");
+	OK(&r, "--json", "day", "studio-a", date);
+	ck_assert_int_eq(py_json(&py, r.out, "d[0]['state']"), 0);
+	ck_assert_str_eq(py.out, "available\n");
+	OK(&r, "--json", "stats");
+	ck_assert_int_eq(py_json(&py, r.out, "d['bookings']"), 0);
+	ck_assert_str_eq(py.out, "1\n");
+	OK(&r, "--json", "list");
+	ck_assert_int_eq(py_json(&py, r.out, "len(d['bookings'])"), 0);
+	ck_assert_str_eq(py.out, "1\n");
+
+	/* call: JSON in, JSON out. */
+	snprintf(expect, sizeof expect, "%s\n", date);
+	{
+		char args[160];
+		snprintf(args, sizeof args,
+			 "{\"resource\": \"studio-a\", \"date\": \"%s\", "
+			 "\"duration\": 60}",
+			 date);
+		OK(&r, "call", "slots.day", args);
+	}
+	ck_assert_int_eq(py_json(&py, r.out, "d['date']"), 0);
+	ck_assert_str_eq(py.out, expect);
+	OK(&r, "call", "ping");
+	ck_assert_str_eq(r.out, "\"pong\"\n");
+	OK(&r, "call", "resource.get", "{\"id\": \"studio\\u002da\"}\n");
+	ck_assert_int_eq(py_json(&py, r.out, "d['id']"), 0);
+	ck_assert_str_eq(py.out, "studio-a\n");
+	/* Unknown fields are refused by the engine: the JSON reached it. */
+	ck_assert_int_eq(ctl(&r, "call", "resource.get",
+			     "{\"id\": \"studio-a\", \"zz\": [1, 2.5, null, "
+			     "true, {\"k\": \"\\ud83d\\ude00\"}]}",
+			     NULL),
+			 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "BAD_REQUEST"));
+}
+END_TEST
+
+START_TEST(exit_codes)
+{
+	static struct run r;
+	char missing[400];
+
+	OK(&r, "resource", "add", "studio-a");
+	OK(&r, "book", "studio-a", at10, "2h", "--name", "A", "--email",
+	   "a@example.org");
+
+	/* 1: the engine refused, with code, message and details. */
+	ck_assert_int_eq(ctl(&r, "book", "studio-a", at12, "1h", "--name", "B",
+			     "--email", "b@example.org", NULL),
+			 0);
+	ck_assert_int_eq(ctl(&r, "book", "studio-a", at10, "30m", "--name", "B",
+			     "--email", "b@example.org", NULL),
+			 1);
+	ck_assert_msg(strncmp(r.err, "bookctl: CONFLICT: ", 19) == 0, "%s",
+		      r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "conflicts"));
+	ck_assert_int_eq(ctl(&r, "resource", "show", "nope", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "bookctl: NOT_FOUND: "));
+	ck_assert_int_eq(ctl(&r, "resource", "add", "studio-a", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "bookctl: EXISTS: "));
+	ck_assert_int_eq(ctl(&r, "call", "no.such.op", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "UNKNOWN_OP"));
+
+	/* 2: the command line is wrong; nothing is sent. */
+	ck_assert_int_eq(ctl(&r, NULL), 2);
+	ck_assert_int_eq(ctl(&r, "frobnicate", NULL), 2);
+	ck_assert_int_eq(
+	    ctl(&r, "book", "studio-a", at15, "1h", "--name", "A", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--email"));
+	ck_assert_int_eq(ctl(&r, "book", "studio-a", "tomorrow", "1h", "--name",
+			     "A", "--email", "a@x", NULL),
+			 2);
+	ck_assert_int_eq(ctl(&r, "check", "studio-a", at15, "1 hour", NULL), 2);
+	ck_assert_int_eq(ctl(&r, "ping", "--reason", "x", NULL), 2);
+	ck_assert_int_eq(ctl(&r, "show", NULL), 2);
+	ck_assert_int_eq(ctl(&r, "hold", "studio-a", at15, "1h", NULL), 2);
+	ck_assert_int_eq(ctl(&r, "call", "ping", "[1, 2]", NULL), 2);
+	ck_assert_int_eq(ctl(&r, "call", "ping", "{\"a\": }", NULL), 2);
+	ck_assert_int_eq(ctl(&r, "--tz", "No/Such_Zone", "ping", NULL), 2);
+	ck_assert_int_eq(ctl(&r, "--socket", NULL), 2);
+
+	/* Help is not an error. */
+	ck_assert_int_eq(ctl(&r, "--help", NULL), 0);
+	HAS(&r, "usage: bookctl");
+	ck_assert_int_eq(ctl(&r, "help", "book", NULL), 0);
+	HAS(&r, "--email");
+	ck_assert_int_eq(ctl(&r, "day", "--help", NULL), 0);
+	HAS(&r, "bookctl day RESOURCE DATE");
+
+	/* 3: nobody listens there. */
+	snprintf(missing, sizeof missing, "%s/nope.sock", h.dir);
+	ck_assert_int_eq(ctl_bare(&r, "--socket", missing, "ping", NULL), 3);
+	ck_assert_ptr_nonnull(strstr(r.err, "cannot connect"));
+
+	/* The socket's default comes from $BOOKD_SOCKET. */
+	setenv("BOOKD_SOCKET", h.sock, 1);
+	ck_assert_int_eq(ctl_bare(&r, "ping", NULL), 0);
+	HAS(&r, "pong");
+	unsetenv("BOOKD_SOCKET");
+
+	/* 3 as well when the engine goes away. */
+	ck_assert_int_eq(h_stop(&h), 0);
+	ck_assert_int_eq(ctl(&r, "ping", NULL), 3);
+}
+END_TEST
+
+START_TEST(time_zones)
+{
+	static struct run r, py;
+	const struct tz *berlin;
+	int64_t day = h_day(7) / DAY_SECONDS;
+	int64_t start;
+	char want[96], utc[16];
+	char id[32];
+
+	/* The expected instant comes from tz.h, independently of bookctl. */
+	ck_assert_int_eq(tz_get("Europe/Berlin", &berlin), 0);
+	start = tz_local_to_utc(berlin, day, 10 * 3600);
+
+	OK(&r, "resource", "add", "studio-a");
+	OK(&r, "--tz", "Europe/Berlin", "book", "studio-a", at10, "1h",
+	   "--name", "T", "--email", "t@example.org");
+	snprintf(want, sizeof want, "%s 10:00 Europe/Berlin - %s 11:00", date,
+		 date);
+	HAS(&r, want);
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+	OK(&r, "--json", "show", id);
+	ck_assert_int_eq(py_json(&py, r.out, "d['start'], d['end']"), 0);
+	snprintf(want, sizeof want, "%lld %lld\n", (long long)start,
+		 (long long)start + 3600);
+	ck_assert_str_eq(py.out, want);
+	/* Without --tz the same booking shows in UTC. */
+	OK(&r, "show", id);
+	snprintf(utc, sizeof utc, "%02d:00 UTC",
+		 (int)(start % DAY_SECONDS / 3600));
+	HAS(&r, utc);
+	/* The day view's starts are local times of the local day. */
+	OK(&r, "--tz", "Europe/Berlin", "day", "studio-a", date, "--duration",
+	   "60");
+	HAS(&r, "(Europe/Berlin)");
+	HAS(&r, "09:00  available");
+	HAS(&r, "11:00  available");
+	ck_assert_ptr_null(strstr(r.out, "10:00"));
+}
+END_TEST
+
+/* Read one line from fd into buf within RUN_MS; false on EOF or timeout. */
+static bool read_line(int fd, char *buf, size_t len)
+{
+	int64_t deadline = now_ms() + RUN_MS;
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		struct pollfd p = {fd, POLLIN, 0};
+		char ch;
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return false;
+		if (read(fd, &ch, 1) != 1)
+			return false;
+		if (ch == '\n')
+			break;
+		buf[n++] = ch;
+	}
+	buf[n] = 0;
+	return true;
+}
+
+START_TEST(watch_prints_pushes)
+{
+	static struct run r;
+	char *argv[MAX_ARGV];
+	char line[256], want[128];
+	int out_fd, err_fd;
+	pid_t pid;
+	int ws;
+
+	OK(&r, "resource", "add", "studio-a");
+	argv[0] = getenv("BOOKCTL_BIN");
+	ck_assert_ptr_nonnull(argv[0]);
+	argv[1] = "--socket";
+	argv[2] = h.sock;
+	argv[3] = "watch";
+	argv[4] = "studio-a";
+	argv[5] = date;
+	argv[6] = "--count";
+	argv[7] = "2";
+	argv[8] = NULL;
+	pid = spawn(argv, NULL, &out_fd, &err_fd);
+	/* The first line means both subscriptions are in place. */
+	ck_assert(read_line(out_fd, line, sizeof line));
+	ck_assert_msg(strncmp(line, "watching studio-a", 17) == 0, "%s", line);
+
+	OK(&r, "hold", "studio-a", at15, "1h", "--session", "w");
+	snprintf(want, sizeof want, "holds studio-a %s version ", date);
+	ck_assert(read_line(out_fd, line, sizeof line));
+	ck_assert_msg(strncmp(line, want, strlen(want)) == 0, "%s", line);
+
+	OK(&r, "book", "studio-a", at10, "1h", "--name", "W", "--email",
+	   "w@example.org");
+	snprintf(want, sizeof want, "slots studio-a %s version ", date);
+	ck_assert(read_line(out_fd, line, sizeof line));
+	ck_assert_msg(strncmp(line, want, strlen(want)) == 0, "%s", line);
+
+	/* --count 2 reached: it exits 0 by itself. */
+	ck_assert(!read_line(out_fd, line, sizeof line));
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert(WIFEXITED(ws));
+	ck_assert_int_eq(WEXITSTATUS(ws), 0);
+	close(out_fd);
+	close(err_fd);
+}
+END_TEST
+
+START_TEST(watch_stops_on_interrupt)
+{
+	static struct run r, py;
+	char *argv[MAX_ARGV];
+	char line[256];
+	int out_fd, err_fd;
+	pid_t pid;
+
+	OK(&r, "resource", "add", "studio-a");
+	argv[0] = getenv("BOOKCTL_BIN");
+	ck_assert_ptr_nonnull(argv[0]);
+	argv[1] = "--socket";
+	argv[2] = h.sock;
+	argv[3] = "--json";
+	argv[4] = "watch";
+	argv[5] = "studio-a";
+	argv[6] = date;
+	argv[7] = NULL;
+	pid = spawn(argv, NULL, &out_fd, &err_fd);
+	/* With --json the first line is a JSON object too. */
+	ck_assert(read_line(out_fd, line, sizeof line));
+	ck_assert_int_eq(py_json(&py, line, "d['watching']"), 0);
+	ck_assert_str_eq(py.out, "studio-a\n");
+	kill(pid, SIGINT);
+	collect(&r, pid, out_fd, err_fd);
+	ck_assert_int_eq(r.status, 0);
+}
+END_TEST
+
+static Suite *bookctl_suite(void)
+{
+	Suite *s = suite_create("bookctl");
+	TCase *tc = tcase_create("engine");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, readme_tour);
+	tcase_add_test(tc, lifecycle_and_lists);
+	tcase_add_test(tc, json_output_parses);
+	tcase_add_test(tc, exit_codes);
+	tcase_add_test(tc, time_zones);
+	tcase_add_test(tc, watch_prints_pushes);
+	tcase_add_test(tc, watch_stops_on_interrupt);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(bookctl_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
