@@ -1012,6 +1012,41 @@ START_TEST(slow_subscriber_cut_off)
 }
 END_TEST
 
+/* A token minted by `bookctl token` names the role and the audit actor. */
+START_TEST(tokens_name_the_actor)
+{
+	int fd = conn();
+	char cmd[1024], tok[600];
+	const char *bin = getenv("BOOKCTL_BIN");
+	const msgpack_object *hist;
+	FILE *p;
+
+	ck_assert_ptr_nonnull(bin);
+	mkres(fd, "a");
+	snprintf(cmd, sizeof(cmd),
+		 "%s token %s --role public --subject web@front --ttl 60", bin,
+		 H.data);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(fgets(tok, sizeof(tok), p));
+	ck_assert_int_eq(pclose(p), 0);
+	tok[strcspn(tok, "\n")] = 0;
+	ck_assert_int_eq(CALL(fd, "hello", "{s:s}", "token", tok), 0);
+	ck_assert(wire_str_eq(wire_get(res(), "role"), "public"));
+	ck_assert_int_eq(book(fd, "a", h_day(1), h_day(1) + HOUR, NULL), 0);
+	hist = wire_get(res(), "history");
+	ck_assert(wire_str_eq(wire_get(&hist->via.array.ptr[0], "by"),
+			      "web@front"));
+	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", "b"),
+			 BOOKD_E_FORBIDDEN);
+	/* A tampered token is refused. */
+	tok[8] = tok[8] == '0' ? '1' : '0';
+	ck_assert_int_eq(CALL(fd, "hello", "{s:s}", "token", tok),
+			 BOOKD_E_UNAUTHENTICATED);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -1040,6 +1075,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, hold_many_all_or_nothing);
 	tcase_add_test(tc, plain_sync_mode);
 	tcase_add_test(tc, slow_subscriber_cut_off);
+	tcase_add_test(tc, tokens_name_the_actor);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -47,7 +47,10 @@ enum {
 	X(after, "after", "N")                                                 \
 	X(duration, "duration", "MINUTES")                                     \
 	X(interval, "interval", "MINUTES")                                     \
-	X(count, "count", "N")
+	X(count, "count", "N")                                                 \
+	X(role, "role", "ROLE")                                                \
+	X(subject, "subject", "NAME")                                          \
+	X(ttl, "ttl", "SECONDS")
 
 enum opt_id {
 #define OPT_ENUM(ident, name, meta) OPT_##ident,
@@ -128,5 +131,6 @@ int cmd_ping(struct ctx *x);
 int cmd_events(struct ctx *x);
 int cmd_watch(struct ctx *x);
 int cmd_call(struct ctx *x);
+int cmd_token(struct ctx *x);
 
 #endif

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "bookctl.h"
+#include "token.h"
 #include "json.h"
 #include "when.h"
 #include "wire.h"
@@ -727,4 +728,49 @@ int cmd_call(struct ctx *x)
 	if (rc == 0)
 		out_json(r);
 	return done(x, rc);
+}
+
+int cmd_token(struct ctx *x)
+{
+	unsigned char key[TOKEN_KEY_LEN];
+	char path[4096], tok[TOKEN_MAX], *end;
+	const char *role = x->opt[OPT_role] ? x->opt[OPT_role] : "public";
+	const char *subject = x->opt[OPT_subject];
+	long long ttl = 86400;
+	FILE *f;
+	size_t n;
+
+	if (subject == NULL)
+		return bookctl_usage(x, "token needs --subject");
+	if (x->opt[OPT_ttl]) {
+		ttl = strtoll(x->opt[OPT_ttl], &end, 10);
+		if (*end || ttl <= 0 || ttl > 10LL * 366 * 86400)
+			return bookctl_usage(x, "--ttl: seconds, 1 to ten years");
+	}
+	if (snprintf(path, sizeof(path), "%s/auth.key", x->argv[0]) >=
+	    (int)sizeof(path))
+		return bookctl_usage(x, "DATA-DIR: path too long");
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "bookctl: %s: %s\n", path, strerror(errno));
+		return BOOKCTL_REFUSED;
+	}
+	n = fread(key, 1, sizeof(key), f);
+	fclose(f);
+	if (n != sizeof(key)) {
+		fprintf(stderr, "bookctl: %s: not a %d-byte key\n", path,
+			TOKEN_KEY_LEN);
+		return BOOKCTL_REFUSED;
+	}
+	if (token_mint(key, role, subject, (int64_t)time(NULL) + ttl, tok,
+		       sizeof(tok)) < 0)
+		return bookctl_usage(x, "--role admin|public and a --subject "
+					"of 1 to %d bytes without newlines",
+				     TOKEN_SUBJECT_MAX);
+	explicit_bzero(key, sizeof(key));
+	if (x->json)
+		printf("{\"token\":\"%s\"}\n", tok);
+	else
+		printf("%s\n", tok);
+	return BOOKCTL_OK;
 }

@@ -24,6 +24,7 @@ struct command {
 	int min, max;	  /* positional argument counts */
 	int (*run)(struct ctx *x);
 	const char *help;
+	bool offline; /* needs no connection to the engine */
 };
 
 static const struct {
@@ -100,6 +101,13 @@ static const struct command commands[] = {
      "print its result as JSON, e.g.\n"
      "  bookctl call slots.day '{\"resource\": \"studio-a\", "
      "\"date\": \"2026-12-01\", \"duration\": 60}'"},
+    {"token", "DATA-DIR", OPTBIT(role) | OPTBIT(subject) | OPTBIT(ttl), 1, 1,
+     cmd_token,
+     "Mint a signed token for `hello {token}` with the key in DATA-DIR\n"
+     "(readable by the engine's owner only).  --role admin|public\n"
+     "(default public), --subject names the caller (the audit actor),\n"
+     "--ttl is its lifetime in seconds (default 86400).",
+     true},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -287,6 +295,8 @@ int main(int argc, char **argv)
 					     tz_strerror(e));
 	}
 
+	if (cmd->offline)
+		return cmd->run(&x);
 	x.c = bookd_connect(x.socket, &err);
 	if (x.c == NULL) {
 		const char *path = x.socket ? x.socket : getenv("BOOKD_SOCKET");
