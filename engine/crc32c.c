@@ -23,9 +23,8 @@ static void init_tables(void)
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c,
-							  const unsigned char *p,
-							  size_t n)
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw(uint32_t c, const unsigned char *p, size_t n)
 {
 	uint64_t c64 = c;
 	while (n >= 8) {

@@ -24,9 +24,8 @@ static struct hmap_ent *find(const struct hmap *m, const char *key, size_t klen,
 	size_t mask = m->cap - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
 		struct hmap_ent *e = &m->ents[i];
-		if (e->key == NULL ||
-		    (e->hash == h && e->klen == klen &&
-		     memcmp(e->key, key, klen) == 0))
+		if (e->key == NULL || (e->hash == h && e->klen == klen &&
+				       memcmp(e->key, key, klen) == 0))
 			return e;
 	}
 }

@@ -39,8 +39,8 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int parse_u64(const char *opt, const char *s, uint64_t lo,
-		     uint64_t hi, uint64_t *out)
+static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
+		     uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -61,27 +61,27 @@ static int parse_u64(const char *opt, const char *s, uint64_t lo,
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"data", required_argument, NULL, 'd'},
-		{"socket", required_argument, NULL, 's'},
-		{"hold-ttl-ms", required_argument, NULL, 't'},
-		{"horizon-days", required_argument, NULL, 'H'},
-		{"max-resources", required_argument, NULL, 'm'},
-		{"sync", required_argument, NULL, 'y'},
-		{"sync-mode", required_argument, NULL, 'Y'},
-		{"admin-group", required_argument, NULL, 'g'},
-		{"segment-mb", required_argument, NULL, 'S'},
-		{"fail-sync-at", required_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, 'd'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"hold-ttl-ms", required_argument, NULL, 't'},
+	    {"horizon-days", required_argument, NULL, 'H'},
+	    {"max-resources", required_argument, NULL, 'm'},
+	    {"sync", required_argument, NULL, 'y'},
+	    {"sync-mode", required_argument, NULL, 'Y'},
+	    {"admin-group", required_argument, NULL, 'g'},
+	    {"segment-mb", required_argument, NULL, 'S'},
+	    {"fail-sync-at", required_argument, NULL, 'F'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct config cfg = {
-		.data_dir = "./var",
-		.hold_ttl_ms = 10000,
-		.horizon_days = 730,
-		.past_days = 7,
-		.max_resources = 1024,
-		.max_conns = 4096,
-		.sync = SYNC_URING,
+	    .data_dir = "./var",
+	    .hold_ttl_ms = 10000,
+	    .horizon_days = 730,
+	    .past_days = 7,
+	    .max_resources = 1024,
+	    .max_conns = 4096,
+	    .sync = SYNC_URING,
 	};
 	static char sockbuf[PATH_MAX];
 	static struct server srv;
@@ -120,8 +120,9 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "off") == 0)
 				sync_off = true;
 			else {
-				fprintf(stderr, "bookd: --sync: 'on' or 'off', "
-						"got '%s'\n",
+				fprintf(stderr,
+					"bookd: --sync: 'on' or 'off', "
+					"got '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -132,8 +133,9 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "plain") == 0)
 				cfg.sync = SYNC_PLAIN;
 			else {
-				fprintf(stderr, "bookd: --sync-mode: 'uring' or "
-						"'plain', got '%s'\n",
+				fprintf(stderr,
+					"bookd: --sync-mode: 'uring' or "
+					"'plain', got '%s'\n",
 					optarg);
 				return 2;
 			}

@@ -26,15 +26,15 @@
 #include "token.h"
 #include "tz.h"
 
-#define VERSION "0.1.0"
-#define MAX_LIST 1000
-#define MAX_MONTH_DAYS 366
+#define VERSION		       "0.1.0"
+#define MAX_LIST	       1000
+#define MAX_MONTH_DAYS	       366
 #define MAX_HOLDS_PER_RESOURCE 10000
 
 /* ---- argument helpers ------------------------------------------------- */
 
 static int bad(struct req *r, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int bad(struct req *r, const char *field, const char *fmt, ...)
 {
@@ -82,7 +82,7 @@ static struct resource *find_res(struct req *r, const msgpack_object *o,
 				 const char *field, bool want_inactive)
 {
 	struct resource *res =
-		state_resource(&r->s->st, o->via.str.ptr, o->via.str.size);
+	    state_resource(&r->s->st, o->via.str.ptr, o->via.str.size);
 
 	if (res == NULL ||
 	    (!res->active && !want_inactive && r->c->role != ROLE_ADMIN)) {
@@ -90,7 +90,8 @@ static struct resource *find_res(struct req *r, const msgpack_object *o,
 		snprintf(r->fieldbuf, sizeof(r->fieldbuf), "%s", field);
 		r->field = r->fieldbuf;
 		snprintf(r->msg, sizeof(r->msg), "%s: no resource '%.*s'",
-			 field, (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
+			 field,
+			 (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
 			 o->via.str.ptr);
 		return NULL;
 	}
@@ -129,8 +130,7 @@ static int get_span(struct req *r, int64_t *start, int64_t *end)
 	return span_of(r, r->a[ARG_start], r->a[ARG_end], "", start, end);
 }
 
-static int get_date(struct req *r, int field, const char *name,
-		    int64_t *day)
+static int get_date(struct req *r, int field, const char *name, int64_t *day)
 {
 	const msgpack_object *o = r->a[field];
 	if (q_parse_date(o->via.str.ptr, o->via.str.size, day) < 0)
@@ -167,8 +167,7 @@ static const struct tz *utc_zone(void)
 static int date_zone(struct req *r, const struct resource *res,
 		     const struct tz **z)
 {
-	return get_tz(r, r->a[ARG_tz], "tz", res->tz ? res->tz : utc_zone(),
-		      z);
+	return get_tz(r, r->a[ARG_tz], "tz", res->tz ? res->tz : utc_zone(), z);
 }
 
 static int get_minutes(struct req *r, int field, const char *name,
@@ -178,8 +177,9 @@ static int get_minutes(struct req *r, int field, const char *name,
 	uint64_t m = o ? o->via.u64 : dflt;
 
 	if (m == 0 || m % 15 != 0 || m > 60ull * 24 * 31)
-		return bad(r, name, "minutes, a positive multiple of 15 (at "
-				    "most 31 days)");
+		return bad(r, name,
+			   "minutes, a positive multiple of 15 (at "
+			   "most 31 days)");
 	*secs = (int64_t)m * 60;
 	return 0;
 }
@@ -220,13 +220,12 @@ static int check_failed(struct req *r, const struct check_out *co)
 	case BOOKD_E_INACTIVE:
 		return req_error(r, co->err, "%s: deactivated", id);
 	default:
-		return req_error(r, co->err,
-				 "span: outside the bookable window (%" PRId64
-				 " days back to %" PRId64 " days ahead)",
-				 r->s->cfg.past_days > 0
-					 ? (int64_t)r->s->cfg.past_days
-					 : 0,
-				 (int64_t)r->s->cfg.horizon_days);
+		return req_error(
+		    r, co->err,
+		    "span: outside the bookable window (%" PRId64
+		    " days back to %" PRId64 " days ahead)",
+		    r->s->cfg.past_days > 0 ? (int64_t)r->s->cfg.past_days : 0,
+		    (int64_t)r->s->cfg.horizon_days);
 	}
 }
 
@@ -303,9 +302,9 @@ static int h_stats(struct req *r)
 	wire_pk_kint(r->pk, "records", (int64_t)s->stats.records);
 	wire_pk_str(r->pk, "avg_group_size");
 	msgpack_pack_double(r->pk, s->stats.commits
-					   ? (double)s->stats.records /
-						     (double)s->stats.commits
-					   : 0.0);
+				       ? (double)s->stats.records /
+					     (double)s->stats.commits
+				       : 0.0);
 	wire_pk_kint(r->pk, "active_holds", s->st.nholds);
 	wire_pk_kint(r->pk, "bookings", s->st.nbk);
 	wire_pk_str(r->pk, "by_status");
@@ -320,8 +319,7 @@ static int h_stats(struct req *r)
 	wire_pk_kint(r->pk, "log_segments", ws.segments);
 	wire_pk_kint(r->pk, "lsn", (int64_t)wal_last_lsn(s->wal));
 	wire_pk_kint(r->pk, "durable_lsn", (int64_t)wal_durable_lsn(s->wal));
-	wire_pk_kint(r->pk, "last_checkpoint",
-		     (int64_t)s->last_checkpoint_lsn);
+	wire_pk_kint(r->pk, "last_checkpoint", (int64_t)s->last_checkpoint_lsn);
 	wire_pk_kint(r->pk, "uptime_ms", now_ms() - s->started_ms);
 	return 0;
 }
@@ -383,16 +381,16 @@ static void pack_resource_update(struct req *r, const struct resource *old,
 #undef STRF
 	wire_pk_kint(pk, "quantity",
 		     a[ARG_quantity] ? (int64_t)a[ARG_quantity]->via.u64
-				     : old ? old->quantity
-					   : 1);
+		     : old	     ? old->quantity
+				     : 1);
 	wire_pk_kbool(pk, "standalone",
 		      a[ARG_standalone] ? a[ARG_standalone]->via.boolean
-					: old ? old->standalone
-					      : true);
+		      : old		? old->standalone
+					: true);
 	wire_pk_kbool(pk, "active",
 		      a[ARG_active] ? a[ARG_active]->via.boolean
-				    : old ? old->active
-					  : true);
+		      : old	    ? old->active
+				    : true);
 	wire_pk_str(pk, "meta");
 	if (a[ARG_meta])
 		wire_pk_obj(pk, a[ARG_meta]);
@@ -438,8 +436,9 @@ static void stranded(const struct state *st, const struct resource *res,
 			continue;
 		for (int sl = 0; sl < Q_PER_DAY; sl++) {
 			bool open = (d->open[sl / 64] >> (sl % 64)) & 1;
-			bool used = d->units ? d->units[sl] > 0
-					     : (d->booked[sl / 64] >> (sl % 64)) & 1;
+			bool used = d->units
+					? d->units[sl] > 0
+					: (d->booked[sl / 64] >> (sl % 64)) & 1;
 			if (d->units && d->units[sl] > res->quantity)
 				(*overbooked)++;
 			if (used && !open)
@@ -449,8 +448,8 @@ static void stranded(const struct state *st, const struct resource *res,
 }
 
 /* Pack a map's entries plus n_extra more to come (the caller packs them). */
-static void pack_with_extra(struct req *r, void (*fn)(msgpack_packer *,
-						       const void *),
+static void pack_with_extra(struct req *r,
+			    void (*fn)(msgpack_packer *, const void *),
 			    const void *arg, uint32_t n_extra)
 {
 	struct wbuf tmp = {0};
@@ -538,8 +537,7 @@ static int h_resource_update(struct req *r)
 
 	if (old == NULL || check_resource_fields(r, &sched))
 		return r->err;
-	return write_resource(r, old, sched, r->a[ARG_schedule] != NULL,
-			      false);
+	return write_resource(r, old, sched, r->a[ARG_schedule] != NULL, false);
 }
 
 /* ---- schedules -------------------------------------------------------- */
@@ -650,8 +648,9 @@ static int h_event_type_put(struct req *r)
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		    o->via.u64 == 0 || o->via.u64 % 15 ||
 		    o->via.u64 > 60 * 24 * 31)
-			return bad(r, field, "minutes, a positive multiple of "
-					     "15");
+			return bad(r, field,
+				   "minutes, a positive multiple of "
+				   "15");
 	}
 	if (res->via.array.size == 0)
 		return bad(r, "resources", "at least one resource");
@@ -665,7 +664,7 @@ static int h_event_type_put(struct req *r)
 		for (uint32_t k = 0; k < i; k++)
 			if (wire_str_eq(&res->via.array.ptr[k], "") ||
 			    (res->via.array.ptr[k].via.str.size ==
-				     o->via.str.size &&
+				 o->via.str.size &&
 			     memcmp(res->via.array.ptr[k].via.str.ptr,
 				    o->via.str.ptr, o->via.str.size) == 0))
 				return bad(r, field, "listed twice");
@@ -705,7 +704,7 @@ static int h_event_type_put(struct req *r)
 #undef UF
 	wire_pk_kbool(&pk, "requires_confirmation",
 		      a[ARG_requires_confirmation] &&
-			      a[ARG_requires_confirmation]->via.boolean);
+			  a[ARG_requires_confirmation]->via.boolean);
 	wire_pk_kbool(&pk, "active",
 		      a[ARG_active] ? a[ARG_active]->via.boolean : true);
 	wire_pk_str(&pk, "meta");
@@ -762,9 +761,9 @@ static int h_resource_get(struct req *r)
 static int h_resource_list(struct req *r)
 {
 	const struct state *st = &r->s->st;
-	bool active_only = r->c->role != ROLE_ADMIN ||
-			   (r->a[ARG_active_only] &&
-			    r->a[ARG_active_only]->via.boolean);
+	bool active_only =
+	    r->c->role != ROLE_ADMIN ||
+	    (r->a[ARG_active_only] && r->a[ARG_active_only]->via.boolean);
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < st->nres; i++)
@@ -780,7 +779,8 @@ static int h_resource_list(struct req *r)
 
 static int h_check(struct req *r)
 {
-	struct resource *res = find_res(r, r->a[ARG_resource], "resource", true);
+	struct resource *res =
+	    find_res(r, r->a[ARG_resource], "resource", true);
 	char session[SESSION_MAX + 1];
 	struct check_out co;
 	struct item it;
@@ -792,12 +792,22 @@ static int h_check(struct req *r)
 	it = (struct item){res->idx, 1};
 	switch (state_check_span(&r->s->st, &it, 1, start, end, true,
 				 session[0] ? session : NULL, &co)) {
-	case 0: break;
-	case BOOKD_E_CONFLICT: reason = "booked"; break;
-	case BOOKD_E_HELD: reason = "held"; break;
-	case BOOKD_E_CLOSED: reason = "closed"; break;
-	case BOOKD_E_INACTIVE: reason = "inactive"; break;
-	default: return check_failed(r, &co);
+	case 0:
+		break;
+	case BOOKD_E_CONFLICT:
+		reason = "booked";
+		break;
+	case BOOKD_E_HELD:
+		reason = "held";
+		break;
+	case BOOKD_E_CLOSED:
+		reason = "closed";
+		break;
+	case BOOKD_E_INACTIVE:
+		reason = "inactive";
+		break;
+	default:
+		return check_failed(r, &co);
 	}
 	msgpack_pack_map(r->pk, reason ? 2 : 1);
 	wire_pk_kbool(r->pk, "free", reason == NULL);
@@ -835,11 +845,10 @@ static int event_type_arg(struct req *r, const msgpack_object *o,
 	e = state_event_type(&r->s->st, o->via.str.ptr, o->via.str.size);
 	if (e == NULL || (!e->active && r->c->role != ROLE_ADMIN)) {
 		r->field = "event_type";
-		return req_error(r, BOOKD_E_NOT_FOUND,
-				 "event_type: no event type '%.*s'",
-				 (int)(o->via.str.size > 63 ? 63
-							    : o->via.str.size),
-				 o->via.str.ptr);
+		return req_error(
+		    r, BOOKD_E_NOT_FOUND, "event_type: no event type '%.*s'",
+		    (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
+		    o->via.str.ptr);
 	}
 	*out = e;
 	return 0;
@@ -891,8 +900,7 @@ static int grid_common(struct req *r, struct grid *g)
 	uint64_t dflt;
 
 	g->res = find_res(r, r->a[ARG_resource], "resource", false);
-	if (g->res == NULL ||
-	    event_type_arg(r, r->a[ARG_event_type], &g->et) ||
+	if (g->res == NULL || event_type_arg(r, r->a[ARG_event_type], &g->et) ||
 	    get_minutes(r, ARG_duration, "duration", 0, &g->dur) ||
 	    date_zone(r, g->res, &g->zone))
 		return r->err;
@@ -1036,8 +1044,8 @@ static bool pack_view(void *ctx, int64_t t)
 	wire_pk_kint(pk, "start", t);
 	wire_pk_kstr(pk, "state",
 		     held_by_other(v->g->res, t, t + v->g->dur, v->g->session)
-			     ? "reserved"
-			     : "available");
+			 ? "reserved"
+			 : "available");
 	return true;
 }
 
@@ -1090,7 +1098,8 @@ static int h_slots_month(struct req *r)
 
 static int h_holds_day(struct req *r)
 {
-	struct resource *res = find_res(r, r->a[ARG_resource], "resource", false);
+	struct resource *res =
+	    find_res(r, r->a[ARG_resource], "resource", false);
 	char session[SESSION_MAX + 1];
 	const struct tz *zone;
 	int64_t day, ds, de;
@@ -1130,10 +1139,10 @@ static int hold_check(struct req *r, const struct hold_req *h,
 	if (state_hold_find(h->res, session) == NULL &&
 	    h->res->nholds >= MAX_HOLDS_PER_RESOURCE)
 		return req_error(r, BOOKD_E_LIMIT,
-				 "hold: %s has %d holds already",
-				 h->res->id, MAX_HOLDS_PER_RESOURCE);
-	if (state_check_span(&r->s->st, &it, 1, h->start, h->end, true,
-			     session, co))
+				 "hold: %s has %d holds already", h->res->id,
+				 MAX_HOLDS_PER_RESOURCE);
+	if (state_check_span(&r->s->st, &it, 1, h->start, h->end, true, session,
+			     co))
 		return check_failed(r, co);
 	return 0;
 }
@@ -1206,7 +1215,8 @@ static int h_hold_many(struct req *r)
 
 static int h_release(struct req *r)
 {
-	struct resource *res = find_res(r, r->a[ARG_resource], "resource", true);
+	struct resource *res =
+	    find_res(r, r->a[ARG_resource], "resource", true);
 	char session[SESSION_MAX + 1];
 	int released;
 
@@ -1258,10 +1268,10 @@ static int get_booker(struct req *r, struct booker *bk)
 		if (j == 4) {
 			snprintf(field, sizeof(field), "booker.%.*s",
 				 k->type == MSGPACK_OBJECT_STR
-					 ? (int)(k->via.str.size > 32
-							 ? 32
-							 : k->via.str.size)
-					 : 1,
+				     ? (int)(k->via.str.size > 32
+						 ? 32
+						 : k->via.str.size)
+				     : 1,
 				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr
 							       : "?");
 			return bad(r, field, "unknown field");
@@ -1295,8 +1305,9 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 
 	*nitems = 0;
 	if ((one == NULL) == (many == NULL))
-		return bad(r, "resource", "give exactly one of resource and "
-					  "resources");
+		return bad(r, "resource",
+			   "give exactly one of resource and "
+			   "resources");
 	if (one) {
 		struct resource *res = find_res(r, one, "resource", true);
 		if (res == NULL)
@@ -1326,8 +1337,9 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 				q = wire_get(o, "quantity");
 			}
 			if (id == NULL || id->type != MSGPACK_OBJECT_STR)
-				return bad(r, field, "a resource id or {id, "
-						     "quantity}");
+				return bad(r, field,
+					   "a resource id or {id, "
+					   "quantity}");
 			if (q && (q->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 				  q->via.u64 < 1 || q->via.u64 > 10000))
 				return bad(r, field,
@@ -1342,8 +1354,8 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 						   res->id);
 			if (q && q->via.u64 > res->quantity)
 				return bad(r, field,
-					   "quantity: %s has %u units",
-					   res->id, res->quantity);
+					   "quantity: %s has %u units", res->id,
+					   res->quantity);
 			items[*nitems].res = res->idx;
 			items[*nitems].qty = q ? (uint32_t)q->via.u64 : 1;
 			(*nitems)++;
@@ -1375,15 +1387,15 @@ static void random_ref(char out[33])
  * span itself must be open and clear of bookings and of other sessions'
  * holds; the buffers need only be clear of bookings (and their buffers).
  */
-static int check_booking(struct state *st, const struct item *items,
-			 int nitems, int64_t start, int64_t end, int32_t bb,
-			 int32_t ba, const char *session, struct check_out *co)
+static int check_booking(struct state *st, const struct item *items, int nitems,
+			 int64_t start, int64_t end, int32_t bb, int32_t ba,
+			 const char *session, struct check_out *co)
 {
 	if (state_check(st, items, nitems, start, end, CHK_OPEN | CHK_HOLDS,
 			session, co))
 		return co->err;
-	if (bb && state_check(st, items, nitems, start - bb, start, 0, NULL,
-			      co))
+	if (bb &&
+	    state_check(st, items, nitems, start - bb, start, 0, NULL, co))
 		return co->err;
 	if (ba && state_check(st, items, nitems, end, end + ba, 0, NULL, co))
 		return co->err;
@@ -1417,7 +1429,7 @@ static int h_book(struct req *r)
 	struct hist h;
 	struct check_out co;
 	char session[SESSION_MAX + 1], tzbuf[65], notebuf[4097], keybuf[129],
-		bybuf[129];
+	    bybuf[129];
 	int nitems, status = BS_CONFIRMED;
 	int64_t start, end, now = now_ms();
 	const msgpack_object *key = r->a[ARG_key];
@@ -1426,15 +1438,14 @@ static int h_book(struct req *r)
 	int32_t bb = 0, ba = 0;
 
 	if (key) {
-		const struct booking *prev =
-			state_booking_by_key(st, key->via.str.ptr,
-					     key->via.str.size);
+		const struct booking *prev = state_booking_by_key(
+		    st, key->via.str.ptr, key->via.str.size);
 		if (prev) {
 			/* Idempotent repeat: the first booking, nothing new. */
 			state_pack_booking(r->pk, st, prev,
 					   r->c->role == ROLE_ADMIN
-						   ? VIEW_ADMIN
-						   : VIEW_PUBLIC);
+					       ? VIEW_ADMIN
+					       : VIEW_PUBLIC);
 			return 0;
 		}
 		if (key->via.str.size == 0)
@@ -1584,8 +1595,8 @@ static int h_booking_list(struct req *r)
 	if (limit < 1 || limit > MAX_LIST)
 		return bad(r, "limit", "from 1 to %d", MAX_LIST);
 	if (a[ARG_resource]) {
-		struct resource *rr = find_res(r, a[ARG_resource], "resource",
-					       true);
+		struct resource *rr =
+		    find_res(r, a[ARG_resource], "resource", true);
 		if (rr == NULL)
 			return r->err;
 		res = (int)rr->idx;
@@ -1634,8 +1645,8 @@ static int change_booking(struct req *r, const struct booking *cur, int to,
 		return req_error(r, BOOKD_E_INTERNAL, "out of memory");
 	memcpy(hist, cur->hist, cur->nhist * sizeof(*hist));
 	hist[cur->nhist] = (struct hist){
-		now_ms(), (int8_t)cur->status, (int8_t)to,
-		objdup(r->a[ARG_by], bybuf, sizeof(bybuf)), (char *)reason};
+	    now_ms(), (int8_t)cur->status, (int8_t)to,
+	    objdup(r->a[ARG_by], bybuf, sizeof(bybuf)), (char *)reason};
 	if (hist[cur->nhist].by == NULL)
 		hist[cur->nhist].by = (char *)actor(r);
 	nb.hist = hist;
@@ -1650,9 +1661,9 @@ static int change_booking(struct req *r, const struct booking *cur, int to,
 }
 
 static const int status_event[BS__COUNT] = {
-	[BS_PENDING] = EV_NONE,       [BS_CONFIRMED] = EV_CONFIRMED,
-	[BS_DECLINED] = EV_DECLINED,  [BS_CANCELLED] = EV_CANCELLED,
-	[BS_COMPLETED] = EV_COMPLETED, [BS_NO_SHOW] = EV_NO_SHOW,
+    [BS_PENDING] = EV_NONE,	   [BS_CONFIRMED] = EV_CONFIRMED,
+    [BS_DECLINED] = EV_DECLINED,   [BS_CANCELLED] = EV_CANCELLED,
+    [BS_COMPLETED] = EV_COMPLETED, [BS_NO_SHOW] = EV_NO_SHOW,
 };
 
 static int transition(struct req *r, struct booking *b, int to)
@@ -1735,7 +1746,8 @@ static int h_booking_reschedule(struct req *r)
 
 static int h_subscribe(struct req *r)
 {
-	struct resource *res = find_res(r, r->a[ARG_resource], "resource", false);
+	struct resource *res =
+	    find_res(r, r->a[ARG_resource], "resource", false);
 	const msgpack_object *topic = r->a[ARG_topic];
 	int64_t from = r->s->st.first_day, to = r->s->st.last_day;
 	uint8_t t;
@@ -1762,8 +1774,9 @@ static int h_subscribe(struct req *r)
 		return bad(r, "to", "before from");
 	rc = server_subscribe(r->s, r->c, t, res->idx, from, to, &id);
 	if (rc)
-		return req_error(r, rc, "subscriptions: at most 4096 on one "
-					"connection");
+		return req_error(r, rc,
+				 "subscriptions: at most 4096 on one "
+				 "connection");
 	msgpack_pack_map(r->pk, 1);
 	wire_pk_kint(r->pk, "sub", (int64_t)id);
 	return 0;

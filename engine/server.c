@@ -24,16 +24,16 @@
 #include "quanta.h"
 #include "server.h"
 
-#define RECV_CHUNK 65536
-#define OUT_PAUSE (8u << 20)     /* stop reading a client past this */
-#define PUSH_CUTOFF (16u << 20)  /* cut a subscriber off past this */
+#define RECV_CHUNK	  65536
+#define OUT_PAUSE	  (8u << 20)  /* stop reading a client past this */
+#define PUSH_CUTOFF	  (16u << 20) /* cut a subscriber off past this */
 #define MAX_SUBS_PER_CONN 4096
-#define RING_ENTRIES 4096
+#define RING_ENTRIES	  4096
 
 static void conn_close(struct server *s, struct conn *c);
 static void conn_flush(struct server *s, struct conn *c);
-static void publish_page(struct server *s, struct resource *r,
-			 struct rday *d, bool slots, bool holds);
+static void publish_page(struct server *s, struct resource *r, struct rday *d,
+			 bool slots, bool holds);
 
 static struct io_uring_sqe *get_sqe(struct server *s)
 {
@@ -196,7 +196,7 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	s->stats.ops++;
 	msgpack_unpacked_init(&u);
 	if (msgpack_unpack_next(&u, body, len, &used) !=
-		    MSGPACK_UNPACK_SUCCESS ||
+		MSGPACK_UNPACK_SUCCESS ||
 	    used != len) {
 		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
 				   "request: not one MessagePack value");
@@ -560,12 +560,11 @@ static void push_day(struct server *s, struct resource *r, int64_t day,
 		return;
 	q_format_date(day, date);
 	version = topic == TOPIC_SLOTS
-			  ? pagesw_slots_version(s->pages, r->idx, day)
-			  : pagesw_holds_version(s->pages, r->idx, day);
+		      ? pagesw_slots_version(s->pages, r->idx, day)
+		      : pagesw_holds_version(s->pages, r->idx, day);
 	for (x = r->subs; x; x = next) {
 		next = x->rnext;
-		if (x->topic == topic && day >= x->from_day &&
-		    day <= x->to_day)
+		if (x->topic == topic && day >= x->from_day && day <= x->to_day)
 			push(s, x, date, version);
 	}
 }
@@ -886,8 +885,7 @@ static void arm_accept(struct server *s)
 static void arm_signal(struct server *s)
 {
 	struct io_uring_sqe *sqe = get_sqe(s);
-	io_uring_prep_read(sqe, s->signal_fd, s->sigbuf, sizeof(*s->sigbuf),
-			   0);
+	io_uring_prep_read(sqe, s->signal_fd, s->sigbuf, sizeof(*s->sigbuf), 0);
 	io_uring_sqe_set_data(sqe, &s->signal_ev);
 }
 
@@ -1062,7 +1060,7 @@ static int load_auth_key(struct server *s)
 			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0 ||
 		    write(fd, s->auth_key, sizeof(s->auth_key)) !=
-			    (ssize_t)sizeof(s->auth_key) ||
+			(ssize_t)sizeof(s->auth_key) ||
 		    fsync(fd) < 0) {
 			log_msg("cannot write auth.key: %s", strerror(errno));
 			if (fd >= 0)
@@ -1116,8 +1114,8 @@ int server_init(struct server *s, const struct config *cfg)
 		log_msg("cannot open %s: %s", cfg->data_dir, strerror(errno));
 		return 2;
 	}
-	s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			   0640);
+	s->lockfd =
+	    openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (s->lockfd < 0) {
 		log_msg("cannot open %s/lock: %s", cfg->data_dir,
 			strerror(errno));
@@ -1158,8 +1156,8 @@ int server_init(struct server *s, const struct config *cfg)
 		"): %u resources, %u bookings",
 		scan.records, wal_last_lsn(s->wal), s->st.nres, s->st.nbk);
 
-	rc = pagesw_open(&s->pages, s->dirfd, cfg->max_resources, window,
-			 first, last);
+	rc = pagesw_open(&s->pages, s->dirfd, cfg->max_resources, window, first,
+			 last);
 	if (rc < 0) {
 		log_msg("cannot build %s/pages: %s", cfg->data_dir,
 			strerror(-rc));

@@ -83,7 +83,7 @@ struct park {
 
 struct sub {
 	struct sub *rnext, *rprev; /* the resource's subscriptions */
-	struct sub *cnext;         /* the connection's subscriptions */
+	struct sub *cnext;	   /* the connection's subscriptions */
 	struct conn *conn;
 	uint64_t id;
 	uint32_t res;
@@ -192,7 +192,7 @@ void server_free(struct server *s);
 
 /* For handlers. */
 int req_error(struct req *r, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 uint64_t server_log_record(struct server *s, uint16_t type,
 			   const struct wbuf *payload);
 int64_t server_now_ms(const struct server *s);

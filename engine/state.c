@@ -12,18 +12,18 @@
 #define MAX_QUANTITY 10000
 
 const char *const bstatus_names[BS__COUNT] = {
-	"pending", "confirmed", "declined", "cancelled", "completed", "no_show",
+    "pending", "confirmed", "declined", "cancelled", "completed", "no_show",
 };
 
 const char *const event_names[EV__COUNT] = {
-	"",
-	"booking.created",
-	"booking.confirmed",
-	"booking.declined",
-	"booking.cancelled",
-	"booking.completed",
-	"booking.no_show",
-	"booking.rescheduled",
+    "",
+    "booking.created",
+    "booking.confirmed",
+    "booking.declined",
+    "booking.cancelled",
+    "booking.completed",
+    "booking.no_show",
+    "booking.rescheduled",
 };
 
 int bstatus_parse(const msgpack_object *o)
@@ -358,8 +358,8 @@ void state_occupy(struct state *st, const struct booking *b, int sign,
 				bids_del(d, b->id);
 			if (emit) {
 				struct delta dl = {DELTA_OCCUPY, (uint8_t)from,
-						   (uint8_t)to, qty, r->idx,
-						   day};
+						   (uint8_t)to,	 qty,
+						   r->idx,	 day};
 				push_delta(st, &dl);
 			}
 		}
@@ -502,9 +502,9 @@ static int apply_schedule(struct state *st, struct resource *r,
 		return 0;
 	}
 	if (r->sched) {
-		st->old_scheds = grow_vec(st->old_scheds, &st->capold,
-					  st->nold + 1,
-					  sizeof(*st->old_scheds));
+		st->old_scheds =
+		    grow_vec(st->old_scheds, &st->capold, st->nold + 1,
+			     sizeof(*st->old_scheds));
 		st->old_scheds[st->nold++] = r->sched;
 	}
 	r->sched = sc;
@@ -625,7 +625,8 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 		if (r == NULL)
 			return -1;
 		b->items[i].res = r->idx;
-		b->items[i].qty = (uint32_t)obj_int(wire_get(it, "quantity"), 1);
+		b->items[i].qty =
+		    (uint32_t)obj_int(wire_get(it, "quantity"), 1);
 		if (b->items[i].qty < 1 || b->items[i].qty > MAX_QUANTITY)
 			return -1;
 		b->nitems++;
@@ -642,8 +643,8 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 	b->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	b->buf_before = (int32_t)obj_int(wire_get(m, "buffer_before"), 0) * 60;
 	b->buf_after = (int32_t)obj_int(wire_get(m, "buffer_after"), 0) * 60;
-	if (b->buf_before < 0 || b->buf_after < 0 ||
-	    b->buf_before > 86400 || b->buf_after > 86400)
+	if (b->buf_before < 0 || b->buf_after < 0 || b->buf_before > 86400 ||
+	    b->buf_after > 86400)
 		return -1;
 	return parse_hist(wire_get(m, "history"), b);
 }
@@ -683,8 +684,8 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 		free_booking(old);
 		st->bk[b->id - 1] = b;
 	} else {
-		st->bk = grow_vec(st->bk, &st->capbk, st->nbk + 1,
-				  sizeof(*st->bk));
+		st->bk =
+		    grow_vec(st->bk, &st->capbk, st->nbk + 1, sizeof(*st->bk));
 		st->bk[st->nbk++] = b;
 		hmap_put(&st->bk_by_ref, b->ref, strlen(b->ref), b->id);
 		if (b->key)
@@ -695,10 +696,10 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 		state_occupy(st, b, +1, true);
 	ev = event_of(wire_get(m, "event"));
 	if (ev != EV_NONE) {
-		st->ev = grow_vec(st->ev, &st->capev, st->nev + 1,
-				  sizeof(*st->ev));
+		st->ev =
+		    grow_vec(st->ev, &st->capev, st->nev + 1, sizeof(*st->ev));
 		st->ev[st->nev++] =
-			(struct event){lsn, at_ms, b->id, (uint8_t)ev};
+		    (struct event){lsn, at_ms, b->id, (uint8_t)ev};
 	}
 	return 0;
 }
@@ -737,7 +738,8 @@ static int u32_list(const msgpack_object *a, uint32_t *out, uint32_t max,
 	    a->via.array.size > max)
 		return -1;
 	for (uint32_t i = 0; i < a->via.array.size; i++) {
-		if (a->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		if (a->via.array.ptr[i].type !=
+			MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		    a->via.array.ptr[i].via.u64 > UINT32_MAX)
 			return -1;
 		out[(*n)++] = (uint32_t)a->via.array.ptr[i].via.u64;
@@ -774,15 +776,15 @@ static int apply_event_type(struct state *st, const msgpack_object *m)
 	e.min_notice = (uint32_t)obj_int(wire_get(m, "min_notice"), 0);
 	e.max_future = (uint32_t)obj_int(wire_get(m, "max_future"), 0);
 	e.requires_confirmation =
-		obj_bool(wire_get(m, "requires_confirmation"), false);
+	    obj_bool(wire_get(m, "requires_confirmation"), false);
 	e.active = obj_bool(wire_get(m, "active"), true);
 	e.created_ms = obj_int(wire_get(m, "created_ms"), 0);
 	e.updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	x = state_event_type(st, e.id, strlen(e.id));
 	if (x == NULL) {
 		x = xcalloc(1, sizeof(*x));
-		st->et = grow_vec(st->et, &st->capet, st->net + 1,
-				  sizeof(*st->et));
+		st->et =
+		    grow_vec(st->et, &st->capet, st->net + 1, sizeof(*st->et));
 		hmap_put(&st->et_by_id, e.id, strlen(e.id), st->net);
 		st->et[st->net++] = x;
 	}
@@ -834,7 +836,7 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 
 	msgpack_unpacked_init(&u);
 	if (msgpack_unpack_next(&u, payload, len, &off) ==
-		    MSGPACK_UNPACK_SUCCESS &&
+		MSGPACK_UNPACK_SUCCESS &&
 	    u.data.type == MSGPACK_OBJECT_MAP) {
 		if (type == WAL_RESOURCE)
 			rc = apply_resource(st, &u.data);
@@ -935,9 +937,9 @@ void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 {
 	pack_booking_body(pk, st, b, 2);
 	wire_pk_kstr(pk, "key", b->key);
-	wire_pk_kstr(pk, "event", event > EV_NONE && event < EV__COUNT
-					  ? event_names[event]
-					  : NULL);
+	wire_pk_kstr(pk, "event",
+		     event > EV_NONE && event < EV__COUNT ? event_names[event]
+							  : NULL);
 }
 
 /* ---- checks ----------------------------------------------------------- */
@@ -1025,7 +1027,7 @@ int state_check(struct state *st, const struct item *items, int nitems,
 			span_slots(start, end, day, &from, &to);
 			for (int s = from; s < to && !hit; s++)
 				hit = slot_count(d->units, d->booked, s) +
-					      items[i].qty >
+					  items[i].qty >
 				      r->quantity;
 			if (!hit)
 				continue;
@@ -1033,7 +1035,7 @@ int state_check(struct state *st, const struct item *items, int nitems,
 			out->res = r->idx;
 			for (uint32_t k = 0; k < d->nbids; k++) {
 				const struct booking *b =
-					st->bk[d->bids[k] - 1];
+				    st->bk[d->bids[k] - 1];
 				for (int j = 0; j < b->nitems; j++)
 					if (b->items[j].res == r->idx &&
 					    overlaps(occ_start(b), occ_end(b),
@@ -1058,11 +1060,11 @@ int state_check(struct state *st, const struct item *items, int nitems,
 				continue;
 			for (int s = from; s < to; s++) {
 				unsigned used =
-					slot_count(d->units, d->booked, s);
+				    slot_count(d->units, d->booked, s);
 				if ((d->held[s / 64] >> (s % 64) & 1) &&
 				    used + held_units(r, day, s, session) +
-						    items[i].qty >
-					    r->quantity)
+					    items[i].qty >
+					r->quantity)
 					return fail(out, BOOKD_E_HELD, r->idx);
 			}
 		}

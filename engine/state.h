@@ -40,8 +40,8 @@
 #include "tz.h"
 #include "wire.h"
 
-#define DAY_NONE INT64_MIN
-#define MAX_ITEMS 32
+#define DAY_NONE    INT64_MIN
+#define MAX_ITEMS   32
 #define SESSION_MAX 128
 
 enum bstatus {
@@ -65,17 +65,17 @@ static inline bool bstatus_occupies(int s)
 bool bstatus_can_move(int from, int to);
 
 struct rday {
-	int64_t day; /* DAY_NONE when the slot holds no day */
-	uint64_t open[2];  /* working: from the newest schedule */
-	uint64_t copen[2]; /* committed (published) */
+	int64_t day;	     /* DAY_NONE when the slot holds no day */
+	uint64_t open[2];    /* working: from the newest schedule */
+	uint64_t copen[2];   /* committed (published) */
 	uint64_t booked[2];  /* working */
 	uint64_t cbooked[2]; /* committed (published) */
 	uint64_t held[2];
 	uint16_t *units;  /* pools only: working booked units per slot */
 	uint16_t *cunits; /* pools only: committed */
-	uint32_t *bids;   /* occupying bookings touching this day */
+	uint32_t *bids;	  /* occupying bookings touching this day */
 	uint32_t nbids, capbids;
-	uint32_t mark; /* scratch for de-duplicating per group */
+	uint32_t mark;	   /* scratch for de-duplicating per group */
 	bool open_changed; /* copen changed by a commit, not yet published */
 };
 
@@ -97,10 +97,10 @@ struct resource {
 	char *meta; /* packed MessagePack, or NULL */
 	uint32_t meta_len;
 	uint32_t quantity;
-	uint32_t cquantity; /* committed quantity (what readers see) */
-	struct sched *sched;        /* NULL: open around the clock */
+	uint32_t cquantity;	    /* committed quantity (what readers see) */
+	struct sched *sched;	    /* NULL: open around the clock */
 	const struct sched *csched; /* the committed schedule */
-	const struct tz *tz;        /* the resource's zone for local dates */
+	const struct tz *tz;	    /* the resource's zone for local dates */
 	bool standalone, active;
 	int64_t created_ms, updated_ms;
 	struct rday *days; /* [window_days] */
@@ -138,22 +138,22 @@ struct booking {
 };
 
 enum delta_kind {
-	DELTA_OCCUPY,   /* qty units on slots [from, to) of (res, day) */
-	DELTA_REQUANT,  /* the resource's quantity became qty */
+	DELTA_OCCUPY,	/* qty units on slots [from, to) of (res, day) */
+	DELTA_REQUANT,	/* the resource's quantity became qty */
 	DELTA_RESOURCE, /* the resource's directory entry changed */
-	DELTA_OPEN,     /* the resource's schedule became ptr */
+	DELTA_OPEN,	/* the resource's schedule became ptr */
 };
 
 struct delta {
 	uint8_t kind;
 	uint8_t from, to; /* slots [from, to) */
-	int32_t qty;      /* +n occupy, -n free; the new quantity */
+	int32_t qty;	  /* +n occupy, -n free; the new quantity */
 	uint32_t res;
 	int64_t day;
 	const void *ptr;
 };
 
-#define ET_MAX_LENGTHS 16
+#define ET_MAX_LENGTHS	 16
 #define ET_MAX_RESOURCES 64
 
 /* An event type: what a booker picks, with durations and linked resources. */
@@ -279,8 +279,8 @@ void state_pack_booking(msgpack_packer *pk, const struct state *st,
 
 /* Result of a span check. */
 struct check_out {
-	int err;          /* 0 or a BOOKD_E_* code */
-	uint32_t res;     /* resource the refusal concerns */
+	int err;	  /* 0 or a BOOKD_E_* code */
+	uint32_t res;	  /* resource the refusal concerns */
 	uint32_t ids[16]; /* conflicting bookings (CONFLICT) */
 	uint32_t nids;
 };
@@ -288,14 +288,14 @@ struct check_out {
 /*
  * Can items[] take [start, end)?  Checks, for every resource and day:
  * window, active, open hours, bookings and, when check_holds, holds of
- * sessions other than `session` (NULL: every hold counts).  Returns 0 or the error code also stored in
- * out->err.
+ * sessions other than `session` (NULL: every hold counts).  Returns 0 or the
+ * error code also stored in out->err.
  */
 int state_check_span(struct state *st, const struct item *items, int nitems,
 		     int64_t start, int64_t end, bool check_holds,
 		     const char *session, struct check_out *out);
 
-#define CHK_OPEN 1u  /* the span must be inside open hours */
+#define CHK_OPEN  1u /* the span must be inside open hours */
 #define CHK_HOLDS 2u /* other sessions' holds count */
 /* state_check_span with explicit CHK_* flags (buffers need no open hours
  * and ignore holds). */
@@ -338,7 +338,8 @@ static inline void span_days(int64_t start, int64_t end, int64_t *d0,
 			     int64_t *d1)
 {
 	*d0 = start >= 0 ? start / 86400 : -((-start + 86399) / 86400);
-	*d1 = (end - 1) >= 0 ? (end - 1) / 86400 : -((-(end - 1) + 86399) / 86400);
+	*d1 = (end - 1) >= 0 ? (end - 1) / 86400
+			     : -((-(end - 1) + 86399) / 86400);
 }
 static inline void span_slots(int64_t start, int64_t end, int64_t day,
 			      int *from, int *to)

@@ -44,7 +44,7 @@ enum bookd_err {
 	BOOKD_E_FIRST_ = -1000,
 	BOOKD_ERROR_LIST(BOOKD_X_ENUM)
 #undef BOOKD_X_ENUM
-	BOOKD_E_LAST_
+	    BOOKD_E_LAST_
 };
 
 /* Number of codes that appear on the wire (BAD_REQUEST .. INTERNAL). */

@@ -7,13 +7,13 @@
 
 static const char *const err_names[] = {
 #define NAME_X(name, msg) #name,
-	BOOKD_ERROR_LIST(NAME_X)
+    BOOKD_ERROR_LIST(NAME_X)
 #undef NAME_X
 };
 
 static const char *const err_msgs[] = {
 #define MSG_X(name, msg) msg,
-	BOOKD_ERROR_LIST(MSG_X)
+    BOOKD_ERROR_LIST(MSG_X)
 #undef MSG_X
 };
 

@@ -11,7 +11,7 @@
 #define SPEC_X(field, type, req, max) {#field, ARG_##field, type, req, max},
 #define OP_ARGS_X(ident, wire, role, flags)                                    \
 	static const struct arg_spec args_##ident[] = {                        \
-		ARGS_##ident(SPEC_X){NULL, 0, 0, 0, 0}};
+	    ARGS_##ident(SPEC_X){NULL, 0, 0, 0, 0}};
 BOOKD_OPS(OP_ARGS_X)
 #undef OP_ARGS_X
 
@@ -35,28 +35,41 @@ int proto_op_lookup(const char *name, size_t len)
 static const char *type_name(int t)
 {
 	switch (t) {
-	case T_STR: return "a string";
-	case T_UINT: return "a non-negative integer";
-	case T_INT: return "an integer";
-	case T_BOOL: return "a boolean";
-	case T_MAP: return "a map";
-	case T_ARR: return "an array";
-	default: return "a value";
+	case T_STR:
+		return "a string";
+	case T_UINT:
+		return "a non-negative integer";
+	case T_INT:
+		return "an integer";
+	case T_BOOL:
+		return "a boolean";
+	case T_MAP:
+		return "a map";
+	case T_ARR:
+		return "an array";
+	default:
+		return "a value";
 	}
 }
 
 static int type_ok(const struct arg_spec *s, const msgpack_object *o)
 {
 	switch (s->type) {
-	case T_STR: return o->type == MSGPACK_OBJECT_STR;
-	case T_UINT: return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+	case T_STR:
+		return o->type == MSGPACK_OBJECT_STR;
+	case T_UINT:
+		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
 	case T_INT:
 		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		       o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
-	case T_BOOL: return o->type == MSGPACK_OBJECT_BOOLEAN;
-	case T_MAP: return o->type == MSGPACK_OBJECT_MAP;
-	case T_ARR: return o->type == MSGPACK_OBJECT_ARRAY;
-	default: return 1;
+	case T_BOOL:
+		return o->type == MSGPACK_OBJECT_BOOLEAN;
+	case T_MAP:
+		return o->type == MSGPACK_OBJECT_MAP;
+	case T_ARR:
+		return o->type == MSGPACK_OBJECT_ARRAY;
+	default:
+		return 1;
 	}
 }
 
@@ -91,10 +104,10 @@ int proto_validate_args(int op, const msgpack_object *args,
 			}
 		}
 		if (s == NULL) {
-			snprintf(msg, msglen, "%.*s: unknown field for %s",
-				 (int)(k->via.str.size > 64 ? 64
-							    : k->via.str.size),
-				 k->via.str.ptr, spec->name);
+			snprintf(
+			    msg, msglen, "%.*s: unknown field for %s",
+			    (int)(k->via.str.size > 64 ? 64 : k->via.str.size),
+			    k->via.str.ptr, spec->name);
 			return BOOKD_E_BAD_REQUEST;
 		}
 		if (out[s->field]) {
@@ -125,7 +138,8 @@ int proto_validate_args(int op, const msgpack_object *args,
 	}
 	for (int j = 0; j < spec->nargs; j++) {
 		if (spec->args[j].required && !out[spec->args[j].field]) {
-			snprintf(msg, msglen, "%s: required", spec->args[j].name);
+			snprintf(msg, msglen, "%s: required",
+				 spec->args[j].name);
 			return BOOKD_E_BAD_REQUEST;
 		}
 	}

@@ -67,7 +67,8 @@ int q_parse_date(const char *s, unsigned long len, int64_t *day)
 		return -1;
 	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
 		return -1;
-	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+	if (m == 2 && d == 29 &&
+	    !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
 		return -1;
 	*day = q_days_from_civil(y, m, d);
 	return 0;

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define Q_SECONDS 900
-#define Q_PER_DAY 96
+#define Q_SECONDS   900
+#define Q_PER_DAY   96
 #define DAY_SECONDS 86400
 
 static inline int64_t q_floor_div(int64_t a, int64_t b)

@@ -36,9 +36,12 @@
  *
  * How it fails: sched_parse() returns 0, -EINVAL for invalid input with a
  * message naming the field ("weekly[2].start: not a multiple of 15
- * minutes", "timezone: unknown time zone 'Mars/Olympus'"), or -ENOMEM.
- * Nothing is allocated on failure.  The other functions cannot fail, except
- * that sched_local_windows() reports a too small output array.
+ * minutes", "timezone: unknown time zone 'Mars/Olympus'"), or -ENOMEM;
+ * a failed parse leaves nothing to free.  The other functions cannot fail,
+ * except that sched_local_windows() reports a too small output array.  Day
+ * numbers passed in must be those of real dates (years 0..9999, what
+ * q_parse_date() produces, or near them) so that day * 86400 cannot
+ * overflow.
  */
 #ifndef BOOKD_SCHEDULE_H
 #define BOOKD_SCHEDULE_H

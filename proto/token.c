@@ -42,8 +42,8 @@ static int unhex(const char *s, size_t n, unsigned char *out)
 	return 0;
 }
 
-static void mac(const unsigned char key[TOKEN_KEY_LEN], const void *p,
-		size_t n, unsigned char out[32])
+static void mac(const unsigned char key[TOKEN_KEY_LEN], const void *p, size_t n,
+		unsigned char out[32])
 {
 	unsigned int len = 32;
 	HMAC(EVP_sha256(), key, TOKEN_KEY_LEN, p, n, out, &len);
@@ -89,8 +89,8 @@ int token_verify(const unsigned char key[TOKEN_KEY_LEN], const char *tok,
 	if (dot == NULL || (size_t)(tok + len - dot - 1) != 64)
 		return -1;
 	plen = (size_t)(dot - tok - 4);
-	if (plen / 2 >= sizeof(payload) ||
-	    unhex(tok + 4, plen, payload) < 0 || unhex(dot + 1, 64, got) < 0)
+	if (plen / 2 >= sizeof(payload) || unhex(tok + 4, plen, payload) < 0 ||
+	    unhex(dot + 1, 64, got) < 0)
 		return -1;
 	plen /= 2;
 	mac(key, payload, plen, want);

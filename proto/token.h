@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOKEN_KEY_LEN 32
-#define TOKEN_MAX 1024
+#define TOKEN_KEY_LEN	  32
+#define TOKEN_MAX	  1024
 #define TOKEN_SUBJECT_MAX 63
 
 /* Returns 0, or -1 if role/subject are unusable (empty, too long, "\n"). */

@@ -4,8 +4,8 @@
  * A loaded zone is a sorted table of explicit transitions (instant, offset
  * from then on), the offset before the first of them (time type 0, as RFC
  * 8536 says), and the footer's POSIX TZ rule that takes over at the last
- * transition.  Debian's files carry few explicit future transitions, so for
- * today's dates the footer rule is usually what answers.
+ * transition.  Slim files (zic -b slim) list no future transitions and fat
+ * ones stop at 2037, so the footer rule answers for the years after.
  *
  * Local-to-UTC conversion walks the constant-offset segments of the window
  * [L - 26h, L + 26h] around the wall time L: every instant whose wall time

@@ -123,11 +123,12 @@ static int nth_sunday(int y, int m, int n)
 	int64_t d = q_days_from_civil(y, (unsigned)m, 1);
 	while (q_weekday(d) != 7)
 		d++;
-	return (int)(d - q_days_from_civil(y, (unsigned)m, 1) + 1 + 7 * (n - 1));
+	return (int)(d - q_days_from_civil(y, (unsigned)m, 1) + 1 +
+		     7 * (n - 1));
 }
 
-static void check_dst_day(int fd, const char *resource, const char *zone,
-			  int y, int m, int d, int want_quarters)
+static void check_dst_day(int fd, const char *resource, const char *zone, int y,
+			  int m, int d, int want_quarters)
 {
 	char date[11];
 	int64_t st[128];
@@ -153,20 +154,17 @@ START_TEST(dst_berlin_new_york)
 {
 	int fd = conn(), y = test_year();
 
-	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", "open"),
-			 0);
+	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", "open"), 0);
 	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:s}", "id", "ber",
 			      "timezone", "Europe/Berlin"),
 			 0);
-	ck_assert_int_eq(put_weekly(fd, "ber", "Europe/Berlin", "09:00",
-				    "17:00"),
-			 0);
+	ck_assert_int_eq(
+	    put_weekly(fd, "ber", "Europe/Berlin", "09:00", "17:00"), 0);
 	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:s}", "id", "nyc",
 			      "timezone", "America/New_York"),
 			 0);
-	ck_assert_int_eq(put_weekly(fd, "nyc", "America/New_York", "09:00",
-				    "17:00"),
-			 0);
+	ck_assert_int_eq(
+	    put_weekly(fd, "nyc", "America/New_York", "09:00", "17:00"), 0);
 	check_dst_day(fd, "ber", "Europe/Berlin", y, 3, last_sunday(y, 3), 92);
 	check_dst_day(fd, "ber", "Europe/Berlin", y, 10, last_sunday(y, 10),
 		      100);
@@ -179,7 +177,8 @@ START_TEST(dst_berlin_new_york)
 	 * 04:00 local is 5 hours long and occupies exactly that. */
 	{
 		const struct tz *z;
-		int64_t day = q_days_from_civil(y, 3, (unsigned)last_sunday(y, 3));
+		int64_t day =
+		    q_days_from_civil(y, 3, (unsigned)last_sunday(y, 3));
 		int64_t s, e;
 		ck_assert_int_eq(tz_get("Europe/Berlin", &z), 0);
 		s = tz_local_to_utc(z, day - 1, 22 * 3600);
@@ -268,22 +267,21 @@ START_TEST(overrides_and_closed)
 			      "n@x"),
 			 0);
 	/* Closing the hours of a booking is allowed and reported. */
-	ck_assert_int_eq(CALL(fd, "schedule.put",
-			      "{s:s s:s s:[{s:i s:s s:s} {s:i s:s s:s} "
-			      "{s:i s:s s:s} {s:i s:s s:s} {s:i s:s s:s} "
-			      "{s:i s:s s:s} {s:i s:s s:s}] "
-			      "s:[{s:s s:[]} {s:s s:[{s:s s:s}]}]}",
-			      "id", "r", "timezone", "UTC", "weekly", "day", 1,
-			      "start", "08:00", "end", "12:00", "day", 2,
-			      "start", "08:00", "end", "12:00", "day", 3,
-			      "start", "08:00", "end", "12:00", "day", 4,
-			      "start", "08:00", "end", "12:00", "day", 5,
-			      "start", "08:00", "end", "12:00", "day", 6,
-			      "start", "08:00", "end", "12:00", "day", 7,
-			      "start", "08:00", "end", "12:00", "overrides",
-			      "date", date, "windows", "date", date2,
-			      "windows", "start", "22:00", "end", "24:00"),
-			 0);
+	ck_assert_int_eq(
+	    CALL(fd, "schedule.put",
+		 "{s:s s:s s:[{s:i s:s s:s} {s:i s:s s:s} "
+		 "{s:i s:s s:s} {s:i s:s s:s} {s:i s:s s:s} "
+		 "{s:i s:s s:s} {s:i s:s s:s}] "
+		 "s:[{s:s s:[]} {s:s s:[{s:s s:s}]}]}",
+		 "id", "r", "timezone", "UTC", "weekly", "day", 1, "start",
+		 "08:00", "end", "12:00", "day", 2, "start", "08:00", "end",
+		 "12:00", "day", 3, "start", "08:00", "end", "12:00", "day", 4,
+		 "start", "08:00", "end", "12:00", "day", 5, "start", "08:00",
+		 "end", "12:00", "day", 6, "start", "08:00", "end", "12:00",
+		 "day", 7, "start", "08:00", "end", "12:00", "overrides",
+		 "date", date, "windows", "date", date2, "windows", "start",
+		 "22:00", "end", "24:00"),
+	    0);
 	ck_assert_int_eq(wire_get(res(), "booked_slots_closed")->via.u64, 4);
 	ck_assert_int_eq(slots(fd, "r", date, 60, NULL, st, 128), 0);
 	n = slots(fd, "r", date2, 60, NULL, st, 128);
@@ -305,10 +303,9 @@ START_TEST(overrides_and_closed)
 	/* The booking survived, and a bad schedule names its field. */
 	ck_assert_int_eq(CALL(fd, "booking.get", "{s:I}", "id", (int64_t)1), 0);
 	ck_assert(wire_str_eq(wire_get(res(), "status"), "confirmed"));
-	ck_assert_int_eq(CALL(fd, "schedule.put",
-			      "{s:s s:s s:[{s:i s:s s:s}]}", "id", "r",
-			      "timezone", "UTC", "weekly", "day", 8, "start",
-			      "08:00", "end", "12:00"),
+	ck_assert_int_eq(CALL(fd, "schedule.put", "{s:s s:s s:[{s:i s:s s:s}]}",
+			      "id", "r", "timezone", "UTC", "weekly", "day", 8,
+			      "start", "08:00", "end", "12:00"),
 			 BOOKD_E_BAD_REQUEST);
 	close(fd);
 }
@@ -322,14 +319,13 @@ START_TEST(event_types)
 
 	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", "a"), 0);
 	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", "b"), 0);
-	ck_assert_int_eq(CALL(fd, "event_type.put",
-			      "{s:s s:s s:[i,i] s:[s] s:i s:i s:i s:i s:b}",
-			      "id", "session", "title", "Session", "lengths",
-			      60, 120, "resources", "a", "buffer_before", 15,
-			      "buffer_after", 30, "min_notice", 60,
-			      "max_future", 60 * 24 * 30,
-			      "requires_confirmation", 1),
-			 0);
+	ck_assert_int_eq(
+	    CALL(fd, "event_type.put",
+		 "{s:s s:s s:[i,i] s:[s] s:i s:i s:i s:i s:b}", "id", "session",
+		 "title", "Session", "lengths", 60, 120, "resources", "a",
+		 "buffer_before", 15, "buffer_after", 30, "min_notice", 60,
+		 "max_future", 60 * 24 * 30, "requires_confirmation", 1),
+	    0);
 #define BOOK_ET(res, s, e)                                                     \
 	CALL(fd, "book", "{s:s s:s s:I s:I s:{s:s s:s}}", "resource", res,     \
 	     "event_type", "session", "start", (int64_t)(s), "end",            \
@@ -345,12 +341,11 @@ START_TEST(event_types)
 	ck_assert_int_eq(BOOK_ET("a", d + 10 * 3600, d + 11 * 3600), 0);
 	ck_assert(wire_str_eq(wire_get(res(), "status"), "pending"));
 	/* Buffers stack: the next booking must leave 30 + 15 minutes. */
-	ck_assert_int_eq(BOOK_ET("a", d + 11 * 3600 + 1800,
-				 d + 12 * 3600 + 1800),
-			 BOOKD_E_CONFLICT);
-	ck_assert_int_eq(BOOK_ET("a", d + 11 * 3600 + 2700,
-				 d + 12 * 3600 + 2700),
-			 0);
+	ck_assert_int_eq(
+	    BOOK_ET("a", d + 11 * 3600 + 1800, d + 12 * 3600 + 1800),
+	    BOOKD_E_CONFLICT);
+	ck_assert_int_eq(
+	    BOOK_ET("a", d + 11 * 3600 + 2700, d + 12 * 3600 + 2700), 0);
 	/* A plain booking may not take the buffer either. */
 	ck_assert_int_eq(CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s}}",
 			      "resource", "a", "start", d + 11 * 3600, "end",
@@ -371,13 +366,13 @@ START_TEST(event_types)
 		char date[11];
 		h_date(d, date);
 		ck_assert_int_eq(CALL(fd, "slots.day", "{s:s s:s s:i s:s}",
-				      "resource", "a", "date", date,
-				      "duration", 60, "event_type", "session"),
+				      "resource", "a", "date", date, "duration",
+				      60, "event_type", "session"),
 				 0);
 		ck_assert_int_gt(wire_get(res(), "slots")->via.array.size, 0);
 		ck_assert_int_eq(CALL(fd, "slots.day", "{s:s s:s s:i s:s}",
-				      "resource", "a", "date", date,
-				      "duration", 45, "event_type", "session"),
+				      "resource", "a", "date", date, "duration",
+				      45, "event_type", "session"),
 				 BOOKD_E_BAD_REQUEST);
 	}
 	ck_assert_int_eq(CALL(fd, "event_type.list", NULL), 0);
@@ -406,7 +401,8 @@ START_TEST(pool_race)
 			int c = h_connect_raw(&H);
 			for (int k = 0; k < 10; k++) {
 				int q = 1 + (i + k) % 3;
-				int64_t s = d + (int64_t)((i * 3 + k) % 6) * 900;
+				int64_t s =
+				    d + (int64_t)((i * 3 + k) % 6) * 900;
 				CALL(c, "book",
 				     "{s:[{s:s s:i}] s:I s:I s:{s:s s:s}}",
 				     "resources", "id", "mics", "quantity", q,
@@ -435,9 +431,9 @@ START_TEST(pool_race)
 			ck_assert(wire_int(wire_get(b, "start"), &s));
 			ck_assert(wire_int(wire_get(b, "end"), &e));
 			ck_assert(wire_int(
-				wire_get(&wire_get(b, "items")->via.array.ptr[0],
-					 "quantity"),
-				&q));
+			    wire_get(&wire_get(b, "items")->via.array.ptr[0],
+				     "quantity"),
+			    &q));
 			units += q;
 			for (int64_t t = s; t < e; t += 900)
 				per[(t - d) / 900] += q;
@@ -479,8 +475,8 @@ static bool brute_free(const struct sched *sc, const struct bk *b, int nb,
 		int64_t ld = tz_local_day_of(z, q);
 		bool in = false;
 		for (int64_t dd = ld - 1; dd <= ld + 1 && !in; dd++) {
-			int n = sched_local_windows(sc, dd, st, en,
-						    SCHED_DAY_MAX);
+			int n =
+			    sched_local_windows(sc, dd, st, en, SCHED_DAY_MAX);
 			for (int i = 0; i < n; i++)
 				in |= st[i] <= q && q + 900 <= en[i];
 		}
@@ -508,21 +504,23 @@ START_TEST(property_slots_day)
 		const char *zone = zones[round % 4];
 		char a[16], e[16];
 		struct sched *sc;
-		int sh = 6 + rand_r(&seed) % 6, eh = sh + 2 + rand_r(&seed) % 10;
-		snprintf(a, sizeof(a), "%02d:%02d", sh, 15 * (rand_r(&seed) % 4));
+		int sh = 6 + rand_r(&seed) % 6,
+		    eh = sh + 2 + rand_r(&seed) % 10;
+		snprintf(a, sizeof(a), "%02d:%02d", sh,
+			 15 * (rand_r(&seed) % 4));
 		snprintf(e, sizeof(e), "%02d:00", eh > 24 ? 24 : eh);
 		ck_assert_int_eq(put_weekly(fd, "p", zone, a, e), 0);
 		ck_assert_int_eq(CALL(fd, "schedule.get", "{s:s}", "id", "p"),
 				 0);
 		{
 			char err[100];
-			ck_assert_int_eq(sched_parse(res(), &sc, err,
-						     sizeof(err)),
-					 0);
+			ck_assert_int_eq(
+			    sched_parse(res(), &sc, err, sizeof(err)), 0);
 		}
 		for (int k = 0; k < 40; k++) {
 			int op = rand_r(&seed) % 10;
-			int64_t s = base + (int64_t)(rand_r(&seed) % (4 * 96)) * 900;
+			int64_t s =
+			    base + (int64_t)(rand_r(&seed) % (4 * 96)) * 900;
 			int64_t len = (1 + rand_r(&seed) % 12) * 900;
 			if (op < 6 && nb < 400) {
 				if (CALL(fd, "book",
@@ -563,9 +561,9 @@ START_TEST(property_slots_day)
 						t += 900;
 						continue;
 					}
-					for (run = t; run < de &&
-						      brute_free(sc, b, 0, run,
-								 900);
+					for (run = t;
+					     run < de &&
+					     brute_free(sc, b, 0, run, 900);
 					     run += 900)
 						;
 					for (int64_t u = t; u < run;

@@ -96,19 +96,18 @@ static int view(int fd, const char *resource, int64_t day, int minutes,
 	int n = 0;
 
 	h_date(day, date);
-	ck_assert_int_eq(CALL(fd, "slots.view",
-			      "{s:s s:s s:i s:i s:s}", "resource", resource,
-			      "date", date, "duration", minutes, "interval",
-			      interval, "session", session),
+	ck_assert_int_eq(CALL(fd, "slots.view", "{s:s s:s s:i s:i s:s}",
+			      "resource", resource, "date", date, "duration",
+			      minutes, "interval", interval, "session",
+			      session),
 			 0);
 	a = res();
 	ck_assert_int_eq(a->type, MSGPACK_OBJECT_ARRAY);
 	for (uint32_t i = 0; i < a->via.array.size && n < max; i++) {
 		const msgpack_object *e = &a->via.array.ptr[i];
 		ck_assert(wire_int(wire_get(e, "start"), &starts[n]));
-		states[n] = wire_str_eq(wire_get(e, "state"), "reserved")
-				    ? 'r'
-				    : 'a';
+		states[n] =
+		    wire_str_eq(wire_get(e, "state"), "reserved") ? 'r' : 'a';
 		n++;
 	}
 	return n;
@@ -124,7 +123,7 @@ static char state_at(const int64_t *starts, const char *states, int n,
 }
 
 #define HOUR 3600
-#define Q 900
+#define Q    900
 
 START_TEST(scenario1_multi_duration)
 {
@@ -143,9 +142,9 @@ START_TEST(scenario1_multi_duration)
 		ck_assert_int_eq(state_at(st, sv, n, d + h * HOUR), 'r');
 	ck_assert_int_eq(state_at(st, sv, n, d + 8 * HOUR), 'a');
 	ck_assert_int_eq(state_at(st, sv, n, d + 14 * HOUR), 'a');
-	ck_assert_int_eq(book(fd, "studio-a", d + 10 * HOUR, d + 15 * HOUR,
-			      "B"),
-			 BOOKD_E_HELD);
+	ck_assert_int_eq(
+	    book(fd, "studio-a", d + 10 * HOUR, d + 15 * HOUR, "B"),
+	    BOOKD_E_HELD);
 	n = view(fd, "studio-a", d, 60, 60, "B", st, sv, 128);
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(sv[i], st[i] == d + 13 * HOUR ? 'r' : 'a');
@@ -164,9 +163,8 @@ START_TEST(scenario2_isolation)
 
 	mkres(fd, "studio-a");
 	mkres(fd, "studio-b");
-	ck_assert_int_eq(book(fd, "studio-a", d + 10 * HOUR, d + 11 * HOUR,
-			      NULL),
-			 0);
+	ck_assert_int_eq(
+	    book(fd, "studio-a", d + 10 * HOUR, d + 11 * HOUR, NULL), 0);
 	ck_assert_int_eq(CALL(fd, "hold", "{s:s s:I s:I s:s}", "resource",
 			      "studio-a", "start", d + 11 * HOUR, "end",
 			      d + 12 * HOUR, "session", "A"),
@@ -253,16 +251,16 @@ START_TEST(scenario6_multi_day)
 	ck_assert_int_eq(book(fd, "studio-a", e - Q, e + HOUR, NULL),
 			 BOOKD_E_CONFLICT);
 	ck_assert_int_eq(CALL(fd, "book", "{s:[s,s] s:I s:I s:{s:s s:s}}",
-			      "resources", "studio-a", "studio-b", "start",
-			      mon, "end", e + HOUR, "booker", "name", "x",
-			      "email", "x@y"),
+			      "resources", "studio-a", "studio-b", "start", mon,
+			      "end", e + HOUR, "booker", "name", "x", "email",
+			      "x@y"),
 			 BOOKD_E_NOT_FOUND);
 	mkres(fd, "studio-b");
 	ck_assert_int_eq(book(fd, "studio-b", e, e + HOUR, NULL), 0);
 	ck_assert_int_eq(CALL(fd, "book", "{s:[s,s] s:I s:I s:{s:s s:s}}",
-			      "resources", "studio-b", "studio-a", "start",
-			      mon, "end", mon + 13 * HOUR, "booker", "name",
-			      "x", "email", "x@y"),
+			      "resources", "studio-b", "studio-a", "start", mon,
+			      "end", mon + 13 * HOUR, "booker", "name", "x",
+			      "email", "x@y"),
 			 0); /* fits both: before Monday's booking */
 	ck_assert_int_eq(CALL(fd, "book", "{s:[s,s] s:I s:I s:{s:s s:s}}",
 			      "resources", "studio-b", "studio-a", "start",
@@ -281,7 +279,7 @@ END_TEST
 /* Scenario 7: clients race for overlapping spans; exactly a set of
  * non-overlapping winners commits and every loser overlaps a winner. */
 #define RACERS 12
-#define TRIES 20
+#define TRIES  20
 START_TEST(scenario7_race)
 {
 	int fd = conn();
@@ -301,14 +299,14 @@ START_TEST(scenario7_race)
 			unsigned seed = (unsigned)i * 7919u + 1;
 			close(pipes[i][0]);
 			for (int k = 0; k < TRIES; k++) {
-				int64_t s = base + (int64_t)(rand_r(&seed) % 40) * Q;
+				int64_t s =
+				    base + (int64_t)(rand_r(&seed) % 40) * Q;
 				int64_t e = s + (1 + rand_r(&seed) % 8) * Q;
 				int64_t rec[3];
-				int rc = CALL(cfd, "book",
-					      "{s:s s:I s:I s:{s:s s:s}}",
-					      "resource", "race", "start", s,
-					      "end", e, "booker", "name", "r",
-					      "email", "r@x");
+				int rc = CALL(
+				    cfd, "book", "{s:s s:I s:I s:{s:s s:s}}",
+				    "resource", "race", "start", s, "end", e,
+				    "booker", "name", "r", "email", "r@x");
 				rec[0] = rc;
 				rec[1] = s;
 				rec[2] = e;
@@ -387,9 +385,8 @@ START_TEST(scenario5_invalidation)
 				      d + 13 * HOUR, "end", d + 14 * HOUR,
 				      "session", "A"),
 				 0);
-	ck_assert_int_eq(book(fd, "studio-a", d + 20 * HOUR,
-			      d + 86400 + 2 * HOUR, NULL),
-			 0);
+	ck_assert_int_eq(
+	    book(fd, "studio-a", d + 20 * HOUR, d + 86400 + 2 * HOUR, NULL), 0);
 	/* A ping on each watcher is answered after every push queued before
 	 * it, so counting frames up to the pong counts exactly the pushes. */
 	msgpack_unpacked_init(&u);
@@ -430,8 +427,8 @@ START_TEST(scenario3_expiry_push)
 
 	mkres(fd, "studio-a");
 	h_date(d, date);
-	ck_assert_int_eq(CALL(w, "subscribe", "{s:s s:s s:s}", "topic",
-			      "holds", "resource", "studio-a", "from", date),
+	ck_assert_int_eq(CALL(w, "subscribe", "{s:s s:s s:s}", "topic", "holds",
+			      "resource", "studio-a", "from", date),
 			 0);
 	ck_assert_int_eq(CALL(fd, "hold", "{s:s s:I s:I s:s}", "resource",
 			      "studio-a", "start", d + 13 * HOUR, "end",
@@ -482,13 +479,12 @@ START_TEST(restart_keeps_bookings)
 
 	mkres(fd, "studio-a");
 	for (int i = 0; i < 10; i++)
-		ck_assert_int_eq(book(fd, "studio-a", d + i * HOUR,
-				      d + i * HOUR + Q, NULL),
-				 0);
+		ck_assert_int_eq(
+		    book(fd, "studio-a", d + i * HOUR, d + i * HOUR + Q, NULL),
+		    0);
 	ck_assert_int_eq(wire_cstr(wire_get(res(), "ref"), ref, sizeof(ref)),
 			 0);
-	ck_assert_int_eq(CALL(fd, "booking.cancel", "{s:I}", "id",
-			      (int64_t)3),
+	ck_assert_int_eq(CALL(fd, "booking.cancel", "{s:I}", "id", (int64_t)3),
 			 0);
 	close(fd);
 	ck_assert_int_eq(h_stop(&H), 0);
@@ -496,15 +492,13 @@ START_TEST(restart_keeps_bookings)
 	fd = conn();
 	ck_assert_int_eq(CALL(fd, "booking.get", "{s:s}", "ref", ref), 0);
 	ck_assert_int_eq(ires("id"), 10);
-	ck_assert_int_eq(CALL(fd, "booking.get", "{s:I}", "id", (int64_t)3),
-			 0);
+	ck_assert_int_eq(CALL(fd, "booking.get", "{s:I}", "id", (int64_t)3), 0);
 	ck_assert(wire_str_eq(wire_get(res(), "status"), "cancelled"));
 	ck_assert(!booked(fd, "studio-a", d + 2 * HOUR));
 	ck_assert(booked(fd, "studio-a", d + 4 * HOUR));
 	/* kill -9 keeps acknowledged bookings too. */
-	ck_assert_int_eq(book(fd, "studio-a", d + 20 * HOUR, d + 21 * HOUR,
-			      NULL),
-			 0);
+	ck_assert_int_eq(
+	    book(fd, "studio-a", d + 20 * HOUR, d + 21 * HOUR, NULL), 0);
 	close(fd);
 	h_kill9(&H);
 	ck_assert_int_eq(h_restart(&H, NULL), 0);
@@ -513,9 +507,8 @@ START_TEST(restart_keeps_bookings)
 	ck_assert_int_eq(CALL(fd, "booking.get", "{s:I}", "id", (int64_t)11),
 			 0);
 	/* Ids continue after recovery. */
-	ck_assert_int_eq(book(fd, "studio-a", d + 22 * HOUR, d + 23 * HOUR,
-			      NULL),
-			 0);
+	ck_assert_int_eq(
+	    book(fd, "studio-a", d + 22 * HOUR, d + 23 * HOUR, NULL), 0);
 	ck_assert_int_eq(ires("id"), 12);
 	close(fd);
 }
@@ -604,8 +597,7 @@ START_TEST(transitions_and_reschedule)
 	/* Reschedule: moves atomically, ignores its own old span. */
 	ck_assert_int_eq(book(fd, "studio-a", d, d + 2 * HOUR, NULL), 0);
 	id = ires("id");
-	ck_assert_int_eq(book(fd, "studio-a", d + 3 * HOUR, d + 4 * HOUR,
-			      NULL),
+	ck_assert_int_eq(book(fd, "studio-a", d + 3 * HOUR, d + 4 * HOUR, NULL),
 			 0);
 	ck_assert_int_eq(CALL(fd, "booking.reschedule", "{s:I s:I s:I}", "id",
 			      id, "start", d + HOUR, "end", d + 3 * HOUR),
@@ -646,17 +638,15 @@ START_TEST(public_role)
 	ck_assert_int_eq(book(fd, "studio-a", d, d + HOUR, NULL),
 			 BOOKD_E_CONFLICT);
 	/* Public callers learn that something is in the way, not what. */
-	ck_assert_int_eq(wire_get(h_error(&R), "conflicts")->via.array.size,
-			 0);
-	ck_assert_int_eq(book(fd, "studio-a", d + HOUR, d + 2 * HOUR, NULL),
-			 0);
+	ck_assert_int_eq(wire_get(h_error(&R), "conflicts")->via.array.size, 0);
+	ck_assert_int_eq(book(fd, "studio-a", d + HOUR, d + 2 * HOUR, NULL), 0);
 	ck_assert_int_eq(wire_cstr(wire_get(res(), "ref"), ref, sizeof(ref)),
 			 0);
 	ck_assert_int_eq(CALL(fd, "booking.get", "{s:s}", "ref", ref), 0);
 	ck_assert_int_eq(CALL(fd, "booking.cancel", "{s:s}", "ref", ref), 0);
-	ck_assert_int_eq(CALL(fd, "booking.get", "{s:s}", "ref",
-			      "0000000000000000"),
-			 BOOKD_E_NOT_FOUND);
+	ck_assert_int_eq(
+	    CALL(fd, "booking.get", "{s:s}", "ref", "0000000000000000"),
+	    BOOKD_E_NOT_FOUND);
 	ck_assert_int_eq(CALL(fd, "hello", "{s:s}", "token", "bk1.00.00"),
 			 BOOKD_E_UNAUTHENTICATED);
 	close(fd);
@@ -673,16 +663,14 @@ START_TEST(error_codes)
 			 BOOKD_E_BAD_REQUEST);
 	ck_assert_str_eq(err_field(), "id");
 	mkres(fd, "studio-a");
-	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id",
-			      "studio-a"),
+	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", "studio-a"),
 			 BOOKD_E_EXISTS);
 	ck_assert_int_eq(CALL(fd, "resource.get", "{s:s}", "id", "nope"),
 			 BOOKD_E_NOT_FOUND);
 	ck_assert_int_eq(book(fd, "studio-a", d, d + HOUR, NULL), 0);
 	ck_assert_int_eq(book(fd, "studio-a", d, d + HOUR, NULL),
 			 BOOKD_E_CONFLICT);
-	ck_assert_int_eq(wire_get(h_error(&R), "conflicts")->via.array.size,
-			 1);
+	ck_assert_int_eq(wire_get(h_error(&R), "conflicts")->via.array.size, 1);
 	ck_assert_int_eq(CALL(fd, "hold", "{s:s s:I s:I s:s}", "resource",
 			      "studio-a", "start", d + HOUR, "end",
 			      d + 2 * HOUR, "session", "X"),
@@ -693,17 +681,16 @@ START_TEST(error_codes)
 			      "studio-a", "start", d, "end", d + HOUR,
 			      "session", "Z"),
 			 BOOKD_E_CONFLICT);
-	ck_assert_int_eq(book(fd, "studio-a", h_day(800), h_day(800) + HOUR,
-			      NULL),
-			 BOOKD_E_OUT_OF_RANGE);
-	ck_assert_int_eq(book(fd, "studio-a", h_day(-30), h_day(-30) + HOUR,
-			      NULL),
-			 BOOKD_E_OUT_OF_RANGE);
+	ck_assert_int_eq(
+	    book(fd, "studio-a", h_day(800), h_day(800) + HOUR, NULL),
+	    BOOKD_E_OUT_OF_RANGE);
+	ck_assert_int_eq(
+	    book(fd, "studio-a", h_day(-30), h_day(-30) + HOUR, NULL),
+	    BOOKD_E_OUT_OF_RANGE);
 	ck_assert_int_eq(CALL(fd, "resource.update", "{s:s s:b}", "id",
 			      "studio-a", "active", 0),
 			 0);
-	ck_assert_int_eq(book(fd, "studio-a", d + 5 * HOUR, d + 6 * HOUR,
-			      NULL),
+	ck_assert_int_eq(book(fd, "studio-a", d + 5 * HOUR, d + 6 * HOUR, NULL),
 			 BOOKD_E_INACTIVE);
 	ck_assert_int_eq(CALL(fd, "booking.transition", "{s:I s:s}", "id",
 			      (int64_t)1, "to", "pending"),
@@ -826,18 +813,17 @@ START_TEST(pipelining_in_order)
 	for (int i = 0; i < 200; i++) {
 		if (i % 2 == 0)
 			ck_assert_int_eq(
-				h_send_req(fd, 1000 + (uint64_t)i, "book",
-					   "{s:s s:I s:I s:{s:s s:s}}",
-					   "resource", "pipe", "start",
-					   d + (int64_t)(i / 2) * Q, "end",
-					   d + (int64_t)(i / 2 + 1) * Q,
-					   "booker", "name", "p", "email",
-					   "p@q"),
-				0);
+			    h_send_req(fd, 1000 + (uint64_t)i, "book",
+				       "{s:s s:I s:I s:{s:s s:s}}", "resource",
+				       "pipe", "start",
+				       d + (int64_t)(i / 2) * Q, "end",
+				       d + (int64_t)(i / 2 + 1) * Q, "booker",
+				       "name", "p", "email", "p@q"),
+			    0);
 		else
-			ck_assert_int_eq(h_send_req(fd, 1000 + (uint64_t)i,
-						    "ping", NULL),
-					 0);
+			ck_assert_int_eq(
+			    h_send_req(fd, 1000 + (uint64_t)i, "ping", NULL),
+			    0);
 	}
 	msgpack_unpacked_init(&u);
 	for (int i = 0; i < 200; i++) {
@@ -863,28 +849,28 @@ START_TEST(pools_count_units)
 			      "quantity", 3),
 			 0);
 	mkres(fd, "room");
-	ck_assert_int_eq(CALL(fd, "book", "{s:[{s:s s:i}, s] s:I s:I s:{s:s s:s}}",
-			      "resources", "id", "mics", "quantity", 2, "room",
-			      "start", d, "end", d + HOUR, "booker", "name",
-			      "a", "email", "a@b"),
-			 0);
+	ck_assert_int_eq(
+	    CALL(fd, "book", "{s:[{s:s s:i}, s] s:I s:I s:{s:s s:s}}",
+		 "resources", "id", "mics", "quantity", 2, "room", "start", d,
+		 "end", d + HOUR, "booker", "name", "a", "email", "a@b"),
+	    0);
 	ck_assert_int_eq(CALL(fd, "book", "{s:[{s:s s:i}] s:I s:I s:{s:s s:s}}",
-			      "resources", "id", "mics", "quantity", 2,
-			      "start", d, "end", d + HOUR, "booker", "name",
-			      "a", "email", "a@b"),
+			      "resources", "id", "mics", "quantity", 2, "start",
+			      d, "end", d + HOUR, "booker", "name", "a",
+			      "email", "a@b"),
 			 BOOKD_E_CONFLICT);
 	ck_assert_int_eq(CALL(fd, "book", "{s:[{s:s s:i}] s:I s:I s:{s:s s:s}}",
-			      "resources", "id", "mics", "quantity", 1,
-			      "start", d, "end", d + HOUR, "booker", "name",
-			      "a", "email", "a@b"),
+			      "resources", "id", "mics", "quantity", 1, "start",
+			      d, "end", d + HOUR, "booker", "name", "a",
+			      "email", "a@b"),
 			 0);
 	ck_assert(booked(fd, "mics", d));
 	ck_assert_int_eq(CALL(fd, "booking.cancel", "{s:I}", "id", (int64_t)2),
 			 0);
 	ck_assert(!booked(fd, "mics", d));
 	/* An add-on alone is refused. */
-	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:b}", "id",
-			      "cable", "standalone", 0),
+	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:b}", "id", "cable",
+			      "standalone", 0),
 			 0);
 	ck_assert_int_eq(book(fd, "cable", d, d + HOUR, NULL),
 			 BOOKD_E_BAD_REQUEST);
@@ -909,29 +895,27 @@ START_TEST(hold_many_all_or_nothing)
 			      "end", d + 2 * HOUR, "session", "S"),
 			 BOOKD_E_CONFLICT);
 	h_date(d, date);
-	ck_assert_int_eq(CALL(fd, "holds.day", "{s:s s:s}", "resource", "a",
-			      "date", date),
-			 0);
+	ck_assert_int_eq(
+	    CALL(fd, "holds.day", "{s:s s:s}", "resource", "a", "date", date),
+	    0);
 	ck_assert_int_eq(res()->via.array.size, 0);
-	ck_assert_int_eq(CALL(fd, "hold.many",
-			      "{s:[{s:s s:I s:I} {s:s s:I s:I}] s:s}", "holds",
-			      "resource", "a", "start", d, "end", d + HOUR,
-			      "resource", "b", "start", d, "end", d + HOUR,
-			      "session", "S"),
-			 0);
-	ck_assert_int_eq(CALL(fd, "holds.day", "{s:s s:s s:s}", "resource",
-			      "b", "date", date, "session", "S"),
+	ck_assert_int_eq(
+	    CALL(fd, "hold.many", "{s:[{s:s s:I s:I} {s:s s:I s:I}] s:s}",
+		 "holds", "resource", "a", "start", d, "end", d + HOUR,
+		 "resource", "b", "start", d, "end", d + HOUR, "session", "S"),
+	    0);
+	ck_assert_int_eq(CALL(fd, "holds.day", "{s:s s:s s:s}", "resource", "b",
+			      "date", date, "session", "S"),
 			 0);
 	ck_assert_int_eq(res()->via.array.size, 1);
 	ck_assert(wire_get(&res()->via.array.ptr[0], "mine")->via.boolean);
 	/* The same resource twice, and a misaligned item, are refused with
 	 * the item named. */
-	ck_assert_int_eq(CALL(fd, "hold.many",
-			      "{s:[{s:s s:I s:I} {s:s s:I s:I}] s:s}", "holds",
-			      "resource", "a", "start", d, "end", d + HOUR,
-			      "resource", "a", "start", d, "end", d + HOUR,
-			      "session", "S"),
-			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(
+	    CALL(fd, "hold.many", "{s:[{s:s s:I s:I} {s:s s:I s:I}] s:s}",
+		 "holds", "resource", "a", "start", d, "end", d + HOUR,
+		 "resource", "a", "start", d, "end", d + HOUR, "session", "S"),
+	    BOOKD_E_BAD_REQUEST);
 	ck_assert_int_eq(CALL(fd, "hold.many", "{s:[{s:s s:I s:I}] s:s}",
 			      "holds", "resource", "a", "start", d + 5, "end",
 			      d + HOUR, "session", "S"),
@@ -951,9 +935,8 @@ START_TEST(plain_sync_mode)
 	fd = conn();
 	mkres(fd, "p");
 	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(book(fd, "p", d + i * Q, d + (i + 1) * Q,
-				      NULL),
-				 0);
+		ck_assert_int_eq(
+		    book(fd, "p", d + i * Q, d + (i + 1) * Q, NULL), 0);
 	close(fd);
 	h_kill9(&H);
 	ck_assert_int_eq(h_restart(&H, NULL), 0);
@@ -1035,8 +1018,8 @@ START_TEST(tokens_name_the_actor)
 	ck_assert(wire_str_eq(wire_get(res(), "role"), "public"));
 	ck_assert_int_eq(book(fd, "a", h_day(1), h_day(1) + HOUR, NULL), 0);
 	hist = wire_get(res(), "history");
-	ck_assert(wire_str_eq(wire_get(&hist->via.array.ptr[0], "by"),
-			      "web@front"));
+	ck_assert(
+	    wire_str_eq(wire_get(&hist->via.array.ptr[0], "by"), "web@front"));
 	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", "b"),
 			 BOOKD_E_FORBIDDEN);
 	/* A tampered token is refused. */

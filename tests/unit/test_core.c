@@ -102,8 +102,8 @@ START_TEST(span_iteration)
 		   &to);
 	ck_assert_int_eq(from, 56);
 	ck_assert_int_eq(to, 96);
-	span_slots(mon + 14 * 3600, mon + 2 * 86400 + 10 * 3600, d0 + 1,
-		   &from, &to);
+	span_slots(mon + 14 * 3600, mon + 2 * 86400 + 10 * 3600, d0 + 1, &from,
+		   &to);
 	ck_assert_int_eq(from, 0);
 	ck_assert_int_eq(to, 96);
 	span_slots(mon + 14 * 3600, mon + 2 * 86400 + 10 * 3600, d1, &from,
@@ -134,9 +134,8 @@ START_TEST(framing)
 	ck_assert_int_eq(wire_frame_end(&b, off), 0);
 	/* Every prefix is incomplete; the whole is one frame. */
 	for (size_t n = 0; n < b.len; n++)
-		ck_assert_int_eq(wire_frame_next(b.data, n, &body, &blen,
-						 &used),
-				 0);
+		ck_assert_int_eq(
+		    wire_frame_next(b.data, n, &body, &blen, &used), 0);
 	ck_assert_int_eq(wire_frame_next(b.data, b.len, &body, &blen, &used),
 			 1);
 	ck_assert_uint_eq(used, b.len);
@@ -278,9 +277,8 @@ END_TEST
 START_TEST(state_machine)
 {
 	static const char *legal[] = {
-		"pending>confirmed", "pending>declined", "pending>cancelled",
-		"confirmed>completed", "confirmed>cancelled",
-		"confirmed>no_show",
+	    "pending>confirmed",   "pending>declined",	  "pending>cancelled",
+	    "confirmed>completed", "confirmed>cancelled", "confirmed>no_show",
 	};
 	int nlegal = 0;
 
@@ -314,14 +312,13 @@ static void put_resource(struct state *st, const char *id, int quantity)
 	msgpack_pack_map(&pk, 2);
 	wire_pk_kstr(&pk, "id", id);
 	wire_pk_kint(&pk, "quantity", quantity);
-	ck_assert_int_eq(state_apply(st, WAL_RESOURCE, b.data,
-				     (uint32_t)b.len, 1, 0),
-			 0);
+	ck_assert_int_eq(
+	    state_apply(st, WAL_RESOURCE, b.data, (uint32_t)b.len, 1, 0), 0);
 	wbuf_free(&b);
 }
 
-static void put_booking(struct state *st, uint32_t id, const char *res,
-			int qty, int64_t s, int64_t e, const char *status)
+static void put_booking(struct state *st, uint32_t id, const char *res, int qty,
+			int64_t s, int64_t e, const char *status)
 {
 	struct wbuf b = {0};
 	msgpack_packer pk;
@@ -340,9 +337,9 @@ static void put_booking(struct state *st, uint32_t id, const char *res,
 	msgpack_pack_map(&pk, 2);
 	wire_pk_kstr(&pk, "resource", res);
 	wire_pk_kint(&pk, "quantity", qty);
-	ck_assert_int_eq(state_apply(st, WAL_BOOKING, b.data, (uint32_t)b.len,
-				     id + 1, 0),
-			 0);
+	ck_assert_int_eq(
+	    state_apply(st, WAL_BOOKING, b.data, (uint32_t)b.len, id + 1, 0),
+	    0);
 	wbuf_free(&b);
 }
 
@@ -392,41 +389,37 @@ START_TEST(span_checks)
 			 0);
 	/* Pools count units: 2 + 2 > 3, 2 + 1 fits. */
 	put_booking(&st, 2, "mics", 2, mon, mon + 3600, "confirmed");
-	ck_assert_int_eq(state_check_span(&st, &pool, 1, mon, mon + 900, true,
-					  NULL, &co),
-			 BOOKD_E_CONFLICT);
+	ck_assert_int_eq(
+	    state_check_span(&st, &pool, 1, mon, mon + 900, true, NULL, &co),
+	    BOOKD_E_CONFLICT);
 	pool.qty = 1;
-	ck_assert_int_eq(state_check_span(&st, &pool, 1, mon, mon + 900, true,
-					  NULL, &co),
-			 0);
+	ck_assert_int_eq(
+	    state_check_span(&st, &pool, 1, mon, mon + 900, true, NULL, &co),
+	    0);
 	/* Holds conflict only with other sessions. */
-	ck_assert_int_eq(state_hold_set(&st, st.res[0], "S", mon, mon + 3600,
-					1000),
-			 1);
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon, mon + 900, true,
-					  "T", &co),
-			 BOOKD_E_HELD);
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon, mon + 900, true,
-					  "S", &co),
-			 0);
+	ck_assert_int_eq(
+	    state_hold_set(&st, st.res[0], "S", mon, mon + 3600, 1000), 1);
+	ck_assert_int_eq(
+	    state_check_span(&st, &a, 1, mon, mon + 900, true, "T", &co),
+	    BOOKD_E_HELD);
+	ck_assert_int_eq(
+	    state_check_span(&st, &a, 1, mon, mon + 900, true, "S", &co), 0);
 	/* Renewal of the same span changes no bits; expiry frees them. */
-	ck_assert_int_eq(state_hold_set(&st, st.res[0], "S", mon, mon + 3600,
-					2000),
-			 0);
+	ck_assert_int_eq(
+	    state_hold_set(&st, st.res[0], "S", mon, mon + 3600, 2000), 0);
 	ck_assert_int_eq(state_hold_expire(&st, 1500), 0);
 	ck_assert_int_eq(state_hold_expire(&st, 2000), 1);
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon, mon + 900, true,
-					  "T", &co),
-			 0);
+	ck_assert_int_eq(
+	    state_check_span(&st, &a, 1, mon, mon + 900, true, "T", &co), 0);
 	{
 		size_t n;
 		struct delta *dl = state_take_deltas(&st, &n);
 		state_commit_deltas(&st, dl, n);
 		free(dl);
 		ck_assert_uint_eq(
-			state_day(&st, st.res[0], today + 1)->cbooked[0], 0);
+		    state_day(&st, st.res[0], today + 1)->cbooked[0], 0);
 		ck_assert_uint_eq(
-			state_day(&st, st.res[1], today + 1)->cunits[0], 2);
+		    state_day(&st, st.res[1], today + 1)->cunits[0], 2);
 	}
 	state_free(&st);
 }
@@ -497,23 +490,19 @@ START_TEST(tokens)
 	unsigned char key[32] = {1, 2, 3};
 	char tok[TOKEN_MAX], role[8], subject[64];
 
-	ck_assert_int_eq(token_mint(key, "admin", "ops@studio", 2000, tok,
-				    sizeof(tok)),
-			 0);
-	ck_assert_int_eq(token_verify(key, tok, strlen(tok), 1000, role,
-				      subject),
-			 0);
+	ck_assert_int_eq(
+	    token_mint(key, "admin", "ops@studio", 2000, tok, sizeof(tok)), 0);
+	ck_assert_int_eq(
+	    token_verify(key, tok, strlen(tok), 1000, role, subject), 0);
 	ck_assert_str_eq(role, "admin");
 	ck_assert_str_eq(subject, "ops@studio");
-	ck_assert_int_eq(token_verify(key, tok, strlen(tok), 3000, role,
-				      subject),
-			 -1); /* expired */
+	ck_assert_int_eq(
+	    token_verify(key, tok, strlen(tok), 3000, role, subject),
+	    -1); /* expired */
 	tok[10] ^= 1;
-	ck_assert_int_eq(token_verify(key, tok, strlen(tok), 1000, role,
-				      subject),
-			 -1);
-	ck_assert_int_eq(token_mint(key, "root", "x", 1, tok, sizeof(tok)),
-			 -1);
+	ck_assert_int_eq(
+	    token_verify(key, tok, strlen(tok), 1000, role, subject), -1);
+	ck_assert_int_eq(token_mint(key, "root", "x", 1, tok, sizeof(tok)), -1);
 }
 END_TEST
 
