@@ -21,7 +21,7 @@ static void usage(FILE *f)
 	fputs("usage: bookd [--data DIR] [--socket PATH] [--hold-ttl-ms N]\n"
 	      "             [--horizon-days N] [--max-resources N]\n"
 	      "             [--sync on|off] [--sync-mode uring|plain]\n"
-	      "             [--admin-group NAME] [--segment-mb N]\n"
+	      "             [--admin-group NAME] [--segment-mb N] [--max-conns N]\n"
 	      "\n"
 	      "  --data DIR          data directory (default ./var)\n"
 	      "  --socket PATH       Unix socket (default DIR/bookd.sock)\n"
@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	      "                      off is for benchmarks only)\n"
 	      "  --sync-mode M       uring (default) or plain fdatasync\n"
 	      "  --admin-group NAME  members connect as admin\n"
-	      "  --segment-mb N      WAL segment size (default 64)\n",
+	      "  --segment-mb N      WAL segment size (default 64)\n"
+	      "  --max-conns N       connections at once (default 4096)\n",
 	      f);
 }
 
@@ -152,6 +153,11 @@ int main(int argc, char **argv)
 			cfg.have_admin_gid = true;
 			break;
 		}
+		case 'C':
+			if (parse_u64("--max-conns", optarg, 1, 1000000, &v))
+				return 2;
+			cfg.max_conns = (uint32_t)v;
+			break;
 		case 'S':
 			if (parse_u64("--segment-mb", optarg, 1, 4096, &v))
 				return 2;

@@ -30,6 +30,9 @@
 #define MAX_LIST	       1000
 #define MAX_MONTH_DAYS	       366
 #define MAX_HOLDS_PER_RESOURCE 10000
+/* A day of one resource holds at most this many holds: 96 quarters, and
+ * pools let several sessions share one. */
+#define MAX_DAY_HOLDS MAX_HOLDS_PER_RESOURCE
 
 /* ---- argument helpers ------------------------------------------------- */
 
@@ -257,10 +260,12 @@ static int h_hello(struct req *r)
 					 "token: invalid or expired");
 		/* A token names the role and the audit actor; it cannot
 		 * raise a connection that was dropped to public. */
-		if (strcmp(trole, "admin") == 0 && !c->dropped)
-			c->role = ROLE_ADMIN;
-		else if (strcmp(trole, "public") == 0)
-			c->role = ROLE_PUBLIC;
+		if (strcmp(trole, "admin") == 0 && c->dropped)
+			return req_error(r, BOOKD_E_FORBIDDEN,
+					 "token: this connection was dropped "
+					 "to public for good");
+		c->role = strcmp(trole, "admin") == 0 ? ROLE_ADMIN
+						      : ROLE_PUBLIC;
 		snprintf(c->subject, sizeof(c->subject), "%s", subject);
 	}
 	if (want == ROLE_ADMIN && c->role != ROLE_ADMIN)
@@ -586,12 +591,11 @@ static int h_schedule_get(struct req *r)
 
 	if (res == NULL)
 		return r->err;
-	if (res->sched == NULL)
-		return req_error(r, BOOKD_E_NOT_FOUND,
-				 "id: '%s' has no schedule (open around the "
-				 "clock)",
-				 res->id);
-	sched_pack(res->sched, r->pk);
+	/* nil: no schedule, open around the clock. */
+	if (res->sched)
+		sched_pack(res->sched, r->pk);
+	else
+		msgpack_pack_nil(r->pk);
 	return 0;
 }
 
@@ -1096,10 +1100,20 @@ static int h_slots_month(struct req *r)
 	return 0;
 }
 
+static int hold_cmp(const void *a, const void *b)
+{
+	const struct hold *x = *(const struct hold *const *)a;
+	const struct hold *y = *(const struct hold *const *)b;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return (x->end > y->end) - (x->end < y->end);
+}
+
 static int h_holds_day(struct req *r)
 {
 	struct resource *res =
 	    find_res(r, r->a[ARG_resource], "resource", false);
+	const struct hold *hs[MAX_DAY_HOLDS];
 	char session[SESSION_MAX + 1];
 	const struct tz *zone;
 	int64_t day, ds, de;
@@ -1109,17 +1123,18 @@ static int h_holds_day(struct req *r)
 	    date_zone(r, res, &zone) || session_arg(r, session))
 		return r->err;
 	tz_local_day(zone, day, &ds, &de);
-	for (const struct hold *h = res->holds; h; h = h->rnext)
-		n += h->start < de && ds < h->end;
+	for (const struct hold *h = res->holds; h && n < MAX_DAY_HOLDS;
+	     h = h->rnext)
+		if (h->start < de && ds < h->end)
+			hs[n++] = h;
+	qsort(hs, n, sizeof(hs[0]), hold_cmp); /* chronological */
 	msgpack_pack_array(r->pk, n);
-	for (const struct hold *h = res->holds; h; h = h->rnext) {
-		if (!(h->start < de && ds < h->end))
-			continue;
+	for (uint32_t i = 0; i < n; i++) {
 		msgpack_pack_map(r->pk, 3);
-		wire_pk_kint(r->pk, "start", h->start);
-		wire_pk_kint(r->pk, "end", h->end);
+		wire_pk_kint(r->pk, "start", hs[i]->start);
+		wire_pk_kint(r->pk, "end", hs[i]->end);
 		wire_pk_kbool(r->pk, "mine",
-			      session[0] && strcmp(h->session, session) == 0);
+			      session[0] && strcmp(hs[i]->session, session) == 0);
 	}
 	return 0;
 }
@@ -1420,6 +1435,53 @@ static int write_booking(struct req *r, const struct booking *b, int ev)
 	return 0;
 }
 
+/* An event type's rules for a span: linked resources, one of its lengths,
+ * its notice and its window. */
+static int et_rules(struct req *r, const struct event_type *et,
+		    const struct item *items, int nitems, int64_t start,
+		    int64_t end)
+{
+	int64_t now_s = now_ms() / 1000;
+
+	for (int i = 0; i < nitems; i++)
+		if (et_allows(r, et, r->s->st.res[items[i].res], end - start,
+			      "end"))
+			return r->err;
+	if (et->min_notice && start < now_s + (int64_t)et->min_notice * 60)
+		return req_error(r, BOOKD_E_OUT_OF_RANGE,
+				 "start: '%s' needs %u minutes' notice", et->id,
+				 et->min_notice);
+	if (et->max_future && start > now_s + (int64_t)et->max_future * 60)
+		return req_error(r, BOOKD_E_OUT_OF_RANGE,
+				 "start: '%s' books at most %u minutes ahead",
+				 et->id, et->max_future);
+	return 0;
+}
+
+/* Does an earlier booking match this request (for idempotency keys)? */
+static bool same_request(const struct booking *b, const struct item *items,
+			 int nitems, int64_t start, int64_t end,
+			 const char *email)
+{
+	if (b->start != start || b->end != end || b->nitems != nitems ||
+	    strcmp(b->email ? b->email : "", email) != 0)
+		return false;
+	for (int i = 0; i < nitems; i++)
+		if (b->items[i].res != items[i].res ||
+		    b->items[i].qty != items[i].qty)
+			return false;
+	return true;
+}
+
+/* `by` names the actor in a booking's history: staff only.  Public callers
+ * are recorded as their token's subject, or "public". */
+static int by_arg(struct req *r)
+{
+	if (r->a[ARG_by] && r->c->role != ROLE_ADMIN)
+		return req_error(r, BOOKD_E_FORBIDDEN, "by: admin only");
+	return 0;
+}
+
 static int h_book(struct req *r)
 {
 	struct state *st = &r->s->st;
@@ -1437,41 +1499,35 @@ static int h_book(struct req *r)
 	const struct tz *zone;
 	int32_t bb = 0, ba = 0;
 
+	if (get_items(r, items, &nitems) || get_span(r, &start, &end) ||
+	    get_booker(r, &bk) || session_arg(r, session) || by_arg(r))
+		return r->err;
 	if (key) {
 		const struct booking *prev = state_booking_by_key(
 		    st, key->via.str.ptr, key->via.str.size);
+		if (key->via.str.size == 0)
+			return bad(r, "key", "must not be empty");
 		if (prev) {
-			/* Idempotent repeat: the first booking, nothing new. */
+			/* A repeat returns the first booking and books
+			 * nothing; a different request under a used key is a
+			 * mistake, and must not reveal that booking. */
+			if (!same_request(prev, items, nitems, start, end,
+					  bk.email))
+				return bad(r, "key",
+					   "already used for a different "
+					   "booking");
 			state_pack_booking(r->pk, st, prev,
 					   r->c->role == ROLE_ADMIN
 					       ? VIEW_ADMIN
 					       : VIEW_PUBLIC);
 			return 0;
 		}
-		if (key->via.str.size == 0)
-			return bad(r, "key", "must not be empty");
 	}
-	if (get_items(r, items, &nitems) || get_span(r, &start, &end) ||
-	    get_booker(r, &bk) || session_arg(r, session))
-		return r->err;
 	if (event_type_arg(r, r->a[ARG_event_type], &et))
 		return r->err;
 	if (et) {
-		for (int i = 0; i < nitems; i++)
-			if (et_allows(r, et, st->res[items[i].res], end - start,
-				      "end"))
-				return r->err;
-		if (et->min_notice &&
-		    start < now / 1000 + (int64_t)et->min_notice * 60)
-			return req_error(r, BOOKD_E_OUT_OF_RANGE,
-					 "start: '%s' needs %u minutes' notice",
-					 et->id, et->min_notice);
-		if (et->max_future &&
-		    start > now / 1000 + (int64_t)et->max_future * 60)
-			return req_error(r, BOOKD_E_OUT_OF_RANGE,
-					 "start: '%s' books at most %u minutes "
-					 "ahead",
-					 et->id, et->max_future);
+		if (et_rules(r, et, items, nitems, start, end))
+			return r->err;
 		if (et->requires_confirmation)
 			status = BS_PENDING;
 		bb = (int32_t)et->buffer_before * 60;
@@ -1640,6 +1696,8 @@ static int change_booking(struct req *r, const struct booking *cur, int to,
 	char bybuf[129];
 	int rc;
 
+	if (by_arg(r))
+		return r->err;
 	hist = reallocarray(NULL, (size_t)cur->nhist + 1, sizeof(*hist));
 	if (hist == NULL)
 		return req_error(r, BOOKD_E_INTERNAL, "out of memory");
@@ -1718,20 +1776,27 @@ static int h_booking_reschedule(struct req *r)
 	struct booking *b = find_booking(r);
 	struct check_out co;
 	int64_t start, end;
-	char reason[96], a[24], z[24];
+	char reason[96], a[24], z[24], session[SESSION_MAX + 1];
 	int rc;
 
-	if (b == NULL || get_span(r, &start, &end))
+	if (b == NULL || get_span(r, &start, &end) || session_arg(r, session))
 		return r->err;
 	if (b->status != BS_PENDING && b->status != BS_CONFIRMED)
 		return req_error(r, BOOKD_E_INVALID_STATE,
 				 "a %s booking cannot be rescheduled",
 				 bstatus_names[b->status]);
-	/* Check the new span as a new booking would be, without the
-	 * booking's own old span; then put the old span back. */
+	/* Check the new span as a new booking would be (its event type's
+	 * rules, its buffers, other sessions' holds), without the booking's
+	 * own old span; then put the old span back. */
+	if (b->event_type) {
+		const struct event_type *et = state_event_type(
+		    st, b->event_type, strlen(b->event_type));
+		if (et && et_rules(r, et, b->items, b->nitems, start, end))
+			return r->err;
+	}
 	state_occupy(st, b, -1, false);
 	rc = check_booking(st, b->items, b->nitems, start, end, b->buf_before,
-			   b->buf_after, NULL, &co);
+			   b->buf_after, session[0] ? session : NULL, &co);
 	state_occupy(st, b, +1, false);
 	if (rc)
 		return check_failed(r, &co);
@@ -1749,13 +1814,20 @@ static int h_subscribe(struct req *r)
 	struct resource *res =
 	    find_res(r, r->a[ARG_resource], "resource", false);
 	const msgpack_object *topic = r->a[ARG_topic];
-	int64_t from = r->s->st.first_day, to = r->s->st.last_day;
+	const struct tz *z;
+	int64_t from, to;
 	uint8_t t;
 	uint64_t id;
 	int rc;
 
 	if (res == NULL)
 		return r->err;
+	/* Dates are local dates in the resource's zone; by default the
+	 * whole bookable window. */
+	z = res->tz ? res->tz : utc_zone();
+	from = tz_local_day_of(z, r->s->st.first_day * DAY_SECONDS);
+	to = tz_local_day_of(z, r->s->st.last_day * DAY_SECONDS +
+				    DAY_SECONDS - 1);
 	if (wire_str_eq(topic, "slots"))
 		t = TOPIC_SLOTS;
 	else if (wire_str_eq(topic, "holds"))

@@ -23,6 +23,7 @@
 #include "pagesw.h"
 #include "quanta.h"
 #include "server.h"
+#include "tz.h"
 
 #define RECV_CHUNK	  65536
 #define OUT_PAUSE	  (8u << 20)  /* stop reading a client past this */
@@ -31,6 +32,7 @@
 #define RING_ENTRIES	  4096
 
 static void conn_close(struct server *s, struct conn *c);
+static void push_holds_due(struct server *s);
 static void conn_flush(struct server *s, struct conn *c);
 static void publish_page(struct server *s, struct resource *r, struct rday *d,
 			 bool slots, bool holds);
@@ -168,6 +170,15 @@ static void reply_simple_error(struct server *s, struct conn *c,
 	memset(&r, 0, sizeof(r));
 	r.err = err;
 	snprintf(r.msg, sizeof(r.msg), "%s", msg);
+	if (err == BOOKD_E_BAD_REQUEST) {
+		/* Messages of argument checks start with the field's name. */
+		size_t n = strcspn(msg, ": ");
+		if (msg[n] == ':' && n > 0 && n < sizeof(r.fieldbuf)) {
+			memcpy(r.fieldbuf, msg, n);
+			r.fieldbuf[n] = 0;
+			r.field = r.fieldbuf;
+		}
+	}
 	s->rb.len = 0;
 	off = wire_frame_begin(&s->rb);
 	msgpack_pack_map(&s->pk, 3);
@@ -290,6 +301,7 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	deliver(s, c, wal_last_lsn(s->wal));
 out:
 	msgpack_unpacked_destroy(&u);
+	push_holds_due(s);
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -363,8 +375,28 @@ static void conn_new(struct server *s, int fd)
 	struct conn *c;
 
 	if (s->nconns >= s->cfg.max_conns || s->stopping) {
+		/* Say why before hanging up: a best-effort write to a fresh
+		 * socket whose buffer is empty. */
+		struct wbuf b = {0};
+		msgpack_packer pk;
+		size_t off = wire_frame_begin(&b);
+		wbuf_packer_init(&pk, &b);
+		msgpack_pack_map(&pk, 3);
+		wire_pk_str(&pk, "id");
+		msgpack_pack_nil(&pk);
+		wire_pk_kbool(&pk, "ok", false);
+		wire_pk_str(&pk, "error");
+		msgpack_pack_map(&pk, 2);
+		wire_pk_kstr(&pk, "code", s->stopping ? "UNAVAILABLE" : "LIMIT");
+		wire_pk_kstr(&pk, "message", s->stopping
+						     ? "shutting down"
+						     : "too many connections");
+		wire_frame_end(&b, off);
 		log_msg("refusing a connection: %s",
 			s->stopping ? "shutting down" : "connection limit");
+		if (send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			log_msg("refusing a connection: %s", strerror(errno));
+		wbuf_free(&b);
 		close(fd);
 		return;
 	}
@@ -549,24 +581,79 @@ static void push(struct server *s, struct sub *x, const char *date,
 	conn_flush(s, c);
 }
 
-static void push_day(struct server *s, struct resource *r, int64_t day,
-		     uint8_t topic)
+/*
+ * Pushes name local dates in the resource's zone, while pages are UTC days:
+ * a changed UTC day becomes the one or two local dates it overlaps.  Dates
+ * are queued and de-duplicated, so a change that spans several UTC days
+ * still pushes each subscriber once per local date.
+ */
+static void due(struct server *s, struct dayrefs *q, const struct resource *r,
+		int64_t utc_day, int from, int to)
 {
-	char date[11];
-	uint64_t version;
-	struct sub *x, *next;
+	const struct tz *z = r->tz;
+	int64_t t0 = utc_day * DAY_SECONDS + (int64_t)from * Q_SECONDS;
+	int64_t t1 = utc_day * DAY_SECONDS + (int64_t)to * Q_SECONDS - 1;
+	int64_t l0 = z ? tz_local_day_of(z, t0) : utc_day;
+	int64_t l1 = z ? tz_local_day_of(z, t1) : utc_day;
 
-	if (r->subs == NULL)
+	(void)s;
+	if (r->subs == NULL || from >= to)
 		return;
-	q_format_date(day, date);
-	version = topic == TOPIC_SLOTS
-		      ? pagesw_slots_version(s->pages, r->idx, day)
-		      : pagesw_holds_version(s->pages, r->idx, day);
-	for (x = r->subs; x; x = next) {
-		next = x->rnext;
-		if (x->topic == topic && day >= x->from_day && day <= x->to_day)
-			push(s, x, date, version);
+	for (int64_t l = l0; l <= l1; l++) {
+		if (q->n == q->cap) {
+			size_t cap = q->cap ? q->cap * 2 : 64;
+			struct dayref *v = reallocarray(q->v, cap, sizeof(*v));
+			if (v == NULL)
+				abort();
+			q->v = v;
+			q->cap = cap;
+		}
+		q->v[q->n++] = (struct dayref){r->idx, l};
 	}
+}
+
+static int dayref_cmp(const void *a, const void *b)
+{
+	const struct dayref *x = a, *y = b;
+	if (x->res != y->res)
+		return x->res < y->res ? -1 : 1;
+	return (x->day > y->day) - (x->day < y->day);
+}
+
+static void push_due(struct server *s, struct dayrefs *q, uint8_t topic,
+		     uint64_t version)
+{
+	if (q->n == 0)
+		return;
+	qsort(q->v, q->n, sizeof(*q->v), dayref_cmp);
+	for (size_t i = 0; i < q->n; i++) {
+		const struct dayref *d = &q->v[i];
+		struct resource *r = s->st.res[d->res];
+		char date[11];
+
+		if (i > 0 && d->res == q->v[i - 1].res &&
+		    d->day == q->v[i - 1].day)
+			continue;
+		q_format_date(d->day, date);
+		for (struct sub *x = r->subs; x; x = x->rnext)
+			if (x->topic == topic && d->day >= x->from_day &&
+			    d->day <= x->to_day)
+				push(s, x, date, version);
+	}
+	q->n = 0;
+}
+
+/* Every day of the window of r is due a "slots" push. */
+static void due_all_days(struct server *s, const struct resource *r)
+{
+	for (int64_t day = s->st.first_day; day <= s->st.last_day; day++)
+		due(s, &s->due_slots, r, day, 0, Q_PER_DAY);
+}
+
+static void push_holds_due(struct server *s)
+{
+	if (s->due_holds.n)
+		push_due(s, &s->due_holds, TOPIC_HOLDS, ++s->holds_seq);
 }
 
 int server_subscribe(struct server *s, struct conn *c, uint8_t topic,
@@ -640,16 +727,22 @@ static void publish_resource(struct server *s, const struct resource *r)
 	pagesw_set_resource(s->pages, r->idx, r->id, flags, r->cquantity);
 }
 
-static void on_held_changed(void *ctx, struct resource *r, struct rday *d)
+static void on_held_changed(void *ctx, struct resource *r, struct rday *d,
+			    const uint64_t old[2])
 {
 	struct server *s = ctx;
+	uint64_t x0 = old[0] ^ d->held[0], x1 = old[1] ^ d->held[1];
+	int from, to;
 
 	if (!s->started)
 		return;
 	pagesw_commit_begin(s->pages);
 	publish_page(s, r, d, false, true);
 	pagesw_commit_end(s->pages);
-	push_day(s, r, d->day, TOPIC_HOLDS);
+	/* Only the local dates of the quarters that changed are due. */
+	from = x0 ? __builtin_ctzll(x0) : 64 + __builtin_ctzll(x1);
+	to = x1 ? 128 - __builtin_clzll(x1) : 64 - __builtin_clzll(x0);
+	due(s, &s->due_holds, r, d->day, from, to);
 }
 
 static void publish_all(struct server *s)
@@ -702,11 +795,13 @@ static void group_durable(struct server *s)
 			     day <= s->st.last_day; day++)
 				publish_page(s, r, state_day(&s->st, r, day),
 					     false, false);
+			if (dl[i].qty)
+				due_all_days(s, r);
 			continue;
 		}
 		if (dl[i].kind == DELTA_OPEN) {
 			/* A schedule change: republish the days whose open
-			 * hours moved and tell their "slots" subscribers. */
+			 * hours moved. */
 			for (int64_t day = s->st.first_day;
 			     day <= s->st.last_day; day++) {
 				d = state_day(&s->st, r, day);
@@ -714,7 +809,7 @@ static void group_durable(struct server *s)
 					continue;
 				d->open_changed = false;
 				publish_page(s, r, d, true, false);
-				push_day(s, r, day, TOPIC_SLOTS);
+				due(s, &s->due_slots, r, day, 0, Q_PER_DAY);
 			}
 			continue;
 		}
@@ -724,10 +819,14 @@ static void group_durable(struct server *s)
 			     day <= s->st.last_day; day++)
 				publish_page(s, r, state_day(&s->st, r, day),
 					     true, false);
+			due_all_days(s, r);
 			continue;
 		}
 		d = state_day(&s->st, r, dl[i].day);
-		if (d == NULL || d->mark == s->group_mark)
+		if (d == NULL)
+			continue;
+		due(s, &s->due_slots, r, d->day, dl[i].from, dl[i].to);
+		if (d->mark == s->group_mark)
 			continue;
 		d->mark = s->group_mark;
 		publish_page(s, r, d, true, false);
@@ -735,19 +834,9 @@ static void group_durable(struct server *s)
 	pagesw_set_durable_lsn(s->pages, wal_durable_lsn(s->wal));
 	pagesw_commit_end(s->pages);
 	release_parked(s);
-	/* One "slots" push per subscriber per day touched: the marks set
-	 * above de-duplicate; clear them as each day is pushed. */
-	for (size_t i = 0; i < n; i++) {
-		struct resource *r = s->st.res[dl[i].res];
-		struct rday *d;
-		if (dl[i].kind != DELTA_OCCUPY)
-			continue;
-		d = state_day(&s->st, r, dl[i].day);
-		if (d == NULL || d->mark != s->group_mark)
-			continue;
-		d->mark = 0;
-		push_day(s, r, d->day, TOPIC_SLOTS);
-	}
+	/* One "slots" push per subscriber per local date touched; the
+	 * version is the LSN that made the change durable. */
+	push_due(s, &s->due_slots, TOPIC_SLOTS, wal_durable_lsn(s->wal));
 	free(dl);
 	s->flight_deltas = NULL;
 	s->nflight_deltas = 0;
@@ -853,6 +942,7 @@ static void housekeeping(struct server *s)
 	int64_t today = q_day_of(now_ms() / 1000);
 
 	state_hold_expire(&s->st, mono_ms());
+	push_holds_due(s);
 	if (today != s->today) {
 		int64_t first = today - s->cfg.past_days;
 		int64_t last = today + s->cfg.horizon_days;
@@ -1164,7 +1254,17 @@ int server_init(struct server *s, const struct config *cfg)
 		return 2;
 	}
 
-	rc = io_uring_queue_init(RING_ENTRIES, &s->ring, 0);
+	/* One thread submits everything: let the kernel run completion work
+	 * only when we ask for events, instead of interrupting the loop.
+	 * Older kernels lack these flags; fall back step by step. */
+	rc = io_uring_queue_init(RING_ENTRIES, &s->ring,
+				 IORING_SETUP_SINGLE_ISSUER |
+					 IORING_SETUP_DEFER_TASKRUN);
+	if (rc == -EINVAL)
+		rc = io_uring_queue_init(RING_ENTRIES, &s->ring,
+					 IORING_SETUP_COOP_TASKRUN);
+	if (rc == -EINVAL)
+		rc = io_uring_queue_init(RING_ENTRIES, &s->ring, 0);
 	if (rc < 0) {
 		log_msg("io_uring_queue_init: %s", strerror(-rc));
 		return 2;
@@ -1243,6 +1343,8 @@ void server_free(struct server *s)
 	state_free(&s->st);
 	wbuf_free(&s->rb);
 	wbuf_free(&s->pb);
+	free(s->due_slots.v);
+	free(s->due_holds.v);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	if (s->dirfd >= 0)

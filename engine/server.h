@@ -94,6 +94,18 @@ struct sub {
 #define TOPIC_SLOTS 0
 #define TOPIC_HOLDS 1
 
+/* A resource-day whose subscribers are due a push (day: a local date in the
+ * resource's zone). */
+struct dayref {
+	uint32_t res;
+	int64_t day;
+};
+
+struct dayrefs {
+	struct dayref *v;
+	size_t n, cap;
+};
+
 struct conn {
 	struct ev rd, wr;
 	int fd;
@@ -166,6 +178,8 @@ struct server {
 	struct wbuf rb; /* the reply being built */
 	msgpack_packer pk;
 	struct wbuf pb; /* a push being built (pushes happen inside handlers) */
+	struct dayrefs due_slots, due_holds; /* pushes of this turn */
+	uint64_t holds_seq;                  /* version of "holds" pushes */
 	msgpack_packer ppk;
 };
 

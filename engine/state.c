@@ -522,6 +522,7 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 {
 	const msgpack_object *id = wire_get(m, "id");
 	struct resource *r;
+	bool created = false, was_active;
 	uint32_t q;
 
 	if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
@@ -546,6 +547,7 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 			init_day(r, &r->days[ring(st, d)], d);
 		st->res[st->nres++] = r;
 		hmap_put(&st->res_by_id, r->id, strlen(r->id), r->idx);
+		created = true;
 	} else if (q != r->quantity) {
 		struct delta dl = {DELTA_REQUANT, 0, 0, (int32_t)q, r->idx, 0};
 		r->quantity = q;
@@ -566,11 +568,15 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	if (wire_get(m, "meta"))
 		pack_meta(wire_get(m, "meta"), &r->meta, &r->meta_len);
 	r->standalone = obj_bool(wire_get(m, "standalone"), true);
+	was_active = r->active;
 	r->active = obj_bool(wire_get(m, "active"), true);
 	r->created_ms = obj_int(wire_get(m, "created_ms"), 0);
 	r->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	{
-		struct delta dl = {DELTA_RESOURCE, 0, 0, 0, r->idx, 0};
+		/* qty 1: (de)activation, which changes every day's slots. */
+		struct delta dl = {DELTA_RESOURCE, 0, 0,
+				   created || was_active != r->active, r->idx,
+				   0};
 		push_delta(st, &dl);
 	}
 	return 0;
@@ -657,9 +663,22 @@ static int event_of(const msgpack_object *o)
 	return EV_NONE;
 }
 
+static bool same_occupancy(const struct booking *a, const struct booking *b)
+{
+	if (occ_start(a) != occ_start(b) || occ_end(a) != occ_end(b) ||
+	    a->nitems != b->nitems)
+		return false;
+	for (int i = 0; i < a->nitems; i++)
+		if (a->items[i].res != b->items[i].res ||
+		    a->items[i].qty != b->items[i].qty)
+			return false;
+	return true;
+}
+
 static int apply_booking(struct state *st, const msgpack_object *m,
 			 uint64_t lsn, int64_t at_ms)
 {
+	bool same_slots = false;
 	struct booking *b = xcalloc(1, sizeof(*b));
 	struct booking *old;
 	int ev;
@@ -678,7 +697,12 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 			free_booking(b);
 			return -1;
 		}
-		if (bstatus_occupies(old->status))
+		/* A change that keeps the same slots (pending -> confirmed, a
+		 * note) leaves the bitmaps, and the subscribers, alone. */
+		same_slots = bstatus_occupies(old->status) &&
+			     bstatus_occupies(b->status) &&
+			     same_occupancy(old, b);
+		if (bstatus_occupies(old->status) && !same_slots)
 			state_occupy(st, old, -1, true);
 		st->by_status[old->status]--;
 		free_booking(old);
@@ -692,7 +716,7 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 			hmap_put(&st->bk_by_key, b->key, strlen(b->key), b->id);
 	}
 	st->by_status[b->status]++;
-	if (bstatus_occupies(b->status))
+	if (bstatus_occupies(b->status) && !same_slots)
 		state_occupy(st, b, +1, true);
 	ev = event_of(wire_get(m, "event"));
 	if (ev != EV_NONE) {
@@ -1103,10 +1127,12 @@ static void refresh_held(struct state *st, struct resource *r, int64_t start,
 			q_bits_set(held, from, to);
 		}
 		if (held[0] != d->held[0] || held[1] != d->held[1]) {
+			uint64_t old[2] = {d->held[0], d->held[1]};
 			d->held[0] = held[0];
 			d->held[1] = held[1];
 			if (st->hooks.held_changed)
-				st->hooks.held_changed(st->hooks.ctx, r, d);
+				st->hooks.held_changed(st->hooks.ctx, r, d,
+						       old);
 		}
 	}
 }

@@ -140,7 +140,8 @@ struct booking {
 enum delta_kind {
 	DELTA_OCCUPY,	/* qty units on slots [from, to) of (res, day) */
 	DELTA_REQUANT,	/* the resource's quantity became qty */
-	DELTA_RESOURCE, /* the resource's directory entry changed */
+	DELTA_RESOURCE, /* the directory entry changed (qty 1: new or
+			   (de)activated) */
 	DELTA_OPEN,	/* the resource's schedule became ptr */
 };
 
@@ -197,7 +198,8 @@ struct state;
 
 struct state_hooks {
 	/* A resource-day's held bits changed (publish them, push "holds"). */
-	void (*held_changed)(void *ctx, struct resource *r, struct rday *d);
+	void (*held_changed)(void *ctx, struct resource *r, struct rday *d,
+			     const uint64_t old_held[2]);
 	void *ctx;
 };
 

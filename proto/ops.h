@@ -159,7 +159,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 #define ARGS_booking_reschedule(F)                                             \
 	F(id, T_UINT, 0, 0)                                                    \
 	F(ref, T_STR, 0, 64) F(start, T_INT, 1, 0) F(end, T_INT, 1, 0)         \
-	    F(by, T_STR, 0, 128)
+	    F(by, T_STR, 0, 128) F(session, T_STR, 0, 128)
 #define ARGS_subscribe(F)                                                      \
 	F(topic, T_STR, 1, 16)                                                 \
 	F(resource, T_STR, 1, 63) F(from, T_STR, 0, 10) F(to, T_STR, 0, 10)

@@ -30,8 +30,24 @@
  * Resolve each slug once with bookd_reader_resource() and keep the index:
  * it names the resource for the life of the handle, also across engine
  * restarts (the handle maps it to the new file's directory).  Instants are
- * Unix seconds (UTC), multiples of 900; spans are [start, end).  Days are
- * UTC day numbers, days since 1970-01-01 (unix_seconds / 86400).
+ * Unix seconds (UTC), multiples of 900; spans are [start, end).  Day
+ * numbers count days since 1970-01-01: for the page calls they are UTC days
+ * (unix_seconds / 86400), for the slot lists they are local dates in the
+ * zone the call names (bookd_reader_date() turns "YYYY-MM-DD" into one).
+ *
+ * Slot lists for local days:
+ *
+ *     int64_t date, starts[BOOKD_READER_MAX_STARTS];
+ *     size_t n;
+ *
+ *     bookd_reader_date("2025-03-30", &date);
+ *     rc = bookd_reader_slots_day_tz(r, studio, date, "Europe/Berlin",
+ *                                    60, 0, starts, &n);
+ *
+ * The pages do not record a resource's time zone: pass the zone the engine
+ * would use for the date (the `tz` argument you would send, else the
+ * resource's `timezone` from resource.get, else "UTC").  A NULL zone means
+ * UTC, not the resource's zone.
  *
  * Every function returns 0 or a negative bookd_err code (bookd_errors.h):
  *  - BOOKD_E_STALE: no consistent copy after BOOKD_READER_RETRIES attempts
@@ -39,13 +55,16 @@
  *    not published yet, or a question the pages cannot settle (see Caveats);
  *    ask the engine.
  *  - BOOKD_E_NOT_FOUND: no such resource (in the current file).
- *  - BOOKD_E_BAD_REQUEST: misaligned or empty span, bad duration/interval.
+ *  - BOOKD_E_BAD_REQUEST: misaligned or empty span, bad duration/interval,
+ *    a date that is not YYYY-MM-DD, an unknown time zone.
  *  - BOOKD_E_OUT_OF_RANGE: a day outside the window, from the day reads,
- *    the unit count and the slot lists (check() reports it as a reason).
+ *    the unit count and the day slot lists (check() reports it as a reason;
+ *    the month view marks such days 0).
  *  - BOOKD_E_PROTO: the file is not a bookd pages file of this layout
  *    version (wrong magic, version or sizes).
  *  - BOOKD_E_IO (errno set): open, fstat or mmap failed, e.g. ENOENT when no
- *    engine ever ran on that directory.  BOOKD_E_NOMEM: out of memory.
+ *    engine ever ran on that directory, or a zone file could not be read.
+ *    BOOKD_E_NOMEM: out of memory.
  *
  * Engine restarts: each start of bookd builds a new file and marks the old
  * one retired.  Every call first checks that mark (one load) and, when it is
@@ -61,9 +80,14 @@
  *    a start reserved when its span touches any hold, the caller's own
  *    included, and check() with a session answers BOOKD_E_STALE when held
  *    bits are the only obstacle (the engine can exclude the caller's hold).
- *  - Only UTC days: the slot lists step from 00:00 UTC.  Local days (a
- *    resource's time zone, DST days of 92 or 100 slots) and event types
- *    (buffers, notice) need the engine.
+ *  - The slot lists follow slots.day without an event type: local days in
+ *    any zone (DST days of 92 or 100 quarters included), starts stepping
+ *    from the start of each open window.  Event types (buffers, notice,
+ *    window, their default interval) need the engine.
+ *  - check() on a pool (quantity > 1) whose span meets held slots answers
+ *    BOOKD_E_STALE unless some held slot is down to its last unit: the
+ *    pages say that a slot is held, not by how many holds, and each hold
+ *    takes one unit.
  *  - Hold bits are hints: they appear when a hold is granted and vanish when
  *    it ends, but the engine decides.  Booked bits are always durable.
  *  - If bookd dies, its file keeps the last published state until the next
@@ -85,7 +109,17 @@ extern "C" {
 
 /* Attempts at a consistent copy before BOOKD_E_STALE. */
 #define BOOKD_READER_RETRIES 64
-#define BOOKD_READER_SLOTS   96 /* slots of a UTC day, and most starts */
+#define BOOKD_READER_SLOTS   96 /* slots of a UTC day, and its most starts */
+/*
+ * Most starts of one local day: a local day is shorter than 76 hours,
+ * because UTC offsets stay within 26 hours either way (DST days are 23 or
+ * 25 hours, 92 or 100 quarters).
+ */
+#define BOOKD_READER_MAX_STARTS 304
+/* Most days of one bookd_reader_slots_month() call, as the engine allows. */
+#define BOOKD_READER_MONTH_MAX 366
+/* Longest duration or interval, in minutes (31 days), as the engine allows. */
+#define BOOKD_READER_MINUTES_MAX (31 * 24 * 60)
 
 typedef struct bookd_reader bookd_reader;
 
@@ -168,17 +202,35 @@ int bookd_reader_days(bookd_reader *r, uint32_t idx, int64_t first_day,
 int bookd_reader_free_units(bookd_reader *r, uint32_t idx, int64_t start,
 			    int64_t end, uint32_t *units);
 
+/* "YYYY-MM-DD" to a day number (BOOKD_E_BAD_REQUEST when not a date). */
+int bookd_reader_date(const char *yyyy_mm_dd, int64_t *date);
+
 /*
- * The starts slots.day lists for UTC day `day`: stepping by interval
- * minutes (0: the duration) from 00:00 UTC, every start of the day whose
- * span [start, start + duration) is open and not booked over its whole
- * length; a span may run past midnight into later days, and one that runs
- * past the window is not listed.  duration and interval are positive
- * multiples of 15 minutes.  Fills starts[] (at most BOOKD_READER_SLOTS) and
- * *n, chronological.  BOOKD_E_OUT_OF_RANGE for a day outside the window;
- * a deactivated resource has no starts (as the engine answers an admin; a
- * public caller gets NOT_FOUND from the engine).
+ * The starts slots.day lists for local date `date` in zone `tz` (an IANA
+ * name; NULL: UTC) without an event type: in the local day [midnight, next
+ * midnight), for each open window (a maximal run of open quarters of the
+ * day; the whole day for a resource open around the clock) the starts
+ * window_start + k * interval inside the window whose span [start, start +
+ * duration) is open and not booked over its whole length.  A span may run
+ * past the window's end and past midnight while it stays open; a span that
+ * reaches past the pages' window is not listed.  duration and interval are
+ * minutes, positive multiples of 15 up to BOOKD_READER_MINUTES_MAX
+ * (interval 0: the duration).  Fills starts[] and *n, chronological.  The
+ * day and every later day a span reaches come from one consistent cut.
+ *
+ * BOOKD_E_OUT_OF_RANGE when the local day lies wholly outside the window
+ * (a day partly inside lists the starts inside); BOOKD_E_BAD_REQUEST for
+ * bad minutes or an unknown zone.  A deactivated resource has no starts (as
+ * the engine answers an admin; a public caller gets NOT_FOUND from the
+ * engine).  Time zones are loaded from /usr/share/zoneinfo the first time a
+ * process uses them (tz.h; no setenv, no global state), then cached.
  */
+int bookd_reader_slots_day_tz(bookd_reader *r, uint32_t idx, int64_t date,
+			      const char *tz, uint32_t duration_min,
+			      uint32_t interval_min,
+			      int64_t starts[BOOKD_READER_MAX_STARTS],
+			      size_t *n);
+/* The same for UTC day `day`: bookd_reader_slots_day_tz() with zone UTC. */
 int bookd_reader_slots_day(bookd_reader *r, uint32_t idx, int64_t day,
 			   uint32_t duration_min, uint32_t interval_min,
 			   int64_t starts[BOOKD_READER_SLOTS], size_t *n);
@@ -188,12 +240,29 @@ struct bookd_reader_view_slot {
 	int64_t start;
 	int reserved;
 };
-/* The same starts as bookd_reader_slots_day(), each marked available or
- * reserved, chronological. */
+/* The same starts as bookd_reader_slots_day_tz(), each marked available or
+ * reserved (its span touches a held slot, whoever holds it), chronological,
+ * from one cut. */
+int bookd_reader_slots_view_tz(
+    bookd_reader *r, uint32_t idx, int64_t date, const char *tz,
+    uint32_t duration_min, uint32_t interval_min,
+    struct bookd_reader_view_slot out[BOOKD_READER_MAX_STARTS], size_t *n);
+/* bookd_reader_slots_view_tz() for UTC day `day`. */
 int bookd_reader_slots_view(
     bookd_reader *r, uint32_t idx, int64_t day, uint32_t duration_min,
     uint32_t interval_min,
     struct bookd_reader_view_slot out[BOOKD_READER_SLOTS], size_t *n);
+
+/*
+ * slots.month: for each local date from .. to (at most
+ * BOOKD_READER_MONTH_MAX days, BOOKD_E_BAD_REQUEST otherwise), avail[date -
+ * from] = 1 when bookd_reader_slots_day_tz() would list at least one start,
+ * else 0.  Days outside the window are 0, as the engine answers.  All days
+ * come from one consistent cut.
+ */
+int bookd_reader_slots_month(bookd_reader *r, uint32_t idx, int64_t from,
+			     int64_t to, const char *tz, uint32_t duration_min,
+			     uint32_t interval_min, uint8_t *avail);
 
 /* "booked", "held", "closed", "inactive", "out_of_range"; "" for FREE. */
 const char *bookd_reader_reason_name(int reason);

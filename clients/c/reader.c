@@ -8,6 +8,15 @@
  * bracket (pages.h), so a cut validated by commit_seq needs no page seqlock.
  * Every retry loop is bounded by BOOKD_READER_RETRIES and ends in
  * BOOKD_E_STALE.
+ *
+ * The slot lists copy the UTC days a question needs into flat bitmaps of
+ * quarters (struct cut, kept in the handle so a month of days costs no
+ * allocation and little stack) and walk the local days over them as the
+ * engine's grid_walk() walks its own bitmaps: runs of open quarters from
+ * the local day's first quarter, starts stepping from each run's start,
+ * a start kept when no unusable quarter (closed, booked, outside the window)
+ * lies in its span.  Later days that spans run into are scanned only up to
+ * their first unusable quarter, which ends every longer span.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +31,16 @@
 #include "bookd_reader.h"
 #include "pages.h"
 #include "quanta.h"
+#include "tz.h"
 
 #define NO_PAGE UINT32_MAX
+/*
+ * UTC days one cut may copy: a month view's local days, plus the few days
+ * at either end that its first and last local day reach into (UTC offsets
+ * stay within 26 hours, so two at most; six leaves room).
+ */
+#define CUT_DAYS  (BOOKD_READER_MONTH_MAX + 6)
+#define CUT_WORDS ((CUT_DAYS * PAGES_SLOTS + 63) / 64 + 1)
 /* Re-open attempts when the path keeps yielding a retired file (the engine
  * restarting repeatedly). */
 #define REOPEN_TRIES 8
@@ -46,6 +63,25 @@ struct mapping {
 	uint64_t generation;
 };
 
+/*
+ * One resource's pages over consecutive UTC days from one cut, as flat
+ * bitmaps of quarters: bit k stands for absolute quarter q0 + k (the
+ * quarter starting at (q0 + k) * 900).  open: the schedule allows it and
+ * the day is in the window; bad: not open or booked (a pool: no unit left);
+ * held: some session holds it.  Bits past nq are zero.  tail_bad and
+ * tail_held are the first bad and held absolute quarters at or after q0 +
+ * nq that a span can reach (INT64_MAX: none); held quarters past tail_bad
+ * are not looked for, since every span reaching them is bad anyway.
+ */
+struct cut {
+	int64_t q0, nq;
+	int64_t tail_bad, tail_held;
+	int64_t first, last; /* the window */
+	bool active;
+	bool unpublished;
+	uint64_t *open, *bad, *held; /* CUT_WORDS each */
+};
+
 struct bookd_reader {
 	struct mapping m;
 	char *path;
@@ -54,6 +90,12 @@ struct bookd_reader {
 	uint32_t nents, capents;
 	uint32_t *hash; /* open addressing, ents index + 1, 0 = empty */
 	uint32_t hcap;	/* a power of two, more than twice nents */
+	struct cut cut;
+	uint64_t *cut_words; /* the storage behind cut's bitmaps */
+	/* The zone the last slot list named: tz_get() takes a mutex, a
+	 * repeated name costs one strcmp. */
+	char zone_name[TZ_NAME_MAX + 1];
+	const struct tz *zone;
 	struct bookd_reader_stats st;
 };
 
@@ -66,6 +108,7 @@ struct span_acc {
 	bool closed;
 	bool booked;
 	bool held;
+	bool held_last; /* a held slot has at most one unit left */
 	uint32_t max_units;
 };
 
@@ -394,6 +437,14 @@ int bookd_reader_open(const char *datadir, bookd_reader **out)
 		goto fail;
 	}
 	snprintf(r->path, len, "%s/pages", datadir);
+	r->cut_words = calloc(3 * CUT_WORDS, sizeof(*r->cut_words));
+	if (r->cut_words == NULL) {
+		rc = BOOKD_E_NOMEM;
+		goto fail;
+	}
+	r->cut.open = r->cut_words;
+	r->cut.bad = r->cut_words + CUT_WORDS;
+	r->cut.held = r->cut_words + 2 * CUT_WORDS;
 	rc = map_file(r->path, &r->m);
 	if (rc != 0)
 		goto fail;
@@ -416,6 +467,7 @@ void bookd_reader_close(bookd_reader *r)
 	unmap(&r->m);
 	free(r->ents);
 	free(r->hash);
+	free(r->cut_words);
 	free(r->path);
 	free(r);
 	errno = saved;
@@ -514,11 +566,24 @@ static inline bool page_fold(const struct pages_page *p, int64_t day, int from,
 		return false;
 	q_mask(m, from, to);
 	for (int w = 0; w < 2; w++) {
+		uint64_t held;
 		if (m[w] == 0)
 			continue;
 		a->closed |= (~seq_load(&p->open[w]) & m[w]) != 0;
 		a->booked |= (seq_load(&p->booked[w]) & m[w]) != 0;
-		a->held |= (seq_load(&p->held[w]) & m[w]) != 0;
+		held = seq_load(&p->held[w]) & m[w];
+		if (held == 0)
+			continue;
+		a->held = true;
+		/* Each hold takes one unit: a held slot with one unit left
+		 * (always, for a single resource) is surely taken. */
+		for (; held != 0 && !a->held_last; held &= held - 1) {
+			int i = 64 * w + __builtin_ctzll(held);
+			uint64_t u =
+			    (seq_load(&p->units[i / 4]) >> (16 * (i % 4))) &
+			    0xffff;
+			a->held_last = u + 2 > a->quantity;
+		}
 	}
 	if (want_units) {
 		for (int i = from; i < to; i++) {
@@ -627,6 +692,8 @@ int bookd_reader_check(bookd_reader *r, uint32_t idx, int64_t start,
 		why = BOOKD_READER_BOOKED;
 	else if (a.held && session != NULL)
 		return give_up(r); /* maybe the caller's own hold */
+	else if (a.held && !a.held_last)
+		return give_up(r); /* a pool: how many holds is unknown */
 	else if (a.held)
 		why = BOOKD_READER_HELD;
 	else
@@ -757,64 +824,196 @@ int bookd_reader_days(bookd_reader *r, uint32_t idx, int64_t first_day,
 	return days_read(r, page, first_day, ndays, out);
 }
 
-/*
- * What the slot lists need from the pages, from one cut: day `day`'s
- * "unusable" (not open, or booked) and held bits, and for spans running past
- * midnight the first unusable and first held slot after the day, counted
- * from the day's slot 0 (INT64_MAX: none within reach).
- */
-struct slot_cut {
-	uint64_t bad[2];
-	uint64_t held[2];
-	int64_t next_bad;
-	int64_t next_held;
-	bool active;
-	bool out_of_range;
-	bool unpublished;
-};
-
-/* The first slot at or after `from` set in bits b (or -1). */
-static int first_set(const uint64_t b[2], int from)
+/* The zone called name (NULL: UTC), from the handle's one-entry cache. */
+static int zone_get(bookd_reader *r, const char *name, const struct tz **z)
 {
-	for (int i = from; i < PAGES_SLOTS; i++)
-		if (b[i / 64] >> (i % 64) & 1)
-			return i;
+	int rc;
+
+	if (name == NULL)
+		name = "UTC";
+	if (r->zone != NULL && strcmp(name, r->zone_name) == 0) {
+		*z = r->zone;
+		return 0;
+	}
+	rc = tz_get(name, z);
+	switch (rc) {
+	case 0:
+		break;
+	case -EINVAL:
+	case -ENOENT:
+	case -EBADMSG:
+		return BOOKD_E_BAD_REQUEST;
+	case -ENOMEM:
+		return BOOKD_E_NOMEM;
+	default:
+		errno = -rc;
+		return BOOKD_E_IO;
+	}
+	/* A valid name is at most TZ_NAME_MAX bytes, so it fits. */
+	snprintf(r->zone_name, sizeof(r->zone_name), "%s", name);
+	r->zone = *z;
+	return 0;
+}
+
+/* Minutes of a duration or interval in quarters, as the engine checks
+ * them; 0 when they are not positive multiples of 15 within the bound. */
+static int64_t quarters_of(uint32_t minutes)
+{
+	if (minutes == 0 || minutes % 15 != 0 ||
+	    minutes > BOOKD_READER_MINUTES_MAX)
+		return 0;
+	return minutes / 15;
+}
+
+/* The first quarter at or after instant t. */
+static inline int64_t q_ceil(int64_t t)
+{
+	return q_floor_div(t + Q_SECONDS - 1, Q_SECONDS);
+}
+
+/* OR a day's 96 bits (w0: slots 0..63, w1: 64..95) into flat at bit pos. */
+static inline void flat_put(uint64_t *flat, int64_t pos, uint64_t w0,
+			    uint64_t w1)
+{
+	int64_t k = pos / 64;
+	int sh = (int)(pos % 64);
+
+	w1 &= (1ull << 32) - 1;
+	flat[k] |= w0 << sh;
+	if (sh == 0) {
+		flat[k + 1] |= w1;
+		return;
+	}
+	flat[k + 1] |= w0 >> (64 - sh) | w1 << sh;
+	/* The 32 bits of w1 end within word k + 1 unless sh > 32. */
+	if (sh > 32)
+		flat[k + 2] |= w1 >> (64 - sh);
+}
+
+/* The first set bit of flat[0..nbits) at or after pos, or -1. */
+static inline int64_t flat_next(const uint64_t *flat, int64_t nbits,
+				int64_t pos)
+{
+	int64_t k = pos / 64;
+	uint64_t x;
+
+	if (pos >= nbits)
+		return -1;
+	x = flat[k] & (~0ull << (pos % 64));
+	for (;;) {
+		if (x != 0)
+			return 64 * k + __builtin_ctzll(x);
+		if (++k * 64 >= nbits)
+			return -1;
+		x = flat[k];
+	}
+}
+
+/* The first clear bit of flat[0..nbits) at or after pos, or nbits. */
+static inline int64_t flat_next_clear(const uint64_t *flat, int64_t nbits,
+				      int64_t pos)
+{
+	int64_t k = pos / 64;
+	uint64_t x;
+
+	if (pos >= nbits)
+		return nbits;
+	x = ~flat[k] & (~0ull << (pos % 64));
+	for (;;) {
+		if (x != 0) {
+			int64_t b = 64 * k + __builtin_ctzll(x);
+			return b < nbits ? b : nbits;
+		}
+		if (++k * 64 >= nbits)
+			return nbits;
+		x = ~flat[k];
+	}
+}
+
+/* The first bad quarter at or after q (q inside the copied days). */
+static inline int64_t cut_next_bad(const struct cut *c, int64_t q)
+{
+	int64_t k = flat_next(c->bad, c->nq, q - c->q0);
+
+	return k >= 0 ? c->q0 + k : c->tail_bad;
+}
+
+static inline int64_t cut_next_held(const struct cut *c, int64_t q)
+{
+	int64_t k = flat_next(c->held, c->nq, q - c->q0);
+
+	return k >= 0 ? c->q0 + k : c->tail_held;
+}
+
+/* The first set slot of a day's two words, or -1. */
+static inline int day_first_set(uint64_t w0, uint64_t w1)
+{
+	if (w0 != 0)
+		return __builtin_ctzll(w0);
+	if (w1 != 0)
+		return 64 + __builtin_ctzll(w1);
 	return -1;
 }
 
-static int cut_read(bookd_reader *r, uint32_t page, int64_t day, int64_t reach,
-		    struct slot_cut *c)
+/*
+ * Copy days d0..d1 of directory entry `page` into c, and scan the days after
+ * them up to (not including) absolute quarter `reach`, all under
+ * commit_seq.  Days outside the window are bad throughout and need no page;
+ * a day inside it whose page holds another day sets c->unpublished.
+ */
+static int cut_read(bookd_reader *r, uint32_t page, int64_t d0, int64_t d1,
+		    int64_t reach, struct cut *c)
 {
-	const uint64_t wmask[2] = {~0ull, (1ull << 32) - 1};
+	const uint64_t hi = (1ull << 32) - 1;
 	const struct pages_header *h = r->m.hdr;
 	const struct pages_dirent *e = &r->m.dir[page];
 	const struct pages_page *p;
-	int64_t first, last, d, dlast;
 	uint64_t s, open[2], bad[2], held[2];
+	size_t words;
+	int64_t d;
 	int k;
 
+	c->q0 = d0 * PAGES_SLOTS;
+	c->nq = (d1 - d0 + 1) * PAGES_SLOTS;
+	words = (size_t)((c->nq + 63) / 64 + 1);
 	for (unsigned att = 0; att < BOOKD_READER_RETRIES; att++) {
-		memset(c, 0, sizeof(*c));
-		c->next_bad = c->next_held = INT64_MAX;
+		memset(c->open, 0, words * sizeof(uint64_t));
+		memset(c->bad, 0, words * sizeof(uint64_t));
+		memset(c->held, 0, words * sizeof(uint64_t));
+		c->tail_bad = c->tail_held = INT64_MAX;
+		c->unpublished = false;
 		s = seq_read_begin(&h->commit_seq);
 		if (s & 1) {
 			backoff(r, att);
 			continue;
 		}
 		c->active = (seq_load(&e->flags) & PAGES_DIR_ACTIVE) != 0;
-		first = (int64_t)seq_load(&h->first_day);
-		last = (int64_t)seq_load(&h->last_day);
-		c->out_of_range = day < first || day > last;
-		/* Later days are read only as far as a span can reach and
-		 * only until the first unusable slot: nothing beyond it can
-		 * matter.  Past the window's end every slot is unusable, so
-		 * the loop ends there at the latest. */
-		dlast = c->out_of_range
-			    ? day - 1
-			    : day + (reach + PAGES_SLOTS - 1) / PAGES_SLOTS - 1;
-		for (d = day; d <= dlast; d++) {
-			if (d > last) {
-				c->next_bad = (d - day) * PAGES_SLOTS;
+		c->first = (int64_t)seq_load(&h->first_day);
+		c->last = (int64_t)seq_load(&h->last_day);
+		for (d = d0; d <= d1; d++) {
+			int64_t pos = (d - d0) * PAGES_SLOTS;
+			if (d < c->first || d > c->last) {
+				flat_put(c->bad, pos, ~0ull, hi);
+				continue;
+			}
+			p = page_of(r, page, d);
+			if (seq_load(&p->day) != (uint64_t)d) {
+				c->unpublished = true;
+				break;
+			}
+			for (int w = 0; w < 2; w++) {
+				open[w] = seq_load(&p->open[w]);
+				bad[w] = ~open[w] | seq_load(&p->booked[w]);
+				held[w] = seq_load(&p->held[w]);
+			}
+			flat_put(c->open, pos, open[0], open[1]);
+			flat_put(c->bad, pos, bad[0], bad[1]);
+			flat_put(c->held, pos, held[0], held[1]);
+		}
+		for (d = d1 + 1; !c->unpublished && d * PAGES_SLOTS < reach;
+		     d++) {
+			if (d < c->first || d > c->last) {
+				c->tail_bad = d * PAGES_SLOTS;
 				break;
 			}
 			p = page_of(r, page, d);
@@ -823,22 +1022,16 @@ static int cut_read(bookd_reader *r, uint32_t page, int64_t day, int64_t reach,
 				break;
 			}
 			for (int w = 0; w < 2; w++) {
-				open[w] = seq_load(&p->open[w]) & wmask[w];
-				bad[w] = (~open[w] | seq_load(&p->booked[w])) &
-					 wmask[w];
-				held[w] = seq_load(&p->held[w]) & wmask[w];
+				bad[w] = ~seq_load(&p->open[w]) |
+					 seq_load(&p->booked[w]);
+				held[w] = seq_load(&p->held[w]);
 			}
-			if (d == day) {
-				memcpy(c->bad, bad, sizeof(bad));
-				memcpy(c->held, held, sizeof(held));
-				continue;
-			}
-			k = first_set(held, 0);
-			if (k >= 0 && c->next_held == INT64_MAX)
-				c->next_held = (d - day) * PAGES_SLOTS + k;
-			k = first_set(bad, 0);
+			k = day_first_set(held[0], held[1] & hi);
+			if (k >= 0 && c->tail_held == INT64_MAX)
+				c->tail_held = d * PAGES_SLOTS + k;
+			k = day_first_set(bad[0], bad[1] & hi);
 			if (k >= 0) {
-				c->next_bad = (d - day) * PAGES_SLOTS + k;
+				c->tail_bad = d * PAGES_SLOTS + k;
 				break;
 			}
 		}
@@ -852,77 +1045,173 @@ static int cut_read(bookd_reader *r, uint32_t page, int64_t day, int64_t reach,
 	return give_up(r);
 }
 
-/* Does [from, to) of a span starting on the cut's day (slots counted from
- * that day's slot 0) touch a bit of day-bits b or the later-day mark? */
-static bool span_hits(const uint64_t b[2], int64_t next, int from, int64_t to)
+/*
+ * Copy what the local days covering quarters [qa, qb) need: the UTC days
+ * holding those quarters, and the later days their spans of dur quarters
+ * can reach.
+ */
+static int cut_span(bookd_reader *r, uint32_t page, int64_t qa, int64_t qb,
+		    int64_t dur)
 {
-	uint64_t m[2];
+	int64_t d0 = q_floor_div(qa, PAGES_SLOTS);
+	int64_t d1 = q_floor_div((qb > qa ? qb : qa + 1) - 1, PAGES_SLOTS);
 
-	q_mask(m, from, to > PAGES_SLOTS ? PAGES_SLOTS : (int)to);
-	return (b[0] & m[0]) != 0 || (b[1] & m[1]) != 0 ||
-	       (to > PAGES_SLOTS && next < to);
+	/* Only offsets beyond tz.h's bounds could make this many days. */
+	if (d1 - d0 + 1 > CUT_DAYS)
+		return give_up(r);
+	return cut_read(r, page, d0, d1, (qb > qa ? qb - 1 : qa) + dur,
+			&r->cut);
 }
 
 /*
- * The slot lists of slots.day and slots.view.  Starts step by the interval
- * from 00:00 UTC, as the engine's slots.day does for a UTC day.  reserved
- * may be NULL (slots.day).
+ * The grid of one local day, quarters [qa, qb), over the cut: for each run
+ * of open quarters, starts stepping by `step` from the run's start while
+ * inside it, kept when their span of `dur` quarters has no bad quarter.
+ * Fills at most cap starts (instants) and, when reserved is not NULL,
+ * whether each span meets a held quarter; returns how many.  This is the
+ * engine's grid_walk() with start_free() reduced to the pages' bits.
  */
-static int slots_list(bookd_reader *r, uint32_t idx, int64_t day,
-		      uint32_t duration_min, uint32_t interval_min,
-		      int64_t *starts, int *reserved, size_t *n)
+static size_t grid_walk(const struct cut *c, int64_t qa, int64_t qb,
+			int64_t dur, int64_t step, int64_t *starts,
+			int *reserved, size_t cap)
 {
-	struct slot_cut c;
-	int64_t dur, step, reach;
-	uint32_t page;
+	int64_t q = qa, rs, re, u;
 	size_t k = 0;
+
+	while (q < qb && k < cap) {
+		rs = flat_next(c->open, c->nq, q - c->q0);
+		if (rs < 0 || c->q0 + rs >= qb)
+			break;
+		re = flat_next_clear(c->open, c->nq, rs);
+		rs += c->q0;
+		re += c->q0;
+		if (re > qb)
+			re = qb;
+		for (u = rs; u < re && k < cap; u += step) {
+			if (cut_next_bad(c, u) < u + dur)
+				continue;
+			starts[k] = u * Q_SECONDS;
+			if (reserved != NULL)
+				reserved[k] = cut_next_held(c, u) < u + dur;
+			k++;
+		}
+		q = re;
+	}
+	return k;
+}
+
+/* The common arguments of the slot lists, checked as the engine does. */
+static int grid_args(bookd_reader *r, uint32_t idx, const char *tz,
+		     uint32_t duration_min, uint32_t interval_min,
+		     uint32_t *page, const struct tz **z, int64_t *dur,
+		     int64_t *step)
+{
+	int rc = resolve(r, idx, page);
+
+	if (rc != 0)
+		return rc;
+	*dur = quarters_of(duration_min);
+	*step = quarters_of(interval_min != 0 ? interval_min : duration_min);
+	if (*dur == 0 || *step == 0)
+		return BOOKD_E_BAD_REQUEST;
+	return zone_get(r, tz, z);
+}
+
+/*
+ * slots.day and slots.view for local date `date`: at most cap starts
+ * (cap >= the day's quarters, or BOOKD_E_STALE); reserved may be NULL.
+ */
+static int slots_list(bookd_reader *r, uint32_t idx, int64_t date,
+		      const char *tz, uint32_t duration_min,
+		      uint32_t interval_min, int64_t *starts, int *reserved,
+		      size_t cap, size_t *n)
+{
+	const struct cut *c = &r->cut;
+	const struct tz *z;
+	int64_t dur, step, ds, de, qa, qb;
+	uint32_t page;
 	int rc;
 
 	*n = 0;
-	rc = resolve(r, idx, &page);
+	rc = grid_args(r, idx, tz, duration_min, interval_min, &page, &z, &dur,
+		       &step);
 	if (rc != 0)
 		return rc;
-	if (interval_min == 0)
-		interval_min = duration_min;
-	if (duration_min == 0 || duration_min % 15 != 0 ||
-	    interval_min % 15 != 0)
-		return BOOKD_E_BAD_REQUEST;
-	if (day < 0)
-		return BOOKD_E_OUT_OF_RANGE;
-	dur = duration_min / 15;
-	step = interval_min / 15;
-	/* The last start is slot 95, so no span reaches past slot 95 + dur. */
-	reach = PAGES_SLOTS - 1 + dur;
-	rc = cut_read(r, page, day, reach, &c);
+	tz_local_day(z, date, &ds, &de);
+	qa = q_ceil(ds);
+	qb = q_ceil(de);
+	if (qb - qa > (int64_t)cap)
+		return give_up(r);
+	rc = cut_span(r, page, qa, qb, dur);
 	if (rc != 0)
 		return rc;
-	if (c.out_of_range)
+	/* The engine refuses a local day wholly outside its window and
+	 * answers one that is partly inside. */
+	if (q_day_of(de - 1) < c->first || q_day_of(ds) > c->last)
 		return BOOKD_E_OUT_OF_RANGE;
 	/* No start of a deactivated resource is free: an empty list, as the
 	 * engine answers. */
-	if (!c.active)
+	if (!c->active)
 		return 0;
-	if (c.unpublished)
+	if (c->unpublished)
 		return give_up(r);
-	for (int64_t s = 0; s < PAGES_SLOTS; s += step) {
-		if (span_hits(c.bad, c.next_bad, (int)s, s + dur))
-			continue;
-		starts[k] = day * DAY_SECONDS + s * Q_SECONDS;
-		if (reserved != NULL)
-			reserved[k] =
-			    span_hits(c.held, c.next_held, (int)s, s + dur);
-		k++;
-	}
-	*n = k;
+	*n = grid_walk(c, qa, qb, dur, step, starts, reserved, cap);
 	return 0;
+}
+
+int bookd_reader_date(const char *yyyy_mm_dd, int64_t *date)
+{
+	if (q_parse_date(yyyy_mm_dd, strlen(yyyy_mm_dd), date) < 0)
+		return BOOKD_E_BAD_REQUEST;
+	return 0;
+}
+
+int bookd_reader_slots_day_tz(bookd_reader *r, uint32_t idx, int64_t date,
+			      const char *tz, uint32_t duration_min,
+			      uint32_t interval_min,
+			      int64_t starts[BOOKD_READER_MAX_STARTS],
+			      size_t *n)
+{
+	return slots_list(r, idx, date, tz, duration_min, interval_min, starts,
+			  NULL, BOOKD_READER_MAX_STARTS, n);
 }
 
 int bookd_reader_slots_day(bookd_reader *r, uint32_t idx, int64_t day,
 			   uint32_t duration_min, uint32_t interval_min,
 			   int64_t starts[BOOKD_READER_SLOTS], size_t *n)
 {
-	return slots_list(r, idx, day, duration_min, interval_min, starts, NULL,
-			  n);
+	return slots_list(r, idx, day, NULL, duration_min, interval_min, starts,
+			  NULL, BOOKD_READER_SLOTS, n);
+}
+
+/* The view of slots_list(), into out[0..cap). */
+static int view_list(bookd_reader *r, uint32_t idx, int64_t date,
+		     const char *tz, uint32_t duration_min,
+		     uint32_t interval_min, struct bookd_reader_view_slot *out,
+		     size_t cap, size_t *n)
+{
+	int64_t starts[BOOKD_READER_MAX_STARTS];
+	int reserved[BOOKD_READER_MAX_STARTS];
+	int rc;
+
+	rc = slots_list(r, idx, date, tz, duration_min, interval_min, starts,
+			reserved, cap, n);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < *n; i++) {
+		out[i].start = starts[i];
+		out[i].reserved = reserved[i];
+	}
+	return 0;
+}
+
+int bookd_reader_slots_view_tz(
+    bookd_reader *r, uint32_t idx, int64_t date, const char *tz,
+    uint32_t duration_min, uint32_t interval_min,
+    struct bookd_reader_view_slot out[BOOKD_READER_MAX_STARTS], size_t *n)
+{
+	return view_list(r, idx, date, tz, duration_min, interval_min, out,
+			 BOOKD_READER_MAX_STARTS, n);
 }
 
 int bookd_reader_slots_view(
@@ -930,17 +1219,42 @@ int bookd_reader_slots_view(
     uint32_t interval_min,
     struct bookd_reader_view_slot out[BOOKD_READER_SLOTS], size_t *n)
 {
-	int64_t starts[BOOKD_READER_SLOTS];
-	int reserved[BOOKD_READER_SLOTS];
+	return view_list(r, idx, day, NULL, duration_min, interval_min, out,
+			 BOOKD_READER_SLOTS, n);
+}
+
+int bookd_reader_slots_month(bookd_reader *r, uint32_t idx, int64_t from,
+			     int64_t to, const char *tz, uint32_t duration_min,
+			     uint32_t interval_min, uint8_t *avail)
+{
+	const struct cut *c = &r->cut;
+	const struct tz *z;
+	int64_t dur, step, ds, de, qa, qb, first_start, ndays;
+	uint32_t page;
 	int rc;
 
-	rc = slots_list(r, idx, day, duration_min, interval_min, starts,
-			reserved, n);
+	rc = grid_args(r, idx, tz, duration_min, interval_min, &page, &z, &dur,
+		       &step);
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; i < *n; i++) {
-		out[i].start = starts[i];
-		out[i].reserved = reserved[i];
+	if (to < from || __builtin_sub_overflow(to, from, &ndays) ||
+	    ndays >= BOOKD_READER_MONTH_MAX)
+		return BOOKD_E_BAD_REQUEST;
+	ndays++;
+	tz_local_day(z, from, &ds, &de);
+	qa = q_ceil(ds);
+	tz_local_day(z, to, &ds, &de);
+	qb = q_ceil(de);
+	rc = cut_span(r, page, qa, qb, dur);
+	if (rc != 0)
+		return rc;
+	if (c->active && c->unpublished)
+		return give_up(r);
+	for (int64_t i = 0; i < ndays; i++) {
+		tz_local_day(z, from + i, &ds, &de);
+		avail[i] =
+		    c->active && grid_walk(c, q_ceil(ds), q_ceil(de), dur, step,
+					   &first_start, NULL, 1) > 0;
 	}
 	return 0;
 }

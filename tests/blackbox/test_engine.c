@@ -1030,6 +1030,141 @@ START_TEST(tokens_name_the_actor)
 }
 END_TEST
 
+/* Count pushes on w up to the reply of a ping (answered after every push
+ * queued before it); topics and dates go to the caller's arrays. */
+static int drain_pushes(int w, char dates[][11], int max)
+{
+	msgpack_unpacked u;
+	int n = 0;
+
+	ck_assert_int_eq(h_send_req(w, 777, "ping", NULL), 0);
+	msgpack_unpacked_init(&u);
+	for (;;) {
+		ck_assert_int_eq(h_recv_frame(w, &u, 10000), 1);
+		if (wire_get(&u.data, "push") == NULL)
+			break;
+		if (n < max)
+			wire_cstr(wire_get(&u.data, "date"), dates[n], 11);
+		n++;
+		msgpack_unpacked_destroy(&u);
+		msgpack_unpacked_init(&u);
+	}
+	msgpack_unpacked_destroy(&u);
+	return n;
+}
+
+/* Pushes name local dates in the resource's zone, once per date. */
+START_TEST(pushes_use_local_dates)
+{
+	int fd = conn(), w = conn();
+	int64_t d = h_day(3);
+	char dates[8][11], want0[11], want1[11];
+	int n;
+
+	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:s}", "id", "ny",
+			      "timezone", "America/New_York"),
+			 0);
+	ck_assert_int_eq(CALL(w, "subscribe", "{s:s s:s}", "topic", "slots",
+			      "resource", "ny"),
+			 0);
+	/* 02:00-06:00 UTC is the evening before and the night of, in New
+	 * York: two local dates, each pushed once. */
+	ck_assert_int_eq(book(fd, "ny", d + 2 * HOUR, d + 6 * HOUR, NULL), 0);
+	n = drain_pushes(w, dates, 8);
+	ck_assert_int_eq(n, 2);
+	h_date(d - 86400, want0);
+	h_date(d, want1);
+	ck_assert_str_eq(dates[0], want0);
+	ck_assert_str_eq(dates[1], want1);
+	/* Confirming a pending booking keeps its slots: no slots push. */
+	ck_assert_int_eq(CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			      "resource", "ny", "start", d + 10 * HOUR, "end",
+			      d + 11 * HOUR, "booker", "name", "a", "email",
+			      "a@b", "status", "pending"),
+			 0);
+	ck_assert_int_eq(drain_pushes(w, dates, 8), 1);
+	ck_assert_int_eq(CALL(fd, "booking.transition", "{s:I s:s}", "id",
+			      (int64_t)2, "to", "confirmed"),
+			 0);
+	ck_assert_int_eq(drain_pushes(w, dates, 8), 0);
+	close(w);
+	close(fd);
+}
+END_TEST
+
+START_TEST(keys_and_actors)
+{
+	int fd = conn(), pub = conn();
+	int64_t d = h_day(2);
+
+	mkres(fd, "a");
+	ck_assert_int_eq(CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			      "resource", "a", "start", d, "end", d + HOUR,
+			      "booker", "name", "A", "email", "a@b", "key",
+			      "k1"),
+			 0);
+	/* The same key for another request does not reveal the booking. */
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			      "resource", "a", "start", d, "end", d + HOUR,
+			      "booker", "name", "M", "email", "m@x", "key",
+			      "k1"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_str_eq(err_field(), "key");
+	ck_assert_int_eq(CALL(pub, "hello", "{s:s}", "role", "public"), 0);
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			      "resource", "a", "start", d + HOUR, "end",
+			      d + 2 * HOUR, "booker", "name", "M", "email",
+			      "m@x", "by", "the-boss"),
+			 BOOKD_E_FORBIDDEN);
+	ck_assert_int_eq(CALL(pub, "hello", "{s:s}", "token", "bk1.00.00"),
+			 BOOKD_E_UNAUTHENTICATED);
+	close(pub);
+	close(fd);
+}
+END_TEST
+
+START_TEST(reschedule_over_own_hold)
+{
+	int fd = conn();
+	int64_t d = h_day(2);
+	char date[11];
+
+	mkres(fd, "a");
+	ck_assert_int_eq(book(fd, "a", d, d + HOUR, NULL), 0);
+	ck_assert_int_eq(CALL(fd, "hold", "{s:s s:I s:I s:s}", "resource", "a",
+			      "start", d + 3 * HOUR, "end", d + 4 * HOUR,
+			      "session", "S"),
+			 0);
+	ck_assert_int_eq(CALL(fd, "hold", "{s:s s:I s:I s:s}", "resource", "a",
+			      "start", d + 5 * HOUR, "end", d + 6 * HOUR,
+			      "session", "T"),
+			 0);
+	ck_assert_int_eq(CALL(fd, "booking.reschedule", "{s:I s:I s:I}", "id",
+			      (int64_t)1, "start", d + 3 * HOUR, "end",
+			      d + 4 * HOUR),
+			 BOOKD_E_HELD);
+	ck_assert_int_eq(CALL(fd, "booking.reschedule", "{s:I s:I s:I s:s}",
+			      "id", (int64_t)1, "start", d + 3 * HOUR, "end",
+			      d + 4 * HOUR, "session", "S"),
+			 0);
+	/* holds.day is chronological. */
+	h_date(d, date);
+	ck_assert_int_eq(CALL(fd, "holds.day", "{s:s s:s}", "resource", "a",
+			      "date", date),
+			 0);
+	ck_assert_int_eq(res()->via.array.size, 2);
+	{
+		int64_t a, b;
+		ck_assert(wire_int(wire_get(&res()->via.array.ptr[0], "start"),
+				   &a));
+		ck_assert(wire_int(wire_get(&res()->via.array.ptr[1], "start"),
+				   &b));
+		ck_assert_int_lt(a, b);
+	}
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -1059,6 +1194,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, plain_sync_mode);
 	tcase_add_test(tc, slow_subscriber_cut_off);
 	tcase_add_test(tc, tokens_name_the_actor);
+	tcase_add_test(tc, pushes_use_local_dates);
+	tcase_add_test(tc, keys_and_actors);
+	tcase_add_test(tc, reschedule_over_own_hold);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -28,6 +28,7 @@
 #include "pages.h"
 #include "pagesw.h"
 #include "quanta.h"
+#include "tz.h"
 
 #define D0	20000 /* 2024-10-04 */
 #define W_DAYS	16
@@ -677,8 +678,9 @@ START_TEST(test_slots_midnight_and_windows)
 	ck_assert_uint_eq(n, 23);
 	ck_assert_int_eq(st[22], T(W_LAST, 88));
 
-	/* Open hours 09:30-12:00 and 13:00-17:00: starts step from 00:00,
-	 * as the engine's slots.day does. */
+	/* Open hours 09:30-12:00 and 13:00-17:00: starts step from each
+	 * window's start, as the engine's slots.day does, so hourly starts
+	 * are 09:30, 10:30 (11:30 would close at 12:00), 13:00 .. 16:00. */
 	memset(&s, 0, sizeof(s));
 	q_bits_set(s.open, 38, 48);
 	q_bits_set(s.open, 52, 68);
@@ -686,14 +688,35 @@ START_TEST(test_slots_midnight_and_windows)
 	ck_assert_int_eq(bookd_reader_slots_day(r, a, D0 + 2, 60, 60, st, &n),
 			 0);
 	ck_assert_uint_eq(n, 6);
-	ck_assert_int_eq(st[0], T(D0 + 2, 40));
-	ck_assert_int_eq(st[1], T(D0 + 2, 44));
+	ck_assert_int_eq(st[0], T(D0 + 2, 38));
+	ck_assert_int_eq(st[1], T(D0 + 2, 42));
 	ck_assert_int_eq(st[2], T(D0 + 2, 52));
 	ck_assert_int_eq(st[5], T(D0 + 2, 64));
 	ck_assert_int_eq(bookd_reader_slots_day(r, a, D0 + 2, 60, 30, st, &n),
 			 0);
 	ck_assert_uint_eq(n, 4 + 7);
 	ck_assert_int_eq(st[0], T(D0 + 2, 38));
+	ck_assert_int_eq(st[3], T(D0 + 2, 44));
+	ck_assert_int_eq(st[4], T(D0 + 2, 52));
+	/* Nine hours fit in neither window, and both close before midnight. */
+	ck_assert_int_eq(bookd_reader_slots_day(r, a, D0 + 2, 540, 60, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 0);
+	/* A window of 45 minutes holds no hour.  A span may leave its day
+	 * while the hours stay open: D0 + 3 is open from midnight, so 9 hours
+	 * from 16:00 .. 23:00 run on into it. */
+	memset(&s, 0, sizeof(s));
+	q_bits_set(s.open, 38, 41);
+	q_bits_set(s.open, 64, 96);
+	put(pw, 0, D0 + 2, &s, 0);
+	ck_assert_int_eq(bookd_reader_slots_day(r, a, D0 + 2, 60, 0, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 8); /* 16:00 .. 23:00 */
+	ck_assert_int_eq(st[0], T(D0 + 2, 64));
+	ck_assert_int_eq(bookd_reader_slots_day(r, a, D0 + 2, 540, 60, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 8); /* every start runs on into D0 + 3 */
+	ck_assert_int_eq(st[7], T(D0 + 2, 92));
 
 	/* Errors. */
 	ck_assert_int_eq(bookd_reader_slots_day(r, a, D0, 50, 0, st, &n),
@@ -746,6 +769,295 @@ START_TEST(test_slots_pool)
 	ck_assert_uint_eq(n, 23);
 	ck_assert_int_eq(st[3], T(D0, 12));
 	ck_assert_int_eq(st[4], T(D0, 20));
+	bookd_reader_close(r);
+	pagesw_close(pw);
+}
+END_TEST
+
+/* A window of 200 days from D0 holding the DST switches of 2024-10-27
+ * (Berlin, back), 2024-11-03 (New York, back), 2025-03-09 (New York,
+ * forward) and 2025-03-30 (Berlin, forward). */
+#define L_DAYS	200
+#define L_FIRST D0
+#define L_LAST	(D0 + L_DAYS - 1)
+
+static struct pagesw *wopen_long(void)
+{
+	struct pagesw *pw = NULL;
+	struct dayst s;
+
+	ck_assert_int_eq(
+	    pagesw_open(&pw, tdirfd, MAXRES, L_DAYS, L_FIRST, L_LAST), 0);
+	pagesw_set_resource(pw, 0, "a", PAGES_DIR_ACTIVE, 1);
+	ds_open_all(&s);
+	pagesw_commit_begin(pw);
+	for (int64_t d = L_FIRST; d <= L_LAST; d++)
+		put(pw, 0, d, &s, 0);
+	pagesw_commit_end(pw);
+	return pw;
+}
+
+static int64_t local(const char *zone, int64_t date, int h, int m)
+{
+	const struct tz *z;
+
+	ck_assert_int_eq(tz_get(zone, &z), 0);
+	return tz_local_to_utc(z, date, h * 3600 + m * 60);
+}
+
+static int64_t date_of(const char *ymd)
+{
+	int64_t d = -1;
+
+	ck_assert_int_eq(bookd_reader_date(ymd, &d), 0);
+	return d;
+}
+
+START_TEST(test_slots_local_days)
+{
+	struct pagesw *pw = wopen_long();
+	struct bookd_reader_view_slot v[BOOKD_READER_MAX_STARTS];
+	int64_t st[BOOKD_READER_MAX_STARTS], date;
+	struct dayst s;
+	bookd_reader *r = ropen();
+	uint32_t a = res(r, "a");
+	size_t n;
+
+	/* DST days: one start per quarter of the local day. */
+	date = date_of("2024-10-27");
+	ck_assert_int_eq(bookd_reader_slots_day_tz(r, a, date, "Europe/Berlin",
+						   15, 0, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 100);
+	ck_assert_int_eq(st[0], local("Europe/Berlin", date, 0, 0));
+	ck_assert_int_eq(st[99], local("Europe/Berlin", date + 1, 0, 0) - 900);
+	ck_assert_int_eq(bookd_reader_slots_day_tz(r, a, date_of("2025-03-30"),
+						   "Europe/Berlin", 15, 0, st,
+						   &n),
+			 0);
+	ck_assert_uint_eq(n, 92);
+	ck_assert_int_eq(bookd_reader_slots_day_tz(r, a, date_of("2025-03-09"),
+						   "America/New_York", 60, 0,
+						   st, &n),
+			 0);
+	ck_assert_uint_eq(n, 23);
+	ck_assert_int_eq(bookd_reader_slots_day_tz(r, a, date_of("2024-11-03"),
+						   "America/New_York", 60, 0,
+						   st, &n),
+			 0);
+	ck_assert_uint_eq(n, 25);
+	/* The same starts in Berlin on an ordinary day: 96, local midnight
+	 * first, whatever the UTC day. */
+	date = D0 + 10;
+	ck_assert_int_eq(bookd_reader_slots_day_tz(r, a, date, "Europe/Berlin",
+						   15, 0, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 96);
+	ck_assert_int_eq(st[0], T(date - 1, 88)); /* 22:00 UTC, CEST */
+
+	/* Half-hour offsets: Kolkata's day starts at 18:30 UTC.  A booking
+	 * 00:00-01:00 UTC (05:30-06:30 local) removes the hourly starts
+	 * whose spans meet it, in the middle of the local day. */
+	ds_open_all(&s);
+	q_bits_set(s.booked, 0, 4);
+	put(pw, 0, D0 + 11, &s, 0);
+	ck_assert_int_eq(bookd_reader_slots_day_tz(
+			     r, a, D0 + 11, "Asia/Kolkata", 60, 0, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 22);
+	ck_assert_int_eq(st[0], T(D0 + 10, 74));
+	ck_assert_int_eq(st[4], T(D0 + 10, 90)); /* 04:00 local */
+	ck_assert_int_eq(st[5], T(D0 + 11, 6));	 /* 07:00: not 05:00, 06:00 */
+	/* Held bits in the view, on the same zone's grid. */
+	q_bits_set(s.held, 20, 21);
+	put(pw, 0, D0 + 11, &s, 0);
+	ck_assert_int_eq(bookd_reader_slots_view_tz(
+			     r, a, D0 + 11, "Asia/Kolkata", 60, 0, v, &n),
+			 0);
+	ck_assert_uint_eq(n, 22);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(v[i].reserved, v[i].start == T(D0 + 11, 18));
+
+	/* Open windows in local time: Berlin's 09:15-10:45 is 07:15-08:45
+	 * UTC in summer; the local day's first two hours (D0 + 12 from 22:00
+	 * UTC) are closed.  Starts step from 09:15. */
+	ds_open_all(&s);
+	memset(s.open, 0, sizeof(s.open));
+	pagesw_commit_begin(pw);
+	put(pw, 0, D0 + 12, &s, 0);
+	q_bits_set(s.open, 29, 35);
+	put(pw, 0, D0 + 13, &s, 0);
+	pagesw_commit_end(pw);
+	ck_assert_int_eq(bookd_reader_slots_day_tz(
+			     r, a, D0 + 13, "Europe/Berlin", 30, 0, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(st[0], local("Europe/Berlin", D0 + 13, 9, 15));
+	ck_assert_int_eq(st[2], local("Europe/Berlin", D0 + 13, 10, 15));
+
+	/* The window's edges: a local day partly inside lists the starts
+	 * inside, one wholly outside is out of range. */
+	ck_assert_int_eq(bookd_reader_slots_day_tz(
+			     r, a, L_FIRST, "Asia/Kolkata", 60, 0, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 19); /* 00:00 .. 18:00 UTC */
+	ck_assert_int_eq(st[0], T(L_FIRST, 0));
+	ck_assert_int_eq(bookd_reader_slots_day_tz(
+			     r, a, L_FIRST - 1, "Asia/Kolkata", 60, 0, st, &n),
+			 BOOKD_E_OUT_OF_RANGE);
+	ck_assert_int_eq(bookd_reader_slots_day_tz(
+			     r, a, L_LAST, "America/New_York", 60, 0, st, &n),
+			 0);
+	ck_assert_uint_eq(n, 20); /* 04:00 .. 23:00 UTC (EDT) */
+	ck_assert_int_eq(bookd_reader_slots_day_tz(r, a, L_LAST + 1,
+						   "America/New_York", 60, 0,
+						   st, &n),
+			 BOOKD_E_OUT_OF_RANGE);
+
+	/* NULL is UTC, like the UTC-day calls. */
+	ck_assert_int_eq(
+	    bookd_reader_slots_day_tz(r, a, D0 + 13, NULL, 30, 0, st, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(st[0], T(D0 + 13, 29));
+
+	/* Bad zones, dates and minutes. */
+	ck_assert_int_eq(
+	    bookd_reader_slots_day_tz(r, a, D0, "Mars/Olympus", 60, 0, st, &n),
+	    BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(
+	    bookd_reader_slots_day_tz(r, a, D0, "../etc/passwd", 60, 0, st, &n),
+	    BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(
+	    bookd_reader_slots_day_tz(r, a, D0, "UTC",
+				      BOOKD_READER_MINUTES_MAX + 15, 0, st, &n),
+	    BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(
+	    bookd_reader_slots_day_tz(r, a, D0, "UTC", 60,
+				      BOOKD_READER_MINUTES_MAX + 15, st, &n),
+	    BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(bookd_reader_date("2024-02-30", &date),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(bookd_reader_date("2024-2-3", &date),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(date_of("2024-10-04"), D0);
+	bookd_reader_close(r);
+	pagesw_close(pw);
+}
+END_TEST
+
+START_TEST(test_slots_month)
+{
+	struct pagesw *pw = wopen_long();
+	uint8_t av[BOOKD_READER_MONTH_MAX];
+	struct dayst s;
+	bookd_reader *r = ropen();
+	uint32_t a = res(r, "a");
+
+	/* D0 + 3 fully booked; D0 + 4 open only 10:00-10:30 UTC. */
+	ds_open_all(&s);
+	q_bits_set(s.booked, 0, 96);
+	pagesw_commit_begin(pw);
+	put(pw, 0, D0 + 3, &s, 0);
+	ds_open_all(&s);
+	memset(s.open, 0, sizeof(s.open));
+	q_bits_set(s.open, 40, 42);
+	put(pw, 0, D0 + 4, &s, 0);
+	pagesw_commit_end(pw);
+
+	memset(av, 0xee, sizeof(av));
+	ck_assert_int_eq(
+	    bookd_reader_slots_month(r, a, D0 - 2, D0 + 6, "UTC", 30, 0, av),
+	    0);
+	/* Before the window, then D0 .. D0 + 6. */
+	ck_assert_int_eq(av[0], 0);
+	ck_assert_int_eq(av[1], 0);
+	ck_assert_int_eq(av[2], 1);
+	ck_assert_int_eq(av[3], 1);
+	ck_assert_int_eq(av[4], 1);
+	ck_assert_int_eq(av[5], 0); /* booked */
+	ck_assert_int_eq(av[6], 1); /* 10:00-10:30 */
+	ck_assert_int_eq(av[7], 1);
+	ck_assert_int_eq(av[8], 1);
+	ck_assert_int_eq(av[9], 0xee); /* nothing past the range */
+	/* An hour fits nowhere on D0 + 4 (UTC).  In Berlin (UTC+2) local
+	 * D0 + 3 begins at 22:00 UTC on D0 + 2, which is free, and local
+	 * D0 + 4 has only booked quarters and the short window. */
+	ck_assert_int_eq(
+	    bookd_reader_slots_month(r, a, D0 + 2, D0 + 5, "UTC", 60, 0, av),
+	    0);
+	ck_assert_int_eq(av[0], 1);
+	ck_assert_int_eq(av[1], 0);
+	ck_assert_int_eq(av[2], 0);
+	ck_assert_int_eq(av[3], 1);
+	ck_assert_int_eq(bookd_reader_slots_month(r, a, D0 + 2, D0 + 5,
+						  "Europe/Berlin", 60, 0, av),
+			 0);
+	ck_assert_int_eq(av[0], 1);
+	ck_assert_int_eq(av[1], 1); /* 00:00-02:00 local is D0 + 2 UTC */
+	ck_assert_int_eq(av[2], 0);
+	ck_assert_int_eq(av[3], 1);
+	/* Agreement with the day lists over the whole window, both zones. */
+	for (int z = 0; z < 2; z++) {
+		const char *zone = z ? "America/New_York" : "Europe/Berlin";
+		int64_t st[BOOKD_READER_MAX_STARTS];
+		size_t n;
+		ck_assert_int_eq(bookd_reader_slots_month(r, a, L_FIRST, L_LAST,
+							  zone, 120, 60, av),
+				 0);
+		for (int64_t d = L_FIRST; d <= L_LAST; d++) {
+			ck_assert_int_eq(bookd_reader_slots_day_tz(
+					     r, a, d, zone, 120, 60, st, &n),
+					 0);
+			ck_assert_int_eq(av[d - L_FIRST], n > 0);
+		}
+	}
+	/* Limits and a deactivated resource. */
+	ck_assert_int_eq(
+	    bookd_reader_slots_month(r, a, D0, D0 + 365, "UTC", 60, 0, av), 0);
+	ck_assert_int_eq(
+	    bookd_reader_slots_month(r, a, D0, D0 + 366, "UTC", 60, 0, av),
+	    BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(
+	    bookd_reader_slots_month(r, a, D0, D0 - 1, "UTC", 60, 0, av),
+	    BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(
+	    bookd_reader_slots_month(r, a, INT64_MIN, D0, "UTC", 60, 0, av),
+	    BOOKD_E_BAD_REQUEST);
+	pagesw_set_resource(pw, 0, "a", 0, 1);
+	ck_assert_int_eq(
+	    bookd_reader_slots_month(r, a, D0, D0 + 6, "UTC", 60, 0, av), 0);
+	for (int i = 0; i < 7; i++)
+		ck_assert_int_eq(av[i], 0);
+	bookd_reader_close(r);
+	pagesw_close(pw);
+}
+END_TEST
+
+START_TEST(test_check_pool_holds)
+{
+	struct pagesw *pw = wopen();
+	struct dayst s;
+	bookd_reader *r;
+	uint32_t mics;
+	int fr, why;
+
+	pagesw_set_resource(pw, 0, "mics", PAGES_DIR_ACTIVE, 3);
+	put_window_open(pw, 0);
+	ds_open_all(&s);
+	q_bits_set(s.held, 40, 48);
+	for (int i = 44; i < 48; i++)
+		s.units[i] = 2; /* one unit left */
+	put(pw, 0, D0, &s, 1);
+	r = ropen();
+	mics = res(r, "mics");
+	/* Held with two units left: one hold or two, the pages cannot say. */
+	ck_assert_int_eq(
+	    bookd_reader_check(r, mics, T(D0, 40), T(D0, 44), NULL, &fr, &why),
+	    BOOKD_E_STALE);
+	/* Held with one unit left: any hold takes it. */
+	ck_assert_int_eq(chk(r, mics, T(D0, 40), T(D0, 48)), BOOKD_READER_HELD);
+	ck_assert_int_eq(chk(r, mics, T(D0, 46), T(D0, 50)), BOOKD_READER_HELD);
+	ck_assert_int_eq(chk(r, mics, T(D0, 48), T(D0, 52)), BOOKD_READER_FREE);
 	bookd_reader_close(r);
 	pagesw_close(pw);
 }
@@ -1273,6 +1585,9 @@ static Suite *pages_suite(void)
 	tcase_add_test(tc, test_slots_view_scenario);
 	tcase_add_test(tc, test_slots_midnight_and_windows);
 	tcase_add_test(tc, test_slots_pool);
+	tcase_add_test(tc, test_slots_local_days);
+	tcase_add_test(tc, test_slots_month);
+	tcase_add_test(tc, test_check_pool_holds);
 	tcase_add_test(tc, test_directory_growth);
 	tcase_add_test(tc, test_many_resources_hash);
 	tcase_add_test(tc, test_generation_retired);

@@ -441,11 +441,15 @@ class Operations(abc.ABC):
 
     def booking_reschedule(self, id: Optional[int] = None,
                            ref: Optional[str] = None, *, start: Instant,
-                           end: Instant,
-                           by: Optional[str] = None) -> Booking:
-        """Move a booking to ``[start, end)`` atomically, or change nothing."""
+                           end: Instant, by: Optional[str] = None,
+                           session: Optional[str] = None) -> Booking:
+        """Move a booking to ``[start, end)`` atomically, or change nothing.
+
+        ``session`` names the caller's own hold, which then does not block
+        the new span."""
         return self._op("booking.reschedule", _args(
-            id=id, ref=ref, start=start, end=end, by=by), Booking.from_wire)
+            id=id, ref=ref, start=start, end=end, by=by, session=session),
+            Booking.from_wire)
 
     # Subscriptions and the event feed
 

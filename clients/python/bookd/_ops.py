@@ -167,6 +167,7 @@ OPS: tuple[Op, ...] = (
         Arg('start', 'int', True, 0),
         Arg('end', 'int', True, 0),
         Arg('by', 'str', False, 128),
+        Arg('session', 'str', False, 128),
     )),
     Op('subscribe', 'subscribe', 'public', False, (
         Arg('topic', 'str', True, 16),
