@@ -425,20 +425,27 @@ static void conn_new(struct server *s, int fd)
 	arm_recv(s, c);
 }
 
+/* Take a subscription off its resource's list and free it. */
+static void sub_free(struct server *s, struct sub *x)
+{
+	struct resource *r = s->st.res[x->res];
+
+	if (x->rprev)
+		x->rprev->rnext = x->rnext;
+	else
+		r->subs = x->rnext;
+	if (x->rnext)
+		x->rnext->rprev = x->rprev;
+	s->nsubs--;
+	free(x);
+}
+
 static void subs_drop_conn(struct server *s, struct conn *c)
 {
 	struct sub *x = c->subs;
 	while (x) {
 		struct sub *n = x->cnext;
-		struct resource *r = s->st.res[x->res];
-		if (x->rprev)
-			x->rprev->rnext = x->rnext;
-		else
-			r->subs = x->rnext;
-		if (x->rnext)
-			x->rnext->rprev = x->rprev;
-		s->nsubs--;
-		free(x);
+		sub_free(s, x);
 		x = n;
 	}
 	c->subs = NULL;
@@ -696,17 +703,9 @@ int server_unsubscribe(struct server *s, struct conn *c, uint64_t id)
 		return BOOKD_E_NOT_FOUND;
 	{
 		struct sub *x = *pp;
-		struct resource *r = s->st.res[x->res];
 		*pp = x->cnext;
-		if (x->rprev)
-			x->rprev->rnext = x->rnext;
-		else
-			r->subs = x->rnext;
-		if (x->rnext)
-			x->rnext->rprev = x->rprev;
 		c->nsubs--;
-		s->nsubs--;
-		free(x);
+		sub_free(s, x);
 	}
 	return 0;
 }
@@ -787,15 +786,18 @@ static void group_durable(struct server *s)
 	for (size_t i = 0; i < n; i++) {
 		struct resource *r = s->st.res[dl[i].res];
 		struct rday *d;
-		if (dl[i].kind == DELTA_RESOURCE) {
+		if (dl[i].kind == DELTA_RESOURCE ||
+		    dl[i].kind == DELTA_REQUANT) {
 			/* A resource may be new: give it every page of the
-			 * window along with its directory entry. */
+			 * window along with its directory entry.  A new
+			 * quantity, or (de)activation, changes every day. */
+			bool all = dl[i].kind == DELTA_REQUANT || dl[i].qty;
 			publish_resource(s, r);
 			for (int64_t day = s->st.first_day;
 			     day <= s->st.last_day; day++)
 				publish_page(s, r, state_day(&s->st, r, day),
-					     false, false);
-			if (dl[i].qty)
+					     all, false);
+			if (all)
 				due_all_days(s, r);
 			continue;
 		}
@@ -811,15 +813,6 @@ static void group_durable(struct server *s)
 				publish_page(s, r, d, true, false);
 				due(s, &s->due_slots, r, day, 0, Q_PER_DAY);
 			}
-			continue;
-		}
-		if (dl[i].kind == DELTA_REQUANT) {
-			publish_resource(s, r);
-			for (int64_t day = s->st.first_day;
-			     day <= s->st.last_day; day++)
-				publish_page(s, r, state_day(&s->st, r, day),
-					     true, false);
-			due_all_days(s, r);
 			continue;
 		}
 		d = state_day(&s->st, r, dl[i].day);
