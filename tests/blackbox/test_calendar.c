@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "suite_main.h"
 #include "harness.h"
 #include "quanta.h"
 #include "schedule.h"
@@ -605,11 +606,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(suite());
 }
