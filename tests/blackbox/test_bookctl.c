@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "suite_main.h"
 #include "harness.h"
 #include "bookd.h"
 #include "quanta.h"
@@ -645,11 +646,5 @@ static Suite *bookctl_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(bookctl_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(bookctl_suite());
 }

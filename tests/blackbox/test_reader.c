@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "suite_main.h"
 #include "bookd_reader.h"
 #include "harness.h"
 #include "quanta.h"
@@ -929,11 +930,5 @@ static Suite *reader_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(reader_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(reader_suite());
 }

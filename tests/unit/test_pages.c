@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "suite_main.h"
 #include "bookd_reader.h"
 #include "pages.h"
 #include "pagesw.h"
@@ -1606,11 +1607,5 @@ static Suite *pages_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(pages_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(pages_suite());
 }

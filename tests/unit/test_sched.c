@@ -16,6 +16,7 @@
 #include <check.h>
 #include <msgpack.h>
 
+#include "suite_main.h"
 #include "quanta.h"
 #include "schedule.h"
 #include "tz.h"
@@ -906,11 +907,5 @@ static Suite *sched_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(sched_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(sched_suite());
 }

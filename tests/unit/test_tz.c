@@ -21,6 +21,7 @@
 
 #include <check.h>
 
+#include "suite_main.h"
 #include "quanta.h"
 #include "tz.h"
 
@@ -1037,11 +1038,5 @@ static Suite *tz_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(tz_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(tz_suite());
 }
