@@ -6,6 +6,7 @@
 #   make test       install missing packages, build normally and with
 #                   ASan+UBSan, run every test (Check, black-box, Python)
 #   make soak       the crash storm for longer (SOAK_CYCLES, default 30)
+#   make fuzz       hostile requests for longer (FUZZ_FRAMES, default 500000)
 #   make bench      the standard benchmark set (bench/RESULTS.md)
 #   make lint       clang-format check and cppcheck
 #   make format     clang-format in place
@@ -68,7 +69,7 @@ BINS += $(O)/bookd-bench
 endif
 
 .SECONDARY:
-.PHONY: all deps run test test-bins check-unit soak bench lint format clean
+.PHONY: all deps run test test-bins soak fuzz bench lint format clean
 all: $(BINS)
 
 $(O)/obj/%.o: %.c
@@ -136,6 +137,13 @@ test: deps
 soak: deps
 	@$(MAKE) --no-print-directory all test-bins
 	@BOOKD_SOAK_CYCLES=$${SOAK_CYCLES:-30} tests/run.sh build soak
+
+# Hostile input for longer: FUZZ_FRAMES random and mutated requests against
+# the sanitizer build (make test runs a few thousand).
+fuzz: deps
+	@$(MAKE) --no-print-directory O=build/asan SAN=1 test-bins
+	@BOOKD_FUZZ_FRAMES=$${FUZZ_FRAMES:-500000} BOOKD_BIN=$(CURDIR)/build/asan/bookd \
+		build/asan/tests/blackbox/test_fuzz
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -206,8 +206,12 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 
 	s->stats.ops++;
 	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, body, len, &used) !=
-		MSGPACK_UNPACK_SUCCESS ||
+	/* Check the structure before msgpack-c allocates for the counts it
+	 * announces: a 10-byte frame could otherwise ask for gigabytes. */
+	if (wire_msgpack_check(body, len, &used) < 0 || used != len ||
+	    (used = 0,
+	     msgpack_unpack_next(&u, body, len, &used) !=
+		 MSGPACK_UNPACK_SUCCESS) ||
 	    used != len) {
 		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
 				   "request: not one MessagePack value");

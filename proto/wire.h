@@ -51,6 +51,16 @@ int wire_frame_end(struct wbuf *b, size_t off);
 int wire_frame_next(const char *p, size_t n, const char **body, size_t *blen,
 		    size_t *used);
 
+/*
+ * Walk one MessagePack object at data[0..n) without allocating, and put its
+ * byte length in *used.  Every length and item count is checked against the
+ * bytes that remain, so a frame cannot announce more items than it has
+ * bytes: call this before msgpack_unpack_next() on untrusted bytes, whose
+ * allocation follows the announced counts.  Returns 0, or -1 when the bytes
+ * do not hold one whole object.
+ */
+int wire_msgpack_check(const void *data, size_t n, size_t *used);
+
 /* Object helpers. */
 const msgpack_object *wire_get(const msgpack_object *map, const char *key);
 bool wire_str_eq(const msgpack_object *o, const char *s);

@@ -131,6 +131,7 @@ static int begin(bookd_conn *c)
 /* ---------------------------------------------------------------------- */
 /* Checking untrusted MessagePack before msgpack-c sees it. */
 
+/* A big-endian unsigned integer of n bytes (the frame length). */
 static uint64_t be(const unsigned char *p, size_t n)
 {
 	uint64_t v = 0;
@@ -138,101 +139,6 @@ static uint64_t be(const unsigned char *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		v = v << 8 | p[i];
 	return v;
-}
-
-/*
- * The headers 0xc0..0xdf: how many bytes of length field follow, how many
- * payload bytes follow beyond a length, and, for arrays and maps, how many
- * objects each counted unit is (1 or 2).  0xc1 is never used.
- */
-static const struct mp_hdr {
-	uint8_t lenbytes, fixed, items_per, bad;
-} mp_hdrs[32] = {
-    [0x00] = {0, 0, 0, 0},  /* nil */
-    [0x01] = {0, 0, 0, 1},  /* never used */
-    [0x02] = {0, 0, 0, 0},  /* false */
-    [0x03] = {0, 0, 0, 0},  /* true */
-    [0x04] = {1, 0, 0, 0},  /* bin 8 */
-    [0x05] = {2, 0, 0, 0},  /* bin 16 */
-    [0x06] = {4, 0, 0, 0},  /* bin 32 */
-    [0x07] = {1, 1, 0, 0},  /* ext 8: length, type, data */
-    [0x08] = {2, 1, 0, 0},  /* ext 16 */
-    [0x09] = {4, 1, 0, 0},  /* ext 32 */
-    [0x0a] = {0, 4, 0, 0},  /* float 32 */
-    [0x0b] = {0, 8, 0, 0},  /* float 64 */
-    [0x0c] = {0, 1, 0, 0},  /* uint 8 */
-    [0x0d] = {0, 2, 0, 0},  /* uint 16 */
-    [0x0e] = {0, 4, 0, 0},  /* uint 32 */
-    [0x0f] = {0, 8, 0, 0},  /* uint 64 */
-    [0x10] = {0, 1, 0, 0},  /* int 8 */
-    [0x11] = {0, 2, 0, 0},  /* int 16 */
-    [0x12] = {0, 4, 0, 0},  /* int 32 */
-    [0x13] = {0, 8, 0, 0},  /* int 64 */
-    [0x14] = {0, 2, 0, 0},  /* fixext 1: type, data */
-    [0x15] = {0, 3, 0, 0},  /* fixext 2 */
-    [0x16] = {0, 5, 0, 0},  /* fixext 4 */
-    [0x17] = {0, 9, 0, 0},  /* fixext 8 */
-    [0x18] = {0, 17, 0, 0}, /* fixext 16 */
-    [0x19] = {1, 0, 0, 0},  /* str 8 */
-    [0x1a] = {2, 0, 0, 0},  /* str 16 */
-    [0x1b] = {4, 0, 0, 0},  /* str 32 */
-    [0x1c] = {2, 0, 1, 0},  /* array 16 */
-    [0x1d] = {4, 0, 1, 0},  /* array 32 */
-    [0x1e] = {2, 0, 2, 0},  /* map 16 */
-    [0x1f] = {4, 0, 2, 0},  /* map 32 */
-};
-
-/*
- * Walk one MessagePack object at p[0..n) and put its byte length in *used.
- * Every length and item count is checked against the bytes that remain;
- * since every pending item needs at least one byte, the items a frame can
- * declare are bounded by its size, and so is what msgpack-c will allocate
- * for them.  Returns 0, or -1 when the bytes are not one whole object.
- */
-static int mp_walk(const unsigned char *p, size_t n, size_t *used)
-{
-	size_t off = 0;
-	size_t pending = 1;
-
-	while (pending > 0) {
-		/* A header is followed by "bytes" payload bytes, or announces
-		 * "items" further objects (an array's or a map's). */
-		uint64_t bytes = 0, items = 0;
-		size_t fixed = 0;
-		unsigned char b;
-
-		if (off >= n)
-			return -1;
-		b = p[off++];
-		pending--;
-		if (b <= 0x7f || b >= 0xe0) {
-			/* A positive or negative fixint: nothing follows. */
-		} else if (b <= 0x8f) {
-			items = 2u * (b & 0x0fu);
-		} else if (b <= 0x9f) {
-			items = b & 0x0fu;
-		} else if (b <= 0xbf) {
-			bytes = b & 0x1fu;
-		} else {
-			const struct mp_hdr *h = &mp_hdrs[b - 0xc0];
-			if (h->bad || n - off < h->lenbytes)
-				return -1;
-			if (h->items_per)
-				items = be(p + off, h->lenbytes) * h->items_per;
-			else
-				bytes = be(p + off, h->lenbytes);
-			off += h->lenbytes;
-			fixed = h->fixed;
-		}
-		if (bytes > n - off || fixed > n - off - bytes)
-			return -1;
-		off += (size_t)bytes + fixed;
-		if (items > n - off || pending > n - off - items)
-			return -1;
-		pending += (size_t)items;
-	}
-	*used = off;
-	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -370,8 +276,7 @@ static int take_frame(bookd_conn *c, const char *body, size_t blen)
 	char *copy;
 	int rc = 0;
 
-	if (mp_walk((const unsigned char *)body, blen, &used) < 0 ||
-	    used != blen)
+	if (wire_msgpack_check(body, blen, &used) < 0 || used != blen)
 		return die(c, BOOKD_E_PROTO, "malformed MessagePack frame");
 	copy = malloc(blen);
 	if (copy == NULL)
@@ -604,7 +509,8 @@ static int send_req(bookd_conn *c, const char *op, const void *args,
 		return bookd_fail_(c, BOOKD_E_BAD_REQUEST, "no operation");
 	if (args_len == 0)
 		args = NULL;
-	if (args && (mp_walk(args, args_len, &used) < 0 || used != args_len ||
+	if (args && (wire_msgpack_check(args, args_len, &used) < 0 ||
+		     used != args_len ||
 		     !((((const unsigned char *)args)[0] & 0xf0) == 0x80 ||
 		       ((const unsigned char *)args)[0] == 0xde ||
 		       ((const unsigned char *)args)[0] == 0xdf)))
