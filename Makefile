@@ -7,6 +7,7 @@
 #                   ASan+UBSan, run every test (Check, black-box, Python)
 #   make soak       the crash storm for longer (SOAK_CYCLES, default 30)
 #   make fuzz       hostile requests for longer (FUZZ_FRAMES, default 500000)
+#   make fuzz-parsers  libFuzzer over the parsers (FUZZ_SECONDS, default 120)
 #   make bench      the standard benchmark set (bench/RESULTS.md)
 #   make lint       clang-format check and cppcheck
 #   make format     clang-format in place
@@ -69,7 +70,7 @@ BINS += $(O)/bookd-bench
 endif
 
 .SECONDARY:
-.PHONY: all deps run test test-bins soak fuzz bench lint format clean
+.PHONY: all deps run test test-bins soak fuzz fuzz-parsers bench lint format clean
 all: $(BINS)
 
 $(O)/obj/%.o: %.c
@@ -144,6 +145,17 @@ fuzz: deps
 	@$(MAKE) --no-print-directory O=build/asan SAN=1 test-bins
 	@BOOKD_FUZZ_FRAMES=$${FUZZ_FRAMES:-500000} BOOKD_BIN=$(CURDIR)/build/asan/bookd \
 		build/asan/tests/blackbox/test_fuzz
+
+# libFuzzer over the parsers of outside bytes (tests/fuzz), FUZZ_SECONDS.
+FUZZ_CC := clang
+fuzz-parsers: deps
+	@command -v $(FUZZ_CC) >/dev/null || apt-get install -y -qq clang libclang-rt-14-dev
+	@mkdir -p build/fuzz/corpus
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-Iproto $(PKG_CFLAGS) tests/fuzz/fuzz_parsers.c proto/wire.c proto/ops.c \
+		proto/quanta.c proto/schedule.c proto/tz.c proto/errors.c \
+		-o build/fuzz/fuzz_parsers $(PKG_LIBS) -lpthread
+	build/fuzz/fuzz_parsers -max_total_time=$${FUZZ_SECONDS:-120} build/fuzz/corpus
 
 bench: deps
 	@$(MAKE) --no-print-directory all
