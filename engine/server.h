@@ -69,6 +69,7 @@ enum ev_kind {
 	EV_WAL_WRITE,
 	EV_WAL_SYNC,
 	EV_SIGNAL,
+	EV_GATHER, /* the group-commit gathering window ended */
 };
 
 struct ev {
@@ -148,6 +149,17 @@ struct server {
 	int listen_fd;
 	int signal_fd;
 	struct ev accept_ev, signal_ev, timer_ev, wal_write_ev, wal_sync_ev;
+	struct ev gather_ev;
+	struct __kernel_timespec gather_ts;
+	bool gather_armed;
+	/* Group commit: records gathered for the next group, the size of the
+	 * last group, when the next may stop waiting for more, and how long
+	 * the last write+fdatasync took (microseconds). */
+	uint32_t gathered;
+	uint32_t last_group;
+	uint32_t expect; /* records expected in the next group */
+	int64_t gather_until_us;
+	int64_t sync_started_us, last_sync_us;
 	struct __kernel_timespec timer_ts;
 	int timers_armed;
 	int64_t timer_deadline;
