@@ -22,6 +22,7 @@ static void usage(FILE *f)
 	      "             [--horizon-days N] [--max-resources N]\n"
 	      "             [--sync on|off] [--sync-mode uring|plain]\n"
 	      "             [--admin-group NAME] [--segment-mb N] [--max-conns N]\n"
+	      "             [--checkpoint-mb N] [--archive-wal]\n"
 	      "\n"
 	      "  --data DIR          data directory (default ./var)\n"
 	      "  --socket PATH       Unix socket (default DIR/bookd.sock)\n"
@@ -36,7 +37,10 @@ static void usage(FILE *f)
 	      "  --sync-mode M       uring (default) or plain fdatasync\n"
 	      "  --admin-group NAME  members connect as admin\n"
 	      "  --segment-mb N      WAL segment size (default 64)\n"
-	      "  --max-conns N       connections at once (default 4096)\n",
+	      "  --max-conns N       connections at once (default 4096)\n"
+	      "  --checkpoint-mb N   log written between snapshots (default "
+	      "64)\n"
+	      "  --archive-wal       keep trimmed log segments in wal/archive/\n",
 	      f);
 }
 
@@ -71,6 +75,9 @@ int main(int argc, char **argv)
 	    {"sync-mode", required_argument, NULL, 'Y'},
 	    {"admin-group", required_argument, NULL, 'g'},
 	    {"segment-mb", required_argument, NULL, 'S'},
+	    {"max-conns", required_argument, NULL, 'C'},
+	    {"checkpoint-mb", required_argument, NULL, 'K'},
+	    {"archive-wal", no_argument, NULL, 'A'},
 	    {"fail-sync-at", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -153,6 +160,15 @@ int main(int argc, char **argv)
 			cfg.have_admin_gid = true;
 			break;
 		}
+		case 'K':
+			if (parse_u64("--checkpoint-mb", optarg, 1, 1 << 20,
+				      &v))
+				return 2;
+			cfg.checkpoint_bytes = v << 20;
+			break;
+		case 'A':
+			cfg.archive = true;
+			break;
 		case 'C':
 			if (parse_u64("--max-conns", optarg, 1, 1000000, &v))
 				return 2;

@@ -358,6 +358,21 @@ static int check_resource_fields(struct req *r, struct sched **sched)
 	return 0;
 }
 
+/* Pack key and the new value of a string field: the request's, else the
+ * old one, else dflt, else nil. */
+static void pk_field_str(msgpack_packer *pk, const char *key,
+			 const msgpack_object *given, const char *old,
+			 const char *dflt)
+{
+	wire_pk_str(pk, key);
+	if (given)
+		wire_pk_obj(pk, given);
+	else if (old || dflt)
+		wire_pk_str(pk, old ? old : dflt);
+	else
+		msgpack_pack_nil(pk);
+}
+
 /* Pack a resource record: the new state, from the old one (or defaults)
  * overlaid with the request's fields. */
 static void pack_resource_update(struct req *r, const struct resource *old,
@@ -370,20 +385,10 @@ static void pack_resource_update(struct req *r, const struct resource *old,
 	msgpack_pack_map(pk, 11);
 	wire_pk_str(pk, "id");
 	wire_pk_obj(pk, a[ARG_id]);
-#define STRF(f, dflt)                                                          \
-	wire_pk_str(pk, #f);                                                   \
-	if (a[ARG_##f])                                                        \
-		wire_pk_obj(pk, a[ARG_##f]);                                   \
-	else if (old && old->f)                                                \
-		wire_pk_str(pk, old->f);                                       \
-	else if (dflt)                                                         \
-		wire_pk_str(pk, (const char *)dflt);                           \
-	else                                                                   \
-		msgpack_pack_nil(pk);
-	STRF(name, NULL)
-	STRF(kind, NULL)
-	STRF(timezone, "UTC")
-#undef STRF
+	pk_field_str(pk, "name", a[ARG_name], old ? old->name : NULL, NULL);
+	pk_field_str(pk, "kind", a[ARG_kind], old ? old->kind : NULL, NULL);
+	pk_field_str(pk, "timezone", a[ARG_timezone],
+		     old ? old->timezone : NULL, "UTC");
 	wire_pk_kint(pk, "quantity",
 		     a[ARG_quantity] ? (int64_t)a[ARG_quantity]->via.u64
 		     : old	     ? old->quantity

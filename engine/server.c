@@ -838,6 +838,15 @@ static void group_durable(struct server *s)
 	free(dl);
 	s->flight_deltas = NULL;
 	s->nflight_deltas = 0;
+	/* A checkpoint, when due, is written here; its rename waits until
+	 * the LSN it covers is durable, and then the log is trimmed. */
+	{
+		char err[256];
+		if (checkpoint_tick(&s->ck, &s->st, s->wal, err, sizeof(err)) <
+		    0)
+			log_msg("checkpoint: %s", err);
+		s->last_checkpoint_lsn = s->ck.lsn;
+	}
 }
 
 static void plain_sync(struct server *s)
@@ -1141,6 +1150,11 @@ int server_run(struct server *s)
 			arm_timer(s, mono_ms() + 50);
 		}
 	}
+	{
+		char err[256];
+		if (checkpoint_now(&s->ck, &s->st, s->wal, err, sizeof(err)) < 0)
+			log_msg("checkpoint at stop: %s", err);
+	}
 	return 0;
 }
 
@@ -1276,6 +1290,11 @@ int server_init(struct server *s, const struct config *cfg)
 	s->st.hooks.held_changed = on_held_changed;
 	s->st.hooks.ctx = s;
 
+	rc = snapshot_load(s->dirfd, &s->st, &wo.after_lsn, err, sizeof(err));
+	if (rc < 0) {
+		log_msg("%s", err);
+		return 2;
+	}
 	rc = wal_open(&s->wal, s->dirfd, &wo, replay_rec, s, &scan, err,
 		      sizeof(err));
 	if (rc < 0) {
@@ -1290,6 +1309,9 @@ int server_init(struct server *s, const struct config *cfg)
 		state_commit_deltas(&s->st, dl, n);
 		free(dl);
 	}
+	checkpoint_init(&s->ck, s->dirfd, cfg->checkpoint_bytes, cfg->archive,
+			wo.after_lsn, scan.bytes);
+	s->last_checkpoint_lsn = wo.after_lsn;
 	log_msg("recovered %" PRIu64 " log records (LSN %" PRIu64
 		"): %u resources, %u bookings",
 		scan.records, wal_last_lsn(s->wal), s->st.nres, s->st.nbk);

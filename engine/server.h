@@ -37,6 +37,7 @@
 #include <msgpack.h>
 
 #include "ops.h"
+#include "snapshot.h"
 #include "state.h"
 #include "wal.h"
 #include "wire.h"
@@ -57,6 +58,8 @@ struct config {
 	gid_t admin_gid;
 	bool have_admin_gid;
 	uint64_t segment_size;
+	uint64_t checkpoint_bytes; /* log bytes between checkpoints, 0: default */
+	bool archive;              /* keep trimmed segments in wal/archive/ */
 	/* Test builds only: fail the Nth fdatasync (0: never). */
 	uint64_t fail_sync_at;
 };
@@ -169,6 +172,7 @@ struct server {
 	bool started;
 	struct state st;
 	struct wal *wal;
+	struct checkpoint ck;
 	struct pagesw *pages;
 	struct wal_group group;
 	size_t group_done_parts;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,15 @@
 
 struct seg {
 	uint64_t first_lsn;
+	int dfd;       /* the directory holding it: wal/ or wal/archive/ */
+	bool archived; /* in wal/archive/ */
 	char name[32];
 };
 
 struct wal {
 	int dirfd;  /* DATA */
 	int waldfd; /* DATA/wal */
-	int fd;     /* current segment */
+	int fd;	    /* current segment */
 	uint64_t seg_first;
 	uint64_t seg_size;
 	off_t offset; /* next write offset in the current segment */
@@ -86,17 +89,22 @@ static size_t pad8(size_t n)
 static int seg_cmp(const void *a, const void *b)
 {
 	const struct seg *x = a, *y = b;
-	return x->first_lsn < y->first_lsn ? -1 : x->first_lsn > y->first_lsn;
+	if (x->first_lsn != y->first_lsn)
+		return x->first_lsn < y->first_lsn ? -1 : 1;
+	/* The same segment in wal/ and in wal/archive/: wal/ sorts last. */
+	return (int)y->archived - (int)x->archived;
 }
 
-/* List wal/ segments sorted by first LSN. */
-static int list_segments(int waldfd, struct seg **out, size_t *n)
+/*
+ * Append the segments of directory dfd to *v (n used, cap allocated);
+ * archived marks them as wal/archive/'s.  Not sorted.
+ */
+static int add_segments(int dfd, bool archived, struct seg **v, size_t *n,
+			size_t *cap)
 {
-	int fd = dup(waldfd);
+	int fd = dup(dfd);
 	DIR *d;
 	struct dirent *de;
-	struct seg *v = NULL;
-	size_t cnt = 0, cap = 0;
 
 	if (fd < 0)
 		return -errno;
@@ -115,26 +123,43 @@ static int list_segments(int waldfd, struct seg **out, size_t *n)
 		lsn = strtoull(de->d_name, &end, 16);
 		if (end != de->d_name + 16)
 			continue;
-		if (cnt == cap) {
-			struct seg *nv;
-			cap = cap ? cap * 2 : 16;
-			nv = reallocarray(v, cap, sizeof(*v));
+		if (*n == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 16;
+			struct seg *nv = reallocarray(*v, ncap, sizeof(**v));
 			if (nv == NULL) {
-				free(v);
 				closedir(d);
 				return -ENOMEM;
 			}
-			v = nv;
+			*v = nv;
+			*cap = ncap;
 		}
-		v[cnt].first_lsn = lsn;
-		memcpy(v[cnt].name, de->d_name, 21); /* length checked: 20 */
-		cnt++;
+		(*v)[*n].first_lsn = lsn;
+		(*v)[*n].dfd = dfd;
+		(*v)[*n].archived = archived;
+		memcpy((*v)[*n].name, de->d_name, 21); /* length checked: 20 */
+		(*n)++;
 	}
 	closedir(d);
-	if (cnt)
-		qsort(v, cnt, sizeof(*v), seg_cmp);
-	*out = v;
-	*n = cnt;
+	return 0;
+}
+
+/* List wal/ segments sorted by first LSN. */
+static int list_segments(int waldfd, struct seg **out, size_t *n)
+{
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = add_segments(waldfd, false, out, n, &cap);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return rc;
+	}
+	if (*n)
+		qsort(*out, *n, sizeof(**out), seg_cmp);
 	return 0;
 }
 
@@ -143,10 +168,10 @@ struct mapped {
 	size_t len;
 };
 
-static int map_segment(int waldfd, const char *name, struct mapped *m)
+static int map_segment(int dfd, const char *name, struct mapped *m)
 {
 	struct stat st;
-	int fd = openat(waldfd, name, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 
 	m->p = NULL;
 	m->len = 0;
@@ -218,9 +243,8 @@ static int check_seg_header(const struct mapped *m, uint64_t first_lsn)
  * After damage at (segment i, offset off) with expected LSN e: is there a
  * valid record further on that proves e had been durable?
  */
-static int later_proof(int waldfd, const struct seg *segs, size_t nsegs,
-		       size_t i, const struct mapped *cur, size_t off,
-		       uint64_t e)
+static int later_proof(const struct seg *segs, size_t nsegs, size_t i,
+		       const struct mapped *cur, size_t off, uint64_t e)
 {
 	for (size_t s = i; s < nsegs; s++) {
 		struct mapped m;
@@ -231,7 +255,7 @@ static int later_proof(int waldfd, const struct seg *segs, size_t nsegs,
 			m = *cur;
 			pos = off + 8;
 		} else {
-			if (map_segment(waldfd, segs[s].name, &m) < 0)
+			if (map_segment(segs[s].dfd, segs[s].name, &m) < 0)
 				continue;
 			pos = WAL_SEG_HEADER;
 		}
@@ -255,45 +279,102 @@ static int later_proof(int waldfd, const struct seg *segs, size_t nsegs,
 	return 0;
 }
 
-int wal_scan_dir(int dirfd, uint64_t after_lsn, wal_fn fn, void *ctx,
-		 struct wal_scan *res)
+/*
+ * Collect the segments a scan reads: wal/archive/ (when asked) and wal/,
+ * sorted, without duplicates.  *waldfd and *archfd are opened here (-1
+ * when absent) and closed by the caller.
+ */
+static int scan_segments(int dirfd, bool archive, int *waldfd, int *archfd,
+			 struct seg **out, size_t *n)
+{
+	size_t cap = 0, k = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	*archfd = -1;
+	*waldfd = openat(dirfd, "wal", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*waldfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (archive) {
+		*archfd = openat(*waldfd, "archive",
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (*archfd < 0 && errno != ENOENT)
+			return -errno;
+		if (*archfd >= 0)
+			rc = add_segments(*archfd, true, out, n, &cap);
+	}
+	if (rc == 0)
+		rc = add_segments(*waldfd, false, out, n, &cap);
+	if (rc < 0)
+		return rc;
+	if (*n == 0)
+		return 0;
+	qsort(*out, *n, sizeof(**out), seg_cmp);
+	/* A segment both archived and live (a crash between the two steps of
+	 * a copy made by hand): the live one, sorted last, wins. */
+	for (size_t i = 0; i < *n; i++) {
+		if (i + 1 < *n &&
+		    (*out)[i + 1].first_lsn == (*out)[i].first_lsn)
+			continue;
+		(*out)[k++] = (*out)[i];
+	}
+	*n = k;
+	return 0;
+}
+
+int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
+	     struct wal_scan *res)
 {
 	struct seg *segs = NULL;
 	size_t nsegs = 0;
 	uint64_t expect = 0;
-	int waldfd, rc;
+	int waldfd = -1, archfd = -1, rc;
 
 	memset(res, 0, sizeof(*res));
-	waldfd = openat(dirfd, "wal", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (waldfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	rc = list_segments(waldfd, &segs, &nsegs);
+	rc = scan_segments(dirfd, o->archive, &waldfd, &archfd, &segs, &nsegs);
 	if (rc < 0)
 		goto out;
 	res->segments = (uint32_t)nsegs;
 	for (size_t i = 0; i < nsegs && res->verdict == WAL_CLEAN; i++) {
 		struct mapped m;
 		size_t off = WAL_SEG_HEADER;
+		uint64_t first = segs[i].first_lsn;
 
-		rc = map_segment(waldfd, segs[i].name, &m);
+		/* LSNs up to covered_lsn are in the snapshot, so the log may
+		 * begin, or resume after a gap, anywhere up to covered_lsn + 1;
+		 * past that point every LSN must be there. */
+		if (first <= o->covered_lsn + 1 && first > expect)
+			expect = first;
+		if (expect == 0 || first > expect) {
+			res->bad_lsn = expect ? expect : o->covered_lsn + 1;
+			res->bad_seg = first;
+			res->bad_offset = 0;
+			snprintf(res->detail, sizeof(res->detail),
+				 "LSNs %" PRIu64 " to %" PRIu64
+				 " are missing before segment %s",
+				 res->bad_lsn, first - 1, segs[i].name);
+			res->verdict = WAL_CORRUPT;
+			break;
+		}
+		rc = map_segment(segs[i].dfd, segs[i].name, &m);
 		if (rc < 0)
 			goto out;
-		if (expect == 0)
-			expect = segs[i].first_lsn;
-		if (check_seg_header(&m, segs[i].first_lsn) < 0 ||
-		    segs[i].first_lsn != expect) {
+		if (check_seg_header(&m, first) < 0 || first != expect) {
 			/* A segment whose header never reached the disk can
 			 * only be the newest one, created just before a
 			 * crash; anything else is damage. */
 			res->bad_lsn = expect;
-			res->bad_seg = segs[i].first_lsn;
+			res->bad_seg = first;
 			res->bad_offset = 0;
 			snprintf(res->detail, sizeof(res->detail),
-				 "segment %s: bad header", segs[i].name);
-			res->verdict = (i + 1 == nsegs &&
-					segs[i].first_lsn == expect)
-					       ? WAL_TORN
-					       : WAL_CORRUPT;
+				 "segment %s: %s", segs[i].name,
+				 first != expect ? "overlaps the one before"
+						 : "bad header");
+			res->verdict = (i + 1 == nsegs && first == expect &&
+					!segs[i].archived)
+					   ? WAL_TORN
+					   : WAL_CORRUPT;
 			unmap_segment(&m);
 			break;
 		}
@@ -301,39 +382,55 @@ int wal_scan_dir(int dirfd, uint64_t after_lsn, wal_fn fn, void *ctx,
 			struct wal_rec r;
 			if (!parse_rec(&m, off, &r) || r.lsn != expect) {
 				res->bad_lsn = expect;
-				res->bad_seg = segs[i].first_lsn;
+				res->bad_seg = first;
 				res->bad_offset = off;
 				snprintf(res->detail, sizeof(res->detail),
 					 "segment %s offset %zu: %s",
 					 segs[i].name, off,
 					 parse_rec(&m, off, &r)
-						 ? "unexpected LSN"
-						 : "record cut short or failing "
-						   "its checksum");
+					     ? "unexpected LSN"
+					     : "record cut short or failing "
+					       "its checksum");
 				res->verdict =
-					later_proof(waldfd, segs, nsegs, i, &m,
-						    off, expect)
-						? WAL_CORRUPT
-						: WAL_TORN;
+				    later_proof(segs, nsegs, i, &m, off, expect)
+					? WAL_CORRUPT
+					: WAL_TORN;
 				break;
 			}
-			r.seg_first_lsn = segs[i].first_lsn;
+			r.seg_first_lsn = first;
 			if (res->first_lsn == 0)
 				res->first_lsn = r.lsn;
 			res->last_lsn = r.lsn;
 			res->records++;
 			res->bytes += WAL_REC_HEADER + r.len;
 			expect = r.lsn + 1;
-			if (r.lsn > after_lsn && fn) {
+			if (r.lsn >= o->from_lsn && fn) {
 				rc = fn(ctx, &r);
 				if (rc) {
+					res->bad_lsn = r.lsn;
 					unmap_segment(&m);
 					goto out;
 				}
 			}
 			off += pad8(WAL_REC_HEADER + r.len);
 		}
-		if (res->verdict == WAL_TORN && i + 1 < nsegs) {
+		if (res->verdict == WAL_CLEAN && i + 1 == nsegs &&
+		    off + WAL_REC_HEADER <= m.len &&
+		    later_proof(segs, nsegs, i, &m, off, expect)) {
+			/* Zeros where the next record belongs, yet a record
+			 * written after it was durable follows: a write that
+			 * was acknowledged got lost. */
+			res->bad_lsn = expect;
+			res->bad_seg = first;
+			res->bad_offset = off;
+			snprintf(res->detail, sizeof(res->detail),
+				 "segment %s offset %zu: zeros where a record "
+				 "should be, before later durable records",
+				 segs[i].name, off);
+			res->verdict = WAL_CORRUPT;
+		}
+		if (res->verdict == WAL_TORN &&
+		    (i + 1 < nsegs || segs[i].archived)) {
 			/* Damage before the newest segment is never a torn
 			 * tail: later segments exist only after a group
 			 * in this one was durable. */
@@ -344,8 +441,18 @@ int wal_scan_dir(int dirfd, uint64_t after_lsn, wal_fn fn, void *ctx,
 	rc = 0;
 out:
 	free(segs);
-	close(waldfd);
+	if (archfd >= 0)
+		close(archfd);
+	if (waldfd >= 0)
+		close(waldfd);
 	return rc;
+}
+
+int wal_scan_dir(int dirfd, uint64_t after_lsn, wal_fn fn, void *ctx,
+		 struct wal_scan *res)
+{
+	struct wal_scan_opts o = {after_lsn, after_lsn + 1, false};
+	return wal_scan(dirfd, &o, fn, ctx, res);
 }
 
 static int fsync_dir(int fd)
@@ -445,7 +552,8 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 
 	*out = NULL;
 	if (mkdirat(dirfd, "wal", 0750) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create wal/: %s", strerror(errno));
+		snprintf(err, errlen, "cannot create wal/: %s",
+			 strerror(errno));
 		return -errno;
 	}
 	rc = wal_scan_dir(dirfd, opts->after_lsn, fn, ctx, scan);
@@ -454,8 +562,11 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 		return rc;
 	}
 	if (rc > 0) {
-		snprintf(err, errlen, "replay failed at a record (code %d)",
-			 rc);
+		snprintf(err, errlen,
+			 "the record at LSN %" PRIu64
+			 " does not apply (code %d); inspect it with "
+			 "`bookd-replay dump --from %" PRIu64 "`",
+			 scan->bad_lsn, rc, scan->bad_lsn);
 		return -EINVAL;
 	}
 	if (scan->verdict == WAL_CORRUPT) {
@@ -463,25 +574,30 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 			 "the log is corrupt at LSN %" PRIu64
 			 " (%s); valid records end at LSN %" PRIu64
 			 "; inspect with `bookd-replay verify` and recover "
-			 "with `bookd-replay replay --until %" PRIu64 "`",
+			 "with `bookd-replay replay DIR --into NEWDIR "
+			 "--until %" PRIu64 "`",
 			 scan->bad_lsn, scan->detail, scan->last_lsn,
 			 scan->last_lsn);
 		return -EUCLEAN;
 	}
 	w = calloc(1, sizeof(*w));
-	if (w == NULL)
+	if (w == NULL) {
+		snprintf(err, errlen, "cannot open the log: out of memory");
 		return -ENOMEM;
+	}
 	w->fd = -1;
 	w->dirfd = dirfd;
-	w->seg_size = opts->segment_size ? opts->segment_size
-					 : WAL_DEFAULT_SEGMENT;
+	w->seg_size =
+	    opts->segment_size ? opts->segment_size : WAL_DEFAULT_SEGMENT;
 	w->waldfd = openat(dirfd, "wal", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->waldfd < 0) {
 		rc = -errno;
 		goto fail;
 	}
+	/* The snapshot may reach further than the log (a log written with
+	 * --sync off can lose its tail); new records follow both. */
 	w->last_lsn = w->durable_lsn =
-		scan->last_lsn ? scan->last_lsn : opts->after_lsn;
+	    scan->last_lsn > opts->after_lsn ? scan->last_lsn : opts->after_lsn;
 	if (scan->verdict == WAL_TORN) {
 		log_msg("cutting a torn log tail at LSN %" PRIu64 ": %s",
 			scan->bad_lsn, scan->detail);
@@ -505,30 +621,41 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 	if (rc < 0)
 		goto fail;
 	w->segments = (uint32_t)nsegs;
-	if (nsegs == 0) {
-		rc = new_segment(w, w->last_lsn + 1);
-		if (rc < 0)
-			goto fail;
-	} else {
-		/* Append to the newest segment, after its last record. */
+	if (nsegs > 0) {
+		/* Append to the newest segment, after its last record, when
+		 * that record is the last LSN. */
 		struct mapped m;
 		size_t off = WAL_SEG_HEADER;
 		struct wal_rec r;
-		char *name = segs[nsegs - 1].name;
+		const struct seg *sg = &segs[nsegs - 1];
+		uint64_t last = sg->first_lsn - 1;
 
-		rc = map_segment(w->waldfd, name, &m);
+		rc = map_segment(w->waldfd, sg->name, &m);
 		if (rc < 0)
 			goto fail;
-		while (parse_rec(&m, off, &r))
+		while (parse_rec(&m, off, &r)) {
+			last = r.lsn;
 			off += pad8(WAL_REC_HEADER + r.len);
-		unmap_segment(&m);
-		w->fd = openat(w->waldfd, name, O_RDWR | O_CLOEXEC);
-		if (w->fd < 0) {
-			rc = -errno;
-			goto fail;
 		}
-		w->seg_first = segs[nsegs - 1].first_lsn;
-		w->offset = (off_t)off;
+		unmap_segment(&m);
+		if (last == w->last_lsn) {
+			w->fd = openat(w->waldfd, sg->name, O_RDWR | O_CLOEXEC);
+			if (w->fd < 0) {
+				rc = -errno;
+				goto fail;
+			}
+			w->seg_first = sg->first_lsn;
+			w->offset = (off_t)off;
+		}
+	}
+	if (w->fd < 0) {
+		/* No segment yet, or the snapshot reaches past the newest
+		 * one: the next LSN starts a segment of its own, which the
+		 * recovery rule accepts because the snapshot covers the
+		 * gap. */
+		rc = new_segment(w, w->last_lsn + 1);
+		if (rc < 0)
+			goto fail;
 	}
 	free(segs);
 	*out = w;
@@ -568,8 +695,7 @@ uint64_t wal_append(struct wal *w, uint16_t type, const void *payload,
 	wbuf_reserve(&w->gather, total);
 	wbuf_append(&w->gather, h, sizeof(h));
 	wbuf_append(&w->gather, payload, len);
-	memset(w->gather.data + w->gather.len, 0,
-	       total - WAL_REC_HEADER - len);
+	memset(w->gather.data + w->gather.len, 0, total - WAL_REC_HEADER - len);
 	w->gather.len += total - WAL_REC_HEADER - len;
 	if (w->gather_records++ == 0)
 		w->gather_first = lsn;
@@ -651,4 +777,62 @@ void wal_get_stats(const struct wal *w, struct wal_stats *st)
 {
 	*st = w->st;
 	st->segments = w->segments;
+}
+
+int wal_trim(struct wal *w, uint64_t upto_lsn, bool archive)
+{
+	struct seg *segs = NULL;
+	size_t nsegs = 0;
+	int archfd = -1, rc, n = 0;
+
+	rc = list_segments(w->waldfd, &segs, &nsegs);
+	if (rc < 0)
+		return rc;
+	/* Segment i holds LSNs below the next one's first LSN; the segment
+	 * being appended to always stays. */
+	for (size_t i = 0; i + 1 < nsegs; i++) {
+		if (segs[i + 1].first_lsn > upto_lsn + 1 ||
+		    segs[i].first_lsn == w->seg_first)
+			break;
+		if (archive) {
+			if (archfd < 0) {
+				if (mkdirat(w->waldfd, "archive", 0750) < 0 &&
+				    errno != EEXIST) {
+					rc = -errno;
+					goto out;
+				}
+				archfd =
+				    openat(w->waldfd, "archive",
+					   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (archfd < 0) {
+					rc = -errno;
+					goto out;
+				}
+			}
+			if (renameat(w->waldfd, segs[i].name, archfd,
+				     segs[i].name) < 0) {
+				rc = -errno;
+				goto out;
+			}
+		} else if (unlinkat(w->waldfd, segs[i].name, 0) < 0) {
+			rc = -errno;
+			goto out;
+		}
+		n++;
+	}
+	rc = 0;
+out:
+	if (n > 0) {
+		/* Make the directory changes durable: the archive first, so
+		 * a moved segment is never in neither place. */
+		int e = archfd >= 0 ? fsync_dir(archfd) : 0;
+		int e2 = fsync_dir(w->waldfd);
+		if (rc == 0)
+			rc = e < 0 ? e : e2;
+		w->segments -= (uint32_t)n;
+	}
+	if (archfd >= 0)
+		close(archfd);
+	free(segs);
+	return rc < 0 ? rc : n;
 }

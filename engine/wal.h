@@ -36,7 +36,9 @@
  *   ..     zero padding to a multiple of 8
  *
  * A segment is preallocated (fallocate) and reads as zeros past its last
- * record; a zero length word ends the segment's records.
+ * record; a zero length word ends the segment's records (in the newest
+ * segment, zeros followed by a record that proves them durable, as below,
+ * are a lost write: corruption).
  *
  * Recovery rule
  * -------------
@@ -51,20 +53,21 @@
 #ifndef BOOKD_WAL_H
 #define BOOKD_WAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WAL_SEG_MAGIC "BOOKDWAL"
-#define WAL_VERSION 1u
-#define WAL_SEG_HEADER 64u
-#define WAL_REC_HEADER 40u
-#define WAL_MAX_PAYLOAD (4u << 20)
+#define WAL_SEG_MAGIC	    "BOOKDWAL"
+#define WAL_VERSION	    1u
+#define WAL_SEG_HEADER	    64u
+#define WAL_REC_HEADER	    40u
+#define WAL_MAX_PAYLOAD	    (4u << 20)
 #define WAL_DEFAULT_SEGMENT (64ull << 20)
 
 enum wal_type {
-	WAL_RESOURCE = 1, /* full resource */
-	WAL_BOOKING = 2,  /* full booking, plus the event it records */
+	WAL_RESOURCE = 1,   /* full resource */
+	WAL_BOOKING = 2,    /* full booking, plus the event it records */
 	WAL_EVENT_TYPE = 3, /* full event type */
 };
 
@@ -91,25 +94,37 @@ enum wal_verdict {
 
 struct wal_scan {
 	enum wal_verdict verdict;
-	uint64_t first_lsn;    /* first LSN found (0 when none) */
-	uint64_t last_lsn;     /* last valid LSN (0 when none) */
-	uint64_t bad_lsn;      /* the LSN expected where damage starts */
-	uint64_t bad_seg;      /* first LSN of the segment holding it */
-	uint64_t bad_offset;   /* byte offset of the damage in that segment */
+	uint64_t first_lsn;  /* first LSN found (0 when none) */
+	uint64_t last_lsn;   /* last valid LSN (0 when none) */
+	uint64_t bad_lsn;    /* the LSN expected where damage starts */
+	uint64_t bad_seg;    /* first LSN of the segment holding it */
+	uint64_t bad_offset; /* byte offset of the damage in that segment */
 	uint64_t records;
-	uint64_t bytes;        /* bytes of valid records */
+	uint64_t bytes; /* bytes of valid records */
 	uint32_t segments;
-	char detail[160];      /* what was wrong, for log lines */
+	char detail[160]; /* what was wrong, for log lines */
 };
 
 /*
  * Read every segment of dirfd's wal/ in order and call fn for each valid
- * record with LSN > after_lsn.  Never modifies anything.  Returns 0 (see
- * *res for the verdict), or a negative errno for I/O errors, or fn's
- * non-zero result.
+ * record with LSN > after_lsn, where after_lsn is also the snapshot's LSN
+ * (covered_lsn below).  Never modifies anything.  Returns 0 (see *res for
+ * the verdict), or a negative errno for I/O errors, or fn's non-zero result
+ * (res->bad_lsn is then the LSN of the record fn refused).
  */
 int wal_scan_dir(int dirfd, uint64_t after_lsn, wal_fn fn, void *ctx,
 		 struct wal_scan *res);
+
+struct wal_scan_opts {
+	uint64_t covered_lsn; /* a snapshot holds every LSN up to this */
+	uint64_t from_lsn;    /* call fn for records with LSN >= from_lsn */
+	bool archive;	      /* read wal/archive/ before wal/ */
+};
+
+/* wal_scan_dir with the coverage, the first LSN passed to fn and the
+ * archive chosen separately (bookd-replay's dump and recovery). */
+int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
+	     struct wal_scan *res);
 
 struct wal;
 
@@ -164,5 +179,14 @@ struct wal_stats {
 	uint32_t segments;
 };
 void wal_get_stats(const struct wal *w, struct wal_stats *st);
+
+/*
+ * A snapshot at upto_lsn is durable: remove (archive: move into
+ * wal/archive/) every segment whose records are all <= upto_lsn, never the
+ * one being appended to, and fsync the directories.  Returns the number of
+ * segments let go, or a negative errno (some may have gone already; the
+ * log stays valid either way).
+ */
+int wal_trim(struct wal *w, uint64_t upto_lsn, bool archive);
 
 #endif

@@ -26,6 +26,8 @@ void wbuf_reserve(struct wbuf *b, size_t extra)
 
 void wbuf_append(struct wbuf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return; /* p may be NULL (an empty buffer) */
 	wbuf_reserve(b, n);
 	memcpy(b->data + b->len, p, n);
 	b->len += n;

@@ -1,0 +1,692 @@
+/*
+ * snapshot.c - see snapshot.h for the format, the invariants and the
+ * checkpoint policy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "log.h"
+#include "snapshot.h"
+
+/* Flush the output buffer to the file past this many bytes. */
+#define SNAP_WRITE_CHUNK (1u << 20)
+/* Commit the deltas of this many loaded records at a time, so loading a big
+ * snapshot does not queue one delta per booking-day. */
+#define SNAP_COMMIT_EVERY 4096u
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint16_t get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static size_t pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+struct swriter {
+	int fd;
+	struct wbuf out;   /* bytes not yet written to fd */
+	struct wbuf rec;   /* the payload being packed */
+	msgpack_packer pk; /* packs into rec */
+	uint32_t crc;	   /* of every byte emitted so far */
+	uint64_t records;
+};
+
+static int sw_flush(struct swriter *w)
+{
+	size_t done = 0;
+
+	while (done < w->out.len) {
+		ssize_t n = write(w->fd, w->out.data + done, w->out.len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	w->out.len = 0;
+	return 0;
+}
+
+static int sw_emit(struct swriter *w, const void *p, size_t n)
+{
+	w->crc = crc32c(w->crc, p, n);
+	wbuf_append(&w->out, p, n);
+	return w->out.len >= SNAP_WRITE_CHUNK ? sw_flush(w) : 0;
+}
+
+/* Emit w->rec as one record of the given type. */
+static int sw_record(struct swriter *w, uint16_t type)
+{
+	static const unsigned char zeros[8];
+	unsigned char h[SNAP_REC_HEADER];
+	size_t len = w->rec.len;
+	int rc;
+
+	if (len == 0 || len > SNAP_MAX_PAYLOAD)
+		return -EFBIG;
+	memset(h, 0, sizeof(h));
+	put32(h, (uint32_t)len);
+	put16(h + 8, type);
+	put32(h + 4,
+	      crc32c(crc32c(0, h + 8, SNAP_REC_HEADER - 8), w->rec.data, len));
+	rc = sw_emit(w, h, sizeof(h));
+	if (rc == 0)
+		rc = sw_emit(w, w->rec.data, len);
+	if (rc == 0)
+		rc = sw_emit(w, zeros,
+			     pad8(SNAP_REC_HEADER + len) - SNAP_REC_HEADER -
+				 len);
+	w->rec.len = 0;
+	w->records++;
+	return rc;
+}
+
+static int sw_events(struct swriter *w, const struct state *st)
+{
+	for (size_t i = 0; i < st->nev; i += SNAP_EVENTS_PER_REC) {
+		size_t n = st->nev - i;
+		int rc;
+
+		if (n > SNAP_EVENTS_PER_REC)
+			n = SNAP_EVENTS_PER_REC;
+		for (size_t k = i; k < i + n; k++) {
+			unsigned char e[SNAP_EVENT_SIZE];
+			memset(e, 0, sizeof(e));
+			put64(e, st->ev[k].lsn);
+			put64(e + 8, (uint64_t)st->ev[k].at_ms);
+			put32(e + 16, st->ev[k].booking);
+			e[20] = st->ev[k].type;
+			wbuf_append(&w->rec, e, sizeof(e));
+		}
+		rc = sw_record(w, SNAP_EVENTS);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int sw_body(struct swriter *w, const struct state *st, uint64_t lsn)
+{
+	unsigned char h[SNAP_HEADER], t[SNAP_TRAILER];
+	int rc;
+
+	memset(h, 0, sizeof(h));
+	memcpy(h, SNAP_MAGIC, 8);
+	put32(h + 8, SNAP_VERSION);
+	put32(h + 12, SNAP_HEADER);
+	put64(h + 16, lsn);
+	put64(h + 24, (uint64_t)now_ms());
+	put32(h + 32, st->nres);
+	put32(h + 36, st->net);
+	put32(h + 40, st->nbk);
+	put64(h + 48, st->nev);
+	put32(h + 60, crc32c(0, h, 60));
+	rc = sw_emit(w, h, sizeof(h));
+	for (uint32_t i = 0; i < st->nres && rc == 0; i++) {
+		state_pack_resource_rec(&w->pk, st->res[i]);
+		rc = sw_record(w, WAL_RESOURCE);
+	}
+	for (uint32_t i = 0; i < st->net && rc == 0; i++) {
+		state_pack_event_type(&w->pk, st, st->et[i]);
+		rc = sw_record(w, WAL_EVENT_TYPE);
+	}
+	for (uint32_t i = 0; i < st->nbk && rc == 0; i++) {
+		state_pack_booking_rec(&w->pk, st, st->bk[i], EV_NONE);
+		rc = sw_record(w, WAL_BOOKING);
+	}
+	if (rc == 0)
+		rc = sw_events(w, st);
+	if (rc < 0)
+		return rc;
+	memset(t, 0, sizeof(t));
+	memcpy(t, SNAP_END_MAGIC, 8);
+	put64(t + 8, w->records);
+	put32(t + 16, w->crc);
+	put32(t + 28, crc32c(0, t, 28));
+	rc = sw_emit(w, t, sizeof(t));
+	if (rc == 0)
+		rc = sw_flush(w);
+	return rc;
+}
+
+/* Write snapshot.tmp (complete and fsynced) for the state at lsn. */
+static int write_tmp(int dirfd, const struct state *st, uint64_t lsn,
+		     uint64_t *bytes, char *err, size_t errlen)
+{
+	struct swriter w;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	wbuf_packer_init(&w.pk, &w.rec);
+	w.fd = openat(dirfd, SNAP_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		      0640);
+	if (w.fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", SNAP_TMP,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = sw_body(&w, st, lsn);
+	if (rc == 0 && fsync(w.fd) < 0)
+		rc = -errno;
+	if (rc == 0 && bytes) {
+		off_t end = lseek(w.fd, 0, SEEK_CUR);
+		*bytes = end > 0 ? (uint64_t)end : 0;
+	}
+	if (close(w.fd) < 0 && rc == 0)
+		rc = -errno;
+	wbuf_free(&w.out);
+	wbuf_free(&w.rec);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", SNAP_TMP,
+			 rc == -EFBIG ? "a record exceeds the size limit"
+				      : strerror(-rc));
+		unlinkat(dirfd, SNAP_TMP, 0);
+	}
+	return rc;
+}
+
+/* Make snapshot.tmp the snapshot, durably. */
+static int publish_tmp(int dirfd, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (renameat(dirfd, SNAP_TMP, dirfd, SNAP_FILE) < 0 ||
+	    fsync(dirfd) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot install %s: %s", SNAP_FILE,
+			 strerror(-rc));
+	}
+	return rc;
+}
+
+int snapshot_write(int dirfd, const struct state *st, uint64_t lsn, char *err,
+		   size_t errlen)
+{
+	int rc = write_tmp(dirfd, st, lsn, NULL, err, errlen);
+	return rc < 0 ? rc : publish_tmp(dirfd, err, errlen);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+struct sfile {
+	const unsigned char *p;
+	size_t len;
+};
+
+static int map_file(int dirfd, struct sfile *f, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd, rc = 0;
+
+	f->p = NULL;
+	f->len = 0;
+	fd = openat(dirfd, SNAP_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", SNAP_FILE,
+			 strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &sb) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot stat %s: %s", SNAP_FILE,
+			 strerror(-rc));
+		goto out;
+	}
+	if ((uint64_t)sb.st_size < SNAP_HEADER + SNAP_TRAILER) {
+		snprintf(err, errlen,
+			 "%s: %lld bytes, too short to be a snapshot",
+			 SNAP_FILE, (long long)sb.st_size);
+		rc = -EUCLEAN;
+		goto out;
+	}
+	f->p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (f->p == MAP_FAILED) {
+		f->p = NULL;
+		rc = -errno;
+		snprintf(err, errlen, "cannot map %s: %s", SNAP_FILE,
+			 strerror(-rc));
+		goto out;
+	}
+	f->len = (size_t)sb.st_size;
+	rc = 1;
+out:
+	close(fd);
+	return rc;
+}
+
+static int check_header(const struct sfile *f, struct snapshot_info *info,
+			char *err, size_t errlen)
+{
+	const unsigned char *h = f->p;
+	const char *what = NULL;
+
+	if (memcmp(h, SNAP_MAGIC, 8) != 0)
+		what = "not a snapshot (bad magic)";
+	else if (crc32c(0, h, 60) != get32(h + 60))
+		what = "header checksum mismatch";
+	else if (get32(h + 8) != SNAP_VERSION)
+		what = "unknown version";
+	else if (get32(h + 12) != SNAP_HEADER)
+		what = "unexpected header size";
+	if (what) {
+		snprintf(err, errlen, "%s: %s", SNAP_FILE, what);
+		return -EUCLEAN;
+	}
+	info->present = true;
+	info->lsn = get64(h + 16);
+	info->created_ms = (int64_t)get64(h + 24);
+	info->resources = get32(h + 32);
+	info->event_types = get32(h + 36);
+	info->bookings = get32(h + 40);
+	info->events = get64(h + 48);
+	info->bytes = f->len;
+	return 0;
+}
+
+int snapshot_peek(int dirfd, struct snapshot_info *info, char *err,
+		  size_t errlen)
+{
+	struct sfile f;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	rc = map_file(dirfd, &f, err, errlen);
+	if (rc <= 0)
+		return rc;
+	rc = check_header(&f, info, err, errlen);
+	munmap((void *)f.p, f.len);
+	return rc;
+}
+
+static const char *type_name(uint16_t type)
+{
+	switch (type) {
+	case WAL_RESOURCE:
+		return "resource";
+	case WAL_EVENT_TYPE:
+		return "event type";
+	case WAL_BOOKING:
+		return "booking";
+	case SNAP_EVENTS:
+		return "events";
+	default:
+		return "unknown";
+	}
+}
+
+/* Rank of a record type in the required order, or -1 if unknown. */
+static int type_rank(uint16_t type)
+{
+	switch (type) {
+	case WAL_RESOURCE:
+		return 0;
+	case WAL_EVENT_TYPE:
+		return 1;
+	case WAL_BOOKING:
+		return 2;
+	case SNAP_EVENTS:
+		return 3;
+	default:
+		return -1;
+	}
+}
+
+/* Append a batch of feed events, checking each against the state.  Room
+ * for all of them was reserved from the header's count. */
+static int load_events(struct state *st, const unsigned char *p, uint32_t len,
+		       uint64_t snap_lsn, const char **why)
+{
+	size_t n = len / SNAP_EVENT_SIZE;
+
+	if (len % SNAP_EVENT_SIZE != 0) {
+		*why = "events record of a size that is not a whole number "
+		       "of entries";
+		return -1;
+	}
+	if (n > st->capev - st->nev) {
+		*why = "more events than the header says";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++, p += SNAP_EVENT_SIZE) {
+		struct event e = {get64(p), (int64_t)get64(p + 8),
+				  get32(p + 16), p[20]};
+		if (e.type == EV_NONE || e.type >= EV__COUNT) {
+			*why = "event of an unknown type";
+			return -1;
+		}
+		if (e.booking == 0 || e.booking > st->nbk) {
+			*why = "event naming a booking the snapshot lacks";
+			return -1;
+		}
+		if (e.lsn > snap_lsn ||
+		    (st->nev > 0 && e.lsn <= st->ev[st->nev - 1].lsn)) {
+			*why = "events out of LSN order";
+			return -1;
+		}
+		st->ev[st->nev++] = e;
+	}
+	return 0;
+}
+
+/* Room for the header's count of events, bounded by what the file can
+ * hold so a damaged count cannot ask for absurd memory. */
+static int reserve_events(struct state *st, const struct snapshot_info *info,
+			  char *err, size_t errlen)
+{
+	struct event *nv;
+
+	if (info->events > info->bytes / SNAP_EVENT_SIZE) {
+		snprintf(err, errlen, "%s: header counts more events than fit",
+			 SNAP_FILE);
+		return -EUCLEAN;
+	}
+	if (info->events == 0)
+		return 0;
+	nv = reallocarray(st->ev, st->nev + info->events, sizeof(*st->ev));
+	if (nv == NULL) {
+		snprintf(err, errlen,
+			 "%s: out of memory for %" PRIu64 " events", SNAP_FILE,
+			 info->events);
+		return -ENOMEM;
+	}
+	st->ev = nv;
+	st->capev = st->nev + info->events;
+	return 0;
+}
+
+static void commit_loaded(struct state *st)
+{
+	size_t n;
+	struct delta *dl = state_take_deltas(st, &n);
+
+	state_commit_deltas(st, dl, n);
+	free(dl);
+}
+
+/* Walk and apply every record of a mapped snapshot whose header passed. */
+static int load_records(const struct sfile *f, struct state *st,
+			struct snapshot_info *info, char *err, size_t errlen)
+{
+	const unsigned char *t = f->p + f->len - SNAP_TRAILER;
+	size_t end = f->len - SNAP_TRAILER, off = SNAP_HEADER;
+	uint32_t whole = crc32c(0, f->p, end);
+	uint64_t records = 0;
+	int rank = 0;
+	const char *why = NULL;
+
+	if (memcmp(t, SNAP_END_MAGIC, 8) != 0 ||
+	    crc32c(0, t, 28) != get32(t + 28)) {
+		snprintf(err, errlen,
+			 "%s: no valid trailer (the file was cut short or "
+			 "damaged at its end)",
+			 SNAP_FILE);
+		return -EUCLEAN;
+	}
+	while (off < end) {
+		const unsigned char *h = f->p + off;
+		uint32_t len;
+		uint16_t type;
+		int r;
+
+		if (end - off < SNAP_REC_HEADER) {
+			why = "record header cut short";
+			break;
+		}
+		len = get32(h);
+		type = get16(h + 8);
+		if (len == 0 || len > SNAP_MAX_PAYLOAD ||
+		    len > end - off - SNAP_REC_HEADER) {
+			why = "record length out of bounds";
+			break;
+		}
+		if (crc32c(crc32c(0, h + 8, SNAP_REC_HEADER - 8),
+			   h + SNAP_REC_HEADER, len) != get32(h + 4)) {
+			why = "record checksum mismatch";
+			break;
+		}
+		r = type_rank(type);
+		if (r < 0) {
+			why = "unknown record type";
+			break;
+		}
+		if (r < rank) {
+			why = "record out of order";
+			break;
+		}
+		rank = r;
+		if (type == SNAP_EVENTS) {
+			if (load_events(st, h + SNAP_REC_HEADER, len, info->lsn,
+					&why) < 0)
+				break;
+		} else {
+			uint32_t before = type == WAL_RESOURCE	? st->nres
+					  : type == WAL_BOOKING ? st->nbk
+								: st->net;
+			uint32_t after;
+			if (state_apply(st, type,
+					(const char *)h + SNAP_REC_HEADER, len,
+					info->lsn, info->created_ms) < 0) {
+				why = type == WAL_RESOURCE &&
+					      st->nres >= st->max_resources
+					  ? "record does not apply: more "
+					    "resources than this engine "
+					    "has room for (--max-resources)"
+					  : "record does not apply";
+				break;
+			}
+			after = type == WAL_RESOURCE  ? st->nres
+				: type == WAL_BOOKING ? st->nbk
+						      : st->net;
+			if (after != before + 1) {
+				why = "record repeats an object";
+				break;
+			}
+		}
+		records++;
+		if (records % SNAP_COMMIT_EVERY == 0)
+			commit_loaded(st);
+		off += pad8(SNAP_REC_HEADER + len);
+	}
+	commit_loaded(st);
+	if (why) {
+		snprintf(err, errlen,
+			 "%s: record %" PRIu64 " at offset %zu (%s): %s",
+			 SNAP_FILE, records + 1, off,
+			 end - off >= SNAP_REC_HEADER
+			     ? type_name(get16(f->p + off + 8))
+			     : "?",
+			 why);
+		return -EUCLEAN;
+	}
+	if (off != end || records != get64(t + 8)) {
+		snprintf(err, errlen,
+			 "%s: %" PRIu64
+			 " records where the trailer says %" PRIu64,
+			 SNAP_FILE, records, get64(t + 8));
+		return -EUCLEAN;
+	}
+	if (whole != get32(t + 16)) {
+		snprintf(err, errlen, "%s: file checksum mismatch", SNAP_FILE);
+		return -EUCLEAN;
+	}
+	if (st->nres != info->resources || st->net != info->event_types ||
+	    st->nbk != info->bookings || st->nev != info->events) {
+		snprintf(err, errlen,
+			 "%s: contents disagree with the header's counts",
+			 SNAP_FILE);
+		return -EUCLEAN;
+	}
+	info->records = records;
+	return 0;
+}
+
+int snapshot_read(int dirfd, struct state *st, struct snapshot_info *info,
+		  char *err, size_t errlen)
+{
+	struct sfile f;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	rc = map_file(dirfd, &f, err, errlen);
+	if (rc <= 0)
+		return rc;
+	rc = check_header(&f, info, err, errlen);
+	if (rc == 0)
+		rc = reserve_events(st, info, err, errlen);
+	if (rc == 0)
+		rc = load_records(&f, st, info, err, errlen);
+	munmap((void *)f.p, f.len);
+	return rc;
+}
+
+int snapshot_load(int dirfd, struct state *st, uint64_t *lsn, char *err,
+		  size_t errlen)
+{
+	struct snapshot_info info;
+	int rc = snapshot_read(dirfd, st, &info, err, errlen);
+
+	*lsn = rc == 0 ? info.lsn : 0;
+	return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+void checkpoint_init(struct checkpoint *ck, int dirfd, uint64_t every_bytes,
+		     bool archive, uint64_t snap_lsn, uint64_t replayed_bytes)
+{
+	struct stat sb;
+
+	memset(ck, 0, sizeof(*ck));
+	ck->dirfd = dirfd;
+	ck->every_bytes = every_bytes ? every_bytes : CHECKPOINT_DEFAULT_BYTES;
+	ck->archive = archive;
+	ck->lsn = snap_lsn;
+	ck->log_bytes = replayed_bytes;
+	if (snap_lsn && fstatat(dirfd, SNAP_FILE, &sb, 0) == 0)
+		ck->snap_bytes = (uint64_t)sb.st_size;
+}
+
+/* snapshot.tmp at ck->pending_lsn is covered by the durable log: install
+ * it and let the segments it covers go. */
+static int publish(struct checkpoint *ck, struct wal *w, char *err,
+		   size_t errlen)
+{
+	uint64_t lsn = ck->pending_lsn;
+	int rc;
+
+	ck->pending_lsn = 0;
+	rc = publish_tmp(ck->dirfd, err, errlen);
+	if (rc < 0)
+		return rc;
+	ck->lsn = lsn;
+	ck->at_ms = now_ms();
+	ck->written++;
+	rc = wal_trim(w, lsn, ck->archive);
+	if (rc < 0) {
+		snprintf(err, errlen,
+			 "snapshot at LSN %" PRIu64
+			 " written, but letting old log segments go failed: %s",
+			 lsn, strerror(-rc));
+		return rc;
+	}
+	return 1;
+}
+
+/* Write snapshot.tmp at the last appended LSN; install it at once when
+ * that LSN is already durable. */
+static int start(struct checkpoint *ck, const struct state *st, struct wal *w,
+		 char *err, size_t errlen)
+{
+	uint64_t lsn = wal_last_lsn(w);
+	int rc;
+
+	ck->log_bytes = 0;
+	rc = write_tmp(ck->dirfd, st, lsn, &ck->snap_bytes, err, errlen);
+	if (rc < 0)
+		return rc;
+	ck->pending_lsn = lsn;
+	return wal_durable_lsn(w) >= lsn ? publish(ck, w, err, errlen) : 0;
+}
+
+int checkpoint_tick(struct checkpoint *ck, const struct state *st,
+		    struct wal *w, char *err, size_t errlen)
+{
+	struct wal_stats ws;
+
+	wal_get_stats(w, &ws);
+	ck->log_bytes += ws.bytes - ck->seen_bytes;
+	ck->seen_bytes = ws.bytes;
+	if (ck->pending_lsn)
+		return wal_durable_lsn(w) >= ck->pending_lsn
+			   ? publish(ck, w, err, errlen)
+			   : 0;
+	/* Past every_bytes, and past the size of the last snapshot, so a
+	 * big state is not rewritten for a little log: checkpoints never
+	 * write more than the log itself. */
+	if (ck->log_bytes < ck->every_bytes || ck->log_bytes < ck->snap_bytes ||
+	    wal_last_lsn(w) == ck->lsn)
+		return 0;
+	return start(ck, st, w, err, errlen);
+}
+
+int checkpoint_now(struct checkpoint *ck, const struct state *st, struct wal *w,
+		   char *err, size_t errlen)
+{
+	if (wal_in_flight(w) || wal_has_pending(w) ||
+	    wal_durable_lsn(w) != wal_last_lsn(w)) {
+		snprintf(err, errlen,
+			 "checkpoint: log records are not durable yet");
+		return -EBUSY;
+	}
+	if (wal_last_lsn(w) == ck->lsn)
+		return 0;
+	return start(ck, st, w, err, errlen);
+}
