@@ -18,30 +18,32 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: bookd [--data DIR] [--socket PATH] [--hold-ttl-ms N]\n"
-	      "             [--horizon-days N] [--max-resources N]\n"
-	      "             [--sync on|off] [--sync-mode uring|plain]\n"
-	      "             [--admin-group NAME] [--segment-mb N] [--max-conns N]\n"
-	      "             [--checkpoint-mb N] [--archive-wal]\n"
-	      "\n"
-	      "  --data DIR          data directory (default ./var)\n"
-	      "  --socket PATH       Unix socket (default DIR/bookd.sock)\n"
-	      "  --hold-ttl-ms N     hold lifetime after renewal (default "
-	      "10000)\n"
-	      "  --horizon-days N    bookable days ahead (default 730)\n"
-	      "  --max-resources N   resource slots in the pages (default "
-	      "1024)\n"
-	      "  --sync on|off       fdatasync every commit group (default "
-	      "on;\n"
-	      "                      off is for benchmarks only)\n"
-	      "  --sync-mode M       uring (default) or plain fdatasync\n"
-	      "  --admin-group NAME  members connect as admin\n"
-	      "  --segment-mb N      WAL segment size (default 64)\n"
-	      "  --max-conns N       connections at once (default 4096)\n"
-	      "  --checkpoint-mb N   log written between snapshots (default "
-	      "64)\n"
-	      "  --archive-wal       keep trimmed log segments in wal/archive/\n",
-	      f);
+	fputs(
+	    "usage: bookd [--data DIR] [--socket PATH] [--hold-ttl-ms N]\n"
+	    "             [--horizon-days N] [--max-resources N]\n"
+	    "             [--sync on|off] [--sync-mode uring|plain]\n"
+	    "             [--admin-group NAME] [--segment-mb N] [--max-conns "
+	    "N]\n"
+	    "             [--checkpoint-mb N] [--archive-wal]\n"
+	    "\n"
+	    "  --data DIR          data directory (default ./var)\n"
+	    "  --socket PATH       Unix socket (default DIR/bookd.sock)\n"
+	    "  --hold-ttl-ms N     hold lifetime after renewal (default "
+	    "10000)\n"
+	    "  --horizon-days N    bookable days ahead (default 730)\n"
+	    "  --max-resources N   resource slots in the pages (default "
+	    "1024)\n"
+	    "  --sync on|off       fdatasync every commit group (default "
+	    "on;\n"
+	    "                      off is for benchmarks only)\n"
+	    "  --sync-mode M       uring (default) or plain fdatasync\n"
+	    "  --admin-group NAME  members connect as admin\n"
+	    "  --segment-mb N      WAL segment size (default 64)\n"
+	    "  --max-conns N       connections at once (default 4096)\n"
+	    "  --checkpoint-mb N   log written between snapshots (default "
+	    "64)\n"
+	    "  --archive-wal       keep trimmed log segments in wal/archive/\n",
+	    f);
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,

@@ -264,8 +264,8 @@ static int h_hello(struct req *r)
 			return req_error(r, BOOKD_E_FORBIDDEN,
 					 "token: this connection was dropped "
 					 "to public for good");
-		c->role = strcmp(trole, "admin") == 0 ? ROLE_ADMIN
-						      : ROLE_PUBLIC;
+		c->role =
+		    strcmp(trole, "admin") == 0 ? ROLE_ADMIN : ROLE_PUBLIC;
 		snprintf(c->subject, sizeof(c->subject), "%s", subject);
 	}
 	if (want == ROLE_ADMIN && c->role != ROLE_ADMIN)
@@ -1139,7 +1139,8 @@ static int h_holds_day(struct req *r)
 		wire_pk_kint(r->pk, "start", hs[i]->start);
 		wire_pk_kint(r->pk, "end", hs[i]->end);
 		wire_pk_kbool(r->pk, "mine",
-			      session[0] && strcmp(hs[i]->session, session) == 0);
+			      session[0] &&
+				  strcmp(hs[i]->session, session) == 0);
 	}
 	return 0;
 }
@@ -1794,8 +1795,8 @@ static int h_booking_reschedule(struct req *r)
 	 * rules, its buffers, other sessions' holds), without the booking's
 	 * own old span; then put the old span back. */
 	if (b->event_type) {
-		const struct event_type *et = state_event_type(
-		    st, b->event_type, strlen(b->event_type));
+		const struct event_type *et =
+		    state_event_type(st, b->event_type, strlen(b->event_type));
 		if (et && et_rules(r, et, b->items, b->nitems, start, end))
 			return r->err;
 	}
@@ -1831,8 +1832,8 @@ static int h_subscribe(struct req *r)
 	 * whole bookable window. */
 	z = res->tz ? res->tz : utc_zone();
 	from = tz_local_day_of(z, r->s->st.first_day * DAY_SECONDS);
-	to = tz_local_day_of(z, r->s->st.last_day * DAY_SECONDS +
-				    DAY_SECONDS - 1);
+	to = tz_local_day_of(z,
+			     r->s->st.last_day * DAY_SECONDS + DAY_SECONDS - 1);
 	if (wire_str_eq(topic, "slots"))
 		t = TOPIC_SLOTS;
 	else if (wire_str_eq(topic, "holds"))

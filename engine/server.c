@@ -210,9 +210,8 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	/* Check the structure before msgpack-c allocates for the counts it
 	 * announces: a 10-byte frame could otherwise ask for gigabytes. */
 	if (wire_msgpack_check(body, len, &used) < 0 || used != len ||
-	    (used = 0,
-	     msgpack_unpack_next(&u, body, len, &used) !=
-		 MSGPACK_UNPACK_SUCCESS) ||
+	    (used = 0, msgpack_unpack_next(&u, body, len, &used) !=
+			   MSGPACK_UNPACK_SUCCESS) ||
 	    used != len) {
 		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
 				   "request: not one MessagePack value");
@@ -392,10 +391,11 @@ static void conn_new(struct server *s, int fd)
 		wire_pk_kbool(&pk, "ok", false);
 		wire_pk_str(&pk, "error");
 		msgpack_pack_map(&pk, 2);
-		wire_pk_kstr(&pk, "code", s->stopping ? "UNAVAILABLE" : "LIMIT");
-		wire_pk_kstr(&pk, "message", s->stopping
-						     ? "shutting down"
-						     : "too many connections");
+		wire_pk_kstr(&pk, "code",
+			     s->stopping ? "UNAVAILABLE" : "LIMIT");
+		wire_pk_kstr(&pk, "message",
+			     s->stopping ? "shutting down"
+					 : "too many connections");
 		wire_frame_end(&b, off);
 		log_msg("refusing a connection: %s",
 			s->stopping ? "shutting down" : "connection limit");
@@ -917,8 +917,7 @@ static void submit_group(struct server *s)
 	struct io_uring_sqe *sqe;
 	int rc;
 
-	if (wal_in_flight(s->wal) || !wal_has_pending(s->wal) ||
-	    gather_more(s))
+	if (wal_in_flight(s->wal) || !wal_has_pending(s->wal) || gather_more(s))
 		return;
 	s->last_group = s->gathered;
 	s->gathered = 0;
@@ -1152,7 +1151,8 @@ int server_run(struct server *s)
 	}
 	{
 		char err[256];
-		if (checkpoint_now(&s->ck, &s->st, s->wal, err, sizeof(err)) < 0)
+		if (checkpoint_now(&s->ck, &s->st, s->wal, err, sizeof(err)) <
+		    0)
 			log_msg("checkpoint at stop: %s", err);
 	}
 	return 0;
@@ -1329,7 +1329,7 @@ int server_init(struct server *s, const struct config *cfg)
 	 * Older kernels lack these flags; fall back step by step. */
 	rc = io_uring_queue_init(RING_ENTRIES, &s->ring,
 				 IORING_SETUP_SINGLE_ISSUER |
-					 IORING_SETUP_DEFER_TASKRUN);
+				     IORING_SETUP_DEFER_TASKRUN);
 	if (rc == -EINVAL)
 		rc = io_uring_queue_init(RING_ENTRIES, &s->ring,
 					 IORING_SETUP_COOP_TASKRUN);

@@ -58,8 +58,9 @@ struct config {
 	gid_t admin_gid;
 	bool have_admin_gid;
 	uint64_t segment_size;
-	uint64_t checkpoint_bytes; /* log bytes between checkpoints, 0: default */
-	bool archive;              /* keep trimmed segments in wal/archive/ */
+	uint64_t
+	    checkpoint_bytes; /* log bytes between checkpoints, 0: default */
+	bool archive;	      /* keep trimmed segments in wal/archive/ */
 	/* Test builds only: fail the Nth fdatasync (0: never). */
 	uint64_t fail_sync_at;
 };
@@ -195,7 +196,7 @@ struct server {
 	msgpack_packer pk;
 	struct wbuf pb; /* a push being built (pushes happen inside handlers) */
 	struct dayrefs due_slots, due_holds; /* pushes of this turn */
-	uint64_t holds_seq;                  /* version of "holds" pushes */
+	uint64_t holds_seq;		     /* version of "holds" pushes */
 	msgpack_packer ppk;
 };
 

@@ -574,9 +574,9 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	r->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	{
 		/* qty 1: (de)activation, which changes every day's slots. */
-		struct delta dl = {DELTA_RESOURCE, 0, 0,
-				   created || was_active != r->active, r->idx,
-				   0};
+		struct delta dl = {
+		    DELTA_RESOURCE, 0, 0, created || was_active != r->active,
+		    r->idx,	    0};
 		push_delta(st, &dl);
 	}
 	return 0;

@@ -47,6 +47,8 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 #define OPF_READ  0u
 #define OPF_WRITE 1u /* mutates durable state: its reply waits for the WAL */
 
+/* The tables are laid out by hand, one entry a line. */
+/* clang-format off */
 /* X(ident, "wire.name", least role, flags) */
 #define BOOKD_OPS(X)                                                           \
 	X(hello, "hello", ROLE_PUBLIC, OPF_READ)                               \
@@ -88,26 +90,27 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 #define ARGS_RESOURCE_BODY(F, idreq)                                           \
 	F(id, T_STR, idreq, 63)                                                \
 	F(name, T_STR, 0, 256)                                                 \
-	F(kind, T_STR, 0, 64) F(timezone, T_STR, 0, 64)                        \
-	    F(schedule, T_ANY, 0, 0) F(quantity, T_UINT, 0, 0)                 \
-		F(standalone, T_BOOL, 0, 0) F(active, T_BOOL, 0, 0)            \
-		    F(meta, T_ANY, 0, 0)
+	F(kind, T_STR, 0, 64)                                                  \
+	F(timezone, T_STR, 0, 64) F(schedule, T_ANY, 0, 0)                     \
+	    F(quantity, T_UINT, 0, 0) F(standalone, T_BOOL, 0, 0)              \
+		F(active, T_BOOL, 0, 0) F(meta, T_ANY, 0, 0)
 #define ARGS_resource_create(F) ARGS_RESOURCE_BODY(F, 1)
 #define ARGS_resource_update(F) ARGS_RESOURCE_BODY(F, 1)
 #define ARGS_resource_get(F)	F(id, T_STR, 1, 63)
 #define ARGS_resource_list(F)	F(active_only, T_BOOL, 0, 0)
 #define ARGS_schedule_put(F)                                                   \
 	F(id, T_STR, 1, 63)                                                    \
-	F(timezone, T_STR, 1, 64) F(weekly, T_ARR, 1, 64)                      \
-	    F(overrides, T_ARR, 0, 366)
+	F(timezone, T_STR, 1, 64)                                              \
+	F(weekly, T_ARR, 1, 64) F(overrides, T_ARR, 0, 366)
 #define ARGS_schedule_get(F) F(id, T_STR, 1, 63)
 #define ARGS_schedule_list(F)
 #define ARGS_event_type_put(F)                                                 \
 	F(id, T_STR, 1, 63)                                                    \
-	F(title, T_STR, 1, 256) F(lengths, T_ARR, 1, 16)                       \
-	    F(slot_interval, T_UINT, 0, 0) F(resources, T_ARR, 1, 64)          \
-		F(buffer_before, T_UINT, 0, 0) F(buffer_after, T_UINT, 0, 0)   \
-		    F(min_notice, T_UINT, 0, 0) F(max_future, T_UINT, 0, 0)    \
+	F(title, T_STR, 1, 256)                                                \
+	F(lengths, T_ARR, 1, 16) F(slot_interval, T_UINT, 0, 0)                \
+	    F(resources, T_ARR, 1, 64) F(buffer_before, T_UINT, 0, 0)          \
+		F(buffer_after, T_UINT, 0, 0) F(min_notice, T_UINT, 0, 0)      \
+		    F(max_future, T_UINT, 0, 0)                                \
 			F(requires_confirmation, T_BOOL, 0, 0)                 \
 			    F(active, T_BOOL, 0, 0) F(meta, T_ANY, 0, 0)
 #define ARGS_event_type_get(F) F(id, T_STR, 1, 63)
@@ -117,19 +120,21 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(session, T_STR, 0, 128)
 #define ARGS_slots_day(F)                                                      \
 	F(resource, T_STR, 1, 63)                                              \
-	F(date, T_STR, 1, 10) F(duration, T_UINT, 1, 0)                        \
-	    F(interval, T_UINT, 0, 0) F(tz, T_STR, 0, 64)                      \
-		F(event_type, T_STR, 0, 63)
+	F(date, T_STR, 1, 10)                                                  \
+	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
+	    F(tz, T_STR, 0, 64) F(event_type, T_STR, 0, 63)
 #define ARGS_slots_month(F)                                                    \
 	F(resource, T_STR, 1, 63)                                              \
-	F(from, T_STR, 1, 10) F(to, T_STR, 1, 10) F(duration, T_UINT, 1, 0)    \
+	F(from, T_STR, 1, 10)                                                  \
+	F(to, T_STR, 1, 10) F(duration, T_UINT, 1, 0)                          \
 	    F(interval, T_UINT, 0, 0) F(tz, T_STR, 0, 64)                      \
 		F(event_type, T_STR, 0, 63)
 #define ARGS_slots_view(F)                                                     \
 	F(resource, T_STR, 1, 63)                                              \
-	F(date, T_STR, 1, 10) F(duration, T_UINT, 1, 0)                        \
-	    F(interval, T_UINT, 0, 0) F(tz, T_STR, 0, 64)                      \
-		F(session, T_STR, 0, 128) F(event_type, T_STR, 0, 63)
+	F(date, T_STR, 1, 10)                                                  \
+	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
+	    F(tz, T_STR, 0, 64) F(session, T_STR, 0, 128)                      \
+		F(event_type, T_STR, 0, 63)
 #define ARGS_holds_day(F)                                                      \
 	F(resource, T_STR, 1, 63)                                              \
 	F(date, T_STR, 1, 10) F(tz, T_STR, 0, 64) F(session, T_STR, 0, 128)
@@ -140,16 +145,18 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 #define ARGS_release(F)	  F(resource, T_STR, 1, 63) F(session, T_STR, 1, 128)
 #define ARGS_book(F)                                                           \
 	F(resource, T_STR, 0, 63)                                              \
-	F(resources, T_ARR, 0, 32) F(start, T_INT, 1, 0) F(end, T_INT, 1, 0)   \
-	    F(booker, T_MAP, 1, 0) F(timezone, T_STR, 0, 64)                   \
-		F(event_type, T_STR, 0, 63) F(session, T_STR, 0, 128)          \
-		    F(status, T_STR, 0, 16) F(key, T_STR, 0, 128)              \
-			F(by, T_STR, 0, 128) F(note, T_STR, 0, 4096)
+	F(resources, T_ARR, 0, 32)                                             \
+	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(booker, T_MAP, 1, 0)       \
+	    F(timezone, T_STR, 0, 64) F(event_type, T_STR, 0, 63)              \
+		F(session, T_STR, 0, 128) F(status, T_STR, 0, 16)              \
+		    F(key, T_STR, 0, 128) F(by, T_STR, 0, 128)                 \
+			F(note, T_STR, 0, 4096)
 #define ARGS_booking_get(F) F(id, T_UINT, 0, 0) F(ref, T_STR, 0, 64)
 #define ARGS_booking_list(F)                                                   \
 	F(resource, T_STR, 0, 63)                                              \
-	F(from, T_INT, 0, 0) F(to, T_INT, 0, 0) F(status, T_STR, 0, 16)        \
-	    F(limit, T_UINT, 0, 0) F(after, T_UINT, 0, 0)
+	F(from, T_INT, 0, 0)                                                   \
+	F(to, T_INT, 0, 0) F(status, T_STR, 0, 16) F(limit, T_UINT, 0, 0)      \
+	    F(after, T_UINT, 0, 0)
 #define ARGS_booking_cancel(F)                                                 \
 	F(id, T_UINT, 0, 0)                                                    \
 	F(ref, T_STR, 0, 64) F(reason, T_STR, 0, 1024) F(by, T_STR, 0, 128)
@@ -158,8 +165,9 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 	F(to, T_STR, 1, 16) F(reason, T_STR, 0, 1024) F(by, T_STR, 0, 128)
 #define ARGS_booking_reschedule(F)                                             \
 	F(id, T_UINT, 0, 0)                                                    \
-	F(ref, T_STR, 0, 64) F(start, T_INT, 1, 0) F(end, T_INT, 1, 0)         \
-	    F(by, T_STR, 0, 128) F(session, T_STR, 0, 128)
+	F(ref, T_STR, 0, 64)                                                   \
+	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(by, T_STR, 0, 128)         \
+	    F(session, T_STR, 0, 128)
 #define ARGS_subscribe(F)                                                      \
 	F(topic, T_STR, 1, 16)                                                 \
 	F(resource, T_STR, 1, 63) F(from, T_STR, 0, 10) F(to, T_STR, 0, 10)
@@ -169,17 +177,20 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 /* Every distinct argument name, once.  Order is irrelevant. */
 #define BOOKD_FIELDS(N)                                                        \
 	N(client)                                                              \
-	N(role) N(token) N(id) N(name) N(kind) N(timezone) N(schedule)         \
-	    N(quantity) N(standalone) N(active) N(meta) N(active_only)         \
-		N(resource) N(resources) N(start) N(end) N(session) N(date)    \
-		    N(duration) N(interval) N(tz) N(event_type) N(from) N(to)  \
-			N(holds) N(booker) N(status) N(key) N(by) N(note)      \
-			    N(ref) N(reason) N(limit) N(after) N(topic) N(sub) \
+	N(role)                                                                \
+	N(token) N(id) N(name) N(kind) N(timezone) N(schedule) N(quantity)     \
+	    N(standalone) N(active) N(meta) N(active_only) N(resource)         \
+		N(resources) N(start) N(end) N(session) N(date) N(duration)    \
+		    N(interval) N(tz) N(event_type) N(from) N(to) N(holds)     \
+			N(booker) N(status) N(key) N(by) N(note) N(ref)        \
+			    N(reason) N(limit) N(after) N(topic) N(sub)        \
 				N(weekly) N(overrides) N(title) N(lengths)     \
 				    N(slot_interval) N(buffer_before)          \
 					N(buffer_after) N(min_notice)          \
 					    N(max_future)                      \
 						N(requires_confirmation)
+
+/* clang-format on */
 
 enum op_id {
 #define OP_X_ENUM(ident, wire, role, flags) OP_##ident,

@@ -64,7 +64,7 @@ static inline bool seq_read_ok(const seq_word *seq, uint64_t start)
 	atomic_thread_fence(memory_order_acquire);
 	return (start & 1) == 0 &&
 	       atomic_load_explicit((seq_word *)seq, memory_order_relaxed) ==
-		       start;
+		   start;
 }
 
 #endif

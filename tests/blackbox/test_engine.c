@@ -1150,16 +1150,16 @@ START_TEST(reschedule_over_own_hold)
 			 0);
 	/* holds.day is chronological. */
 	h_date(d, date);
-	ck_assert_int_eq(CALL(fd, "holds.day", "{s:s s:s}", "resource", "a",
-			      "date", date),
-			 0);
+	ck_assert_int_eq(
+	    CALL(fd, "holds.day", "{s:s s:s}", "resource", "a", "date", date),
+	    0);
 	ck_assert_int_eq(res()->via.array.size, 2);
 	{
 		int64_t a, b;
-		ck_assert(wire_int(wire_get(&res()->via.array.ptr[0], "start"),
-				   &a));
-		ck_assert(wire_int(wire_get(&res()->via.array.ptr[1], "start"),
-				   &b));
+		ck_assert(
+		    wire_int(wire_get(&res()->via.array.ptr[0], "start"), &a));
+		ck_assert(
+		    wire_int(wire_get(&res()->via.array.ptr[1], "start"), &b));
 		ck_assert_int_lt(a, b);
 	}
 	close(fd);
@@ -1186,8 +1186,7 @@ START_TEST(checkpoints_and_recovery)
 			 d + (int64_t)(i + 1) * Q, "booker", "name", "n",
 			 "email", "n@x", "note", note),
 		    0);
-	ck_assert_int_eq(CALL(fd, "booking.cancel", "{s:I}", "id",
-			      (int64_t)17),
+	ck_assert_int_eq(CALL(fd, "booking.cancel", "{s:I}", "id", (int64_t)17),
 			 0);
 	ck_assert_int_eq(CALL(fd, "stats", NULL), 0);
 	lsn = ires("lsn");

@@ -44,9 +44,10 @@ static unsigned rnd(unsigned n)
 }
 
 static const char *const words[] = {
-	"studio-a", "studio-b", "mics", "", "UTC", "Europe/Berlin",
-	"Mars/Olympus", "2026-12-01", "2026-02-30", "24:00", "09:00", "slots",
-	"holds", "pending", "confirmed", "cancelled", "a@b", "x",
+    "studio-a",	     "studio-b",     "mics",	   "",		 "UTC",
+    "Europe/Berlin", "Mars/Olympus", "2026-12-01", "2026-02-30", "24:00",
+    "09:00",	     "slots",	     "holds",	   "pending",	 "confirmed",
+    "cancelled",     "a@b",	     "x",
 };
 
 static void pack_value(msgpack_packer *pk, int depth);
@@ -72,13 +73,27 @@ static void pack_int(msgpack_packer *pk)
 {
 	int64_t base = ((int64_t)time(NULL) / 86400 + 1) * 86400;
 	switch (rnd(8)) {
-	case 0: msgpack_pack_int64(pk, INT64_MIN); break;
-	case 1: msgpack_pack_uint64(pk, UINT64_MAX); break;
-	case 2: msgpack_pack_int64(pk, -(int64_t)rnd(100000)); break;
-	case 3: msgpack_pack_int64(pk, base + (int64_t)rnd(96 * 40) * 900); break;
-	case 4: msgpack_pack_int64(pk, base + (int64_t)rnd(86400)); break;
-	case 5: msgpack_pack_int64(pk, (int64_t)rnd(2000) * 15); break;
-	default: msgpack_pack_int64(pk, rnd(10)); break;
+	case 0:
+		msgpack_pack_int64(pk, INT64_MIN);
+		break;
+	case 1:
+		msgpack_pack_uint64(pk, UINT64_MAX);
+		break;
+	case 2:
+		msgpack_pack_int64(pk, -(int64_t)rnd(100000));
+		break;
+	case 3:
+		msgpack_pack_int64(pk, base + (int64_t)rnd(96 * 40) * 900);
+		break;
+	case 4:
+		msgpack_pack_int64(pk, base + (int64_t)rnd(86400));
+		break;
+	case 5:
+		msgpack_pack_int64(pk, (int64_t)rnd(2000) * 15);
+		break;
+	default:
+		msgpack_pack_int64(pk, rnd(10));
+		break;
 	}
 }
 
@@ -87,12 +102,22 @@ static void pack_value(msgpack_packer *pk, int depth)
 	unsigned k = rnd(depth > 3 ? 6 : 9);
 
 	switch (k) {
-	case 0: msgpack_pack_nil(pk); break;
-	case 1: msgpack_pack_true(pk); break;
-	case 2: msgpack_pack_double(pk, -1.5); break;
+	case 0:
+		msgpack_pack_nil(pk);
+		break;
+	case 1:
+		msgpack_pack_true(pk);
+		break;
+	case 2:
+		msgpack_pack_double(pk, -1.5);
+		break;
 	case 3:
-	case 4: pack_int(pk); break;
-	case 5: pack_string(pk); break;
+	case 4:
+		pack_int(pk);
+		break;
+	case 5:
+		pack_string(pk);
+		break;
 	case 6: {
 		unsigned n = rnd(6);
 		msgpack_pack_array(pk, n);
@@ -166,23 +191,23 @@ START_TEST(random_requests)
 	msgpack_unpacked u;
 	int64_t committed;
 
-	seed = getenv("BOOKD_TEST_SEED") ? (unsigned)atol(getenv("BOOKD_TEST_SEED"))
-					 : (unsigned)time(NULL);
+	seed = getenv("BOOKD_TEST_SEED")
+		   ? (unsigned)atol(getenv("BOOKD_TEST_SEED"))
+		   : (unsigned)time(NULL);
 	fprintf(stderr, "test_fuzz: seed %u, %ld frames\n", seed, frames);
 	msgpack_unpacked_init(&u);
 	for (int i = 0; i < 4; i++)
 		fds[i] = h_connect_raw(&H);
 	/* A known state that the noise must not disturb. */
-	ck_assert_int_eq(h_call(fds[0], &u, 1, "resource.create", "{s:s}", "id",
-				"keep"),
-			 0);
+	ck_assert_int_eq(
+	    h_call(fds[0], &u, 1, "resource.create", "{s:s}", "id", "keep"), 0);
 	msgpack_unpacked_destroy(&u);
 	msgpack_unpacked_init(&u);
-	ck_assert_int_eq(
-		h_call(fds[0], &u, 2, "book", "{s:s s:I s:I s:{s:s s:s}}",
-		       "resource", "keep", "start", h_day(2), "end",
-		       h_day(2) + 3600, "booker", "name", "k", "email", "k@x"),
-		0);
+	ck_assert_int_eq(h_call(fds[0], &u, 2, "book",
+				"{s:s s:I s:I s:{s:s s:s}}", "resource", "keep",
+				"start", h_day(2), "end", h_day(2) + 3600,
+				"booker", "name", "k", "email", "k@x"),
+			 0);
 	msgpack_unpacked_destroy(&u);
 	for (long i = 0; i < frames; i++) {
 		struct wbuf b = {0};
@@ -218,9 +243,8 @@ START_TEST(random_requests)
 	fds[0] = h_connect_raw(&H);
 	ck_assert_int_ge(fds[0], 0);
 	msgpack_unpacked_init(&u);
-	ck_assert_int_eq(h_call(fds[0], &u, 3, "booking.get", "{s:I}", "id",
-				(int64_t)1),
-			 0);
+	ck_assert_int_eq(
+	    h_call(fds[0], &u, 3, "booking.get", "{s:I}", "id", (int64_t)1), 0);
 	ck_assert(wire_str_eq(wire_get(h_result(&u), "status"), "confirmed") ||
 		  wire_str_eq(wire_get(h_result(&u), "status"), "cancelled") ||
 		  wire_str_eq(wire_get(h_result(&u), "status"), "completed") ||

@@ -32,9 +32,9 @@ static int unpack(const uint8_t *data, size_t size, msgpack_unpacked *u)
 		return -1;
 	used = 0;
 	return msgpack_unpack_next(u, (const char *)data, size, &used) ==
-			       MSGPACK_UNPACK_SUCCESS
-		       ? 0
-		       : -1;
+		       MSGPACK_UNPACK_SUCCESS
+		   ? 0
+		   : -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

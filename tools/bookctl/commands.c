@@ -745,7 +745,8 @@ int cmd_token(struct ctx *x)
 	if (x->opt[OPT_ttl]) {
 		ttl = strtoll(x->opt[OPT_ttl], &end, 10);
 		if (*end || ttl <= 0 || ttl > 10LL * 366 * 86400)
-			return bookctl_usage(x, "--ttl: seconds, 1 to ten years");
+			return bookctl_usage(x,
+					     "--ttl: seconds, 1 to ten years");
 	}
 	if (snprintf(path, sizeof(path), "%s/auth.key", x->argv[0]) >=
 	    (int)sizeof(path))
@@ -764,8 +765,9 @@ int cmd_token(struct ctx *x)
 	}
 	if (token_mint(key, role, subject, (int64_t)time(NULL) + ttl, tok,
 		       sizeof(tok)) < 0)
-		return bookctl_usage(x, "--role admin|public and a --subject "
-					"of 1 to %d bytes without newlines",
+		return bookctl_usage(x,
+				     "--role admin|public and a --subject "
+				     "of 1 to %d bytes without newlines",
 				     TOKEN_SUBJECT_MAX);
 	explicit_bzero(key, sizeof(key));
 	if (x->json)
