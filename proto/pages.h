@@ -50,8 +50,9 @@
  * entry's id never changes once it is set; flags and quantity may.  An entry
  * at an index below nresources with an empty id is unused.
  *
- * Page (struct pages_page, 320 bytes): seq, day, slots_version,
- * holds_version, open[2], booked[2], held[2], units[24], reserved[6].
+ * Page (struct pages_page, 320 bytes, 64-byte aligned): seq, day, open[2],
+ * booked[2], held[2] (together one cache line: what a check reads), then
+ * slots_version, holds_version, units[24], reserved[6].
  * Page (r, d) for absolute day d (days since 1970-01-01, UTC) lives at
  * pages_offset + (r * window_days + d % window_days) * PAGES_PAGE_SIZE
  * (pages_page_index()).  The page stores its day number: a reader must
@@ -150,14 +151,15 @@ struct pages_dirent {
 	seq_word reserved[5];
 };
 
+/* The first 64 bytes hold everything a check reads: one cache line. */
 struct pages_page {
 	seq_word seq;
-	seq_word day;		/* absolute day, or PAGES_NO_DAY */
-	seq_word slots_version; /* bumped when open/booked/units change */
-	seq_word holds_version; /* bumped when held changes */
+	seq_word day; /* absolute day, or PAGES_NO_DAY */
 	seq_word open[2];
 	seq_word booked[2];
 	seq_word held[2];
+	seq_word slots_version; /* bumped when open/booked/units change */
+	seq_word holds_version; /* bumped when held changes */
 	seq_word units[24];
 	seq_word reserved[6];
 };
@@ -170,7 +172,8 @@ _Static_assert(offsetof(struct pages_header, generation) == 48, "header");
 _Static_assert(offsetof(struct pages_header, state) == 56, "header");
 _Static_assert(offsetof(struct pages_header, durable_lsn) == 96, "header");
 _Static_assert(offsetof(struct pages_dirent, id) == 24, "dirent");
-_Static_assert(offsetof(struct pages_page, open) == 32, "page");
+_Static_assert(offsetof(struct pages_page, open) == 16, "page");
+_Static_assert(offsetof(struct pages_page, slots_version) == 64, "page");
 _Static_assert(offsetof(struct pages_page, units) == 80, "page");
 
 /*
