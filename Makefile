@@ -9,6 +9,7 @@
 #   make fuzz       hostile requests for longer (FUZZ_FRAMES, default 500000)
 #   make fuzz-parsers  libFuzzer over the parsers (FUZZ_SECONDS, default 120)
 #   make bench      the standard benchmark set (bench/RESULTS.md)
+#   make bench-peers  bookd against Redis and PostgreSQL, side by side
 #   make lint       clang-format check and cppcheck
 #   make format     clang-format in place
 #
@@ -70,7 +71,7 @@ BINS += $(O)/bookd-bench
 endif
 
 .SECONDARY:
-.PHONY: all deps run test test-bins soak fuzz fuzz-parsers bench lint format clean
+.PHONY: all deps run test test-bins soak fuzz fuzz-parsers bench bench-peers lint format clean
 all: $(BINS)
 
 $(O)/obj/%.o: %.c
@@ -138,6 +139,12 @@ test: deps
 soak: deps
 	@$(MAKE) --no-print-directory all test-bins
 	@BOOKD_SOAK_CYCLES=$${SOAK_CYCLES:-30} tests/run.sh build soak
+
+# bookd, then Redis, then PostgreSQL, one after another; writes the ratio
+# tables into bench/RESULTS.md.
+bench-peers: deps
+	@$(MAKE) --no-print-directory all
+	BENCH=./$(O)/bookd-bench bench/peers/run.sh
 
 # Hostile input for longer: FUZZ_FRAMES random and mutated requests against
 # the sanitizer build (make test runs a few thousand).
