@@ -1783,6 +1783,7 @@ static int h_booking_reschedule(struct req *r)
 	struct check_out co;
 	int64_t start, end;
 	char reason[96], a[24], z[24], session[SESSION_MAX + 1];
+	uint32_t id;
 	int rc;
 
 	if (b == NULL || get_span(r, &start, &end) || session_arg(r, session))
@@ -1809,8 +1810,16 @@ static int h_booking_reschedule(struct req *r)
 	fmt_instant(b->start, a);
 	fmt_instant(start, z);
 	snprintf(reason, sizeof(reason), "rescheduled from %s to %s", a, z);
-	return change_booking(r, b, b->status, start, end, reason,
-			      EV_RESCHEDULED);
+	id = b->id; /* b is replaced by the new record */
+	rc = change_booking(r, b, b->status, start, end, reason,
+			    EV_RESCHEDULED);
+	/* As with book: the caller's own holds have become the booking. */
+	b = state_booking(st, id);
+	if (rc == 0 && session[0])
+		for (int i = 0; i < b->nitems; i++)
+			state_hold_release(st, st->res[b->items[i].res],
+					   session);
+	return rc;
 }
 
 /* ---- subscriptions and events ----------------------------------------- */

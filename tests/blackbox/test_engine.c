@@ -1144,11 +1144,15 @@ START_TEST(reschedule_over_own_hold)
 			      (int64_t)1, "start", d + 3 * HOUR, "end",
 			      d + 4 * HOUR),
 			 BOOKD_E_HELD);
+	ck_assert_int_eq(CALL(fd, "hold", "{s:s s:I s:I s:s}", "resource", "a",
+			      "start", d + 7 * HOUR, "end", d + 8 * HOUR,
+			      "session", "U"),
+			 0);
 	ck_assert_int_eq(CALL(fd, "booking.reschedule", "{s:I s:I s:I s:s}",
 			      "id", (int64_t)1, "start", d + 3 * HOUR, "end",
 			      d + 4 * HOUR, "session", "S"),
 			 0);
-	/* holds.day is chronological. */
+	/* S's hold became the booking; holds.day is chronological. */
 	h_date(d, date);
 	ck_assert_int_eq(
 	    CALL(fd, "holds.day", "{s:s s:s}", "resource", "a", "date", date),
