@@ -13,7 +13,8 @@
  *      own group, and a read that observed an uncommitted change waits too,
  *      so nobody is told anything a crash could take back.
  *   3. At the end of each loop turn the gathered records become one group:
- *      one write linked to one fdatasync.  While it is in flight the next
+ *      one write into the page cache, then one fdatasync through io_uring
+ *      (or, with --sync-mode plain, inline).  While it is in flight the next
  *      group gathers.
  *   4. When the group is durable its deltas are published to the shared
  *      pages, parked replies are released, and "slots" subscribers of the
@@ -70,7 +71,6 @@ enum ev_kind {
 	EV_RECV,
 	EV_SEND,
 	EV_TIMER,
-	EV_WAL_WRITE,
 	EV_WAL_SYNC,
 	EV_SIGNAL,
 	EV_GATHER, /* the group-commit gathering window ended */
@@ -152,7 +152,7 @@ struct server {
 	int lockfd;
 	int listen_fd;
 	int signal_fd;
-	struct ev accept_ev, signal_ev, timer_ev, wal_write_ev, wal_sync_ev;
+	struct ev accept_ev, signal_ev, timer_ev, wal_sync_ev;
 	struct ev gather_ev;
 	struct __kernel_timespec gather_ts;
 	bool gather_armed;
@@ -176,7 +176,6 @@ struct server {
 	struct checkpoint ck;
 	struct pagesw *pages;
 	struct wal_group group;
-	size_t group_done_parts;
 	struct delta *flight_deltas;
 	size_t nflight_deltas;
 	uint32_t group_mark;
