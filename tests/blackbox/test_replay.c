@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pages.h"
 #include "quanta.h"
 #include "snapshot.h"
 #include "state.h"
@@ -763,7 +765,8 @@ START_TEST(verify_catches_bad_page)
 	ck_assert_int_eq(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
 	memcpy(&window, h + 28, 4);
 	memcpy(&pages_off, h + 40, 8);
-	at = (off_t)(pages_off + (uint64_t)(day % window) * 320 + 48);
+	at = (off_t)(pages_off + (uint64_t)(day % window) * PAGES_PAGE_SIZE +
+		     offsetof(struct pages_page, booked));
 	ck_assert_int_eq(pread(fd, &word, 8, at), 8);
 	ck_assert_uint_ne(word & (1ull << 40), 0);
 	word &= ~(1ull << 40);
