@@ -333,7 +333,9 @@ static int recover_one(struct bench_ctx *x, uint64_t records)
 	bench_report_add1(x->rep, "recover", k, l, "MiB",
 			  (double)st.log_bytes / 1048576.0);
 	bench_fmt(k, sizeof k, "recover.%s.records_per_s", tag);
-	bench_fmt(l, sizeof l, "replay rate, %lld records", (long long)st.lsn);
+	bench_fmt(l, sizeof l,
+		  "log records per second of restart, %lld records",
+		  (long long)st.lsn);
 	bench_report_add1(x->rep, "recover", k, l, "/s",
 			  (double)st.lsn /
 			      (bench_median(ms, (size_t)x->repeats) / 1e3));
