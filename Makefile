@@ -29,7 +29,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -fPIC -Wall -Wextra -Werror \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers \
-	-Iproto -Iengine -Iclients/c -Itests/lib $(PKG_CFLAGS)
+	-Iproto -Iengine -Iclients/c -Itests/lib -Itools/common $(PKG_CFLAGS)
 ifeq ($(SAN),1)
 OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
@@ -47,8 +47,8 @@ obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 PROTO_SRC := $(wildcard proto/*.c)
 ENGINE_SRC := $(filter-out engine/main.c,$(wildcard engine/*.c))
 CLIENT_SRC := $(wildcard clients/c/*.c)
-BOOKCTL_SRC := $(wildcard tools/bookctl/*.c)
-REPLAY_SRC := $(wildcard tools/replay/*.c)
+BOOKCTL_SRC := $(wildcard tools/bookctl/*.c tools/common/*.c)
+REPLAY_SRC := $(wildcard tools/replay/*.c tools/common/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c tests/blackbox/test_*.c)

@@ -1,5 +1,6 @@
 /*
- * json.h - the two conversions bookctl needs between JSON and MessagePack:
+ * json.h - conversions between JSON and MessagePack for the tools (bookctl,
+ * bookd-replay):
  * JSON text typed by a person into packed MessagePack (bookctl call), and
  * any MessagePack object into JSON text (--json output).
  *
