@@ -1811,8 +1811,8 @@ static int h_booking_reschedule(struct req *r)
 	fmt_instant(start, z);
 	snprintf(reason, sizeof(reason), "rescheduled from %s to %s", a, z);
 	id = b->id; /* b is replaced by the new record */
-	rc = change_booking(r, b, b->status, start, end, reason,
-			    EV_RESCHEDULED);
+	rc =
+	    change_booking(r, b, b->status, start, end, reason, EV_RESCHEDULED);
 	/* As with book: the caller's own holds have become the booking. */
 	b = state_booking(st, id);
 	if (rc == 0 && session[0])
