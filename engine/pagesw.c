@@ -261,6 +261,25 @@ uint64_t pagesw_generation(const struct pagesw *pw)
 	return pw->generation;
 }
 
+void pagesw_set_resource_zone(struct pagesw *pw, uint32_t idx, const char *zone)
+{
+	uint64_t words[5] = {0};
+	struct pages_dirent *e;
+	size_t len = zone ? strnlen(zone, PAGES_TZ_MAX + 1) : 0;
+
+	assert(idx < pw->max_resources);
+	if (len <= PAGES_TZ_MAX && len > 0)
+		memcpy(words, zone, len);
+	bracket_begin(pw);
+	rows_init(pw, idx + 1);
+	e = &pw->dir[idx];
+	seq_write_begin(&e->seq);
+	for (int i = 0; i < 5; i++)
+		seq_store(&e->tz[i], words[i]);
+	seq_write_end(&e->seq);
+	bracket_end(pw);
+}
+
 void pagesw_set_resource(struct pagesw *pw, uint32_t idx, const char *id,
 			 uint32_t flags, uint32_t quantity)
 {

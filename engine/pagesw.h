@@ -57,6 +57,10 @@ uint64_t pagesw_generation(const struct pagesw *pw);
  */
 void pagesw_set_resource(struct pagesw *pw, uint32_t idx, const char *id,
 			 uint32_t flags, uint32_t quantity);
+/* The resource's time zone name (NULL or longer than PAGES_TZ_MAX: none,
+ * which readers take as UTC). */
+void pagesw_set_resource_zone(struct pagesw *pw, uint32_t idx,
+			      const char *zone);
 
 /*
  * Bracket a publication that changes several pages (header commit_seq

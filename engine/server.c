@@ -729,6 +729,8 @@ static void publish_resource(struct server *s, const struct resource *r)
 	uint32_t flags = (r->active ? PAGES_DIR_ACTIVE : 0) |
 			 (r->standalone ? PAGES_DIR_STANDALONE : 0);
 	pagesw_set_resource(s->pages, r->idx, r->id, flags, r->cquantity);
+	pagesw_set_resource_zone(s->pages, r->idx,
+				 r->tz ? tz_name(r->tz) : NULL);
 }
 
 static void on_held_changed(void *ctx, struct resource *r, struct rday *d,

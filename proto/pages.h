@@ -46,8 +46,11 @@
  * Directory entry (struct pages_dirent, 128 bytes): seq (seqlock of this
  * entry), flags (PAGES_DIR_*), quantity (1 for a single resource, the unit
  * count of a pool), id (the resource's slug, at most 63 bytes, NUL-padded,
- * packed byte by byte into id[0..7] in memory order), reserved (zero).  An
- * entry's id never changes once it is set; flags and quantity may.  An entry
+ * packed byte by byte into id[0..7] in memory order), tz (the resource's
+ * time zone for local dates, at most 39 bytes packed the same way into
+ * tz[0..4]; empty means UTC; a longer name is not published and reads as
+ * empty).  An entry's id never changes once it is set; flags, quantity and
+ * tz may.  An entry
  * at an index below nresources with an empty id is unused.
  *
  * Page (struct pages_page, 320 bytes, 64-byte aligned): seq, day, open[2],
@@ -148,8 +151,11 @@ struct pages_dirent {
 	seq_word flags;	   /* PAGES_DIR_* */
 	seq_word quantity; /* 1 for a single resource */
 	seq_word id[8];	   /* slug, NUL-padded, at most 63 bytes */
-	seq_word reserved[5];
+	seq_word tz[5];	   /* IANA zone of its local dates, NUL-padded,
+			      at most 39 bytes; empty: UTC */
 };
+
+#define PAGES_TZ_MAX 39
 
 /* The first 64 bytes hold everything a check reads: one cache line. */
 struct pages_page {

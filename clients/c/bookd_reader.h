@@ -44,10 +44,9 @@
  *     rc = bookd_reader_slots_day_tz(r, studio, date, "Europe/Berlin",
  *                                    60, 0, starts, &n);
  *
- * The pages do not record a resource's time zone: pass the zone the engine
- * would use for the date (the `tz` argument you would send, else the
- * resource's `timezone` from resource.get, else "UTC").  A NULL zone means
- * UTC, not the resource's zone.
+ * A NULL zone means the resource's own `timezone` as the engine published
+ * it in the pages (UTC when it has none), which is what the engine uses for
+ * a date without `tz`; pass a name to ask about another zone.
  *
  * Every function returns 0 or a negative bookd_err code (bookd_errors.h):
  *  - BOOKD_E_STALE: no consistent copy after BOOKD_READER_RETRIES attempts
@@ -207,11 +206,11 @@ int bookd_reader_date(const char *yyyy_mm_dd, int64_t *date);
 
 /*
  * The starts slots.day lists for local date `date` in zone `tz` (an IANA
- * name; NULL: UTC) without an event type: in the local day [midnight, next
- * midnight), for each open window (a maximal run of open quarters of the
- * day; the whole day for a resource open around the clock) the starts
- * window_start + k * interval inside the window whose span [start, start +
- * duration) is open and not booked over its whole length.  A span may run
+ * name; NULL: the resource's zone) without an event type: in the local day
+ * [midnight, next midnight), for each open window (a maximal run of open
+ * quarters of the day; the whole day for a resource open around the clock) the
+ * starts window_start + k * interval inside the window whose span [start, start
+ * + duration) is open and not booked over its whole length.  A span may run
  * past the window's end and past midnight while it stays open; a span that
  * reaches past the pages' window is not listed.  duration and interval are
  * minutes, positive multiples of 15 up to BOOKD_READER_MINUTES_MAX

@@ -824,7 +824,8 @@ int bookd_reader_days(bookd_reader *r, uint32_t idx, int64_t first_day,
 	return days_read(r, page, first_day, ndays, out);
 }
 
-/* The zone called name (NULL: UTC), from the handle's one-entry cache. */
+/* The zone called name (NULL: UTC), from the handle's one-entry cache.
+ * Callers turn a NULL zone argument into the resource's zone first. */
 static int zone_get(bookd_reader *r, const char *name, const struct tz **z)
 {
 	int rc;
@@ -1100,6 +1101,31 @@ static size_t grid_walk(const struct cut *c, int64_t qa, int64_t qb,
 	return k;
 }
 
+/* The resource's zone name as the engine published it ("" for UTC). */
+static int dirent_zone(bookd_reader *r, uint32_t page,
+		       char name[PAGES_TZ_MAX + 1])
+{
+	const struct pages_dirent *e = &r->m.dir[page];
+
+	for (unsigned att = 0; att < BOOKD_READER_RETRIES; att++) {
+		uint64_t words[5], s = seq_read_begin(&e->seq);
+		if (s & 1) {
+			backoff(r, att);
+			continue;
+		}
+		for (int i = 0; i < 5; i++)
+			words[i] = seq_load(&e->tz[i]);
+		if (!seq_read_ok(&e->seq, s)) {
+			backoff(r, att);
+			continue;
+		}
+		memcpy(name, words, PAGES_TZ_MAX);
+		name[PAGES_TZ_MAX] = 0;
+		return 0;
+	}
+	return give_up(r);
+}
+
 /* The common arguments of the slot lists, checked as the engine does. */
 static int grid_args(bookd_reader *r, uint32_t idx, const char *tz,
 		     uint32_t duration_min, uint32_t interval_min,
@@ -1114,6 +1140,13 @@ static int grid_args(bookd_reader *r, uint32_t idx, const char *tz,
 	*step = quarters_of(interval_min != 0 ? interval_min : duration_min);
 	if (*dur == 0 || *step == 0)
 		return BOOKD_E_BAD_REQUEST;
+	if (tz == NULL) {
+		char name[PAGES_TZ_MAX + 1];
+		rc = dirent_zone(r, *page, name);
+		if (rc != 0)
+			return rc;
+		return zone_get(r, name[0] ? name : NULL, z);
+	}
 	return zone_get(r, tz, z);
 }
 
@@ -1180,8 +1213,8 @@ int bookd_reader_slots_day(bookd_reader *r, uint32_t idx, int64_t day,
 			   uint32_t duration_min, uint32_t interval_min,
 			   int64_t starts[BOOKD_READER_SLOTS], size_t *n)
 {
-	return slots_list(r, idx, day, NULL, duration_min, interval_min, starts,
-			  NULL, BOOKD_READER_SLOTS, n);
+	return slots_list(r, idx, day, "UTC", duration_min, interval_min,
+			  starts, NULL, BOOKD_READER_SLOTS, n);
 }
 
 /* The view of slots_list(), into out[0..cap). */
@@ -1219,7 +1252,7 @@ int bookd_reader_slots_view(
     uint32_t interval_min,
     struct bookd_reader_view_slot out[BOOKD_READER_SLOTS], size_t *n)
 {
-	return view_list(r, idx, day, NULL, duration_min, interval_min, out,
+	return view_list(r, idx, day, "UTC", duration_min, interval_min, out,
 			 BOOKD_READER_SLOTS, n);
 }
 

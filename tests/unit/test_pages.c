@@ -915,11 +915,27 @@ START_TEST(test_slots_local_days)
 						   st, &n),
 			 BOOKD_E_OUT_OF_RANGE);
 
-	/* NULL is UTC, like the UTC-day calls. */
+	/* NULL is the resource's zone; with none published, UTC. */
 	ck_assert_int_eq(
 	    bookd_reader_slots_day_tz(r, a, D0 + 13, NULL, 30, 0, st, &n), 0);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_int_eq(st[0], T(D0 + 13, 29));
+	pagesw_set_resource_zone(pw, 0, "Europe/Berlin");
+	{
+		int64_t st2[BOOKD_READER_MAX_STARTS];
+		size_t n2;
+		ck_assert_int_eq(bookd_reader_slots_day_tz(r, a, D0 + 13, NULL,
+							   30, 0, st, &n),
+				 0);
+		ck_assert_int_eq(bookd_reader_slots_day_tz(r, a, D0 + 13,
+							   "Europe/Berlin", 30,
+							   0, st2, &n2),
+				 0);
+		ck_assert_uint_eq(n, n2);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_int_eq(st[i], st2[i]);
+	}
+	pagesw_set_resource_zone(pw, 0, NULL);
 
 	/* Bad zones, dates and minutes. */
 	ck_assert_int_eq(
