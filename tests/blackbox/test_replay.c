@@ -56,13 +56,6 @@ struct run {
 
 static struct run *RUN;
 
-static int64_t mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run $BOOKD_REPLAY_BIN a1 ... (NULL-terminated) into RUN, for at most
  * RUN_MS; returns its exit status. */
 static int tool(const char *a1, ...)
@@ -70,11 +63,8 @@ static int tool(const char *a1, ...)
 	const char *argv[16];
 	const char *bin = getenv("BOOKD_REPLAY_BIN");
 	struct run *r = RUN;
-	int out[2], err[2], fds[2], open_fds = 2, ws, n = 0;
-	size_t no = 0, ne = 0;
-	int64_t deadline = mono_now() + RUN_MS;
+	int n = 0;
 	va_list ap;
-	pid_t pid;
 
 	ck_assert_msg(bin && *bin, "BOOKD_REPLAY_BIN is not set");
 	argv[n++] = bin;
@@ -83,60 +73,10 @@ static int tool(const char *a1, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(out[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(out[1]);
-	close(err[1]);
-	fds[0] = out[0];
-	fds[1] = err[0];
-	while (open_fds > 0 && mono_now() < deadline) {
-		struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-		int k = poll(p, 2, (int)(deadline - mono_now()));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		for (int i = 0; i < 2; i++) {
-			char *buf = i ? r->err : r->out, sink[512];
-			size_t cap = i ? sizeof(r->err) : sizeof(r->out);
-			size_t *len = i ? &ne : &no;
-			ssize_t got;
-			if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
-				continue;
-			if (*len + 1 < cap)
-				got = read(fds[i], buf + *len, cap - 1 - *len);
-			else
-				got = read(fds[i], sink, sizeof(sink));
-			if (got <= 0) {
-				close(fds[i]);
-				fds[i] = -1;
-				open_fds--;
-			} else if (*len + 1 < cap) {
-				*len += (size_t)got;
-			}
-		}
-	}
-	r->out[no] = 0;
-	r->err[ne] = 0;
-	for (int i = 0; i < 2; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	if (open_fds > 0)
-		kill(pid, SIGKILL);
-	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
-	r->status = open_fds > 0    ? -1
-		    : WIFEXITED(ws) ? WEXITSTATUS(ws)
-				    : 128 + WTERMSIG(ws);
+	r->status = h_run_capture(argv, RUN_MS, r->out, sizeof(r->out), r->err,
+				  sizeof(r->err));
 	fprintf(stderr, "$ bookd-replay %s ...: exit %d\n%s%s", a1, r->status,
-		no > 4000 ? "(long output)\n" : r->out, r->err);
+		strlen(r->out) > 4000 ? "(long output)\n" : r->out, r->err);
 	return r->status;
 }
 

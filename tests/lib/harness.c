@@ -570,6 +570,75 @@ int h_run_to_exit(const struct harness *h, const char *extra_args,
 	}
 }
 
+int h_run_capture(const char *const argv[], int timeout_ms, char *out,
+		  size_t outcap, char *err, size_t errcap)
+{
+	int po[2], pe[2], fds[2], open_fds = 2, ws;
+	size_t no = 0, ne = 0;
+	int64_t deadline = now_ms() + timeout_ms;
+	pid_t pid;
+
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]);
+		close(po[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(po[1], STDOUT_FILENO);
+		dup2(pe[1], STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	fds[0] = po[0];
+	fds[1] = pe[0];
+	while (open_fds > 0 && now_ms() < deadline) {
+		struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+		int k = poll(p, 2, (int)(deadline - now_ms()));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		for (int i = 0; i < 2; i++) {
+			char *buf = i ? err : out, sink[512];
+			size_t cap = i ? errcap : outcap;
+			size_t *len = i ? &ne : &no;
+			ssize_t got;
+			if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			if (*len + 1 < cap)
+				got = read(fds[i], buf + *len, cap - 1 - *len);
+			else
+				got = read(fds[i], sink, sizeof(sink));
+			if (got <= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				open_fds--;
+			} else if (*len + 1 < cap) {
+				*len += (size_t)got;
+			}
+		}
+	}
+	out[no] = 0;
+	err[ne] = 0;
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (open_fds > 0)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, &ws, 0) != pid)
+		return -1;
+	if (open_fds > 0)
+		return -1;
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
 bool h_log_contains(const struct harness *h, const char *needle)
 {
 	FILE *f = fopen(h->log, "r");

@@ -82,6 +82,16 @@ void h_cleanup(struct harness *h);
 int h_run_to_exit(const struct harness *h, const char *extra_args,
 		  int timeout_ms, char *errbuf, size_t errlen);
 
+/*
+ * Run argv[0] (a path) with argv, capturing its standard output into
+ * out[0..outcap) and its standard error into err[0..errcap), both
+ * NUL-terminated (what does not fit is read and dropped), for at most
+ * timeout_ms; then it is killed.  Returns the exit status (128 + signal
+ * number when killed by a signal), or -1 when it did not finish in time.
+ */
+int h_run_capture(const char *const argv[], int timeout_ms, char *out,
+		  size_t outcap, char *err, size_t errcap);
+
 /* True when the engine's stderr so far (the log) contains needle. */
 bool h_log_contains(const struct harness *h, const char *needle);
 
