@@ -210,7 +210,6 @@ static int check_failed(struct req *r, const struct check_out *co)
 	const char *id = r->s->st.res[co->res]->id;
 
 	r->co = *co;
-	r->conflicts = &r->co;
 	switch (co->err) {
 	case BOOKD_E_CONFLICT:
 		return req_error(r, co->err, "%s: overlaps an active booking",
@@ -974,19 +973,23 @@ static bool open_at(const struct state *st, const struct resource *res,
 	return (d->open[s / 64] >> (s % 64)) & 1;
 }
 
+/* Starts a local day can have: it lasts at most about 26 hours, and
+ * starts are at least a quarter apart. */
+#define GRID_MAX 128
+
 /*
- * Call fn for every candidate start of the grid's day, in order.  Local days
- * in zones whose midnight is not on a quarter (historic offsets) start
- * their grid at the first quarter after midnight.
+ * The starts of the grid's day, in order, into out (at most max of them).
+ * Local days in zones whose midnight is not on a quarter (historic
+ * offsets) start their grid at the first quarter after midnight.
  */
-static uint32_t grid_walk(struct state *st, const struct grid *g,
-			  bool (*fn)(void *ctx, int64_t t), void *ctx)
+static uint32_t grid_walk(struct state *st, const struct grid *g, int64_t out[],
+			  uint32_t max)
 {
 	int64_t t = g->day_start, end = g->day_end;
 	uint32_t n = 0;
 
 	t = (t + Q_SECONDS - 1) / Q_SECONDS * Q_SECONDS;
-	while (t < end) {
+	while (t < end && n < max) {
 		int64_t run_end, u;
 		if (!open_at(st, g->res, t)) {
 			t += Q_SECONDS;
@@ -995,12 +998,9 @@ static uint32_t grid_walk(struct state *st, const struct grid *g,
 		for (run_end = t; run_end < end && open_at(st, g->res, run_end);
 		     run_end += Q_SECONDS)
 			;
-		for (u = t; u < run_end; u += g->step)
-			if (start_free(st, g, u)) {
-				n++;
-				if (fn && !fn(ctx, u))
-					return n;
-			}
+		for (u = t; u < run_end && n < max; u += g->step)
+			if (start_free(st, g, u))
+				out[n++] = u;
 		t = run_end;
 	}
 	return n;
@@ -1016,71 +1016,53 @@ static bool held_by_other(const struct resource *res, int64_t s, int64_t e,
 	return false;
 }
 
-static bool pack_start(void *ctx, int64_t t)
-{
-	msgpack_pack_int64(ctx, t);
-	return true;
-}
-
 static int h_slots_day(struct req *r)
 {
 	struct grid g;
+	int64_t starts[GRID_MAX];
+	uint32_t n;
 	char date[11];
 
 	if (grid_args(r, &g))
 		return r->err;
+	n = grid_walk(&r->s->st, &g, starts, GRID_MAX);
 	q_format_date(g.day, date);
 	msgpack_pack_map(r->pk, 3);
 	wire_pk_kstr(r->pk, "date", date);
 	wire_pk_kstr(r->pk, "tz", tz_name(g.zone));
 	wire_pk_str(r->pk, "slots");
-	msgpack_pack_array(r->pk, grid_walk(&r->s->st, &g, NULL, NULL));
-	grid_walk(&r->s->st, &g, pack_start, r->pk);
+	msgpack_pack_array(r->pk, n);
+	for (uint32_t i = 0; i < n; i++)
+		msgpack_pack_int64(r->pk, starts[i]);
 	return 0;
-}
-
-struct view_ctx {
-	struct req *r;
-	const struct grid *g;
-};
-
-static bool pack_view(void *ctx, int64_t t)
-{
-	struct view_ctx *v = ctx;
-	msgpack_packer *pk = v->r->pk;
-
-	msgpack_pack_map(pk, 2);
-	wire_pk_kint(pk, "start", t);
-	wire_pk_kstr(pk, "state",
-		     held_by_other(v->g->res, t, t + v->g->dur, v->g->session)
-			 ? "reserved"
-			 : "available");
-	return true;
 }
 
 static int h_slots_view(struct req *r)
 {
 	struct grid g;
-	struct view_ctx v = {r, &g};
+	int64_t starts[GRID_MAX];
+	uint32_t n;
 
 	if (grid_args(r, &g) || session_arg(r, g.session))
 		return r->err;
-	msgpack_pack_array(r->pk, grid_walk(&r->s->st, &g, NULL, NULL));
-	grid_walk(&r->s->st, &g, pack_view, &v);
+	n = grid_walk(&r->s->st, &g, starts, GRID_MAX);
+	msgpack_pack_array(r->pk, n);
+	for (uint32_t i = 0; i < n; i++) {
+		msgpack_pack_map(r->pk, 2);
+		wire_pk_kint(r->pk, "start", starts[i]);
+		wire_pk_kstr(r->pk, "state",
+			     held_by_other(g.res, starts[i], starts[i] + g.dur,
+					   g.session)
+				 ? "reserved"
+				 : "available");
+	}
 	return 0;
-}
-
-static bool stop_at_first(void *ctx, int64_t t)
-{
-	(void)ctx;
-	(void)t;
-	return false;
 }
 
 static int h_slots_month(struct req *r)
 {
 	struct grid g;
-	int64_t from, to;
+	int64_t from, to, first;
 	char date[11];
 
 	memset(&g, 0, sizeof(g));
@@ -1097,7 +1079,7 @@ static int h_slots_month(struct req *r)
 		grid_day(&g, day);
 		q_format_date(day, date);
 		wire_pk_str(r->pk, date);
-		if (grid_walk(&r->s->st, &g, stop_at_first, NULL) > 0)
+		if (grid_walk(&r->s->st, &g, &first, 1) > 0)
 			msgpack_pack_true(r->pk);
 		else
 			msgpack_pack_false(r->pk);

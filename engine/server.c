@@ -54,12 +54,6 @@ static struct io_uring_sqe *get_sqe(struct server *s)
 	return sqe;
 }
 
-int64_t server_now_ms(const struct server *s)
-{
-	(void)s;
-	return now_ms();
-}
-
 /* ---- replies ---------------------------------------------------------- */
 
 int req_error(struct req *r, int err, const char *fmt, ...)
@@ -76,7 +70,7 @@ int req_error(struct req *r, int err, const char *fmt, ...)
 static void pack_error(struct server *s, struct req *r)
 {
 	msgpack_packer *pk = &s->pk;
-	const struct check_out *co = r->conflicts;
+	const struct check_out *co = r->co.err ? &r->co : NULL;
 	size_t n = 2;
 
 	if (r->field)
@@ -120,9 +114,14 @@ static void deliver(struct server *s, struct conn *c, uint64_t need_lsn)
 		return;
 	}
 	wbuf_append(&c->parked, s->rb.data, s->rb.len);
-	c->parks = reallocarray(c->parks, c->nparks + 1, sizeof(*c->parks));
-	if (c->parks == NULL)
-		abort();
+	if (c->nparks == c->capparks) {
+		size_t cap = c->capparks ? c->capparks * 2 : 16;
+		struct park *p = reallocarray(c->parks, cap, sizeof(*p));
+		if (p == NULL)
+			abort();
+		c->parks = p;
+		c->capparks = cap;
+	}
 	c->parks[c->nparks++] = (struct park){c->parked.len, need_lsn};
 	if (!c->on_parked) {
 		c->on_parked = true;

@@ -211,8 +211,7 @@ struct req {
 	char msg[256];
 	const char *field;
 	char fieldbuf[64];
-	const struct check_out *conflicts; /* points at co when set */
-	struct check_out co;
+	struct check_out co; /* a refused span check (co.err != 0) */
 	bool admin_details;
 };
 
@@ -225,7 +224,6 @@ int req_error(struct req *r, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 uint64_t server_log_record(struct server *s, uint16_t type,
 			   const struct wbuf *payload);
-int64_t server_now_ms(const struct server *s);
 int server_subscribe(struct server *s, struct conn *c, uint8_t topic,
 		     uint32_t res, int64_t from_day, int64_t to_day,
 		     uint64_t *id);
