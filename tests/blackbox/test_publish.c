@@ -11,7 +11,10 @@
  *    after the sync) is the whole delay, so one round shows it; the second
  *    case runs the ordinary engine with its real fdatasync, many rounds.
  *  - The "events" push: an admin subscriber hears of new events only once
- *    they are durable, with the LSN to ask "events" from.
+ *    they are durable (its lsn is at most the durable LSN that "stats"
+ *    reports right after, under a slow fdatasync), with the LSN to ask
+ *    "events" from; a group without events pushes nothing; public callers
+ *    cannot subscribe to it.
  *
  * Every wait is bounded (the harness's bounds, fixed round counts).
  */
@@ -150,6 +153,85 @@ START_TEST(consumed_hold_real_sync)
 }
 END_TEST
 
+/* The value of key in map m as an unsigned integer (-1: absent). */
+static int64_t get_u(const msgpack_object *m, const char *key)
+{
+	const msgpack_object *v = m ? wire_get(m, key) : NULL;
+	return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+		   ? (int64_t)v->via.u64
+		   : -1;
+}
+
+START_TEST(events_push_after_durable)
+{
+	int sub, other;
+	uint64_t id = 1;
+	int64_t sid, lsn, day0 = h_day(3);
+	msgpack_unpacked p;
+
+	/* A slow fdatasync, so a push sent before durability would be seen
+	 * before the durable LSN moved. */
+	ck_assert_int_eq(h_use_test_build(), 0);
+	ck_assert_int_eq(
+	    h_start(&H, "--sync-mode plain --test-sync-delay-ms 200"), 0);
+	sub = h_connect_raw(&H);
+	other = h_connect_raw(&H);
+	ck_assert_int_ge(sub, 0);
+	ck_assert_int_ge(other, 0);
+	ck_assert_int_eq(CALL(sub, id++, "subscribe", "{s:s s:s}", "topic",
+			      "events", "resource", "r1"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(
+	    CALL(sub, id++, "subscribe", "{s:s}", "topic", "events"), 0);
+	sid = get_u(h_result(&U), "sub");
+	ck_assert_int_gt(sid, 0);
+	/* A group without events pushes nothing. */
+	ck_assert_int_eq(
+	    CALL(other, id++, "resource.create", "{s:s}", "id", "r1"), 0);
+	msgpack_unpacked_init(&p);
+	ck_assert_int_eq(h_recv_frame(sub, &p, 300), -1);
+	/* A booking does, once it is durable. */
+	ck_assert_int_eq(
+	    h_send_req(other, id++, "book", "{s:s s:I s:I s:{s:s s:s}}",
+		       "resource", "r1", "start", day0, "end", day0 + Q_SECONDS,
+		       "booker", "name", "E", "email", "e@example.com"),
+	    0);
+	ck_assert_int_eq(h_recv_frame(sub, &p, 5000), 1);
+	ck_assert(wire_str_eq(wire_get(&p.data, "push"), "events"));
+	ck_assert(wire_str_eq(wire_get(&p.data, "topic"), "events"));
+	ck_assert_int_eq(get_u(&p.data, "sub"), sid);
+	lsn = get_u(&p.data, "lsn");
+	ck_assert_int_gt(lsn, 0);
+	ck_assert_int_ge(CALL(sub, id++, "stats", NULL), 0);
+	ck_assert_int_ge(get_u(h_result(&U), "durable_lsn"), lsn);
+	/* The follower reads what the push announced. */
+	ck_assert_int_eq(CALL(sub, id++, "events", "{s:I}", "after", lsn - 1),
+			 0);
+	ck_assert_int_eq(get_u(h_result(&U), "next"), lsn);
+	msgpack_unpacked_destroy(&p);
+	close(sub);
+	close(other);
+}
+END_TEST
+
+START_TEST(events_admin_only)
+{
+	int fd;
+	uint64_t id = 1;
+
+	ck_assert_int_eq(h_start(&H, NULL), 0);
+	fd = h_connect_raw(&H);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(CALL(fd, id++, "hello", "{s:s}", "role", "public"), 0);
+	ck_assert_int_eq(
+	    CALL(fd, id++, "subscribe", "{s:s}", "topic", "events"),
+	    BOOKD_E_FORBIDDEN);
+	ck_assert_int_eq(CALL(fd, id++, "subscribe", "{s:s}", "topic", "slots"),
+			 BOOKD_E_BAD_REQUEST);
+	close(fd);
+}
+END_TEST
+
 Suite *publish_suite(void);
 Suite *publish_suite(void)
 {
@@ -160,6 +242,12 @@ Suite *publish_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, consumed_hold_slow_sync);
 	tcase_add_test(tc, consumed_hold_real_sync);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("events");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, events_push_after_durable);
+	tcase_add_test(tc, events_admin_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
