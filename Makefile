@@ -120,6 +120,10 @@ $(O)/bookd-test: $(TEST_ENGINE_OBJ) $(PROTO_OBJ)
 
 test-bins: $(O)/bookd-test
 
+# tests/abuse: attacks on a real engine (issue 11), one Check binary each.
+ABUSE_BINS := $(patsubst %.c,$(O)/%,$(wildcard tests/abuse/test_*.c))
+test-bins: $(ABUSE_BINS)
+
 -include $(shell find $(O)/tobj -name '*.d' 2>/dev/null)
 
 # Missing headers or tools mean missing Debian packages: install them when

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,16 +20,21 @@
 #include "loop.h"
 #include "ops.h"
 
-#define RECV_CHUNK   65536
-#define OUT_PAUSE    (8u << 20)	 /* stop reading a client past this */
-#define PUSH_CUTOFF  (16u << 20) /* cut a subscriber off past this */
-#define RING_ENTRIES 4096
-#define TICK_MS	     1000 /* the timer's period when nothing is due */
-#define STOP_MS	     5000 /* bound on settling after a stop signal */
-#define DRAIN_MS     2000 /* bound on waiting for connections' I/O */
+#define RECV_MIN	  4096	/* the first receive of a connection */
+#define RECV_CHUNK	  65536 /* the most one receive asks for */
+#define SMALL_OUT	  65536 /* unread output that never pauses reading */
+#define RING_ENTRIES	  4096
+#define FD_SLACK	  64	/* descriptors besides connections */
+#define ACCEPT_BACKOFF_MS 100	/* accept paused after EMFILE and the like */
+#define LOG_EVERY_MS	  10000 /* lines a client can provoke, at most */
+#define TICK_MS		  1000	/* the timer's period when nothing is due */
+#define STOP_MS		  5000	/* bound on settling after a stop signal */
+#define DRAIN_MS	  2000	/* bound on waiting for connections' I/O */
 
 static void conn_close(struct loop *l, struct conn *c);
 static void conn_flush(struct loop *l, struct conn *c);
+static void unlink_ours(struct loop *l);
+static void arm_accept(struct loop *l);
 
 struct io_uring_sqe *loop_sqe(struct loop *l)
 {
@@ -56,6 +62,7 @@ void loop_want_background(struct loop *l)
 void loop_reply(struct loop *l, struct conn *c, const void *frame, size_t len,
 		uint64_t need_lsn)
 {
+	l->out_bytes += len;
 	if (c->nparks == 0 && need_lsn <= l->durable_lsn) {
 		wbuf_append(&c->out, frame, len);
 		return;
@@ -112,11 +119,32 @@ static size_t conn_backlog(const struct conn *c)
 	return c->out.len + c->sending.len + c->parked.len;
 }
 
+/*
+ * Is c's unread output too much to read more requests?  Past its own
+ * limit, or past a small amount while all connections together are over
+ * the budget.  The pause is checked before each frame, so a frame's reply
+ * (at most 1 MiB) is the most it can overshoot.
+ */
+static bool out_over(const struct loop *l, const struct conn *c)
+{
+	size_t b = conn_backlog(c);
+	return b > l->cfg.conn_out_max ||
+	       (l->out_bytes > l->cfg.out_budget && b > SMALL_OUT);
+}
+
+/* ... and, with hysteresis, low enough to read again. */
+static bool out_relieved(const struct loop *l, const struct conn *c)
+{
+	size_t b = conn_backlog(c);
+	return b <= l->cfg.conn_out_max / 2 &&
+	       (l->out_bytes <= l->cfg.out_budget || b <= SMALL_OUT);
+}
+
 bool loop_push(struct loop *l, struct conn *c, const void *frame, size_t len)
 {
 	if (c->closing || c->cut)
 		return false;
-	if (conn_backlog(c) > PUSH_CUTOFF) {
+	if (conn_backlog(c) > 2 * l->cfg.conn_out_max) {
 		/* Closing here would free subscriptions the caller may be
 		 * walking; the loop closes cut connections at the end of the
 		 * turn. */
@@ -128,6 +156,7 @@ bool loop_push(struct loop *l, struct conn *c, const void *frame, size_t len)
 		return false;
 	}
 	/* Pushes are not replies: they never wait behind parked replies. */
+	l->out_bytes += len;
 	wbuf_append(&c->out, frame, len);
 	conn_flush(l, c);
 	return true;
@@ -157,16 +186,51 @@ static void pack_refusal(struct wbuf *b, const char *code, const char *message)
 
 /* ---- connections ------------------------------------------------------ */
 
+/*
+ * Receive into c->in.  A receive asks for what the frame being read still
+ * needs, or twice what the last receive brought, within [RECV_MIN,
+ * RECV_CHUNK]: an idle connection costs a few KiB, and a large frame grows
+ * its buffer only as its bytes arrive (exactly to the frame's size).
+ * While the bytes of incomplete frames of all connections are over the
+ * input budget, a connection in the middle of a large frame waits.
+ */
 static void arm_recv(struct loop *l, struct conn *c)
 {
 	struct io_uring_sqe *sqe;
+	size_t want = c->last_recv * 2, need = 0;
 
-	if (c->reading || c->closing || c->paused)
+	if (c->reading || c->closing || c->paused || c->ready ||
+	    c->close_after_send || c->starved)
 		return;
-	wbuf_reserve(&c->in, RECV_CHUNK);
+	if (c->in.len >= 4) {
+		const unsigned char *u = (const unsigned char *)c->in.data;
+		size_t flen = (size_t)u[0] << 24 | (size_t)u[1] << 16 |
+			      (size_t)u[2] << 8 | u[3];
+		if (4 + flen > c->in.len)
+			need = 4 + flen - c->in.len;
+	}
+	if (c->in.len > RECV_CHUNK && l->in_bytes > l->cfg.in_budget) {
+		c->starved = true;
+		l->nstarved++;
+		return;
+	}
+	if (need > want)
+		want = need;
+	if (want < RECV_MIN)
+		want = RECV_MIN;
+	if (want > RECV_CHUNK)
+		want = RECV_CHUNK;
+	if (c->in.cap - c->in.len < want) {
+		/* Exactly what is asked for: wbuf's doubling would make a
+		 * frame of 1 MiB cost 2. */
+		char *p = realloc(c->in.data, c->in.len + want);
+		if (p == NULL)
+			abort();
+		c->in.data = p;
+		c->in.cap = c->in.len + want;
+	}
 	sqe = loop_sqe(l);
-	io_uring_prep_recv(sqe, c->fd, c->in.data + c->in.len,
-			   c->in.cap - c->in.len, 0);
+	io_uring_prep_recv(sqe, c->fd, c->in.data + c->in.len, want, 0);
 	io_uring_sqe_set_data(sqe, &c->rd);
 	c->reading = true;
 	c->inflight++;
@@ -191,12 +255,18 @@ static void conn_flush(struct loop *l, struct conn *c)
 	c->inflight++;
 }
 
-static bool peer_is_admin(struct loop *l, uid_t uid, gid_t gid)
+/*
+ * Is the peer on fd an admin?  Root and the engine's own user are; with
+ * --admin-group, so is a peer whose primary group or one of whose
+ * supplementary groups (as the kernel has them for that process:
+ * SO_PEERGROUPS, not /etc/group, which may say otherwise) is that group.
+ */
+static bool peer_is_admin(struct loop *l, int fd, uid_t uid, gid_t gid)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int n = 256;
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+	int rc;
 
 	if (uid == 0 || uid == geteuid())
 		return true;
@@ -204,42 +274,119 @@ static bool peer_is_admin(struct loop *l, uid_t uid, gid_t gid)
 		return false;
 	if (gid == l->cfg.admin_gid)
 		return true;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return false;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == l->cfg.admin_gid)
-			return true;
-	return false;
+	rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+	if (rc < 0 && errno == ERANGE && len > sizeof(small)) {
+		groups = malloc(len);
+		if (groups == NULL)
+			return false;
+		rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+	}
+	if (rc == 0)
+		for (size_t i = 0; i < len / sizeof(gid_t); i++)
+			found = found || groups[i] == l->cfg.admin_gid;
+	else
+		log_msg("SO_PEERGROUPS: %s; the peer is not admin",
+			strerror(errno));
+	if (groups != small)
+		free(groups);
+	return found;
 }
 
 static void on_recv(void *owner, int res, unsigned flags);
 static void on_send(void *owner, int res, unsigned flags);
 
+static struct uid_count *uid_slot(struct loop *l, uid_t uid, bool add)
+{
+	for (size_t i = 0; i < l->nuids; i++)
+		if (l->uids[i].uid == uid)
+			return &l->uids[i];
+	if (!add)
+		return NULL;
+	if (l->nuids == l->capuids) {
+		size_t cap = l->capuids ? l->capuids * 2 : 16;
+		struct uid_count *v = reallocarray(l->uids, cap, sizeof(*v));
+		if (v == NULL)
+			abort();
+		l->uids = v;
+		l->capuids = cap;
+	}
+	l->uids[l->nuids] = (struct uid_count){uid, 0};
+	return &l->uids[l->nuids++];
+}
+
+static void uid_release(struct loop *l, struct conn *c)
+{
+	struct uid_count *u;
+
+	if (!c->uid_counted)
+		return;
+	c->uid_counted = false;
+	u = uid_slot(l, c->uid, false);
+	if (u && --u->n == 0)
+		*u = l->uids[--l->nuids];
+}
+
+/* Say why before hanging up: a best-effort write to a fresh socket whose
+ * buffer is empty.  The log line is rate-limited: refusals are cheap to
+ * provoke. */
+static void refuse(struct loop *l, int fd, const char *code, const char *why)
+{
+	struct wbuf b = {0};
+	uint64_t more;
+
+	pack_refusal(&b, code, why);
+	if (log_due(&l->refuse_log, LOG_EVERY_MS, &more))
+		log_msg("refusing a connection: %s (%" PRIu64
+			" more refused since the last such line)",
+			why, more);
+	if (send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* The peer is gone already; nothing to tell. */
+	}
+	wbuf_free(&b);
+	close(fd);
+}
+
 static void conn_new(struct loop *l, int fd)
 {
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
+	bool admin = false, known;
+	struct uid_count *u = NULL;
 	struct conn *c;
 
-	if (l->nconns >= l->cfg.max_conns || l->stopping) {
-		/* Say why before hanging up: a best-effort write to a fresh
-		 * socket whose buffer is empty. */
-		struct wbuf b = {0};
-		pack_refusal(&b, l->stopping ? "UNAVAILABLE" : "LIMIT",
-			     l->stopping ? "shutting down"
-					 : "too many connections");
-		log_msg("refusing a connection: %s",
-			l->stopping ? "shutting down" : "connection limit");
-		if (send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			log_msg("refusing a connection: %s", strerror(errno));
-		wbuf_free(&b);
-		close(fd);
+	known = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0;
+	if (known)
+		admin = peer_is_admin(l, fd, cred.uid, cred.gid);
+	if (l->stopping) {
+		refuse(l, fd, "UNAVAILABLE", "shutting down");
 		return;
+	}
+	if (l->nconns >= l->cfg.max_conns) {
+		refuse(l, fd, "LIMIT", "too many connections");
+		return;
+	}
+	if (!admin) {
+		/* The last admin_reserve connections are for admins, and no
+		 * one other user may take more than its share. */
+		if (l->nconns + l->cfg.admin_reserve >= l->cfg.max_conns) {
+			refuse(l, fd, "LIMIT",
+			       "too many connections (the rest are kept for "
+			       "admins)");
+			return;
+		}
+		if (known && l->cfg.max_conns_per_uid) {
+			u = uid_slot(l, cred.uid, true);
+			if (u->n >= l->cfg.max_conns_per_uid) {
+				refuse(l, fd, "LIMIT",
+				       "too many connections from this user");
+				return;
+			}
+		}
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
+		if (u && u->n == 0)
+			*u = l->uids[--l->nuids];
 		close(fd);
 		return;
 	}
@@ -248,12 +395,13 @@ static void conn_new(struct loop *l, int fd)
 	c->cid = ++l->next_cid;
 	c->rd = (struct loop_ev){on_recv, c};
 	c->wr = (struct loop_ev){on_send, c};
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
+	c->role = admin ? ROLE_ADMIN : ROLE_PUBLIC;
+	c->active_ms = mono_ms();
+	if (known)
 		c->uid = cred.uid;
-		c->role = peer_is_admin(l, cred.uid, cred.gid) ? ROLE_ADMIN
-							       : ROLE_PUBLIC;
-	} else {
-		c->role = ROLE_PUBLIC;
+	if (u) {
+		u->n++;
+		c->uid_counted = true;
 	}
 	c->next = l->conns;
 	if (l->conns)
@@ -273,6 +421,17 @@ static void conn_free(struct loop *l, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	l->nconns--;
+	l->out_bytes -= conn_backlog(c);
+	l->in_bytes -= c->in.len;
+	if (c->starved)
+		l->nstarved--;
+	if (c->ready) {
+		struct conn **pp = &l->ready;
+		while (*pp != c)
+			pp = &(*pp)->rnext;
+		*pp = c->rnext;
+	}
+	uid_release(l, c);
 	if (c->on_parked) {
 		struct conn **pp = &l->parked_conns;
 		while (*pp != c)
@@ -301,13 +460,80 @@ static void conn_close(struct loop *l, struct conn *c)
 		conn_free(l, c);
 }
 
+/*
+ * Handle the complete frames in c->in, at most frames_per_turn of them or
+ * bytes_per_turn bytes (past the first frame; the rest wait on loop.ready
+ * for the next turn, so one connection's expensive frames cannot hold the
+ * others up), and never while c's unread output is over its limit
+ * (checked before each frame).  Then receive more when c may.
+ */
+static void conn_input(struct loop *l, struct conn *c)
+{
+	const char *body;
+	size_t blen, used, pos = 0;
+	uint32_t n = 0;
+	int k = 0;
+
+	while (!c->closing && !c->close_after_send) {
+		if (out_over(l, c)) {
+			c->paused = true;
+			break;
+		}
+		k = wire_frame_next(c->in.data + pos, c->in.len - pos, &body,
+				    &blen, &used);
+		if (k != 1)
+			break;
+		if (n == l->cfg.frames_per_turn ||
+		    (n > 0 && pos >= l->cfg.bytes_per_turn)) {
+			c->ready = true;
+			c->rnext = l->ready;
+			l->ready = c;
+			break;
+		}
+		l->stats->ops++;
+		l->hooks.frame(l->hooks.ctx, c, body, blen);
+		pos += used;
+		n++;
+	}
+	if (pos) {
+		wbuf_consume(&c->in, pos);
+		l->in_bytes -= pos;
+		c->active_ms = mono_ms();
+	}
+	if (k < 0) {
+		/* The length cannot be trusted, so the stream cannot be
+		 * resynchronised: answer and hang up. */
+		struct wbuf b = {0};
+		pack_refusal(&b, "TOO_LARGE", "frame: larger than 1 MiB");
+		loop_reply(l, c, b.data, b.len, 0);
+		wbuf_free(&b);
+		c->close_after_send = true;
+		l->in_bytes -= c->in.len;
+		c->in.len = 0;
+	}
+	if (c->in.len == 0) {
+		c->partial_ms = 0;
+		if (c->in.cap > 2 * RECV_CHUNK) {
+			/* A large frame is done: give its buffer back. */
+			wbuf_free(&c->in);
+			memset(&c->in, 0, sizeof(c->in));
+		}
+	} else if (pos || c->partial_ms == 0) {
+		c->partial_ms = mono_ms();
+	}
+	conn_flush(l, c);
+	if (c->close_after_send) {
+		if (!c->writing && c->out.len == 0 && c->nparks == 0)
+			conn_close(l, c);
+		return;
+	}
+	arm_recv(l, c);
+}
+
 static void on_recv(void *owner, int res, unsigned flags)
 {
 	struct conn *c = owner;
 	struct loop *l = c->loop;
-	const char *body;
-	size_t blen, used, pos = 0;
-	int k;
 
 	(void)flags;
 	c->reading = false;
@@ -317,30 +543,9 @@ static void on_recv(void *owner, int res, unsigned flags)
 		return;
 	}
 	c->in.len += (size_t)res;
-	while ((k = wire_frame_next(c->in.data + pos, c->in.len - pos, &body,
-				    &blen, &used)) == 1) {
-		l->stats->ops++;
-		l->hooks.frame(l->hooks.ctx, c, body, blen);
-		pos += used;
-	}
-	wbuf_consume(&c->in, pos);
-	if (k < 0) {
-		/* The length cannot be trusted, so the stream cannot be
-		 * resynchronised: answer and hang up. */
-		struct wbuf b = {0};
-		pack_refusal(&b, "TOO_LARGE", "frame: larger than 1 MiB");
-		loop_reply(l, c, b.data, b.len, 0);
-		wbuf_free(&b);
-		c->close_after_send = true;
-		c->in.len = 0;
-	}
-	if (conn_backlog(c) > OUT_PAUSE)
-		c->paused = true;
-	conn_flush(l, c);
-	if (!c->close_after_send)
-		arm_recv(l, c);
-	else if (!c->writing && c->out.len == 0 && c->nparks == 0)
-		conn_close(l, c);
+	l->in_bytes += (size_t)res;
+	c->last_recv = (size_t)res;
+	conn_input(l, c);
 }
 
 static void on_send(void *owner, int res, unsigned flags)
@@ -356,6 +561,8 @@ static void on_send(void *owner, int res, unsigned flags)
 		return;
 	}
 	wbuf_consume(&c->sending, (size_t)res);
+	l->out_bytes -= (size_t)res;
+	c->active_ms = mono_ms();
 	if (c->sending.len > 0) {
 		/* A short send: push the rest out before anything newer. */
 		struct wbuf tmp = c->sending;
@@ -365,12 +572,81 @@ static void on_send(void *owner, int res, unsigned flags)
 		c->sending.len = 0;
 	}
 	conn_flush(l, c);
-	if (c->paused && conn_backlog(c) < OUT_PAUSE / 2) {
+	if (c->paused && out_relieved(l, c)) {
 		c->paused = false;
-		arm_recv(l, c);
+		conn_input(l, c);
+		return;
 	}
 	if (c->close_after_send && !c->writing && c->nparks == 0)
 		conn_close(l, c);
+}
+
+/* Frames left over from earlier turns get their next share. */
+static void run_ready(struct loop *l)
+{
+	struct conn *c = l->ready;
+
+	l->ready = NULL;
+	while (c) {
+		struct conn *next = c->rnext;
+		c->ready = false;
+		conn_input(l, c);
+		c = next;
+	}
+}
+
+/* Connections that waited for the input budget receive again. */
+static void run_starved(struct loop *l)
+{
+	if (l->nstarved == 0 || l->in_bytes > l->cfg.in_budget)
+		return;
+	for (struct conn *c = l->conns; c; c = c->next)
+		if (c->starved) {
+			c->starved = false;
+			l->nstarved--;
+			arm_recv(l, c);
+		}
+}
+
+/*
+ * Once a second: close connections that sat on an incomplete frame too
+ * long, and public connections idle too long that hold nothing (no
+ * subscription, no reply on its way).  Each is told why first.
+ */
+static void sweep(struct loop *l)
+{
+	int64_t now = mono_ms();
+
+	for (struct conn *c = l->conns, *next; c; c = next) {
+		const char *why = NULL;
+		struct wbuf b = {0};
+
+		next = c->next;
+		if (c->closing || c->close_after_send)
+			continue;
+		if (c->partial_ms && l->cfg.frame_timeout_ms &&
+		    now - c->partial_ms > l->cfg.frame_timeout_ms)
+			why = "frame: incomplete for too long (limit)";
+		else if (l->cfg.idle_timeout_ms && c->role != ROLE_ADMIN &&
+			 c->nsubs == 0 && c->nparks == 0 &&
+			 conn_backlog(c) == 0 && c->in.len == 0 &&
+			 now - c->active_ms > l->cfg.idle_timeout_ms)
+			why = "connection: idle for too long (limit)";
+		if (why == NULL)
+			continue;
+		pack_refusal(&b, "LIMIT", why);
+		loop_reply(l, c, b.data, b.len, 0);
+		wbuf_free(&b);
+		c->close_after_send = true;
+		l->in_bytes -= c->in.len;
+		c->in.len = 0;
+		c->partial_ms = 0;
+		if (c->starved) {
+			c->starved = false;
+			l->nstarved--;
+		}
+		conn_flush(l, c);
+	}
 }
 
 /* ---- timer, accept, signals ------------------------------------------- */
@@ -400,6 +676,9 @@ static void on_timer(void *owner, int res, unsigned flags)
 	(void)res;
 	(void)flags;
 	l->timers_armed--;
+	if (!l->accept_armed && mono_ms() >= l->accept_retry_ms)
+		arm_accept(l);
+	sweep(l);
 	l->hooks.tick(l->hooks.ctx);
 	if (l->timers_armed == 0)
 		loop_arm_timer(l, mono_ms() + TICK_MS);
@@ -407,21 +686,48 @@ static void on_timer(void *owner, int res, unsigned flags)
 
 static void arm_accept(struct loop *l)
 {
-	struct io_uring_sqe *sqe = loop_sqe(l);
+	struct io_uring_sqe *sqe;
+
+	if (l->accept_armed || l->stopping || l->listen_fd < 0)
+		return;
+	sqe = loop_sqe(l);
 	io_uring_prep_multishot_accept(sqe, l->listen_fd, NULL, NULL,
 				       SOCK_CLOEXEC);
 	io_uring_sqe_set_data(sqe, &l->accept_ev);
+	l->accept_armed = true;
 }
 
+/*
+ * Out of descriptors (EMFILE, ENFILE) or memory, accept fails for every
+ * waiting peer at once, and re-arming at once would spin the loop writing
+ * the same line: pause accepting for ACCEPT_BACKOFF_MS (the timer re-arms
+ * it) and log once per LOG_EVERY_MS.
+ */
 static void on_accept(void *owner, int res, unsigned flags)
 {
 	struct loop *l = owner;
 
-	if (res >= 0)
+	if (!(flags & IORING_CQE_F_MORE))
+		l->accept_armed = false;
+	if (res >= 0) {
 		conn_new(l, res);
-	else if (res != -ECANCELED && res != -EINVAL && !l->stopping)
-		log_msg("accept: %s", strerror(-res));
-	if (!(flags & IORING_CQE_F_MORE) && !l->stopping && l->listen_fd >= 0)
+	} else if (res != -ECANCELED && res != -EINVAL && !l->stopping) {
+		uint64_t more;
+		if (log_due(&l->accept_log, LOG_EVERY_MS, &more))
+			log_msg("accept: %s (%" PRIu64 " more failures since "
+				"the last such line); pausing accepts for "
+				"%d ms",
+				strerror(-res), more, ACCEPT_BACKOFF_MS);
+		l->accept_retry_ms = mono_ms() + ACCEPT_BACKOFF_MS;
+		if (l->accept_armed) {
+			struct io_uring_sqe *sqe = loop_sqe(l);
+			io_uring_prep_cancel(sqe, &l->accept_ev, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+		loop_arm_timer(l, l->accept_retry_ms);
+		return;
+	}
+	if (mono_ms() >= l->accept_retry_ms)
 		arm_accept(l);
 }
 
@@ -442,7 +748,7 @@ static void begin_stop(struct loop *l)
 		shutdown(l->listen_fd, SHUT_RDWR);
 		close(l->listen_fd);
 		l->listen_fd = -1;
-		unlink(l->cfg.socket_path);
+		unlink_ours(l);
 	}
 }
 
@@ -493,12 +799,16 @@ int loop_run(struct loop *l)
 	loop_arm_timer(l, mono_ms() + TICK_MS);
 	log_msg("ready");
 	while (1) {
-		int rc = io_uring_submit_and_wait(&l->ring, 1);
+		/* Frames left over from the last turn: look for completions
+		 * without waiting for one. */
+		int rc = io_uring_submit_and_wait(&l->ring, l->ready ? 0 : 1);
 		if (rc < 0 && rc != -EINTR && rc != -EBUSY) {
 			log_msg("io_uring: %s", strerror(-rc));
 			return BOOKD_EXIT_FATAL;
 		}
 		run_completions(l);
+		run_ready(l);
+		run_starved(l);
 		l->hooks.turn_end(l->hooks.ctx);
 		for (struct conn *c = l->conns, *next; c; c = next) {
 			next = c->next;
@@ -527,9 +837,28 @@ int loop_run(struct loop *l)
 
 /* ---- setup ------------------------------------------------------------ */
 
-static int listen_unix(const char *path)
+/* Remove the socket file only while it is still the one we made. */
+static void unlink_ours(struct loop *l)
+{
+	struct stat st;
+
+	if (l->sock_ino && lstat(l->cfg.socket_path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == l->sock_dev &&
+	    st.st_ino == l->sock_ino)
+		unlink(l->cfg.socket_path);
+	l->sock_ino = 0;
+}
+
+/*
+ * Listen on path.  A file already there is removed only when it is a
+ * socket nobody answers on (a dead engine's): a live engine keeps its
+ * socket (this one refuses to start), and a file that is not a socket is
+ * never deleted.
+ */
+static int listen_unix(struct loop *l, const char *path)
 {
 	struct sockaddr_un sa;
+	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -540,20 +869,77 @@ static int listen_unix(const char *path)
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path));
+	if (lstat(path, &st) == 0) {
+		int probe;
+		if (!S_ISSOCK(st.st_mode)) {
+			log_msg("--socket: %s exists and is not a socket; "
+				"not removing it",
+				path);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 &&
+		    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			log_msg("--socket: an engine is listening on %s; "
+				"not taking it over",
+				path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	/* We hold the data directory's lock, so a socket file left at this
-	 * path is a dead engine's. */
-	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fd, 1024) < 0) {
 		log_msg("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	if (lstat(path, &st) == 0) {
+		l->sock_dev = st.st_dev;
+		l->sock_ino = st.st_ino;
+	}
 	chmod(path, 0666);
 	return fd;
+}
+
+/*
+ * Every connection is a descriptor: raise the soft RLIMIT_NOFILE to what
+ * max_conns needs, or refuse to start, rather than fail accepts later.
+ */
+int loop_raise_nofile(uint32_t max_conns)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)max_conns + FD_SLACK;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		struct rlimit up = {need, need};
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return 0;
+		log_msg("--max-conns %u needs %llu open files, but "
+			"RLIMIT_NOFILE allows at most %llu: raise it (ulimit "
+			"-n, LimitNOFILE=) or lower --max-conns",
+			max_conns, (unsigned long long)need,
+			(unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_msg("cannot raise RLIMIT_NOFILE to %llu: %s",
+			(unsigned long long)need, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int loop_init(struct loop *l, const struct loop_config *cfg,
@@ -596,7 +982,7 @@ int loop_init(struct loop *l, const struct loop_config *cfg,
 	l->sigbuf = calloc(1, sizeof(*l->sigbuf));
 	if (l->signal_fd < 0 || l->sigbuf == NULL)
 		return BOOKD_EXIT_START;
-	l->listen_fd = listen_unix(cfg->socket_path);
+	l->listen_fd = listen_unix(l, cfg->socket_path);
 	if (l->listen_fd < 0)
 		return BOOKD_EXIT_START;
 	return 0;
@@ -642,11 +1028,11 @@ void loop_free(struct loop *l)
 		c->inflight = 0;
 		conn_free(l, c);
 	}
-	if (l->listen_fd >= 0) {
+	if (l->listen_fd >= 0)
 		close(l->listen_fd);
-		unlink(l->cfg.socket_path);
-	}
+	unlink_ours(l);
 	if (l->signal_fd >= 0)
 		close(l->signal_fd);
 	free(l->sigbuf);
+	free(l->uids);
 }

@@ -423,6 +423,11 @@ static int log_and_apply(struct req *r, uint16_t type, struct wbuf *rec)
 	struct server *s = r->s;
 	uint64_t lsn = server_log_record(s, type, rec);
 
+	if (lsn == 0)
+		return req_error(r, BOOKD_E_TOO_LARGE,
+				 "record: %zu bytes, more than the log takes "
+				 "(limit)",
+				 rec->len);
 	if (state_apply(&s->st, type, rec->data, (uint32_t)rec->len, lsn,
 			now_ms()) < 0) {
 		/* A record the engine just built must apply; if it does not,
@@ -501,8 +506,10 @@ static int write_resource(struct req *r, const struct resource *old,
 	wbuf_packer_init(&pk, &rec);
 	pack_resource_update(r, old, sched, set_sched, &pk);
 	sched_free(sched);
-	log_and_apply(r, WAL_RESOURCE, &rec);
+	int rc = log_and_apply(r, WAL_RESOURCE, &rec);
 	wbuf_free(&rec);
+	if (rc)
+		return rc;
 	res = state_resource(&r->s->st, r->a[ARG_id]->via.str.ptr,
 			     r->a[ARG_id]->via.str.size);
 	/* Lowering a pool under what is booked, or closing hours that hold
@@ -722,8 +729,10 @@ static int h_event_type_put(struct req *r)
 		msgpack_pack_nil(&pk);
 	wire_pk_kint(&pk, "created_ms", old ? old->created_ms : now);
 	wire_pk_kint(&pk, "updated_ms", now);
-	log_and_apply(r, WAL_EVENT_TYPE, &rec);
+	int rc = log_and_apply(r, WAL_EVENT_TYPE, &rec);
 	wbuf_free(&rec);
+	if (rc)
+		return rc;
 	state_pack_event_type(r->pk, &r->s->st,
 			      state_event_type(&r->s->st,
 					       a[ARG_id]->via.str.ptr,
@@ -1415,8 +1424,11 @@ static int write_booking(struct req *r, const struct booking *b, int ev)
 
 	wbuf_packer_init(&pk, &rec);
 	state_pack_booking_rec(&pk, &r->s->st, b, ev);
-	log_and_apply(r, WAL_BOOKING, &rec);
+	int rc = log_and_apply(r, WAL_BOOKING, &rec);
+
 	wbuf_free(&rec);
+	if (rc)
+		return rc;
 	stored = state_booking(&r->s->st, b->id);
 	state_pack_booking(r->pk, &r->s->st, stored,
 			   r->c->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
@@ -1560,7 +1572,8 @@ static int h_book(struct req *r)
 		h.by = (char *)actor(r);
 	b.hist = &h;
 	b.nhist = 1;
-	write_booking(r, &b, EV_CREATED);
+	if (write_booking(r, &b, EV_CREATED))
+		return r->err;
 	/* The caller's own holds on these resources have become the
 	 * booking. */
 	if (session[0])
@@ -1915,8 +1928,8 @@ static int h_events(struct req *r)
 		state_pack_booking(r->pk, st, st->bk[st->ev[i].booking - 1],
 				   VIEW_ADMIN);
 	}
-	wire_pk_kint(r->pk, "next",
-		     (int64_t)(n ? st->ev[lo + n - 1].lsn : after));
+	wire_pk_str(r->pk, "next");
+	msgpack_pack_uint64(r->pk, n ? st->ev[lo + n - 1].lsn : after);
 	return 0;
 }
 

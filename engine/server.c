@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -288,6 +289,15 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	msgpack_unpacked_init(&u);
 	/* Check the structure before msgpack-c allocates for the counts it
 	 * announces: a 10-byte frame could otherwise ask for gigabytes. */
+	if (wire_msgpack_check_max(body, len, s->cfg.max_frame_items, &used) ==
+	    -2) {
+		char m[128];
+		snprintf(m, sizeof(m),
+			 "request: more than %u MessagePack objects (limit)",
+			 s->cfg.max_frame_items);
+		reply_simple_error(s, c, NULL, BOOKD_E_TOO_LARGE, m);
+		goto out;
+	}
 	if (wire_msgpack_check(body, len, &used) < 0 || used != len ||
 	    (used = 0, msgpack_unpack_next(&u, body, len, &used) !=
 			   MSGPACK_UNPACK_SUCCESS) ||
@@ -514,8 +524,25 @@ int server_init(struct server *s, const struct config *cfg)
 {
 	struct wal_opts wo = {cfg->segment_size, 0};
 	struct wal_scan scan;
-	struct loop_config lc = {cfg->socket_path, cfg->max_conns,
-				 cfg->admin_gid, cfg->have_admin_gid};
+	struct loop_config lc = {
+	    .socket_path = cfg->socket_path,
+	    .max_conns = cfg->max_conns,
+	    .admin_reserve = cfg->admin_reserve < cfg->max_conns
+				 ? cfg->admin_reserve
+				 : cfg->max_conns - 1,
+	    .max_conns_per_uid = cfg->max_conns_per_uid
+				     ? cfg->max_conns_per_uid
+				     : (cfg->max_conns + 3) / 4,
+	    .conn_out_max = cfg->conn_out_max,
+	    .out_budget = cfg->out_budget,
+	    .in_budget = cfg->in_budget,
+	    .frame_timeout_ms = cfg->frame_timeout_ms,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .frames_per_turn = cfg->frames_per_turn,
+	    .bytes_per_turn = cfg->bytes_per_turn,
+	    .admin_gid = cfg->admin_gid,
+	    .have_admin_gid = cfg->have_admin_gid,
+	};
 	struct loop_hooks lh = {s,	     on_frame,	    on_closing, on_tick,
 				on_turn_end, on_background, on_settled};
 	struct commit_hooks ch = {s, on_sealed, on_durable};
@@ -531,6 +558,8 @@ int server_init(struct server *s, const struct config *cfg)
 	wbuf_packer_init(&s->pk, &s->rb);
 	s->started_ms = now_ms();
 
+	if (loop_raise_nofile(cfg->max_conns) < 0)
+		return BOOKD_EXIT_START;
 	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
 		log_msg("cannot create %s: %s", cfg->data_dir, strerror(errno));
 		return BOOKD_EXIT_START;
@@ -602,10 +631,22 @@ int server_init(struct server *s, const struct config *cfg)
 #ifdef BOOKD_TEST_HOOKS
 	s->commit.fail_sync_at = cfg->fail_sync_at;
 	s->commit.sync_delay_ms = cfg->sync_delay_ms;
+	if (cfg->wal_max_payload)
+		wal_set_max_payload(s->wal, cfg->wal_max_payload);
 #endif
 	rc = loop_init(&s->loop, &lc, &lh, &s->stats);
 	if (rc != 0)
 		return rc;
+#ifdef BOOKD_TEST_HOOKS
+	if (cfg->nofile) {
+		/* Fewer descriptors than the connections need, so accept
+		 * fails with EMFILE. */
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = cfg->nofile;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+#endif
 	s->loop.durable_lsn = wal_durable_lsn(s->wal);
 	pub_set_loop(&s->pub, &s->loop);
 	if (cfg->sync == SYNC_OFF)

@@ -73,9 +73,22 @@ struct config {
 	uint64_t
 	    checkpoint_bytes; /* log bytes between checkpoints, 0: default */
 	bool archive;	      /* keep trimmed segments in wal/archive/ */
+	/* Limits (proto/PROTOCOL.md section 5): see struct loop_config. */
+	uint32_t admin_reserve;
+	uint32_t max_conns_per_uid; /* 0: a quarter of max_conns */
+	uint64_t conn_out_max;
+	uint64_t out_budget;
+	uint64_t in_budget;
+	int64_t frame_timeout_ms;
+	int64_t idle_timeout_ms;
+	uint32_t frames_per_turn;
+	uint64_t bytes_per_turn;
+	uint32_t max_frame_items; /* MessagePack objects in one request */
 #ifdef BOOKD_TEST_HOOKS
-	uint64_t fail_sync_at;	/* fail the Nth fdatasync (0: never) */
-	uint32_t sync_delay_ms; /* sleep before each plain fdatasync */
+	uint64_t fail_sync_at;	  /* fail the Nth fdatasync (0: never) */
+	uint32_t sync_delay_ms;	  /* sleep before each plain fdatasync */
+	uint32_t wal_max_payload; /* lower the log's record limit (0: no) */
+	uint32_t nofile;	  /* RLIMIT_NOFILE after start-up (0: no) */
 #endif
 };
 

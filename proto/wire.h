@@ -60,6 +60,11 @@ int wire_frame_next(const char *p, size_t n, const char **body, size_t *blen,
  * do not hold one whole object.
  */
 int wire_msgpack_check(const void *data, size_t n, size_t *used);
+/* The same, and -2 when the object holds more than max_objects objects
+ * (itself, array items, map keys and values, all nested), found before
+ * walking further: bounds the work and the allocation of unpacking it. */
+int wire_msgpack_check_max(const void *data, size_t n, size_t max_objects,
+			   size_t *used);
 
 /* Object helpers. */
 const msgpack_object *wire_get(const msgpack_object *map, const char *key);

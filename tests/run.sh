@@ -42,7 +42,8 @@ if [ "$MODE" = soak ]; then
 	export BOOKD_SOAK_CYCLES=${BOOKD_SOAK_CYCLES:-30}
 	run_one crash-soak "$O/tests/blackbox/test_crash"
 else
-	for t in "$O"/tests/unit/test_* "$O"/tests/blackbox/test_*; do
+	for t in "$O"/tests/unit/test_* "$O"/tests/blackbox/test_* \
+		"$O"/tests/abuse/test_*; do
 		[ -x "$t" ] || continue
 		run_one "$(basename "$t")" "$t"
 	done
