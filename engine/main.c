@@ -62,7 +62,10 @@ static void usage(FILE *f)
 	    "  --bytes-per-turn N       of one connection per loop turn "
 	    "(65536)\n"
 	    "  --max-frame-items N      MessagePack objects in a request "
-	    "(65536)\n",
+	    "(65536)\n"
+	    "  --max-subs-per-caller N  subscriptions of one token subject "
+	    "or uid (1024)\n"
+	    "  --max-subs N             subscriptions in all (65536)\n",
 	    f);
 }
 
@@ -78,6 +81,8 @@ enum {
 	OPT_FRAMES_PER_TURN,
 	OPT_BYTES_PER_TURN,
 	OPT_FRAME_ITEMS,
+	OPT_SUBS_CALLER,
+	OPT_SUBS,
 };
 
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
@@ -124,6 +129,8 @@ int main(int argc, char **argv)
 	    {"frames-per-turn", required_argument, NULL, OPT_FRAMES_PER_TURN},
 	    {"bytes-per-turn", required_argument, NULL, OPT_BYTES_PER_TURN},
 	    {"max-frame-items", required_argument, NULL, OPT_FRAME_ITEMS},
+	    {"max-subs-per-caller", required_argument, NULL, OPT_SUBS_CALLER},
+	    {"max-subs", required_argument, NULL, OPT_SUBS},
 #ifdef BOOKD_TEST_HOOKS
 	    {"fail-sync-at", required_argument, NULL, 'F'},
 	    {"test-sync-delay-ms", required_argument, NULL, 'D'},
@@ -150,6 +157,8 @@ int main(int argc, char **argv)
 	    .frames_per_turn = 64,
 	    .bytes_per_turn = 65536,
 	    .max_frame_items = 65536,
+	    .max_subs_per_caller = 1024,
+	    .max_subs = 65536,
 	};
 	static char sockbuf[PATH_MAX];
 	static struct server srv;
@@ -322,6 +331,17 @@ int main(int argc, char **argv)
 				      &v))
 				return BOOKD_EXIT_START;
 			cfg.bytes_per_turn = v;
+			break;
+		case OPT_SUBS_CALLER:
+			if (parse_u64("--max-subs-per-caller", optarg, 1,
+				      1 << 24, &v))
+				return BOOKD_EXIT_START;
+			cfg.max_subs_per_caller = (uint32_t)v;
+			break;
+		case OPT_SUBS:
+			if (parse_u64("--max-subs", optarg, 1, 1 << 24, &v))
+				return BOOKD_EXIT_START;
+			cfg.max_subs = v;
 			break;
 		case OPT_FRAME_ITEMS:
 			if (parse_u64("--max-frame-items", optarg, 64, 1 << 20,

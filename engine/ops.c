@@ -1833,8 +1833,9 @@ static int subscribe_events(struct req *r)
 			   "topic 'events' takes no resource, from or to");
 	if (server_subscribe(r->s, r->c, TOPIC_EVENTS, 0, 0, 0, &id))
 		return req_error(r, BOOKD_E_LIMIT,
-				 "subscriptions: at most 4096 on one "
-				 "connection");
+				 "subscriptions: limit reached (4096 on one "
+				 "connection, --max-subs-per-caller of one "
+				 "caller, --max-subs in all)");
 	msgpack_pack_map(r->pk, 1);
 	wire_pk_kint(r->pk, "sub", (int64_t)id);
 	return 0;
@@ -1882,8 +1883,9 @@ static int h_subscribe(struct req *r)
 	rc = server_subscribe(r->s, r->c, t, res->idx, from, to, &id);
 	if (rc)
 		return req_error(r, rc,
-				 "subscriptions: at most 4096 on one "
-				 "connection");
+				 "subscriptions: limit reached (4096 on one "
+				 "connection, --max-subs-per-caller of one "
+				 "caller, --max-subs in all)");
 	msgpack_pack_map(r->pk, 1);
 	wire_pk_kint(r->pk, "sub", (int64_t)id);
 	return 0;

@@ -15,6 +15,7 @@ struct sub {
 	struct sub *rnext, *rprev; /* the resource's (or events) list */
 	struct sub *cnext;	   /* the connection's subscriptions */
 	struct conn *conn;
+	struct pub_caller *caller;
 	uint64_t id;
 	uint32_t res;
 	uint8_t topic;
@@ -30,8 +31,13 @@ int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
 	memset(p, 0, sizeof(*p));
 	p->stats = stats;
 	p->max_res = max_res;
+	p->max_subs_per_caller = 1024;
+	p->max_subs = 65536;
+	p->first_day = first_day;
+	p->last_day = last_day;
 	p->res = calloc(max_res, sizeof(*p->res));
-	if (p->res == NULL)
+	p->all_due = calloc(max_res, sizeof(*p->all_due));
+	if (p->res == NULL || p->all_due == NULL)
 		return -ENOMEM;
 	wbuf_packer_init(&p->pk, &p->pb);
 	rc = pagesw_open(&p->pages, dirfd, max_res, window_days, first_day,
@@ -44,11 +50,26 @@ void pub_set_loop(struct publisher *p, struct loop *loop)
 	p->loop = loop;
 }
 
+void pub_set_limits(struct publisher *p, uint32_t per_caller, uint64_t total)
+{
+	if (per_caller)
+		p->max_subs_per_caller = per_caller;
+	if (total)
+		p->max_subs = total;
+}
+
 void pub_free(struct publisher *p)
 {
 	if (p->pages)
 		pagesw_close(p->pages);
 	free(p->res);
+	free(p->all_due);
+	for (size_t i = 0; i < PUB_CALLER_BUCKETS; i++)
+		while (p->callers[i]) {
+			struct pub_caller *n = p->callers[i]->next;
+			free(p->callers[i]);
+			p->callers[i] = n;
+		}
 	wbuf_free(&p->pb);
 	free(p->due_slots.v);
 	free(p->due_holds.v);
@@ -90,12 +111,14 @@ void pub_page(struct publisher *p, uint32_t idx, int64_t day,
 void pub_window(struct publisher *p, int64_t first_day, int64_t last_day)
 {
 	pagesw_set_window(p->pages, first_day, last_day);
+	p->first_day = first_day;
+	p->last_day = last_day;
 }
 
 /* ---- what is due ------------------------------------------------------ */
 
-static void due(struct dayrefs *q, const struct pub_res *r, uint32_t idx,
-		int64_t utc_day, int from, int to)
+static void due(struct dayrefs *q, const struct pub_res *r, uint8_t topic,
+		uint32_t idx, int64_t utc_day, int from, int to)
 {
 	const struct tz *z = r->tz;
 	int64_t t0 = utc_day * DAY_SECONDS + (int64_t)from * Q_SECONDS;
@@ -103,7 +126,7 @@ static void due(struct dayrefs *q, const struct pub_res *r, uint32_t idx,
 	int64_t l0 = z ? tz_local_day_of(z, t0) : utc_day;
 	int64_t l1 = z ? tz_local_day_of(z, t1) : utc_day;
 
-	if (r->subs == NULL || from >= to)
+	if (r->subs[topic] == NULL || from >= to)
 		return;
 	for (int64_t l = l0; l <= l1; l++) {
 		if (q->n == q->cap) {
@@ -121,7 +144,17 @@ static void due(struct dayrefs *q, const struct pub_res *r, uint32_t idx,
 void pub_slots_changed(struct publisher *p, uint32_t idx, int64_t utc_day,
 		       int from, int to)
 {
-	due(&p->due_slots, &p->res[idx], idx, utc_day, from, to);
+	due(&p->due_slots, &p->res[idx], TOPIC_SLOTS, idx, utc_day, from, to);
+}
+
+void pub_window_changed(struct publisher *p, uint32_t idx)
+{
+	struct pub_res *r = &p->res[idx];
+
+	if (r->all_due || r->subs[TOPIC_SLOTS] == NULL)
+		return;
+	r->all_due = true;
+	p->all_due[p->nall_due++] = idx;
 }
 
 void pub_holds_changed(struct publisher *p, uint32_t idx, int64_t utc_day,
@@ -135,25 +168,28 @@ void pub_holds_changed(struct publisher *p, uint32_t idx, int64_t utc_day,
 	/* Only the local dates of the quarters that changed are due. */
 	from = x0 ? __builtin_ctzll(x0) : 64 + __builtin_ctzll(x1);
 	to = x1 ? 128 - __builtin_clzll(x1) : 64 - __builtin_clzll(x0);
-	due(&p->due_holds, &p->res[idx], idx, utc_day, from, to);
+	due(&p->due_holds, &p->res[idx], TOPIC_HOLDS, idx, utc_day, from, to);
 }
 
 /* ---- pushes ----------------------------------------------------------- */
 
+/* One push to x about date (and, for a range, through to). */
 static void push(struct publisher *p, struct sub *x, const char *date,
-		 uint64_t version)
+		 const char *to, uint64_t version)
 {
 	size_t off;
 
 	p->pb.len = 0;
 	off = wire_frame_begin(&p->pb);
-	msgpack_pack_map(&p->pk, 6);
+	msgpack_pack_map(&p->pk, to ? 7 : 6);
 	wire_pk_kstr(&p->pk, "push", "changed");
 	wire_pk_kint(&p->pk, "sub", (int64_t)x->id);
 	wire_pk_kstr(&p->pk, "topic",
 		     x->topic == TOPIC_SLOTS ? "slots" : "holds");
 	wire_pk_kstr(&p->pk, "resource", p->res[x->res].id);
 	wire_pk_kstr(&p->pk, "date", date);
+	if (to)
+		wire_pk_kstr(&p->pk, "to", to);
 	wire_pk_kint(&p->pk, "version", (int64_t)version);
 	wire_frame_end(&p->pb, off);
 	if (loop_push(p->loop, x->conn, p->pb.data, p->pb.len))
@@ -181,18 +217,53 @@ static void push_due(struct publisher *p, struct dayrefs *q, uint8_t topic,
 		if (i > 0 && d->res == q->v[i - 1].res &&
 		    d->day == q->v[i - 1].day)
 			continue;
+		if (topic == TOPIC_SLOTS && p->res[d->res].all_due)
+			continue; /* one push for the whole range, below */
 		q_format_date(d->day, date);
-		for (struct sub *x = p->res[d->res].subs; x; x = x->rnext)
-			if (x->topic == topic && d->day >= x->from_day &&
-			    d->day <= x->to_day)
-				push(p, x, date, version);
+		for (struct sub *x = p->res[d->res].subs[topic]; x;
+		     x = x->rnext)
+			if (d->day >= x->from_day && d->day <= x->to_day)
+				push(p, x, date, NULL, version);
 	}
 	q->n = 0;
+}
+
+/*
+ * Resources whose every day changed: one push per subscription, naming the
+ * first and last local dates of its range inside the window, instead of
+ * one per date (a quantity change would otherwise push each subscriber
+ * once for each of some 740 days).
+ */
+static void push_all_due(struct publisher *p, uint64_t version)
+{
+	for (uint32_t i = 0; i < p->nall_due; i++) {
+		struct pub_res *r = &p->res[p->all_due[i]];
+		const struct tz *z = r->tz;
+		int64_t lo = z ? tz_local_day_of(z, p->first_day * DAY_SECONDS)
+			       : p->first_day;
+		int64_t hi = z ? tz_local_day_of(z, p->last_day * DAY_SECONDS +
+							DAY_SECONDS - 1)
+			       : p->last_day;
+
+		for (struct sub *x = r->subs[TOPIC_SLOTS]; x; x = x->rnext) {
+			int64_t a = x->from_day > lo ? x->from_day : lo;
+			int64_t b = x->to_day < hi ? x->to_day : hi;
+			char from[11], to[11];
+			if (a > b)
+				continue;
+			q_format_date(a, from);
+			q_format_date(b, to);
+			push(p, x, from, to, version);
+		}
+		r->all_due = false;
+	}
+	p->nall_due = 0;
 }
 
 void pub_push_slots(struct publisher *p, uint64_t version)
 {
 	push_due(p, &p->due_slots, TOPIC_SLOTS, version);
+	push_all_due(p, version);
 }
 
 void pub_push_holds(struct publisher *p)
@@ -226,7 +297,41 @@ void pub_events(struct publisher *p, uint64_t last_event_lsn)
 
 static struct sub **list_of(struct publisher *p, const struct sub *x)
 {
-	return x->topic == TOPIC_EVENTS ? &p->event_subs : &p->res[x->res].subs;
+	return x->topic == TOPIC_EVENTS ? &p->event_subs
+					: &p->res[x->res].subs[x->topic];
+}
+
+/* The caller of c: its token's subject, else its peer uid. */
+static void caller_key(const struct conn *c, char key[72])
+{
+	if (c->subject[0])
+		snprintf(key, 72, "s:%s", c->subject);
+	else
+		snprintf(key, 72, "u:%lu", (unsigned long)c->uid);
+}
+
+static struct pub_caller **caller_slot(struct publisher *p, const char *key)
+{
+	uint32_t h = 2166136261u;
+	struct pub_caller **pp;
+
+	for (const char *k = key; *k; k++)
+		h = (h ^ (unsigned char)*k) * 16777619u;
+	pp = &p->callers[h % PUB_CALLER_BUCKETS];
+	while (*pp && strcmp((*pp)->key, key) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void caller_put(struct publisher *p, struct pub_caller *k)
+{
+	struct pub_caller **pp;
+
+	if (--k->n > 0)
+		return;
+	pp = caller_slot(p, k->key);
+	*pp = k->next;
+	free(k);
 }
 
 /* Take a subscription off its list and free it. */
@@ -239,6 +344,7 @@ static void sub_free(struct publisher *p, struct sub *x)
 	if (x->rnext)
 		x->rnext->rprev = x->rprev;
 	p->nsubs--;
+	caller_put(p, x->caller);
 	free(x);
 }
 
@@ -246,12 +352,30 @@ int pub_subscribe(struct publisher *p, struct conn *c, uint8_t topic,
 		  uint32_t idx, int64_t from_day, int64_t to_day, uint64_t *id)
 {
 	struct sub *x, **list;
+	struct pub_caller **pk, *k;
+	char key[72];
 
-	if (c->nsubs >= PUB_MAX_SUBS_PER_CONN)
+	if (c->nsubs >= PUB_MAX_SUBS_PER_CONN || p->nsubs >= p->max_subs)
 		return BOOKD_E_LIMIT;
+	caller_key(c, key);
+	pk = caller_slot(p, key);
+	if (*pk && (*pk)->n >= p->max_subs_per_caller)
+		return BOOKD_E_LIMIT;
+	if (*pk == NULL) {
+		*pk = calloc(1, sizeof(**pk));
+		if (*pk == NULL)
+			return BOOKD_E_INTERNAL;
+		snprintf((*pk)->key, sizeof((*pk)->key), "%s", key);
+	}
+	k = *pk;
 	x = calloc(1, sizeof(*x));
-	if (x == NULL)
+	if (x == NULL) {
+		k->n++;
+		caller_put(p, k);
 		return BOOKD_E_INTERNAL;
+	}
+	k->n++;
+	x->caller = k;
 	x->id = ++p->next_sub;
 	x->conn = c;
 	x->res = topic == TOPIC_EVENTS ? 0 : idx;

@@ -144,13 +144,6 @@ static void publish_all(struct server *s)
 	pub_end(&s->pub, wal_durable_lsn(s->wal));
 }
 
-/* Every day of the window of r is due a "slots" push. */
-static void due_all_days(struct server *s, const struct resource *r)
-{
-	for (int64_t day = s->st.first_day; day <= s->st.last_day; day++)
-		pub_slots_changed(&s->pub, r->idx, day, 0, Q_PER_DAY);
-}
-
 /* The LSN of the last event that is durable (0: none). */
 static uint64_t last_durable_event(const struct server *s, uint64_t durable)
 {
@@ -198,7 +191,7 @@ static void on_durable(void *ctx, uint64_t lsn)
 				publish_day(s, r, state_day(&s->st, r, day),
 					    all, false);
 			if (all)
-				due_all_days(s, r);
+				pub_window_changed(&s->pub, r->idx);
 			continue;
 		}
 		if (dl[i].kind == DELTA_OPEN) {
@@ -626,6 +619,7 @@ int server_init(struct server *s, const struct config *cfg)
 			strerror(-rc));
 		return BOOKD_EXIT_START;
 	}
+	pub_set_limits(&s->pub, cfg->max_subs_per_caller, cfg->max_subs);
 	pub_events(&s->pub, last_durable_event(s, wal_durable_lsn(s->wal)));
 	commit_init(&s->commit, &s->loop, s->wal, cfg->sync, &ch, &s->stats);
 #ifdef BOOKD_TEST_HOOKS

@@ -84,6 +84,8 @@ struct config {
 	uint32_t frames_per_turn;
 	uint64_t bytes_per_turn;
 	uint32_t max_frame_items; /* MessagePack objects in one request */
+	uint32_t max_subs_per_caller;
+	uint64_t max_subs;
 #ifdef BOOKD_TEST_HOOKS
 	uint64_t fail_sync_at;	  /* fail the Nth fdatasync (0: never) */
 	uint32_t sync_delay_ms;	  /* sleep before each plain fdatasync */

@@ -10,6 +10,8 @@
  *  7   slow senders: connections that send most of a large frame and stop
  *      cost at most the input budget and are closed after the frame
  *      timeout; idle public connections are closed, admin ones are not;
+ *  11  subscriptions are capped per caller and in all, and a change of
+ *      every day of a resource's window is one push per subscriber;
  *  10  a record over the log's limit is refused with TOO_LARGE, and the
  *      engine restarts after kill -9 with every acknowledged booking;
  *  12  a frame of a million nils is refused before it is unpacked, and
@@ -498,6 +500,87 @@ START_TEST(i12_parsing_cost)
 }
 END_TEST
 
+/* ---- 11: subscription fan-out ---------------------------------------- */
+
+START_TEST(i11_subscription_caps)
+{
+	int a, b;
+	uint64_t id = 1;
+
+	ck_assert_int_eq(h_start(&H, "--max-subs-per-caller 50 --max-subs 70"),
+			 0);
+	a = h_connect_raw(&H);
+	b = h_connect_raw(&H);
+	ck_assert_int_eq(CALL(a, id++, "resource.create", "{s:s}", "id", "r"),
+			 0);
+	/* One caller (one uid here), over two connections. */
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(CALL(i % 2 ? a : b, id++, "subscribe",
+				      "{s:s s:s}", "topic", "slots", "resource",
+				      "r"),
+				 0);
+	ck_assert_int_eq(CALL(b, id++, "subscribe", "{s:s s:s}", "topic",
+			      "holds", "resource", "r"),
+			 BOOKD_E_LIMIT);
+	/* A closed connection gives its share back. */
+	close(b);
+	usleep(200 * 1000);
+	for (int i = 0; i < 25; i++)
+		ck_assert_int_eq(CALL(a, id++, "subscribe", "{s:s s:s}",
+				      "topic", "slots", "resource", "r"),
+				 0);
+	ck_assert_int_eq(CALL(a, id++, "subscribe", "{s:s s:s}", "topic",
+			      "slots", "resource", "r"),
+			 BOOKD_E_LIMIT);
+	close(a);
+}
+END_TEST
+
+START_TEST(i11_whole_window_coalesced)
+{
+	enum { NSUB = 20 };
+	int fds[NSUB], fd;
+	uint64_t id = 1;
+	int64_t t0;
+
+	ck_assert_int_eq(h_start(&H, NULL), 0);
+	fd = h_connect_raw(&H);
+	ck_assert_int_eq(CALL(fd, id++, "resource.create", "{s:s s:i}", "id",
+			      "pool", "quantity", 4),
+			 0);
+	for (int i = 0; i < NSUB; i++) {
+		fds[i] = h_connect_raw(&H);
+		ck_assert_int_eq(CALL(fds[i], id++, "subscribe", "{s:s s:s}",
+				      "topic", "slots", "resource", "pool"),
+				 0);
+	}
+	t0 = now_ms();
+	ck_assert_int_eq(CALL(fd, id++, "resource.update", "{s:s s:i}", "id",
+			      "pool", "quantity", 2),
+			 0);
+	fprintf(stderr,
+		"i11: quantity change with %d whole-window "
+		"subscribers answered in %lld ms\n",
+		NSUB, (long long)(now_ms() - t0));
+	for (int i = 0; i < NSUB; i++) {
+		msgpack_unpacked u;
+		const msgpack_object *to;
+		msgpack_unpacked_init(&u);
+		ck_assert_int_eq(h_recv_frame(fds[i], &u, 5000), 1);
+		ck_assert(wire_str_eq(wire_get(&u.data, "topic"), "slots"));
+		to = wire_get(&u.data, "to");
+		ck_assert_ptr_nonnull(to);
+		msgpack_unpacked_destroy(&u);
+		/* One push, not one per date. */
+		msgpack_unpacked_init(&u);
+		ck_assert_int_eq(h_recv_frame(fds[i], &u, 300), -1);
+		msgpack_unpacked_destroy(&u);
+		close(fds[i]);
+	}
+	close(fd);
+}
+END_TEST
+
 /* ---- 14: socket takeover ---------------------------------------------- */
 
 START_TEST(i14_socket_takeover)
@@ -801,12 +884,20 @@ Suite *abuse_conn_suite(void)
 		const char *name;
 		const TTest *t;
 	} cases[] = {
-	    {"i6", i6_output_amplification}, {"i7", i7_slow_senders},
-	    {"i7", i7_idle_timeout},	     {"i10", i10_record_too_large},
-	    {"i12", i12_parsing_cost},	     {"i14", i14_socket_takeover},
-	    {"i5", i5_per_uid_cap},	     {"i5", i5_admin_reserve},
-	    {"i5", i5_nofile_refused},	     {"i5", i5_nofile_raised},
-	    {"i5", i5_emfile_no_spin},	     {"i15", i15_admin_group_from_peer},
+	    {"i6", i6_output_amplification},
+	    {"i7", i7_slow_senders},
+	    {"i7", i7_idle_timeout},
+	    {"i10", i10_record_too_large},
+	    {"i12", i12_parsing_cost},
+	    {"i11", i11_subscription_caps},
+	    {"i11", i11_whole_window_coalesced},
+	    {"i14", i14_socket_takeover},
+	    {"i5", i5_per_uid_cap},
+	    {"i5", i5_admin_reserve},
+	    {"i5", i5_nofile_refused},
+	    {"i5", i5_nofile_raised},
+	    {"i5", i5_emfile_no_spin},
+	    {"i15", i15_admin_group_from_peer},
 	    {"i15", i15_events_after_max},
 	};
 
