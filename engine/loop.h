@@ -1,7 +1,8 @@
 /*
  * loop.h - the event loop: one thread, one io_uring, the listening socket,
  * connections, framing, replies parked until an LSN is durable, one timer
- * and the stop signals.
+ * and the stop signals (loop.c: the ring, the turn, accept, timer,
+ * signals; conn.c: the connections).
  *
  * The loop knows nothing of bookings.  It hands every complete frame to a
  * hook, sends what it is given, and keeps each reply until the LSN it was
@@ -56,12 +57,16 @@ struct park {
 
 struct sub; /* the publisher's */
 
+/* Roles of a connection: the values of proto/ops.h's enum role. */
+#define CONN_PUBLIC 0
+#define CONN_ADMIN  1
+
 struct conn {
 	struct loop_ev rd, wr;
 	struct loop *loop;
 	int fd;
 	uint64_t cid;
-	uint8_t role; /* ROLE_* of proto/ops.h */
+	uint8_t role; /* CONN_PUBLIC or CONN_ADMIN */
 	bool reading, writing, closing, close_after_send, paused;
 	bool dropped; /* hello {role: public}: for good */
 	bool cut;     /* too far behind on pushes: closed at the turn's end */

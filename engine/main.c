@@ -64,7 +64,7 @@ static void usage(FILE *f)
 	    "  --max-frame-items N      MessagePack objects in a request "
 	    "(65536)\n"
 	    "  --max-subs-per-caller N  subscriptions of one token subject "
-	    "or uid (1024)\n"
+	    "or uid (4096)\n"
 	    "  --max-subs N             subscriptions in all (65536)\n",
 	    f);
 }
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	    .frames_per_turn = 64,
 	    .bytes_per_turn = 65536,
 	    .max_frame_items = 65536,
-	    .max_subs_per_caller = 1024,
+	    .max_subs_per_caller = 4096,
 	    .max_subs = 65536,
 	};
 	static char sockbuf[PATH_MAX];

@@ -31,7 +31,7 @@ int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
 	memset(p, 0, sizeof(*p));
 	p->stats = stats;
 	p->max_res = max_res;
-	p->max_subs_per_caller = 1024;
+	p->max_subs_per_caller = 4096;
 	p->max_subs = 65536;
 	p->first_day = first_day;
 	p->last_day = last_day;

@@ -105,7 +105,7 @@ int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
 /* Pushes go through this loop (set before the first push). */
 void pub_set_loop(struct publisher *p, struct loop *loop);
 /* Caps on subscriptions: per caller (token subject, else peer uid) and in
- * all; 0 keeps the default (1024, 65536). */
+ * all; 0 keeps the default (4096, 65536). */
 void pub_set_limits(struct publisher *p, uint32_t per_caller, uint64_t total);
 void pub_free(struct publisher *p);
 

@@ -19,6 +19,9 @@
 #include "reply.h"
 #include "server.h"
 
+_Static_assert(CONN_ADMIN == ROLE_ADMIN && CONN_PUBLIC == ROLE_PUBLIC,
+	       "the loop's roles are the protocol's");
+
 void server_deliver(struct server *s, struct conn *c, uint64_t need_lsn)
 {
 	loop_reply(&s->loop, c, s->rb.data, s->rb.len, need_lsn);

@@ -4,8 +4,9 @@
  *
  * The engine is four parts with one job each:
  *
- *   loop.c       io_uring, connections, framing, replies parked by LSN,
- *                the timer, signals (knows nothing of bookings);
+ *   loop.c       io_uring, the turn, the timer, signals, the socket;
+ *   conn.c       connections: framing, replies parked by LSN, pushes out,
+ *                the limits of one connection (neither knows bookings);
  *   commit.c     gathers WAL records into groups, writes and syncs them,
  *                then calls one durable(lsn);
  *   publisher.c  the shared pages and the pushes, and every subscription;
