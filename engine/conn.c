@@ -594,7 +594,9 @@ void conn_run_starved(struct loop *l)
 /*
  * Once a second: close connections that sat on an incomplete frame too
  * long, and public connections idle too long that hold nothing (no
- * subscription, no reply on its way).  Each is told why first.
+ * subscription, no reply on its way), each told why first; and, without a
+ * word, connections that have not read what they were sent for three
+ * frame timeouts.
  */
 void conn_sweep(struct loop *l)
 {
@@ -605,7 +607,25 @@ void conn_sweep(struct loop *l)
 		struct wbuf b = {0};
 
 		next = c->next;
-		if (c->closing || c->close_after_send)
+		if (c->closing)
+			continue;
+		if (conn_backlog(c) > 0 && c->writing &&
+		    l->cfg.frame_timeout_ms &&
+		    now - c->active_ms > 3 * l->cfg.frame_timeout_ms) {
+			/* Nothing it was sent has been read for that long:
+			 * there is no telling it, only letting go of what
+			 * it holds. */
+			uint64_t more;
+			if (log_due(&l->stall_log, LOG_EVERY_MS, &more))
+				log_msg("connection %" PRIu64 " closed: %zu "
+					"bytes unread for %lld ms (%" PRIu64
+					" more since the last such line)",
+					c->cid, conn_backlog(c),
+					(long long)(now - c->active_ms), more);
+			conn_close(l, c);
+			continue;
+		}
+		if (c->close_after_send)
 			continue;
 		if (c->partial_ms && l->cfg.frame_timeout_ms &&
 		    now - c->partial_ms > l->cfg.frame_timeout_ms)

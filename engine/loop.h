@@ -163,7 +163,7 @@ struct loop {
 	uint32_t nstarved;
 	bool accept_armed;
 	int64_t accept_retry_ms; /* accept paused until then (EMFILE) */
-	struct log_rate accept_log, refuse_log;
+	struct log_rate accept_log, refuse_log, stall_log;
 	dev_t sock_dev; /* the socket file we made, to remove only it */
 	ino_t sock_ino;
 };

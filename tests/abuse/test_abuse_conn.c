@@ -6,7 +6,8 @@
  *  6   output amplification: thousands of pipelined resource.list on one
  *      connection that never reads; the engine must stop reading it, not
  *      buffer every reply (RSS growth bounded), and still answer all of
- *      them once the client reads;
+ *      them once the client reads; one that never reads is closed after
+ *      three frame timeouts;
  *  7   slow senders: connections that send most of a large frame and stop
  *      cost at most the input budget and are closed after the frame
  *      timeout; idle public connections are closed, admin ones are not;
@@ -299,6 +300,48 @@ START_TEST(i6_output_amplification)
 		msgpack_unpacked_destroy(&u);
 	}
 	ck_assert_int_eq(got, (int)n);
+	msgpack_sbuffer_destroy(&sb);
+	close(flood);
+	close(fd);
+}
+END_TEST
+
+START_TEST(i6_stalled_reader_closed)
+{
+	int fd, flood;
+	uint64_t id = 1;
+	msgpack_sbuffer sb;
+	char meta[2001];
+	int64_t end;
+	int64_t conns = -1;
+
+	ck_assert_int_eq(h_start(&H, "--frame-timeout-ms 500"), 0);
+	fd = h_connect_raw(&H);
+	memset(meta, 'm', sizeof(meta) - 1);
+	meta[sizeof(meta) - 1] = 0;
+	for (int i = 0; i < 20; i++) {
+		char rid[16];
+		snprintf(rid, sizeof(rid), "r%d", i);
+		ck_assert_int_eq(CALL(fd, id++, "resource.create",
+				      "{s:s s:{s:s}}", "id", rid, "meta", "x",
+				      meta),
+				 0);
+	}
+	msgpack_sbuffer_init(&sb);
+	for (int i = 0; i < 400; i++)
+		frame_into(&sb, 1000 + (uint64_t)i, "resource.list");
+	flood = h_connect_raw(&H);
+	send_for(flood, sb.data, sb.size, 1000);
+	/* It reads nothing: after three frame timeouts it is let go. */
+	for (end = now_ms() + 6000; now_ms() < end;) {
+		ck_assert_int_eq(CALL(fd, id++, "stats", NULL), 0);
+		conns = (int64_t)wire_get(h_result(&U), "connections")->via.u64;
+		if (conns == 1)
+			break;
+		usleep(200 * 1000);
+	}
+	ck_assert_int_eq(conns, 1);
+	ck_assert(h_log_contains(&H, "unread for"));
 	msgpack_sbuffer_destroy(&sb);
 	close(flood);
 	close(fd);
@@ -885,6 +928,7 @@ Suite *abuse_conn_suite(void)
 		const TTest *t;
 	} cases[] = {
 	    {"i6", i6_output_amplification},
+	    {"i6", i6_stalled_reader_closed},
 	    {"i7", i7_slow_senders},
 	    {"i7", i7_idle_timeout},
 	    {"i10", i10_record_too_large},
