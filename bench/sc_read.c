@@ -92,7 +92,8 @@ static inline int reader_call(bookd_reader *rd, enum reader_op op,
 {
 	int64_t starts[BOOKD_READER_SLOTS];
 	size_t n;
-	int is_free, why, rc = 0;
+	enum bookd_reason why;
+	int is_free, rc = 0;
 
 	switch (op) {
 	case R_CHECK:

@@ -104,7 +104,7 @@ int wire_frame_next(const char *p, size_t n, const char **body, size_t *blen,
 	return 1;
 }
 
-static uint64_t be(const unsigned char *p, size_t n)
+uint64_t wire_be(const unsigned char *p, size_t n)
 {
 	uint64_t v = 0;
 
@@ -192,9 +192,10 @@ int wire_msgpack_check(const void *data, size_t n, size_t *used)
 			if (h->bad || n - off < h->lenbytes)
 				return -1;
 			if (h->items_per)
-				items = be(p + off, h->lenbytes) * h->items_per;
+				items = wire_be(p + off, h->lenbytes) *
+					h->items_per;
 			else
-				bytes = be(p + off, h->lenbytes);
+				bytes = wire_be(p + off, h->lenbytes);
 			off += h->lenbytes;
 			fixed = h->fixed;
 		}

@@ -50,6 +50,9 @@ int wire_frame_end(struct wbuf *b, size_t off);
  */
 int wire_frame_next(const char *p, size_t n, const char **body, size_t *blen,
 		    size_t *used);
+/* The big-endian unsigned integer of n (at most 8) bytes at p: a frame's
+ * length, a MessagePack length or count. */
+uint64_t wire_be(const unsigned char *p, size_t n);
 
 /*
  * Walk one MessagePack object at data[0..n) without allocating, and put its

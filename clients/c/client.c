@@ -53,6 +53,9 @@ struct bookd_conn {
 	/* The reply handed out last; its objects live until the next call. */
 	msgpack_unpacked cur;
 	const msgpack_object *errobj;
+	const msgpack_object *result; /* cur's result after a success */
+
+	bookd_args *args; /* the typed helpers' builder, made on first use */
 
 	struct bookd_push *pq; /* pushes not yet taken (ring) */
 	size_t pq_head, pq_len, pq_cap;
@@ -92,6 +95,7 @@ static int vfail(bookd_conn *c, int err, const char *fmt, va_list ap)
 {
 	vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
 	c->errobj = NULL;
+	c->result = NULL;
 	return err;
 }
 
@@ -125,20 +129,8 @@ static int begin(bookd_conn *c)
 		return c->dead;
 	c->errmsg[0] = 0;
 	c->errobj = NULL;
+	c->result = NULL;
 	return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Checking untrusted MessagePack before msgpack-c sees it. */
-
-/* A big-endian unsigned integer of n bytes (the frame length). */
-static uint64_t be(const unsigned char *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -372,7 +364,7 @@ static int rbuf_room(bookd_conn *c)
 	char *p;
 
 	if (c->rlen >= 4) {
-		size_t flen = 4 + (size_t)be((unsigned char *)c->rbuf, 4);
+		size_t flen = 4 + (size_t)wire_be((unsigned char *)c->rbuf, 4);
 		if (flen > want)
 			want = flen;
 	}
@@ -636,6 +628,7 @@ void bookd_close(bookd_conn *c)
 	free(c->pq);
 	free(c->rbuf);
 	free(c->sbuf);
+	bookd_args_free(c->args);
 	free(c);
 }
 
@@ -664,14 +657,18 @@ const msgpack_object *bookd_errobj(const bookd_conn *c)
 	return c->errobj;
 }
 
-const char *bookd_err_name(int err)
+const msgpack_object *bookd_result(const bookd_conn *c)
 {
-	return proto_err_name(err);
+	return c->result;
 }
 
-const char *bookd_strerror(int err)
+bookd_args *bookd_conn_args_(bookd_conn *c)
 {
-	return proto_err_message(err);
+	if (c->args == NULL)
+		c->args = bookd_args_new();
+	else
+		bookd_args_reset(c->args);
+	return c->args;
 }
 
 size_t bookd_pending(const bookd_conn *c)
@@ -704,8 +701,9 @@ static int hand_out(bookd_conn *c, uint64_t *id, const msgpack_object **result)
 	c->ret_next++;
 	if (wire_get(&c->cur.data, "ok")->via.boolean) {
 		r = wire_get(&c->cur.data, "result");
+		c->result = r ? r : &nil;
 		if (result)
-			*result = r ? r : &nil;
+			*result = c->result;
 		return 0;
 	}
 	if (result)
