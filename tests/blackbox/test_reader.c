@@ -596,7 +596,7 @@ static void cmp_month(bookd_reader *r, const struct rdef *rd, int64_t from,
 }
 
 /* The engine's check as a reader reason. */
-static int engine_reason(int rc)
+static enum bookd_reason engine_reason(int rc)
 {
 	const msgpack_object *why;
 
@@ -621,7 +621,8 @@ static void cmp_check(bookd_reader *r, const struct rdef *rd, int64_t s,
 		      int64_t e, const char *session)
 {
 	enum bookd_reason why = BOOKD_REASON_OTHER;
-	int erc, rrc, ewhy, fr = -1;
+	enum bookd_reason ewhy;
+	int erc, rrc, fr = -1;
 
 	if (session != NULL)
 		erc = CALL("check", "{s:s s:I s:I s:s}", "resource", rd->id,

@@ -1203,7 +1203,7 @@ START_TEST(test_generation_retired)
 	ck_assert_int_eq(chk(r, b, T(D0 + 2, 0), T(D0 + 2, 4)),
 			 BOOKD_REASON_NONE);
 	ck_assert_int_eq(bookd_reader_check(r, a, T(D0, 0), T(D0, 4), NULL,
-					    &(int){0}, &(int){0}),
+					    &(int){0}, &(enum bookd_reason){0}),
 			 BOOKD_E_NOT_FOUND);
 	ck_assert_int_eq(bookd_reader_resource(r, "studio-a", &idx),
 			 BOOKD_E_NOT_FOUND);
@@ -1421,7 +1421,8 @@ static void torture_reader(struct torture_shared *sh, int me)
 	uint16_t last = 0;
 	uint32_t idx;
 	size_t n;
-	int rc, fr, why;
+	enum bookd_reason why;
+	int rc, fr;
 
 	if (bookd_reader_open(tdir, &r) != 0 ||
 	    bookd_reader_resource(r, "pool", &idx) != 0) {
