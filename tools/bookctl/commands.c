@@ -342,8 +342,8 @@ int cmd_reschedule(struct ctx *x)
 	if (parse_span(x, 1, &start, &end) != 0)
 		return BOOKCTL_USAGE;
 	booking_name(x->argv[0], &id, &ref);
-	return booking_done(
-	    x, bookd_reschedule(x->c, id, ref, start, end, &b), &b);
+	return booking_done(x, bookd_reschedule(x->c, id, ref, start, end, &b),
+			    &b);
 }
 
 /* ---- availability and holds --------------------------------------------- */
@@ -433,8 +433,8 @@ int cmd_hold(struct ctx *x)
 		return bookctl_usage(x, "hold needs --session");
 	if (parse_span(x, 1, &start, &end) != 0)
 		return BOOKCTL_USAGE;
-	rc = bookd_hold(x->c, x->argv[0], start, end, x->opt[OPT_session],
-			&exp);
+	rc =
+	    bookd_hold(x->c, x->argv[0], start, end, x->opt[OPT_session], &exp);
 	if (rc != 0 || as_json(x, bookd_result(x->c)))
 		return done(x, rc);
 	clock_gettime(CLOCK_REALTIME, &now);

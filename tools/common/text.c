@@ -43,8 +43,7 @@ size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 }
 
 /* The escape for one character or byte, or "" when it prints as is. */
-static void escape_one(uint32_t cp, size_t len, unsigned char byte,
-		       char out[8])
+static void escape_one(uint32_t cp, size_t len, unsigned char byte, char out[8])
 {
 	out[0] = 0;
 	if (len == 0) {
@@ -132,9 +131,9 @@ static void emit_buf(void *ctx, const char *p, size_t k)
 		if (p[0] != '\\') {
 			while (keep < room) {
 				uint32_t cp;
-				size_t l = utf8_next(
-				    (const unsigned char *)p + keep, k - keep,
-				    &cp);
+				size_t l =
+				    utf8_next((const unsigned char *)p + keep,
+					      k - keep, &cp);
 				if (l == 0 || keep + l > room)
 					break;
 				keep += l;
