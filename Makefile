@@ -121,8 +121,10 @@ BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
 $(LIB_OBJ): CFLAGS := $(filter-out $(BSD_CFLAGS),$(CFLAGS)) \
 	-fvisibility=hidden -ffunction-sections -fdata-sections
 
-# bookctl mints tokens (libcrypto), which the library leaves out.
+# bookctl mints tokens (libcrypto), which the library leaves out; the
+# bench parses its numbers as the tools do.
 $(O)/bookctl: $(O)/obj/proto/token.o
+$(O)/bookd-bench: $(O)/obj/tools/common/num.o
 
 $(O)/libbookd.a: $(LIB_OBJ)
 	@rm -f $@
