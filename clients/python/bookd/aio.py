@@ -22,7 +22,7 @@ import logging
 import uuid
 from typing import Any, Awaitable, Callable, Optional
 
-from . import _wire
+from . import _stream, _wire
 from ._api import Day, Instant, Minutes, Operations, _args, _view_dates
 from .client import DEFAULT_TIMEOUT, PUSH_QUEUE_MAX, default_socket_path
 from .errors import (
@@ -31,7 +31,6 @@ from .errors import (
     Error,
     ProtocolError,
     Timeout,
-    from_wire,
 )
 from .types import DaySlots, HoldSpan, Push, ViewSlot
 from .view import day_view
@@ -231,7 +230,6 @@ class AsyncClient(Operations):
         self._hooks: dict[int, Callable[[Any], None]] = {}
         self._subs: dict[int, AsyncSubscription] = {}
         self._closed_by: Optional[Error] = None
-        self._close_reason: Optional[str] = None
         self._drain_lock = asyncio.Lock()
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
@@ -272,58 +270,39 @@ class AsyncClient(Operations):
             s._end()
 
     async def _read_loop(self) -> None:
-        frames = _wire.FrameReader()
+        incoming = _stream.Incoming(self._on_push, self._on_reply)
         err: Error = ConnectionClosed("connection closed by the client")
         try:
             while True:
                 data = await self._reader.read(1 << 16)
                 if not data:
                     break
-                frames.feed(data)
-                for msg in frames.frames():
-                    self._dispatch(msg)
-            err = ConnectionClosed("connection closed by the engine" +
-                                   (f": {self._close_reason}"
-                                    if self._close_reason else ""))
-        except ProtocolError as e:
-            err = e
-        except OSError as e:
-            err = ConnectionClosed(f"connection lost: {e}")
+                incoming.feed(data)
+            err = incoming.end_error(None)
         except Exception as e:
-            # As in the sync client: a message that breaks a converter or
-            # hook makes the connection unusable.
-            err = ProtocolError(f"unusable message from the engine: {e!r}")
+            err = incoming.end_error(e)
         finally:
             if isinstance(err, ProtocolError):
                 self._writer.close()
             self._fail(err)
 
-    def _dispatch(self, msg: dict[str, Any]) -> None:
-        if "push" in msg:
-            push = Push.from_wire(msg)
-            sub = self._subs.get(push.sub)
-            if sub is not None:
-                sub._deliver(push)
-            return
-        msg_id = msg.get("id")
-        if not isinstance(msg_id, int):
-            # As in the sync client: an id-less error explains why the
-            # engine is about to close the connection.
-            if msg.get("ok") is False:
-                self._close_reason = str(from_wire(msg.get("error")))
-                return
-            raise ProtocolError(f"message without id or push: {msg!r}")
+    def _on_push(self, push: Push) -> None:
+        sub = self._subs.get(push.sub)
+        if sub is not None:
+            sub._deliver(push)
+
+    def _on_reply(self, msg_id: int, result: Any,
+                  error: Optional[Error]) -> None:
         fut = self._pending.pop(msg_id, None)
         hook = self._hooks.pop(msg_id, None)
         if fut is None or fut.done():
             return
-        if msg.get("ok") is True:
-            result = msg.get("result")
-            if hook is not None:
-                hook(result)
-            fut.set_result(result)
-        else:
-            fut.set_exception(from_wire(msg.get("error")))
+        if error is not None:
+            fut.set_exception(error)
+            return
+        if hook is not None:
+            hook(result)
+        fut.set_result(result)
 
     def _send(self, op: str, args: dict[str, Any],
               hook: Optional[Callable[[Any], None]] = None
