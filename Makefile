@@ -173,12 +173,12 @@ uninstall:
 # Missing headers or tools mean missing Debian packages: install them when
 # root, otherwise say which command to run.
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
-	pkg-config tzdata python3-msgpack python3-pytest
+	pkg-config tzdata python3-msgpack python3-pytest g++
 deps:
 	@missing=""; \
 	for f in /usr/include/liburing.h /usr/include/msgpack.h \
 		/usr/include/check.h /usr/include/bsd/string.h \
-		/usr/include/openssl/hmac.h /usr/bin/pkg-config \
+		/usr/include/openssl/hmac.h /usr/bin/pkg-config /usr/bin/c++ \
 		/usr/share/zoneinfo/Europe/Berlin; do \
 		[ -e $$f ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import msgpack, pytest' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
