@@ -90,8 +90,7 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return fail("reader check", NULL, rc);
 	if (is_free || why != BOOKD_REASON_BOOKED)
-		return fail("reader reason (want booked)", NULL,
-			    BOOKD_E_PROTO);
+		return fail("reader reason (want booked)", NULL, BOOKD_E_PROTO);
 	bookd_reader_close(rd);
 	printf("ok %s %s\n", argv[3], bookd_reason_name(why));
 	bookd_close(c);
