@@ -104,13 +104,18 @@ int wire_frame_next(const char *p, size_t n, const char **body, size_t *blen,
 	return 1;
 }
 
-uint64_t wire_be(const unsigned char *p, size_t n)
+static uint64_t be(const unsigned char *p, size_t n)
 {
 	uint64_t v = 0;
 
 	for (size_t i = 0; i < n; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+uint64_t wire_be(const unsigned char *p, size_t n)
+{
+	return be(p, n);
 }
 
 /*
@@ -192,10 +197,9 @@ int wire_msgpack_check(const void *data, size_t n, size_t *used)
 			if (h->bad || n - off < h->lenbytes)
 				return -1;
 			if (h->items_per)
-				items = wire_be(p + off, h->lenbytes) *
-					h->items_per;
+				items = be(p + off, h->lenbytes) * h->items_per;
 			else
-				bytes = wire_be(p + off, h->lenbytes);
+				bytes = be(p + off, h->lenbytes);
 			off += h->lenbytes;
 			fixed = h->fixed;
 		}
