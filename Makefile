@@ -103,9 +103,9 @@ test-bins: $(BINS) $(TEST_BINS)
 # The library is the client (clients/c) and the protocol pieces it uses;
 # token.c (libcrypto), schedule.c and ops.c stay with the engine and tools.
 # Its objects are compiled with hidden visibility and without the libbsd
-# overlay, the version script exports bookd_* only, and unused sections
-# (the engine's abort-on-OOM buffers in wire.c) are dropped from the shared
-# object.  libbookd.so.$(LIB_VERSION) carries the SONAME libbookd.so.$(LIB_MAJOR).
+# overlay, the version script exports bookd_* only, and unused sections are
+# dropped from the shared object.  proto/wbuf.c (abort on out of memory)
+# stays out too.  libbookd.so.$(LIB_VERSION) carries the SONAME libbookd.so.$(LIB_MAJOR).
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]
 #   make uninstall [PREFIX=...] [DESTDIR=...]
@@ -122,9 +122,9 @@ $(LIB_OBJ): CFLAGS := $(filter-out $(BSD_CFLAGS),$(CFLAGS)) \
 	-fvisibility=hidden -ffunction-sections -fdata-sections
 
 # bookctl mints tokens (libcrypto), which the library leaves out; the
-# bench parses its numbers as the tools do.
+# bench parses its numbers as the tools do and builds raw frames (wbuf.c).
 $(O)/bookctl: $(O)/obj/proto/token.o
-$(O)/bookd-bench: $(O)/obj/tools/common/num.o
+$(O)/bookd-bench: $(O)/obj/tools/common/num.o $(O)/obj/proto/wbuf.o
 
 $(O)/libbookd.a: $(LIB_OBJ)
 	@rm -f $@

@@ -13,7 +13,9 @@
  *
  * Allocation failure in wbuf is fatal (abort): every caller would otherwise
  * have to unwind a half-packed reply, and a process that cannot grow a reply
- * buffer cannot do anything else useful either.
+ * buffer cannot do anything else useful either.  The wbuf functions and the
+ * frame builders live in wbuf.c, which libbookd leaves out (a library must
+ * not abort its host); the rest, in wire.c, never allocates.
  */
 #ifndef BOOKD_WIRE_H
 #define BOOKD_WIRE_H

@@ -52,9 +52,13 @@ if echo "$needed" | grep -Eq 'libcrypto|libssl|libbsd|liburing'; then
 	fail "needs more than it should: $needed"
 fi
 undef=$(nm -D -u "$lib/libbookd.so.1.0.0" | awk '{print $2}')
+aundef=$(nm -u "$lib/libbookd.a" 2>/dev/null | awk 'NF == 2 {print $2}')
 for bad in abort exit _exit __assert_fail; do
 	if echo "$undef" | grep -Eq "^$bad(@|$)"; then
-		fail "the library calls $bad"
+		fail "libbookd.so calls $bad"
+	fi
+	if echo "$aundef" | grep -Eq "^$bad$"; then
+		fail "libbookd.a calls $bad"
 	fi
 done
 
