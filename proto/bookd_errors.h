@@ -76,12 +76,31 @@ enum bookd_reason {
 #undef BOOKD_X_REASON
 };
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+/*
+ * The public headers' declarations sit between BOOKD_BEGIN_DECLS and
+ * BOOKD_END_DECLS: C linkage for C++ callers, and default visibility, since
+ * the library itself is compiled with -fvisibility=hidden.
+ */
 #if defined(__GNUC__)
-#pragma GCC visibility push(default)
+#define BOOKD_VIS_PUSH_ _Pragma("GCC visibility push(default)")
+#define BOOKD_VIS_POP_	_Pragma("GCC visibility pop")
+#else
+#define BOOKD_VIS_PUSH_
+#define BOOKD_VIS_POP_
 #endif
+#ifdef __cplusplus
+#define BOOKD_BEGIN_DECLS                                                      \
+	extern "C" {                                                           \
+	BOOKD_VIS_PUSH_
+#define BOOKD_END_DECLS                                                        \
+	BOOKD_VIS_POP_                                                         \
+	}
+#else
+#define BOOKD_BEGIN_DECLS BOOKD_VIS_PUSH_
+#define BOOKD_END_DECLS	  BOOKD_VIS_POP_
+#endif
+
+BOOKD_BEGIN_DECLS
 
 /* "CONFLICT" for BOOKD_E_CONFLICT, "OK" for 0. */
 const char *bookd_err_name(int err);
@@ -91,11 +110,6 @@ const char *bookd_strerror(int err);
  * a value outside the list. */
 const char *bookd_reason_name(enum bookd_reason r);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
-#ifdef __cplusplus
-}
-#endif
+BOOKD_END_DECLS
 
 #endif

@@ -256,6 +256,8 @@ const void *bookd_args_data(bookd_args *a, size_t *len)
 /* The bytes to send, or the reason there are none (set on c). */
 static int args_take(bookd_conn *c, bookd_args *a, const void **p, size_t *n)
 {
+	if (bookd_broken(c))
+		return bookd_broken(c);
 	if (a == NULL) {
 		*p = NULL;
 		*n = 0;
@@ -276,24 +278,16 @@ int bookd_call_args(bookd_conn *c, const char *op, bookd_args *a,
 {
 	const void *p;
 	size_t n;
-	int rc = bookd_broken(c);
+	int rc = args_take(c, a, &p, &n);
 
-	if (rc == 0)
-		rc = args_take(c, a, &p, &n);
-	if (rc < 0)
-		return rc;
-	return bookd_call(c, op, p, n, result);
+	return rc < 0 ? rc : bookd_call(c, op, p, n, result);
 }
 
 int bookd_send_args(bookd_conn *c, const char *op, bookd_args *a, uint64_t *id)
 {
 	const void *p;
 	size_t n;
-	int rc = bookd_broken(c);
+	int rc = args_take(c, a, &p, &n);
 
-	if (rc == 0)
-		rc = args_take(c, a, &p, &n);
-	if (rc < 0)
-		return rc;
-	return bookd_send(c, op, p, n, id);
+	return rc < 0 ? rc : bookd_send(c, op, p, n, id);
 }

@@ -90,12 +90,7 @@
 
 #include "bookd_errors.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-#if defined(__GNUC__)
-#pragma GCC visibility push(default)
-#endif
+BOOKD_BEGIN_DECLS
 
 #define BOOKD_DEFAULT_SOCKET	 "./var/bookd.sock"
 #define BOOKD_DEFAULT_TIMEOUT_MS 30000
@@ -336,11 +331,6 @@ int bookd_transition(bookd_conn *c, uint64_t id, const char *to,
 int bookd_reschedule(bookd_conn *c, uint64_t id, const char *ref, int64_t start,
 		     int64_t end, struct bookd_booking *out);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
-#ifdef __cplusplus
-}
-#endif
+BOOKD_END_DECLS
 
 #endif

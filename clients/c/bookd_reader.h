@@ -103,12 +103,7 @@
 
 #include "bookd_errors.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-#if defined(__GNUC__)
-#pragma GCC visibility push(default)
-#endif
+BOOKD_BEGIN_DECLS
 
 /* Attempts at a consistent copy before BOOKD_E_STALE. */
 #define BOOKD_READER_RETRIES 64
@@ -267,11 +262,6 @@ struct bookd_reader_stats {
 };
 void bookd_reader_stats(const bookd_reader *r, struct bookd_reader_stats *out);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
-#ifdef __cplusplus
-}
-#endif
+BOOKD_END_DECLS
 
 #endif

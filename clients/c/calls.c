@@ -99,22 +99,30 @@ int bookd_ping(bookd_conn *c)
 	return 0;
 }
 
-int bookd_check(bookd_conn *c, const char *resource, int64_t start, int64_t end,
-		const char *session, bool *is_free, enum bookd_reason *reason)
+/* op (check, hold) on [start, end) of resource for session. */
+static int span_call(bookd_conn *c, const char *op, const char *resource,
+		     int64_t start, int64_t end, const char *session,
+		     const msgpack_object **r)
 {
-	const msgpack_object *r, *f, *why;
-	enum bookd_reason rs = BOOKD_REASON_NONE;
-	bookd_args *a;
 	int rc;
+	bookd_args *a = args_begin(c, &rc);
 
-	a = args_begin(c, &rc);
 	if (a == NULL)
 		return rc;
 	bookd_args_str(a, "resource", resource);
 	bookd_args_int(a, "start", start);
 	bookd_args_int(a, "end", end);
 	bookd_args_str(a, "session", session);
-	rc = bookd_call_args(c, "check", a, &r);
+	return bookd_call_args(c, op, a, r);
+}
+
+int bookd_check(bookd_conn *c, const char *resource, int64_t start, int64_t end,
+		const char *session, bool *is_free, enum bookd_reason *reason)
+{
+	const msgpack_object *r, *f, *why;
+	enum bookd_reason rs = BOOKD_REASON_NONE;
+	int rc = span_call(c, "check", resource, start, end, session, &r);
+
 	if (rc < 0)
 		return rc;
 	f = wire_get(r, "free");
@@ -139,17 +147,8 @@ int bookd_hold(bookd_conn *c, const char *resource, int64_t start, int64_t end,
 {
 	const msgpack_object *r;
 	int64_t exp;
-	bookd_args *a;
-	int rc;
+	int rc = span_call(c, "hold", resource, start, end, session, &r);
 
-	a = args_begin(c, &rc);
-	if (a == NULL)
-		return rc;
-	bookd_args_str(a, "resource", resource);
-	bookd_args_int(a, "start", start);
-	bookd_args_int(a, "end", end);
-	bookd_args_str(a, "session", session);
-	rc = bookd_call_args(c, "hold", a, &r);
 	if (rc < 0)
 		return rc;
 	if (!wire_int(wire_get(r, "expires_at_ms"), &exp))

@@ -190,14 +190,15 @@ def _booking_with_bad_bytes(req: dict) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def test_invalid_utf8_in_a_reply_is_replaced_not_fatal():
-    def script(eng: FakeEngine, req: dict) -> None:
-        if req["op"] == "booking.get":
-            eng.send_raw(_booking_with_bad_bytes(req))
-        else:
-            eng.send(ok(req, "pong"))
+def _bad_bytes_script(eng: FakeEngine, req: dict) -> None:
+    if req["op"] == "booking.get":
+        eng.send_raw(_booking_with_bad_bytes(req))
+    else:
+        eng.send(ok(req, "pong"))
 
-    eng = FakeEngine(script)
+
+def test_invalid_utf8_in_a_reply_is_replaced_not_fatal():
+    eng = FakeEngine(_bad_bytes_script)
     client = bookd.Client(eng.client_sock, timeout=WAIT)
     try:
         b = client.call("booking.get", id=1)
@@ -211,13 +212,7 @@ def test_invalid_utf8_in_a_reply_is_replaced_not_fatal():
 
 def test_invalid_utf8_in_a_reply_asyncio():
     async def main() -> None:
-        def script(eng: FakeEngine, req: dict) -> None:
-            if req["op"] == "booking.get":
-                eng.send_raw(_booking_with_bad_bytes(req))
-            else:
-                eng.send(ok(req, "pong"))
-
-        eng = FakeEngine(script)
+        eng = FakeEngine(_bad_bytes_script)
         reader, writer = await asyncio.open_unix_connection(
             sock=eng.client_sock)
         client = bookd.aio.AsyncClient(reader, writer, timeout=WAIT)
