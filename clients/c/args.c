@@ -34,8 +34,7 @@ struct args_level {
 };
 
 struct bookd_args {
-	char *data;
-	size_t len, cap;
+	struct bookd_buf_ buf;
 	msgpack_packer pk;
 	int err;
 	size_t depth;
@@ -46,25 +45,14 @@ static int args_put(bookd_args *a, const void *p, size_t n)
 {
 	if (a->err)
 		return -1;
-	if (n > BOOKD_ARGS_MAX - a->len) {
+	if (n > BOOKD_ARGS_MAX - a->buf.len) {
 		a->err = BOOKD_E_TOO_LARGE;
 		return -1;
 	}
-	if (a->cap - a->len < n) {
-		size_t cap = a->cap ? a->cap : 256;
-		char *q;
-		while (cap - a->len < n)
-			cap *= 2;
-		q = realloc(a->data, cap);
-		if (q == NULL) {
-			a->err = BOOKD_E_NOMEM;
-			return -1;
-		}
-		a->data = q;
-		a->cap = cap;
+	if (bookd_buf_put_(&a->buf, p, n) < 0) {
+		a->err = BOOKD_E_NOMEM;
+		return -1;
 	}
-	memcpy(a->data + a->len, p, n);
-	a->len += n;
 	return 0;
 }
 
@@ -78,7 +66,7 @@ static void open_level(bookd_args *a, bool is_map)
 {
 	static const unsigned char map32[5] = {0xdf, 0, 0, 0, 0};
 	static const unsigned char arr32[5] = {0xdd, 0, 0, 0, 0};
-	size_t off = a->len;
+	size_t off = a->buf.len;
 
 	if (a->depth == BOOKD_ARGS_DEPTH) {
 		a->err = BOOKD_E_BAD_REQUEST;
@@ -92,7 +80,7 @@ static void open_level(bookd_args *a, bool is_map)
 static void close_level(bookd_args *a)
 {
 	struct args_level *l = &a->stack[--a->depth];
-	unsigned char *h = (unsigned char *)a->data + l->off;
+	unsigned char *h = (unsigned char *)a->buf.data + l->off;
 
 	h[1] = (unsigned char)(l->count >> 24);
 	h[2] = (unsigned char)(l->count >> 16);
@@ -115,13 +103,13 @@ void bookd_args_free(bookd_args *a)
 {
 	if (a == NULL)
 		return;
-	free(a->data);
+	free(a->buf.data);
 	free(a);
 }
 
 void bookd_args_reset(bookd_args *a)
 {
-	a->len = 0;
+	a->buf.len = 0;
 	a->err = 0;
 	a->depth = 0;
 	open_level(a, true);
@@ -249,8 +237,8 @@ const void *bookd_args_data(bookd_args *a, size_t *len)
 	close_level(a);
 	a->depth = 1;
 	if (len)
-		*len = a->len;
-	return a->data;
+		*len = a->buf.len;
+	return a->buf.data;
 }
 
 /* The bytes to send, or the reason there are none (set on c). */

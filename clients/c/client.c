@@ -44,8 +44,7 @@ struct bookd_conn {
 	char *rbuf; /* bytes read, frames not yet taken: rbuf[roff..rlen) */
 	size_t roff, rlen, rcap;
 
-	char *sbuf; /* the request being built */
-	size_t slen, scap;
+	struct bookd_buf_ sb; /* the request being built */
 
 	msgpack_unpacked *rq; /* replies read, not yet handed out (ring) */
 	size_t rq_head, rq_len, rq_cap;
@@ -423,22 +422,27 @@ static int wait_read(bookd_conn *c, int64_t deadline)
 /* ---------------------------------------------------------------------- */
 /* Sending. */
 
-static int sbuf_put(bookd_conn *c, const void *p, size_t n)
+int bookd_buf_put_(struct bookd_buf_ *b, const void *p, size_t n)
 {
-	if (c->scap - c->slen < n) {
-		size_t cap = c->scap ? c->scap : 256;
+	if (b->cap - b->len < n) {
+		size_t cap = b->cap ? b->cap : 256;
 		char *q;
-		while (cap - c->slen < n)
+		while (cap - b->len < n)
 			cap *= 2;
-		q = realloc(c->sbuf, cap);
+		q = realloc(b->data, cap);
 		if (q == NULL)
 			return -1;
-		c->sbuf = q;
-		c->scap = cap;
+		b->data = q;
+		b->cap = cap;
 	}
-	memcpy(c->sbuf + c->slen, p, n);
-	c->slen += n;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
 	return 0;
+}
+
+static int sbuf_put(bookd_conn *c, const void *p, size_t n)
+{
+	return bookd_buf_put_(&c->sb, p, n);
 }
 
 static int sbuf_write(void *data, const char *buf, size_t len)
@@ -508,7 +512,7 @@ static int send_req(bookd_conn *c, const char *op, const void *args,
 		       ((const unsigned char *)args)[0] == 0xdf)))
 		return bookd_fail_(c, BOOKD_E_BAD_REQUEST,
 				   "args must be one packed MessagePack map");
-	c->slen = 0;
+	c->sb.len = 0;
 	msgpack_packer_init(&pk, c, sbuf_write);
 	rc = sbuf_put(c, "\0\0\0\0", 4);
 	rc |= msgpack_pack_map(&pk, args ? 3 : 2);
@@ -522,16 +526,16 @@ static int send_req(bookd_conn *c, const char *op, const void *args,
 	}
 	if (rc != 0)
 		return bookd_fail_(c, BOOKD_E_NOMEM, "out of memory");
-	body = c->slen - 4;
+	body = c->sb.len - 4;
 	if (body > WIRE_MAX_FRAME)
 		return bookd_fail_(c, BOOKD_E_TOO_LARGE,
 				   "request larger than 1 MiB");
-	h = (unsigned char *)c->sbuf;
+	h = (unsigned char *)c->sb.data;
 	h[0] = (unsigned char)(body >> 24);
 	h[1] = (unsigned char)(body >> 16);
 	h[2] = (unsigned char)(body >> 8);
 	h[3] = (unsigned char)body;
-	rc = send_all(c, c->sbuf, c->slen, deadline);
+	rc = send_all(c, c->sb.data, c->sb.len, deadline);
 	if (rc < 0)
 		return rc;
 	if (id)
@@ -627,7 +631,7 @@ void bookd_close(bookd_conn *c)
 	free(c->rq);
 	free(c->pq);
 	free(c->rbuf);
-	free(c->sbuf);
+	free(c->sb.data);
 	bookd_args_free(c->args);
 	free(c);
 }

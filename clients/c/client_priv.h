@@ -19,6 +19,17 @@ enum bookd_reason bookd_reason_from_name_(const char *s, size_t n);
 bookd_args *bookd_conn_args_(bookd_conn *c);
 
 /*
+ * A growable byte buffer (a request being framed, an argument map).
+ * bookd_buf_put_() appends n bytes, doubling the capacity as needed; -1 when
+ * memory runs out, the buffer then as it was.  Nothing here aborts.
+ */
+struct bookd_buf_ {
+	char *data;
+	size_t len, cap;
+};
+int bookd_buf_put_(struct bookd_buf_ *b, const void *p, size_t n);
+
+/*
  * Record a failure that did not come from the server (for example a reply
  * whose result lacks a field): sets the message bookd_errmsg() returns and
  * returns err.  The connection stays usable.
