@@ -38,12 +38,6 @@ static int bad_result(bookd_conn *c, const char *op, const char *what)
 	return bookd_fail_(c, BOOKD_E_PROTO, "%s: result %s", op, what);
 }
 
-static void copy_str(const msgpack_object *o, char *buf, size_t len)
-{
-	if (wire_cstr(o, buf, len) < 0)
-		buf[0] = 0;
-}
-
 static int hello(bookd_conn *c, const char *client, const char *role,
 		 const char *token, struct bookd_hello_info *info)
 {
@@ -64,9 +58,11 @@ static int hello(bookd_conn *c, const char *client, const char *role,
 	if (info == NULL)
 		return 0;
 	memset(info, 0, sizeof *info);
-	copy_str(wire_get(r, "server"), info->server, sizeof info->server);
-	copy_str(wire_get(r, "version"), info->version, sizeof info->version);
-	copy_str(wire_get(r, "role"), info->role, sizeof info->role);
+	bookd_copy_str_(wire_get(r, "server"), info->server,
+			sizeof info->server);
+	bookd_copy_str_(wire_get(r, "version"), info->version,
+			sizeof info->version);
+	bookd_copy_str_(wire_get(r, "role"), info->role, sizeof info->role);
 	wire_int(wire_get(r, "proto"), &info->proto);
 	wire_int(wire_get(r, "quantum"), &info->quantum);
 	wire_int(wire_get(r, "hold_ttl_ms"), &info->hold_ttl_ms);

@@ -214,7 +214,7 @@ static bool pq_pop(bookd_conn *c, struct bookd_push *out)
 /* ---------------------------------------------------------------------- */
 /* Frames from the server. */
 
-static void copy_str(const msgpack_object *o, char *buf, size_t len)
+void bookd_copy_str_(const msgpack_object *o, char *buf, size_t len)
 {
 	if (wire_cstr(o, buf, len) < 0)
 		buf[0] = 0;
@@ -230,11 +230,11 @@ static void take_push(bookd_conn *c, const msgpack_object *m)
 	struct bookd_push p;
 
 	memset(&p, 0, sizeof p);
-	copy_str(wire_get(m, "push"), p.kind, sizeof p.kind);
+	bookd_copy_str_(wire_get(m, "push"), p.kind, sizeof p.kind);
 	p.sub = get_uint(wire_get(m, "sub"));
-	copy_str(wire_get(m, "topic"), p.topic, sizeof p.topic);
-	copy_str(wire_get(m, "resource"), p.resource, sizeof p.resource);
-	copy_str(wire_get(m, "date"), p.date, sizeof p.date);
+	bookd_copy_str_(wire_get(m, "topic"), p.topic, sizeof p.topic);
+	bookd_copy_str_(wire_get(m, "resource"), p.resource, sizeof p.resource);
+	bookd_copy_str_(wire_get(m, "date"), p.date, sizeof p.date);
 	p.version = get_uint(wire_get(m, "version"));
 	pq_push(c, &p);
 }

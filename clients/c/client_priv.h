@@ -29,6 +29,11 @@ struct bookd_buf_ {
 };
 int bookd_buf_put_(struct bookd_buf_ *b, const void *p, size_t n);
 
+/* A string object into buf (NUL-terminated); "" when it is not a string,
+ * does not fit or holds a NUL byte.  For the fixed-size fields of the API's
+ * structs. */
+void bookd_copy_str_(const msgpack_object *o, char *buf, size_t len);
+
 /*
  * Record a failure that did not come from the server (for example a reply
  * whose result lacks a field): sets the message bookd_errmsg() returns and
