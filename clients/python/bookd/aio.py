@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import uuid
 from typing import Any, Awaitable, Callable, Optional
 
 from . import _stream, _wire
 from ._api import Day, Instant, Minutes, Operations, _args, _view_dates
+from ._hold import HoldState
 from .client import DEFAULT_TIMEOUT, PUSH_QUEUE_MAX, default_socket_path
 from .errors import (
     ConnectionClosed,
@@ -123,7 +123,7 @@ class AsyncSubscription:
         await self.close()
 
 
-class AsyncHold:
+class AsyncHold(HoldState):
     """The asyncio form of :class:`bookd.Hold`.
 
     ``async with client.hold_span(resource, start, end) as h:`` takes the
@@ -134,15 +134,7 @@ class AsyncHold:
     def __init__(self, client: "AsyncClient", resource: str, start: Instant,
                  end: Instant, session: Optional[str] = None,
                  renew_every: Optional[float] = None) -> None:
-        self.client = client
-        self.resource = resource
-        self.start = start
-        self.end = end
-        self.session = session or uuid.uuid4().hex
-        self.renew_every = renew_every
-        self.expires_at_ms: Optional[int] = None
-        self.renewals = 0
-        self.error: Optional[Error] = None
+        super().__init__(client, resource, start, end, session, renew_every)
         self._task: Optional["asyncio.Task[None]"] = None
         self._released = False
 
@@ -154,13 +146,8 @@ class AsyncHold:
 
     async def acquire(self) -> "AsyncHold":
         """Take the hold and start renewing it."""
-        grant = await self.client.hold(self.resource, self.start, self.end,
-                                       self.session)
-        self.expires_at_ms = grant.expires_at_ms
-        if self.renew_every is None:
-            server = self.client.server
-            ttl = server.hold_ttl_ms if server else None
-            self.renew_every = (ttl or 10000) / 2000.0
+        self._granted(await self.client.hold(self.resource, self.start,
+                                             self.end, self.session))
         self._task = asyncio.get_running_loop().create_task(self._renew())
         return self
 
@@ -172,8 +159,7 @@ class AsyncHold:
         except Error as e:
             self.error = e
             raise
-        self.expires_at_ms = grant.expires_at_ms
-        self.renewals += 1
+        self._renewed(grant)
 
     async def _renew(self) -> None:
         assert self.renew_every is not None
@@ -184,11 +170,6 @@ class AsyncHold:
             except Error as e:
                 log.warning("bookd: hold on %s lost: %s", self.resource, e)
                 return
-
-    def raise_if_lost(self) -> None:
-        """Raise the renewal error, if renewing failed."""
-        if self.error is not None:
-            raise self.error
 
     async def release(self) -> bool:
         """Stop renewing and release; returns whether the engine had it."""

@@ -26,11 +26,11 @@ import os
 import queue
 import socket
 import threading
-import uuid
 from typing import Any, Callable, Iterator, Optional
 
 from . import _stream, _wire
 from ._api import Day, Instant, Minutes, Operations, _args, _view_dates
+from ._hold import HoldState
 from .errors import (
     ConnectionClosed,
     ConnectionFailed,
@@ -157,7 +157,7 @@ class Subscription:
         self.close()
 
 
-class Hold:
+class Hold(HoldState):
     """A hold kept alive in the background while a user decides.
 
     ``with client.hold_span(resource, start, end) as h:`` takes the hold
@@ -173,15 +173,7 @@ class Hold:
     def __init__(self, client: "Client", resource: str, start: Instant,
                  end: Instant, session: Optional[str] = None,
                  renew_every: Optional[float] = None) -> None:
-        self.client = client
-        self.resource = resource
-        self.start = start
-        self.end = end
-        self.session = session or uuid.uuid4().hex
-        self.renew_every = renew_every
-        self.expires_at_ms: Optional[int] = None
-        self.renewals = 0
-        self.error: Optional[Error] = None
+        super().__init__(client, resource, start, end, session, renew_every)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -193,13 +185,8 @@ class Hold:
 
     def acquire(self) -> "Hold":
         """Take the hold and start renewing it."""
-        grant = self.client.hold(self.resource, self.start, self.end,
-                                 self.session)
-        self.expires_at_ms = grant.expires_at_ms
-        if self.renew_every is None:
-            server = self.client.server
-            ttl = server.hold_ttl_ms if server else None
-            self.renew_every = (ttl or 10000) / 2000.0
+        self._granted(self.client.hold(self.resource, self.start, self.end,
+                                       self.session))
         self._thread = threading.Thread(target=self._renew, daemon=True,
                                         name=f"bookd-hold-{self.resource}")
         self._thread.start()
@@ -216,8 +203,7 @@ class Hold:
         except Error as e:
             self.error = e
             raise
-        self.expires_at_ms = grant.expires_at_ms
-        self.renewals += 1
+        self._renewed(grant)
 
     def _renew(self) -> None:
         assert self.renew_every is not None
@@ -227,11 +213,6 @@ class Hold:
             except Error as e:
                 log.warning("bookd: hold on %s lost: %s", self.resource, e)
                 return
-
-    def raise_if_lost(self) -> None:
-        """Raise the renewal error, if renewing failed."""
-        if self.error is not None:
-            raise self.error
 
     def release(self) -> bool:
         """Stop renewing and release; returns whether the engine had it."""
