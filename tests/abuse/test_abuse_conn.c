@@ -937,6 +937,121 @@ START_TEST(i15_events_after_max)
 }
 END_TEST
 
+/* ---- all at once ------------------------------------------------------ */
+
+/*
+ * The connection-level attacks together (pipelined lists never read, slow
+ * senders, floods of expensive frames, a subscription flood) while an
+ * honest client books and pings: every booking succeeds, the ping stays
+ * fast, and the engine's RSS grows by less than the budget below (the
+ * attacks' share of --max-conn-output-mb, --max-input-mb, and buffers).
+ */
+#define COMBINED_RSS_BUDGET_KB (160 * 1024)
+
+START_TEST(all_attacks_at_once)
+{
+	enum { SLOW = 32, BOOKS = 100 };
+	int fd, flood, slow[SLOW], subs;
+	uint64_t id = 1;
+	msgpack_sbuffer lists, nils;
+	static char body[256 * 1024];
+	unsigned char hdr[4] = {0x00, 0x0f, 0xff, 0xff};
+	char meta[2001];
+	long rtt[BOOKS], rss0, rss_max = 0;
+	int64_t day0 = h_day(3);
+	pid_t kid;
+
+	small_asan_quarantine();
+	ck_assert_int_eq(h_start(&H, NULL), 0);
+	fd = h_connect_raw(&H);
+	memset(meta, 'm', sizeof(meta) - 1);
+	meta[sizeof(meta) - 1] = 0;
+	for (int i = 0; i < 50; i++) {
+		char rid[16];
+		snprintf(rid, sizeof(rid), "r%d", i);
+		ck_assert_int_eq(CALL(fd, id++, "resource.create",
+				      "{s:s s:{s:s}}", "id", rid, "meta", "x",
+				      meta),
+				 0);
+	}
+	rss0 = proc_kb(H.pid, "VmRSS");
+	/* Output amplification. */
+	msgpack_sbuffer_init(&lists);
+	for (int i = 0; i < 2000; i++)
+		frame_into(&lists, 100000 + (uint64_t)i, "resource.list");
+	flood = h_connect_raw(&H);
+	send_for(flood, lists.data, lists.size, 500);
+	/* Slow senders. */
+	for (int i = 0; i < SLOW; i++) {
+		slow[i] = h_connect_raw(&H);
+		ck_assert_int_eq(h_send_all(slow[i], hdr, 4), 0);
+		send_for(slow[i], body, sizeof(body), 20);
+	}
+	/* A subscription flood: as many as one caller may have. */
+	subs = h_connect_raw(&H);
+	for (int i = 0; i < 4096; i++)
+		ck_assert_int_eq(h_send_req(subs, 200000 + (uint64_t)i,
+					    "subscribe", "{s:s s:s}", "topic",
+					    "slots", "resource", "r0"),
+				 0);
+	/* Expensive frames, from a child, as fast as they go. */
+	msgpack_sbuffer_init(&nils);
+	for (int i = 0; i < 8; i++)
+		nils_frame(&nils, 60000);
+	kid = fork();
+	ck_assert_int_ge(kid, 0);
+	if (kid == 0) {
+		int c[2] = {h_connect_raw(&H), h_connect_raw(&H)};
+		int64_t end = now_ms() + 5000;
+		char sink[65536];
+		while (now_ms() < end)
+			for (int k = 0; k < 2; k++) {
+				send_for(c[k], nils.data, nils.size, 50);
+				while (recv(c[k], sink, sizeof(sink),
+					    MSG_DONTWAIT) > 0)
+					;
+			}
+		_exit(0);
+	}
+	/* The honest client books on r1 (with a subscriber flood on r0). */
+	for (int i = 0; i < BOOKS; i++) {
+		int64_t s = day0 + (int64_t)i * Q_SECONDS;
+		long r;
+		ck_assert_int_eq(
+		    CALL(fd, id++, "book", "{s:s s:I s:I s:{s:s s:s}}",
+			 "resource", "r1", "start", s, "end", s + Q_SECONDS,
+			 "booker", "name", "H", "email", "h@example.com"),
+		    0);
+		r = ping_us(fd, id++);
+		ck_assert_int_ge(r, 0);
+		rtt[i] = r;
+		if (i % 10 == 0) {
+			long k = proc_kb(H.pid, "VmRSS");
+			if (k > rss_max)
+				rss_max = k;
+		}
+	}
+	waitpid(kid, NULL, 0);
+	qsort(rtt, BOOKS, sizeof(long), cmp_long);
+	fprintf(stderr,
+		"all at once: %d bookings ok; ping p50 %ld us p99 %ld us; "
+		"RSS %ld -> max %ld kB\n",
+		BOOKS, rtt[BOOKS / 2], rtt[BOOKS * 99 / 100], rss0, rss_max);
+	ck_assert_int_lt(rss_max - rss0, COMBINED_RSS_BUDGET_KB);
+	/* A shared machine, maybe the sanitizer build: p99 is bounded
+	 * loosely; the issue's 20 ms holds for the plain build when the
+	 * machine is idle (see the report's figures). */
+	ck_assert_int_lt(rtt[BOOKS * 99 / 100], 200000);
+	for (int i = 0; i < SLOW; i++)
+		close(slow[i]);
+	close(flood);
+	close(subs);
+	close(fd);
+	msgpack_sbuffer_destroy(&lists);
+	msgpack_sbuffer_destroy(&nils);
+}
+END_TEST
+
 Suite *abuse_conn_suite(void);
 Suite *abuse_conn_suite(void)
 {
@@ -961,6 +1076,7 @@ Suite *abuse_conn_suite(void)
 	    {"i5", i5_emfile_no_spin},
 	    {"i15", i15_admin_group_from_peer},
 	    {"i15", i15_events_after_max},
+	    {"all", all_attacks_at_once},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
