@@ -20,7 +20,29 @@ struct sub {
 	uint32_t res;
 	uint8_t topic;
 	int64_t from_day, to_day;
+	struct sub_ent *ents; /* its places in the day index */
+	uint32_t nents;
 };
+
+/*
+ * The day index of one resource and topic: a segment tree over the local
+ * days [index_base, index_base + index_days).  Node 1 covers them all, node
+ * n's children are 2n and 2n+1, leaf index_days + k is day index_base + k.
+ * A subscription is listed at the O(log days) nodes that exactly cover its
+ * range (clipped to the index), so the subscribers of day d are the lists
+ * on the path from d's leaf to the root: a change costs its matching
+ * subscribers and the path, never the others.  The arrays of list heads
+ * are made with a resource-topic's first subscription.  The covered span
+ * is the window with a year to slide into; when the window leaves it, every
+ * index is rebuilt around the new window.
+ */
+struct sub_ent {
+	struct sub_ent *next, *prev;
+	struct sub *sub;
+	uint32_t node;
+};
+
+#define INDEX_SLACK_DAYS 370 /* the window may slide this far */
 
 int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
 	     uint32_t window_days, int64_t first_day, int64_t last_day,
@@ -35,6 +57,11 @@ int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
 	p->max_subs = 65536;
 	p->first_day = first_day;
 	p->last_day = last_day;
+	p->index_base = first_day - 2;
+	p->index_days = 1;
+	while (p->index_days <
+	       (uint64_t)(last_day - first_day) + 5 + INDEX_SLACK_DAYS)
+		p->index_days *= 2;
 	p->res = calloc(max_res, sizeof(*p->res));
 	p->all_due = calloc(max_res, sizeof(*p->all_due));
 	if (p->res == NULL || p->all_due == NULL)
@@ -62,8 +89,12 @@ void pub_free(struct publisher *p)
 {
 	if (p->pages)
 		pagesw_close(p->pages);
+	for (uint32_t i = 0; p->res && i < p->max_res; i++)
+		for (int t = 0; t < 2; t++)
+			free(p->res[i].day_index[t]);
 	free(p->res);
 	free(p->all_due);
+	free(p->match);
 	for (size_t i = 0; i < PUB_CALLER_BUCKETS; i++)
 		while (p->callers[i]) {
 			struct pub_caller *n = p->callers[i]->next;
@@ -73,6 +104,137 @@ void pub_free(struct publisher *p)
 	wbuf_free(&p->pb);
 	free(p->due_slots.v);
 	free(p->due_holds.v);
+}
+
+/* ---- the day index ---------------------------------------------------- */
+
+static void index_add(struct publisher *p, struct sub *x)
+{
+	struct sub_ent ***heads = &p->res[x->res].day_index[x->topic];
+	int64_t a = x->from_day, b = x->to_day;
+	int64_t lo = p->index_base, hi = lo + (int64_t)p->index_days - 1;
+	uint32_t l, r, n = 0, cap = 0;
+
+	x->ents = NULL;
+	x->nents = 0;
+	if (a < lo)
+		a = lo;
+	if (b > hi)
+		b = hi;
+	if (a > b)
+		return;
+	if (*heads == NULL) {
+		*heads = calloc(2 * (size_t)p->index_days, sizeof(**heads));
+		if (*heads == NULL)
+			abort();
+	}
+	for (uint32_t d = p->index_days; d > 1; d /= 2)
+		cap += 2;
+	x->ents = calloc(cap, sizeof(*x->ents));
+	if (x->ents == NULL)
+		abort();
+	l = (uint32_t)(a - lo) + p->index_days;
+	r = (uint32_t)(b - lo) + p->index_days + 1;
+	for (; l < r; l /= 2, r /= 2) {
+		uint32_t nodes[2] = {0, 0};
+		if (l & 1)
+			nodes[0] = l++;
+		if (r & 1)
+			nodes[1] = --r;
+		for (int k = 0; k < 2; k++) {
+			struct sub_ent *e;
+			if (nodes[k] == 0)
+				continue;
+			e = &x->ents[n++];
+			e->sub = x;
+			e->node = nodes[k];
+			e->next = (*heads)[e->node];
+			if (e->next)
+				e->next->prev = e;
+			(*heads)[e->node] = e;
+		}
+	}
+	x->nents = n;
+}
+
+static void index_del(struct publisher *p, struct sub *x)
+{
+	struct sub_ent **heads = p->res[x->res].day_index[x->topic];
+
+	for (uint32_t i = 0; i < x->nents; i++) {
+		struct sub_ent *e = &x->ents[i];
+		if (e->prev)
+			e->prev->next = e->next;
+		else
+			heads[e->node] = e->next;
+		if (e->next)
+			e->next->prev = e->prev;
+	}
+	free(x->ents);
+	x->ents = NULL;
+	x->nents = 0;
+}
+
+/* The window left the indexed span: index around the new one. */
+static void index_rebuild(struct publisher *p)
+{
+	for (uint32_t i = 0; i < p->max_res; i++)
+		for (int t = 0; t < 2; t++)
+			for (struct sub *x = p->res[i].subs[t]; x; x = x->rnext)
+				index_del(p, x);
+	p->index_base = p->first_day - 2;
+	for (uint32_t i = 0; i < p->max_res; i++)
+		for (int t = 0; t < 2; t++) {
+			free(p->res[i].day_index[t]);
+			p->res[i].day_index[t] = NULL;
+			for (struct sub *x = p->res[i].subs[t]; x; x = x->rnext)
+				index_add(p, x);
+		}
+}
+
+static void match_add(struct publisher *p, struct sub *x)
+{
+	if (p->nmatch == p->capmatch) {
+		size_t cap = p->capmatch ? p->capmatch * 2 : 64;
+		struct sub **v = reallocarray(p->match, cap, sizeof(*v));
+		if (v == NULL)
+			abort();
+		p->match = v;
+		p->capmatch = cap;
+	}
+	p->match[p->nmatch++] = x;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct sub *x = *(struct sub *const *)a;
+	const struct sub *y = *(struct sub *const *)b;
+	return (x->id < y->id) - (x->id > y->id);
+}
+
+/* The subscribers of topic on (res, local day), newest first, into
+ * p->match. */
+static void subscribers_of(struct publisher *p, uint32_t res, uint8_t topic,
+			   int64_t day)
+{
+	struct sub_ent **heads = p->res[res].day_index[topic];
+	int64_t k = day - p->index_base;
+
+	p->nmatch = 0;
+	if (k < 0 || k >= (int64_t)p->index_days) {
+		/* Outside the indexed span (no subscription reaches it but
+		 * through its clipped ends): look at every one. */
+		for (struct sub *x = p->res[res].subs[topic]; x; x = x->rnext)
+			if (day >= x->from_day && day <= x->to_day)
+				match_add(p, x);
+		return;
+	}
+	if (heads == NULL)
+		return;
+	for (uint32_t n = (uint32_t)k + p->index_days; n >= 1; n /= 2)
+		for (struct sub_ent *e = heads[n]; e; e = e->next)
+			match_add(p, e->sub);
+	qsort(p->match, p->nmatch, sizeof(*p->match), newest_first);
 }
 
 /* ---- pages ------------------------------------------------------------ */
@@ -113,6 +275,9 @@ void pub_window(struct publisher *p, int64_t first_day, int64_t last_day)
 	pagesw_set_window(p->pages, first_day, last_day);
 	p->first_day = first_day;
 	p->last_day = last_day;
+	if (first_day - 2 < p->index_base ||
+	    last_day + 2 >= p->index_base + (int64_t)p->index_days)
+		index_rebuild(p);
 }
 
 /* ---- what is due ------------------------------------------------------ */
@@ -220,10 +385,9 @@ static void push_due(struct publisher *p, struct dayrefs *q, uint8_t topic,
 		if (topic == TOPIC_SLOTS && p->res[d->res].all_due)
 			continue; /* one push for the whole range, below */
 		q_format_date(d->day, date);
-		for (struct sub *x = p->res[d->res].subs[topic]; x;
-		     x = x->rnext)
-			if (d->day >= x->from_day && d->day <= x->to_day)
-				push(p, x, date, NULL, version);
+		subscribers_of(p, d->res, topic, d->day);
+		for (size_t k = 0; k < p->nmatch; k++)
+			push(p, p->match[k], date, NULL, version);
 	}
 	q->n = 0;
 }
@@ -337,6 +501,8 @@ static void caller_put(struct publisher *p, struct pub_caller *k)
 /* Take a subscription off its list and free it. */
 static void sub_free(struct publisher *p, struct sub *x)
 {
+	if (x->topic != TOPIC_EVENTS)
+		index_del(p, x);
 	if (x->rprev)
 		x->rprev->rnext = x->rnext;
 	else
@@ -387,6 +553,8 @@ int pub_subscribe(struct publisher *p, struct conn *c, uint8_t topic,
 	if (*list)
 		(*list)->rprev = x;
 	*list = x;
+	if (topic != TOPIC_EVENTS)
+		index_add(p, x);
 	x->cnext = c->subs;
 	c->subs = x;
 	c->nsubs++;

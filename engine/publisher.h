@@ -19,8 +19,13 @@
  * and de-duplicated, so a change spanning several UTC days still pushes
  * each subscriber once per local date.
  *
- * Invariants: a subscription is on exactly one list (its resource's, or
- * the events list) and on its connection's list, and is freed with its
+ * Subscribers are found through a day index per resource and topic (a
+ * segment tree over local days, publisher.c), so a change costs its
+ * matching subscribers, not every subscriber of the resource.
+ *
+ * Invariants: a subscription is on exactly one list (its resource's and
+ * topic's, or the events list), in its resource's day index (clipped to the
+ * indexed span), and on its connection's list, and is freed with its
  * connection.  Nothing here decides availability or reads domain state.
  *
  * How it fails: pub_init returns -errno when the pages file cannot be built;
@@ -62,11 +67,14 @@ struct dayrefs {
 	size_t n, cap;
 };
 
+struct sub_ent;
+
 struct pub_res {
 	char id[64];
-	const struct tz *tz; /* NULL: UTC */
-	struct sub *subs[2]; /* by topic: TOPIC_SLOTS, TOPIC_HOLDS */
-	bool all_due;	     /* every day changed in this batch */
+	const struct tz *tz;	       /* NULL: UTC */
+	struct sub *subs[2];	       /* by topic: TOPIC_SLOTS, TOPIC_HOLDS */
+	struct sub_ent **day_index[2]; /* by topic; see publisher.c */
+	bool all_due;		       /* every day changed in this batch */
 };
 
 /* Subscriptions of one caller (token subject, else peer uid). */
@@ -86,7 +94,11 @@ struct publisher {
 	uint64_t max_subs;
 	struct pub_caller *callers[PUB_CALLER_BUCKETS];
 	int64_t first_day, last_day; /* the window, UTC days */
-	uint32_t *all_due;	     /* resources with all_due set */
+	int64_t index_base;	     /* first local day the indexes cover */
+	uint32_t index_days;	     /* days they cover (a power of two) */
+	struct sub **match;	     /* scratch: the subscribers of a date */
+	size_t nmatch, capmatch;
+	uint32_t *all_due; /* resources with all_due set */
 	uint32_t nall_due;
 	uint64_t next_sub;
 	uint64_t nsubs;

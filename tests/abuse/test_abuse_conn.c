@@ -11,8 +11,9 @@
  *  7   slow senders: connections that send most of a large frame and stop
  *      cost at most the input budget and are closed after the frame
  *      timeout; idle public connections are closed, admin ones are not;
- *  11  subscriptions are capped per caller and in all, and a change of
- *      every day of a resource's window is one push per subscriber;
+ *  11  subscriptions are capped per caller and in all, a change of every
+ *      day of a resource's window is one push per subscriber, and the day
+ *      index pushes exactly the subscriptions whose range holds the date;
  *  10  a record over the log's limit is refused with TOO_LARGE, and the
  *      engine restarts after kill -9 with every acknowledged booking;
  *  12  a frame of a million nils is refused before it is unpacked, and
@@ -35,6 +36,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -642,6 +644,62 @@ START_TEST(i11_whole_window_coalesced)
 }
 END_TEST
 
+START_TEST(i11_day_index_exact)
+{
+	enum { NSUB = 60 };
+	int fd, w;
+	uint64_t id = 1;
+	int64_t d0 = h_day(5), from[NSUB], to[NSUB], sid[NSUB];
+	int64_t target = d0 + 7 * DAY_SECONDS;
+	bool expect[NSUB], got[NSUB];
+	msgpack_unpacked u;
+
+	ck_assert_int_eq(h_start(&H, NULL), 0);
+	fd = h_connect_raw(&H);
+	w = h_connect_raw(&H);
+	ck_assert_int_eq(CALL(fd, id++, "resource.create", "{s:s}", "id", "r"),
+			 0);
+	/* Ranges of every length and place around the target date. */
+	for (int i = 0; i < NSUB; i++) {
+		char a[11], b[11];
+		from[i] = d0 + (int64_t)(i % 12) * DAY_SECONDS;
+		to[i] = from[i] + (int64_t)(i / 12) * 2 * DAY_SECONDS;
+		h_date(from[i], a);
+		h_date(to[i], b);
+		ck_assert_int_eq(CALL(w, id++, "subscribe", "{s:s s:s s:s s:s}",
+				      "topic", "slots", "resource", "r", "from",
+				      a, "to", b),
+				 0);
+		sid[i] = (int64_t)wire_get(h_result(&U), "sub")->via.u64;
+		expect[i] = from[i] <= target && target <= to[i];
+		got[i] = false;
+	}
+	ck_assert_int_eq(CALL(fd, id++, "book", "{s:s s:I s:I s:{s:s s:s}}",
+			      "resource", "r", "start", target + 3600, "end",
+			      target + 3600 + Q_SECONDS, "booker", "name", "I",
+			      "email", "i@example.com"),
+			 0);
+	msgpack_unpacked_init(&u);
+	while (h_recv_frame(w, &u, 500) == 1) {
+		int64_t sub = (int64_t)wire_get(&u.data, "sub")->via.u64;
+		for (int i = 0; i < NSUB; i++)
+			if (sid[i] == sub) {
+				ck_assert(!got[i]);
+				got[i] = true;
+			}
+		msgpack_unpacked_destroy(&u);
+		msgpack_unpacked_init(&u);
+	}
+	msgpack_unpacked_destroy(&u);
+	for (int i = 0; i < NSUB; i++)
+		ck_assert_msg(got[i] == expect[i],
+			      "sub %d: pushed %d, expected %d", i, got[i],
+			      expect[i]);
+	close(w);
+	close(fd);
+}
+END_TEST
+
 /* ---- 14: socket takeover ---------------------------------------------- */
 
 START_TEST(i14_socket_takeover)
@@ -1068,6 +1126,7 @@ Suite *abuse_conn_suite(void)
 	    {"i12", i12_parsing_cost},
 	    {"i11", i11_subscription_caps},
 	    {"i11", i11_whole_window_coalesced},
+	    {"i11", i11_day_index_exact},
 	    {"i14", i14_socket_takeover},
 	    {"i5", i5_per_uid_cap},
 	    {"i5", i5_admin_reserve},
