@@ -54,11 +54,22 @@ static int bad(struct req *r, const char *field, const char *fmt, ...)
 	return r->err;
 }
 
+static const char *role_name(int role)
+{
+	return role == ROLE_ADMIN     ? "admin"
+	       : role == ROLE_GATEWAY ? "gateway"
+				      : "public";
+}
+
+/* The audit actor: the visitor's principal, else the token subject, else
+ * the role. */
 static const char *actor(struct req *r)
 {
+	if (r->visitor)
+		return r->principal;
 	if (r->c->subject[0])
 		return r->c->subject;
-	return r->c->role == ROLE_ADMIN ? "admin" : "public";
+	return role_name(r->role);
 }
 
 static bool valid_slug(const msgpack_object *o)
@@ -88,7 +99,7 @@ static struct resource *find_res(struct req *r, const msgpack_object *o,
 	    state_resource(&r->s->st, o->via.str.ptr, o->via.str.size);
 
 	if (res == NULL ||
-	    (!res->active && !want_inactive && r->c->role != ROLE_ADMIN)) {
+	    (!res->active && !want_inactive && r->role != ROLE_ADMIN)) {
 		r->err = BOOKD_E_NOT_FOUND;
 		snprintf(r->fieldbuf, sizeof(r->fieldbuf), "%s", field);
 		r->field = r->fieldbuf;
@@ -242,6 +253,9 @@ static int h_hello(struct req *r)
 	const msgpack_object *tok = r->a[ARG_token], *role = r->a[ARG_role];
 	int want = -1;
 
+	if (r->visitor)
+		return bad(r, "as",
+			   "not with hello: it changes the connection");
 	if (role) {
 		if (wire_str_eq(role, "public"))
 			want = ROLE_PUBLIC;
@@ -259,12 +273,14 @@ static int h_hello(struct req *r)
 					 "token: invalid or expired");
 		/* A token names the role and the audit actor; it cannot
 		 * raise a connection that was dropped to public. */
-		if (strcmp(trole, "admin") == 0 && c->dropped)
+		int trl = strcmp(trole, "admin") == 0	  ? ROLE_ADMIN
+			  : strcmp(trole, "gateway") == 0 ? ROLE_GATEWAY
+							  : ROLE_PUBLIC;
+		if (trl > ROLE_PUBLIC && c->dropped)
 			return req_error(r, BOOKD_E_FORBIDDEN,
 					 "token: this connection was dropped "
 					 "to public for good");
-		c->role =
-		    strcmp(trole, "admin") == 0 ? ROLE_ADMIN : ROLE_PUBLIC;
+		c->role = (uint8_t)trl;
 		snprintf(c->subject, sizeof(c->subject), "%s", subject);
 	}
 	if (want == ROLE_ADMIN && c->role != ROLE_ADMIN)
@@ -278,7 +294,7 @@ static int h_hello(struct req *r)
 	wire_pk_kstr(r->pk, "server", "bookd");
 	wire_pk_kstr(r->pk, "version", VERSION);
 	wire_pk_kint(r->pk, "proto", 1);
-	wire_pk_kstr(r->pk, "role", c->role == ROLE_ADMIN ? "admin" : "public");
+	wire_pk_kstr(r->pk, "role", role_name(c->role));
 	wire_pk_kint(r->pk, "quantum", Q_SECONDS);
 	wire_pk_kint(r->pk, "hold_ttl_ms", r->s->cfg.hold_ttl_ms);
 	return 0;
@@ -610,11 +626,11 @@ static int h_schedule_list(struct req *r)
 
 	for (uint32_t i = 0; i < st->nres; i++)
 		n += st->res[i]->sched &&
-		     (st->res[i]->active || r->c->role == ROLE_ADMIN);
+		     (st->res[i]->active || r->role == ROLE_ADMIN);
 	msgpack_pack_array(r->pk, n);
 	for (uint32_t i = 0; i < st->nres; i++) {
 		const struct resource *res = st->res[i];
-		if (!res->sched || (!res->active && r->c->role != ROLE_ADMIN))
+		if (!res->sched || (!res->active && r->role != ROLE_ADMIN))
 			continue;
 		msgpack_pack_map(r->pk, 2);
 		wire_pk_kstr(r->pk, "id", res->id);
@@ -744,7 +760,7 @@ static int h_event_type_get(struct req *r)
 static int h_event_type_list(struct req *r)
 {
 	const struct state *st = &r->s->st;
-	bool all = r->c->role == ROLE_ADMIN;
+	bool all = r->role == ROLE_ADMIN;
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < st->net; i++)
@@ -770,7 +786,7 @@ static int h_resource_list(struct req *r)
 {
 	const struct state *st = &r->s->st;
 	bool active_only =
-	    r->c->role != ROLE_ADMIN ||
+	    r->role != ROLE_ADMIN ||
 	    (r->a[ARG_active_only] && r->a[ARG_active_only]->via.boolean);
 	uint32_t n = 0;
 
@@ -851,7 +867,7 @@ static int event_type_arg(struct req *r, const msgpack_object *o,
 	if (o == NULL)
 		return 0;
 	e = state_event_type(&r->s->st, o->via.str.ptr, o->via.str.size);
-	if (e == NULL || (!e->active && r->c->role != ROLE_ADMIN)) {
+	if (e == NULL || (!e->active && r->role != ROLE_ADMIN)) {
 		r->field = "event_type";
 		return req_error(
 		    r, BOOKD_E_NOT_FOUND, "event_type: no event type '%.*s'",
@@ -1419,7 +1435,7 @@ static int write_booking(struct req *r, const struct booking *b, int ev)
 	wbuf_free(&rec);
 	stored = state_booking(&r->s->st, b->id);
 	state_pack_booking(r->pk, &r->s->st, stored,
-			   r->c->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
+			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
 	return 0;
 }
 
@@ -1465,7 +1481,7 @@ static bool same_request(const struct booking *b, const struct item *items,
  * are recorded as their token's subject, or "public". */
 static int by_arg(struct req *r)
 {
-	if (r->a[ARG_by] && r->c->role != ROLE_ADMIN)
+	if (r->a[ARG_by] && r->role != ROLE_ADMIN)
 		return req_error(r, BOOKD_E_FORBIDDEN, "by: admin only");
 	return 0;
 }
@@ -1505,9 +1521,8 @@ static int h_book(struct req *r)
 					   "already used for a different "
 					   "booking");
 			state_pack_booking(r->pk, st, prev,
-					   r->c->role == ROLE_ADMIN
-					       ? VIEW_ADMIN
-					       : VIEW_PUBLIC);
+					   r->role == ROLE_ADMIN ? VIEW_ADMIN
+								 : VIEW_PUBLIC);
 			return 0;
 		}
 	}
@@ -1522,7 +1537,7 @@ static int h_book(struct req *r)
 		ba = (int32_t)et->buffer_after * 60;
 	}
 	if (r->a[ARG_status]) {
-		if (r->c->role != ROLE_ADMIN)
+		if (r->role != ROLE_ADMIN)
 			return req_error(r, BOOKD_E_FORBIDDEN,
 					 "status: admin only");
 		status = bstatus_parse(r->a[ARG_status]);
@@ -1579,7 +1594,7 @@ static struct booking *find_booking(struct req *r)
 		bad(r, "id", "give exactly one of id and ref");
 		return NULL;
 	}
-	if (id && r->c->role != ROLE_ADMIN) {
+	if (id && r->role != ROLE_ADMIN) {
 		req_error(r, BOOKD_E_FORBIDDEN, "id: admin only; use ref");
 		return NULL;
 	}
@@ -1603,7 +1618,7 @@ static int h_booking_get(struct req *r)
 	if (b == NULL)
 		return r->err;
 	state_pack_booking(r->pk, &r->s->st, b,
-			   r->c->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
+			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
 	return 0;
 }
 

@@ -199,7 +199,7 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 {
 	msgpack_unpacked u;
 	size_t used = 0;
-	const msgpack_object *id, *op, *args;
+	const msgpack_object *id, *op, *args, *as;
 	struct req r;
 	int opi, rc;
 	size_t off;
@@ -224,6 +224,7 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	id = wire_get(&u.data, "id");
 	op = wire_get(&u.data, "op");
 	args = wire_get(&u.data, "args");
+	as = wire_get(&u.data, "as");
 	if (id && id->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
 				   "id: must be a non-negative integer");
@@ -232,10 +233,10 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
 		const msgpack_object *k = &u.data.via.map.ptr[i].key;
 		if (!wire_str_eq(k, "id") && !wire_str_eq(k, "op") &&
-		    !wire_str_eq(k, "args")) {
+		    !wire_str_eq(k, "args") && !wire_str_eq(k, "as")) {
 			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
 					   "request: unknown key (expected "
-					   "id, op, args)");
+					   "id, op, args, as)");
 			goto out;
 		}
 	}
@@ -258,8 +259,31 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	r.c = c;
 	r.op = opi;
 	r.pk = &s->pk;
-	r.admin_details = c->role == ROLE_ADMIN;
-	if (proto_ops[opi].role > c->role) {
+	r.role = c->role;
+	if (as) {
+		/* A gateway names the visitor it acts for; the request then
+		 * runs as public, whatever the connection may do. */
+		if (c->role != ROLE_ADMIN && c->role != ROLE_GATEWAY) {
+			reply_simple_error(
+			    s, c, id, BOOKD_E_FORBIDDEN,
+			    "as: only a gateway may act for visitors");
+			goto out;
+		}
+		if (as->type != MSGPACK_OBJECT_STR ||
+		    !caller_visitor_ok(as->via.str.ptr, as->via.str.size)) {
+			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
+					   "as: 1 to 64 bytes of A-Z a-z 0-9 "
+					   ". _ : -");
+			goto out;
+		}
+		r.role = ROLE_PUBLIC;
+		r.visitor = true;
+	}
+	caller_principal(r.principal, c->subject, c->uid,
+			 as ? as->via.str.ptr : NULL,
+			 as ? as->via.str.size : 0);
+	r.admin_details = r.role == ROLE_ADMIN;
+	if (proto_ops[opi].role > r.role) {
 		char m[128];
 		snprintf(m, sizeof(m), "%s: admin only", proto_ops[opi].name);
 		reply_simple_error(s, c, id, BOOKD_E_FORBIDDEN, m);

@@ -37,6 +37,7 @@
 #include <liburing.h>
 #include <msgpack.h>
 
+#include "caller.h"
 #include "ops.h"
 #include "snapshot.h"
 #include "state.h"
@@ -206,6 +207,11 @@ struct req {
 	int op;
 	const msgpack_object *a[ARG__COUNT];
 	msgpack_packer *pk;
+	/* Who the request acts for (caller.h) and the role it runs with: the
+	 * connection's, or public when it names a visitor. */
+	uint8_t role;
+	bool visitor;
+	char principal[PRINCIPAL_MAX + 1];
 	/* error reply */
 	int err;
 	char msg[256];

@@ -42,7 +42,9 @@ enum arg_type {
 	T_ANY, /* any value, the handler checks it (nil allowed) */
 };
 
-enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
+/* Roles in increasing privilege.  A gateway has public privileges plus the
+ * right to name a visitor with the request envelope's "as" (engine/caller.h). */
+enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 
 #define OPF_READ  0u
 #define OPF_WRITE 1u /* mutates durable state: its reply waits for the WAL */
