@@ -27,7 +27,7 @@
 
 #include <msgpack.h>
 
-#include "bookd_errors.h"
+#include "errors.h"
 
 #define PROTO_MAX_STR	4096
 #define PROTO_MAX_ITEMS 1024
@@ -43,7 +43,8 @@ enum arg_type {
 };
 
 /* Roles in increasing privilege.  A gateway has public privileges plus the
- * right to name a visitor with the request envelope's "as" (engine/caller.h). */
+ * right to name a visitor with the request envelope's "as" (engine/caller.h).
+ */
 enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 
 #define OPF_READ  0u
@@ -232,11 +233,10 @@ int proto_op_lookup(const char *name, size_t len);
 /*
  * Check a request's "args" (NULL when absent) against the op's schema and
  * fill out[ARG__COUNT] with pointers to the present fields (others NULL).
- * Returns 0, or BOOKD_E_BAD_REQUEST with a message naming the field written
- * to msg (at most msglen bytes, NUL-terminated).
+ * Returns 0, or BOOKD_E_BAD_REQUEST with the error (naming the field) in *e.
  */
 int proto_validate_args(int op, const msgpack_object *args,
-			const msgpack_object *out[ARG__COUNT], char *msg,
-			size_t msglen);
+			const msgpack_object *out[ARG__COUNT],
+			struct proto_error *e);
 
 #endif

@@ -163,7 +163,11 @@ static int validate(int op, const char *bytes, size_t n, char *msg)
 	msgpack_unpacked_init(&u);
 	ck_assert_int_eq(msgpack_unpack_next(&u, bytes, n, &off),
 			 MSGPACK_UNPACK_SUCCESS);
-	rc = proto_validate_args(op, &u.data, a, msg, 256);
+	{
+		struct proto_error e = {0};
+		rc = proto_validate_args(op, &u.data, a, &e);
+		snprintf(msg, 256, "%s", e.msg);
+	}
 	msgpack_unpacked_destroy(&u);
 	return rc;
 }
