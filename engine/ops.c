@@ -12,6 +12,7 @@
  * state_apply(): the live path and recovery are one path.  The server holds
  * the reply until the record is durable.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,20 +57,7 @@ static const char *actor(struct req *r)
 
 static bool valid_slug(const msgpack_object *o)
 {
-	const char *p = o->via.str.ptr;
-	uint32_t n = o->via.str.size;
-
-	if (n < 1 || n > 63)
-		return false;
-	if (!((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')))
-		return false;
-	for (uint32_t i = 1; i < n; i++) {
-		char c = p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return state_slug_ok(o->via.str.ptr, o->via.str.size);
 }
 
 /* Look up the resource named by a string object; public callers do not see
@@ -346,96 +334,103 @@ static int h_stats(struct req *r)
 
 /* ---- resources -------------------------------------------------------- */
 
-/* Validate the optional resource fields shared by create and update; a
- * schedule given is parsed into *sched (NULL when nil or absent). */
-static int check_resource_fields(struct req *r, struct sched **sched)
+/* Copy an optional string argument: NULL when absent, else buf. */
+static int str_arg(struct req *r, int f, const char *name, char *buf,
+		   size_t len, const char **out)
 {
-	const msgpack_object *q = r->a[ARG_quantity];
-	const msgpack_object *meta = r->a[ARG_meta];
-	const msgpack_object *sc = r->a[ARG_schedule];
-	const struct tz *z;
-	char err[200];
+	const msgpack_object *o = r->a[f];
 
-	*sched = NULL;
-	if (q && (q->via.u64 < 1 || q->via.u64 > 10000))
-		return req_error(r, BOOKD_E_BAD_REQUEST, "quantity",
-				 "from 1 to 10000");
-	if (get_tz(r, r->a[ARG_timezone], "timezone", NULL, &z))
-		return r->e.code;
-	if (meta && meta->type != MSGPACK_OBJECT_MAP &&
-	    meta->type != MSGPACK_OBJECT_NIL)
-		return req_error(r, BOOKD_E_BAD_REQUEST, "meta",
-				 "must be a map");
-	if (sc && sc->type != MSGPACK_OBJECT_NIL) {
-		if (sc->type != MSGPACK_OBJECT_MAP)
-			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
-					 "must be a map or nil");
-		if (sched_parse(sc, sched, err, sizeof(err)) < 0)
-			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
-					 "%s", err);
-	}
+	if (o == NULL)
+		return 0;
+	if (wire_cstr(o, buf, len) < 0)
+		return req_error(r, BOOKD_E_BAD_REQUEST, name,
+				 "must not contain NUL bytes");
+	*out = buf;
 	return 0;
 }
 
-/* Pack key and the new value of a string field: the request's, else the
- * old one, else dflt, else nil. */
-static void pk_field_str(msgpack_packer *pk, const char *key,
-			 const msgpack_object *given, const char *old,
-			 const char *dflt)
+/* A `meta` argument, packed into buf: a map, or nil to clear. */
+static int meta_arg(struct req *r, struct wbuf *buf, const char **meta,
+		    uint32_t *len)
 {
-	wire_pk_str(pk, key);
-	if (given)
-		wire_pk_obj(pk, given);
-	else if (old || dflt)
-		wire_pk_str(pk, old ? old : dflt);
-	else
-		msgpack_pack_nil(pk);
+	const msgpack_object *o = r->a[ARG_meta];
+	msgpack_packer pk;
+
+	if (o == NULL)
+		return 0;
+	*meta = NULL;
+	*len = 0;
+	if (o->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "meta",
+				 "must be a map");
+	wbuf_packer_init(&pk, buf);
+	wire_pk_obj(&pk, o);
+	*meta = buf->data;
+	*len = (uint32_t)buf->len;
+	return 0;
 }
 
-/* Pack a resource record: the new state, from the old one (or defaults)
- * overlaid with the request's fields. */
-static void pack_resource_update(struct req *r, const struct resource *old,
-				 const struct sched *sched, bool set_sched,
-				 msgpack_packer *pk)
+/* The strings a resource input points into while it is built. */
+struct resource_bufs {
+	char id[64], name[257], kind[65], timezone[65];
+	struct wbuf meta;
+};
+
+/* The new state of a resource: the old one (or the defaults) overlaid with
+ * the request's fields.  A schedule argument is parsed into *sched (NULL
+ * when nil or absent; the caller frees it). */
+static int resource_input(struct req *r, const struct resource *old,
+			  struct resource_in *in, struct resource_bufs *b,
+			  struct sched **sched)
 {
 	const msgpack_object *const *a = r->a;
-	int64_t now = now_ms();
+	const msgpack_object *sc = a[ARG_schedule];
+	char err[200];
 
-	msgpack_pack_map(pk, 11);
-	wire_pk_str(pk, "id");
-	wire_pk_obj(pk, a[ARG_id]);
-	pk_field_str(pk, "name", a[ARG_name], old ? old->name : NULL, NULL);
-	pk_field_str(pk, "kind", a[ARG_kind], old ? old->kind : NULL, NULL);
-	pk_field_str(pk, "timezone", a[ARG_timezone],
-		     old ? old->timezone : NULL, "UTC");
-	wire_pk_kint(pk, "quantity",
-		     a[ARG_quantity] ? (int64_t)a[ARG_quantity]->via.u64
-		     : old	     ? old->quantity
-				     : 1);
-	wire_pk_kbool(pk, "standalone",
-		      a[ARG_standalone] ? a[ARG_standalone]->via.boolean
-		      : old		? old->standalone
-					: true);
-	wire_pk_kbool(pk, "active",
-		      a[ARG_active] ? a[ARG_active]->via.boolean
-		      : old	    ? old->active
-				    : true);
-	wire_pk_str(pk, "meta");
-	if (a[ARG_meta])
-		wire_pk_obj(pk, a[ARG_meta]);
-	else if (old && old->meta)
-		pk->callback(pk->data, old->meta, old->meta_len);
-	else
-		msgpack_pack_nil(pk);
-	wire_pk_str(pk, "schedule");
-	if (!set_sched)
-		sched = old ? old->sched : NULL;
-	if (sched)
-		sched_pack(sched, pk);
-	else
-		msgpack_pack_nil(pk);
-	wire_pk_kint(pk, "created_ms", old ? old->created_ms : now);
-	wire_pk_kint(pk, "updated_ms", now);
+	*sched = NULL;
+	if (old) {
+		state_resource_in(old, in);
+	} else {
+		*in = (struct resource_in){.timezone = "UTC",
+					   .quantity = 1,
+					   .standalone = true,
+					   .active = true,
+					   .created_ms = now_ms()};
+	}
+	in->updated_ms = now_ms();
+	if (wire_cstr(a[ARG_id], b->id, sizeof(b->id)) < 0 ||
+	    !valid_slug(a[ARG_id]))
+		return req_error(r, BOOKD_E_BAD_REQUEST, "id",
+				 "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	in->id = b->id;
+	if (str_arg(r, ARG_name, "name", b->name, sizeof(b->name), &in->name) ||
+	    str_arg(r, ARG_kind, "kind", b->kind, sizeof(b->kind), &in->kind) ||
+	    str_arg(r, ARG_timezone, "timezone", b->timezone,
+		    sizeof(b->timezone), &in->timezone) ||
+	    meta_arg(r, &b->meta, &in->meta, &in->meta_len))
+		return r->e.code;
+	if (a[ARG_quantity])
+		in->quantity = a[ARG_quantity]->via.u64 > UINT32_MAX
+				   ? 0
+				   : (uint32_t)a[ARG_quantity]->via.u64;
+	if (a[ARG_standalone])
+		in->standalone = a[ARG_standalone]->via.boolean;
+	if (a[ARG_active])
+		in->active = a[ARG_active]->via.boolean;
+	if (sc) {
+		if (sc->type != MSGPACK_OBJECT_NIL &&
+		    sc->type != MSGPACK_OBJECT_MAP)
+			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
+					 "must be a map or nil");
+		if (sc->type == MSGPACK_OBJECT_MAP &&
+		    sched_parse(sc, sched, err, sizeof(err)) < 0)
+			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
+					 "%s", err);
+		in->sched = *sched;
+	}
+	return 0;
 }
 
 static int log_and_apply(struct req *r, uint16_t type, struct wbuf *rec)
@@ -476,74 +471,58 @@ static void stranded(const struct state *st, const struct resource *res,
 	}
 }
 
-/* Pack a map's entries plus n_extra more to come (the caller packs them). */
-static void pack_with_extra(struct req *r,
-			    void (*fn)(msgpack_packer *, const void *),
-			    const void *arg, uint32_t n_extra)
-{
-	struct wbuf tmp = {0};
-	msgpack_packer tpk;
-	msgpack_unpacked u;
-	size_t off = 0;
-
-	wbuf_packer_init(&tpk, &tmp);
-	fn(&tpk, arg);
-	msgpack_unpacked_init(&u);
-	msgpack_unpack_next(&u, tmp.data, tmp.len, &off);
-	msgpack_pack_map(r->pk, u.data.via.map.size + n_extra);
-	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-		wire_pk_obj(r->pk, &u.data.via.map.ptr[i].key);
-		wire_pk_obj(r->pk, &u.data.via.map.ptr[i].val);
-	}
-	msgpack_unpacked_destroy(&u);
-	wbuf_free(&tmp);
-}
-
-static void pack_res_cb(msgpack_packer *pk, const void *res)
-{
-	state_pack_resource_rec(pk, res);
-}
-
-static void pack_sched_cb(msgpack_packer *pk, const void *sched)
-{
-	sched_pack(sched, pk);
-}
-
-static int write_resource(struct req *r, const struct resource *old,
-			  struct sched *sched, bool set_sched,
+/* Log the resource input and reply with the stored entry, plus what the
+ * change strands (or, for schedule.put, the schedule alone). */
+static int write_resource(struct req *r, const struct resource_in *in,
 			  bool reply_schedule)
 {
 	struct wbuf rec = {0};
-	msgpack_packer pk;
 	struct resource *res;
+	struct resource_in now;
 	uint32_t overbooked, closed;
 
-	wbuf_packer_init(&pk, &rec);
-	pack_resource_update(r, old, sched, set_sched, &pk);
-	sched_free(sched);
+	if (state_resource_record(&r->s->st, in, &rec, &r->e)) {
+		wbuf_free(&rec);
+		return r->e.code;
+	}
 	log_and_apply(r, WAL_RESOURCE, &rec);
 	wbuf_free(&rec);
-	res = state_resource(&r->s->st, r->a[ARG_id]->via.str.ptr,
-			     r->a[ARG_id]->via.str.size);
+	res = state_resource(&r->s->st, in->id, strlen(in->id));
+	assert(res != NULL);
 	/* Lowering a pool under what is booked, or closing hours that hold
 	 * bookings, is allowed (bookings are never dropped) and reported. */
 	stranded(&r->s->st, res, &overbooked, &closed);
-	if (reply_schedule)
-		pack_with_extra(r, pack_sched_cb, res->sched, closed ? 1 : 0);
-	else
-		pack_with_extra(r, pack_res_cb, res,
-				(overbooked ? 1 : 0) + (closed ? 1 : 0));
-	if (overbooked && !reply_schedule)
-		wire_pk_kint(r->pk, "overbooked_slots", overbooked);
+	if (reply_schedule) {
+		sched_pack_map(res->sched, r->pk, closed ? 1 : 0);
+	} else {
+		state_resource_in(res, &now);
+		state_encode_resource(r->pk, &now,
+				      (overbooked ? 1 : 0) + (closed ? 1 : 0));
+		if (overbooked)
+			wire_pk_kint(r->pk, "overbooked_slots", overbooked);
+	}
 	if (closed)
 		wire_pk_kint(r->pk, "booked_slots_closed", closed);
 	return 0;
 }
 
+static int put_resource(struct req *r, const struct resource *old)
+{
+	struct resource_in in;
+	struct resource_bufs b = {0};
+	struct sched *sched = NULL;
+	int rc = resource_input(r, old, &in, &b, &sched);
+
+	if (rc == 0)
+		rc = write_resource(r, &in, false);
+	sched_free(sched);
+	wbuf_free(&b.meta);
+	return rc;
+}
+
 static int h_resource_create(struct req *r)
 {
 	const msgpack_object *id = r->a[ARG_id];
-	struct sched *sched;
 
 	if (!valid_slug(id))
 		return req_error(r, BOOKD_E_BAD_REQUEST, "id",
@@ -551,23 +530,16 @@ static int h_resource_create(struct req *r)
 	if (state_resource(&r->s->st, id->via.str.ptr, id->via.str.size))
 		return req_error(r, BOOKD_E_EXISTS, NULL, "id: '%.*s' exists",
 				 (int)id->via.str.size, id->via.str.ptr);
-	if (r->s->st.nres >= r->s->st.max_resources)
-		return req_error(r, BOOKD_E_LIMIT, NULL,
-				 "resources: at most %u (--max-resources)",
-				 r->s->st.max_resources);
-	if (check_resource_fields(r, &sched))
-		return r->e.code;
-	return write_resource(r, NULL, sched, true, false);
+	return put_resource(r, NULL);
 }
 
 static int h_resource_update(struct req *r)
 {
 	struct resource *old = find_res(r, r->a[ARG_id], "id", true);
-	struct sched *sched;
 
-	if (old == NULL || check_resource_fields(r, &sched))
+	if (old == NULL)
 		return r->e.code;
-	return write_resource(r, old, sched, r->a[ARG_schedule] != NULL, false);
+	return put_resource(r, old);
 }
 
 /* ---- schedules -------------------------------------------------------- */
@@ -578,8 +550,10 @@ static int h_schedule_put(struct req *r)
 	msgpack_object_kv kv[3];
 	msgpack_object m;
 	struct sched *sched;
+	struct resource_in in;
 	char err[200];
 	uint32_t n = 0;
+	int rc;
 
 	if (res == NULL)
 		return r->e.code;
@@ -604,8 +578,12 @@ static int h_schedule_put(struct req *r)
 	}
 	/* Only the schedule changes: the resource keeps its own zone for
 	 * local dates, whatever zone the schedule's hours are given in. */
-	r->a[ARG_timezone] = NULL;
-	return write_resource(r, res, sched, true, true);
+	state_resource_in(res, &in);
+	in.sched = sched;
+	in.updated_ms = now_ms();
+	rc = write_resource(r, &in, true);
+	sched_free(sched);
+	return rc;
 }
 
 static int h_schedule_get(struct req *r)
@@ -645,15 +623,13 @@ static int h_schedule_list(struct req *r)
 
 /* ---- event types ------------------------------------------------------ */
 
-static int minutes_field(struct req *r, int f, const char *name, bool q15,
-			 uint32_t max)
+static uint32_t minutes_arg(const struct req *r, int f)
 {
 	const msgpack_object *o = r->a[f];
-	if (o && ((q15 && o->via.u64 % 15) || o->via.u64 > max))
-		return req_error(r, BOOKD_E_BAD_REQUEST, name,
-				 "%sat most %u minutes",
-				 q15 ? "a multiple of 15, " : "", max);
-	return 0;
+	/* Beyond every bound the domain checks: refused there. */
+	return o == NULL		 ? 0
+	       : o->via.u64 > UINT32_MAX ? UINT32_MAX
+					 : (uint32_t)o->via.u64;
 }
 
 static int h_event_type_put(struct req *r)
@@ -661,101 +637,69 @@ static int h_event_type_put(struct req *r)
 	const msgpack_object *const *a = r->a;
 	const msgpack_object *len = a[ARG_lengths], *res = a[ARG_resources];
 	const struct event_type *old;
-	struct wbuf rec = {0};
-	msgpack_packer pk;
-	char field[48];
-	int64_t now = now_ms();
+	struct event_type_in in = {0};
+	struct wbuf rec = {0}, meta = {0};
+	char field[48], id[64], title[257];
+	int rc;
 
-	if (!valid_slug(a[ARG_id]))
+	_Static_assert(ET_MAX_LENGTHS >= PROTO_ET_LENGTHS_MAX &&
+			   ET_MAX_RESOURCES >= PROTO_ET_RESOURCES_MAX,
+		       "the schema's bounds fit the event type's arrays");
+	if (!valid_slug(a[ARG_id]) || wire_cstr(a[ARG_id], id, sizeof(id)) < 0)
 		return req_error(r, BOOKD_E_BAD_REQUEST, "id",
 				 "a slug: [a-z0-9][a-z0-9._-]{0,62}");
-	if (len->via.array.size == 0)
-		return req_error(r, BOOKD_E_BAD_REQUEST, "lengths",
-				 "at least one length");
+	if (wire_cstr(a[ARG_title], title, sizeof(title)) < 0)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "title",
+				 "must not contain NUL bytes");
+	in.id = id;
+	in.title = title;
 	for (uint32_t i = 0; i < len->via.array.size; i++) {
 		const msgpack_object *o = &len->via.array.ptr[i];
 		snprintf(field, sizeof(field), "lengths[%u]", i);
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    o->via.u64 == 0 || o->via.u64 % 15 ||
-		    o->via.u64 > 60 * 24 * 31)
+		    o->via.u64 > UINT32_MAX)
 			return req_error(r, BOOKD_E_BAD_REQUEST, field,
 					 "minutes, a positive multiple of "
 					 "15");
+		in.lengths[in.nlengths++] = (uint32_t)o->via.u64;
 	}
-	if (res->via.array.size == 0)
-		return req_error(r, BOOKD_E_BAD_REQUEST, "resources",
-				 "at least one resource");
 	for (uint32_t i = 0; i < res->via.array.size; i++) {
 		const msgpack_object *o = &res->via.array.ptr[i];
+		const struct resource *rr;
 		snprintf(field, sizeof(field), "resources[%u]", i);
 		if (o->type != MSGPACK_OBJECT_STR)
 			return req_error(r, BOOKD_E_BAD_REQUEST, field,
 					 "a resource id");
-		if (find_res(r, o, field, true) == NULL)
+		if ((rr = find_res(r, o, field, true)) == NULL)
 			return r->e.code;
-		for (uint32_t k = 0; k < i; k++)
-			if (wire_str_eq(&res->via.array.ptr[k], "") ||
-			    (res->via.array.ptr[k].via.str.size ==
-				 o->via.str.size &&
-			     memcmp(res->via.array.ptr[k].via.str.ptr,
-				    o->via.str.ptr, o->via.str.size) == 0))
-				return req_error(r, BOOKD_E_BAD_REQUEST, field,
-						 "listed twice");
+		in.res[in.nres++] = rr->idx;
 	}
 	if (a[ARG_slot_interval] && a[ARG_slot_interval]->via.u64 == 0)
 		return req_error(r, BOOKD_E_BAD_REQUEST, "slot_interval",
 				 "a positive multiple of 15");
-	if (minutes_field(r, ARG_slot_interval, "slot_interval", true, 1440) ||
-	    minutes_field(r, ARG_buffer_before, "buffer_before", true, 1440) ||
-	    minutes_field(r, ARG_buffer_after, "buffer_after", true, 1440) ||
-	    minutes_field(r, ARG_min_notice, "min_notice", false,
-			  60 * 24 * 3660) ||
-	    minutes_field(r, ARG_max_future, "max_future", false,
-			  60 * 24 * 3660))
+	in.slot_interval = minutes_arg(r, ARG_slot_interval);
+	in.buffer_before = minutes_arg(r, ARG_buffer_before);
+	in.buffer_after = minutes_arg(r, ARG_buffer_after);
+	in.min_notice = minutes_arg(r, ARG_min_notice);
+	in.max_future = minutes_arg(r, ARG_max_future);
+	in.requires_confirmation = a[ARG_requires_confirmation] &&
+				   a[ARG_requires_confirmation]->via.boolean;
+	in.active = a[ARG_active] ? a[ARG_active]->via.boolean : true;
+	if (meta_arg(r, &meta, &in.meta, &in.meta_len))
 		return r->e.code;
-	if (a[ARG_meta] && a[ARG_meta]->type != MSGPACK_OBJECT_MAP &&
-	    a[ARG_meta]->type != MSGPACK_OBJECT_NIL)
-		return req_error(r, BOOKD_E_BAD_REQUEST, "meta",
-				 "must be a map");
-	old = state_event_type(&r->s->st, a[ARG_id]->via.str.ptr,
-			       a[ARG_id]->via.str.size);
-	wbuf_packer_init(&pk, &rec);
-	msgpack_pack_map(&pk, 14);
-	wire_pk_str(&pk, "id");
-	wire_pk_obj(&pk, a[ARG_id]);
-	wire_pk_str(&pk, "title");
-	wire_pk_obj(&pk, a[ARG_title]);
-	wire_pk_str(&pk, "lengths");
-	wire_pk_obj(&pk, len);
-	wire_pk_str(&pk, "resources");
-	wire_pk_obj(&pk, res);
-#define UF(f)                                                                  \
-	wire_pk_kint(&pk, #f, a[ARG_##f] ? (int64_t)a[ARG_##f]->via.u64 : 0);
-	UF(slot_interval)
-	UF(buffer_before)
-	UF(buffer_after)
-	UF(min_notice)
-	UF(max_future)
-#undef UF
-	wire_pk_kbool(&pk, "requires_confirmation",
-		      a[ARG_requires_confirmation] &&
-			  a[ARG_requires_confirmation]->via.boolean);
-	wire_pk_kbool(&pk, "active",
-		      a[ARG_active] ? a[ARG_active]->via.boolean : true);
-	wire_pk_str(&pk, "meta");
-	if (a[ARG_meta])
-		wire_pk_obj(&pk, a[ARG_meta]);
-	else
-		msgpack_pack_nil(&pk);
-	wire_pk_kint(&pk, "created_ms", old ? old->created_ms : now);
-	wire_pk_kint(&pk, "updated_ms", now);
-	log_and_apply(r, WAL_EVENT_TYPE, &rec);
+	old = state_event_type(&r->s->st, id, strlen(id));
+	in.updated_ms = now_ms();
+	in.created_ms = old ? old->created_ms : in.updated_ms;
+	rc = state_event_type_record(&r->s->st, &in, &rec, &r->e);
+	if (rc == 0) {
+		log_and_apply(r, WAL_EVENT_TYPE, &rec);
+		state_pack_event_type(
+		    r->pk, &r->s->st,
+		    state_event_type(&r->s->st, id, strlen(id)));
+	}
 	wbuf_free(&rec);
-	state_pack_event_type(r->pk, &r->s->st,
-			      state_event_type(&r->s->st,
-					       a[ARG_id]->via.str.ptr,
-					       a[ARG_id]->via.str.size));
-	return 0;
+	wbuf_free(&meta);
+	return rc;
 }
 
 static int h_event_type_get(struct req *r)
@@ -1198,7 +1142,7 @@ static int h_hold(struct req *r)
 static int h_hold_many(struct req *r)
 {
 	const msgpack_object *list = r->a[ARG_holds];
-	struct hold_req hs[64];
+	struct hold_req hs[PROTO_HOLDS_MAX];
 	char session[SESSION_MAX + 1];
 	struct check_out co;
 	uint32_t n = list->via.array.size;
@@ -1513,6 +1457,8 @@ static int h_book(struct req *r)
 {
 	struct state *st = &r->s->st;
 	struct item items[MAX_ITEMS];
+	_Static_assert(MAX_ITEMS >= PROTO_BOOK_ITEMS_MAX,
+		       "the schema's resources[] bound fits items[]");
 	struct booker bk;
 	struct booking b;
 	struct hist h;
