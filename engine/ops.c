@@ -1477,7 +1477,7 @@ static int h_book(struct req *r)
 		return r->e.code;
 	if (key) {
 		const struct booking *prev = state_booking_by_key(
-		    st, key->via.str.ptr, key->via.str.size);
+		    st, r->principal, key->via.str.ptr, key->via.str.size);
 		if (key->via.str.size == 0)
 			return req_error(r, BOOKD_E_BAD_REQUEST, "key",
 					 "must not be empty");
@@ -1539,6 +1539,7 @@ static int h_book(struct req *r)
 	b.timezone = objdup(r->a[ARG_timezone], tzbuf, sizeof(tzbuf));
 	b.note = objdup(r->a[ARG_note], notebuf, sizeof(notebuf));
 	b.key = objdup(key, keybuf, sizeof(keybuf));
+	b.owner = r->principal;
 	b.created_ms = b.updated_ms = now;
 	h = (struct hist){now, -1, (int8_t)status,
 			  objdup(r->a[ARG_by], bybuf, sizeof(bybuf)), NULL};

@@ -119,6 +119,7 @@ static void free_booking(struct booking *b)
 	free(b->event_type);
 	free(b->note);
 	free(b->key);
+	free(b->owner);
 	for (int i = 0; i < b->nhist; i++) {
 		free(b->hist[i].by);
 		free(b->hist[i].reason);
@@ -199,12 +200,30 @@ struct booking *state_booking_by_ref(const struct state *st, const char *ref,
 						      : NULL;
 }
 
-struct booking *state_booking_by_key(const struct state *st, const char *key,
-				     size_t len)
+/* Idempotency keys are indexed as "<owner>\x1f<key>": each principal has
+ * its own keys.  (Principals never hold 0x1f.) */
+static size_t key_index(char *buf, size_t cap, const char *owner,
+			const char *key, size_t len)
 {
+	size_t ol = owner ? strlen(owner) : 0;
+
+	if (ol + 1 + len > cap)
+		return 0;
+	memcpy(buf, owner ? owner : "", ol);
+	buf[ol] = 0x1f;
+	memcpy(buf + ol + 1, key, len);
+	return ol + 1 + len;
+}
+
+struct booking *state_booking_by_key(const struct state *st, const char *owner,
+				     const char *key, size_t len)
+{
+	char ix[STATE_KEY_INDEX_MAX];
+	size_t n = key_index(ix, sizeof(ix), owner, key, len);
 	uint64_t v;
-	return hmap_get(&st->bk_by_key, key, len, &v) ? state_booking(st, v)
-						      : NULL;
+
+	return n && hmap_get(&st->bk_by_key, ix, n, &v) ? state_booking(st, v)
+							: NULL;
 }
 
 struct rday *state_day(const struct state *st, const struct resource *r,
@@ -646,6 +665,7 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 	b->event_type = obj_strdup(wire_get(m, "event_type"));
 	b->note = obj_strdup(wire_get(m, "note"));
 	b->key = obj_strdup(wire_get(m, "key"));
+	b->owner = obj_strdup(wire_get(m, "owner"));
 	b->created_ms = obj_int(wire_get(m, "created_ms"), 0);
 	b->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	b->buf_before = (int32_t)obj_int(wire_get(m, "buffer_before"), 0) * 60;
@@ -713,8 +733,13 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 		    grow_vec(st->bk, &st->capbk, st->nbk + 1, sizeof(*st->bk));
 		st->bk[st->nbk++] = b;
 		hmap_put(&st->bk_by_ref, b->ref, strlen(b->ref), b->id);
-		if (b->key)
-			hmap_put(&st->bk_by_key, b->key, strlen(b->key), b->id);
+		if (b->key) {
+			char ix[STATE_KEY_INDEX_MAX];
+			size_t n = key_index(ix, sizeof(ix), b->owner, b->key,
+					     strlen(b->key));
+			if (n)
+				hmap_put(&st->bk_by_key, ix, n, b->id);
+		}
 	}
 	st->by_status[b->status]++;
 	if (bstatus_occupies(b->status) && !same_slots)
@@ -1135,8 +1160,9 @@ void state_pack_booking(msgpack_packer *pk, const struct state *st,
 void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 			    const struct booking *b, int event)
 {
-	pack_booking_body(pk, st, b, 2);
+	pack_booking_body(pk, st, b, 3);
 	wire_pk_kstr(pk, "key", b->key);
+	wire_pk_kstr(pk, "owner", b->owner);
 	wire_pk_kstr(pk, "event",
 		     event > EV_NONE && event < EV__COUNT ? event_names[event]
 							  : NULL);

@@ -36,6 +36,7 @@
 #include <msgpack.h>
 
 #include "errors.h"
+#include "caller.h"
 #include "hmap.h"
 #include "ops.h"
 #include "quanta.h"
@@ -136,6 +137,7 @@ struct booking {
 	struct item *items;
 	char *name, *email, *phone, *notes;
 	char *timezone, *event_type, *note, *key;
+	char *owner; /* the principal that created it (caller.h), or NULL */
 	int64_t created_ms, updated_ms;
 	struct hist *hist;
 };
@@ -247,8 +249,10 @@ struct resource *state_resource(const struct state *st, const char *id,
 struct booking *state_booking(const struct state *st, uint64_t id);
 struct booking *state_booking_by_ref(const struct state *st, const char *ref,
 				     size_t len);
-struct booking *state_booking_by_key(const struct state *st, const char *key,
-				     size_t len);
+/* The booking made by principal `owner` under idempotency key `key`. */
+struct booking *state_booking_by_key(const struct state *st, const char *owner,
+				     const char *key, size_t len);
+#define STATE_KEY_INDEX_MAX (PRINCIPAL_MAX + 1 + PROTO_KEY_MAX)
 struct rday *state_day(const struct state *st, const struct resource *r,
 		       int64_t day);
 

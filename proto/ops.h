@@ -39,6 +39,7 @@
  */
 #define PROTO_SLUG_MAX	       63   /* resource and event type ids */
 #define PROTO_SESSION_MAX      128  /* hold session names */
+#define PROTO_KEY_MAX	       128  /* book idempotency keys */
 #define PROTO_HOLDS_MAX	       64   /* hold.many holds[] */
 #define PROTO_BOOK_ITEMS_MAX   32   /* book resources[] */
 #define PROTO_ET_LENGTHS_MAX   16   /* event_type.put lengths[] */
@@ -164,7 +165,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(booker, T_MAP, 1, 0)       \
 	    F(timezone, T_STR, 0, 64) F(event_type, T_STR, 0, PROTO_SLUG_MAX)  \
 		F(session, T_STR, 0, PROTO_SESSION_MAX) F(status, T_STR, 0, 16) \
-		    F(key, T_STR, 0, 128) F(by, T_STR, 0, 128)                 \
+		    F(key, T_STR, 0, PROTO_KEY_MAX) F(by, T_STR, 0, 128)            \
 			F(note, T_STR, 0, 4096)
 #define ARGS_booking_get(F) F(id, T_UINT, 0, 0) F(ref, T_STR, 0, 64)
 #define ARGS_booking_list(F)                                                   \

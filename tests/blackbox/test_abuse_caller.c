@@ -205,6 +205,90 @@ START_TEST(as_demotes_admin)
 }
 END_TEST
 
+static int book_key(int fd, const char *res, int64_t s, int64_t e,
+		    const char *email, const char *key)
+{
+	return CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s s:s} s:s}", "resource",
+		    res, "start", s, "end", e, "booker", "name", "Victim",
+		    "email", email, "phone", "+33 1 23 45 67 89", "key", key);
+}
+
+static void result_str(const char *key, char *buf, size_t len)
+{
+	ck_assert_int_eq(wire_cstr(wire_get(res(), key), buf, len), 0);
+}
+
+/* Issue 11.1: an idempotency key belongs to the caller that used it.  A
+ * repeat by another caller is an ordinary new request and reveals nothing
+ * of the first booking. */
+START_TEST(keys_are_per_caller)
+{
+	int adm = conn(), alice = conn_token("public", "alice"),
+	    mallory = conn_token("public", "mallory");
+	int64_t d = h_day(3);
+	char ref[40], ref2[40];
+
+	mkres(adm, "a");
+	ck_assert_int_eq(book_key(alice, "a", d + 9 * HOUR, d + 10 * HOUR,
+				  "alice@x.org", "web-42-1"),
+			 0);
+	result_str("ref", ref, sizeof(ref));
+	/* Alice's repeat returns her booking. */
+	ck_assert_int_eq(book_key(alice, "a", d + 9 * HOUR, d + 10 * HOUR,
+				  "alice@x.org", "web-42-1"),
+			 0);
+	result_str("ref", ref2, sizeof(ref2));
+	ck_assert_str_eq(ref, ref2);
+	/* Mallory replaying the request is a new booking of a taken slot. */
+	ck_assert_int_eq(book_key(mallory, "a", d + 9 * HOUR, d + 10 * HOUR,
+				  "alice@x.org", "web-42-1"),
+			 BOOKD_E_CONFLICT);
+	ck_assert(h_result(&R) == NULL);
+	/* Under the same key, another span is Mallory's own booking, not a
+	 * key reused for a different one. */
+	ck_assert_int_eq(book_key(mallory, "a", d + 11 * HOUR, d + 12 * HOUR,
+				  "m@x.org", "web-42-1"),
+			 0);
+	result_str("ref", ref2, sizeof(ref2));
+	ck_assert_str_ne(ref, ref2);
+	/* Visitors of one gateway are distinct callers too. */
+	{
+		int gw = conn_token("gateway", "web");
+		ck_assert_int_eq(
+		    CALL_AS(gw, "v1", "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			    "resource", "a", "start", d + 13 * HOUR, "end",
+			    d + 14 * HOUR, "booker", "name", "V", "email",
+			    "v@x.org", "key", "k"),
+		    0);
+		ck_assert_int_eq(
+		    CALL_AS(gw, "v2", "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			    "resource", "a", "start", d + 13 * HOUR, "end",
+			    d + 14 * HOUR, "booker", "name", "V", "email",
+			    "v@x.org", "key", "k"),
+		    BOOKD_E_CONFLICT);
+		close(gw);
+	}
+	/* Keys stay per caller across a restart (the owner is logged). */
+	ck_assert_int_eq(h_stop(&H), 0);
+	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	close(alice);
+	close(mallory);
+	alice = conn_token("public", "alice");
+	mallory = conn_token("public", "mallory");
+	ck_assert_int_eq(book_key(mallory, "a", d + 9 * HOUR, d + 10 * HOUR,
+				  "alice@x.org", "web-42-1"),
+			 BOOKD_E_BAD_REQUEST); /* hers: a different span */
+	ck_assert_int_eq(book_key(alice, "a", d + 9 * HOUR, d + 10 * HOUR,
+				  "alice@x.org", "web-42-1"),
+			 0);
+	result_str("ref", ref2, sizeof(ref2));
+	ck_assert_str_eq(ref, ref2);
+	close(adm);
+	close(alice);
+	close(mallory);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("abuse_caller");
@@ -215,6 +299,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, gateway_acts_for_visitors);
 	tcase_add_test(tc, public_cannot_use_as);
 	tcase_add_test(tc, as_demotes_admin);
+	tcase_add_test(tc, keys_are_per_caller);
 	suite_add_tcase(s, tc);
 	return s;
 }
