@@ -1470,6 +1470,25 @@ static int et_rules(struct req *r, const struct event_type *et,
 	return 0;
 }
 
+/* What public callers may book: nothing that has started, and with
+ * --public-requires-event-type only through an event type, whose lengths,
+ * notice, window and buffers then bind them. */
+static int public_span_rules(struct req *r, const struct event_type *et,
+			     int64_t start, const char *etfield)
+{
+	if (r->role == ROLE_ADMIN)
+		return 0;
+	if (start < now_ms() / 1000)
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, "start",
+				 "in the past: public bookings start now or "
+				 "later");
+	if (et == NULL && r->s->cfg.limits.public_requires_event_type)
+		return req_error(r, BOOKD_E_BAD_REQUEST, etfield,
+				 "required for public bookings "
+				 "(--public-requires-event-type)");
+	return 0;
+}
+
 /* Does an earlier booking match this request (for idempotency keys)? */
 static bool same_request(const struct booking *b, const struct item *items,
 			 int nitems, int64_t start, int64_t end,
@@ -1537,7 +1556,8 @@ static int h_book(struct req *r)
 			return 0;
 		}
 	}
-	if (event_type_arg(r, r->a[ARG_event_type], &et))
+	if (event_type_arg(r, r->a[ARG_event_type], &et) ||
+	    public_span_rules(r, et, start, "event_type"))
 		return r->e.code;
 	if (et) {
 		if (et_rules(r, et, items, nitems, start, end))
@@ -1809,10 +1829,13 @@ static int h_booking_reschedule(struct req *r)
 	/* Check the new span as a new booking would be (its event type's
 	 * rules, its buffers, other sessions' holds), without the booking's
 	 * own old span; then put the old span back. */
-	if (b->event_type) {
+	{
 		const struct event_type *et =
-		    state_event_type(st, b->event_type, strlen(b->event_type));
-		if (et && et_rules(r, et, b->items, b->nitems, start, end))
+		    b->event_type ? state_event_type(st, b->event_type,
+						     strlen(b->event_type))
+				  : NULL;
+		if (public_span_rules(r, et, start, "event_type") ||
+		    (et && et_rules(r, et, b->items, b->nitems, start, end)))
 			return r->e.code;
 	}
 	state_occupy(st, b, -1, false);

@@ -409,6 +409,84 @@ START_TEST(holds_per_resource)
 }
 END_TEST
 
+static int book_at(int fd, const char *res, int64_t s, int64_t e,
+		   const char *et)
+{
+	if (et)
+		return CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			    "resource", res, "start", s, "end", e, "booker",
+			    "name", "P", "email", "p@x.org", "event_type", et);
+	return CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s}}", "resource", res,
+		    "start", s, "end", e, "booker", "name", "P", "email",
+		    "p@x.org");
+}
+
+/* Issue 11.4: public callers book nothing that has started. */
+START_TEST(public_not_in_past)
+{
+	int adm = conn(), pub = conn_token("public", "p");
+	int64_t y = h_day(-2), d = h_day(3);
+	char ref[40];
+
+	mkres(adm, "a");
+	ck_assert_int_eq(book_at(pub, "a", y + 9 * HOUR, y + 10 * HOUR, NULL),
+			 BOOKD_E_OUT_OF_RANGE);
+	/* Staff may record what happened. */
+	ck_assert_int_eq(book_at(adm, "a", y + 9 * HOUR, y + 10 * HOUR, NULL),
+			 0);
+	ck_assert_int_eq(book_at(pub, "a", d + 9 * HOUR, d + 10 * HOUR, NULL),
+			 0);
+	result_str("ref", ref, sizeof(ref));
+	ck_assert_int_eq(CALL(pub, "booking.reschedule", "{s:s s:I s:I}", "ref",
+			      ref, "start", y + 11 * HOUR, "end",
+			      y + 12 * HOUR),
+			 BOOKD_E_OUT_OF_RANGE);
+	close(adm);
+	close(pub);
+}
+END_TEST
+
+/* Issue 11.4: with --public-requires-event-type on, public bookings go
+ * through an event type, whose lengths and notice bind them. */
+START_TEST(public_requires_event_type)
+{
+	int adm, pub;
+	int64_t d = h_day(3);
+	char ref[40];
+
+	h_cleanup(&H);
+	ck_assert_int_eq(h_start(&H, "--public-requires-event-type on"), 0);
+	adm = conn();
+	pub = conn_token("public", "p");
+	mkres(adm, "a");
+	ck_assert_int_eq(CALL(adm, "event_type.put",
+			      "{s:s s:s s:[i] s:[s] s:i}", "id", "cut", "title",
+			      "Cut", "lengths", 60, "resources", "a",
+			      "buffer_after", 15),
+			 0);
+	/* A 12-hour span with no event type. */
+	ck_assert_int_eq(book_at(pub, "a", d, d + 12 * HOUR, NULL),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(book_at(pub, "a", d, d + 12 * HOUR, "cut"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(book_at(pub, "a", d + 9 * HOUR, d + 10 * HOUR, "cut"),
+			 0);
+	result_str("ref", ref, sizeof(ref));
+	/* Its buffer holds the next quarter. */
+	ck_assert_int_eq(book_at(adm, "a", d + 10 * HOUR, d + 11 * HOUR, NULL),
+			 BOOKD_E_CONFLICT);
+	ck_assert_int_eq(CALL(pub, "booking.reschedule", "{s:s s:I s:I}", "ref",
+			      ref, "start", d + 12 * HOUR, "end",
+			      d + 15 * HOUR),
+			 BOOKD_E_BAD_REQUEST);
+	/* Staff are not bound. */
+	ck_assert_int_eq(book_at(adm, "a", d + 13 * HOUR, d + 20 * HOUR, NULL),
+			 0);
+	close(adm);
+	close(pub);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("abuse_caller");
@@ -423,6 +501,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, sessions_are_bound);
 	tcase_add_test(tc, holds_are_bounded);
 	tcase_add_test(tc, holds_per_resource);
+	tcase_add_test(tc, public_not_in_past);
+	tcase_add_test(tc, public_requires_event_type);
 	suite_add_tcase(s, tc);
 	return s;
 }
