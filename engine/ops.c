@@ -1277,6 +1277,7 @@ static int get_booker(struct req *r, struct booker *bk)
 		const msgpack_object *k = &m->via.map.ptr[i].key;
 		const msgpack_object *v = &m->via.map.ptr[i].val;
 		size_t j;
+		int text;
 		char field[64];
 		for (j = 0; j < 4; j++)
 			if (wire_str_eq(k, f[j].key))
@@ -1302,6 +1303,11 @@ static int get_booker(struct req *r, struct booker *bk)
 		if (v->via.str.size > f[j].max)
 			return req_error(r, BOOKD_E_BAD_REQUEST, field,
 					 "longer than %zu bytes", f[j].max);
+		/* Only the notes may run over lines. */
+		if ((text = wire_text_check(v->via.str.ptr, v->via.str.size,
+					    dst[j] == bk->notes)))
+			return req_error(r, BOOKD_E_BAD_REQUEST, field, "%s",
+					 wire_text_problem(text));
 		if (wire_cstr(v, dst[j], f[j].max + 1) < 0)
 			return req_error(r, BOOKD_E_BAD_REQUEST, field,
 					 "must not contain NUL bytes");

@@ -38,6 +38,7 @@ ROLES = {"ROLE_PUBLIC": "public", "ROLE_ADMIN": "admin"}
 FLAGS = {"OPF_READ": False, "OPF_WRITE": True}
 TYPES = {
     "T_STR": "str",
+    "T_TEXT": "str",
     "T_UINT": "uint",
     "T_INT": "int",
     "T_BOOL": "bool",

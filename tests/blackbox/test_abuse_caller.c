@@ -487,6 +487,62 @@ START_TEST(public_requires_event_type)
 }
 END_TEST
 
+/* Issue 11.13: bytes that are not text, or that drive a terminal, are
+ * refused at the boundary, in every string argument. */
+START_TEST(strings_are_text)
+{
+	int adm = conn(), pub = conn_token("public", "p");
+	int64_t d = h_day(3);
+
+	mkres(adm, "a");
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s}}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "Ann\xff",
+			      "email", "a@x.org"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert(err_msg_has("booker: not valid UTF-8"));
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "Ann", "email",
+			      "a@x.org", "note", "\x1b[2J\x1b]0;pwned\x07"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert(err_msg_has("note: contains control characters"));
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s}}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "Ann\nAdmin",
+			      "email", "a@x.org"),
+			 BOOKD_E_BAD_REQUEST);
+	/* Overlong "/", a lone surrogate, a C1 control. */
+	ck_assert_int_eq(CALL(pub, "hold", "{s:s s:I s:I s:s}", "resource", "a",
+			      "start", d, "end", d + 900, "session",
+			      "\xc0\xaf"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(CALL(pub, "hold", "{s:s s:I s:I s:s}", "resource", "a",
+			      "start", d, "end", d + 900, "session",
+			      "\xed\xa0\x80"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(CALL(adm, "resource.update", "{s:s s:s}", "id", "a",
+			      "name", "Room \xc2\x9b" "1m"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(CALL(adm, "resource.update", "{s:s s:{s:s}}", "id",
+			      "a", "meta", "k\xfe", "v"),
+			 BOOKD_E_BAD_REQUEST);
+	/* Text is fine: accents, other scripts, emoji; tabs and newlines in
+	 * notes. */
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s s:s} s:s}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name",
+			      "Zoë 日本 \xf0\x9f\x98\x80", "email", "a@x.org",
+			      "notes", "line 1\n\tline 2", "note", "a\nb"),
+			 0);
+	/* An unknown op or field that is not text is not echoed back. */
+	ck_assert_int_eq(CALL(pub, "\xff\xfe", NULL), BOOKD_E_UNKNOWN_OP);
+	ck_assert(err_msg_has("not valid text"));
+	close(adm);
+	close(pub);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("abuse_caller");
@@ -503,6 +559,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, holds_per_resource);
 	tcase_add_test(tc, public_not_in_past);
 	tcase_add_test(tc, public_requires_event_type);
+	tcase_add_test(tc, strings_are_text);
 	suite_add_tcase(s, tc);
 	return s;
 }
