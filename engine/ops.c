@@ -375,6 +375,9 @@ static int meta_arg(struct req *r, struct wbuf *buf, const char **meta,
 				 "must be a map");
 	wbuf_packer_init(&pk, buf);
 	wire_pk_obj(&pk, o);
+	if (buf->len > PROTO_META_MAX)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "meta",
+				 "larger than %d bytes packed", PROTO_META_MAX);
 	*meta = buf->data;
 	*len = (uint32_t)buf->len;
 	return 0;
@@ -454,6 +457,52 @@ static int log_and_apply(struct req *r, uint16_t type, struct wbuf *rec)
 		abort();
 	}
 	return 0;
+}
+
+/*
+ * A page of a list reply.  Entries are packed aside, and the page stops
+ * before the reply would pass REPLY_BUDGET (always taking at least one
+ * entry: no single entry comes near it), so a list answers with what fits
+ * and a cursor instead of TOO_LARGE.
+ */
+#define REPLY_BUDGET (WIRE_MAX_FRAME / 4 * 3)
+_Static_assert(REPLY_BUDGET + 65536 <= WIRE_MAX_FRAME,
+	       "a page leaves room for the reply around it");
+
+struct page {
+	struct wbuf buf;
+	msgpack_packer pk;
+	size_t mark;
+};
+
+static void page_init(struct page *p)
+{
+	memset(p, 0, sizeof(*p));
+	wbuf_packer_init(&p->pk, &p->buf);
+}
+
+static void page_mark(struct page *p)
+{
+	p->mark = p->buf.len;
+}
+
+/* Did the entry packed since page_mark overflow a page that already holds
+ * n entries?  Then it is taken back. */
+static bool page_over(struct page *p, uint32_t n)
+{
+	if (p->buf.len <= REPLY_BUDGET || n == 0)
+		return false;
+	p->buf.len = p->mark;
+	return true;
+}
+
+/* Pack the page as an array of its n entries, and free it. */
+static void page_emit(struct page *p, msgpack_packer *pk, uint32_t n)
+{
+	msgpack_pack_array(pk, n);
+	if (p->buf.len)
+		pk->callback(pk->data, p->buf.data, p->buf.len);
+	wbuf_free(&p->buf);
 }
 
 /* Count, over the window, what the new state strands: slots of pools over
@@ -745,20 +794,56 @@ static int h_resource_get(struct req *r)
 	return 0;
 }
 
+/* Without `after` or `limit`, the whole directory as an array (as it
+ * always was); with either, a page {resources, next?} that stops before
+ * the reply budget. */
 static int h_resource_list(struct req *r)
 {
 	const struct state *st = &r->s->st;
+	const msgpack_object *const *a = r->a;
 	bool active_only =
 	    r->role != ROLE_ADMIN ||
-	    (r->a[ARG_active_only] && r->a[ARG_active_only]->via.boolean);
-	uint32_t n = 0;
+	    (a[ARG_active_only] && a[ARG_active_only]->via.boolean);
+	uint64_t after = a[ARG_after] ? a[ARG_after]->via.u64 : 0;
+	uint64_t limit = a[ARG_limit] ? a[ARG_limit]->via.u64 : MAX_LIST;
+	bool paged = a[ARG_after] || a[ARG_limit], more = false;
+	uint32_t n = 0, i;
+	struct page pg;
 
-	for (uint32_t i = 0; i < st->nres; i++)
-		n += !active_only || st->res[i]->active;
-	msgpack_pack_array(r->pk, n);
-	for (uint32_t i = 0; i < st->nres; i++)
-		if (!active_only || st->res[i]->active)
-			state_pack_resource(r->pk, st, st->res[i]);
+	if (!paged) {
+		for (i = 0; i < st->nres; i++)
+			n += !active_only || st->res[i]->active;
+		msgpack_pack_array(r->pk, n);
+		for (i = 0; i < st->nres; i++)
+			if (!active_only || st->res[i]->active)
+				state_pack_resource(r->pk, st, st->res[i]);
+		return 0;
+	}
+	if (limit < 1 || limit > MAX_LIST)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "limit",
+				 "from 1 to %d", MAX_LIST);
+	page_init(&pg);
+	for (i = after < st->nres ? (uint32_t)after : st->nres; i < st->nres;
+	     i++) {
+		if (active_only && !st->res[i]->active)
+			continue;
+		if (n == limit) {
+			more = true;
+			break;
+		}
+		page_mark(&pg);
+		state_pack_resource(&pg.pk, st, st->res[i]);
+		if (page_over(&pg, n)) {
+			more = true;
+			break;
+		}
+		n++;
+	}
+	msgpack_pack_map(r->pk, more ? 2 : 1);
+	wire_pk_str(r->pk, "resources");
+	page_emit(&pg, r->pk, n);
+	if (more)
+		wire_pk_kint(r->pk, "next", i);
 	return 0;
 }
 
@@ -1688,12 +1773,14 @@ static int h_booking_list(struct req *r)
 	int64_t from, to;
 	uint64_t limit = a[ARG_limit] ? a[ARG_limit]->via.u64 : 100;
 	uint64_t after = a[ARG_after] ? a[ARG_after]->via.u64 : 0;
-	uint32_t ids[MAX_LIST], n = 0, i;
+	uint32_t n = 0, i, last = 0;
 	bool more = false;
+	struct page pg;
 
 	if (limit < 1 || limit > MAX_LIST)
 		return req_error(r, BOOKD_E_BAD_REQUEST, "limit",
 				 "from 1 to %d", MAX_LIST);
+	page_init(&pg);
 	if (a[ARG_resource]) {
 		struct resource *rr =
 		    find_res(r, a[ARG_resource], "resource", true);
@@ -1718,49 +1805,56 @@ static int h_booking_list(struct req *r)
 			more = true;
 			break;
 		}
-		ids[n++] = i + 1;
+		page_mark(&pg);
+		state_pack_booking(&pg.pk, st, st->bk[i], VIEW_ADMIN);
+		if (page_over(&pg, n)) {
+			more = true;
+			break;
+		}
+		n++;
+		last = i + 1;
 	}
 	msgpack_pack_map(r->pk, more ? 2 : 1);
 	wire_pk_str(r->pk, "bookings");
-	msgpack_pack_array(r->pk, n);
-	for (uint32_t k = 0; k < n; k++)
-		state_pack_booking(r->pk, st, st->bk[ids[k] - 1], VIEW_ADMIN);
+	page_emit(&pg, r->pk, n);
 	if (more)
-		wire_pk_kint(r->pk, "next", ids[n - 1]);
+		wire_pk_kint(r->pk, "next", last);
 	return 0;
 }
 
-/* Move b to status `to` (or, with a new span, reschedule it), appending
- * history, and write it. */
+/* Move b to status `to` (or, with a new span, reschedule it): log the
+ * change alone, apply it, and reply with the stored booking. */
 static int change_booking(struct req *r, const struct booking *cur, int to,
 			  int64_t start, int64_t end, const char *reason,
 			  int ev)
 {
-	struct booking nb = *cur;
-	struct hist *hist;
+	struct wbuf rec = {0};
 	char bybuf[129];
-	int rc;
+	uint32_t id = cur->id;
+	struct booking_change c = {
+	    .status = (uint8_t)to,
+	    .start = start,
+	    .end = end,
+	    .at_ms = now_ms(),
+	    .by = objdup(r->a[ARG_by], bybuf, sizeof(bybuf)),
+	    .reason = reason,
+	    .event = ev,
+	};
 
 	if (by_arg(r))
 		return r->e.code;
-	hist = reallocarray(NULL, (size_t)cur->nhist + 1, sizeof(*hist));
-	if (hist == NULL)
-		return req_error(r, BOOKD_E_INTERNAL, NULL, "out of memory");
-	memcpy(hist, cur->hist, cur->nhist * sizeof(*hist));
-	hist[cur->nhist] = (struct hist){
-	    now_ms(), (int8_t)cur->status, (int8_t)to,
-	    objdup(r->a[ARG_by], bybuf, sizeof(bybuf)), (char *)reason};
-	if (hist[cur->nhist].by == NULL)
-		hist[cur->nhist].by = (char *)actor(r);
-	nb.hist = hist;
-	nb.nhist = cur->nhist + 1;
-	nb.status = (uint8_t)to;
-	nb.start = start;
-	nb.end = end;
-	nb.updated_ms = hist[cur->nhist].at_ms;
-	rc = write_booking(r, &nb, ev);
-	free(hist);
-	return rc;
+	if (c.by == NULL)
+		c.by = actor(r);
+	if (state_booking_change_record(&r->s->st, cur, &c, &r->s->cfg.limits,
+					&rec, &r->e)) {
+		wbuf_free(&rec);
+		return r->e.code;
+	}
+	log_and_apply(r, WAL_BOOKING, &rec);
+	wbuf_free(&rec);
+	state_pack_booking(r->pk, &r->s->st, state_booking(&r->s->st, id),
+			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
+	return 0;
 }
 
 static const int status_event[BS__COUNT] = {
@@ -1929,6 +2023,7 @@ static int h_events(struct req *r)
 	uint64_t after = r->a[ARG_after] ? r->a[ARG_after]->via.u64 : 0;
 	uint64_t limit = r->a[ARG_limit] ? r->a[ARG_limit]->via.u64 : 100;
 	size_t lo = 0, hi = st->nev, n;
+	struct page pg;
 
 	if (limit < 1 || limit > MAX_LIST)
 		return req_error(r, BOOKD_E_BAD_REQUEST, "limit",
@@ -1940,19 +2035,23 @@ static int h_events(struct req *r)
 		else
 			hi = mid;
 	}
-	n = st->nev - lo < limit ? st->nev - lo : limit;
+	page_init(&pg);
+	for (n = 0; n < limit && lo + n < st->nev; n++) {
+		const struct event *ev = &st->ev[lo + n];
+		page_mark(&pg);
+		msgpack_pack_map(&pg.pk, 4);
+		wire_pk_kint(&pg.pk, "lsn", (int64_t)ev->lsn);
+		wire_pk_kstr(&pg.pk, "type", event_names[ev->type]);
+		wire_pk_kint(&pg.pk, "at_ms", ev->at_ms);
+		wire_pk_str(&pg.pk, "booking");
+		state_pack_booking(&pg.pk, st, st->bk[ev->booking - 1],
+				   VIEW_ADMIN);
+		if (page_over(&pg, (uint32_t)n))
+			break;
+	}
 	msgpack_pack_map(r->pk, 2);
 	wire_pk_str(r->pk, "events");
-	msgpack_pack_array(r->pk, n);
-	for (size_t i = lo; i < lo + n; i++) {
-		msgpack_pack_map(r->pk, 4);
-		wire_pk_kint(r->pk, "lsn", (int64_t)st->ev[i].lsn);
-		wire_pk_kstr(r->pk, "type", event_names[st->ev[i].type]);
-		wire_pk_kint(r->pk, "at_ms", st->ev[i].at_ms);
-		wire_pk_str(r->pk, "booking");
-		state_pack_booking(r->pk, st, st->bk[st->ev[i].booking - 1],
-				   VIEW_ADMIN);
-	}
+	page_emit(&pg, r->pk, (uint32_t)n);
 	wire_pk_kint(r->pk, "next",
 		     (int64_t)(n ? st->ev[lo + n - 1].lsn : after));
 	return 0;

@@ -696,18 +696,104 @@ static bool same_occupancy(const struct booking *a, const struct booking *b)
 	return true;
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrndup(s, strlen(s)) : NULL;
+}
+
+/* A deep copy of o with room for one more history entry. */
+static struct booking *dup_booking(const struct booking *o)
+{
+	struct booking *b = xcalloc(1, sizeof(*b));
+
+	*b = *o;
+	b->items = xcalloc(o->nitems, sizeof(*b->items));
+	memcpy(b->items, o->items, o->nitems * sizeof(*b->items));
+	b->name = dup_or_null(o->name);
+	b->email = dup_or_null(o->email);
+	b->phone = dup_or_null(o->phone);
+	b->notes = dup_or_null(o->notes);
+	b->timezone = dup_or_null(o->timezone);
+	b->event_type = dup_or_null(o->event_type);
+	b->note = dup_or_null(o->note);
+	b->key = dup_or_null(o->key);
+	b->owner = dup_or_null(o->owner);
+	b->hist = xcalloc((size_t)o->nhist + 1, sizeof(*b->hist));
+	for (int i = 0; i < o->nhist; i++) {
+		b->hist[i] = o->hist[i];
+		b->hist[i].by = dup_or_null(o->hist[i].by);
+		b->hist[i].reason = dup_or_null(o->hist[i].reason);
+	}
+	return b;
+}
+
+static int install_booking(struct state *st, struct booking *b,
+			   const msgpack_object *m, uint64_t lsn,
+			   int64_t at_ms);
+
+/*
+ * A change record: the booking's new status and span and one history
+ * entry, applied to the stored booking.  Its size does not grow with the
+ * booking's history (a full record per change would make n changes cost
+ * O(n^2) bytes of log).
+ */
+static int apply_booking_change(struct state *st, const msgpack_object *m,
+				uint64_t lsn, int64_t at_ms)
+{
+	const msgpack_object *ch = wire_get(m, "change");
+	const struct booking *old =
+	    state_booking(st, (uint64_t)obj_int(wire_get(m, "id"), 0));
+	const msgpack_object *ref = wire_get(m, "ref");
+	int s = bstatus_parse(wire_get(m, "status"));
+	struct booking *b;
+	struct hist *h;
+
+	if (old == NULL || ref == NULL || !wire_str_eq(ref, old->ref) ||
+	    s < 0 || ch == NULL || ch->type != MSGPACK_OBJECT_MAP ||
+	    old->nhist == UINT16_MAX)
+		return -1;
+	b = dup_booking(old);
+	b->status = (uint8_t)s;
+	b->start = obj_int(wire_get(m, "start"), old->start);
+	b->end = obj_int(wire_get(m, "end"), old->end);
+	b->updated_ms = obj_int(wire_get(m, "updated_ms"), old->updated_ms);
+	h = &b->hist[b->nhist++];
+	h->at_ms = obj_int(wire_get(ch, "at_ms"), 0);
+	h->from = (int8_t)bstatus_parse(wire_get(ch, "from"));
+	h->to = (int8_t)bstatus_parse(wire_get(ch, "to"));
+	h->by = obj_strdup(wire_get(ch, "by"));
+	h->reason = obj_strdup(wire_get(ch, "reason"));
+	if (b->start >= b->end || h->to < 0) {
+		free_booking(b);
+		return -1;
+	}
+	return install_booking(st, b, m, lsn, at_ms);
+}
+
 static int apply_booking(struct state *st, const msgpack_object *m,
 			 uint64_t lsn, int64_t at_ms)
 {
-	bool same_slots = false;
-	struct booking *b = xcalloc(1, sizeof(*b));
-	struct booking *old;
-	int ev;
+	struct booking *b;
 
+	if (wire_get(m, "change"))
+		return apply_booking_change(st, m, lsn, at_ms);
+	b = xcalloc(1, sizeof(*b));
 	if (parse_booking(st, m, b) < 0) {
 		free_booking(b);
 		return -1;
 	}
+	return install_booking(st, b, m, lsn, at_ms);
+}
+
+/* Put b in place of the booking with its id (or add it), keeping the
+ * bitmaps, indexes, counters and feed in step. */
+static int install_booking(struct state *st, struct booking *b,
+			   const msgpack_object *m, uint64_t lsn, int64_t at_ms)
+{
+	bool same_slots = false;
+	struct booking *old;
+	int ev;
+
 	old = state_booking(st, b->id);
 	if (old == NULL && b->id != st->nbk + 1) {
 		free_booking(b); /* ids are sequential: a gap is damage */
@@ -1166,6 +1252,68 @@ void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 	wire_pk_kstr(pk, "event",
 		     event > EV_NONE && event < EV__COUNT ? event_names[event]
 							  : NULL);
+}
+
+int state_booking_change_record(const struct state *st,
+				const struct booking *cur,
+				const struct booking_change *c,
+				const struct caller_limits *lim,
+				struct wbuf *rec, struct proto_error *e)
+{
+	msgpack_packer pk;
+	bool move = c->start != cur->start || c->end != cur->end;
+
+	assert(c->start < c->end && cur->nitems > 0);
+	if (c->event == EV_RESCHEDULED) {
+		uint32_t n = 0;
+		if (!move)
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, "start",
+					     "the booking already has this "
+					     "span");
+		for (int i = 0; i < cur->nhist; i++)
+			n += cur->hist[i].from == cur->hist[i].to;
+		if (n >= lim->max_reschedules)
+			return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+					     "booking: rescheduled %u times "
+					     "already (--max-reschedules)",
+					     n);
+	}
+	if (cur->nhist >= lim->max_reschedules + CALLER_HISTORY_EXTRA)
+		return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+				     "booking: its history holds %u entries "
+				     "already",
+				     (unsigned)cur->nhist);
+	wbuf_packer_init(&pk, rec);
+	msgpack_pack_map(&pk, 11);
+	wire_pk_kint(&pk, "id", cur->id);
+	wire_pk_kstr(&pk, "ref", cur->ref);
+	wire_pk_kstr(&pk, "status", bstatus_names[c->status]);
+	wire_pk_kint(&pk, "start", c->start);
+	wire_pk_kint(&pk, "end", c->end);
+	/* Items and buffers are unchanged; they are repeated so that a
+	 * reader of the log sees what each record occupies. */
+	wire_pk_kint(&pk, "buffer_before", cur->buf_before / 60);
+	wire_pk_kint(&pk, "buffer_after", cur->buf_after / 60);
+	wire_pk_str(&pk, "items");
+	msgpack_pack_array(&pk, cur->nitems);
+	for (int i = 0; i < cur->nitems; i++) {
+		msgpack_pack_map(&pk, 2);
+		wire_pk_kstr(&pk, "resource", st->res[cur->items[i].res]->id);
+		wire_pk_kint(&pk, "quantity", cur->items[i].qty);
+	}
+	wire_pk_kint(&pk, "updated_ms", c->at_ms);
+	wire_pk_str(&pk, "change");
+	msgpack_pack_map(&pk, 5);
+	wire_pk_kint(&pk, "at_ms", c->at_ms);
+	wire_pk_kstr(&pk, "from", bstatus_names[cur->status]);
+	wire_pk_kstr(&pk, "to", bstatus_names[c->status]);
+	wire_pk_kstr(&pk, "by", c->by);
+	wire_pk_kstr(&pk, "reason", c->reason);
+	wire_pk_kstr(&pk, "event",
+		     c->event > EV_NONE && c->event < EV__COUNT
+			 ? event_names[c->event]
+			 : NULL);
+	return 0;
 }
 
 /* ---- checks ----------------------------------------------------------- */

@@ -346,6 +346,28 @@ void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 void state_pack_event_type(msgpack_packer *pk, const struct state *st,
 			   const struct event_type *e);
 
+/* A change of a stored booking: its new status and span, and who did it
+ * and why (one history entry). */
+struct booking_change {
+	uint8_t status;
+	int64_t start, end;
+	int64_t at_ms;
+	const char *by, *reason;
+	int event; /* EV_*, EV_NONE for none */
+};
+/*
+ * Check a change of booking cur against the per-booking bounds (a
+ * reschedule must move it and stays under lim->max_reschedules; the
+ * history under lim->max_reschedules + CALLER_HISTORY_EXTRA) and encode its WAL
+ * record: the change alone, never the booking's history.  Returns 0 or a
+ * BOOKD_E_* code with *e filled.
+ */
+int state_booking_change_record(const struct state *st,
+				const struct booking *cur,
+				const struct booking_change *c,
+				const struct caller_limits *lim,
+				struct wbuf *rec, struct proto_error *e);
+
 enum view { VIEW_PUBLIC, VIEW_ADMIN };
 void state_pack_resource(msgpack_packer *pk, const struct state *st,
 			 const struct resource *r);

@@ -40,6 +40,7 @@
 #define PROTO_SLUG_MAX	       63  /* resource and event type ids */
 #define PROTO_SESSION_MAX      128 /* hold session names */
 #define PROTO_KEY_MAX	       128 /* book idempotency keys */
+#define PROTO_META_MAX	       16384 /* a meta map, packed */
 #define PROTO_HOLDS_MAX	       64  /* hold.many holds[] */
 #define PROTO_BOOK_ITEMS_MAX   32  /* book resources[] */
 #define PROTO_ET_LENGTHS_MAX   16  /* event_type.put lengths[] */
@@ -114,7 +115,9 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 #define ARGS_resource_create(F) ARGS_RESOURCE_BODY(F, 1)
 #define ARGS_resource_update(F) ARGS_RESOURCE_BODY(F, 1)
 #define ARGS_resource_get(F)	F(id, T_STR, 1, PROTO_SLUG_MAX)
-#define ARGS_resource_list(F)	F(active_only, T_BOOL, 0, 0)
+#define ARGS_resource_list(F)                                                  \
+	F(active_only, T_BOOL, 0, 0)                                           \
+	F(after, T_UINT, 0, 0) F(limit, T_UINT, 0, 0)
 #define ARGS_schedule_put(F)                                                   \
 	F(id, T_STR, 1, PROTO_SLUG_MAX)                                        \
 	F(timezone, T_STR, 1, 64)                                              \

@@ -42,6 +42,8 @@ OPS: tuple[Op, ...] = (
     )),
     Op('resource_list', 'resource.list', 'public', False, (
         Arg('active_only', 'bool', False, 0),
+        Arg('after', 'uint', False, 0),
+        Arg('limit', 'uint', False, 0),
     )),
     Op('schedule_put', 'schedule.put', 'admin', True, (
         Arg('id', 'str', True, 63),
