@@ -1340,21 +1340,60 @@ static char *objdup(const msgpack_object *o, char *buf, size_t len)
 	return buf;
 }
 
+/* What a public caller may write into a booking (PROTOCOL.md section 5):
+ * enough for any real booking form, small enough that a public write loop
+ * cannot grow the log by kilobytes a request. */
+#define PUBLIC_NAME_MAX	 100
+#define PUBLIC_EMAIL_MAX 254
+#define PUBLIC_PHONE_MAX 32
+#define PUBLIC_NOTES_MAX 1000
+#define PUBLIC_NOTE_MAX	 1000
+
 struct booker {
 	char name[257], email[257], phone[65], notes[4097];
 };
 
+/* Public writes (book, cancel, reschedule) take a token from their
+ * principal's bucket (--public-writes-per-minute); an empty bucket is
+ * LIMIT with the wait in retry_after_ms. */
+static struct ktab write_buckets;
+
+static int public_write_gate(struct req *r)
+{
+	uint32_t per_min = r->s->cfg.limits.public_writes_per_minute;
+	static int64_t last_sweep;
+	int64_t now = mono_ms(), wait;
+
+	if (r->role == ROLE_ADMIN || per_min == 0)
+		return 0;
+	if (now - last_sweep >= 60000) {
+		caller_rate_sweep(&write_buckets, per_min, now);
+		last_sweep = now;
+	}
+	wait = caller_rate_take(&write_buckets, r->principal, per_min, now);
+	if (wait == 0)
+		return 0;
+	req_error(r, BOOKD_E_LIMIT, NULL,
+		  "writes: at most %u a minute for one caller "
+		  "(--public-writes-per-minute)",
+		  per_min);
+	r->e.retry_after_ms = wait;
+	return r->e.code;
+}
+
 static int get_booker(struct req *r, struct booker *bk)
 {
 	const msgpack_object *m = r->a[ARG_booker];
+	/* Admin maxima, then the smaller ones of public callers. */
 	static const struct {
 		const char *key;
-		size_t max;
+		size_t max, pmax;
 		bool req;
-	} f[] = {{"name", 256, true},
-		 {"email", 256, true},
-		 {"phone", 64, false},
-		 {"notes", 4096, false}};
+	} f[] = {{"name", 256, PUBLIC_NAME_MAX, true},
+		 {"email", 256, PUBLIC_EMAIL_MAX, true},
+		 {"phone", 64, PUBLIC_PHONE_MAX, false},
+		 {"notes", 4096, PUBLIC_NOTES_MAX, false}};
+	bool pub = r->role != ROLE_ADMIN;
 	char *dst[] = {bk->name, bk->email, bk->phone, bk->notes};
 
 	memset(bk, 0, sizeof(*bk));
@@ -1385,9 +1424,10 @@ static int get_booker(struct req *r, struct booker *bk)
 		if (v->type != MSGPACK_OBJECT_STR)
 			return req_error(r, BOOKD_E_BAD_REQUEST, field,
 					 "must be a string");
-		if (v->via.str.size > f[j].max)
+		if (v->via.str.size > (pub ? f[j].pmax : f[j].max))
 			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "longer than %zu bytes", f[j].max);
+					 "longer than %zu bytes",
+					 pub ? f[j].pmax : f[j].max);
 		/* Only the notes may run over lines. */
 		if ((text = wire_text_check(v->via.str.ptr, v->via.str.size,
 					    dst[j] == bk->notes)))
@@ -1623,9 +1663,14 @@ static int h_book(struct req *r)
 	const struct tz *zone;
 	int32_t bb = 0, ba = 0;
 
-	if (get_items(r, items, &nitems) || get_span(r, &start, &end) ||
-	    get_booker(r, &bk) || session_arg(r, session) || by_arg(r))
+	if (public_write_gate(r) || get_items(r, items, &nitems) ||
+	    get_span(r, &start, &end) || get_booker(r, &bk) ||
+	    session_arg(r, session) || by_arg(r))
 		return r->e.code;
+	if (r->role != ROLE_ADMIN && r->a[ARG_note] &&
+	    r->a[ARG_note]->via.str.size > PUBLIC_NOTE_MAX)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "note",
+				 "longer than %d bytes", PUBLIC_NOTE_MAX);
 	if (key) {
 		const struct booking *prev = state_booking_by_key(
 		    st, r->principal, key->via.str.ptr, key->via.str.size);
@@ -1878,9 +1923,9 @@ static int transition(struct req *r, struct booking *b, int to)
 
 static int h_booking_cancel(struct req *r)
 {
-	struct booking *b = find_booking(r);
+	struct booking *b;
 
-	if (b == NULL)
+	if (public_write_gate(r) || (b = find_booking(r)) == NULL)
 		return r->e.code;
 	return transition(r, b, BS_CANCELLED);
 }
@@ -1913,14 +1958,15 @@ static void fmt_instant(int64_t t, char buf[24])
 static int h_booking_reschedule(struct req *r)
 {
 	struct state *st = &r->s->st;
-	struct booking *b = find_booking(r);
+	struct booking *b;
 	struct check_out co;
 	int64_t start, end;
 	char reason[96], a[24], z[24], session[SESSION_MAX + 1];
 	uint32_t id;
 	int rc;
 
-	if (b == NULL || get_span(r, &start, &end) || session_arg(r, session))
+	if (public_write_gate(r) || (b = find_booking(r)) == NULL ||
+	    get_span(r, &start, &end) || session_arg(r, session))
 		return r->e.code;
 	if (b->status != BS_PENDING && b->status != BS_CONFIRMED)
 		return req_error(r, BOOKD_E_INVALID_STATE, NULL,

@@ -37,14 +37,14 @@
  * names, so the schema is their one source, and the engine checks its
  * arrays against them with _Static_assert where it declares them.
  */
-#define PROTO_SLUG_MAX	       63  /* resource and event type ids */
-#define PROTO_SESSION_MAX      128 /* hold session names */
-#define PROTO_KEY_MAX	       128 /* book idempotency keys */
+#define PROTO_SLUG_MAX	       63    /* resource and event type ids */
+#define PROTO_SESSION_MAX      128   /* hold session names */
+#define PROTO_KEY_MAX	       128   /* book idempotency keys */
 #define PROTO_META_MAX	       16384 /* a meta map, packed */
-#define PROTO_HOLDS_MAX	       64  /* hold.many holds[] */
-#define PROTO_BOOK_ITEMS_MAX   32  /* book resources[] */
-#define PROTO_ET_LENGTHS_MAX   16  /* event_type.put lengths[] */
-#define PROTO_ET_RESOURCES_MAX 64  /* event_type.put resources[] */
+#define PROTO_HOLDS_MAX	       64    /* hold.many holds[] */
+#define PROTO_BOOK_ITEMS_MAX   32    /* book resources[] */
+#define PROTO_ET_LENGTHS_MAX   16    /* event_type.put lengths[] */
+#define PROTO_ET_RESOURCES_MAX 64    /* event_type.put resources[] */
 
 enum arg_type {
 	T_STR,	/* one-line text of at most max bytes */

@@ -691,6 +691,54 @@ START_TEST(lists_page_by_size)
 }
 END_TEST
 
+/* Issue 11.8: public callers write small fields, and at a bounded rate
+ * each. */
+START_TEST(public_writes_are_bounded)
+{
+	int adm, pub, other;
+	int64_t d = h_day(3), wait = 0;
+	static char notes[1002];
+
+	h_cleanup(&H);
+	ck_assert_int_eq(h_start(&H, "--public-writes-per-minute 5"), 0);
+	adm = conn();
+	pub = conn_token("public", "p");
+	other = conn_token("public", "q");
+	mkres(adm, "a");
+	memset(notes, 'n', 1001);
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s s:s}}",
+			      "resource", "a", "start", d, "end", d + 900,
+			      "booker", "name", "P", "email", "p@x.org",
+			      "notes", notes),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert(err_msg_has("booker.notes: longer than 1000 bytes"));
+	/* Staff keep the larger limits. */
+	ck_assert_int_eq(CALL(adm, "book", "{s:s s:I s:I s:{s:s s:s s:s}}",
+			      "resource", "a", "start", d, "end", d + 900,
+			      "booker", "name", "P", "email", "p@x.org",
+			      "notes", notes),
+			 0);
+	/* Four more writes (the refused one took a token too), then the
+	 * bucket is empty. */
+	for (int i = 1; i < 5; i++)
+		ck_assert_int_eq(
+		    book_at(pub, "a", d + i * 900, d + (i + 1) * 900, NULL), 0);
+	ck_assert_int_eq(book_at(pub, "a", d + 6 * 900, d + 7 * 900, NULL),
+			 BOOKD_E_LIMIT);
+	ck_assert(wire_int(wire_get(h_error(&R), "retry_after_ms"), &wait));
+	ck_assert_int_gt(wait, 0);
+	ck_assert_int_le(wait, 12000);
+	/* Another caller has a bucket of its own; staff have none. */
+	ck_assert_int_eq(book_at(other, "a", d + 8 * 900, d + 9 * 900, NULL),
+			 0);
+	ck_assert_int_eq(book_at(adm, "a", d + 10 * 900, d + 11 * 900, NULL),
+			 0);
+	close(adm);
+	close(pub);
+	close(other);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("abuse_caller");
@@ -711,6 +759,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, reschedules_log_the_change);
 	tcase_add_test(tc, reschedules_are_bounded);
 	tcase_add_test(tc, lists_page_by_size);
+	tcase_add_test(tc, public_writes_are_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
