@@ -71,7 +71,9 @@ static struct resource *find_res(struct req *r, const msgpack_object *o,
 	if (res == NULL ||
 	    (!res->active && !want_inactive && r->role != ROLE_ADMIN)) {
 		req_error(r, BOOKD_E_NOT_FOUND, field, "no resource '%.*s'",
-			  (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
+			  (int)(o->via.str.size > PROTO_SLUG_MAX
+				    ? PROTO_SLUG_MAX
+				    : o->via.str.size),
 			  o->via.str.ptr);
 		return NULL;
 	}
@@ -161,7 +163,7 @@ static int get_minutes(struct req *r, int field, const char *name,
 	const msgpack_object *o = r->a[field];
 	uint64_t m = o ? o->via.u64 : dflt;
 
-	if (m == 0 || m % 15 != 0 || m > 60ull * 24 * 31)
+	if (m == 0 || m % Q_MINUTES != 0 || m > ET_MAX_LENGTH_MINUTES)
 		return req_error(r, BOOKD_E_BAD_REQUEST, name,
 				 "minutes, a positive multiple of 15 (at "
 				 "most 31 days)");
@@ -862,8 +864,8 @@ static int h_check(struct req *r)
 	if (res == NULL || get_span(r, &start, &end) || session_arg(r, session))
 		return r->e.code;
 	it = (struct item){res->idx, 1};
-	switch (state_check_span(&r->s->st, &it, 1, start, end, true,
-				 session[0] ? session : NULL, &co)) {
+	switch (state_check(&r->s->st, &it, 1, start, end, CHK_OPEN | CHK_HOLDS,
+			    session[0] ? session : NULL, &co)) {
 	case 0:
 		break;
 	case BOOKD_E_CONFLICT:
@@ -918,7 +920,8 @@ static int event_type_arg(struct req *r, const msgpack_object *o,
 	if (e == NULL || (!e->active && r->role != ROLE_ADMIN)) {
 		return req_error(
 		    r, BOOKD_E_NOT_FOUND, "event_type", "no event type '%.*s'",
-		    (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
+		    (int)(o->via.str.size > PROTO_SLUG_MAX ? PROTO_SLUG_MAX
+							   : o->via.str.size),
 		    o->via.str.ptr);
 	}
 	*out = e;
@@ -1037,9 +1040,9 @@ static bool open_at(const struct state *st, const struct resource *res,
 	return (d->open[s / 64] >> (s % 64)) & 1;
 }
 
-/* Starts a local day can have: it lasts at most about 26 hours, and
- * starts are at least a quarter apart. */
-#define GRID_MAX 128
+/* Starts a local day can have (quanta.h): the grid and the reader's
+ * slot lists share the bound. */
+#define GRID_MAX Q_MAX_LOCAL_DAY_STARTS
 
 /*
  * The starts of the grid's day, in order, into out (at most max of them).
@@ -1237,8 +1240,8 @@ static int hold_check(struct req *r, const struct hold_req *h,
 				 "hold: at most %u live holds per caller "
 				 "(--max-holds-per-caller)",
 				 lim->holds_per_caller);
-	if (state_check_span(&r->s->st, &it, 1, h->start, h->end, true, session,
-			     co))
+	if (state_check(&r->s->st, &it, 1, h->start, h->end,
+			CHK_OPEN | CHK_HOLDS, session, co))
 		return check_failed(r, co);
 	return 0;
 }
@@ -1497,10 +1500,12 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 				return req_error(r, BOOKD_E_BAD_REQUEST, field,
 						 "a resource id or {id, "
 						 "quantity}");
-			if (q && (q->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-				  q->via.u64 < 1 || q->via.u64 > 10000))
+			if (q &&
+			    (q->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			     q->via.u64 < 1 || q->via.u64 > STATE_MAX_QUANTITY))
 				return req_error(r, BOOKD_E_BAD_REQUEST, field,
-						 "quantity: from 1 to 10000");
+						 "quantity: from 1 to %d",
+						 STATE_MAX_QUANTITY);
 			res = find_res(r, id, field, true);
 			if (res == NULL)
 				return r->e.code;

@@ -546,7 +546,7 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	uint32_t q;
 
 	if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
-	    id->via.str.size == 0 || id->via.str.size > 63)
+	    id->via.str.size == 0 || id->via.str.size > PROTO_SLUG_MAX)
 		return -1;
 	q = (uint32_t)obj_int(wire_get(m, "quantity"), 1);
 	if (q < 1 || q > STATE_MAX_QUANTITY)
@@ -670,8 +670,9 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 	b->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	b->buf_before = (int32_t)obj_int(wire_get(m, "buffer_before"), 0) * 60;
 	b->buf_after = (int32_t)obj_int(wire_get(m, "buffer_after"), 0) * 60;
-	if (b->buf_before < 0 || b->buf_after < 0 || b->buf_before > 86400 ||
-	    b->buf_after > 86400)
+	if (b->buf_before < 0 || b->buf_after < 0 ||
+	    b->buf_before > ET_MAX_GAP_MINUTES * 60 ||
+	    b->buf_after > ET_MAX_GAP_MINUTES * 60)
 		return -1;
 	return parse_hist(wire_get(m, "history"), b);
 }
@@ -996,7 +997,7 @@ void state_pack_event_type(msgpack_packer *pk, const struct state *st,
 
 bool state_slug_ok(const char *p, size_t n)
 {
-	if (n < 1 || n > 63)
+	if (n < 1 || n > PROTO_SLUG_MAX)
 		return false;
 	if (!((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')))
 		return false;
@@ -1352,15 +1353,6 @@ static int fail(struct check_out *out, int err, uint32_t res)
 	out->err = err;
 	out->res = res;
 	return err;
-}
-
-int state_check_span(struct state *st, const struct item *items, int nitems,
-		     int64_t start, int64_t end, bool check_holds,
-		     const char *session, struct check_out *out)
-{
-	return state_check(st, items, nitems, start, end,
-			   CHK_OPEN | (check_holds ? CHK_HOLDS : 0), session,
-			   out);
 }
 
 int state_check(struct state *st, const struct item *items, int nitems,

@@ -17,7 +17,7 @@
  *   readers.
  * - A day's booked bits equal the union of the occupying bookings that cover
  *   it; a pool's units equal the sum of their quantities.  Every check
- *   (state_check_span) looks at every day and resource of a request before
+ *   (state_check) looks at every day and resource of a request before
  *   anything changes.
  * - Holds are memory only.  Their expiry order equals their renewal order
  *   (the TTL is one constant), so a FIFO list serves as the timer queue.
@@ -382,20 +382,15 @@ struct check_out {
 	uint32_t nids;
 };
 
-/*
- * Can items[] take [start, end)?  Checks, for every resource and day:
- * window, active, open hours, bookings and, when check_holds, holds of
- * sessions other than `session` (NULL: every hold counts).  Returns 0 or the
- * error code also stored in out->err.
- */
-int state_check_span(struct state *st, const struct item *items, int nitems,
-		     int64_t start, int64_t end, bool check_holds,
-		     const char *session, struct check_out *out);
-
 #define CHK_OPEN  1u /* the span must be inside open hours */
 #define CHK_HOLDS 2u /* other sessions' holds count */
-/* state_check_span with explicit CHK_* flags (buffers need no open hours
- * and ignore holds). */
+/*
+ * Can items[] take [start, end)?  Checks, for every resource and day:
+ * window, active, bookings and, with CHK_OPEN, open hours, and with
+ * CHK_HOLDS, holds of sessions other than `session` (NULL: every hold
+ * counts).  Buffers need neither (they only keep bookings apart).  Returns
+ * 0 or the error code also stored in out->err.
+ */
 int state_check(struct state *st, const struct item *items, int nitems,
 		int64_t start, int64_t end, unsigned flags, const char *session,
 		struct check_out *out);
@@ -441,16 +436,16 @@ void state_commit_deltas(struct state *st, const struct delta *d, size_t n);
 static inline void span_days(int64_t start, int64_t end, int64_t *d0,
 			     int64_t *d1)
 {
-	*d0 = start >= 0 ? start / 86400 : -((-start + 86399) / 86400);
-	*d1 = (end - 1) >= 0 ? (end - 1) / 86400
-			     : -((-(end - 1) + 86399) / 86400);
+	*d0 = q_day_of(start);
+	*d1 = q_day_of(end - 1);
 }
 static inline void span_slots(int64_t start, int64_t end, int64_t day,
 			      int *from, int *to)
 {
-	int64_t ds = day * 86400;
-	*from = start <= ds ? 0 : (int)((start - ds) / 900);
-	*to = end >= ds + 86400 ? 96 : (int)((end - ds) / 900);
+	int64_t ds = day * DAY_SECONDS;
+	*from = start <= ds ? 0 : (int)((start - ds) / Q_SECONDS);
+	*to =
+	    end >= ds + DAY_SECONDS ? Q_PER_DAY : (int)((end - ds) / Q_SECONDS);
 }
 
 #endif
