@@ -305,6 +305,8 @@ static void requant_copy(uint16_t **unitsp, uint64_t booked[2], uint32_t q)
 static void occupy_slots(uint16_t **unitsp, uint64_t booked[2], uint32_t q,
 			 int from, int to, int qty)
 {
+	assert(0 <= from && from <= to && to <= Q_PER_DAY);
+	assert(q >= 1 && q <= STATE_MAX_QUANTITY && qty != 0);
 	if (*unitsp == NULL && q == 1 && (qty == 1 || qty == -1)) {
 		uint64_t m[2];
 		q_mask(m, from, to);
@@ -829,6 +831,18 @@ static int install_booking(struct state *st, struct booking *b,
 		}
 	}
 	st->by_status[b->status]++;
+	/* Ids are dense and every booking is counted in exactly one
+	 * status. */
+	assert(b->id >= 1 && b->id <= st->nbk && st->bk[b->id - 1] == b);
+	assert(b->nitems >= 1 && b->nitems <= MAX_ITEMS && b->start < b->end);
+#ifndef NDEBUG
+	{
+		uint64_t total = 0;
+		for (int k = 0; k < BS__COUNT; k++)
+			total += st->by_status[k];
+		assert(total == st->nbk);
+	}
+#endif
 	if (bstatus_occupies(b->status) && !same_slots)
 		state_occupy(st, b, +1, true);
 	ev = event_of(wire_get(m, "event"));
@@ -1362,6 +1376,7 @@ int state_check(struct state *st, const struct item *items, int nitems,
 	int64_t d0, d1;
 	bool check_holds = flags & CHK_HOLDS;
 
+	assert(nitems >= 1 && nitems <= MAX_ITEMS && start < end);
 	memset(out, 0, sizeof(*out));
 	span_days(start, end, &d0, &d1);
 	for (int i = 0; i < nitems; i++) {

@@ -21,6 +21,15 @@
  *   anything changes.
  * - Holds are memory only.  Their expiry order equals their renewal order
  *   (the TTL is one constant), so a FIFO list serves as the timer queue.
+ * - Every live hold is counted once under its session and once under its
+ *   owner (state.sessions, state.holders); a session with live holds has
+ *   exactly one owner, and an entry leaves its table with its last hold.
+ * - Booking ids are dense (1..nbk), every booking is counted in exactly one
+ *   status, and a booking's history grows by one entry per logged change.
+ * - The domain owns its record formats: each has one encoder here (typed
+ *   inputs in, checked, encoded), used for the log, snapshots and replies.
+ * These are asserted where they are kept (assert(), on in every build that
+ * does not define NDEBUG, which none of the Makefile's do).
  *
  * Days live in a ring of window_days slots per resource, indexed by
  * day % window_days, covering [first_day, last_day].  A request touching a
@@ -29,6 +38,7 @@
 #ifndef BOOKD_STATE_H
 #define BOOKD_STATE_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -446,6 +456,8 @@ static inline void span_slots(int64_t start, int64_t end, int64_t day,
 	*from = start <= ds ? 0 : (int)((start - ds) / Q_SECONDS);
 	*to =
 	    end >= ds + DAY_SECONDS ? Q_PER_DAY : (int)((end - ds) / Q_SECONDS);
+	/* The caller asks only for days the span touches. */
+	assert(0 <= *from && *from <= *to && *to <= Q_PER_DAY);
 }
 
 #endif
