@@ -57,7 +57,7 @@ static const char *actor(struct req *r)
 
 static bool valid_slug(const msgpack_object *o)
 {
-	return state_slug_ok(o->via.str.ptr, o->via.str.size);
+	return proto_slug_ok(o->via.str.ptr, o->via.str.size);
 }
 
 /* Look up the resource named by a string object; public callers do not see
@@ -1352,8 +1352,10 @@ static char *objdup(const msgpack_object *o, char *buf, size_t len)
 #define PUBLIC_NOTES_MAX 1000
 #define PUBLIC_NOTE_MAX	 1000
 
+/* Sized by the booker sub-schema's bounds (proto/ops.h). */
 struct booker {
-	char name[257], email[257], phone[65], notes[4097];
+	char name[PROTO_NAME_MAX + 1], email[PROTO_EMAIL_MAX + 1],
+	    phone[PROTO_PHONE_MAX + 1], notes[PROTO_NOTES_MAX + 1];
 };
 
 /* Public writes (book, cancel, reschedule) take a token from their
@@ -1384,61 +1386,38 @@ static int public_write_gate(struct req *r)
 	return r->e.code;
 }
 
+/* The booker map: its sub-schema (proto/ops.h ARGS_booker) checks types,
+ * sizes, text and the email; then public callers meet smaller maxima. */
 static int get_booker(struct req *r, struct booker *bk)
 {
-	const msgpack_object *m = r->a[ARG_booker];
-	/* Admin maxima, then the smaller ones of public callers. */
 	static const struct {
-		const char *key;
-		size_t max, pmax;
-		bool req;
-	} f[] = {{"name", 256, PUBLIC_NAME_MAX, true},
-		 {"email", 256, PUBLIC_EMAIL_MAX, true},
-		 {"phone", 64, PUBLIC_PHONE_MAX, false},
-		 {"notes", 4096, PUBLIC_NOTES_MAX, false}};
-	bool pub = r->role != ROLE_ADMIN;
+		int field;
+		const char *name;
+		size_t pmax;
+	} f[] = {{ARG_name, "booker.name", PUBLIC_NAME_MAX},
+		 {ARG_email, "booker.email", PUBLIC_EMAIL_MAX},
+		 {ARG_phone, "booker.phone", PUBLIC_PHONE_MAX},
+		 {ARG_notes, "booker.notes", PUBLIC_NOTES_MAX}};
 	char *dst[] = {bk->name, bk->email, bk->phone, bk->notes};
+	size_t cap[] = {sizeof(bk->name), sizeof(bk->email), sizeof(bk->phone),
+			sizeof(bk->notes)};
+	const msgpack_object *a[ARG__COUNT];
 
 	memset(bk, 0, sizeof(*bk));
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *k = &m->via.map.ptr[i].key;
-		const msgpack_object *v = &m->via.map.ptr[i].val;
-		size_t j;
-		int text;
-		char field[64];
-		for (j = 0; j < 4; j++)
-			if (wire_str_eq(k, f[j].key))
-				break;
-		if (j == 4) {
-			snprintf(field, sizeof(field), "booker.%.*s",
-				 k->type == MSGPACK_OBJECT_STR
-				     ? (int)(k->via.str.size > 32
-						 ? 32
-						 : k->via.str.size)
-				     : 1,
-				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr
-							       : "?");
-			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "unknown field");
-		}
-		snprintf(field, sizeof(field), "booker.%s", f[j].key);
-		if (v->type == MSGPACK_OBJECT_NIL && !f[j].req)
+	if (proto_validate_sub(&proto_booker, r->a[ARG_booker], a, &r->e))
+		return r->e.code;
+	for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++) {
+		const msgpack_object *v = a[f[j].field];
+		if (v == NULL)
 			continue;
-		if (v->type != MSGPACK_OBJECT_STR)
-			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "must be a string");
-		if (v->via.str.size > (pub ? f[j].pmax : f[j].max))
-			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "longer than %zu bytes",
-					 pub ? f[j].pmax : f[j].max);
-		/* Only the notes may run over lines. */
-		if ((text = wire_text_check(v->via.str.ptr, v->via.str.size,
-					    dst[j] == bk->notes)))
-			return req_error(r, BOOKD_E_BAD_REQUEST, field, "%s",
-					 wire_text_problem(text));
-		if (wire_cstr(v, dst[j], f[j].max + 1) < 0)
-			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "must not contain NUL bytes");
+		if (r->role != ROLE_ADMIN && v->via.str.size > f[j].pmax)
+			return req_error(r, BOOKD_E_BAD_REQUEST, f[j].name,
+					 "longer than %zu bytes", f[j].pmax);
+		/* The schema bounds each field under its buffer, and the
+		 * text check refused NUL. */
+		if (wire_cstr(v, dst[j], cap[j]) < 0)
+			return req_error(r, BOOKD_E_INTERNAL, f[j].name,
+					 "does not fit");
 	}
 	if (!bk->name[0])
 		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.name",
@@ -1446,9 +1425,6 @@ static int get_booker(struct req *r, struct booker *bk)
 	if (!bk->email[0])
 		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.email",
 				 "required");
-	if (strchr(bk->email, '@') == NULL || strchr(bk->email, ' '))
-		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.email",
-				 "not an email address");
 	return 0;
 }
 
@@ -1659,8 +1635,8 @@ static int h_book(struct req *r)
 	struct booking b;
 	struct hist h;
 	struct check_out co;
-	char session[SESSION_MAX + 1], tzbuf[65], notebuf[4097], keybuf[129],
-	    bybuf[129];
+	char session[SESSION_MAX + 1], tzbuf[65], notebuf[PROTO_NOTES_MAX + 1],
+	    keybuf[PROTO_KEY_MAX + 1], bybuf[129];
 	int nitems, status = BS_CONFIRMED;
 	int64_t start, end, now = now_ms();
 	const msgpack_object *key = r->a[ARG_key];

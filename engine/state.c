@@ -1009,21 +1009,6 @@ void state_pack_event_type(msgpack_packer *pk, const struct state *st,
 	state_encode_event_type(pk, st, &in);
 }
 
-bool state_slug_ok(const char *p, size_t n)
-{
-	if (n < 1 || n > PROTO_SLUG_MAX)
-		return false;
-	if (!((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static bool minutes_ok(uint32_t m, bool q15, uint32_t max)
 {
 	return (!q15 || m % Q_MINUTES == 0) && m <= max;
@@ -1036,7 +1021,7 @@ int state_event_type_record(const struct state *st,
 	msgpack_packer pk;
 	char field[48];
 
-	if (!state_slug_ok(in->id, strlen(in->id)))
+	if (!proto_slug_ok(in->id, strlen(in->id)))
 		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
 				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
 	if (in->nlengths == 0)
@@ -1170,7 +1155,7 @@ int state_resource_record(const struct state *st, const struct resource_in *in,
 	const struct tz *z;
 	msgpack_packer pk;
 
-	if (!state_slug_ok(in->id, strlen(in->id)))
+	if (!proto_slug_ok(in->id, strlen(in->id)))
 		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
 				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
 	if (in->quantity < 1 || in->quantity > STATE_MAX_QUANTITY)

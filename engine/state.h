@@ -346,9 +346,6 @@ int state_event_type_record(const struct state *st,
 			    const struct event_type_in *in, struct wbuf *rec,
 			    struct proto_error *e);
 
-/* Is this a slug: [a-z0-9][a-z0-9._-]{0,62}? */
-bool state_slug_ok(const char *p, size_t n);
-
 /* Pack records. */
 void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r);
 void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,

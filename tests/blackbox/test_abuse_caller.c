@@ -500,7 +500,7 @@ START_TEST(strings_are_text)
 			      d + 10 * HOUR, "booker", "name", "Ann\xff",
 			      "email", "a@x.org"),
 			 BOOKD_E_BAD_REQUEST);
-	ck_assert(err_msg_has("booker: not valid UTF-8"));
+	ck_assert(err_msg_has("booker.name: not valid UTF-8"));
 	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
 			      "resource", "a", "start", d + 9 * HOUR, "end",
 			      d + 10 * HOUR, "booker", "name", "Ann", "email",

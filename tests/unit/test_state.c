@@ -321,17 +321,17 @@ END_TEST
 
 START_TEST(slugs)
 {
-	ck_assert(state_slug_ok("a", 1));
-	ck_assert(state_slug_ok("0a.b_c-d", 8));
-	ck_assert(!state_slug_ok("", 0));
-	ck_assert(!state_slug_ok("-a", 2));
-	ck_assert(!state_slug_ok("A", 1));
-	ck_assert(!state_slug_ok("a b", 3));
+	ck_assert(proto_slug_ok("a", 1));
+	ck_assert(proto_slug_ok("0a.b_c-d", 8));
+	ck_assert(!proto_slug_ok("", 0));
+	ck_assert(!proto_slug_ok("-a", 2));
+	ck_assert(!proto_slug_ok("A", 1));
+	ck_assert(!proto_slug_ok("a b", 3));
 	{
 		char id[65];
 		memset(id, 'a', 64);
-		ck_assert(state_slug_ok(id, 63));
-		ck_assert(!state_slug_ok(id, 64));
+		ck_assert(proto_slug_ok(id, 63));
+		ck_assert(!proto_slug_ok(id, 64));
 	}
 }
 END_TEST
