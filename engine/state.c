@@ -177,6 +177,8 @@ void state_free(struct state *st)
 	hmap_free(&st->res_by_id);
 	hmap_free(&st->bk_by_ref);
 	hmap_free(&st->bk_by_key);
+	ktab_free(&st->sessions);
+	ktab_free(&st->holders);
 	memset(st, 0, sizeof(*st));
 }
 
