@@ -505,8 +505,10 @@ int h_events(struct req *r)
 	msgpack_pack_map(r->pk, 2);
 	wire_pk_str(r->pk, "events");
 	page_emit(&pg, r->pk, (uint32_t)n);
-	wire_pk_kint(r->pk, "next",
-		     (int64_t)(n ? st->ev[lo + n - 1].lsn : after));
+	/* An LSN is a uint64: packed as one, so after = 2^64 - 1 comes back
+	 * as itself, not as -1. */
+	wire_pk_str(r->pk, "next");
+	msgpack_pack_uint64(r->pk, n ? st->ev[lo + n - 1].lsn : after);
 	return 0;
 }
 

@@ -666,6 +666,11 @@ START_TEST(lists_page_by_size)
 		ck_assert(wire_int(wire_get(res(), "next"), (int64_t *)&next));
 	}
 	ck_assert_uint_eq(total, 300);
+	/* Issue 11.15: the largest cursor comes back as itself. */
+	ck_assert_int_eq(CALL(adm, "events", "{s:U}", "after", UINT64_MAX), 0);
+	ck_assert_int_eq(wire_get(res(), "next")->type,
+			 MSGPACK_OBJECT_POSITIVE_INTEGER);
+	ck_assert_uint_eq(wire_get(res(), "next")->via.u64, UINT64_MAX);
 	ck_assert_int_eq(CALL(adm, "booking.list", "{s:i}", "limit", 1000), 0);
 	ck_assert_ptr_nonnull(wire_get(res(), "next"));
 	/* meta: at most 16 kB packed. */
