@@ -220,6 +220,27 @@ static int view_args(struct gw_req *q, const char *id, size_t idlen,
 			   "duration: required (minutes), or give event_type");
 		return -1;
 	}
+	if (v->duration == 0) {
+		/* The event type's first length. */
+		const msgpack_object *res, *eo, *len;
+		struct pk k;
+		int rc;
+		pk_init(&k, 1);
+		pk_str(&k, "id", v->event_type);
+		rc =
+		    gw_call(q->who.visitor, "event_type.get", &k.sb, &res, &eo);
+		msgpack_sbuffer_destroy(&k.sb);
+		if (rc != 0) {
+			*ans = gw_engine_problem(q, rc, eo, true);
+			return -1;
+		}
+		len = gw_get(res, "lengths");
+		if (len && len->type == MSGPACK_OBJECT_ARRAY &&
+		    len->via.array.size &&
+		    len->via.array.ptr[0].type ==
+			MSGPACK_OBJECT_POSITIVE_INTEGER)
+			v->duration = (long)len->via.array.ptr[0].via.u64;
+	}
 	return view_zone(q, v->id, v->zone, ans);
 }
 
@@ -387,7 +408,7 @@ static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
 				  const char *date)
 {
 	struct vslot *s = NULL;
-	const msgpack_object *res, *eo, *e;
+	const msgpack_object *res, *eo;
 	int64_t mine_s[64], mine_e[64], dur_s = v->duration * 60;
 	size_t nmine = 0, n = 0;
 	enum MHD_Result ans;
@@ -426,19 +447,6 @@ static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
 		return gw_engine_problem(q, rc, eo, true);
 	if (res->type == MSGPACK_OBJECT_ARRAY && res->via.array.size)
 		s = calloc(res->via.array.size, sizeof *s);
-	if (dur_s == 0) {
-		/* With an event type and no duration: its first length. */
-		const msgpack_object *r2, *eo2;
-		struct pk k2;
-		pk_init(&k2, 1);
-		pk_str(&k2, "id", v->event_type);
-		if (gw_call(q->who.visitor, "event_type.get", &k2.sb, &r2,
-			    &eo2) == 0 &&
-		    (e = gw_get(r2, "lengths")) &&
-		    e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size)
-			dur_s = (int64_t)e->via.array.ptr[0].via.u64 * 60;
-		msgpack_sbuffer_destroy(&k2.sb);
-	}
 	for (uint32_t i = 0; s && i < res->via.array.size; i++) {
 		const msgpack_object *x = &res->via.array.ptr[i];
 		const msgpack_object *st = gw_get(x, "start"),
@@ -581,22 +589,23 @@ static enum MHD_Result hold(struct gw_req *q, const char *id)
 /* ---------------------------------------------------------------------- */
 /* Bookings. */
 
-/* A booking in its own zone, else its first resource's, else UTC. */
+/* The booking tree j (converted with UTC) in its own zone, else its first
+ * resource's.  Asks the engine: convert before calling this. */
+static json_t *booking_zone(json_t *j)
+{
+	json_t *rs = json_object_get(j, "resources");
+	char zone[65];
+
+	if (json_is_array(rs) && json_is_string(json_array_get(rs, 0)) &&
+	    gw_resource_zone(json_string_value(json_array_get(rs, 0)), zone) ==
+		0)
+		gw_rezone(j, zone);
+	return j;
+}
+
 static json_t *booking_json(const msgpack_object *b)
 {
-	const msgpack_object *rs = gw_get(b, "resources");
-	char zone[65] = "UTC", id[64];
-
-	if (rs && rs->type == MSGPACK_OBJECT_ARRAY && rs->via.array.size &&
-	    rs->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
-	    rs->via.array.ptr[0].via.str.size < sizeof id) {
-		memcpy(id, rs->via.array.ptr[0].via.str.ptr,
-		       rs->via.array.ptr[0].via.str.size);
-		id[rs->via.array.ptr[0].via.str.size] = 0;
-		if (gw_resource_zone(id, zone) != 0)
-			strcpy(zone, "UTC");
-	}
-	return gw_to_json(b, zone);
+	return booking_zone(gw_to_json(b, NULL));
 }
 
 static bool key_ok(const char *k)
@@ -888,13 +897,15 @@ static enum MHD_Result me(struct gw_req *q)
 					break;
 				found = nf;
 			}
-			found[nfound++] = booking_json(bk);
+			found[nfound++] = gw_to_json(bk, NULL);
 		}
 		more = next && next->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
 		if (!more)
 			break;
 		after = next->via.u64;
 	}
+	for (size_t i = 0; i < nfound; i++)
+		booking_zone(found[i]);
 	if (nfound)
 		qsort(found, nfound, sizeof *found, by_start);
 	arr = json_array();

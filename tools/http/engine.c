@@ -583,6 +583,51 @@ json_t *gw_to_json(const msgpack_object *o, const char *tz)
 	return conv(o, tz, 0);
 }
 
+static void rezone(json_t *v, const char *tz, int depth)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (depth > 32)
+		return;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, x) rezone(x, tz, depth + 1);
+		return;
+	}
+	if (!json_is_object(v))
+		return;
+	x = json_object_get(v, "timezone");
+	if (json_is_string(x) && json_object_get(v, "booker"))
+		tz = json_string_value(x);
+	json_object_foreach(v, k, x)
+	{
+		size_t n = strlen(k);
+		char base[64];
+		json_t *u;
+
+		if (json_is_object(x) || json_is_array(x)) {
+			rezone(x, tz, depth + 1);
+			continue;
+		}
+		if (n <= 5 || n >= sizeof base || strcmp(k + n - 5, "_unix"))
+			continue;
+		memcpy(base, k, n - 5);
+		base[n - 5] = 0;
+		u = json_object_get(v, base);
+		if (json_is_string(u) && json_is_integer(x)) {
+			char iso[40];
+			gw_iso(json_integer_value(x), tz, iso);
+			json_string_set(u, iso);
+		}
+	}
+}
+
+void gw_rezone(json_t *v, const char *tz)
+{
+	rezone(v, tz, 0);
+}
+
 int gw_pack_json(msgpack_packer *pk, const json_t *v)
 {
 	const char *k;
