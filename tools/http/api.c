@@ -302,8 +302,8 @@ static enum MHD_Result month(struct gw_req *q, const char *id, size_t idlen)
 		return bad(q, "to", "to: required, a date YYYY-MM-DD");
 	if (t < f || t - f >= BOOKD_READER_MONTH_MAX)
 		return bad(q, "to", "to: on or after from, at most 366 days");
-	if (v.event_type == NULL && (r = gw_reader()) != NULL &&
-	    reader_index(r, v.id, &idx, &rc) == 0)
+	if (v.event_type == NULL && !gw_cfg.reads_engine &&
+	    (r = gw_reader()) != NULL && reader_index(r, v.id, &idx, &rc) == 0)
 		rc = bookd_reader_slots_month(r, idx, f, t, v.zone,
 					      (uint32_t)v.duration,
 					      (uint32_t)v.interval, avail);
@@ -488,8 +488,8 @@ static enum MHD_Result day(struct gw_req *q, const char *id, size_t idlen,
 		return ans;
 	if (bookd_reader_date(date, &d) != 0)
 		return bad(q, "date", "date: not a date YYYY-MM-DD");
-	if (v.event_type == NULL && (r = gw_reader()) != NULL &&
-	    reader_index(r, v.id, &idx, &rc) == 0)
+	if (v.event_type == NULL && !gw_cfg.reads_engine &&
+	    (r = gw_reader()) != NULL && reader_index(r, v.id, &idx, &rc) == 0)
 		rc = bookd_reader_slots_view_tz(r, idx, d, v.zone,
 						(uint32_t)v.duration,
 						(uint32_t)v.interval, out, &n);

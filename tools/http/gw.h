@@ -63,6 +63,7 @@ struct gw_config {
 	unsigned max_streams, max_streams_per_ip;
 	size_t max_body;
 	bool cookie_secure;
+	bool reads_engine; /* --reads engine: never the pages (comparisons) */
 };
 extern struct gw_config gw_cfg;
 
