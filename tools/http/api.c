@@ -361,47 +361,82 @@ static enum MHD_Result month(struct gw_req *q, const char *id, size_t idlen)
 	return gw_json(q, 200, o);
 }
 
-/* Text buffer for the hot day view (no JSON tree per slot). */
-struct tbuf {
-	char *p;
-	size_t len, cap;
-};
-
-#define tb_add(t, ...) gw_buf_printf(&(t)->p, &(t)->len, &(t)->cap, __VA_ARGS__)
-
 struct vslot {
 	int64_t start;
 	const char *state;
 };
 
+static char *put(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_i64(char *p, int64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	if (v < 0)
+		*p++ = '-';
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* The day view's JSON, formatted by hand into one buffer sized for the
+ * worst case (the ids and zone are bounded slugs and zone names; every
+ * slot takes under 160 bytes). */
 static enum MHD_Result day_answer(struct gw_req *q, const struct view_args *v,
 				  const char *date, int64_t dur_s,
 				  const struct vslot *s, size_t n,
 				  const char *src)
 {
 	const struct tz *z = NULL;
-	char a[40], b[40];
-	struct tbuf t = {0};
+	char iso[40], *buf, *p;
 
-	tz_get(v->zone, &z);
-	tb_add(&t,
-	       "{\"resource\":\"%s\",\"date\":\"%s\",\"tz\":\"%s\","
-	       "\"duration\":%ld,\"source\":\"%s\",\"slots\":[",
-	       v->id, date, v->zone, (long)(dur_s / 60), src);
-	for (size_t i = 0; i < n; i++) {
-		gw_iso_z(s[i].start, z, a);
-		gw_iso_z(s[i].start + dur_s, z, b);
-		tb_add(&t,
-		       "%s{\"start\":\"%s\",\"start_unix\":%" PRId64
-		       ",\"end\":\"%s\",\"end_unix\":%" PRId64
-		       ",\"state\":\"%s\"}",
-		       i ? "," : "", a, s[i].start, b, s[i].start + dur_s,
-		       s[i].state);
-	}
-	tb_add(&t, "]}");
-	if (t.p == NULL)
+	if (tz_get(v->zone, &z) != 0)
+		z = NULL;
+	buf = malloc(512 + n * 160);
+	if (buf == NULL)
 		return gw_problem(q, 500, "INTERNAL", "out of memory", NULL);
-	return gw_send(q, 200, t.p, t.len, NULL);
+	p = put(buf, "{\"resource\":\"");
+	p = put(p, v->id);
+	p = put(p, "\",\"date\":\"");
+	p = put(p, date);
+	p = put(p, "\",\"tz\":\"");
+	p = put(p, v->zone);
+	p = put(p, "\",\"duration\":");
+	p = put_i64(p, dur_s / 60);
+	p = put(p, ",\"source\":\"");
+	p = put(p, src);
+	p = put(p, "\",\"slots\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*p++ = ',';
+		gw_iso_z(s[i].start, z, iso);
+		p = put(p, "{\"start\":\"");
+		p = put(p, iso);
+		p = put(p, "\",\"start_unix\":");
+		p = put_i64(p, s[i].start);
+		gw_iso_z(s[i].start + dur_s, z, iso);
+		p = put(p, ",\"end\":\"");
+		p = put(p, iso);
+		p = put(p, "\",\"end_unix\":");
+		p = put_i64(p, s[i].start + dur_s);
+		p = put(p, ",\"state\":\"");
+		p = put(p, s[i].state);
+		p = put(p, "\"}");
+	}
+	p = put(p, "]}");
+	return gw_send(q, 200, buf, (size_t)(p - buf), NULL);
 }
 
 static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
