@@ -439,68 +439,96 @@ static enum MHD_Result day_answer(struct gw_req *q, const struct view_args *v,
 	return gw_send(q, 200, buf, (size_t)(p - buf), NULL);
 }
 
-static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
-				  const char *date)
-{
-	struct vslot *s = NULL;
-	const msgpack_object *res, *eo;
-	int64_t mine_s[64], mine_e[64], dur_s = v->duration * 60;
-	size_t nmine = 0, n = 0;
+struct day_ctx {
+	struct gw_req *q;
+	int64_t dur_s;
+	int64_t mine_s[64], mine_e[64];
+	size_t nmine;
+	struct vslot *s;
+	size_t n;
+	bool answered;
 	enum MHD_Result ans;
-	struct pk k;
-	int rc;
+};
 
-	/* The visitor's own holds of the day, to mark them "mine". */
-	pk_init(&k, 4);
-	pk_str(&k, "resource", v->id);
-	pk_str(&k, "date", date);
-	pk_str(&k, "tz", v->zone);
-	pk_str(&k, "session", q->who.visitor);
-	rc = gw_call(q->who.visitor, "holds.day", &k.sb, &res, &eo);
-	msgpack_sbuffer_destroy(&k.sb);
-	if (rc != 0)
-		return gw_engine_problem(q, rc, eo, true);
-	for (uint32_t i = 0; res->type == MSGPACK_OBJECT_ARRAY &&
-			     i < res->via.array.size && nmine < 64;
-	     i++) {
-		const msgpack_object *h = &res->via.array.ptr[i];
-		const msgpack_object *m = gw_get(h, "mine"),
-				     *hs = gw_get(h, "start"),
-				     *he = gw_get(h, "end");
-		if (m && m->type == MSGPACK_OBJECT_BOOLEAN && m->via.boolean &&
-		    hs && he) {
-			mine_s[nmine] = hs->via.i64;
-			mine_e[nmine++] = he->via.i64;
-		}
+static void day_take(size_t i, int rc, const msgpack_object *res,
+		     const msgpack_object *eo, void *arg)
+{
+	struct day_ctx *d = arg;
+
+	if (d->answered)
+		return;
+	if (rc != 0) {
+		d->ans = gw_engine_problem(d->q, rc, eo, true);
+		d->answered = true;
+		return;
 	}
-	pk_init(&k, view_nargs(v) + 1);
-	pack_view(&k, v, "date", date);
-	pk_str(&k, "session", q->who.visitor);
-	rc = gw_call(q->who.visitor, "slots.view", &k.sb, &res, &eo);
-	msgpack_sbuffer_destroy(&k.sb);
-	if (rc != 0)
-		return gw_engine_problem(q, rc, eo, true);
+	if (i == 0) {
+		/* holds.day: the visitor's own holds, to mark them "mine". */
+		for (uint32_t j = 0; res->type == MSGPACK_OBJECT_ARRAY &&
+				     j < res->via.array.size && d->nmine < 64;
+		     j++) {
+			const msgpack_object *h = &res->via.array.ptr[j];
+			const msgpack_object *m = gw_get(h, "mine"),
+					     *hs = gw_get(h, "start"),
+					     *he = gw_get(h, "end");
+			if (m && m->type == MSGPACK_OBJECT_BOOLEAN &&
+			    m->via.boolean && hs && he) {
+				d->mine_s[d->nmine] = hs->via.i64;
+				d->mine_e[d->nmine++] = he->via.i64;
+			}
+		}
+		return;
+	}
+	/* slots.view */
 	if (res->type == MSGPACK_OBJECT_ARRAY && res->via.array.size)
-		s = calloc(res->via.array.size, sizeof *s);
-	for (uint32_t i = 0; s && i < res->via.array.size; i++) {
-		const msgpack_object *x = &res->via.array.ptr[i];
+		d->s = calloc(res->via.array.size, sizeof *d->s);
+	for (uint32_t j = 0; d->s && j < res->via.array.size; j++) {
+		const msgpack_object *x = &res->via.array.ptr[j];
 		const msgpack_object *st = gw_get(x, "start"),
 				     *state = gw_get(x, "state");
+		struct vslot *o = &d->s[d->n];
 		if (st == NULL || state == NULL ||
 		    state->type != MSGPACK_OBJECT_STR)
 			continue;
-		s[n].start = st->via.i64;
-		s[n].state =
-		    state->via.str.size == 8 ? "reserved" : "available";
-		for (size_t j = 0; j < nmine && s[n].state[0] == 'a'; j++)
-			if (s[n].start < mine_e[j] &&
-			    s[n].start + dur_s > mine_s[j])
-				s[n].state = "mine";
-		n++;
+		o->start = st->via.i64;
+		o->state = state->via.str.size == 8 ? "reserved" : "available";
+		for (size_t k = 0; k < d->nmine && o->state[0] == 'a'; k++)
+			if (o->start < d->mine_e[k] &&
+			    o->start + d->dur_s > d->mine_s[k])
+				o->state = "mine";
+		d->n++;
 	}
-	ans = day_answer(q, v, date, dur_s, s, n, "engine");
-	free(s);
-	return ans;
+}
+
+/* The day view from the engine: holds.day and slots.view, pipelined. */
+static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
+				  const char *date)
+{
+	static const char *const ops[2] = {"holds.day", "slots.view"};
+	struct day_ctx d = {.q = q, .dur_s = v->duration * 60};
+	const msgpack_sbuffer *args[2];
+	struct pk h, k;
+	int rc;
+
+	pk_init(&h, 4);
+	pk_str(&h, "resource", v->id);
+	pk_str(&h, "date", date);
+	pk_str(&h, "tz", v->zone);
+	pk_str(&h, "session", q->who.visitor);
+	pk_init(&k, view_nargs(v) + 1);
+	pack_view(&k, v, "date", date);
+	pk_str(&k, "session", q->who.visitor);
+	args[0] = &h.sb;
+	args[1] = &k.sb;
+	rc = gw_call_n(q->who.visitor, 2, ops, args, day_take, &d);
+	msgpack_sbuffer_destroy(&h.sb);
+	msgpack_sbuffer_destroy(&k.sb);
+	if (!d.answered)
+		d.ans = rc != 0 ? gw_engine_problem(q, rc, NULL, true)
+				: day_answer(q, v, date, d.dur_s, d.s, d.n,
+					     "engine");
+	free(d.s);
+	return d.ans;
 }
 
 static enum MHD_Result day(struct gw_req *q, const char *id, size_t idlen,
