@@ -79,17 +79,47 @@ def test_day_view_from_pages(gw, rid, day):
             "OUT_OF_RANGE")
 
 
-def test_day_view_with_event_type_asks_engine(gw, rid, day, engine):
+def test_day_view_with_event_type_matches_engine(gw, rid, day, engine):
+    """Buffers, notice and the type's interval applied on the pages give
+    what the engine's slots.view gives."""
+    import datetime as dt
+    et = "e-" + rid
     with engine.admin() as c:
-        c.event_type_put("e-" + rid, title="Long", lengths=[120],
-                         slot_interval=120, resources=[rid])
+        c.event_type_put(et, title="Long", lengths=[60, 120],
+                         slot_interval=30, buffer_before=30,
+                         buffer_after=45, min_notice=180, resources=[rid])
+        s = utc(day, "10:00")
+        c.book(resource=rid, start=s, end=s + 3600,
+               booker={"name": "X", "email": "x@example.org"})
+        s2 = utc(day, "15:15")
+        c.book(resource=rid, start=s2, end=s2 + 900,
+               booker={"name": "X", "email": "x@example.org"})
     v = gw.visitor()
-    r = v.get(f"/v1/resources/{rid}/days/{day}?event_type=e-{rid}"
-              "&duration=120")
-    assert r.status == 200, r.raw
-    assert r.json["source"] == "engine" and len(r.json["slots"]) == 12
-    problem(v.get(f"/v1/resources/{rid}/days/{day}?event_type=e-{rid}"
-                  "&duration=45"), 400, "BAD_REQUEST")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    for d in (today, today + dt.timedelta(days=1), day):
+        for dur in (None, 120):
+            q = f"/v1/resources/{rid}/days/{d}?event_type={et}"
+            if dur:
+                q += f"&duration={dur}"
+            r = v.get(q)
+            assert r.status == 200, r.raw
+            assert r.json["source"] == "pages"
+            with engine.admin() as c:
+                want = [x.start for x in
+                        c.slots_view(rid, d, dur or 60, event_type=et)]
+            got = [x["start_unix"] for x in r.json["slots"]]
+            assert got == [int(w.timestamp()) if hasattr(w, "timestamp")
+                           else w for w in want], (d, dur)
+            if d == day and dur is None:
+                # The buffers bite around the 10:00-11:00 booking.
+                assert utc(day, "09:00") not in got
+                assert utc(day, "11:00") not in got
+                assert utc(day, "08:00") in got and utc(day, "11:30") in got
+    r = v.get(f"/v1/resources/{rid}/days/{day}?event_type={et}"
+              "&duration=45")
+    problem(r, 400, "BAD_REQUEST")
+    problem(v.get(f"/v1/resources/{rid}/days/{day}?event_type=none-{rid}"),
+            404, "NOT_FOUND")
 
 
 def test_month(gw, rid, day, engine):
