@@ -273,6 +273,10 @@ def test_error_mapping(gw, rid, day, engine):
                             "end": utc(day.replace(year=day.year + 5),
                                        "11:00")}),
             422, "OUT_OF_RANGE")
+    r = v.request("PUT", f"/v1/holds/{rid}",
+                  body={"start": start, "end": start + 25 * 3600})
+    problem(r, 429, "LIMIT")
+    assert int(r.headers["Retry-After"]) >= 1
     problem(v.request("PUT", "/v1/holds/no-such-room",
                       body={"start": start, "end": start + 900}),
             404, "NOT_FOUND")
@@ -534,3 +538,44 @@ def test_require_login(engine, keys, rid, day):
                 401, "UNAUTHENTICATED")
     finally:
         assert g.stop() == 0, g.log()
+
+
+def test_engine_restart(day):
+    from conftest import Engine
+    eng = Engine()
+    try:
+        with eng.admin() as c:
+            c.resource_create("r1", timezone="UTC")
+        g = Gateway(eng)
+        try:
+            v = g.visitor()
+            path = f"/v1/resources/r1/days/{day}?duration=60"
+            assert v.get(path).json["source"] == "pages"
+            s = Stream(g.port, f"/v1/stream?resource=r1&from={day}",
+                       v.cookies)
+            assert s.read_until(b": subscribed", 5)
+            start = utc(day, "09:00")
+            span = {"start": start, "end": start + 3600}
+            assert v.request("PUT", "/v1/holds/r1", body=span).status == 200
+            eng.restart()
+            # The stream says why and ends; the browser reconnects.
+            assert s.read_until(b"event: error", 5), s.buf
+            assert s.read_until(b"0\r\n\r\n", 5)
+            s.close()
+            # Views come from the new pages, and a write goes through on
+            # the first try (the dead connection is noticed before
+            # sending).
+            r = v.get(path)
+            assert r.status == 200 and r.json["source"] == "pages"
+            assert [x["state"] for x in r.json["slots"]].count(
+                "available") == 24
+            assert v.request("PUT", "/v1/holds/r1", body=span).status == 200
+            assert v.get("/healthz").status == 200
+            s = Stream(g.port, f"/v1/stream?resource=r1&from={day}",
+                       v.cookies)
+            assert s.read_until(b": subscribed", 5), s.buf
+            s.close()
+        finally:
+            assert g.stop() == 0, g.log()
+    finally:
+        eng.close()

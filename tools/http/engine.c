@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,20 @@ static bookd_conn *open_conn(bool public)
 	return c;
 }
 
+/*
+ * An idle request connection has nothing to read: it has no
+ * subscriptions, so readable means the engine closed it (a restart) or
+ * said why before closing.  Finding that out before sending makes a write
+ * safe to send on a fresh connection instead of failing with an unknown
+ * outcome.
+ */
+static bool gone(bookd_conn *c)
+{
+	struct pollfd pf = {.fd = bookd_fd(c), .events = POLLIN};
+
+	return bookd_broken(c) || poll(&pf, 1, 0) != 0;
+}
+
 static bool read_only(const char *op)
 {
 	static const char *const ro[] = {
@@ -155,7 +170,7 @@ int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 		return BOOKD_E_NOMEM;
 	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if (*slot && bookd_broken(*slot)) {
+		if (*slot && gone(*slot)) {
 			bookd_close(*slot);
 			*slot = NULL;
 		}
@@ -196,7 +211,7 @@ int gw_call_n(const char *visitor, size_t n, const char *const *ops,
 		return BOOKD_E_NOMEM;
 	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if (*slot && bookd_broken(*slot)) {
+		if (*slot && gone(*slot)) {
 			bookd_close(*slot);
 			*slot = NULL;
 		}
