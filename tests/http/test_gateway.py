@@ -115,6 +115,22 @@ def test_day_view_with_event_type_matches_engine(gw, rid, day, engine):
                 assert utc(day, "09:00") not in got
                 assert utc(day, "11:00") not in got
                 assert utc(day, "08:00") in got and utc(day, "11:30") in got
+    with engine.admin() as c:
+        c.event_type_put("m-" + rid, title="Soon", lengths=[60],
+                         buffer_after=30, min_notice=120,
+                         max_future=3 * 1440, resources=[rid])
+    frm, to = today - dt.timedelta(days=1), today + dt.timedelta(days=6)
+    for t in (et, "m-" + rid):
+        r = v.get(f"/v1/resources/{rid}/month?event_type={t}"
+                  f"&from={frm}&to={to}")
+        assert r.status == 200 and r.json["source"] == "pages", r.raw
+        with engine.admin() as c:
+            want = c.slots_month(rid, frm, to, 60, event_type=t)
+        got = {x["date"]: x["available"] for x in r.json["days"]}
+        assert got == {str(k): v for k, v in want.items()}, (got, want)
+        assert got[str(frm)] is False and got[str(today + dt.timedelta(
+            days=1))] is True
+        assert got[str(to)] is (t == et)
     r = v.get(f"/v1/resources/{rid}/days/{day}?event_type={et}"
               "&duration=45")
     problem(r, 400, "BAD_REQUEST")
