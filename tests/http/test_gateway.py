@@ -461,6 +461,20 @@ def test_health_metrics_limits(gw, rid, day):
     r = v.request("POST", "/v1/bookings", raw=b"x" * 70000,
                   headers={"Content-Type": "application/json"})
     problem(r, 413, "TOO_LARGE")
+    # A body far past the limit: the connection is closed, unread.
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(b"POST /v1/bookings HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/json\r\n"
+              b"Content-Length: 100000000\r\n\r\n")
+    sent, closed = 0, False
+    try:
+        while sent < 20_000_000:
+            s.sendall(b"x" * 65536)
+            sent += 65536
+    except OSError:
+        closed = True
+    s.close()
+    assert closed and sent < 4_000_000, sent
     s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 +
               b"\r\n\r\n")

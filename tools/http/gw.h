@@ -92,6 +92,7 @@ struct gw_req {
 	char *body;
 	size_t body_len;
 	bool body_too_large;
+	uint64_t body_seen; /* bytes past the limit, discarded */
 	bool have_cookie;
 	char sid[33]; /* the cookie's session id, hex */
 	bool new_sid; /* set a cookie on the answer */

@@ -499,6 +499,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 			q->body[q->body_len] = 0;
 		} else {
 			q->body_too_large = true;
+			/* Far past the limit: stop reading and hang up rather
+			 * than drain a body nobody will read. */
+			q->body_seen += *upload_size;
+			if (q->body_seen > 16 * (uint64_t)gw_cfg.max_body)
+				return MHD_NO;
 		}
 		*upload_size = 0;
 		return MHD_YES;
