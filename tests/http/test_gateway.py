@@ -609,3 +609,28 @@ def test_engine_restart(day):
             assert g.stop() == 0, g.log()
     finally:
         eng.close()
+
+
+def test_dst_day_times(gw, rid):
+    """Europe/Berlin springs forward on 2027-03-28: 23 hourly starts, each
+    named with the offset in force at that instant."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    berlin = ZoneInfo("Europe/Berlin")
+    v = gw.visitor()
+    for date, n in (("2027-03-28", 23), ("2027-10-31", 25)):
+        r = v.get(f"/v1/resources/{rid}/days/{date}?duration=60")
+        assert r.status == 200, r.raw
+        slots = r.json["slots"]
+        assert len(slots) == n
+        for x in slots:
+            for k in ("start", "end"):
+                want = dt.datetime.fromtimestamp(
+                    x[k + "_unix"], berlin).isoformat()
+                assert x[k] == want, (x, want)
+        r = v.get(f"/v1/resources/{rid}/days/{date}?duration=60&tz="
+                  "America/New_York")
+        ny = ZoneInfo("America/New_York")
+        for x in r.json["slots"]:
+            assert x["start"] == dt.datetime.fromtimestamp(
+                x["start_unix"], ny).isoformat()

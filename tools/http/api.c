@@ -534,15 +534,27 @@ static enum MHD_Result day_answer(struct gw_req *q, const struct view_args *v,
 	p = put(p, ",\"source\":\"");
 	p = put(p, src);
 	p = put(p, "\",\"slots\":[");
+	/* One offset for the whole answer unless it changes within it (a
+	 * DST day): then each instant looks up its own. */
+	bool one = n == 0 || z == NULL ||
+		   tz_offset_at(z, s[0].start) ==
+		       tz_offset_at(z, s[n - 1].start + dur_s);
+	int64_t off = n && z ? tz_offset_at(z, s[0].start) : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			*p++ = ',';
-		gw_iso_z(s[i].start, z, iso);
+		if (one)
+			gw_iso_off(s[i].start, off, iso);
+		else
+			gw_iso_z(s[i].start, z, iso);
 		p = put(p, "{\"start\":\"");
 		p = put(p, iso);
 		p = put(p, "\",\"start_unix\":");
 		p = put_i64(p, s[i].start);
-		gw_iso_z(s[i].start + dur_s, z, iso);
+		if (one)
+			gw_iso_off(s[i].start + dur_s, off, iso);
+		else
+			gw_iso_z(s[i].start + dur_s, z, iso);
 		p = put(p, ",\"end\":\"");
 		p = put(p, iso);
 		p = put(p, "\",\"end_unix\":");

@@ -469,7 +469,12 @@ static char *two(char *p, unsigned v)
 /* Hand-formatted: this runs twice per slot of every day view. */
 void gw_iso_z(int64_t t, const struct tz *z, char out[40])
 {
-	int64_t off = z ? tz_offset_at(z, t) : 0, local, days, sod;
+	gw_iso_off(t, z ? tz_offset_at(z, t) : 0, out);
+}
+
+void gw_iso_off(int64_t t, int64_t off, char out[40])
+{
+	int64_t local, days, sod;
 	unsigned m, d;
 	int y;
 	char *p = out;
