@@ -553,11 +553,29 @@ def test_rate_limit_streams_slowloris_and_stop(engine, rid, day):
         g.stop()
 
 
-def test_require_login(engine, keys, rid, day):
-    from conftest import ISSUER
+def test_require_login(engine, rid, day):
+    from conftest import ISSUER, Keys
+    keys = Keys(engine.root / "jwks-2.json")
     g = Gateway(engine, "--jwks", str(keys.path), "--issuer", ISSUER,
                 "--audience", AUDIENCE, "--require-login-to-book")
     try:
+        # The JWKS file is re-read when it changes: new keys in, old out.
+        u = g.visitor()
+        u.bearer = keys.token()
+        assert u.get("/v1/me/bookings").status == 200
+        old = keys.token()
+        time.sleep(1.1)
+        keys = Keys(keys.path)
+        deadline = time.monotonic() + 5
+        while Visitor(g.port).get("/healthz").status == 200:
+            w = Visitor(g.port)
+            w.bearer = keys.token()
+            if w.get("/v1/me/bookings").status == 200:
+                break
+            assert time.monotonic() < deadline, "new keys not taken"
+            time.sleep(0.2)
+        u.bearer = old
+        problem(u.get("/v1/me/bookings"), 401, "UNAUTHENTICATED")
         v = g.visitor()
         v.get("/v1/resources")
         start = utc(day, "22:00")
