@@ -531,6 +531,24 @@ def test_rate_limit_streams_slowloris_and_stop(engine, rid, day):
                 pass
             s.close()
         assert closed == 30, closed
+        # Dribbling one header byte every 0.3 s defeats the idle timeout,
+        # not the deadline of twice --timeout for a whole request.
+        drip = [socket.create_connection(("127.0.0.1", g.port), timeout=10)
+                for _ in range(5)]
+        for d in drip:
+            d.sendall(b"GET /v1/resources HTTP/1.1\r\nHost: x\r\n")
+        t0, alive = time.monotonic(), set(range(5))
+        while alive and time.monotonic() - t0 < 9:
+            for i in list(alive):
+                try:
+                    drip[i].sendall(b"X")
+                except OSError:
+                    alive.discard(i)
+            time.sleep(0.3)
+        took = time.monotonic() - t0
+        for d in drip:
+            d.close()
+        assert not alive and 3.5 < took < 7, (alive, took)
         # Streams: at most 2 per address; stop ends them with "bye".
         time.sleep(1.0)
         s1 = Stream(g.port, f"/v1/stream?resource={rid}", v.cookies)
