@@ -670,3 +670,20 @@ def test_dst_day_times(gw, rid):
         for x in r.json["slots"]:
             assert x["start"] == dt.datetime.fromtimestamp(
                 x["start_unix"], ny).isoformat()
+
+
+def test_static_files(gw):
+    v = gw.visitor()
+    r = v.get("/")
+    assert r.status == 200 and r.raw.startswith(b"<!doctype html>")
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert r.headers["X-Frame-Options"] == "DENY"
+    r = v.get("/booking/0123abcd")
+    assert r.status == 200 and b"<title>book</title>" in r.raw
+    r = v.get("/js/app.js")
+    assert r.status == 200
+    assert r.headers["Content-Type"].startswith("text/javascript")
+    for bad in ("/js/missing.js", "/leak.txt", "/../secret.txt",
+                "/js/..%2f..%2fsecret.txt", "/%2e%2e/secret.txt"):
+        r = v.get(bad)
+        assert r.status == 404 and b"secret" not in r.raw, (bad, r.raw)
