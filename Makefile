@@ -109,14 +109,18 @@ test-bins: $(BINS) $(TEST_BINS)
 # root, otherwise say which command to run.
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
 	pkg-config tzdata python3-msgpack python3-pytest
+# The booking page's tests run in a real browser (tests/browser).
+DEB_PKGS += chromium chromium-driver python3-selenium
 deps:
 	@missing=""; \
 	for f in /usr/include/liburing.h /usr/include/msgpack.h \
 		/usr/include/check.h /usr/include/bsd/string.h \
 		/usr/include/openssl/hmac.h /usr/bin/pkg-config \
-		/usr/share/zoneinfo/Europe/Berlin; do \
+		/usr/share/zoneinfo/Europe/Berlin \
+		/usr/bin/chromium /usr/bin/chromedriver; do \
 		[ -e $$f ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import msgpack, pytest' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
+	$(PYTHON) -c 'import selenium' 2>/dev/null || missing="$$missing python3-selenium"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then \

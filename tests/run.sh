@@ -49,6 +49,12 @@ else
 		run_one python-client env PYTHONPATH=clients/python \
 			/usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python/tests
 	fi
+	# The booking page in headless Chromium against bookd and bookd-http.
+	if [ -d tests/browser ]; then
+		run_one browser env BOOKD_HTTP_BIN="$top/$O/bookd-http" \
+			timeout 240 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+			tests/browser
+	fi
 fi
 echo
 if [ $fail -ne 0 ]; then
