@@ -203,19 +203,31 @@ def make_browser(zone: str = "Europe/Berlin", width: int = 1280,
     profile = tempfile.mkdtemp(prefix="bookd-chrome-")
     opts.add_argument(f"--user-data-dir={profile}")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    env = dict(os.environ, TZ=zone)
+    opts.add_experimental_option("prefs", {"intl.accept_languages": "en-GB"})
+    env = dict(os.environ, TZ=zone, LANG="en_GB.UTF-8", LANGUAGE="en_GB")
     service = Service("/usr/bin/chromedriver", env=env)
     drv = webdriver.Chrome(service=service, options=opts)
     drv.set_page_load_timeout(20)
     drv.set_script_timeout(20)
     drv.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": zone})
+    drv.execute_cdp_cmd("Emulation.setLocaleOverride", {"locale": "en-GB"})
     drv.bookd_profile = profile
     return drv
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.bookd_failed = rep.failed
+
+
 @pytest.fixture
-def browsers() -> Iterator:
-    """A factory of browsers, all quit at the end of the test."""
+def browsers(request) -> Iterator:
+    """A factory of browsers, all quit at the end of the test.  After a
+    failure each browser's screen, page text and console go to
+    build/screenshots/fail-TEST-N.*."""
     made: list[webdriver.Chrome] = []
 
     def make(**kw) -> webdriver.Chrome:
@@ -224,6 +236,18 @@ def browsers() -> Iterator:
         return d
 
     yield make
+    if getattr(request.node, "bookd_failed", False):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for i, d in enumerate(made):
+            base = SHOTS / f"fail-{request.node.name}-{i}"
+            try:
+                d.save_screenshot(str(base) + ".png")
+                text = d.execute_script("return location.href + '\\n' + "
+                                        "document.body.innerText")
+                logs = "\n".join(str(e) for e in d.get_log("browser"))
+                base.with_suffix(".txt").write_text(text + "\n---\n" + logs)
+            except Exception as e:  # the browser may be gone
+                base.with_suffix(".txt").write_text(f"no capture: {e}")
     for d in made:
         errors = [e for e in d.get_log("browser")
                   if e["level"] == "SEVERE" and "Failed to load resource"

@@ -165,8 +165,10 @@ export class DayView {
     }
     if (key !== `${this.resources.join(",")}|${this.date}|${JSON.stringify(this.params)}`) return;
     const merged = new Map();
+    const now = Date.now() / 1000;
     for (const { r, slots } of lists) {
       for (const s of slots) {
+        if (s.start < now) continue; // today's past starts cannot be booked
         let m = merged.get(s.start);
         if (!m) {
           m = { start: s.start, end: s.end, state: "reserved", free: [], mine: "" };
