@@ -12,6 +12,7 @@
  * state_apply(): the live path and recovery are one path.  The server holds
  * the reply until the record is durable.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,47 +37,27 @@
 
 /* ---- argument helpers ------------------------------------------------- */
 
-static int bad(struct req *r, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(struct req *r, const char *field, const char *fmt, ...)
+static const char *role_name(int role)
 {
-	va_list ap;
-	int n;
-
-	r->err = BOOKD_E_BAD_REQUEST;
-	snprintf(r->fieldbuf, sizeof(r->fieldbuf), "%s", field);
-	r->field = r->fieldbuf;
-	n = snprintf(r->msg, sizeof(r->msg), "%s: ", r->fieldbuf);
-	va_start(ap, fmt);
-	vsnprintf(r->msg + n, sizeof(r->msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return r->err;
+	return role == ROLE_ADMIN     ? "admin"
+	       : role == ROLE_GATEWAY ? "gateway"
+				      : "public";
 }
 
+/* The audit actor: the visitor's principal, else the token subject, else
+ * the role. */
 static const char *actor(struct req *r)
 {
+	if (r->visitor)
+		return r->principal;
 	if (r->c->subject[0])
 		return r->c->subject;
-	return r->c->role == ROLE_ADMIN ? "admin" : "public";
+	return role_name(r->role);
 }
 
 static bool valid_slug(const msgpack_object *o)
 {
-	const char *p = o->via.str.ptr;
-	uint32_t n = o->via.str.size;
-
-	if (n < 1 || n > 63)
-		return false;
-	if (!((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')))
-		return false;
-	for (uint32_t i = 1; i < n; i++) {
-		char c = p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return state_slug_ok(o->via.str.ptr, o->via.str.size);
 }
 
 /* Look up the resource named by a string object; public callers do not see
@@ -88,14 +69,10 @@ static struct resource *find_res(struct req *r, const msgpack_object *o,
 	    state_resource(&r->s->st, o->via.str.ptr, o->via.str.size);
 
 	if (res == NULL ||
-	    (!res->active && !want_inactive && r->c->role != ROLE_ADMIN)) {
-		r->err = BOOKD_E_NOT_FOUND;
-		snprintf(r->fieldbuf, sizeof(r->fieldbuf), "%s", field);
-		r->field = r->fieldbuf;
-		snprintf(r->msg, sizeof(r->msg), "%s: no resource '%.*s'",
-			 field,
-			 (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
-			 o->via.str.ptr);
+	    (!res->active && !want_inactive && r->role != ROLE_ADMIN)) {
+		req_error(r, BOOKD_E_NOT_FOUND, field, "no resource '%.*s'",
+			  (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
+			  o->via.str.ptr);
 		return NULL;
 	}
 	return res;
@@ -112,18 +89,21 @@ static int span_of(struct req *r, const msgpack_object *so,
 	snprintf(fs, sizeof(fs), "%sstart", pfx);
 	snprintf(fe, sizeof(fe), "%send", pfx);
 	if (!wire_int(so, start))
-		return bad(r, fs, "out of range");
+		return req_error(r, BOOKD_E_BAD_REQUEST, fs, "out of range");
 	if (!wire_int(eo, end))
-		return bad(r, fe, "out of range");
+		return req_error(r, BOOKD_E_BAD_REQUEST, fe, "out of range");
 	if (!q_aligned(*start))
-		return bad(r, fs, "not a multiple of 900 seconds (15 minutes)");
+		return req_error(r, BOOKD_E_BAD_REQUEST, fs,
+				 "not a multiple of 900 seconds (15 minutes)");
 	if (!q_aligned(*end))
-		return bad(r, fe, "not a multiple of 900 seconds (15 minutes)");
+		return req_error(r, BOOKD_E_BAD_REQUEST, fe,
+				 "not a multiple of 900 seconds (15 minutes)");
 	if (*start >= *end)
-		return bad(r, fe, "must be after start");
+		return req_error(r, BOOKD_E_BAD_REQUEST, fe,
+				 "must be after start");
 	/* Far beyond any window: refuse before day arithmetic can overflow. */
 	if (*start < -((int64_t)1 << 40) || *end > ((int64_t)1 << 40))
-		return req_error(r, BOOKD_E_OUT_OF_RANGE,
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
 				 "span: outside the bookable window");
 	return 0;
 }
@@ -137,7 +117,8 @@ static int get_date(struct req *r, int field, const char *name, int64_t *day)
 {
 	const msgpack_object *o = r->a[field];
 	if (q_parse_date(o->via.str.ptr, o->via.str.size, day) < 0)
-		return bad(r, name, "not a date (YYYY-MM-DD)");
+		return req_error(r, BOOKD_E_BAD_REQUEST, name,
+				 "not a date (YYYY-MM-DD)");
 	return 0;
 }
 
@@ -153,9 +134,10 @@ static int get_tz(struct req *r, const msgpack_object *o, const char *field,
 		return 0;
 	if (wire_cstr(o, name, sizeof(name)) < 0 ||
 	    (rc = tz_get(name, out)) < 0)
-		return bad(r, field, "unknown time zone '%.*s'",
-			   (int)(o->via.str.size > 64 ? 64 : o->via.str.size),
-			   o->via.str.ptr);
+		return req_error(
+		    r, BOOKD_E_BAD_REQUEST, field, "unknown time zone '%.*s'",
+		    (int)(o->via.str.size > 64 ? 64 : o->via.str.size),
+		    o->via.str.ptr);
 	return 0;
 }
 
@@ -180,9 +162,9 @@ static int get_minutes(struct req *r, int field, const char *name,
 	uint64_t m = o ? o->via.u64 : dflt;
 
 	if (m == 0 || m % 15 != 0 || m > 60ull * 24 * 31)
-		return bad(r, name,
-			   "minutes, a positive multiple of 15 (at "
-			   "most 31 days)");
+		return req_error(r, BOOKD_E_BAD_REQUEST, name,
+				 "minutes, a positive multiple of 15 (at "
+				 "most 31 days)");
 	*secs = (int64_t)m * 60;
 	return 0;
 }
@@ -199,7 +181,8 @@ static int session_arg(struct req *r, char *buf)
 	const msgpack_object *o = r->a[ARG_session];
 	if (o && (o->via.str.size == 0 ||
 		  memchr(o->via.str.ptr, 0, o->via.str.size)))
-		return bad(r, "session", "must be a non-empty string");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "session",
+				 "must be a non-empty string");
 	copy_session(o, buf);
 	return 0;
 }
@@ -209,26 +192,41 @@ static int check_failed(struct req *r, const struct check_out *co)
 {
 	const char *id = r->s->st.res[co->res]->id;
 
-	r->co = *co;
 	switch (co->err) {
 	case BOOKD_E_CONFLICT:
-		return req_error(r, co->err, "%s: overlaps an active booking",
-				 id);
+		req_error(r, co->err, NULL, "%s: overlaps an active booking",
+			  id);
+		/* Admins see which bookings are in the way; public callers
+		 * learn only that something is. */
+		if (r->admin_details) {
+			_Static_assert(sizeof(co->ids) <=
+					   sizeof(r->e.conflicts),
+				       "a check's conflicts fit the error");
+			memcpy(r->e.conflicts, co->ids,
+			       co->nids * sizeof(co->ids[0]));
+			r->e.nconflicts = co->nids;
+		}
+		break;
 	case BOOKD_E_HELD:
-		return req_error(r, co->err,
-				 "%s: overlaps another session's hold", id);
+		req_error(r, co->err, NULL,
+			  "%s: overlaps another session's hold", id);
+		break;
 	case BOOKD_E_CLOSED:
-		return req_error(r, co->err, "%s: outside its open hours", id);
+		req_error(r, co->err, NULL, "%s: outside its open hours", id);
+		break;
 	case BOOKD_E_INACTIVE:
-		return req_error(r, co->err, "%s: deactivated", id);
+		req_error(r, co->err, NULL, "%s: deactivated", id);
+		break;
 	default:
 		return req_error(
-		    r, co->err,
+		    r, co->err, NULL,
 		    "span: outside the bookable window (%" PRId64
 		    " days back to %" PRId64 " days ahead)",
 		    r->s->cfg.past_days > 0 ? (int64_t)r->s->cfg.past_days : 0,
 		    (int64_t)r->s->cfg.horizon_days);
 	}
+	snprintf(r->e.resource, sizeof(r->e.resource), "%s", id);
+	return r->e.code;
 }
 
 static int event_type_arg(struct req *r, const msgpack_object *o,
@@ -242,33 +240,39 @@ static int h_hello(struct req *r)
 	const msgpack_object *tok = r->a[ARG_token], *role = r->a[ARG_role];
 	int want = -1;
 
+	if (r->visitor)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "as",
+				 "not with hello: it changes the connection");
 	if (role) {
 		if (wire_str_eq(role, "public"))
 			want = ROLE_PUBLIC;
 		else if (wire_str_eq(role, "admin"))
 			want = ROLE_ADMIN;
 		else
-			return bad(r, "role", "'admin' or 'public'");
+			return req_error(r, BOOKD_E_BAD_REQUEST, "role",
+					 "'admin' or 'public'");
 	}
 	if (tok) {
 		char trole[8], subject[TOKEN_SUBJECT_MAX + 1];
 		if (token_verify(r->s->auth_key, tok->via.str.ptr,
 				 tok->via.str.size, now_ms() / 1000, trole,
 				 subject) < 0)
-			return req_error(r, BOOKD_E_UNAUTHENTICATED,
+			return req_error(r, BOOKD_E_UNAUTHENTICATED, NULL,
 					 "token: invalid or expired");
 		/* A token names the role and the audit actor; it cannot
 		 * raise a connection that was dropped to public. */
-		if (strcmp(trole, "admin") == 0 && c->dropped)
-			return req_error(r, BOOKD_E_FORBIDDEN,
+		int trl = strcmp(trole, "admin") == 0	  ? ROLE_ADMIN
+			  : strcmp(trole, "gateway") == 0 ? ROLE_GATEWAY
+							  : ROLE_PUBLIC;
+		if (trl > ROLE_PUBLIC && c->dropped)
+			return req_error(r, BOOKD_E_FORBIDDEN, NULL,
 					 "token: this connection was dropped "
 					 "to public for good");
-		c->role =
-		    strcmp(trole, "admin") == 0 ? ROLE_ADMIN : ROLE_PUBLIC;
+		c->role = (uint8_t)trl;
 		snprintf(c->subject, sizeof(c->subject), "%s", subject);
 	}
 	if (want == ROLE_ADMIN && c->role != ROLE_ADMIN)
-		return req_error(r, BOOKD_E_FORBIDDEN,
+		return req_error(r, BOOKD_E_FORBIDDEN, NULL,
 				 "role: this connection cannot be admin");
 	if (want == ROLE_PUBLIC) {
 		c->role = ROLE_PUBLIC;
@@ -278,7 +282,7 @@ static int h_hello(struct req *r)
 	wire_pk_kstr(r->pk, "server", "bookd");
 	wire_pk_kstr(r->pk, "version", VERSION);
 	wire_pk_kint(r->pk, "proto", 1);
-	wire_pk_kstr(r->pk, "role", c->role == ROLE_ADMIN ? "admin" : "public");
+	wire_pk_kstr(r->pk, "role", role_name(c->role));
 	wire_pk_kint(r->pk, "quantum", Q_SECONDS);
 	wire_pk_kint(r->pk, "hold_ttl_ms", r->s->cfg.hold_ttl_ms);
 	return 0;
@@ -330,92 +334,103 @@ static int h_stats(struct req *r)
 
 /* ---- resources -------------------------------------------------------- */
 
-/* Validate the optional resource fields shared by create and update; a
- * schedule given is parsed into *sched (NULL when nil or absent). */
-static int check_resource_fields(struct req *r, struct sched **sched)
+/* Copy an optional string argument: NULL when absent, else buf. */
+static int str_arg(struct req *r, int f, const char *name, char *buf,
+		   size_t len, const char **out)
 {
-	const msgpack_object *q = r->a[ARG_quantity];
-	const msgpack_object *meta = r->a[ARG_meta];
-	const msgpack_object *sc = r->a[ARG_schedule];
-	const struct tz *z;
-	char err[200];
+	const msgpack_object *o = r->a[f];
 
-	*sched = NULL;
-	if (q && (q->via.u64 < 1 || q->via.u64 > 10000))
-		return bad(r, "quantity", "from 1 to 10000");
-	if (get_tz(r, r->a[ARG_timezone], "timezone", NULL, &z))
-		return r->err;
-	if (meta && meta->type != MSGPACK_OBJECT_MAP &&
-	    meta->type != MSGPACK_OBJECT_NIL)
-		return bad(r, "meta", "must be a map");
-	if (sc && sc->type != MSGPACK_OBJECT_NIL) {
-		if (sc->type != MSGPACK_OBJECT_MAP)
-			return bad(r, "schedule", "must be a map or nil");
-		if (sched_parse(sc, sched, err, sizeof(err)) < 0)
-			return bad(r, "schedule", "%s", err);
-	}
+	if (o == NULL)
+		return 0;
+	if (wire_cstr(o, buf, len) < 0)
+		return req_error(r, BOOKD_E_BAD_REQUEST, name,
+				 "must not contain NUL bytes");
+	*out = buf;
 	return 0;
 }
 
-/* Pack key and the new value of a string field: the request's, else the
- * old one, else dflt, else nil. */
-static void pk_field_str(msgpack_packer *pk, const char *key,
-			 const msgpack_object *given, const char *old,
-			 const char *dflt)
+/* A `meta` argument, packed into buf: a map, or nil to clear. */
+static int meta_arg(struct req *r, struct wbuf *buf, const char **meta,
+		    uint32_t *len)
 {
-	wire_pk_str(pk, key);
-	if (given)
-		wire_pk_obj(pk, given);
-	else if (old || dflt)
-		wire_pk_str(pk, old ? old : dflt);
-	else
-		msgpack_pack_nil(pk);
+	const msgpack_object *o = r->a[ARG_meta];
+	msgpack_packer pk;
+
+	if (o == NULL)
+		return 0;
+	*meta = NULL;
+	*len = 0;
+	if (o->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "meta",
+				 "must be a map");
+	wbuf_packer_init(&pk, buf);
+	wire_pk_obj(&pk, o);
+	*meta = buf->data;
+	*len = (uint32_t)buf->len;
+	return 0;
 }
 
-/* Pack a resource record: the new state, from the old one (or defaults)
- * overlaid with the request's fields. */
-static void pack_resource_update(struct req *r, const struct resource *old,
-				 const struct sched *sched, bool set_sched,
-				 msgpack_packer *pk)
+/* The strings a resource input points into while it is built. */
+struct resource_bufs {
+	char id[64], name[257], kind[65], timezone[65];
+	struct wbuf meta;
+};
+
+/* The new state of a resource: the old one (or the defaults) overlaid with
+ * the request's fields.  A schedule argument is parsed into *sched (NULL
+ * when nil or absent; the caller frees it). */
+static int resource_input(struct req *r, const struct resource *old,
+			  struct resource_in *in, struct resource_bufs *b,
+			  struct sched **sched)
 {
 	const msgpack_object *const *a = r->a;
-	int64_t now = now_ms();
+	const msgpack_object *sc = a[ARG_schedule];
+	char err[200];
 
-	msgpack_pack_map(pk, 11);
-	wire_pk_str(pk, "id");
-	wire_pk_obj(pk, a[ARG_id]);
-	pk_field_str(pk, "name", a[ARG_name], old ? old->name : NULL, NULL);
-	pk_field_str(pk, "kind", a[ARG_kind], old ? old->kind : NULL, NULL);
-	pk_field_str(pk, "timezone", a[ARG_timezone],
-		     old ? old->timezone : NULL, "UTC");
-	wire_pk_kint(pk, "quantity",
-		     a[ARG_quantity] ? (int64_t)a[ARG_quantity]->via.u64
-		     : old	     ? old->quantity
-				     : 1);
-	wire_pk_kbool(pk, "standalone",
-		      a[ARG_standalone] ? a[ARG_standalone]->via.boolean
-		      : old		? old->standalone
-					: true);
-	wire_pk_kbool(pk, "active",
-		      a[ARG_active] ? a[ARG_active]->via.boolean
-		      : old	    ? old->active
-				    : true);
-	wire_pk_str(pk, "meta");
-	if (a[ARG_meta])
-		wire_pk_obj(pk, a[ARG_meta]);
-	else if (old && old->meta)
-		pk->callback(pk->data, old->meta, old->meta_len);
-	else
-		msgpack_pack_nil(pk);
-	wire_pk_str(pk, "schedule");
-	if (!set_sched)
-		sched = old ? old->sched : NULL;
-	if (sched)
-		sched_pack(sched, pk);
-	else
-		msgpack_pack_nil(pk);
-	wire_pk_kint(pk, "created_ms", old ? old->created_ms : now);
-	wire_pk_kint(pk, "updated_ms", now);
+	*sched = NULL;
+	if (old) {
+		state_resource_in(old, in);
+	} else {
+		*in = (struct resource_in){.timezone = "UTC",
+					   .quantity = 1,
+					   .standalone = true,
+					   .active = true,
+					   .created_ms = now_ms()};
+	}
+	in->updated_ms = now_ms();
+	if (wire_cstr(a[ARG_id], b->id, sizeof(b->id)) < 0 ||
+	    !valid_slug(a[ARG_id]))
+		return req_error(r, BOOKD_E_BAD_REQUEST, "id",
+				 "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	in->id = b->id;
+	if (str_arg(r, ARG_name, "name", b->name, sizeof(b->name), &in->name) ||
+	    str_arg(r, ARG_kind, "kind", b->kind, sizeof(b->kind), &in->kind) ||
+	    str_arg(r, ARG_timezone, "timezone", b->timezone,
+		    sizeof(b->timezone), &in->timezone) ||
+	    meta_arg(r, &b->meta, &in->meta, &in->meta_len))
+		return r->e.code;
+	if (a[ARG_quantity])
+		in->quantity = a[ARG_quantity]->via.u64 > UINT32_MAX
+				   ? 0
+				   : (uint32_t)a[ARG_quantity]->via.u64;
+	if (a[ARG_standalone])
+		in->standalone = a[ARG_standalone]->via.boolean;
+	if (a[ARG_active])
+		in->active = a[ARG_active]->via.boolean;
+	if (sc) {
+		if (sc->type != MSGPACK_OBJECT_NIL &&
+		    sc->type != MSGPACK_OBJECT_MAP)
+			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
+					 "must be a map or nil");
+		if (sc->type == MSGPACK_OBJECT_MAP &&
+		    sched_parse(sc, sched, err, sizeof(err)) < 0)
+			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
+					 "%s", err);
+		in->sched = *sched;
+	}
+	return 0;
 }
 
 static int log_and_apply(struct req *r, uint16_t type, struct wbuf *rec)
@@ -456,97 +471,75 @@ static void stranded(const struct state *st, const struct resource *res,
 	}
 }
 
-/* Pack a map's entries plus n_extra more to come (the caller packs them). */
-static void pack_with_extra(struct req *r,
-			    void (*fn)(msgpack_packer *, const void *),
-			    const void *arg, uint32_t n_extra)
-{
-	struct wbuf tmp = {0};
-	msgpack_packer tpk;
-	msgpack_unpacked u;
-	size_t off = 0;
-
-	wbuf_packer_init(&tpk, &tmp);
-	fn(&tpk, arg);
-	msgpack_unpacked_init(&u);
-	msgpack_unpack_next(&u, tmp.data, tmp.len, &off);
-	msgpack_pack_map(r->pk, u.data.via.map.size + n_extra);
-	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-		wire_pk_obj(r->pk, &u.data.via.map.ptr[i].key);
-		wire_pk_obj(r->pk, &u.data.via.map.ptr[i].val);
-	}
-	msgpack_unpacked_destroy(&u);
-	wbuf_free(&tmp);
-}
-
-static void pack_res_cb(msgpack_packer *pk, const void *res)
-{
-	state_pack_resource_rec(pk, res);
-}
-
-static void pack_sched_cb(msgpack_packer *pk, const void *sched)
-{
-	sched_pack(sched, pk);
-}
-
-static int write_resource(struct req *r, const struct resource *old,
-			  struct sched *sched, bool set_sched,
+/* Log the resource input and reply with the stored entry, plus what the
+ * change strands (or, for schedule.put, the schedule alone). */
+static int write_resource(struct req *r, const struct resource_in *in,
 			  bool reply_schedule)
 {
 	struct wbuf rec = {0};
-	msgpack_packer pk;
 	struct resource *res;
+	struct resource_in now;
 	uint32_t overbooked, closed;
 
-	wbuf_packer_init(&pk, &rec);
-	pack_resource_update(r, old, sched, set_sched, &pk);
-	sched_free(sched);
+	if (state_resource_record(&r->s->st, in, &rec, &r->e)) {
+		wbuf_free(&rec);
+		return r->e.code;
+	}
 	log_and_apply(r, WAL_RESOURCE, &rec);
 	wbuf_free(&rec);
-	res = state_resource(&r->s->st, r->a[ARG_id]->via.str.ptr,
-			     r->a[ARG_id]->via.str.size);
+	res = state_resource(&r->s->st, in->id, strlen(in->id));
+	assert(res != NULL);
 	/* Lowering a pool under what is booked, or closing hours that hold
 	 * bookings, is allowed (bookings are never dropped) and reported. */
 	stranded(&r->s->st, res, &overbooked, &closed);
-	if (reply_schedule)
-		pack_with_extra(r, pack_sched_cb, res->sched, closed ? 1 : 0);
-	else
-		pack_with_extra(r, pack_res_cb, res,
-				(overbooked ? 1 : 0) + (closed ? 1 : 0));
-	if (overbooked && !reply_schedule)
-		wire_pk_kint(r->pk, "overbooked_slots", overbooked);
+	if (reply_schedule) {
+		sched_pack_map(res->sched, r->pk, closed ? 1 : 0);
+	} else {
+		state_resource_in(res, &now);
+		state_encode_resource(r->pk, &now,
+				      (overbooked ? 1 : 0) + (closed ? 1 : 0));
+		if (overbooked)
+			wire_pk_kint(r->pk, "overbooked_slots", overbooked);
+	}
 	if (closed)
 		wire_pk_kint(r->pk, "booked_slots_closed", closed);
 	return 0;
 }
 
+static int put_resource(struct req *r, const struct resource *old)
+{
+	struct resource_in in;
+	struct resource_bufs b = {0};
+	struct sched *sched = NULL;
+	int rc = resource_input(r, old, &in, &b, &sched);
+
+	if (rc == 0)
+		rc = write_resource(r, &in, false);
+	sched_free(sched);
+	wbuf_free(&b.meta);
+	return rc;
+}
+
 static int h_resource_create(struct req *r)
 {
 	const msgpack_object *id = r->a[ARG_id];
-	struct sched *sched;
 
 	if (!valid_slug(id))
-		return bad(r, "id", "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "id",
+				 "a slug: [a-z0-9][a-z0-9._-]{0,62}");
 	if (state_resource(&r->s->st, id->via.str.ptr, id->via.str.size))
-		return req_error(r, BOOKD_E_EXISTS, "id: '%.*s' exists",
+		return req_error(r, BOOKD_E_EXISTS, NULL, "id: '%.*s' exists",
 				 (int)id->via.str.size, id->via.str.ptr);
-	if (r->s->st.nres >= r->s->st.max_resources)
-		return req_error(r, BOOKD_E_LIMIT,
-				 "resources: at most %u (--max-resources)",
-				 r->s->st.max_resources);
-	if (check_resource_fields(r, &sched))
-		return r->err;
-	return write_resource(r, NULL, sched, true, false);
+	return put_resource(r, NULL);
 }
 
 static int h_resource_update(struct req *r)
 {
 	struct resource *old = find_res(r, r->a[ARG_id], "id", true);
-	struct sched *sched;
 
-	if (old == NULL || check_resource_fields(r, &sched))
-		return r->err;
-	return write_resource(r, old, sched, r->a[ARG_schedule] != NULL, false);
+	if (old == NULL)
+		return r->e.code;
+	return put_resource(r, old);
 }
 
 /* ---- schedules -------------------------------------------------------- */
@@ -557,11 +550,13 @@ static int h_schedule_put(struct req *r)
 	msgpack_object_kv kv[3];
 	msgpack_object m;
 	struct sched *sched;
+	struct resource_in in;
 	char err[200];
 	uint32_t n = 0;
+	int rc;
 
 	if (res == NULL)
-		return r->err;
+		return r->e.code;
 	/* The schedule is the arguments without the resource id. */
 	kv[n].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
 				     .via.str = {8, "timezone"}};
@@ -579,14 +574,16 @@ static int h_schedule_put(struct req *r)
 	m.via.map.ptr = kv;
 	if (sched_parse(&m, &sched, err, sizeof(err)) < 0) {
 		/* The schedule's own field names are the arguments' names. */
-		r->err = BOOKD_E_BAD_REQUEST;
-		snprintf(r->msg, sizeof(r->msg), "%s", err);
-		return r->err;
+		return req_error(r, BOOKD_E_BAD_REQUEST, NULL, "%s", err);
 	}
 	/* Only the schedule changes: the resource keeps its own zone for
 	 * local dates, whatever zone the schedule's hours are given in. */
-	r->a[ARG_timezone] = NULL;
-	return write_resource(r, res, sched, true, true);
+	state_resource_in(res, &in);
+	in.sched = sched;
+	in.updated_ms = now_ms();
+	rc = write_resource(r, &in, true);
+	sched_free(sched);
+	return rc;
 }
 
 static int h_schedule_get(struct req *r)
@@ -594,7 +591,7 @@ static int h_schedule_get(struct req *r)
 	struct resource *res = find_res(r, r->a[ARG_id], "id", false);
 
 	if (res == NULL)
-		return r->err;
+		return r->e.code;
 	/* nil: no schedule, open around the clock. */
 	if (res->sched)
 		sched_pack(res->sched, r->pk);
@@ -610,11 +607,11 @@ static int h_schedule_list(struct req *r)
 
 	for (uint32_t i = 0; i < st->nres; i++)
 		n += st->res[i]->sched &&
-		     (st->res[i]->active || r->c->role == ROLE_ADMIN);
+		     (st->res[i]->active || r->role == ROLE_ADMIN);
 	msgpack_pack_array(r->pk, n);
 	for (uint32_t i = 0; i < st->nres; i++) {
 		const struct resource *res = st->res[i];
-		if (!res->sched || (!res->active && r->c->role != ROLE_ADMIN))
+		if (!res->sched || (!res->active && r->role != ROLE_ADMIN))
 			continue;
 		msgpack_pack_map(r->pk, 2);
 		wire_pk_kstr(r->pk, "id", res->id);
@@ -626,14 +623,13 @@ static int h_schedule_list(struct req *r)
 
 /* ---- event types ------------------------------------------------------ */
 
-static int minutes_field(struct req *r, int f, const char *name, bool q15,
-			 uint32_t max)
+static uint32_t minutes_arg(const struct req *r, int f)
 {
 	const msgpack_object *o = r->a[f];
-	if (o && ((q15 && o->via.u64 % 15) || o->via.u64 > max))
-		return bad(r, name, "%sat most %u minutes",
-			   q15 ? "a multiple of 15, " : "", max);
-	return 0;
+	/* Beyond every bound the domain checks: refused there. */
+	return o == NULL		 ? 0
+	       : o->via.u64 > UINT32_MAX ? UINT32_MAX
+					 : (uint32_t)o->via.u64;
 }
 
 static int h_event_type_put(struct req *r)
@@ -641,94 +637,69 @@ static int h_event_type_put(struct req *r)
 	const msgpack_object *const *a = r->a;
 	const msgpack_object *len = a[ARG_lengths], *res = a[ARG_resources];
 	const struct event_type *old;
-	struct wbuf rec = {0};
-	msgpack_packer pk;
-	char field[48];
-	int64_t now = now_ms();
+	struct event_type_in in = {0};
+	struct wbuf rec = {0}, meta = {0};
+	char field[48], id[64], title[257];
+	int rc;
 
-	if (!valid_slug(a[ARG_id]))
-		return bad(r, "id", "a slug: [a-z0-9][a-z0-9._-]{0,62}");
-	if (len->via.array.size == 0)
-		return bad(r, "lengths", "at least one length");
+	_Static_assert(ET_MAX_LENGTHS >= PROTO_ET_LENGTHS_MAX &&
+			   ET_MAX_RESOURCES >= PROTO_ET_RESOURCES_MAX,
+		       "the schema's bounds fit the event type's arrays");
+	if (!valid_slug(a[ARG_id]) || wire_cstr(a[ARG_id], id, sizeof(id)) < 0)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "id",
+				 "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (wire_cstr(a[ARG_title], title, sizeof(title)) < 0)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "title",
+				 "must not contain NUL bytes");
+	in.id = id;
+	in.title = title;
 	for (uint32_t i = 0; i < len->via.array.size; i++) {
 		const msgpack_object *o = &len->via.array.ptr[i];
 		snprintf(field, sizeof(field), "lengths[%u]", i);
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    o->via.u64 == 0 || o->via.u64 % 15 ||
-		    o->via.u64 > 60 * 24 * 31)
-			return bad(r, field,
-				   "minutes, a positive multiple of "
-				   "15");
+		    o->via.u64 > UINT32_MAX)
+			return req_error(r, BOOKD_E_BAD_REQUEST, field,
+					 "minutes, a positive multiple of "
+					 "15");
+		in.lengths[in.nlengths++] = (uint32_t)o->via.u64;
 	}
-	if (res->via.array.size == 0)
-		return bad(r, "resources", "at least one resource");
 	for (uint32_t i = 0; i < res->via.array.size; i++) {
 		const msgpack_object *o = &res->via.array.ptr[i];
+		const struct resource *rr;
 		snprintf(field, sizeof(field), "resources[%u]", i);
 		if (o->type != MSGPACK_OBJECT_STR)
-			return bad(r, field, "a resource id");
-		if (find_res(r, o, field, true) == NULL)
-			return r->err;
-		for (uint32_t k = 0; k < i; k++)
-			if (wire_str_eq(&res->via.array.ptr[k], "") ||
-			    (res->via.array.ptr[k].via.str.size ==
-				 o->via.str.size &&
-			     memcmp(res->via.array.ptr[k].via.str.ptr,
-				    o->via.str.ptr, o->via.str.size) == 0))
-				return bad(r, field, "listed twice");
+			return req_error(r, BOOKD_E_BAD_REQUEST, field,
+					 "a resource id");
+		if ((rr = find_res(r, o, field, true)) == NULL)
+			return r->e.code;
+		in.res[in.nres++] = rr->idx;
 	}
 	if (a[ARG_slot_interval] && a[ARG_slot_interval]->via.u64 == 0)
-		return bad(r, "slot_interval", "a positive multiple of 15");
-	if (minutes_field(r, ARG_slot_interval, "slot_interval", true, 1440) ||
-	    minutes_field(r, ARG_buffer_before, "buffer_before", true, 1440) ||
-	    minutes_field(r, ARG_buffer_after, "buffer_after", true, 1440) ||
-	    minutes_field(r, ARG_min_notice, "min_notice", false,
-			  60 * 24 * 3660) ||
-	    minutes_field(r, ARG_max_future, "max_future", false,
-			  60 * 24 * 3660))
-		return r->err;
-	if (a[ARG_meta] && a[ARG_meta]->type != MSGPACK_OBJECT_MAP &&
-	    a[ARG_meta]->type != MSGPACK_OBJECT_NIL)
-		return bad(r, "meta", "must be a map");
-	old = state_event_type(&r->s->st, a[ARG_id]->via.str.ptr,
-			       a[ARG_id]->via.str.size);
-	wbuf_packer_init(&pk, &rec);
-	msgpack_pack_map(&pk, 14);
-	wire_pk_str(&pk, "id");
-	wire_pk_obj(&pk, a[ARG_id]);
-	wire_pk_str(&pk, "title");
-	wire_pk_obj(&pk, a[ARG_title]);
-	wire_pk_str(&pk, "lengths");
-	wire_pk_obj(&pk, len);
-	wire_pk_str(&pk, "resources");
-	wire_pk_obj(&pk, res);
-#define UF(f)                                                                  \
-	wire_pk_kint(&pk, #f, a[ARG_##f] ? (int64_t)a[ARG_##f]->via.u64 : 0);
-	UF(slot_interval)
-	UF(buffer_before)
-	UF(buffer_after)
-	UF(min_notice)
-	UF(max_future)
-#undef UF
-	wire_pk_kbool(&pk, "requires_confirmation",
-		      a[ARG_requires_confirmation] &&
-			  a[ARG_requires_confirmation]->via.boolean);
-	wire_pk_kbool(&pk, "active",
-		      a[ARG_active] ? a[ARG_active]->via.boolean : true);
-	wire_pk_str(&pk, "meta");
-	if (a[ARG_meta])
-		wire_pk_obj(&pk, a[ARG_meta]);
-	else
-		msgpack_pack_nil(&pk);
-	wire_pk_kint(&pk, "created_ms", old ? old->created_ms : now);
-	wire_pk_kint(&pk, "updated_ms", now);
-	log_and_apply(r, WAL_EVENT_TYPE, &rec);
+		return req_error(r, BOOKD_E_BAD_REQUEST, "slot_interval",
+				 "a positive multiple of 15");
+	in.slot_interval = minutes_arg(r, ARG_slot_interval);
+	in.buffer_before = minutes_arg(r, ARG_buffer_before);
+	in.buffer_after = minutes_arg(r, ARG_buffer_after);
+	in.min_notice = minutes_arg(r, ARG_min_notice);
+	in.max_future = minutes_arg(r, ARG_max_future);
+	in.requires_confirmation = a[ARG_requires_confirmation] &&
+				   a[ARG_requires_confirmation]->via.boolean;
+	in.active = a[ARG_active] ? a[ARG_active]->via.boolean : true;
+	if (meta_arg(r, &meta, &in.meta, &in.meta_len))
+		return r->e.code;
+	old = state_event_type(&r->s->st, id, strlen(id));
+	in.updated_ms = now_ms();
+	in.created_ms = old ? old->created_ms : in.updated_ms;
+	rc = state_event_type_record(&r->s->st, &in, &rec, &r->e);
+	if (rc == 0) {
+		log_and_apply(r, WAL_EVENT_TYPE, &rec);
+		state_pack_event_type(
+		    r->pk, &r->s->st,
+		    state_event_type(&r->s->st, id, strlen(id)));
+	}
 	wbuf_free(&rec);
-	state_pack_event_type(r->pk, &r->s->st,
-			      state_event_type(&r->s->st,
-					       a[ARG_id]->via.str.ptr,
-					       a[ARG_id]->via.str.size));
-	return 0;
+	wbuf_free(&meta);
+	return rc;
 }
 
 static int h_event_type_get(struct req *r)
@@ -736,7 +707,7 @@ static int h_event_type_get(struct req *r)
 	const struct event_type *e;
 
 	if (event_type_arg(r, r->a[ARG_id], &e))
-		return r->err;
+		return r->e.code;
 	state_pack_event_type(r->pk, &r->s->st, e);
 	return 0;
 }
@@ -744,7 +715,7 @@ static int h_event_type_get(struct req *r)
 static int h_event_type_list(struct req *r)
 {
 	const struct state *st = &r->s->st;
-	bool all = r->c->role == ROLE_ADMIN;
+	bool all = r->role == ROLE_ADMIN;
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < st->net; i++)
@@ -761,7 +732,7 @@ static int h_resource_get(struct req *r)
 	struct resource *res = find_res(r, r->a[ARG_id], "id", false);
 
 	if (res == NULL)
-		return r->err;
+		return r->e.code;
 	state_pack_resource(r->pk, &r->s->st, res);
 	return 0;
 }
@@ -770,7 +741,7 @@ static int h_resource_list(struct req *r)
 {
 	const struct state *st = &r->s->st;
 	bool active_only =
-	    r->c->role != ROLE_ADMIN ||
+	    r->role != ROLE_ADMIN ||
 	    (r->a[ARG_active_only] && r->a[ARG_active_only]->via.boolean);
 	uint32_t n = 0;
 
@@ -796,7 +767,7 @@ static int h_check(struct req *r)
 	const char *reason = NULL;
 
 	if (res == NULL || get_span(r, &start, &end) || session_arg(r, session))
-		return r->err;
+		return r->e.code;
 	it = (struct item){res->idx, 1};
 	switch (state_check_span(&r->s->st, &it, 1, start, end, true,
 				 session[0] ? session : NULL, &co)) {
@@ -851,10 +822,9 @@ static int event_type_arg(struct req *r, const msgpack_object *o,
 	if (o == NULL)
 		return 0;
 	e = state_event_type(&r->s->st, o->via.str.ptr, o->via.str.size);
-	if (e == NULL || (!e->active && r->c->role != ROLE_ADMIN)) {
-		r->field = "event_type";
+	if (e == NULL || (!e->active && r->role != ROLE_ADMIN)) {
 		return req_error(
-		    r, BOOKD_E_NOT_FOUND, "event_type: no event type '%.*s'",
+		    r, BOOKD_E_NOT_FOUND, "event_type", "no event type '%.*s'",
 		    (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
 		    o->via.str.ptr);
 	}
@@ -872,8 +842,9 @@ static int et_allows(struct req *r, const struct event_type *e,
 	size_t n = 0;
 
 	if (!state_et_links(e, res->idx))
-		return bad(r, "event_type", "'%s' does not use resource '%s'",
-			   e->id, res->id);
+		return req_error(r, BOOKD_E_BAD_REQUEST, "event_type",
+				 "'%s' does not use resource '%s'", e->id,
+				 res->id);
 	for (uint32_t i = 0; i < e->nlengths; i++) {
 		ok |= (int64_t)e->lengths[i] * 60 == len;
 		if (n < sizeof(offered))
@@ -882,10 +853,10 @@ static int et_allows(struct req *r, const struct event_type *e,
 					      e->lengths[i]);
 	}
 	if (!ok)
-		return bad(r, lenfield,
-			   "%" PRId64 " minutes is not a length of '%s' "
-			   "(offers %s)",
-			   len / 60, e->id, offered);
+		return req_error(r, BOOKD_E_BAD_REQUEST, lenfield,
+				 "%" PRId64 " minutes is not a length of '%s' "
+				 "(offers %s)",
+				 len / 60, e->id, offered);
 	return 0;
 }
 
@@ -911,13 +882,13 @@ static int grid_common(struct req *r, struct grid *g)
 	if (g->res == NULL || event_type_arg(r, r->a[ARG_event_type], &g->et) ||
 	    get_minutes(r, ARG_duration, "duration", 0, &g->dur) ||
 	    date_zone(r, g->res, &g->zone))
-		return r->err;
+		return r->e.code;
 	if (g->et && et_allows(r, g->et, g->res, g->dur, "duration"))
-		return r->err;
+		return r->e.code;
 	dflt = g->et && g->et->slot_interval ? g->et->slot_interval
 					     : (uint64_t)g->dur / 60;
 	if (get_minutes(r, ARG_interval, "interval", dflt, &g->step))
-		return r->err;
+		return r->e.code;
 	grid_bounds(g, now_ms() / 1000);
 	return 0;
 }
@@ -934,11 +905,11 @@ static int grid_args(struct req *r, struct grid *g)
 
 	memset(g, 0, sizeof(*g));
 	if (grid_common(r, g) || get_date(r, ARG_date, "date", &day))
-		return r->err;
+		return r->e.code;
 	grid_day(g, day);
 	if (q_day_of(g->day_end - 1) < r->s->st.first_day ||
 	    q_day_of(g->day_start) > r->s->st.last_day)
-		return req_error(r, BOOKD_E_OUT_OF_RANGE,
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
 				 "date: outside the bookable window");
 	return 0;
 }
@@ -1024,7 +995,7 @@ static int h_slots_day(struct req *r)
 	char date[11];
 
 	if (grid_args(r, &g))
-		return r->err;
+		return r->e.code;
 	n = grid_walk(&r->s->st, &g, starts, GRID_MAX);
 	q_format_date(g.day, date);
 	msgpack_pack_map(r->pk, 3);
@@ -1044,7 +1015,7 @@ static int h_slots_view(struct req *r)
 	uint32_t n;
 
 	if (grid_args(r, &g) || session_arg(r, g.session))
-		return r->err;
+		return r->e.code;
 	n = grid_walk(&r->s->st, &g, starts, GRID_MAX);
 	msgpack_pack_array(r->pk, n);
 	for (uint32_t i = 0; i < n; i++) {
@@ -1068,12 +1039,12 @@ static int h_slots_month(struct req *r)
 	memset(&g, 0, sizeof(g));
 	if (grid_common(r, &g) || get_date(r, ARG_from, "from", &from) ||
 	    get_date(r, ARG_to, "to", &to))
-		return r->err;
+		return r->e.code;
 	if (to < from)
-		return bad(r, "to", "before from");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "to", "before from");
 	if (to - from + 1 > MAX_MONTH_DAYS)
-		return bad(r, "to", "at most %d days from 'from'",
-			   MAX_MONTH_DAYS);
+		return req_error(r, BOOKD_E_BAD_REQUEST, "to",
+				 "at most %d days from 'from'", MAX_MONTH_DAYS);
 	msgpack_pack_map(r->pk, (size_t)(to - from + 1));
 	for (int64_t day = from; day <= to; day++) {
 		grid_day(&g, day);
@@ -1108,7 +1079,7 @@ static int h_holds_day(struct req *r)
 
 	if (res == NULL || get_date(r, ARG_date, "date", &day) ||
 	    date_zone(r, res, &zone) || session_arg(r, session))
-		return r->err;
+		return r->e.code;
 	tz_local_day(zone, day, &ds, &de);
 	for (const struct hold *h = res->holds; h && n < MAX_DAY_HOLDS;
 	     h = h->rnext)
@@ -1141,7 +1112,7 @@ static int hold_check(struct req *r, const struct hold_req *h,
 
 	if (state_hold_find(h->res, session) == NULL &&
 	    h->res->nholds >= MAX_HOLDS_PER_RESOURCE)
-		return req_error(r, BOOKD_E_LIMIT,
+		return req_error(r, BOOKD_E_LIMIT, NULL,
 				 "hold: %s has %d holds already", h->res->id,
 				 MAX_HOLDS_PER_RESOURCE);
 	if (state_check_span(&r->s->st, &it, 1, h->start, h->end, true, session,
@@ -1160,7 +1131,7 @@ static int h_hold(struct req *r)
 	h.res = find_res(r, r->a[ARG_resource], "resource", true);
 	if (h.res == NULL || get_span(r, &h.start, &h.end) ||
 	    session_arg(r, session) || hold_check(r, &h, session, &co))
-		return r->err;
+		return r->e.code;
 	state_hold_set(&r->s->st, h.res, session, h.start, h.end,
 		       mono_ms() + ttl);
 	msgpack_pack_map(r->pk, 1);
@@ -1171,7 +1142,7 @@ static int h_hold(struct req *r)
 static int h_hold_many(struct req *r)
 {
 	const msgpack_object *list = r->a[ARG_holds];
-	struct hold_req hs[64];
+	struct hold_req hs[PROTO_HOLDS_MAX];
 	char session[SESSION_MAX + 1];
 	struct check_out co;
 	uint32_t n = list->via.array.size;
@@ -1179,35 +1150,36 @@ static int h_hold_many(struct req *r)
 	char field[64];
 
 	if (session_arg(r, session))
-		return r->err;
+		return r->e.code;
 	if (n == 0)
-		return bad(r, "holds", "at least one hold");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "holds",
+				 "at least one hold");
 	for (uint32_t i = 0; i < n; i++) {
 		const msgpack_object *o = &list->via.array.ptr[i];
 		const msgpack_object *a[ARG__COUNT];
-		char msg[200];
+		struct proto_error e;
 		snprintf(field, sizeof(field), "holds[%u]", i);
-		if (proto_validate_args(OP_check, o, a, msg, sizeof(msg)) ||
-		    a[ARG_session])
-			return bad(r, field, "%s",
-				   a[ARG_session] ? "session belongs outside"
-						  : msg);
+		if (proto_validate_args(OP_check, o, a, &e) || a[ARG_session])
+			return req_error(
+			    r, BOOKD_E_BAD_REQUEST, field, "%s",
+			    a[ARG_session] ? "session belongs outside" : e.msg);
 		hs[i].res = find_res(r, a[ARG_resource], field, true);
 		if (hs[i].res == NULL)
-			return r->err;
+			return r->e.code;
 		for (uint32_t k = 0; k < i; k++)
 			if (hs[k].res == hs[i].res)
-				return bad(r, field, "resource '%s' twice",
-					   hs[i].res->id);
+				return req_error(r, BOOKD_E_BAD_REQUEST, field,
+						 "resource '%s' twice",
+						 hs[i].res->id);
 		snprintf(field, sizeof(field), "holds[%u].", i);
 		if (span_of(r, a[ARG_start], a[ARG_end], field, &hs[i].start,
 			    &hs[i].end))
-			return r->err;
+			return r->e.code;
 	}
 	/* All or nothing: every hold is checked before any is taken. */
 	for (uint32_t i = 0; i < n; i++)
 		if (hold_check(r, &hs[i], session, &co))
-			return r->err;
+			return r->e.code;
 	for (uint32_t i = 0; i < n; i++)
 		state_hold_set(&r->s->st, hs[i].res, session, hs[i].start,
 			       hs[i].end, mono_ms() + ttl);
@@ -1224,7 +1196,7 @@ static int h_release(struct req *r)
 	int released;
 
 	if (res == NULL || session_arg(r, session))
-		return r->err;
+		return r->e.code;
 	released = state_hold_release(&r->s->st, res, session);
 	msgpack_pack_map(r->pk, 1);
 	wire_pk_kbool(r->pk, "released", released);
@@ -1277,24 +1249,31 @@ static int get_booker(struct req *r, struct booker *bk)
 				     : 1,
 				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr
 							       : "?");
-			return bad(r, field, "unknown field");
+			return req_error(r, BOOKD_E_BAD_REQUEST, field,
+					 "unknown field");
 		}
 		snprintf(field, sizeof(field), "booker.%s", f[j].key);
 		if (v->type == MSGPACK_OBJECT_NIL && !f[j].req)
 			continue;
 		if (v->type != MSGPACK_OBJECT_STR)
-			return bad(r, field, "must be a string");
+			return req_error(r, BOOKD_E_BAD_REQUEST, field,
+					 "must be a string");
 		if (v->via.str.size > f[j].max)
-			return bad(r, field, "longer than %zu bytes", f[j].max);
+			return req_error(r, BOOKD_E_BAD_REQUEST, field,
+					 "longer than %zu bytes", f[j].max);
 		if (wire_cstr(v, dst[j], f[j].max + 1) < 0)
-			return bad(r, field, "must not contain NUL bytes");
+			return req_error(r, BOOKD_E_BAD_REQUEST, field,
+					 "must not contain NUL bytes");
 	}
 	if (!bk->name[0])
-		return bad(r, "booker.name", "required");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.name",
+				 "required");
 	if (!bk->email[0])
-		return bad(r, "booker.email", "required");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.email",
+				 "required");
 	if (strchr(bk->email, '@') == NULL || strchr(bk->email, ' '))
-		return bad(r, "booker.email", "not an email address");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.email",
+				 "not an email address");
 	return 0;
 }
 
@@ -1308,19 +1287,20 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 
 	*nitems = 0;
 	if ((one == NULL) == (many == NULL))
-		return bad(r, "resource",
-			   "give exactly one of resource and "
-			   "resources");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "resource",
+				 "give exactly one of resource and "
+				 "resources");
 	if (one) {
 		struct resource *res = find_res(r, one, "resource", true);
 		if (res == NULL)
-			return r->err;
+			return r->e.code;
 		items[0] = (struct item){res->idx, 1};
 		*nitems = 1;
 		standalone = res->standalone;
 	} else {
 		if (many->via.array.size == 0)
-			return bad(r, "resources", "at least one resource");
+			return req_error(r, BOOKD_E_BAD_REQUEST, "resources",
+					 "at least one resource");
 		for (uint32_t i = 0; i < many->via.array.size; i++) {
 			const msgpack_object *o = &many->via.array.ptr[i];
 			const msgpack_object *id = o, *q = NULL;
@@ -1332,33 +1312,35 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 							 "id") &&
 					    !wire_str_eq(&o->via.map.ptr[k].key,
 							 "quantity"))
-						return bad(r, field,
-							   "unknown field "
-							   "(expected id, "
-							   "quantity)");
+						return req_error(
+						    r, BOOKD_E_BAD_REQUEST,
+						    field,
+						    "unknown field "
+						    "(expected id, "
+						    "quantity)");
 				id = wire_get(o, "id");
 				q = wire_get(o, "quantity");
 			}
 			if (id == NULL || id->type != MSGPACK_OBJECT_STR)
-				return bad(r, field,
-					   "a resource id or {id, "
-					   "quantity}");
+				return req_error(r, BOOKD_E_BAD_REQUEST, field,
+						 "a resource id or {id, "
+						 "quantity}");
 			if (q && (q->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 				  q->via.u64 < 1 || q->via.u64 > 10000))
-				return bad(r, field,
-					   "quantity: from 1 to 10000");
+				return req_error(r, BOOKD_E_BAD_REQUEST, field,
+						 "quantity: from 1 to 10000");
 			res = find_res(r, id, field, true);
 			if (res == NULL)
-				return r->err;
+				return r->e.code;
 			for (int k = 0; k < *nitems; k++)
 				if (items[k].res == res->idx)
-					return bad(r, field,
-						   "resource '%s' twice",
-						   res->id);
+					return req_error(
+					    r, BOOKD_E_BAD_REQUEST, field,
+					    "resource '%s' twice", res->id);
 			if (q && q->via.u64 > res->quantity)
-				return bad(r, field,
-					   "quantity: %s has %u units", res->id,
-					   res->quantity);
+				return req_error(r, BOOKD_E_BAD_REQUEST, field,
+						 "quantity: %s has %u units",
+						 res->id, res->quantity);
 			items[*nitems].res = res->idx;
 			items[*nitems].qty = q ? (uint32_t)q->via.u64 : 1;
 			(*nitems)++;
@@ -1366,9 +1348,10 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 		}
 	}
 	if (!standalone)
-		return bad(r, one ? "resource" : "resources",
-			   "add-ons are booked together with a standalone "
-			   "resource");
+		return req_error(
+		    r, BOOKD_E_BAD_REQUEST, one ? "resource" : "resources",
+		    "add-ons are booked together with a standalone "
+		    "resource");
 	return 0;
 }
 
@@ -1419,7 +1402,7 @@ static int write_booking(struct req *r, const struct booking *b, int ev)
 	wbuf_free(&rec);
 	stored = state_booking(&r->s->st, b->id);
 	state_pack_booking(r->pk, &r->s->st, stored,
-			   r->c->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
+			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
 	return 0;
 }
 
@@ -1434,13 +1417,13 @@ static int et_rules(struct req *r, const struct event_type *et,
 	for (int i = 0; i < nitems; i++)
 		if (et_allows(r, et, r->s->st.res[items[i].res], end - start,
 			      "end"))
-			return r->err;
+			return r->e.code;
 	if (et->min_notice && start < now_s + (int64_t)et->min_notice * 60)
-		return req_error(r, BOOKD_E_OUT_OF_RANGE,
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
 				 "start: '%s' needs %u minutes' notice", et->id,
 				 et->min_notice);
 	if (et->max_future && start > now_s + (int64_t)et->max_future * 60)
-		return req_error(r, BOOKD_E_OUT_OF_RANGE,
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
 				 "start: '%s' books at most %u minutes ahead",
 				 et->id, et->max_future);
 	return 0;
@@ -1465,8 +1448,8 @@ static bool same_request(const struct booking *b, const struct item *items,
  * are recorded as their token's subject, or "public". */
 static int by_arg(struct req *r)
 {
-	if (r->a[ARG_by] && r->c->role != ROLE_ADMIN)
-		return req_error(r, BOOKD_E_FORBIDDEN, "by: admin only");
+	if (r->a[ARG_by] && r->role != ROLE_ADMIN)
+		return req_error(r, BOOKD_E_FORBIDDEN, NULL, "by: admin only");
 	return 0;
 }
 
@@ -1474,6 +1457,8 @@ static int h_book(struct req *r)
 {
 	struct state *st = &r->s->st;
 	struct item items[MAX_ITEMS];
+	_Static_assert(MAX_ITEMS >= PROTO_BOOK_ITEMS_MAX,
+		       "the schema's resources[] bound fits items[]");
 	struct booker bk;
 	struct booking b;
 	struct hist h;
@@ -1489,48 +1474,49 @@ static int h_book(struct req *r)
 
 	if (get_items(r, items, &nitems) || get_span(r, &start, &end) ||
 	    get_booker(r, &bk) || session_arg(r, session) || by_arg(r))
-		return r->err;
+		return r->e.code;
 	if (key) {
 		const struct booking *prev = state_booking_by_key(
-		    st, key->via.str.ptr, key->via.str.size);
+		    st, r->principal, key->via.str.ptr, key->via.str.size);
 		if (key->via.str.size == 0)
-			return bad(r, "key", "must not be empty");
+			return req_error(r, BOOKD_E_BAD_REQUEST, "key",
+					 "must not be empty");
 		if (prev) {
 			/* A repeat returns the first booking and books
 			 * nothing; a different request under a used key is a
 			 * mistake, and must not reveal that booking. */
 			if (!same_request(prev, items, nitems, start, end,
 					  bk.email))
-				return bad(r, "key",
-					   "already used for a different "
-					   "booking");
+				return req_error(r, BOOKD_E_BAD_REQUEST, "key",
+						 "already used for a different "
+						 "booking");
 			state_pack_booking(r->pk, st, prev,
-					   r->c->role == ROLE_ADMIN
-					       ? VIEW_ADMIN
-					       : VIEW_PUBLIC);
+					   r->role == ROLE_ADMIN ? VIEW_ADMIN
+								 : VIEW_PUBLIC);
 			return 0;
 		}
 	}
 	if (event_type_arg(r, r->a[ARG_event_type], &et))
-		return r->err;
+		return r->e.code;
 	if (et) {
 		if (et_rules(r, et, items, nitems, start, end))
-			return r->err;
+			return r->e.code;
 		if (et->requires_confirmation)
 			status = BS_PENDING;
 		bb = (int32_t)et->buffer_before * 60;
 		ba = (int32_t)et->buffer_after * 60;
 	}
 	if (r->a[ARG_status]) {
-		if (r->c->role != ROLE_ADMIN)
-			return req_error(r, BOOKD_E_FORBIDDEN,
+		if (r->role != ROLE_ADMIN)
+			return req_error(r, BOOKD_E_FORBIDDEN, NULL,
 					 "status: admin only");
 		status = bstatus_parse(r->a[ARG_status]);
 		if (status != BS_PENDING && status != BS_CONFIRMED)
-			return bad(r, "status", "'pending' or 'confirmed'");
+			return req_error(r, BOOKD_E_BAD_REQUEST, "status",
+					 "'pending' or 'confirmed'");
 	}
 	if (get_tz(r, r->a[ARG_timezone], "timezone", NULL, &zone))
-		return r->err;
+		return r->e.code;
 	if (check_booking(st, items, nitems, start, end, bb, ba,
 			  session[0] ? session : NULL, &co))
 		return check_failed(r, &co);
@@ -1553,6 +1539,7 @@ static int h_book(struct req *r)
 	b.timezone = objdup(r->a[ARG_timezone], tzbuf, sizeof(tzbuf));
 	b.note = objdup(r->a[ARG_note], notebuf, sizeof(notebuf));
 	b.key = objdup(key, keybuf, sizeof(keybuf));
+	b.owner = r->principal;
 	b.created_ms = b.updated_ms = now;
 	h = (struct hist){now, -1, (int8_t)status,
 			  objdup(r->a[ARG_by], bybuf, sizeof(bybuf)), NULL};
@@ -1576,11 +1563,13 @@ static struct booking *find_booking(struct req *r)
 	struct booking *b = NULL;
 
 	if ((id == NULL) == (ref == NULL)) {
-		bad(r, "id", "give exactly one of id and ref");
+		req_error(r, BOOKD_E_BAD_REQUEST, "id",
+			  "give exactly one of id and ref");
 		return NULL;
 	}
-	if (id && r->c->role != ROLE_ADMIN) {
-		req_error(r, BOOKD_E_FORBIDDEN, "id: admin only; use ref");
+	if (id && r->role != ROLE_ADMIN) {
+		req_error(r, BOOKD_E_FORBIDDEN, NULL,
+			  "id: admin only; use ref");
 		return NULL;
 	}
 	if (id)
@@ -1589,9 +1578,8 @@ static struct booking *find_booking(struct req *r)
 		b = state_booking_by_ref(&r->s->st, ref->via.str.ptr,
 					 ref->via.str.size);
 	if (b == NULL) {
-		r->field = id ? "id" : "ref";
-		req_error(r, BOOKD_E_NOT_FOUND, "%s: no such booking",
-			  id ? "id" : "ref");
+		req_error(r, BOOKD_E_NOT_FOUND, id ? "id" : "ref",
+			  "no such booking");
 	}
 	return b;
 }
@@ -1601,9 +1589,9 @@ static int h_booking_get(struct req *r)
 	struct booking *b = find_booking(r);
 
 	if (b == NULL)
-		return r->err;
+		return r->e.code;
 	state_pack_booking(r->pk, &r->s->st, b,
-			   r->c->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
+			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
 	return 0;
 }
 
@@ -1637,16 +1625,18 @@ static int h_booking_list(struct req *r)
 	bool more = false;
 
 	if (limit < 1 || limit > MAX_LIST)
-		return bad(r, "limit", "from 1 to %d", MAX_LIST);
+		return req_error(r, BOOKD_E_BAD_REQUEST, "limit",
+				 "from 1 to %d", MAX_LIST);
 	if (a[ARG_resource]) {
 		struct resource *rr =
 		    find_res(r, a[ARG_resource], "resource", true);
 		if (rr == NULL)
-			return r->err;
+			return r->e.code;
 		res = (int)rr->idx;
 	}
 	if (a[ARG_status] && (status = bstatus_parse(a[ARG_status])) < 0)
-		return bad(r, "status", "not a booking status");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "status",
+				 "not a booking status");
 	if (a[ARG_from])
 		wire_int(a[ARG_from], &from);
 	if (a[ARG_to])
@@ -1685,10 +1675,10 @@ static int change_booking(struct req *r, const struct booking *cur, int to,
 	int rc;
 
 	if (by_arg(r))
-		return r->err;
+		return r->e.code;
 	hist = reallocarray(NULL, (size_t)cur->nhist + 1, sizeof(*hist));
 	if (hist == NULL)
-		return req_error(r, BOOKD_E_INTERNAL, "out of memory");
+		return req_error(r, BOOKD_E_INTERNAL, NULL, "out of memory");
 	memcpy(hist, cur->hist, cur->nhist * sizeof(*hist));
 	hist[cur->nhist] = (struct hist){
 	    now_ms(), (int8_t)cur->status, (int8_t)to,
@@ -1717,7 +1707,7 @@ static int transition(struct req *r, struct booking *b, int to)
 	char reason[1025];
 
 	if (!bstatus_can_move(b->status, to))
-		return req_error(r, BOOKD_E_INVALID_STATE,
+		return req_error(r, BOOKD_E_INVALID_STATE, NULL,
 				 "to: a %s booking cannot become %s",
 				 bstatus_names[b->status], bstatus_names[to]);
 	return change_booking(r, b, to, b->start, b->end,
@@ -1730,7 +1720,7 @@ static int h_booking_cancel(struct req *r)
 	struct booking *b = find_booking(r);
 
 	if (b == NULL)
-		return r->err;
+		return r->e.code;
 	return transition(r, b, BS_CANCELLED);
 }
 
@@ -1740,10 +1730,11 @@ static int h_booking_transition(struct req *r)
 	int to;
 
 	if (b == NULL)
-		return r->err;
+		return r->e.code;
 	to = bstatus_parse(r->a[ARG_to]);
 	if (to < 0)
-		return bad(r, "to", "not a booking status");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "to",
+				 "not a booking status");
 	return transition(r, b, to);
 }
 
@@ -1769,9 +1760,9 @@ static int h_booking_reschedule(struct req *r)
 	int rc;
 
 	if (b == NULL || get_span(r, &start, &end) || session_arg(r, session))
-		return r->err;
+		return r->e.code;
 	if (b->status != BS_PENDING && b->status != BS_CONFIRMED)
-		return req_error(r, BOOKD_E_INVALID_STATE,
+		return req_error(r, BOOKD_E_INVALID_STATE, NULL,
 				 "a %s booking cannot be rescheduled",
 				 bstatus_names[b->status]);
 	/* Check the new span as a new booking would be (its event type's
@@ -1781,7 +1772,7 @@ static int h_booking_reschedule(struct req *r)
 		const struct event_type *et =
 		    state_event_type(st, b->event_type, strlen(b->event_type));
 		if (et && et_rules(r, et, b->items, b->nitems, start, end))
-			return r->err;
+			return r->e.code;
 	}
 	state_occupy(st, b, -1, false);
 	rc = check_booking(st, b->items, b->nitems, start, end, b->buf_before,
@@ -1818,7 +1809,7 @@ static int h_subscribe(struct req *r)
 	int rc;
 
 	if (res == NULL)
-		return r->err;
+		return r->e.code;
 	/* Dates are local dates in the resource's zone; by default the
 	 * whole bookable window. */
 	z = res->tz ? res->tz : utc_zone();
@@ -1830,20 +1821,21 @@ static int h_subscribe(struct req *r)
 	else if (wire_str_eq(topic, "holds"))
 		t = TOPIC_HOLDS;
 	else
-		return bad(r, "topic", "'slots' or 'holds'");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "topic",
+				 "'slots' or 'holds'");
 	if (r->a[ARG_from] && get_date(r, ARG_from, "from", &from))
-		return r->err;
+		return r->e.code;
 	if (r->a[ARG_to]) {
 		if (get_date(r, ARG_to, "to", &to))
-			return r->err;
+			return r->e.code;
 	} else if (r->a[ARG_from]) {
 		to = from;
 	}
 	if (to < from)
-		return bad(r, "to", "before from");
+		return req_error(r, BOOKD_E_BAD_REQUEST, "to", "before from");
 	rc = server_subscribe(r->s, r->c, t, res->idx, from, to, &id);
 	if (rc)
-		return req_error(r, rc,
+		return req_error(r, rc, NULL,
 				 "subscriptions: at most 4096 on one "
 				 "connection");
 	msgpack_pack_map(r->pk, 1);
@@ -1854,7 +1846,7 @@ static int h_subscribe(struct req *r)
 static int h_unsubscribe(struct req *r)
 {
 	if (server_unsubscribe(r->s, r->c, r->a[ARG_sub]->via.u64))
-		return req_error(r, BOOKD_E_NOT_FOUND,
+		return req_error(r, BOOKD_E_NOT_FOUND, NULL,
 				 "sub: no such subscription on this "
 				 "connection");
 	msgpack_pack_map(r->pk, 0);
@@ -1869,7 +1861,8 @@ static int h_events(struct req *r)
 	size_t lo = 0, hi = st->nev, n;
 
 	if (limit < 1 || limit > MAX_LIST)
-		return bad(r, "limit", "from 1 to %d", MAX_LIST);
+		return req_error(r, BOOKD_E_BAD_REQUEST, "limit",
+				 "from 1 to %d", MAX_LIST);
 	while (lo < hi) { /* first event with lsn > after */
 		size_t mid = lo + (hi - lo) / 2;
 		if (st->ev[mid].lsn <= after)

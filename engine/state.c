@@ -1,6 +1,9 @@
 /*
  * state.c - the domain state; see state.h for its invariants.
  */
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +11,6 @@
 #include "quanta.h"
 #include "state.h"
 #include "wal.h"
-
-#define MAX_QUANTITY 10000
 
 const char *const bstatus_names[BS__COUNT] = {
     "pending", "confirmed", "declined", "cancelled", "completed", "no_show",
@@ -118,6 +119,7 @@ static void free_booking(struct booking *b)
 	free(b->event_type);
 	free(b->note);
 	free(b->key);
+	free(b->owner);
 	for (int i = 0; i < b->nhist; i++) {
 		free(b->hist[i].by);
 		free(b->hist[i].reason);
@@ -198,12 +200,30 @@ struct booking *state_booking_by_ref(const struct state *st, const char *ref,
 						      : NULL;
 }
 
-struct booking *state_booking_by_key(const struct state *st, const char *key,
-				     size_t len)
+/* Idempotency keys are indexed as "<owner>\x1f<key>": each principal has
+ * its own keys.  (Principals never hold 0x1f.) */
+static size_t key_index(char *buf, size_t cap, const char *owner,
+			const char *key, size_t len)
 {
+	size_t ol = owner ? strlen(owner) : 0;
+
+	if (ol + 1 + len > cap)
+		return 0;
+	memcpy(buf, owner ? owner : "", ol);
+	buf[ol] = 0x1f;
+	memcpy(buf + ol + 1, key, len);
+	return ol + 1 + len;
+}
+
+struct booking *state_booking_by_key(const struct state *st, const char *owner,
+				     const char *key, size_t len)
+{
+	char ix[STATE_KEY_INDEX_MAX];
+	size_t n = key_index(ix, sizeof(ix), owner, key, len);
 	uint64_t v;
-	return hmap_get(&st->bk_by_key, key, len, &v) ? state_booking(st, v)
-						      : NULL;
+
+	return n && hmap_get(&st->bk_by_key, ix, n, &v) ? state_booking(st, v)
+							: NULL;
 }
 
 struct rday *state_day(const struct state *st, const struct resource *r,
@@ -529,7 +549,7 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	    id->via.str.size == 0 || id->via.str.size > 63)
 		return -1;
 	q = (uint32_t)obj_int(wire_get(m, "quantity"), 1);
-	if (q < 1 || q > MAX_QUANTITY)
+	if (q < 1 || q > STATE_MAX_QUANTITY)
 		return -1;
 	r = state_resource(st, id->via.str.ptr, id->via.str.size);
 	if (r == NULL) {
@@ -633,7 +653,7 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 		b->items[i].res = r->idx;
 		b->items[i].qty =
 		    (uint32_t)obj_int(wire_get(it, "quantity"), 1);
-		if (b->items[i].qty < 1 || b->items[i].qty > MAX_QUANTITY)
+		if (b->items[i].qty < 1 || b->items[i].qty > STATE_MAX_QUANTITY)
 			return -1;
 		b->nitems++;
 	}
@@ -645,6 +665,7 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 	b->event_type = obj_strdup(wire_get(m, "event_type"));
 	b->note = obj_strdup(wire_get(m, "note"));
 	b->key = obj_strdup(wire_get(m, "key"));
+	b->owner = obj_strdup(wire_get(m, "owner"));
 	b->created_ms = obj_int(wire_get(m, "created_ms"), 0);
 	b->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	b->buf_before = (int32_t)obj_int(wire_get(m, "buffer_before"), 0) * 60;
@@ -712,8 +733,13 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 		    grow_vec(st->bk, &st->capbk, st->nbk + 1, sizeof(*st->bk));
 		st->bk[st->nbk++] = b;
 		hmap_put(&st->bk_by_ref, b->ref, strlen(b->ref), b->id);
-		if (b->key)
-			hmap_put(&st->bk_by_key, b->key, strlen(b->key), b->id);
+		if (b->key) {
+			char ix[STATE_KEY_INDEX_MAX];
+			size_t n = key_index(ix, sizeof(ix), b->owner, b->key,
+					     strlen(b->key));
+			if (n)
+				hmap_put(&st->bk_by_key, ix, n, b->id);
+		}
 	}
 	st->by_status[b->status]++;
 	if (bstatus_occupies(b->status) && !same_slots)
@@ -821,8 +847,30 @@ static int apply_event_type(struct state *st, const msgpack_object *m)
 	return 0;
 }
 
-void state_pack_event_type(msgpack_packer *pk, const struct state *st,
-			   const struct event_type *e)
+void state_event_type_in(const struct event_type *e, struct event_type_in *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->id = e->id;
+	in->title = e->title;
+	memcpy(in->lengths, e->lengths, sizeof(in->lengths));
+	in->nlengths = e->nlengths;
+	in->slot_interval = e->slot_interval;
+	memcpy(in->res, e->res, sizeof(in->res));
+	in->nres = e->nres;
+	in->buffer_before = e->buffer_before;
+	in->buffer_after = e->buffer_after;
+	in->min_notice = e->min_notice;
+	in->max_future = e->max_future;
+	in->requires_confirmation = e->requires_confirmation;
+	in->active = e->active;
+	in->meta = e->meta;
+	in->meta_len = e->meta_len;
+	in->created_ms = e->created_ms;
+	in->updated_ms = e->updated_ms;
+}
+
+void state_encode_event_type(msgpack_packer *pk, const struct state *st,
+			     const struct event_type_in *e)
 {
 	msgpack_pack_map(pk, 14);
 	wire_pk_kstr(pk, "id", e->id);
@@ -851,6 +899,107 @@ void state_pack_event_type(msgpack_packer *pk, const struct state *st,
 	wire_pk_kint(pk, "updated_ms", e->updated_ms);
 }
 
+void state_pack_event_type(msgpack_packer *pk, const struct state *st,
+			   const struct event_type *e)
+{
+	struct event_type_in in;
+
+	state_event_type_in(e, &in);
+	state_encode_event_type(pk, st, &in);
+}
+
+bool state_slug_ok(const char *p, size_t n)
+{
+	if (n < 1 || n > 63)
+		return false;
+	if (!((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool minutes_ok(uint32_t m, bool q15, uint32_t max)
+{
+	return (!q15 || m % Q_MINUTES == 0) && m <= max;
+}
+
+int state_event_type_record(const struct state *st,
+			    const struct event_type_in *in, struct wbuf *rec,
+			    struct proto_error *e)
+{
+	msgpack_packer pk;
+	char field[48];
+
+	if (!state_slug_ok(in->id, strlen(in->id)))
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
+				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (in->nlengths == 0)
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "lengths",
+				     "at least one length");
+	for (uint32_t i = 0; i < in->nlengths; i++) {
+		if (in->lengths[i] == 0 ||
+		    !minutes_ok(in->lengths[i], true, ET_MAX_LENGTH_MINUTES)) {
+			snprintf(field, sizeof(field), "lengths[%u]", i);
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, field,
+					     "minutes, a positive multiple of "
+					     "15");
+		}
+	}
+	if (in->nres == 0)
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "resources",
+				     "at least one resource");
+	for (uint32_t i = 0; i < in->nres; i++) {
+		assert(in->res[i] < st->nres);
+		for (uint32_t k = 0; k < i; k++)
+			if (in->res[k] == in->res[i]) {
+				snprintf(field, sizeof(field), "resources[%u]",
+					 i);
+				return proto_err_set(e, BOOKD_E_BAD_REQUEST,
+						     field, "listed twice");
+			}
+	}
+	{
+		static const struct {
+			const char *name;
+			size_t off;
+			bool q15;
+			uint32_t max;
+		} mf[] = {
+		    {"slot_interval",
+		     offsetof(struct event_type_in, slot_interval), true,
+		     ET_MAX_GAP_MINUTES},
+		    {"buffer_before",
+		     offsetof(struct event_type_in, buffer_before), true,
+		     ET_MAX_GAP_MINUTES},
+		    {"buffer_after",
+		     offsetof(struct event_type_in, buffer_after), true,
+		     ET_MAX_GAP_MINUTES},
+		    {"min_notice", offsetof(struct event_type_in, min_notice),
+		     false, ET_MAX_NOTICE_MINUTES},
+		    {"max_future", offsetof(struct event_type_in, max_future),
+		     false, ET_MAX_NOTICE_MINUTES},
+		};
+		for (size_t i = 0; i < sizeof(mf) / sizeof(mf[0]); i++) {
+			uint32_t v;
+			memcpy(&v, (const char *)in + mf[i].off, sizeof(v));
+			if (!minutes_ok(v, mf[i].q15, mf[i].max))
+				return proto_err_set(
+				    e, BOOKD_E_BAD_REQUEST, mf[i].name,
+				    "%sat most %u minutes",
+				    mf[i].q15 ? "a multiple of 15, " : "",
+				    mf[i].max);
+		}
+	}
+	wbuf_packer_init(&pk, rec);
+	state_encode_event_type(&pk, st, in);
+	return 0;
+}
+
 int state_apply(struct state *st, uint16_t type, const char *payload,
 		uint32_t len, uint64_t lsn, int64_t at_ms)
 {
@@ -875,9 +1024,28 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 
 /* ---- packing ---------------------------------------------------------- */
 
-void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r)
+void state_resource_in(const struct resource *r, struct resource_in *in)
 {
-	msgpack_pack_map(pk, 11);
+	*in = (struct resource_in){
+	    .id = r->id,
+	    .name = r->name,
+	    .kind = r->kind,
+	    .timezone = r->timezone,
+	    .quantity = r->quantity,
+	    .standalone = r->standalone,
+	    .active = r->active,
+	    .meta = r->meta,
+	    .meta_len = r->meta_len,
+	    .sched = r->sched,
+	    .created_ms = r->created_ms,
+	    .updated_ms = r->updated_ms,
+	};
+}
+
+void state_encode_resource(msgpack_packer *pk, const struct resource_in *r,
+			   uint32_t extra)
+{
+	msgpack_pack_map(pk, 11 + extra);
 	wire_pk_kstr(pk, "id", r->id);
 	wire_pk_kstr(pk, "name", r->name);
 	wire_pk_kstr(pk, "kind", r->kind);
@@ -893,6 +1061,39 @@ void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r)
 		msgpack_pack_nil(pk);
 	wire_pk_kint(pk, "created_ms", r->created_ms);
 	wire_pk_kint(pk, "updated_ms", r->updated_ms);
+}
+
+int state_resource_record(const struct state *st, const struct resource_in *in,
+			  struct wbuf *rec, struct proto_error *e)
+{
+	const struct tz *z;
+	msgpack_packer pk;
+
+	if (!state_slug_ok(in->id, strlen(in->id)))
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
+				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (in->quantity < 1 || in->quantity > STATE_MAX_QUANTITY)
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "quantity",
+				     "from 1 to %u", STATE_MAX_QUANTITY);
+	if (in->timezone && tz_get(in->timezone, &z) < 0)
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "timezone",
+				     "unknown time zone '%.64s'", in->timezone);
+	if (state_resource(st, in->id, strlen(in->id)) == NULL &&
+	    st->nres >= st->max_resources)
+		return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+				     "resources: at most %u (--max-resources)",
+				     st->max_resources);
+	wbuf_packer_init(&pk, rec);
+	state_encode_resource(&pk, in, 0);
+	return 0;
+}
+
+void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r)
+{
+	struct resource_in in;
+
+	state_resource_in(r, &in);
+	state_encode_resource(pk, &in, 0);
 }
 
 void state_pack_resource(msgpack_packer *pk, const struct state *st,
@@ -959,8 +1160,9 @@ void state_pack_booking(msgpack_packer *pk, const struct state *st,
 void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 			    const struct booking *b, int event)
 {
-	pack_booking_body(pk, st, b, 2);
+	pack_booking_body(pk, st, b, 3);
 	wire_pk_kstr(pk, "key", b->key);
+	wire_pk_kstr(pk, "owner", b->owner);
 	wire_pk_kstr(pk, "event",
 		     event > EV_NONE && event < EV__COUNT ? event_names[event]
 							  : NULL);

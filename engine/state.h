@@ -35,14 +35,18 @@
 
 #include <msgpack.h>
 
+#include "errors.h"
+#include "caller.h"
 #include "hmap.h"
+#include "ops.h"
+#include "quanta.h"
 #include "schedule.h"
 #include "tz.h"
 #include "wire.h"
 
 #define DAY_NONE    INT64_MIN
-#define MAX_ITEMS   32
-#define SESSION_MAX 128
+#define MAX_ITEMS   PROTO_BOOK_ITEMS_MAX
+#define SESSION_MAX PROTO_SESSION_MAX
 
 enum bstatus {
 	BS_PENDING,
@@ -133,6 +137,7 @@ struct booking {
 	struct item *items;
 	char *name, *email, *phone, *notes;
 	char *timezone, *event_type, *note, *key;
+	char *owner; /* the principal that created it (caller.h), or NULL */
 	int64_t created_ms, updated_ms;
 	struct hist *hist;
 };
@@ -154,8 +159,13 @@ struct delta {
 	const void *ptr;
 };
 
-#define ET_MAX_LENGTHS	 16
-#define ET_MAX_RESOURCES 64
+#define ET_MAX_LENGTHS	 PROTO_ET_LENGTHS_MAX
+#define ET_MAX_RESOURCES PROTO_ET_RESOURCES_MAX
+/* Bounds of an event type's minutes: a length at most 31 days, a slot
+ * interval or buffer at most a day, a notice or horizon at most ten years. */
+#define ET_MAX_LENGTH_MINUTES (31 * Q_DAY_MINUTES)
+#define ET_MAX_GAP_MINUTES    Q_DAY_MINUTES
+#define ET_MAX_NOTICE_MINUTES (3660 * Q_DAY_MINUTES)
 
 /* An event type: what a booker picks, with durations and linked resources. */
 struct event_type {
@@ -239,8 +249,10 @@ struct resource *state_resource(const struct state *st, const char *id,
 struct booking *state_booking(const struct state *st, uint64_t id);
 struct booking *state_booking_by_ref(const struct state *st, const char *ref,
 				     size_t len);
-struct booking *state_booking_by_key(const struct state *st, const char *key,
-				     size_t len);
+/* The booking made by principal `owner` under idempotency key `key`. */
+struct booking *state_booking_by_key(const struct state *st, const char *owner,
+				     const char *key, size_t len);
+#define STATE_KEY_INDEX_MAX (PRINCIPAL_MAX + 1 + PROTO_KEY_MAX)
 struct rday *state_day(const struct state *st, const struct resource *r,
 		       int64_t day);
 
@@ -265,6 +277,62 @@ static inline int64_t occ_end(const struct booking *b)
 {
 	return b->end + b->buf_after;
 }
+
+/*
+ * Typed inputs of the mutations that create or replace a directory entry.
+ * The domain checks them, encodes the WAL record with the one encoder of
+ * its format, and the same encoder writes snapshots and replies, so a
+ * record format has one owner (this file and state.c).
+ */
+struct resource_in {
+	const char *id;			    /* a slug */
+	const char *name, *kind, *timezone; /* NULL: absent */
+	uint32_t quantity;		    /* 1..STATE_MAX_QUANTITY */
+	bool standalone, active;
+	const char *meta; /* a packed MessagePack map, or NULL */
+	uint32_t meta_len;
+	const struct sched *sched; /* NULL: open around the clock */
+	int64_t created_ms, updated_ms;
+};
+
+struct event_type_in {
+	const char *id, *title;
+	uint32_t lengths[ET_MAX_LENGTHS]; /* minutes */
+	uint32_t nlengths;
+	uint32_t slot_interval;
+	uint32_t res[ET_MAX_RESOURCES]; /* resource indices */
+	uint32_t nres;
+	uint32_t buffer_before, buffer_after, min_notice, max_future;
+	bool requires_confirmation, active;
+	const char *meta;
+	uint32_t meta_len;
+	int64_t created_ms, updated_ms;
+};
+
+#define STATE_MAX_QUANTITY 10000
+
+/* The input that reproduces a stored entry (for updates and encoding). */
+void state_resource_in(const struct resource *r, struct resource_in *in);
+void state_event_type_in(const struct event_type *e, struct event_type_in *in);
+
+/* The one encoder of each record: a map of the record's keys plus `extra`
+ * more, which the caller packs after it (a reply's additions). */
+void state_encode_resource(msgpack_packer *pk, const struct resource_in *in,
+			   uint32_t extra);
+void state_encode_event_type(msgpack_packer *pk, const struct state *st,
+			     const struct event_type_in *in);
+
+/* Check an input against the state and encode its WAL record into *rec
+ * (which the caller frees).  Returns 0, or a BOOKD_E_* code with *e filled
+ * (the field named as on the wire). */
+int state_resource_record(const struct state *st, const struct resource_in *in,
+			  struct wbuf *rec, struct proto_error *e);
+int state_event_type_record(const struct state *st,
+			    const struct event_type_in *in, struct wbuf *rec,
+			    struct proto_error *e);
+
+/* Is this a slug: [a-z0-9][a-z0-9._-]{0,62}? */
+bool state_slug_ok(const char *p, size_t n);
 
 /* Pack records. */
 void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r);

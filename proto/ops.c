@@ -73,9 +73,28 @@ static int type_ok(const struct arg_spec *s, const msgpack_object *o)
 	}
 }
 
+/* An unknown argument.  The message quotes the key (at most 64 bytes); the
+ * error names it as its field when it can be one: the key's text before any
+ * colon, 1 to 63 bytes without a space. */
+static int unknown_key(struct proto_error *e, const msgpack_object *k,
+		       const char *op)
+{
+	int n = (int)(k->via.str.size > 64 ? 64 : k->via.str.size);
+	size_t f;
+
+	proto_err_set(e, BOOKD_E_BAD_REQUEST, NULL,
+		      "%.*s: unknown field for %s", n, k->via.str.ptr, op);
+	f = strcspn(e->msg, ": ");
+	if (e->msg[f] == ':' && f > 0 && f < sizeof(e->field)) {
+		memcpy(e->field, e->msg, f);
+		e->field[f] = 0;
+	}
+	return e->code;
+}
+
 int proto_validate_args(int op, const msgpack_object *args,
-			const msgpack_object *out[ARG__COUNT], char *msg,
-			size_t msglen)
+			const msgpack_object *out[ARG__COUNT],
+			struct proto_error *e)
 {
 	const struct op_spec *spec = &proto_ops[op];
 
@@ -83,8 +102,8 @@ int proto_validate_args(int op, const msgpack_object *args,
 	if (args && args->type == MSGPACK_OBJECT_NIL)
 		args = NULL;
 	if (args && args->type != MSGPACK_OBJECT_MAP) {
-		snprintf(msg, msglen, "args: must be a map");
-		return BOOKD_E_BAD_REQUEST;
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "args",
+				     "must be a map");
 	}
 	for (uint32_t i = 0; args && i < args->via.map.size; i++) {
 		const msgpack_object *k = &args->via.map.ptr[i].key;
@@ -92,8 +111,8 @@ int proto_validate_args(int op, const msgpack_object *args,
 		const struct arg_spec *s = NULL;
 
 		if (k->type != MSGPACK_OBJECT_STR) {
-			snprintf(msg, msglen, "args: keys must be strings");
-			return BOOKD_E_BAD_REQUEST;
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, "args",
+					     "keys must be strings");
 		}
 		for (int j = 0; j < spec->nargs; j++) {
 			const char *n = spec->args[j].name;
@@ -104,43 +123,37 @@ int proto_validate_args(int op, const msgpack_object *args,
 			}
 		}
 		if (s == NULL) {
-			snprintf(
-			    msg, msglen, "%.*s: unknown field for %s",
-			    (int)(k->via.str.size > 64 ? 64 : k->via.str.size),
-			    k->via.str.ptr, spec->name);
-			return BOOKD_E_BAD_REQUEST;
+			return unknown_key(e, k, spec->name);
 		}
 		if (out[s->field]) {
-			snprintf(msg, msglen, "%s: given twice", s->name);
-			return BOOKD_E_BAD_REQUEST;
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, s->name,
+					     "given twice");
 		}
 		if (s->type != T_ANY && !s->required &&
 		    v->type == MSGPACK_OBJECT_NIL)
 			continue; /* an explicit nil means "absent" */
 		if (!type_ok(s, v)) {
-			snprintf(msg, msglen, "%s: must be %s", s->name,
-				 type_name(s->type));
-			return BOOKD_E_BAD_REQUEST;
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, s->name,
+					     "must be %s", type_name(s->type));
 		}
 		if (s->type == T_STR &&
 		    v->via.str.size > (s->max ? s->max : PROTO_MAX_STR)) {
-			snprintf(msg, msglen, "%s: longer than %u bytes",
-				 s->name, s->max ? s->max : PROTO_MAX_STR);
-			return BOOKD_E_BAD_REQUEST;
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, s->name,
+					     "longer than %u bytes",
+					     s->max ? s->max : PROTO_MAX_STR);
 		}
 		if (s->type == T_ARR &&
 		    v->via.array.size > (s->max ? s->max : PROTO_MAX_ITEMS)) {
-			snprintf(msg, msglen, "%s: more than %u items", s->name,
-				 s->max ? s->max : PROTO_MAX_ITEMS);
-			return BOOKD_E_BAD_REQUEST;
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, s->name,
+					     "more than %u items",
+					     s->max ? s->max : PROTO_MAX_ITEMS);
 		}
 		out[s->field] = v;
 	}
 	for (int j = 0; j < spec->nargs; j++) {
 		if (spec->args[j].required && !out[spec->args[j].field]) {
-			snprintf(msg, msglen, "%s: required",
-				 spec->args[j].name);
-			return BOOKD_E_BAD_REQUEST;
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST,
+					     spec->args[j].name, "required");
 		}
 	}
 	return 0;

@@ -17,7 +17,7 @@
  *
  * "max" is a byte limit for strings and an item limit for arrays; 0 means the
  * default of PROTO_MAX_STR / PROTO_MAX_ITEMS.  Nested values (booker, holds,
- * resources) are validated by the handler with the helpers in pack.h.
+ * resources) are validated by the handler (engine/ops.c).
  */
 #ifndef BOOKD_OPS_H
 #define BOOKD_OPS_H
@@ -27,10 +27,23 @@
 
 #include <msgpack.h>
 
-#include "bookd_errors.h"
+#include "errors.h"
 
 #define PROTO_MAX_STR	4096
 #define PROTO_MAX_ITEMS 1024
+
+/*
+ * Bounds the engine sizes fixed arrays by.  The schemas below use these
+ * names, so the schema is their one source, and the engine checks its
+ * arrays against them with _Static_assert where it declares them.
+ */
+#define PROTO_SLUG_MAX	       63   /* resource and event type ids */
+#define PROTO_SESSION_MAX      128  /* hold session names */
+#define PROTO_KEY_MAX	       128  /* book idempotency keys */
+#define PROTO_HOLDS_MAX	       64   /* hold.many holds[] */
+#define PROTO_BOOK_ITEMS_MAX   32   /* book resources[] */
+#define PROTO_ET_LENGTHS_MAX   16   /* event_type.put lengths[] */
+#define PROTO_ET_RESOURCES_MAX 64   /* event_type.put resources[] */
 
 enum arg_type {
 	T_STR,	/* string of at most max bytes */
@@ -42,7 +55,10 @@ enum arg_type {
 	T_ANY, /* any value, the handler checks it (nil allowed) */
 };
 
-enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
+/* Roles in increasing privilege.  A gateway has public privileges plus the
+ * right to name a visitor with the request envelope's "as" (engine/caller.h).
+ */
+enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 
 #define OPF_READ  0u
 #define OPF_WRITE 1u /* mutates durable state: its reply waits for the WAL */
@@ -96,64 +112,64 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 		F(active, T_BOOL, 0, 0) F(meta, T_ANY, 0, 0)
 #define ARGS_resource_create(F) ARGS_RESOURCE_BODY(F, 1)
 #define ARGS_resource_update(F) ARGS_RESOURCE_BODY(F, 1)
-#define ARGS_resource_get(F)	F(id, T_STR, 1, 63)
+#define ARGS_resource_get(F)	F(id, T_STR, 1, PROTO_SLUG_MAX)
 #define ARGS_resource_list(F)	F(active_only, T_BOOL, 0, 0)
 #define ARGS_schedule_put(F)                                                   \
-	F(id, T_STR, 1, 63)                                                    \
+	F(id, T_STR, 1, PROTO_SLUG_MAX)                                        \
 	F(timezone, T_STR, 1, 64)                                              \
 	F(weekly, T_ARR, 1, 64) F(overrides, T_ARR, 0, 366)
-#define ARGS_schedule_get(F) F(id, T_STR, 1, 63)
+#define ARGS_schedule_get(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
 #define ARGS_schedule_list(F)
 #define ARGS_event_type_put(F)                                                 \
-	F(id, T_STR, 1, 63)                                                    \
+	F(id, T_STR, 1, PROTO_SLUG_MAX)                                        \
 	F(title, T_STR, 1, 256)                                                \
-	F(lengths, T_ARR, 1, 16) F(slot_interval, T_UINT, 0, 0)                \
-	    F(resources, T_ARR, 1, 64) F(buffer_before, T_UINT, 0, 0)          \
+	F(lengths, T_ARR, 1, PROTO_ET_LENGTHS_MAX) F(slot_interval, T_UINT, 0, 0) \
+	    F(resources, T_ARR, 1, PROTO_ET_RESOURCES_MAX) F(buffer_before, T_UINT, 0, 0) \
 		F(buffer_after, T_UINT, 0, 0) F(min_notice, T_UINT, 0, 0)      \
 		    F(max_future, T_UINT, 0, 0)                                \
 			F(requires_confirmation, T_BOOL, 0, 0)                 \
 			    F(active, T_BOOL, 0, 0) F(meta, T_ANY, 0, 0)
-#define ARGS_event_type_get(F) F(id, T_STR, 1, 63)
+#define ARGS_event_type_get(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
 #define ARGS_event_type_list(F)
 #define ARGS_check(F)                                                          \
-	F(resource, T_STR, 1, 63)                                              \
-	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(session, T_STR, 0, 128)
+	F(resource, T_STR, 1, PROTO_SLUG_MAX)                                  \
+	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(session, T_STR, 0, PROTO_SESSION_MAX)
 #define ARGS_slots_day(F)                                                      \
-	F(resource, T_STR, 1, 63)                                              \
+	F(resource, T_STR, 1, PROTO_SLUG_MAX)                                  \
 	F(date, T_STR, 1, 10)                                                  \
 	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
-	    F(tz, T_STR, 0, 64) F(event_type, T_STR, 0, 63)
+	    F(tz, T_STR, 0, 64) F(event_type, T_STR, 0, PROTO_SLUG_MAX)
 #define ARGS_slots_month(F)                                                    \
-	F(resource, T_STR, 1, 63)                                              \
+	F(resource, T_STR, 1, PROTO_SLUG_MAX)                                  \
 	F(from, T_STR, 1, 10)                                                  \
 	F(to, T_STR, 1, 10) F(duration, T_UINT, 1, 0)                          \
 	    F(interval, T_UINT, 0, 0) F(tz, T_STR, 0, 64)                      \
-		F(event_type, T_STR, 0, 63)
+		F(event_type, T_STR, 0, PROTO_SLUG_MAX)
 #define ARGS_slots_view(F)                                                     \
-	F(resource, T_STR, 1, 63)                                              \
+	F(resource, T_STR, 1, PROTO_SLUG_MAX)                                  \
 	F(date, T_STR, 1, 10)                                                  \
 	F(duration, T_UINT, 1, 0) F(interval, T_UINT, 0, 0)                    \
-	    F(tz, T_STR, 0, 64) F(session, T_STR, 0, 128)                      \
-		F(event_type, T_STR, 0, 63)
+	    F(tz, T_STR, 0, 64) F(session, T_STR, 0, PROTO_SESSION_MAX)        \
+		F(event_type, T_STR, 0, PROTO_SLUG_MAX)
 #define ARGS_holds_day(F)                                                      \
-	F(resource, T_STR, 1, 63)                                              \
-	F(date, T_STR, 1, 10) F(tz, T_STR, 0, 64) F(session, T_STR, 0, 128)
+	F(resource, T_STR, 1, PROTO_SLUG_MAX)                                  \
+	F(date, T_STR, 1, 10) F(tz, T_STR, 0, 64) F(session, T_STR, 0, PROTO_SESSION_MAX)
 #define ARGS_hold(F)                                                           \
-	F(resource, T_STR, 1, 63)                                              \
-	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(session, T_STR, 1, 128)
-#define ARGS_hold_many(F) F(holds, T_ARR, 1, 64) F(session, T_STR, 1, 128)
-#define ARGS_release(F)	  F(resource, T_STR, 1, 63) F(session, T_STR, 1, 128)
+	F(resource, T_STR, 1, PROTO_SLUG_MAX)                                  \
+	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(session, T_STR, 1, PROTO_SESSION_MAX)
+#define ARGS_hold_many(F) F(holds, T_ARR, 1, PROTO_HOLDS_MAX) F(session, T_STR, 1, PROTO_SESSION_MAX)
+#define ARGS_release(F)	  F(resource, T_STR, 1, PROTO_SLUG_MAX) F(session, T_STR, 1, PROTO_SESSION_MAX)
 #define ARGS_book(F)                                                           \
-	F(resource, T_STR, 0, 63)                                              \
-	F(resources, T_ARR, 0, 32)                                             \
+	F(resource, T_STR, 0, PROTO_SLUG_MAX)                                  \
+	F(resources, T_ARR, 0, PROTO_BOOK_ITEMS_MAX)                           \
 	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(booker, T_MAP, 1, 0)       \
-	    F(timezone, T_STR, 0, 64) F(event_type, T_STR, 0, 63)              \
-		F(session, T_STR, 0, 128) F(status, T_STR, 0, 16)              \
-		    F(key, T_STR, 0, 128) F(by, T_STR, 0, 128)                 \
+	    F(timezone, T_STR, 0, 64) F(event_type, T_STR, 0, PROTO_SLUG_MAX)  \
+		F(session, T_STR, 0, PROTO_SESSION_MAX) F(status, T_STR, 0, 16) \
+		    F(key, T_STR, 0, PROTO_KEY_MAX) F(by, T_STR, 0, 128)            \
 			F(note, T_STR, 0, 4096)
 #define ARGS_booking_get(F) F(id, T_UINT, 0, 0) F(ref, T_STR, 0, 64)
 #define ARGS_booking_list(F)                                                   \
-	F(resource, T_STR, 0, 63)                                              \
+	F(resource, T_STR, 0, PROTO_SLUG_MAX)                                  \
 	F(from, T_INT, 0, 0)                                                   \
 	F(to, T_INT, 0, 0) F(status, T_STR, 0, 16) F(limit, T_UINT, 0, 0)      \
 	    F(after, T_UINT, 0, 0)
@@ -167,10 +183,10 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 	F(id, T_UINT, 0, 0)                                                    \
 	F(ref, T_STR, 0, 64)                                                   \
 	F(start, T_INT, 1, 0) F(end, T_INT, 1, 0) F(by, T_STR, 0, 128)         \
-	    F(session, T_STR, 0, 128)
+	    F(session, T_STR, 0, PROTO_SESSION_MAX)
 #define ARGS_subscribe(F)                                                      \
 	F(topic, T_STR, 1, 16)                                                 \
-	F(resource, T_STR, 1, 63) F(from, T_STR, 0, 10) F(to, T_STR, 0, 10)
+	F(resource, T_STR, 1, PROTO_SLUG_MAX) F(from, T_STR, 0, 10) F(to, T_STR, 0, 10)
 #define ARGS_unsubscribe(F) F(sub, T_UINT, 1, 0)
 #define ARGS_events(F)	    F(after, T_UINT, 0, 0) F(limit, T_UINT, 0, 0)
 
@@ -230,11 +246,10 @@ int proto_op_lookup(const char *name, size_t len);
 /*
  * Check a request's "args" (NULL when absent) against the op's schema and
  * fill out[ARG__COUNT] with pointers to the present fields (others NULL).
- * Returns 0, or BOOKD_E_BAD_REQUEST with a message naming the field written
- * to msg (at most msglen bytes, NUL-terminated).
+ * Returns 0, or BOOKD_E_BAD_REQUEST with the error (naming the field) in *e.
  */
 int proto_validate_args(int op, const msgpack_object *args,
-			const msgpack_object *out[ARG__COUNT], char *msg,
-			size_t msglen);
+			const msgpack_object *out[ARG__COUNT],
+			struct proto_error *e);
 
 #endif

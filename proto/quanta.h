@@ -12,9 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define Q_SECONDS   900
-#define Q_PER_DAY   96
-#define DAY_SECONDS 86400
+#define Q_SECONDS     900
+#define Q_PER_DAY     96
+#define DAY_SECONDS   86400
+#define Q_MINUTES     (Q_SECONDS / 60)
+#define Q_DAY_MINUTES (DAY_SECONDS / 60)
 
 static inline int64_t q_floor_div(int64_t a, int64_t b)
 {
