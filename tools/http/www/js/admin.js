@@ -20,8 +20,8 @@ const listBookings = async (params) => {
   const data = await api.get(`/v1/admin/bookings?${q}`);
   return Array.isArray(data) ? data : (data && data.bookings) || [];
 };
-const transition = (b, to, reason) =>
-  api.post(`/v1/admin/bookings/${enc(b.id)}/transition`, reason ? { to, reason } : { to });
+const VERBS = { confirmed: "confirm", declined: "decline", completed: "complete", no_show: "no-show", cancelled: "cancel" };
+const transition = (b, to, reason) => api.post(`/v1/admin/bookings/${enc(b.id)}/${VERBS[to]}`, reason ? { reason } : {});
 
 const startOf = (b) => api.unix(b.start_unix ?? b.start);
 const endOf = (b) => api.unix(b.end_unix ?? b.end);

@@ -147,7 +147,9 @@ export async function startBooker() {
   }
 
   async function loadMonth(from, to) {
-    const maps = await Promise.all(candidates().map((r) => api.month(r, { from, to, ...dayParams() })));
+    // The month asks by length only (answered from the shared pages); the
+    // event type's own rules apply in the day list.
+    const maps = await Promise.all(candidates().map((r) => api.month(r, { from, to, duration: s.length, tz: s.zone })));
     const out = {};
     for (const m of maps) for (const [d, v] of Object.entries(m)) out[d] = out[d] || v;
     return out;
@@ -357,15 +359,13 @@ export async function startBooker() {
       start: c.start,
       end: c.end,
       timezone: s.zone,
-      booker: {
-        name: $("#f-name").value.trim(),
-        email: $("#f-email").value.trim(),
-      },
+      name: $("#f-name").value.trim(),
+      email: $("#f-email").value.trim(),
     };
     const phone = $("#f-phone").value.trim();
     const notes = $("#f-notes").value.trim();
-    if (phone) body.booker.phone = phone;
-    if (notes) body.booker.notes = notes;
+    if (phone) body.phone = phone;
+    if (notes) body.notes = notes;
     if (s.type.id) body.event_type = s.type.id;
     try {
       const b = api.bookingOf(await api.book(body, s.key));

@@ -93,7 +93,7 @@ export class DayView {
       const changed = () => this.refresh();
       es.addEventListener("slots", changed);
       es.addEventListener("holds", changed);
-      es.addEventListener("changed", changed);
+      es.addEventListener("resync", changed);
       es.onmessage = changed;
       es.onopen = () => {
         if (broken) {

@@ -19,7 +19,7 @@ export async function startManage(ref) {
   const cal = new Calendar($("#r-calendar"), {
     zone: s.zone,
     explain: api.explain,
-    loadMonth: (from, to) => api.month(resourceOf(), { from, to, ...params() }),
+    loadMonth: (from, to) => api.month(resourceOf(), { from, to, duration: params().duration, tz: s.zone }),
     onPick: (date) => pickDate(date),
   });
 
