@@ -10,7 +10,9 @@ or browser fails the suite with a message saying what to install or build.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -29,9 +31,14 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "clients" / "python"))
 import bookd  # noqa: E402
 
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import \
+    decode_dss_signature  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 
+ISSUER = "https://login.example.test"
 HOLD_TTL_MS = 3000
 """The engine's hold TTL in these tests: short, so a lost hold shows fast."""
 READY = 30.0
@@ -55,6 +62,10 @@ def binary(env: str, name: str) -> Path:
         pytest.fail(f"{name} not found at {path}: run make (or set {env})",
                     pytrace=False)
     return path
+
+
+def b64u(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def free_port() -> int:
@@ -114,10 +125,20 @@ class Stack:
         self.wait(lambda: "bookd: ready" in self.engine.log(), self.engine,
                   "bookd ready")
         self.seed()
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        nums = self.key.public_key().public_numbers()
+        jwks = root / "jwks.json"
+        jwks.write_text(json.dumps({"keys": [{
+            "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256",
+            "use": "sig", "x": b64u(nums.x.to_bytes(32, "big")),
+            "y": b64u(nums.y.to_bytes(32, "big"))}]}))
         self.http = Proc([str(binary("BOOKD_HTTP_BIN", "bookd-http")),
                           "--socket", self.sock, "--data", str(self.data),
                           "--listen", f"127.0.0.1:{self.port}", "--static",
-                          str(REPO / "tools" / "http" / "www")],
+                          str(REPO / "tools" / "http" / "www"),
+                          "--jwks", str(jwks), "--issuer", ISSUER,
+                          "--audience", "bookd", "--admin-claim",
+                          "role=admin", "--rate-per-ip", "0"],
                          root / "http.log")
         self.wait(self.healthy, self.http, "bookd-http /healthz")
 
@@ -134,6 +155,21 @@ class Stack:
                 pytest.fail(f"{what}: not within {READY} s:\n{log}",
                             pytrace=False)
             time.sleep(0.05)
+
+    def token(self, sub: str, email: str, admin: bool = False) -> str:
+        """An ES256 login token the gateway accepts (admin: the claim)."""
+        now = int(time.time())
+        head = {"alg": "ES256", "typ": "JWT", "kid": "k1"}
+        body = {"iss": ISSUER, "aud": "bookd", "sub": sub, "email": email,
+                "iat": now, "nbf": now, "exp": now + 3600}
+        if admin:
+            body["role"] = "admin"
+        signing = (b64u(json.dumps(head).encode()) + "." +
+                   b64u(json.dumps(body).encode()))
+        der = self.key.sign(signing.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return signing + "." + b64u(r.to_bytes(32, "big") +
+                                    s.to_bytes(32, "big"))
 
     def healthy(self) -> bool:
         try:

@@ -7,7 +7,7 @@
 // answers 401/403 otherwise, which sends the page back to sign-in.
 
 import * as api from "./api.js";
-import { addDays, allZones, clock, localDate, longDate, savedZone, saveZone, shortDate, span, today } from "./time.js";
+import { addDays, allZones, clock, savedZone, saveZone, shortDate, span, today } from "./time.js";
 import { $, el, notice, say, zonePicker, STATUS_WORDS } from "./ui.js";
 
 const UPCOMING_DAYS = 14;
@@ -239,62 +239,42 @@ async function upcoming() {
   }
 }
 
-// One row of quarters per resource for the chosen local day.
+// One row of quarters per resource for the chosen local day, from the
+// gateway's grid (the shared pages): open, closed, booked, held, inactive.
+const QUARTER_WORDS = { open: "free", closed: "closed", booked: "booked", held: "held", inactive: "inactive" };
+
 async function grid() {
   const date = s.date;
-  const dayStart = zoneStart(date, s.zone);
-  const dayEnd = zoneStart(addDays(date, 1), s.zone);
-  const quarters = Math.round((dayEnd - dayStart) / 900);
   try {
-    const booked = await listBookings({ from: dayStart, to: dayEnd, limit: 500 });
     const rows = await Promise.all(
       s.resources.map(async (r) => {
-        const view = await api.day(r.id, date, { duration: 15, interval: 15, tz: s.zone });
-        const state = new Array(quarters).fill("closed");
-        for (const q of view) {
-          const i = Math.round((q.start - dayStart) / 900);
-          if (i >= 0 && i < quarters) state[i] = q.state === "available" ? "free" : "held";
-        }
-        for (const b of booked) {
-          if (!resourcesOf(b).includes(r.id) || b.status === "cancelled" || b.status === "declined") continue;
-          for (let t = Math.max(startOf(b), dayStart); t < Math.min(endOf(b), dayEnd); t += 900) state[Math.round((t - dayStart) / 900)] = "booked";
-        }
-        return { r, state };
+        const g = await api.get(`/v1/admin/resources/${enc(r.id)}/grid/${enc(date)}?tz=${enc(s.zone)}`);
+        const quarters = ((g && g.quarters) || []).map((q) => ({ start: api.unix(q.start_unix ?? q.start), state: q.state }));
+        return { r, quarters };
       })
     );
     if (date !== s.date) return;
-    const g = el("div", { class: "qgrid", role: "img", "aria-label": `Quarter-hour grid for ${longDate(dayStart, s.zone)}` });
-    g.style.gridTemplateColumns = `9rem repeat(${quarters}, minmax(6px, 1fr))`;
+    const n = Math.max(1, ...rows.map((x) => x.quarters.length));
+    const first = rows.find((x) => x.quarters.length);
+    const g = el("div", { class: "qgrid", role: "img", "aria-label": `Quarter-hour grid for ${date}` });
+    g.style.gridTemplateColumns = `9rem repeat(${n}, minmax(6px, 1fr))`;
     g.append(el("span", { class: "name" }));
-    for (let i = 0; i < quarters; i += 4) g.append(el("span", { class: "hour", text: clock(dayStart + i * 900, s.zone) }));
-    for (const { r, state } of rows) {
+    if (first) for (let i = 0; i < n; i += 4) g.append(el("span", { class: "hour", text: first.quarters[i] ? clock(first.quarters[i].start, s.zone) : "" }));
+    for (const { r, quarters } of rows) {
       g.append(el("span", { class: "name", text: r.name || r.id }));
-      state.forEach((st, i) => g.append(el("span", { class: `q ${st}`, title: `${clock(dayStart + i * 900, s.zone)} ${st}` })));
+      for (const q of quarters) {
+        const word = QUARTER_WORDS[q.state] || q.state;
+        g.append(el("span", { class: `q ${q.state}`, "data-state": q.state, title: `${clock(q.start, s.zone)} ${word}` }));
+      }
     }
-    const summaryText = rows
-      .map(({ r, state }) => `${r.name || r.id}: ${state.filter((x) => x === "booked").length} booked, ${state.filter((x) => x === "held").length} held, ${state.filter((x) => x === "free").length} free quarters`)
+    const text = rows
+      .map(({ r, quarters }) => {
+        const count = (st) => quarters.filter((q) => q.state === st).length;
+        return `${r.name || r.id}: ${count("booked")} booked, ${count("held")} held, ${count("open")} free, ${count("closed")} closed quarters`;
+      })
       .join("; ");
-    $("#grid").replaceChildren(g, el("p", { class: "visually-hidden", text: summaryText }));
+    $("#grid").replaceChildren(g, el("p", { class: "visually-hidden", text }));
   } catch (e) {
     $("#grid").replaceChildren(el("p", { class: "error", text: `Could not load the day. ${api.explain(e)}` }));
   }
-}
-
-// Unix seconds of local midnight of a date in a zone (found by stepping
-// from UTC midnight by the zone's offset; right on DST days too).
-function zoneStart(date, zone) {
-  let t = Math.floor(Date.parse(`${date}T00:00:00Z`) / 1000);
-  for (let i = 0; i < 3; i++) {
-    const local = localDate(t, zone);
-    const [h, m] = clock24(t, zone);
-    const off = (local === date ? 0 : local < date ? -86400 : 86400) + h * 3600 + m * 60;
-    if (off === 0) break;
-    t -= off;
-  }
-  return t;
-}
-
-function clock24(t, zone) {
-  const p = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(t * 1000);
-  return [Number(p.find((x) => x.type === "hour").value), Number(p.find((x) => x.type === "minute").value)];
 }

@@ -152,6 +152,13 @@ export async function startBooker() {
     const maps = await Promise.all(candidates().map((r) => api.month(r, { from, to, duration: s.length, tz: s.zone })));
     const out = {};
     for (const m of maps) for (const [d, v] of Object.entries(m)) out[d] = out[d] || v;
+    // Today counts only while a start is still ahead.
+    const now = today(s.zone);
+    if (out[now]) {
+      const lists = await Promise.all(candidates().map((r) => api.day(r, now, dayParams())));
+      const ahead = Date.now() / 1000;
+      out[now] = lists.some((l) => l.some((x) => x.start >= ahead));
+    }
     return out;
   }
 
