@@ -314,3 +314,45 @@ def test_admin_page(stack, browsers):
         b = c.booking_get(id=ask.id)
     assert b.status == "declined"
     assert b.history[-1]["reason"] == "Studio closed for repairs"
+
+
+def test_reschedule_on_manage_page(stack, day, browsers):
+    d4 = day + dt.timedelta(days=4)
+    t = {h: at(BERLIN, d4, f"{h}:00") for h in (10, 11, 15)}
+    with stack.client() as c:
+        mine = c.book(resource="studio-b", start=t[10], end=t[10] + 3600,
+                      event_type="mixing",
+                      booker={"name": "Mover", "email": "m@example.com"})
+    d = browsers()
+    d.get(f"{stack.url}/booking/{mine.ref}")
+    until("the manage page", lambda: visible(d, "#manage-actions"))
+    css(d, "#m-reschedule").click()
+    cal = f'#r-calendar button[data-date="{d4.isoformat()}"]'
+    for _ in range(3):
+        if d.find_elements("css selector", cal):
+            break
+        css(d, "#r-calendar .cal-next").click()
+        time.sleep(0.3)
+    until("the day in the calendar", lambda: css(d, cal).is_displayed())
+    css(d, cal).click()
+    until("11:00 in the list",
+          lambda: slot_state(d, t[11], "#r-day") == "available")
+    assert slot_state(d, t[10], "#r-day") == ""  # its own old time: booked
+    css(d, f'#r-day button[data-start="{t[11]}"]').click()
+    until("the confirm button", lambda: visible(d, "#r-go"))
+    # Someone else books 11:00 first: the move is refused, nothing changes.
+    with stack.client() as c:
+        c.book(resource="studio-b", start=t[11], end=t[11] + 3600,
+               event_type="mixing",
+               booker={"name": "Faster", "email": "f@example.com"})
+    css(d, "#r-go").click()
+    until("the refusal", lambda: visible(d, "#r-notice"))
+    assert "keeps its current time" in css(d, "#r-notice").text
+    until("11:00 gone", lambda: slot_state(d, t[11], "#r-day") == "")
+    css(d, f'#r-day button[data-start="{t[15]}"]').click()
+    css(d, "#r-go").click()
+    until("the move", lambda: "moved" in css(d, "#manage-msg").text)
+    assert "15:00" in css(d, "#manage-summary").text
+    with stack.client() as c:
+        b = c.booking_get(ref=mine.ref)
+    assert int(b.start.timestamp()) == t[15]
