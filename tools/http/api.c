@@ -220,6 +220,27 @@ static int view_args(struct gw_req *q, const char *id, size_t idlen,
 			   "duration: required (minutes), or give event_type");
 		return -1;
 	}
+	if (v->duration == 0) {
+		/* The event type's first length. */
+		const msgpack_object *res, *eo, *len;
+		struct pk k;
+		int rc;
+		pk_init(&k, 1);
+		pk_str(&k, "id", v->event_type);
+		rc =
+		    gw_call(q->who.visitor, "event_type.get", &k.sb, &res, &eo);
+		msgpack_sbuffer_destroy(&k.sb);
+		if (rc != 0) {
+			*ans = gw_engine_problem(q, rc, eo, true);
+			return -1;
+		}
+		len = gw_get(res, "lengths");
+		if (len && len->type == MSGPACK_OBJECT_ARRAY &&
+		    len->via.array.size &&
+		    len->via.array.ptr[0].type ==
+			MSGPACK_OBJECT_POSITIVE_INTEGER)
+			v->duration = (long)len->via.array.ptr[0].via.u64;
+	}
 	return view_zone(q, v->id, v->zone, ans);
 }
 
@@ -281,8 +302,8 @@ static enum MHD_Result month(struct gw_req *q, const char *id, size_t idlen)
 		return bad(q, "to", "to: required, a date YYYY-MM-DD");
 	if (t < f || t - f >= BOOKD_READER_MONTH_MAX)
 		return bad(q, "to", "to: on or after from, at most 366 days");
-	if (v.event_type == NULL && (r = gw_reader()) != NULL &&
-	    reader_index(r, v.id, &idx, &rc) == 0)
+	if (v.event_type == NULL && !gw_cfg.reads_engine &&
+	    (r = gw_reader()) != NULL && reader_index(r, v.id, &idx, &rc) == 0)
 		rc = bookd_reader_slots_month(r, idx, f, t, v.zone,
 					      (uint32_t)v.duration,
 					      (uint32_t)v.interval, avail);
@@ -340,54 +361,89 @@ static enum MHD_Result month(struct gw_req *q, const char *id, size_t idlen)
 	return gw_json(q, 200, o);
 }
 
-/* Text buffer for the hot day view (no JSON tree per slot). */
-struct tbuf {
-	char *p;
-	size_t len, cap;
-};
-
-#define tb_add(t, ...) gw_buf_printf(&(t)->p, &(t)->len, &(t)->cap, __VA_ARGS__)
-
 struct vslot {
 	int64_t start;
 	const char *state;
 };
 
+static char *put(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_i64(char *p, int64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	if (v < 0)
+		*p++ = '-';
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* The day view's JSON, formatted by hand into one buffer sized for the
+ * worst case (the ids and zone are bounded slugs and zone names; every
+ * slot takes under 160 bytes). */
 static enum MHD_Result day_answer(struct gw_req *q, const struct view_args *v,
 				  const char *date, int64_t dur_s,
 				  const struct vslot *s, size_t n,
 				  const char *src)
 {
 	const struct tz *z = NULL;
-	char a[40], b[40];
-	struct tbuf t = {0};
+	char iso[40], *buf, *p;
 
-	tz_get(v->zone, &z);
-	tb_add(&t,
-	       "{\"resource\":\"%s\",\"date\":\"%s\",\"tz\":\"%s\","
-	       "\"duration\":%ld,\"source\":\"%s\",\"slots\":[",
-	       v->id, date, v->zone, (long)(dur_s / 60), src);
-	for (size_t i = 0; i < n; i++) {
-		gw_iso_z(s[i].start, z, a);
-		gw_iso_z(s[i].start + dur_s, z, b);
-		tb_add(&t,
-		       "%s{\"start\":\"%s\",\"start_unix\":%" PRId64
-		       ",\"end\":\"%s\",\"end_unix\":%" PRId64
-		       ",\"state\":\"%s\"}",
-		       i ? "," : "", a, s[i].start, b, s[i].start + dur_s,
-		       s[i].state);
-	}
-	tb_add(&t, "]}");
-	if (t.p == NULL)
+	if (tz_get(v->zone, &z) != 0)
+		z = NULL;
+	buf = malloc(512 + n * 160);
+	if (buf == NULL)
 		return gw_problem(q, 500, "INTERNAL", "out of memory", NULL);
-	return gw_send(q, 200, t.p, t.len, NULL);
+	p = put(buf, "{\"resource\":\"");
+	p = put(p, v->id);
+	p = put(p, "\",\"date\":\"");
+	p = put(p, date);
+	p = put(p, "\",\"tz\":\"");
+	p = put(p, v->zone);
+	p = put(p, "\",\"duration\":");
+	p = put_i64(p, dur_s / 60);
+	p = put(p, ",\"source\":\"");
+	p = put(p, src);
+	p = put(p, "\",\"slots\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*p++ = ',';
+		gw_iso_z(s[i].start, z, iso);
+		p = put(p, "{\"start\":\"");
+		p = put(p, iso);
+		p = put(p, "\",\"start_unix\":");
+		p = put_i64(p, s[i].start);
+		gw_iso_z(s[i].start + dur_s, z, iso);
+		p = put(p, ",\"end\":\"");
+		p = put(p, iso);
+		p = put(p, "\",\"end_unix\":");
+		p = put_i64(p, s[i].start + dur_s);
+		p = put(p, ",\"state\":\"");
+		p = put(p, s[i].state);
+		p = put(p, "\"}");
+	}
+	p = put(p, "]}");
+	return gw_send(q, 200, buf, (size_t)(p - buf), NULL);
 }
 
 static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
 				  const char *date)
 {
 	struct vslot *s = NULL;
-	const msgpack_object *res, *eo, *e;
+	const msgpack_object *res, *eo;
 	int64_t mine_s[64], mine_e[64], dur_s = v->duration * 60;
 	size_t nmine = 0, n = 0;
 	enum MHD_Result ans;
@@ -426,19 +482,6 @@ static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
 		return gw_engine_problem(q, rc, eo, true);
 	if (res->type == MSGPACK_OBJECT_ARRAY && res->via.array.size)
 		s = calloc(res->via.array.size, sizeof *s);
-	if (dur_s == 0) {
-		/* With an event type and no duration: its first length. */
-		const msgpack_object *r2, *eo2;
-		struct pk k2;
-		pk_init(&k2, 1);
-		pk_str(&k2, "id", v->event_type);
-		if (gw_call(q->who.visitor, "event_type.get", &k2.sb, &r2,
-			    &eo2) == 0 &&
-		    (e = gw_get(r2, "lengths")) &&
-		    e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size)
-			dur_s = (int64_t)e->via.array.ptr[0].via.u64 * 60;
-		msgpack_sbuffer_destroy(&k2.sb);
-	}
 	for (uint32_t i = 0; s && i < res->via.array.size; i++) {
 		const msgpack_object *x = &res->via.array.ptr[i];
 		const msgpack_object *st = gw_get(x, "start"),
@@ -480,8 +523,8 @@ static enum MHD_Result day(struct gw_req *q, const char *id, size_t idlen,
 		return ans;
 	if (bookd_reader_date(date, &d) != 0)
 		return bad(q, "date", "date: not a date YYYY-MM-DD");
-	if (v.event_type == NULL && (r = gw_reader()) != NULL &&
-	    reader_index(r, v.id, &idx, &rc) == 0)
+	if (v.event_type == NULL && !gw_cfg.reads_engine &&
+	    (r = gw_reader()) != NULL && reader_index(r, v.id, &idx, &rc) == 0)
 		rc = bookd_reader_slots_view_tz(r, idx, d, v.zone,
 						(uint32_t)v.duration,
 						(uint32_t)v.interval, out, &n);
@@ -581,22 +624,23 @@ static enum MHD_Result hold(struct gw_req *q, const char *id)
 /* ---------------------------------------------------------------------- */
 /* Bookings. */
 
-/* A booking in its own zone, else its first resource's, else UTC. */
+/* The booking tree j (converted with UTC) in its own zone, else its first
+ * resource's.  Asks the engine: convert before calling this. */
+static json_t *booking_zone(json_t *j)
+{
+	json_t *rs = json_object_get(j, "resources");
+	char zone[65];
+
+	if (json_is_array(rs) && json_is_string(json_array_get(rs, 0)) &&
+	    gw_resource_zone(json_string_value(json_array_get(rs, 0)), zone) ==
+		0)
+		gw_rezone(j, zone);
+	return j;
+}
+
 static json_t *booking_json(const msgpack_object *b)
 {
-	const msgpack_object *rs = gw_get(b, "resources");
-	char zone[65] = "UTC", id[64];
-
-	if (rs && rs->type == MSGPACK_OBJECT_ARRAY && rs->via.array.size &&
-	    rs->via.array.ptr[0].type == MSGPACK_OBJECT_STR &&
-	    rs->via.array.ptr[0].via.str.size < sizeof id) {
-		memcpy(id, rs->via.array.ptr[0].via.str.ptr,
-		       rs->via.array.ptr[0].via.str.size);
-		id[rs->via.array.ptr[0].via.str.size] = 0;
-		if (gw_resource_zone(id, zone) != 0)
-			strcpy(zone, "UTC");
-	}
-	return gw_to_json(b, zone);
+	return booking_zone(gw_to_json(b, NULL));
 }
 
 static bool key_ok(const char *k)
@@ -888,13 +932,15 @@ static enum MHD_Result me(struct gw_req *q)
 					break;
 				found = nf;
 			}
-			found[nfound++] = booking_json(bk);
+			found[nfound++] = gw_to_json(bk, NULL);
 		}
 		more = next && next->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
 		if (!more)
 			break;
 		after = next->via.u64;
 	}
+	for (size_t i = 0; i < nfound; i++)
+		booking_zone(found[i]);
 	if (nfound)
 		qsort(found, nfound, sizeof *found, by_start);
 	arr = json_array();

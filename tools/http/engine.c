@@ -395,24 +395,48 @@ void gw_iso(int64_t t, const char *tzname, char out[40])
 	gw_iso_z(t, z, out);
 }
 
+static char *two(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+/* Hand-formatted: this runs twice per slot of every day view. */
 void gw_iso_z(int64_t t, const struct tz *z, char out[40])
 {
 	int64_t off = z ? tz_offset_at(z, t) : 0, local, days, sod;
 	unsigned m, d;
 	int y;
-	char sign = '+';
+	char *p = out;
 
 	local = t + off;
 	days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
 	sod = local - days * 86400;
 	civil(days, &y, &m, &d);
-	if (off < 0) {
-		sign = '-';
-		off = -off;
+	if (y < 0 || y > 9999) {
+		snprintf(out, 40, "%" PRId64, t);
+		return;
 	}
-	snprintf(out, 40, "%04d-%02u-%02uT%02d:%02d:%02d%c%02d:%02d", y, m, d,
-		 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), sign,
-		 (int)(off / 3600), (int)(off / 60 % 60));
+	p = two(p, (unsigned)y / 100);
+	p = two(p, (unsigned)y % 100);
+	*p++ = '-';
+	p = two(p, m);
+	*p++ = '-';
+	p = two(p, d);
+	*p++ = 'T';
+	p = two(p, (unsigned)(sod / 3600));
+	*p++ = ':';
+	p = two(p, (unsigned)(sod / 60 % 60));
+	*p++ = ':';
+	p = two(p, (unsigned)(sod % 60));
+	*p++ = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	p = two(p, (unsigned)(off / 3600));
+	*p++ = ':';
+	p = two(p, (unsigned)(off / 60 % 60));
+	*p = 0;
 }
 
 void gw_set_time(json_t *obj, const char *key, int64_t t, const char *tz)
@@ -581,6 +605,51 @@ static json_t *conv(const msgpack_object *o, const char *tz, int depth)
 json_t *gw_to_json(const msgpack_object *o, const char *tz)
 {
 	return conv(o, tz, 0);
+}
+
+static void rezone(json_t *v, const char *tz, int depth)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (depth > 32)
+		return;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, x) rezone(x, tz, depth + 1);
+		return;
+	}
+	if (!json_is_object(v))
+		return;
+	x = json_object_get(v, "timezone");
+	if (json_is_string(x) && json_object_get(v, "booker"))
+		tz = json_string_value(x);
+	json_object_foreach(v, k, x)
+	{
+		size_t n = strlen(k);
+		char base[64];
+		json_t *u;
+
+		if (json_is_object(x) || json_is_array(x)) {
+			rezone(x, tz, depth + 1);
+			continue;
+		}
+		if (n <= 5 || n >= sizeof base || strcmp(k + n - 5, "_unix"))
+			continue;
+		memcpy(base, k, n - 5);
+		base[n - 5] = 0;
+		u = json_object_get(v, base);
+		if (json_is_string(u) && json_is_integer(x)) {
+			char iso[40];
+			gw_iso(json_integer_value(x), tz, iso);
+			json_string_set(u, iso);
+		}
+	}
+}
+
+void gw_rezone(json_t *v, const char *tz)
+{
+	rezone(v, tz, 0);
 }
 
 int gw_pack_json(msgpack_packer *pk, const json_t *v)

@@ -63,6 +63,7 @@ struct gw_config {
 	unsigned max_streams, max_streams_per_ip;
 	size_t max_body;
 	bool cookie_secure;
+	bool reads_engine; /* --reads engine: never the pages (comparisons) */
 };
 extern struct gw_config gw_cfg;
 
@@ -161,6 +162,10 @@ unsigned gw_status_of(int err);
 /* MessagePack object to JSON; instants get ISO companions in zone tz (NULL:
  * UTC; a booking's own "timezone" wins inside it). */
 json_t *gw_to_json(const msgpack_object *o, const char *tz);
+/* Re-write the ISO strings of a converted tree for zone tz (a booking's
+ * own "timezone" still wins inside it).  Lets a caller convert a result
+ * first and ask the engine for the zone after. */
+void gw_rezone(json_t *v, const char *tz);
 /* Pack a JSON value as MessagePack into pk (0 or -1 for a value MessagePack
  * cannot hold). */
 int gw_pack_json(msgpack_packer *pk, const json_t *v);

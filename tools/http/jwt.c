@@ -348,7 +348,7 @@ int gw_jwt_verify(const char *tok, struct gw_claims *out, char why[128])
 	hl = b64url(tok, (size_t)(d1 - tok), hb, n);
 	pl = b64url(d1 + 1, (size_t)(d2 - d1 - 1), pb, n);
 	sl = b64url(d2 + 1, strlen(d2 + 1), sig, sizeof sig);
-	if (hl <= 0 || pl <= 0 || sl <= 0)
+	if (hl <= 0 || pl <= 0)
 		FAIL("malformed");
 	h = json_loadb((const char *)hb, (size_t)hl, JSON_REJECT_DUPLICATES,
 		       NULL);
@@ -367,6 +367,8 @@ int gw_jwt_verify(const char *tok, struct gw_claims *out, char why[128])
 		FAIL("algorithm not accepted (RS256 or ES256)");
 	if (json_object_get(h, "crit"))
 		FAIL("critical header extensions not supported");
+	if (sl <= 0)
+		FAIL("malformed signature");
 	v = json_object_get(h, "kid");
 	if (json_is_string(v))
 		kid = json_string_value(v);

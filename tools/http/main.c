@@ -639,6 +639,15 @@ static void parse_args(int argc, char **argv)
 			strcpy(gw_cfg.admin_value, eq + 1);
 		} else if (strcmp(a, "--require-login-to-book") == 0) {
 			gw_cfg.require_login = true;
+		} else if (strcmp(a, "--reads") == 0) {
+			TAKE();
+			if (strcmp(v, "engine") != 0 &&
+			    strcmp(v, "pages") != 0) {
+				fprintf(stderr, "bookd-http: --reads: pages or "
+						"engine\n");
+				exit(2);
+			}
+			gw_cfg.reads_engine = strcmp(v, "engine") == 0;
 		} else if (strcmp(a, "--cookie-secure") == 0) {
 			gw_cfg.cookie_secure = true;
 		} else if (strcmp(a, "--cors") == 0) {

@@ -4,7 +4,8 @@
  *
  * Owns: every open stream (a list under one mutex) and the stream thread,
  * which alone uses its own engine connection: it subscribes new streams
- * (one `slots` and one `holds` subscription each), turns pushes into
+ * (one `slots` and one `holds` subscription each, made "as" the visitor
+ * so the engine's per-caller caps count them per visitor), turns pushes into
  * events, unsubscribes streams whose browser went away, and writes a
  * comment line to every stream every GW_HEARTBEAT_S seconds so proxies and
  * browsers keep them open.
@@ -47,6 +48,7 @@ struct stream {
 	struct MHD_Connection *conn;
 	unsigned char ipkey[16];
 	char resource[64], from[11], to[11];
+	char visitor[GW_VISITOR_MAX + 1]; /* subscriptions count as theirs */
 	uint64_t sub_slots, sub_holds;
 	bool subscribed; /* the stream thread has subscribed it */
 	bool suspended;	 /* MHD has it suspended (see above) */
@@ -175,6 +177,8 @@ static int subscribe(bookd_conn *c, struct stream *s)
 {
 	int rc;
 
+	if (gw_as_supported && bookd_set_as(c, s->visitor) != 0)
+		return BOOKD_E_BAD_REQUEST;
 	rc = bookd_subscribe(c, "slots", s->resource,
 			     s->from[0] ? s->from : NULL,
 			     s->to[0] ? s->to : NULL, &s->sub_slots);
@@ -182,6 +186,7 @@ static int subscribe(bookd_conn *c, struct stream *s)
 		rc = bookd_subscribe(c, "holds", s->resource,
 				     s->from[0] ? s->from : NULL,
 				     s->to[0] ? s->to : NULL, &s->sub_holds);
+	bookd_set_as(c, NULL);
 	return rc;
 }
 
@@ -194,10 +199,14 @@ static void tend(bookd_conn *c)
 	pthread_mutex_lock(&mu);
 	while ((s = *pp) != NULL) {
 		if (s->dead) {
+			if (c && gw_as_supported)
+				bookd_set_as(c, s->visitor);
 			if (c && s->sub_slots)
 				bookd_unsubscribe(c, s->sub_slots);
 			if (c && s->sub_holds)
 				bookd_unsubscribe(c, s->sub_holds);
+			if (c)
+				bookd_set_as(c, NULL);
 			*pp = s->next;
 			free(s->buf);
 			free(s);
@@ -453,6 +462,7 @@ enum MHD_Result gw_stream_open(struct gw_req *q)
 	}
 	s->conn = q->conn;
 	memcpy(s->ipkey, q->who.ipkey, 16);
+	memcpy(s->visitor, q->who.visitor, sizeof s->visitor);
 	snprintf(s->resource, sizeof s->resource, "%s", res);
 	if (from)
 		snprintf(s->from, sizeof s->from, "%s", from);
