@@ -54,9 +54,8 @@ else
 		tests/http
 	# The booking page in headless Chromium against bookd and bookd-http.
 	if [ -d tests/browser ]; then
-		run_one browser env BOOKD_HTTP_BIN="$top/$O/bookd-http" \
-			timeout 240 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-			tests/browser
+		run_one browser timeout 240 /usr/bin/python3 -m pytest -q \
+			-p no:cacheprovider tests/browser
 	fi
 fi
 echo

@@ -200,6 +200,10 @@ class Stack:
                              requires_confirmation=True)
             c.event_type_put("rehearsal", title="Rehearsal", lengths=[60],
                              resources=["room-dst"])
+            c.resource_create("van", name="Tour van",
+                              timezone="Europe/Berlin")
+            c.event_type_put("tour", title="Van hire", lengths=[2880],
+                             slot_interval=720, resources=["van"])
 
     def close(self) -> None:
         codes = []

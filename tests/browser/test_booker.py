@@ -50,6 +50,7 @@ def test_two_visitors_live(stack, day, browsers):
           timeout=1.0, step=0.005)
     seen = time.monotonic() - start
     assert seen < 1.0
+    assert "reserved" in slot(b, t14).text
     until("A's form", lambda: visible(a, "#step-form"))
     assert "held for you" in css(a, "#hold-status").text
     assert slot_state(a, t14) == "mine"
@@ -64,6 +65,7 @@ def test_two_visitors_live(stack, day, browsers):
     text = css(b, "#notice").text
     assert "Someone else is holding" in text and "Pick another time" in text
     assert visible(b, "#step-pick") and not visible(b, "#step-form")
+    screenshots(b, "0-live-reserved")
     css(b, 'label[for="len-0"]').click()
     until("B back on one hour", lambda: slot_state(b, t14) == "reserved")
 
@@ -356,3 +358,34 @@ def test_reschedule_on_manage_page(stack, day, browsers):
     with stack.client() as c:
         b = c.booking_get(ref=mine.ref)
     assert int(b.start.timestamp()) == t[15]
+
+
+def test_multi_day_span_and_login_email(stack, day, browsers):
+    """A two-day hire shows where it ends; a signed-in visitor's email comes
+    from the login and cannot be edited."""
+    d = browsers()
+    d.get(stack.url + "/")
+    d.execute_script("sessionStorage.setItem('bookd.token', arguments[0])",
+                     stack.token("v1", "vera@example.com"))
+    d5 = day + dt.timedelta(days=5)
+    open_booker(d, stack.url, "tour", d5.isoformat())
+    noon = at(BERLIN, d5, "12:00")
+    label = slot(d, noon).text
+    end = dt.datetime.fromtimestamp(noon + 2 * 86400, BERLIN)
+    assert "\u2192" in label and end.strftime("%-d") in label, label
+    slot(d, noon).click()
+    until("the form", lambda: visible(d, "#step-form"))
+    email = css(d, "#f-email")
+    assert email.get_attribute("value") == "vera@example.com"
+    assert email.get_attribute("readonly") is not None
+    text = css(d, "#form-summary").text
+    assert "Until" in text and "runs past midnight" in text
+    css(d, "#f-name").send_keys("Vera")
+    css(d, "#f-submit").click()
+    until("the success page", lambda: visible(d, "#step-done"))
+    assert "Until" in css(d, "#done-summary").text
+    with stack.client() as c:
+        page = c.booking_list(resource="van")
+    b = [x for x in page.bookings if int(x.start.timestamp()) == noon][0]
+    assert int(b.end.timestamp()) == noon + 2 * 86400
+    assert b.booker["email"] == "vera@example.com"

@@ -41,7 +41,11 @@ export async function startBooker() {
     zone: s.zone,
     explain: api.explain,
     loadMonth: (from, to) => loadMonth(from, to),
-    onPick: (date) => pickDate(date),
+    onPick: (date) => {
+      pickDate(date);
+      // On a phone the times sit below the calendar: bring them into view.
+      if (window.matchMedia("(max-width: 55.99rem)").matches) $("#day-title").scrollIntoView({ block: "start" });
+    },
   });
 
   zonePicker($("#tz"), $("#tz-name"), s.zone, allZones(), (z) => {
