@@ -132,6 +132,12 @@ def test_dst_day_in_two_zones(stack, browsers):
     labels = [hm(t) for _, _, t in got]
     assert labels == [(h, 0) for h in [0, 1] + list(range(3, 24))]
     assert "Europe/Berlin" == css(a, "#tz").get_attribute("value")
+    a.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [
+        {"name": "prefers-color-scheme", "value": "dark"}]})
+    assert a.execute_script(
+        "return getComputedStyle(document.body).backgroundColor") == \
+        "rgb(18, 20, 23)"
+    screenshots(a, "8-dst-dark")
 
     ny = browsers(zone="America/New_York")
     seen = {}
