@@ -176,14 +176,22 @@ static void copy_session(const msgpack_object *o, char *buf)
 		wire_cstr(o, buf, SESSION_MAX + 1);
 }
 
+/* The session argument, which must not belong to another caller: a
+ * session with live holds is bound to the principal that took them. */
 static int session_arg(struct req *r, char *buf)
 {
 	const msgpack_object *o = r->a[ARG_session];
+	const char *owner;
+
 	if (o && (o->via.str.size == 0 ||
 		  memchr(o->via.str.ptr, 0, o->via.str.size)))
 		return req_error(r, BOOKD_E_BAD_REQUEST, "session",
 				 "must be a non-empty string");
 	copy_session(o, buf);
+	if (buf[0] && (owner = state_session_owner(&r->s->st, buf)) &&
+	    strcmp(owner, r->principal) != 0)
+		return req_error(r, BOOKD_E_FORBIDDEN, "session",
+				 "held by another caller");
 	return 0;
 }
 
@@ -1105,16 +1113,45 @@ struct hold_req {
 	int64_t start, end;
 };
 
+/*
+ * May this caller take hold h?  Every caller: not in the past, at most
+ * --max-hold-minutes long.  Non-admin callers: room on the resource
+ * (--max-holds-per-resource) and for the caller (--max-holds-per-caller;
+ * `fresh` is how many holds of this request are new).  Admin callers are
+ * bounded only by MAX_HOLDS_PER_RESOURCE, the table's own size.
+ */
 static int hold_check(struct req *r, const struct hold_req *h,
-		      const char *session, struct check_out *co)
+		      const char *session, uint32_t fresh, struct check_out *co)
 {
+	const struct caller_limits *lim = &r->s->cfg.limits;
 	struct item it = {h->res->idx, 1};
+	bool is_new = state_hold_find(h->res, session) == NULL;
+	bool admin = r->role == ROLE_ADMIN;
 
-	if (state_hold_find(h->res, session) == NULL &&
-	    h->res->nholds >= MAX_HOLDS_PER_RESOURCE)
+	if (h->start < now_ms() / 1000)
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, "start",
+				 "in the past: a hold starts now or later");
+	if (h->end - h->start > (int64_t)lim->max_hold_minutes * 60)
+		return req_error(r, BOOKD_E_LIMIT, "end",
+				 "a hold spans at most %u minutes "
+				 "(--max-hold-minutes)",
+				 lim->max_hold_minutes);
+	if (is_new && h->res->nholds >= MAX_HOLDS_PER_RESOURCE)
 		return req_error(r, BOOKD_E_LIMIT, NULL,
 				 "hold: %s has %d holds already", h->res->id,
 				 MAX_HOLDS_PER_RESOURCE);
+	if (is_new && !admin && h->res->nholds >= lim->holds_per_resource)
+		return req_error(r, BOOKD_E_LIMIT, NULL,
+				 "hold: %s has %u holds already "
+				 "(--max-holds-per-resource)",
+				 h->res->id, lim->holds_per_resource);
+	if (fresh && !admin &&
+	    state_holds_of(&r->s->st, r->principal) + fresh >
+		lim->holds_per_caller)
+		return req_error(r, BOOKD_E_LIMIT, NULL,
+				 "hold: at most %u live holds per caller "
+				 "(--max-holds-per-caller)",
+				 lim->holds_per_caller);
 	if (state_check_span(&r->s->st, &it, 1, h->start, h->end, true, session,
 			     co))
 		return check_failed(r, co);
@@ -1130,9 +1167,11 @@ static int h_hold(struct req *r)
 
 	h.res = find_res(r, r->a[ARG_resource], "resource", true);
 	if (h.res == NULL || get_span(r, &h.start, &h.end) ||
-	    session_arg(r, session) || hold_check(r, &h, session, &co))
+	    session_arg(r, session) ||
+	    hold_check(r, &h, session, state_hold_find(h.res, session) == NULL,
+		       &co))
 		return r->e.code;
-	state_hold_set(&r->s->st, h.res, session, h.start, h.end,
+	state_hold_set(&r->s->st, h.res, session, r->principal, h.start, h.end,
 		       mono_ms() + ttl);
 	msgpack_pack_map(r->pk, 1);
 	wire_pk_kint(r->pk, "expires_at_ms", now_ms() + ttl);
@@ -1145,7 +1184,7 @@ static int h_hold_many(struct req *r)
 	struct hold_req hs[PROTO_HOLDS_MAX];
 	char session[SESSION_MAX + 1];
 	struct check_out co;
-	uint32_t n = list->via.array.size;
+	uint32_t n = list->via.array.size, fresh = 0;
 	int64_t ttl = r->s->cfg.hold_ttl_ms;
 	char field[64];
 
@@ -1178,11 +1217,13 @@ static int h_hold_many(struct req *r)
 	}
 	/* All or nothing: every hold is checked before any is taken. */
 	for (uint32_t i = 0; i < n; i++)
-		if (hold_check(r, &hs[i], session, &co))
+		fresh += state_hold_find(hs[i].res, session) == NULL;
+	for (uint32_t i = 0; i < n; i++)
+		if (hold_check(r, &hs[i], session, fresh, &co))
 			return r->e.code;
 	for (uint32_t i = 0; i < n; i++)
-		state_hold_set(&r->s->st, hs[i].res, session, hs[i].start,
-			       hs[i].end, mono_ms() + ttl);
+		state_hold_set(&r->s->st, hs[i].res, session, r->principal,
+			       hs[i].start, hs[i].end, mono_ms() + ttl);
 	msgpack_pack_map(r->pk, 1);
 	wire_pk_kint(r->pk, "expires_at_ms", now_ms() + ttl);
 	return 0;
@@ -1236,6 +1277,7 @@ static int get_booker(struct req *r, struct booker *bk)
 		const msgpack_object *k = &m->via.map.ptr[i].key;
 		const msgpack_object *v = &m->via.map.ptr[i].val;
 		size_t j;
+		int text;
 		char field[64];
 		for (j = 0; j < 4; j++)
 			if (wire_str_eq(k, f[j].key))
@@ -1261,6 +1303,11 @@ static int get_booker(struct req *r, struct booker *bk)
 		if (v->via.str.size > f[j].max)
 			return req_error(r, BOOKD_E_BAD_REQUEST, field,
 					 "longer than %zu bytes", f[j].max);
+		/* Only the notes may run over lines. */
+		if ((text = wire_text_check(v->via.str.ptr, v->via.str.size,
+					    dst[j] == bk->notes)))
+			return req_error(r, BOOKD_E_BAD_REQUEST, field, "%s",
+					 wire_text_problem(text));
 		if (wire_cstr(v, dst[j], f[j].max + 1) < 0)
 			return req_error(r, BOOKD_E_BAD_REQUEST, field,
 					 "must not contain NUL bytes");
@@ -1429,6 +1476,25 @@ static int et_rules(struct req *r, const struct event_type *et,
 	return 0;
 }
 
+/* What public callers may book: nothing that has started, and with
+ * --public-requires-event-type only through an event type, whose lengths,
+ * notice, window and buffers then bind them. */
+static int public_span_rules(struct req *r, const struct event_type *et,
+			     int64_t start, const char *etfield)
+{
+	if (r->role == ROLE_ADMIN)
+		return 0;
+	if (start < now_ms() / 1000)
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, "start",
+				 "in the past: public bookings start now or "
+				 "later");
+	if (et == NULL && r->s->cfg.limits.public_requires_event_type)
+		return req_error(r, BOOKD_E_BAD_REQUEST, etfield,
+				 "required for public bookings "
+				 "(--public-requires-event-type)");
+	return 0;
+}
+
 /* Does an earlier booking match this request (for idempotency keys)? */
 static bool same_request(const struct booking *b, const struct item *items,
 			 int nitems, int64_t start, int64_t end,
@@ -1496,7 +1562,8 @@ static int h_book(struct req *r)
 			return 0;
 		}
 	}
-	if (event_type_arg(r, r->a[ARG_event_type], &et))
+	if (event_type_arg(r, r->a[ARG_event_type], &et) ||
+	    public_span_rules(r, et, start, "event_type"))
 		return r->e.code;
 	if (et) {
 		if (et_rules(r, et, items, nitems, start, end))
@@ -1768,10 +1835,13 @@ static int h_booking_reschedule(struct req *r)
 	/* Check the new span as a new booking would be (its event type's
 	 * rules, its buffers, other sessions' holds), without the booking's
 	 * own old span; then put the old span back. */
-	if (b->event_type) {
+	{
 		const struct event_type *et =
-		    state_event_type(st, b->event_type, strlen(b->event_type));
-		if (et && et_rules(r, et, b->items, b->nitems, start, end))
+		    b->event_type ? state_event_type(st, b->event_type,
+						     strlen(b->event_type))
+				  : NULL;
+		if (public_span_rules(r, et, start, "event_type") ||
+		    (et && et_rules(r, et, b->items, b->nitems, start, end)))
 			return r->e.code;
 	}
 	state_occupy(st, b, -1, false);

@@ -244,9 +244,14 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	opi = proto_op_lookup(op->via.str.ptr, op->via.str.size);
 	if (opi < 0) {
 		char m[128];
-		snprintf(m, sizeof(m), "op: unknown operation '%.*s'",
-			 (int)(op->via.str.size > 64 ? 64 : op->via.str.size),
-			 op->via.str.ptr);
+		int n = (int)(op->via.str.size > 64 ? 64 : op->via.str.size);
+		if (wire_text_check(op->via.str.ptr, (size_t)n, false))
+			snprintf(m, sizeof(m),
+				 "op: unknown operation (its name is not "
+				 "valid text)");
+		else
+			snprintf(m, sizeof(m), "op: unknown operation '%.*s'",
+				 n, op->via.str.ptr);
 		reply_simple_error(s, c, id, BOOKD_E_UNKNOWN_OP, NULL, m);
 		goto out;
 	}

@@ -63,6 +63,7 @@ struct config {
 	uint64_t
 	    checkpoint_bytes; /* log bytes between checkpoints, 0: default */
 	bool archive;	      /* keep trimmed segments in wal/archive/ */
+	struct caller_limits limits; /* what one caller may take */
 	/* Test builds only: fail the Nth fdatasync (0: never). */
 	uint64_t fail_sync_at;
 };
@@ -222,8 +223,8 @@ void server_free(struct server *s);
 
 /* For handlers: refuse the request with code, naming field (NULL: none;
  * with a field the message reads "<field>: ...").  Returns code. */
-int req_error(struct req *r, int code, const char *field, const char *fmt,
-	      ...) __attribute__((format(printf, 4, 5)));
+int req_error(struct req *r, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 uint64_t server_log_record(struct server *s, uint16_t type,
 			   const struct wbuf *payload);
 int server_subscribe(struct server *s, struct conn *c, uint8_t topic,

@@ -1363,17 +1363,59 @@ static void exp_append(struct state *st, struct hold *h)
 	st->exp_tail = h;
 }
 
+const char *state_session_owner(const struct state *st, const char *session)
+{
+	const struct kent *e =
+	    ktab_get(&st->sessions, session, strlen(session));
+	return e ? e->val : NULL;
+}
+
+uint32_t state_holds_of(const struct state *st, const char *owner)
+{
+	const struct kent *e = ktab_get(&st->holders, owner, strlen(owner));
+	return e ? (uint32_t)e->n : 0;
+}
+
+/* Count a hold in (sign 1) or out (sign -1) of its session and owner. */
+static void hold_count(struct state *st, const struct hold *h, int sign)
+{
+	struct kent *s, *o;
+
+	if (sign > 0) {
+		s = ktab_add(&st->sessions, h->session, strlen(h->session));
+		if (s->val == NULL)
+			s->val = xstrndup(h->owner, strlen(h->owner));
+		/* One owner per live session: the caller checked. */
+		assert(strcmp(s->val, h->owner) == 0);
+		s->n++;
+		o = ktab_add(&st->holders, h->owner, strlen(h->owner));
+		o->n++;
+		return;
+	}
+	s = ktab_get(&st->sessions, h->session, strlen(h->session));
+	o = ktab_get(&st->holders, h->owner, strlen(h->owner));
+	assert(s != NULL && s->n > 0 && o != NULL && o->n > 0);
+	if (--s->n == 0)
+		ktab_del(&st->sessions, s);
+	if (--o->n == 0)
+		ktab_del(&st->holders, o);
+}
+
 int state_hold_set(struct state *st, struct resource *r, const char *session,
-		   int64_t start, int64_t end, int64_t expires_ms)
+		   const char *owner, int64_t start, int64_t end,
+		   int64_t expires_ms)
 {
 	struct hold *h = state_hold_find(r, session);
 	int64_t os = start, oe = end;
 	int changed = 1;
 
+	assert(start < end);
 	if (h == NULL) {
 		h = xcalloc(1, sizeof(*h));
 		h->res = r->idx;
 		snprintf(h->session, sizeof(h->session), "%s", session);
+		snprintf(h->owner, sizeof(h->owner), "%s", owner);
+		hold_count(st, h, +1);
 		h->rnext = r->holds;
 		if (r->holds)
 			r->holds->rprev = h;
@@ -1414,8 +1456,10 @@ int state_hold_release(struct state *st, struct resource *r,
 	if (h->rnext)
 		h->rnext->rprev = h->rprev;
 	h->rnext = h->rprev = NULL;
+	assert(r->nholds > 0 && st->nholds > 0);
 	r->nholds--;
 	st->nholds--;
+	hold_count(st, h, -1);
 	refresh_held(st, r, h->start, h->end);
 	free(h);
 	return 1;

@@ -38,6 +38,7 @@
 #include "errors.h"
 #include "caller.h"
 #include "hmap.h"
+#include "ktab.h"
 #include "ops.h"
 #include "quanta.h"
 #include "schedule.h"
@@ -90,6 +91,7 @@ struct hold {
 	int64_t start, end;
 	int64_t expires_ms; /* monotonic clock */
 	char session[SESSION_MAX + 1];
+	char owner[PRINCIPAL_MAX + 1]; /* the principal holding it */
 };
 
 struct sub;
@@ -237,6 +239,9 @@ struct state {
 	size_t ndeltas, capdeltas;
 	struct hold *exp_head, *exp_tail;
 	uint32_t nholds;
+	/* Live holds by session (n; val: the session's owner) and by owner
+	 * (n).  An entry lives while it counts at least one hold. */
+	struct ktab sessions, holders;
 	struct state_hooks hooks;
 };
 
@@ -384,9 +389,16 @@ void state_occupy(struct state *st, const struct booking *b, int sign,
 
 /* Holds.  All times of expiry are monotonic milliseconds. */
 struct hold *state_hold_find(const struct resource *r, const char *session);
-/* Create, replace or renew; returns 1 if the held bits changed. */
+/* Create, replace or renew session's hold on r for principal owner (a
+ * session with live holds has one owner: the caller checks with
+ * state_session_owner first).  Returns 1 if the held bits changed. */
 int state_hold_set(struct state *st, struct resource *r, const char *session,
-		   int64_t start, int64_t end, int64_t expires_ms);
+		   const char *owner, int64_t start, int64_t end,
+		   int64_t expires_ms);
+/* The principal whose live holds use this session name, or NULL. */
+const char *state_session_owner(const struct state *st, const char *session);
+/* How many live holds principal owner has. */
+uint32_t state_holds_of(const struct state *st, const char *owner);
 int state_hold_release(struct state *st, struct resource *r,
 		       const char *session);
 /* Expire holds due at now; returns how many. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "wire.h"
 
 #define SPEC_X(field, type, req, max) {#field, ARG_##field, type, req, max},
 #define OP_ARGS_X(ident, wire, role, flags)                                    \
@@ -36,6 +37,7 @@ static const char *type_name(int t)
 {
 	switch (t) {
 	case T_STR:
+	case T_TEXT:
 		return "a string";
 	case T_UINT:
 		return "a non-negative integer";
@@ -56,6 +58,7 @@ static int type_ok(const struct arg_spec *s, const msgpack_object *o)
 {
 	switch (s->type) {
 	case T_STR:
+	case T_TEXT:
 		return o->type == MSGPACK_OBJECT_STR;
 	case T_UINT:
 		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
@@ -81,6 +84,13 @@ static int unknown_key(struct proto_error *e, const msgpack_object *k,
 {
 	int n = (int)(k->via.str.size > 64 ? 64 : k->via.str.size);
 	size_t f;
+
+	/* A key that is not text is not quoted back. */
+	if (wire_text_check(k->via.str.ptr, (size_t)n, false))
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "args",
+				     "an unknown field for %s (its name is not "
+				     "valid text)",
+				     op);
 
 	proto_err_set(e, BOOKD_E_BAD_REQUEST, NULL,
 		      "%.*s: unknown field for %s", n, k->via.str.ptr, op);
@@ -109,6 +119,7 @@ int proto_validate_args(int op, const msgpack_object *args,
 		const msgpack_object *k = &args->via.map.ptr[i].key;
 		const msgpack_object *v = &args->via.map.ptr[i].val;
 		const struct arg_spec *s = NULL;
+		int text;
 
 		if (k->type != MSGPACK_OBJECT_STR) {
 			return proto_err_set(e, BOOKD_E_BAD_REQUEST, "args",
@@ -136,7 +147,7 @@ int proto_validate_args(int op, const msgpack_object *args,
 			return proto_err_set(e, BOOKD_E_BAD_REQUEST, s->name,
 					     "must be %s", type_name(s->type));
 		}
-		if (s->type == T_STR &&
+		if ((s->type == T_STR || s->type == T_TEXT) &&
 		    v->via.str.size > (s->max ? s->max : PROTO_MAX_STR)) {
 			return proto_err_set(e, BOOKD_E_BAD_REQUEST, s->name,
 					     "longer than %u bytes",
@@ -148,6 +159,15 @@ int proto_validate_args(int op, const msgpack_object *args,
 					     "more than %u items",
 					     s->max ? s->max : PROTO_MAX_ITEMS);
 		}
+		/* Every string a request carries is text a person or a
+		 * client will read back: checked here, once, for all. */
+		text = s->type == T_STR
+			   ? wire_text_check(v->via.str.ptr, v->via.str.size,
+					     false)
+			   : wire_text_check_all(v);
+		if (text)
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, s->name,
+					     "%s", wire_text_problem(text));
 		out[s->field] = v;
 	}
 	for (int j = 0; j < spec->nargs; j++) {

@@ -37,16 +37,17 @@
  * names, so the schema is their one source, and the engine checks its
  * arrays against them with _Static_assert where it declares them.
  */
-#define PROTO_SLUG_MAX	       63   /* resource and event type ids */
-#define PROTO_SESSION_MAX      128  /* hold session names */
-#define PROTO_KEY_MAX	       128  /* book idempotency keys */
-#define PROTO_HOLDS_MAX	       64   /* hold.many holds[] */
-#define PROTO_BOOK_ITEMS_MAX   32   /* book resources[] */
-#define PROTO_ET_LENGTHS_MAX   16   /* event_type.put lengths[] */
-#define PROTO_ET_RESOURCES_MAX 64   /* event_type.put resources[] */
+#define PROTO_SLUG_MAX	       63  /* resource and event type ids */
+#define PROTO_SESSION_MAX      128 /* hold session names */
+#define PROTO_KEY_MAX	       128 /* book idempotency keys */
+#define PROTO_HOLDS_MAX	       64  /* hold.many holds[] */
+#define PROTO_BOOK_ITEMS_MAX   32  /* book resources[] */
+#define PROTO_ET_LENGTHS_MAX   16  /* event_type.put lengths[] */
+#define PROTO_ET_RESOURCES_MAX 64  /* event_type.put resources[] */
 
 enum arg_type {
-	T_STR,	/* string of at most max bytes */
+	T_STR,	/* one-line text of at most max bytes */
+	T_TEXT, /* text of at most max bytes; tab and newline allowed */
 	T_UINT, /* non-negative integer */
 	T_INT,	/* integer of either sign */
 	T_BOOL,
@@ -166,7 +167,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	    F(timezone, T_STR, 0, 64) F(event_type, T_STR, 0, PROTO_SLUG_MAX)  \
 		F(session, T_STR, 0, PROTO_SESSION_MAX) F(status, T_STR, 0, 16) \
 		    F(key, T_STR, 0, PROTO_KEY_MAX) F(by, T_STR, 0, 128)            \
-			F(note, T_STR, 0, 4096)
+			F(note, T_TEXT, 0, 4096)
 #define ARGS_booking_get(F) F(id, T_UINT, 0, 0) F(ref, T_STR, 0, 64)
 #define ARGS_booking_list(F)                                                   \
 	F(resource, T_STR, 0, PROTO_SLUG_MAX)                                  \
@@ -175,10 +176,10 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	    F(after, T_UINT, 0, 0)
 #define ARGS_booking_cancel(F)                                                 \
 	F(id, T_UINT, 0, 0)                                                    \
-	F(ref, T_STR, 0, 64) F(reason, T_STR, 0, 1024) F(by, T_STR, 0, 128)
+	F(ref, T_STR, 0, 64) F(reason, T_TEXT, 0, 1024) F(by, T_STR, 0, 128)
 #define ARGS_booking_transition(F)                                             \
 	F(id, T_UINT, 1, 0)                                                    \
-	F(to, T_STR, 1, 16) F(reason, T_STR, 0, 1024) F(by, T_STR, 0, 128)
+	F(to, T_STR, 1, 16) F(reason, T_TEXT, 0, 1024) F(by, T_STR, 0, 128)
 #define ARGS_booking_reschedule(F)                                             \
 	F(id, T_UINT, 0, 0)                                                    \
 	F(ref, T_STR, 0, 64)                                                   \

@@ -289,6 +289,260 @@ START_TEST(keys_are_per_caller)
 }
 END_TEST
 
+static int hold(int fd, const char *res, int64_t s, int64_t e,
+		const char *session)
+{
+	return CALL(fd, "hold", "{s:s s:I s:I s:s}", "resource", res, "start",
+		    s, "end", e, "session", session);
+}
+
+/* Issue 11.2: a session with live holds belongs to the caller that took
+ * them; nobody else may release it, add to it or book with it. */
+START_TEST(sessions_are_bound)
+{
+	int adm = conn(), alice = conn_token("public", "alice"),
+	    mallory = conn_token("public", "mallory");
+	int64_t d = h_day(3);
+
+	mkres(adm, "a");
+	mkres(adm, "b");
+	ck_assert_int_eq(hold(alice, "a", d + 9 * HOUR, d + 10 * HOUR, "s1"),
+			 0);
+	ck_assert_int_eq(CALL(mallory, "release", "{s:s s:s}", "resource", "a",
+			      "session", "s1"),
+			 BOOKD_E_FORBIDDEN);
+	ck_assert_int_eq(hold(mallory, "b", d + 9 * HOUR, d + 10 * HOUR, "s1"),
+			 BOOKD_E_FORBIDDEN);
+	ck_assert_int_eq(CALL(mallory, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "M", "email",
+			      "m@x.org", "session", "s1"),
+			 BOOKD_E_FORBIDDEN);
+	/* The hold still stands against Mallory. */
+	ck_assert_int_eq(CALL(mallory, "book", "{s:s s:I s:I s:{s:s s:s}}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "M", "email",
+			      "m@x.org"),
+			 BOOKD_E_HELD);
+	/* Alice books with her session; then the name is free again. */
+	ck_assert_int_eq(CALL(alice, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "A", "email",
+			      "a@x.org", "session", "s1"),
+			 0);
+	ck_assert_int_eq(hold(mallory, "b", d + 9 * HOUR, d + 10 * HOUR, "s1"),
+			 0);
+	ck_assert_int_eq(CALL(alice, "release", "{s:s s:s}", "resource", "b",
+			      "session", "s1"),
+			 BOOKD_E_FORBIDDEN);
+	close(adm);
+	close(alice);
+	close(mallory);
+}
+END_TEST
+
+/* Issue 11.3: holds are bounded in span, per caller and per resource, and
+ * never start in the past. */
+START_TEST(holds_are_bounded)
+{
+	int adm = conn(), pub = conn_token("public", "p");
+	int64_t d = h_day(3);
+	char sess[16];
+
+	mkres(adm, "a");
+	mkres(adm, "b");
+	/* A day and a quarter is over the default 24 h span. */
+	ck_assert_int_eq(hold(pub, "a", d, d + 25 * HOUR, "s"), BOOKD_E_LIMIT);
+	ck_assert_int_eq(hold(pub, "a", d, d + 24 * HOUR, "s"), 0);
+	ck_assert_int_eq(
+	    CALL(pub, "release", "{s:s s:s}", "resource", "a", "session", "s"),
+	    0);
+	/* Starting in the past (yesterday, inside the window). */
+	ck_assert_int_eq(
+	    hold(pub, "a", h_day(-1) + 9 * HOUR, h_day(-1) + 10 * HOUR, "s"),
+	    BOOKD_E_OUT_OF_RANGE);
+	/* Sixteen live holds per caller; renewing one is not a new one. */
+	for (int i = 0; i < 16; i++) {
+		snprintf(sess, sizeof(sess), "s%d", i);
+		ck_assert_int_eq(
+		    hold(pub, "a", d + i * 900, d + (i + 1) * 900, sess), 0);
+	}
+	ck_assert_int_eq(hold(pub, "a", d + 16 * 900, d + 17 * 900, "s16"),
+			 BOOKD_E_LIMIT);
+	ck_assert_int_eq(hold(pub, "a", d, d + 900, "s0"), 0);
+	ck_assert_int_eq(CALL(pub, "hold.many", "{s:[{s:s s:I s:I}] s:s}",
+			      "holds", "resource", "b", "start", d, "end",
+			      d + 900, "session", "s0"),
+			 BOOKD_E_LIMIT);
+	/* Admin callers are not counted. */
+	ck_assert_int_eq(hold(adm, "b", d, d + 900, "staff"), 0);
+	close(adm);
+	close(pub);
+}
+END_TEST
+
+/* Issue 11.3: a resource takes at most --max-holds-per-resource holds from
+ * non-admin callers, whoever they are. */
+START_TEST(holds_per_resource)
+{
+	int adm, gw;
+	int64_t d = h_day(3);
+	char v[16];
+
+	h_cleanup(&H);
+	ck_assert_int_eq(h_start(&H, "--max-holds-per-resource 3"), 0);
+	adm = conn();
+	gw = conn_token("gateway", "web");
+	mkres(adm, "a");
+	for (int i = 0; i < 4; i++) {
+		snprintf(v, sizeof(v), "v%d", i);
+		ck_assert_int_eq(CALL_AS(gw, v, "hold", "{s:s s:I s:I s:s}",
+					 "resource", "a", "start", d + i * 900,
+					 "end", d + (i + 1) * 900, "session",
+					 v),
+				 i < 3 ? 0 : BOOKD_E_LIMIT);
+	}
+	/* Staff still can. */
+	ck_assert_int_eq(hold(adm, "a", d + 8 * 900, d + 9 * 900, "staff"), 0);
+	close(adm);
+	close(gw);
+}
+END_TEST
+
+static int book_at(int fd, const char *res, int64_t s, int64_t e,
+		   const char *et)
+{
+	if (et)
+		return CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			    "resource", res, "start", s, "end", e, "booker",
+			    "name", "P", "email", "p@x.org", "event_type", et);
+	return CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s}}", "resource", res,
+		    "start", s, "end", e, "booker", "name", "P", "email",
+		    "p@x.org");
+}
+
+/* Issue 11.4: public callers book nothing that has started. */
+START_TEST(public_not_in_past)
+{
+	int adm = conn(), pub = conn_token("public", "p");
+	int64_t y = h_day(-2), d = h_day(3);
+	char ref[40];
+
+	mkres(adm, "a");
+	ck_assert_int_eq(book_at(pub, "a", y + 9 * HOUR, y + 10 * HOUR, NULL),
+			 BOOKD_E_OUT_OF_RANGE);
+	/* Staff may record what happened. */
+	ck_assert_int_eq(book_at(adm, "a", y + 9 * HOUR, y + 10 * HOUR, NULL),
+			 0);
+	ck_assert_int_eq(book_at(pub, "a", d + 9 * HOUR, d + 10 * HOUR, NULL),
+			 0);
+	result_str("ref", ref, sizeof(ref));
+	ck_assert_int_eq(CALL(pub, "booking.reschedule", "{s:s s:I s:I}", "ref",
+			      ref, "start", y + 11 * HOUR, "end",
+			      y + 12 * HOUR),
+			 BOOKD_E_OUT_OF_RANGE);
+	close(adm);
+	close(pub);
+}
+END_TEST
+
+/* Issue 11.4: with --public-requires-event-type on, public bookings go
+ * through an event type, whose lengths and notice bind them. */
+START_TEST(public_requires_event_type)
+{
+	int adm, pub;
+	int64_t d = h_day(3);
+	char ref[40];
+
+	h_cleanup(&H);
+	ck_assert_int_eq(h_start(&H, "--public-requires-event-type on"), 0);
+	adm = conn();
+	pub = conn_token("public", "p");
+	mkres(adm, "a");
+	ck_assert_int_eq(CALL(adm, "event_type.put",
+			      "{s:s s:s s:[i] s:[s] s:i}", "id", "cut", "title",
+			      "Cut", "lengths", 60, "resources", "a",
+			      "buffer_after", 15),
+			 0);
+	/* A 12-hour span with no event type. */
+	ck_assert_int_eq(book_at(pub, "a", d, d + 12 * HOUR, NULL),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(book_at(pub, "a", d, d + 12 * HOUR, "cut"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(book_at(pub, "a", d + 9 * HOUR, d + 10 * HOUR, "cut"),
+			 0);
+	result_str("ref", ref, sizeof(ref));
+	/* Its buffer holds the next quarter. */
+	ck_assert_int_eq(book_at(adm, "a", d + 10 * HOUR, d + 11 * HOUR, NULL),
+			 BOOKD_E_CONFLICT);
+	ck_assert_int_eq(CALL(pub, "booking.reschedule", "{s:s s:I s:I}", "ref",
+			      ref, "start", d + 12 * HOUR, "end",
+			      d + 15 * HOUR),
+			 BOOKD_E_BAD_REQUEST);
+	/* Staff are not bound. */
+	ck_assert_int_eq(book_at(adm, "a", d + 13 * HOUR, d + 20 * HOUR, NULL),
+			 0);
+	close(adm);
+	close(pub);
+}
+END_TEST
+
+/* Issue 11.13: bytes that are not text, or that drive a terminal, are
+ * refused at the boundary, in every string argument. */
+START_TEST(strings_are_text)
+{
+	int adm = conn(), pub = conn_token("public", "p");
+	int64_t d = h_day(3);
+
+	mkres(adm, "a");
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s}}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "Ann\xff",
+			      "email", "a@x.org"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert(err_msg_has("booker: not valid UTF-8"));
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "Ann", "email",
+			      "a@x.org", "note", "\x1b[2J\x1b]0;pwned\x07"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert(err_msg_has("note: contains control characters"));
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s}}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name", "Ann\nAdmin",
+			      "email", "a@x.org"),
+			 BOOKD_E_BAD_REQUEST);
+	/* Overlong "/", a lone surrogate, a C1 control. */
+	ck_assert_int_eq(CALL(pub, "hold", "{s:s s:I s:I s:s}", "resource", "a",
+			      "start", d, "end", d + 900, "session",
+			      "\xc0\xaf"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(CALL(pub, "hold", "{s:s s:I s:I s:s}", "resource", "a",
+			      "start", d, "end", d + 900, "session",
+			      "\xed\xa0\x80"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(CALL(adm, "resource.update", "{s:s s:s}", "id", "a",
+			      "name", "Room \xc2\x9b" "1m"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(CALL(adm, "resource.update", "{s:s s:{s:s}}", "id",
+			      "a", "meta", "k\xfe", "v"),
+			 BOOKD_E_BAD_REQUEST);
+	/* Text is fine: accents, other scripts, emoji; tabs and newlines in
+	 * notes. */
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s s:s} s:s}",
+			      "resource", "a", "start", d + 9 * HOUR, "end",
+			      d + 10 * HOUR, "booker", "name",
+			      "Zoë 日本 \xf0\x9f\x98\x80", "email", "a@x.org",
+			      "notes", "line 1\n\tline 2", "note", "a\nb"),
+			 0);
+	/* An unknown op or field that is not text is not echoed back. */
+	ck_assert_int_eq(CALL(pub, "\xff\xfe", NULL), BOOKD_E_UNKNOWN_OP);
+	ck_assert(err_msg_has("not valid text"));
+	close(adm);
+	close(pub);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("abuse_caller");
@@ -300,6 +554,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, public_cannot_use_as);
 	tcase_add_test(tc, as_demotes_admin);
 	tcase_add_test(tc, keys_are_per_caller);
+	tcase_add_test(tc, sessions_are_bound);
+	tcase_add_test(tc, holds_are_bounded);
+	tcase_add_test(tc, holds_per_resource);
+	tcase_add_test(tc, public_not_in_past);
+	tcase_add_test(tc, public_requires_event_type);
+	tcase_add_test(tc, strings_are_text);
 	suite_add_tcase(s, tc);
 	return s;
 }

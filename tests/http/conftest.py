@@ -140,6 +140,17 @@ class Engine:
         self.data = self.root / "data"
         self.socket = str(self.root / "s.sock")
         self.log_path = self.root / "bookd.log"
+        self.extra = extra
+        self.start()
+
+    def restart(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(30) == 0
+        self.log_path.write_bytes(b"")
+        self.start()
+
+    def start(self) -> None:
+        extra = self.extra
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [binary("BOOKD_BIN", "bookd"), "--data", str(self.data),

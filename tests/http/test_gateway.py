@@ -79,17 +79,47 @@ def test_day_view_from_pages(gw, rid, day):
             "OUT_OF_RANGE")
 
 
-def test_day_view_with_event_type_asks_engine(gw, rid, day, engine):
+def test_day_view_with_event_type_matches_engine(gw, rid, day, engine):
+    """Buffers, notice and the type's interval applied on the pages give
+    what the engine's slots.view gives."""
+    import datetime as dt
+    et = "e-" + rid
     with engine.admin() as c:
-        c.event_type_put("e-" + rid, title="Long", lengths=[120],
-                         slot_interval=120, resources=[rid])
+        c.event_type_put(et, title="Long", lengths=[60, 120],
+                         slot_interval=30, buffer_before=30,
+                         buffer_after=45, min_notice=180, resources=[rid])
+        s = utc(day, "10:00")
+        c.book(resource=rid, start=s, end=s + 3600,
+               booker={"name": "X", "email": "x@example.org"})
+        s2 = utc(day, "15:15")
+        c.book(resource=rid, start=s2, end=s2 + 900,
+               booker={"name": "X", "email": "x@example.org"})
     v = gw.visitor()
-    r = v.get(f"/v1/resources/{rid}/days/{day}?event_type=e-{rid}"
-              "&duration=120")
-    assert r.status == 200, r.raw
-    assert r.json["source"] == "engine" and len(r.json["slots"]) == 12
-    problem(v.get(f"/v1/resources/{rid}/days/{day}?event_type=e-{rid}"
-                  "&duration=45"), 400, "BAD_REQUEST")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    for d in (today, today + dt.timedelta(days=1), day):
+        for dur in (None, 120):
+            q = f"/v1/resources/{rid}/days/{d}?event_type={et}"
+            if dur:
+                q += f"&duration={dur}"
+            r = v.get(q)
+            assert r.status == 200, r.raw
+            assert r.json["source"] == "pages"
+            with engine.admin() as c:
+                want = [x.start for x in
+                        c.slots_view(rid, d, dur or 60, event_type=et)]
+            got = [x["start_unix"] for x in r.json["slots"]]
+            assert got == [int(w.timestamp()) if hasattr(w, "timestamp")
+                           else w for w in want], (d, dur)
+            if d == day and dur is None:
+                # The buffers bite around the 10:00-11:00 booking.
+                assert utc(day, "09:00") not in got
+                assert utc(day, "11:00") not in got
+                assert utc(day, "08:00") in got and utc(day, "11:30") in got
+    r = v.get(f"/v1/resources/{rid}/days/{day}?event_type={et}"
+              "&duration=45")
+    problem(r, 400, "BAD_REQUEST")
+    problem(v.get(f"/v1/resources/{rid}/days/{day}?event_type=none-{rid}"),
+            404, "NOT_FOUND")
 
 
 def test_month(gw, rid, day, engine):
@@ -243,6 +273,10 @@ def test_error_mapping(gw, rid, day, engine):
                             "end": utc(day.replace(year=day.year + 5),
                                        "11:00")}),
             422, "OUT_OF_RANGE")
+    r = v.request("PUT", f"/v1/holds/{rid}",
+                  body={"start": start, "end": start + 25 * 3600})
+    problem(r, 429, "LIMIT")
+    assert int(r.headers["Retry-After"]) >= 1
     problem(v.request("PUT", "/v1/holds/no-such-room",
                       body={"start": start, "end": start + 900}),
             404, "NOT_FOUND")
@@ -504,3 +538,44 @@ def test_require_login(engine, keys, rid, day):
                 401, "UNAUTHENTICATED")
     finally:
         assert g.stop() == 0, g.log()
+
+
+def test_engine_restart(day):
+    from conftest import Engine
+    eng = Engine()
+    try:
+        with eng.admin() as c:
+            c.resource_create("r1", timezone="UTC")
+        g = Gateway(eng)
+        try:
+            v = g.visitor()
+            path = f"/v1/resources/r1/days/{day}?duration=60"
+            assert v.get(path).json["source"] == "pages"
+            s = Stream(g.port, f"/v1/stream?resource=r1&from={day}",
+                       v.cookies)
+            assert s.read_until(b": subscribed", 5)
+            start = utc(day, "09:00")
+            span = {"start": start, "end": start + 3600}
+            assert v.request("PUT", "/v1/holds/r1", body=span).status == 200
+            eng.restart()
+            # The stream says why and ends; the browser reconnects.
+            assert s.read_until(b"event: error", 5), s.buf
+            assert s.read_until(b"0\r\n\r\n", 5)
+            s.close()
+            # Views come from the new pages, and a write goes through on
+            # the first try (the dead connection is noticed before
+            # sending).
+            r = v.get(path)
+            assert r.status == 200 and r.json["source"] == "pages"
+            assert [x["state"] for x in r.json["slots"]].count(
+                "available") == 24
+            assert v.request("PUT", "/v1/holds/r1", body=span).status == 200
+            assert v.get("/healthz").status == 200
+            s = Stream(g.port, f"/v1/stream?resource=r1&from={day}",
+                       v.cookies)
+            assert s.read_until(b": subscribed", 5), s.buf
+            s.close()
+        finally:
+            assert g.stop() == 0, g.log()
+    finally:
+        eng.close()

@@ -279,6 +279,41 @@ START_TEST(validation)
 }
 END_TEST
 
+START_TEST(text_checks)
+{
+	static const struct {
+		const char *s;
+		bool multiline;
+		int want;
+	} cases[] = {
+	    {"plain", false, 0},
+	    {"Zo\xc3\xab \xe6\x97\xa5 \xf0\x9f\x98\x80", false, 0},
+	    {"a\tb\nc", true, 0},
+	    {"a\tb", false, WIRE_TEXT_CONTROL},
+	    {"a\nb", false, WIRE_TEXT_CONTROL},
+	    {"a\rb", true, WIRE_TEXT_CONTROL},
+	    {"\x1b" "[2J", true, WIRE_TEXT_CONTROL},
+	    {"\x7f", true, WIRE_TEXT_CONTROL},
+	    {"\xc2\x85", true, WIRE_TEXT_CONTROL}, /* C1 NEL */
+	    {"\xc2\xa0", false, 0},		   /* NBSP */
+	    {"\xff", false, WIRE_TEXT_BAD_UTF8},
+	    {"\xc0\xaf", false, WIRE_TEXT_BAD_UTF8},	 /* overlong */
+	    {"\xe0\x80\xaf", false, WIRE_TEXT_BAD_UTF8}, /* overlong */
+	    {"\xed\xa0\x80", false, WIRE_TEXT_BAD_UTF8}, /* surrogate */
+	    {"\xf4\x90\x80\x80", false, WIRE_TEXT_BAD_UTF8},
+	    {"\xe6\x97", false, WIRE_TEXT_BAD_UTF8}, /* cut short */
+	    {"\x80", false, WIRE_TEXT_BAD_UTF8},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(wire_text_check(cases[i].s, strlen(cases[i].s),
+					      cases[i].multiline) ==
+				  cases[i].want,
+			      "case %zu", i);
+	ck_assert_int_eq(wire_text_check("a\0b", 3, true), WIRE_TEXT_CONTROL);
+}
+END_TEST
+
 START_TEST(hash_map)
 {
 	struct hmap m = {0};
@@ -345,6 +380,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, span_iteration);
 	tcase_add_test(tc, framing);
 	tcase_add_test(tc, validation);
+	tcase_add_test(tc, text_checks);
 	tcase_add_test(tc, hash_map);
 	tcase_add_test(tc, crc);
 	tcase_add_test(tc, tokens);

@@ -138,7 +138,8 @@ START_TEST(span_checks)
 	    0);
 	/* Holds conflict only with other sessions. */
 	ck_assert_int_eq(
-	    state_hold_set(&st, st.res[0], "S", mon, mon + 3600, 1000), 1);
+	    state_hold_set(&st, st.res[0], "S", "u:1", mon, mon + 3600, 1000),
+	    1);
 	ck_assert_int_eq(
 	    state_check_span(&st, &a, 1, mon, mon + 900, true, "T", &co),
 	    BOOKD_E_HELD);
@@ -146,7 +147,8 @@ START_TEST(span_checks)
 	    state_check_span(&st, &a, 1, mon, mon + 900, true, "S", &co), 0);
 	/* Renewal of the same span changes no bits; expiry frees them. */
 	ck_assert_int_eq(
-	    state_hold_set(&st, st.res[0], "S", mon, mon + 3600, 2000), 0);
+	    state_hold_set(&st, st.res[0], "S", "u:1", mon, mon + 3600, 2000),
+	    0);
 	ck_assert_int_eq(state_hold_expire(&st, 1500), 0);
 	ck_assert_int_eq(state_hold_expire(&st, 2000), 1);
 	ck_assert_int_eq(

@@ -180,10 +180,95 @@ static enum MHD_Result list(struct gw_req *q, const char *op, const char *key)
 /* ---------------------------------------------------------------------- */
 /* Month and day views. */
 
+/*
+ * What a day view needs of an event type, cached per thread for
+ * ET_TTL_NS (an edit shows within that time).
+ */
+#define ET_CACHE   16
+#define ET_TTL_NS  (2 * 1000000000LL)
+#define ET_MAX_RES 64
+struct et_info {
+	char id[64];
+	int64_t at_ns;
+	bool found;
+	uint32_t lengths[16];
+	size_t nlen;
+	int64_t slot_interval, buffer_before, buffer_after; /* minutes */
+	int64_t min_notice, max_future; /* minutes, 0: none */
+	char resources[ET_MAX_RES][64];
+	size_t nres;
+};
+static _Thread_local struct et_info *et_cache;
+static _Thread_local unsigned et_next;
+
+static int64_t u_of(const msgpack_object *o)
+{
+	return o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+		   ? (int64_t)o->via.u64
+		   : 0;
+}
+
+/* The event type as the engine shows it to visitors; NULL when it cannot
+ * be had (the engine answers then). */
+static const struct et_info *event_type(struct gw_req *q, const char *id)
+{
+	const msgpack_object *res, *eo, *a;
+	int64_t now = gw_now_ns();
+	struct et_info *e = NULL;
+	struct pk k;
+	int rc;
+
+	if (et_cache == NULL &&
+	    (et_cache = calloc(ET_CACHE, sizeof *et_cache)) == NULL)
+		return NULL;
+	for (unsigned i = 0; i < ET_CACHE; i++)
+		if (strcmp(et_cache[i].id, id) == 0)
+			e = &et_cache[i];
+	if (e && now - e->at_ns < ET_TTL_NS)
+		return e->found ? e : NULL;
+	if (e == NULL)
+		e = &et_cache[et_next++ % ET_CACHE];
+	memset(e, 0, sizeof *e);
+	pk_init(&k, 1);
+	pk_str(&k, "id", id);
+	rc = gw_call(q->who.visitor, "event_type.get", &k.sb, &res, &eo);
+	msgpack_sbuffer_destroy(&k.sb);
+	if (rc != 0 && rc != BOOKD_E_NOT_FOUND)
+		return NULL;
+	snprintf(e->id, sizeof e->id, "%s", id);
+	e->at_ns = now;
+	if (rc != 0)
+		return NULL;
+	a = gw_get(res, "lengths");
+	for (uint32_t i = 0; a && a->type == MSGPACK_OBJECT_ARRAY &&
+			     i < a->via.array.size && e->nlen < 16;
+	     i++)
+		e->lengths[e->nlen++] = (uint32_t)u_of(&a->via.array.ptr[i]);
+	a = gw_get(res, "resources");
+	for (uint32_t i = 0; a && a->type == MSGPACK_OBJECT_ARRAY &&
+			     i < a->via.array.size && e->nres < ET_MAX_RES;
+	     i++) {
+		const msgpack_object *r = &a->via.array.ptr[i];
+		if (r->type == MSGPACK_OBJECT_STR && r->via.str.size < 64) {
+			memcpy(e->resources[e->nres], r->via.str.ptr,
+			       r->via.str.size);
+			e->resources[e->nres++][r->via.str.size] = 0;
+		}
+	}
+	e->slot_interval = u_of(gw_get(res, "slot_interval"));
+	e->buffer_before = u_of(gw_get(res, "buffer_before"));
+	e->buffer_after = u_of(gw_get(res, "buffer_after"));
+	e->min_notice = u_of(gw_get(res, "min_notice"));
+	e->max_future = u_of(gw_get(res, "max_future"));
+	e->found = e->nlen > 0;
+	return e->found ? e : NULL;
+}
+
 struct view_args {
 	char id[64];
 	char zone[65];
 	const char *event_type;
+	const struct et_info *et; /* when the pages can apply its rules */
 	long duration, interval;
 };
 
@@ -220,26 +305,25 @@ static int view_args(struct gw_req *q, const char *id, size_t idlen,
 			   "duration: required (minutes), or give event_type");
 		return -1;
 	}
-	if (v->duration == 0) {
-		/* The event type's first length. */
-		const msgpack_object *res, *eo, *len;
-		struct pk k;
-		int rc;
-		pk_init(&k, 1);
-		pk_str(&k, "id", v->event_type);
-		rc =
-		    gw_call(q->who.visitor, "event_type.get", &k.sb, &res, &eo);
-		msgpack_sbuffer_destroy(&k.sb);
-		if (rc != 0) {
-			*ans = gw_engine_problem(q, rc, eo, true);
-			return -1;
+	if (v->event_type) {
+		const struct et_info *e = event_type(q, v->event_type);
+		bool linked = false, length = false;
+		if (e && v->duration == 0)
+			v->duration = e->lengths[0];
+		for (size_t i = 0; e && i < e->nres; i++)
+			linked |= strcmp(e->resources[i], v->id) == 0;
+		for (size_t i = 0; e && i < e->nlen; i++)
+			length |= e->lengths[i] == (uint32_t)v->duration;
+		/* Anything the pages cannot settle (unknown type, a length or
+		 * resource it does not offer) goes to the engine, which says
+		 * what is wrong in its own words. */
+		if (e && linked && length) {
+			v->et = e;
+			if (v->interval == 0)
+				v->interval = e->slot_interval;
 		}
-		len = gw_get(res, "lengths");
-		if (len && len->type == MSGPACK_OBJECT_ARRAY &&
-		    len->via.array.size &&
-		    len->via.array.ptr[0].type ==
-			MSGPACK_OBJECT_POSITIVE_INTEGER)
-			v->duration = (long)len->via.array.ptr[0].via.u64;
+		if (v->duration == 0)
+			v->duration = 15;
 	}
 	return view_zone(q, v->id, v->zone, ans);
 }
@@ -439,68 +523,143 @@ static enum MHD_Result day_answer(struct gw_req *q, const struct view_args *v,
 	return gw_send(q, 200, buf, (size_t)(p - buf), NULL);
 }
 
-static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
-				  const char *date)
-{
-	struct vslot *s = NULL;
-	const msgpack_object *res, *eo;
-	int64_t mine_s[64], mine_e[64], dur_s = v->duration * 60;
-	size_t nmine = 0, n = 0;
+struct day_ctx {
+	struct gw_req *q;
+	int64_t dur_s;
+	int64_t mine_s[64], mine_e[64];
+	size_t nmine;
+	struct vslot *s;
+	size_t n;
+	bool answered;
 	enum MHD_Result ans;
-	struct pk k;
-	int rc;
+};
 
-	/* The visitor's own holds of the day, to mark them "mine". */
-	pk_init(&k, 4);
-	pk_str(&k, "resource", v->id);
-	pk_str(&k, "date", date);
-	pk_str(&k, "tz", v->zone);
-	pk_str(&k, "session", q->who.visitor);
-	rc = gw_call(q->who.visitor, "holds.day", &k.sb, &res, &eo);
-	msgpack_sbuffer_destroy(&k.sb);
-	if (rc != 0)
-		return gw_engine_problem(q, rc, eo, true);
-	for (uint32_t i = 0; res->type == MSGPACK_OBJECT_ARRAY &&
-			     i < res->via.array.size && nmine < 64;
-	     i++) {
-		const msgpack_object *h = &res->via.array.ptr[i];
-		const msgpack_object *m = gw_get(h, "mine"),
-				     *hs = gw_get(h, "start"),
-				     *he = gw_get(h, "end");
-		if (m && m->type == MSGPACK_OBJECT_BOOLEAN && m->via.boolean &&
-		    hs && he) {
-			mine_s[nmine] = hs->via.i64;
-			mine_e[nmine++] = he->via.i64;
-		}
+static void day_take(size_t i, int rc, const msgpack_object *res,
+		     const msgpack_object *eo, void *arg)
+{
+	struct day_ctx *d = arg;
+
+	if (d->answered)
+		return;
+	if (rc != 0) {
+		d->ans = gw_engine_problem(d->q, rc, eo, true);
+		d->answered = true;
+		return;
 	}
-	pk_init(&k, view_nargs(v) + 1);
-	pack_view(&k, v, "date", date);
-	pk_str(&k, "session", q->who.visitor);
-	rc = gw_call(q->who.visitor, "slots.view", &k.sb, &res, &eo);
-	msgpack_sbuffer_destroy(&k.sb);
-	if (rc != 0)
-		return gw_engine_problem(q, rc, eo, true);
+	if (i == 0) {
+		/* holds.day: the visitor's own holds, to mark them "mine". */
+		for (uint32_t j = 0; res->type == MSGPACK_OBJECT_ARRAY &&
+				     j < res->via.array.size && d->nmine < 64;
+		     j++) {
+			const msgpack_object *h = &res->via.array.ptr[j];
+			const msgpack_object *m = gw_get(h, "mine"),
+					     *hs = gw_get(h, "start"),
+					     *he = gw_get(h, "end");
+			if (m && m->type == MSGPACK_OBJECT_BOOLEAN &&
+			    m->via.boolean && hs && he) {
+				d->mine_s[d->nmine] = hs->via.i64;
+				d->mine_e[d->nmine++] = he->via.i64;
+			}
+		}
+		return;
+	}
+	/* slots.view */
 	if (res->type == MSGPACK_OBJECT_ARRAY && res->via.array.size)
-		s = calloc(res->via.array.size, sizeof *s);
-	for (uint32_t i = 0; s && i < res->via.array.size; i++) {
-		const msgpack_object *x = &res->via.array.ptr[i];
+		d->s = calloc(res->via.array.size, sizeof *d->s);
+	for (uint32_t j = 0; d->s && j < res->via.array.size; j++) {
+		const msgpack_object *x = &res->via.array.ptr[j];
 		const msgpack_object *st = gw_get(x, "start"),
 				     *state = gw_get(x, "state");
+		struct vslot *o = &d->s[d->n];
 		if (st == NULL || state == NULL ||
 		    state->type != MSGPACK_OBJECT_STR)
 			continue;
-		s[n].start = st->via.i64;
-		s[n].state =
-		    state->via.str.size == 8 ? "reserved" : "available";
-		for (size_t j = 0; j < nmine && s[n].state[0] == 'a'; j++)
-			if (s[n].start < mine_e[j] &&
-			    s[n].start + dur_s > mine_s[j])
-				s[n].state = "mine";
-		n++;
+		o->start = st->via.i64;
+		o->state = state->via.str.size == 8 ? "reserved" : "available";
+		for (size_t k = 0; k < d->nmine && o->state[0] == 'a'; k++)
+			if (o->start < d->mine_e[k] &&
+			    o->start + d->dur_s > d->mine_s[k])
+				o->state = "mine";
+		d->n++;
 	}
-	ans = day_answer(q, v, date, dur_s, s, n, "engine");
-	free(s);
-	return ans;
+}
+
+/* The day view from the engine: holds.day and slots.view, pipelined. */
+static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
+				  const char *date)
+{
+	static const char *const ops[2] = {"holds.day", "slots.view"};
+	struct day_ctx d = {.q = q, .dur_s = v->duration * 60};
+	const msgpack_sbuffer *args[2];
+	struct pk h, k;
+	int rc;
+
+	pk_init(&h, 4);
+	pk_str(&h, "resource", v->id);
+	pk_str(&h, "date", date);
+	pk_str(&h, "tz", v->zone);
+	pk_str(&h, "session", q->who.visitor);
+	pk_init(&k, view_nargs(v) + 1);
+	pack_view(&k, v, "date", date);
+	pk_str(&k, "session", q->who.visitor);
+	args[0] = &h.sb;
+	args[1] = &k.sb;
+	rc = gw_call_n(q->who.visitor, 2, ops, args, day_take, &d);
+	msgpack_sbuffer_destroy(&h.sb);
+	msgpack_sbuffer_destroy(&k.sb);
+	if (!d.answered)
+		d.ans = rc != 0 ? gw_engine_problem(q, rc, NULL, true)
+				: day_answer(q, v, date, d.dur_s, d.s, d.n,
+					     "engine");
+	free(d.s);
+	return d.ans;
+}
+
+/*
+ * An event type's rules over the starts the pages listed, as slots.day
+ * applies them: now + min_notice <= start <= now + max_future, and the
+ * buffers before and after the span free of bookings (they need not be
+ * open).  The buffers are read after the starts, not in the same cut: a
+ * booking landing in between shows on the next read.  0, or
+ * BOOKD_E_STALE when a buffer cannot be read (the engine answers then).
+ */
+static int event_type_rules(bookd_reader *r, uint32_t idx,
+			    const struct et_info *e, long duration,
+			    struct bookd_reader_view_slot *out, size_t *n)
+{
+	struct timespec ts;
+	int64_t now, dur = duration * 60;
+	size_t j = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = ts.tv_sec;
+	for (size_t i = 0; i < *n; i++) {
+		int64_t st = out[i].start;
+		uint32_t units;
+		if (st < now + e->min_notice * 60)
+			continue;
+		if (e->max_future && st > now + e->max_future * 60)
+			continue;
+		if (e->buffer_before) {
+			if (bookd_reader_free_units(r, idx,
+						    st - e->buffer_before * 60,
+						    st, &units) != 0)
+				return BOOKD_E_STALE;
+			if (units == 0)
+				continue;
+		}
+		if (e->buffer_after) {
+			if (bookd_reader_free_units(
+				r, idx, st + dur,
+				st + dur + e->buffer_after * 60, &units) != 0)
+				return BOOKD_E_STALE;
+			if (units == 0)
+				continue;
+		}
+		out[j++] = out[i];
+	}
+	*n = j;
+	return 0;
 }
 
 static enum MHD_Result day(struct gw_req *q, const char *id, size_t idlen,
@@ -523,11 +682,16 @@ static enum MHD_Result day(struct gw_req *q, const char *id, size_t idlen,
 		return ans;
 	if (bookd_reader_date(date, &d) != 0)
 		return bad(q, "date", "date: not a date YYYY-MM-DD");
-	if (v.event_type == NULL && !gw_cfg.reads_engine &&
-	    (r = gw_reader()) != NULL && reader_index(r, v.id, &idx, &rc) == 0)
+	if ((v.event_type == NULL || v.et) && !gw_cfg.reads_engine &&
+	    (r = gw_reader()) != NULL &&
+	    reader_index(r, v.id, &idx, &rc) == 0) {
 		rc = bookd_reader_slots_view_tz(r, idx, d, v.zone,
 						(uint32_t)v.duration,
 						(uint32_t)v.interval, out, &n);
+		if (rc == 0 && v.et)
+			rc =
+			    event_type_rules(r, idx, v.et, v.duration, out, &n);
+	}
 	if (rc == BOOKD_E_BAD_REQUEST)
 		return bad(q, "duration", "duration/interval: not valid here");
 	if (rc == BOOKD_E_OUT_OF_RANGE)

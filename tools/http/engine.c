@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,20 @@ static bookd_conn *open_conn(bool public)
 	return c;
 }
 
+/*
+ * An idle request connection has nothing to read: it has no
+ * subscriptions, so readable means the engine closed it (a restart) or
+ * said why before closing.  Finding that out before sending makes a write
+ * safe to send on a fresh connection instead of failing with an unknown
+ * outcome.
+ */
+static bool gone(bookd_conn *c)
+{
+	struct pollfd pf = {.fd = bookd_fd(c), .events = POLLIN};
+
+	return bookd_broken(c) || poll(&pf, 1, 0) != 0;
+}
+
 static bool read_only(const char *op)
 {
 	static const char *const ro[] = {
@@ -155,7 +170,7 @@ int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 		return BOOKD_E_NOMEM;
 	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if (*slot && bookd_broken(*slot)) {
+		if (*slot && gone(*slot)) {
 			bookd_close(*slot);
 			*slot = NULL;
 		}
@@ -180,6 +195,55 @@ int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 			break;
 	}
 	return rc;
+}
+
+int gw_call_n(const char *visitor, size_t n, const char *const *ops,
+	      const msgpack_sbuffer *const *args, gw_take_fn take, void *ctx)
+{
+	struct thread_eng *t = eng();
+	bool public = visitor && !gw_as_supported;
+	const msgpack_object *res;
+	bookd_conn **slot;
+	size_t sent, i;
+	int rc = BOOKD_E_NOMEM, tries;
+
+	if (t == NULL)
+		return BOOKD_E_NOMEM;
+	slot = public ? &t->pub : &t->priv;
+	for (tries = 0; tries < 2; tries++) {
+		if (*slot && gone(*slot)) {
+			bookd_close(*slot);
+			*slot = NULL;
+		}
+		if (*slot == NULL && (*slot = open_conn(public)) == NULL)
+			return BOOKD_E_UNAVAILABLE;
+		if (!public && (rc = bookd_set_as(*slot, visitor)) != 0)
+			return rc;
+		for (sent = 0; sent < n; sent++)
+			if ((rc = bookd_send(
+				 *slot, ops[sent],
+				 args[sent] ? args[sent]->data : NULL,
+				 args[sent] ? args[sent]->size : 0, NULL)) != 0)
+				break;
+		for (i = 0; i < sent && !bookd_broken(*slot); i++) {
+			int r = bookd_recv(*slot, NULL, &res);
+			if (bookd_broken(*slot))
+				break;
+			take(i, r, r == 0 ? res : NULL,
+			     r == 0 ? NULL : bookd_errobj(*slot), ctx);
+		}
+		if (!bookd_broken(*slot) && sent == n)
+			return 0;
+		bookd_close(*slot);
+		*slot = NULL;
+		if (i > 0)
+			/* Some replies were taken: do not repeat them. */
+			return BOOKD_E_UNAVAILABLE;
+		for (i = 0; i < n; i++)
+			if (!read_only(ops[i]))
+				return BOOKD_E_UNAVAILABLE;
+	}
+	return BOOKD_E_UNAVAILABLE;
 }
 
 int gw_engine_probe(void)

@@ -153,6 +153,16 @@ bookd_reader *gw_reader(void);
  */
 int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 	    const msgpack_object **res, const msgpack_object **errobj);
+/*
+ * n requests pipelined on one round trip (same visitor rule as gw_call).
+ * take(i, rc, res, errobj, ctx) sees each reply in order; res and errobj
+ * are valid only during that call.  0 when every reply was taken, else a
+ * transport error (503) and take may have seen only some replies.
+ */
+typedef void (*gw_take_fn)(size_t i, int rc, const msgpack_object *res,
+			   const msgpack_object *errobj, void *ctx);
+int gw_call_n(const char *visitor, size_t n, const char *const *ops,
+	      const msgpack_sbuffer *const *args, gw_take_fn take, void *ctx);
 /* The engine's error as a problem answer (public: conflicts stay bare). */
 enum MHD_Result gw_engine_problem(struct gw_req *q, int err,
 				  const msgpack_object *errobj, bool public);

@@ -242,8 +242,9 @@ static enum MHD_Result serve_static(struct gw_req *q)
 		strcat(path, "/index.html");
 	}
 	if (realpath(path, real) == NULL ||
-	    strncmp(real, root, strlen(root)) != 0 || stat(real, &st) != 0 ||
-	    !S_ISREG(st.st_mode))
+	    strncmp(real, root, strlen(root)) != 0 ||
+	    (real[strlen(root)] != '/' && real[strlen(root)] != 0) ||
+	    stat(real, &st) != 0 || !S_ISREG(st.st_mode))
 		return gw_problem(q, 404, "NOT_FOUND", "no such page", NULL);
 	fd = open(real, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
