@@ -120,7 +120,8 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.engine = Proc([str(binary("BOOKD_BIN", "bookd")), "--data",
                             str(self.data), "--socket", self.sock,
-                            "--hold-ttl-ms", str(HOLD_TTL_MS)],
+                            "--hold-ttl-ms", str(HOLD_TTL_MS),
+                            "--max-hold-minutes", "4320"],
                            root / "bookd.log")
         self.wait(lambda: "bookd: ready" in self.engine.log(), self.engine,
                   "bookd ready")

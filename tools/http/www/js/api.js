@@ -202,7 +202,9 @@ export function explain(err, what = "this time") {
     case "INACTIVE":
       return "This is not taking bookings at the moment. Choose something else or come back later.";
     case "LIMIT":
-      return `Too many attempts in a short time. Wait ${err.retryAfter || "a few"} seconds, then try again.`;
+      if (err.field === "end")
+        return `${cap(what)} is longer than can be held while you fill in the form. Choose a shorter length, or contact the studio to book it.`;
+      return `Too many attempts in a short time. Wait ${err.retryAfter > 1 ? `${err.retryAfter} seconds` : err.retryAfter === 1 ? "a second" : "a few seconds"}, then try again.`;
     case "UNAUTHENTICATED":
       return "You need to sign in before booking. Sign in, then send the form again.";
     case "FORBIDDEN":

@@ -380,7 +380,7 @@ export async function startBooker() {
     if (s.type.id) body.event_type = s.type.id;
     try {
       const b = api.bookingOf(await api.book(body, s.key));
-      hold.consumed();
+      hold.forget();
       s.sending = false;
       done(b, c);
     } catch (err) {
@@ -389,8 +389,7 @@ export async function startBooker() {
       btn.textContent = s.type.requires_confirmation ? "Send request" : "Book";
       const what = clock(c.start, s.zone);
       if (["HELD", "CONFLICT", "CLOSED", "OUT_OF_RANGE", "INACTIVE"].includes(err.code)) {
-        hold.stop();
-        hold.current = null;
+        hold.release();
         backToList(`Your booking was not made. ${api.explain(err, what)}`);
         return;
       }

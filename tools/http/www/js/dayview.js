@@ -234,10 +234,9 @@ export class DayView {
       if (want !== li) this.list.insertBefore(li, want);
       prev = li;
     }
-    for (const [k, li] of old) {
+    for (const li of old.values()) {
       changes.push(`${li.firstChild.firstChild.textContent} is no longer available`);
       li.remove();
-      void k;
     }
     if (focused && !this.list.contains(focused)) {
       const items = this.list.querySelectorAll("button");

@@ -93,7 +93,7 @@ export class Hold {
   }
 
   // The hold was turned into a booking: stop renewing, nothing to release.
-  consumed() {
+  forget() {
     this.stop();
     this.current = null;
   }
