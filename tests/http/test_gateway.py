@@ -115,6 +115,22 @@ def test_day_view_with_event_type_matches_engine(gw, rid, day, engine):
                 assert utc(day, "09:00") not in got
                 assert utc(day, "11:00") not in got
                 assert utc(day, "08:00") in got and utc(day, "11:30") in got
+    with engine.admin() as c:
+        c.event_type_put("m-" + rid, title="Soon", lengths=[60],
+                         buffer_after=30, min_notice=120,
+                         max_future=3 * 1440, resources=[rid])
+    frm, to = today - dt.timedelta(days=1), today + dt.timedelta(days=6)
+    for t in (et, "m-" + rid):
+        r = v.get(f"/v1/resources/{rid}/month?event_type={t}"
+                  f"&from={frm}&to={to}")
+        assert r.status == 200 and r.json["source"] == "pages", r.raw
+        with engine.admin() as c:
+            want = c.slots_month(rid, frm, to, 60, event_type=t)
+        got = {x["date"]: x["available"] for x in r.json["days"]}
+        assert got == {str(k): v for k, v in want.items()}, (got, want)
+        assert got[str(frm)] is False and got[str(today + dt.timedelta(
+            days=1))] is True
+        assert got[str(to)] is (t == et)
     r = v.get(f"/v1/resources/{rid}/days/{day}?event_type={et}"
               "&duration=45")
     problem(r, 400, "BAD_REQUEST")
@@ -445,6 +461,20 @@ def test_health_metrics_limits(gw, rid, day):
     r = v.request("POST", "/v1/bookings", raw=b"x" * 70000,
                   headers={"Content-Type": "application/json"})
     problem(r, 413, "TOO_LARGE")
+    # A body far past the limit: the connection is closed, unread.
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(b"POST /v1/bookings HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/json\r\n"
+              b"Content-Length: 100000000\r\n\r\n")
+    sent, closed = 0, False
+    try:
+        while sent < 20_000_000:
+            s.sendall(b"x" * 65536)
+            sent += 65536
+    except OSError:
+        closed = True
+    s.close()
+    assert closed and sent < 4_000_000, sent
     s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 +
               b"\r\n\r\n")
@@ -523,11 +553,29 @@ def test_rate_limit_streams_slowloris_and_stop(engine, rid, day):
         g.stop()
 
 
-def test_require_login(engine, keys, rid, day):
-    from conftest import ISSUER
+def test_require_login(engine, rid, day):
+    from conftest import ISSUER, Keys
+    keys = Keys(engine.root / "jwks-2.json")
     g = Gateway(engine, "--jwks", str(keys.path), "--issuer", ISSUER,
                 "--audience", AUDIENCE, "--require-login-to-book")
     try:
+        # The JWKS file is re-read when it changes: new keys in, old out.
+        u = g.visitor()
+        u.bearer = keys.token()
+        assert u.get("/v1/me/bookings").status == 200
+        old = keys.token()
+        time.sleep(1.1)
+        keys = Keys(keys.path)
+        deadline = time.monotonic() + 5
+        while Visitor(g.port).get("/healthz").status == 200:
+            w = Visitor(g.port)
+            w.bearer = keys.token()
+            if w.get("/v1/me/bookings").status == 200:
+                break
+            assert time.monotonic() < deadline, "new keys not taken"
+            time.sleep(0.2)
+        u.bearer = old
+        problem(u.get("/v1/me/bookings"), 401, "UNAUTHENTICATED")
         v = g.visitor()
         v.get("/v1/resources")
         start = utc(day, "22:00")
@@ -579,3 +627,28 @@ def test_engine_restart(day):
             assert g.stop() == 0, g.log()
     finally:
         eng.close()
+
+
+def test_dst_day_times(gw, rid):
+    """Europe/Berlin springs forward on 2027-03-28: 23 hourly starts, each
+    named with the offset in force at that instant."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    berlin = ZoneInfo("Europe/Berlin")
+    v = gw.visitor()
+    for date, n in (("2027-03-28", 23), ("2027-10-31", 25)):
+        r = v.get(f"/v1/resources/{rid}/days/{date}?duration=60")
+        assert r.status == 200, r.raw
+        slots = r.json["slots"]
+        assert len(slots) == n
+        for x in slots:
+            for k in ("start", "end"):
+                want = dt.datetime.fromtimestamp(
+                    x[k + "_unix"], berlin).isoformat()
+                assert x[k] == want, (x, want)
+        r = v.get(f"/v1/resources/{rid}/days/{date}?duration=60&tz="
+                  "America/New_York")
+        ny = ZoneInfo("America/New_York")
+        for x in r.json["slots"]:
+            assert x["start"] == dt.datetime.fromtimestamp(
+                x["start_unix"], ny).isoformat()

@@ -363,6 +363,37 @@ static uint32_t view_nargs(const struct view_args *v)
 	       (v->event_type != NULL);
 }
 
+static int event_type_rules(bookd_reader *r, uint32_t idx,
+			    const struct et_info *e, long duration,
+			    struct bookd_reader_view_slot *out, size_t *n);
+
+/* A month with an event type: each day's starts with the type's rules. */
+static int month_with_type(bookd_reader *r, uint32_t idx,
+			   const struct view_args *v, int64_t f, int64_t t,
+			   uint8_t *avail)
+{
+	struct bookd_reader_view_slot out[BOOKD_READER_MAX_STARTS];
+	size_t n;
+	int rc;
+
+	for (int64_t d = f; d <= t; d++) {
+		rc = bookd_reader_slots_view_tz(r, idx, d, v->zone,
+						(uint32_t)v->duration,
+						(uint32_t)v->interval, out, &n);
+		if (rc == BOOKD_E_OUT_OF_RANGE) {
+			avail[d - f] = 0;
+			continue;
+		}
+		if (rc == 0)
+			rc = event_type_rules(r, idx, v->et, v->duration, out,
+					      &n);
+		if (rc != 0)
+			return rc;
+		avail[d - f] = n > 0;
+	}
+	return 0;
+}
+
 static enum MHD_Result month(struct gw_req *q, const char *id, size_t idlen)
 {
 	const char *from = arg(q, "from"), *to = arg(q, "to");
@@ -386,11 +417,12 @@ static enum MHD_Result month(struct gw_req *q, const char *id, size_t idlen)
 		return bad(q, "to", "to: required, a date YYYY-MM-DD");
 	if (t < f || t - f >= BOOKD_READER_MONTH_MAX)
 		return bad(q, "to", "to: on or after from, at most 366 days");
-	if (v.event_type == NULL && !gw_cfg.reads_engine &&
+	if ((v.event_type == NULL || v.et) && !gw_cfg.reads_engine &&
 	    (r = gw_reader()) != NULL && reader_index(r, v.id, &idx, &rc) == 0)
-		rc = bookd_reader_slots_month(r, idx, f, t, v.zone,
-					      (uint32_t)v.duration,
-					      (uint32_t)v.interval, avail);
+		rc = v.et ? month_with_type(r, idx, &v, f, t, avail)
+			  : bookd_reader_slots_month(
+				r, idx, f, t, v.zone, (uint32_t)v.duration,
+				(uint32_t)v.interval, avail);
 	if (rc == BOOKD_E_BAD_REQUEST)
 		return bad(q, "duration", "duration/interval: not valid here");
 	o = json_object();
@@ -502,15 +534,27 @@ static enum MHD_Result day_answer(struct gw_req *q, const struct view_args *v,
 	p = put(p, ",\"source\":\"");
 	p = put(p, src);
 	p = put(p, "\",\"slots\":[");
+	/* One offset for the whole answer unless it changes within it (a
+	 * DST day): then each instant looks up its own. */
+	bool one = n == 0 || z == NULL ||
+		   tz_offset_at(z, s[0].start) ==
+		       tz_offset_at(z, s[n - 1].start + dur_s);
+	int64_t off = n && z ? tz_offset_at(z, s[0].start) : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			*p++ = ',';
-		gw_iso_z(s[i].start, z, iso);
+		if (one)
+			gw_iso_off(s[i].start, off, iso);
+		else
+			gw_iso_z(s[i].start, z, iso);
 		p = put(p, "{\"start\":\"");
 		p = put(p, iso);
 		p = put(p, "\",\"start_unix\":");
 		p = put_i64(p, s[i].start);
-		gw_iso_z(s[i].start + dur_s, z, iso);
+		if (one)
+			gw_iso_off(s[i].start + dur_s, off, iso);
+		else
+			gw_iso_z(s[i].start + dur_s, z, iso);
 		p = put(p, ",\"end\":\"");
 		p = put(p, iso);
 		p = put(p, "\",\"end_unix\":");

@@ -469,7 +469,12 @@ static char *two(char *p, unsigned v)
 /* Hand-formatted: this runs twice per slot of every day view. */
 void gw_iso_z(int64_t t, const struct tz *z, char out[40])
 {
-	int64_t off = z ? tz_offset_at(z, t) : 0, local, days, sod;
+	gw_iso_off(t, z ? tz_offset_at(z, t) : 0, out);
+}
+
+void gw_iso_off(int64_t t, int64_t off, char out[40])
+{
+	int64_t local, days, sod;
 	unsigned m, d;
 	int y;
 	char *p = out;
@@ -680,7 +685,8 @@ static void rezone(json_t *v, const char *tz, int depth)
 	if (depth > 32)
 		return;
 	if (json_is_array(v)) {
-		json_array_foreach(v, i, x) rezone(x, tz, depth + 1);
+		for (i = 0; i < json_array_size(v); i++)
+			rezone(json_array_get(v, i), tz, depth + 1);
 		return;
 	}
 	if (!json_is_object(v))
@@ -688,8 +694,10 @@ static void rezone(json_t *v, const char *tz, int depth)
 	x = json_object_get(v, "timezone");
 	if (json_is_string(x) && json_object_get(v, "booker"))
 		tz = json_string_value(x);
-	json_object_foreach(v, k, x)
-	{
+	for (void *it = json_object_iter(v); it;
+	     it = json_object_iter_next(v, it)) {
+		k = json_object_iter_key(it);
+		x = json_object_iter_value(it);
 		size_t n = strlen(k);
 		char base[64];
 		json_t *u;
@@ -739,12 +747,15 @@ int gw_pack_json(msgpack_packer *pk, const json_t *v)
 						  json_string_length(v));
 	case JSON_ARRAY:
 		rc = msgpack_pack_array(pk, json_array_size(v));
-		json_array_foreach(v, i, x) rc |= gw_pack_json(pk, x);
+		for (i = 0; i < json_array_size(v); i++)
+			rc |= gw_pack_json(pk, json_array_get(v, i));
 		return rc;
 	case JSON_OBJECT:
 		rc = msgpack_pack_map(pk, json_object_size(v));
-		json_object_foreach((json_t *)v, k, x)
-		{
+		for (void *it = json_object_iter((json_t *)v); it;
+		     it = json_object_iter_next((json_t *)v, it)) {
+			k = json_object_iter_key(it);
+			x = json_object_iter_value(it);
 			rc |= msgpack_pack_str_with_body(pk, k, strlen(k));
 			rc |= gw_pack_json(pk, x);
 		}

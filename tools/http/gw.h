@@ -92,6 +92,7 @@ struct gw_req {
 	char *body;
 	size_t body_len;
 	bool body_too_large;
+	uint64_t body_seen; /* bytes past the limit, discarded */
 	bool have_cookie;
 	char sid[33]; /* the cookie's session id, hex */
 	bool new_sid; /* set a cookie on the answer */
@@ -184,6 +185,8 @@ void gw_iso(int64_t t, const char *tz, char out[40]);
 struct tz;
 /* The same with the zone already loaded (NULL: UTC). */
 void gw_iso_z(int64_t t, const struct tz *z, char out[40]);
+/* The same with the UTC offset (seconds east) already known. */
+void gw_iso_off(int64_t t, int64_t off, char out[40]);
 /* Set key (ISO) and key_unix on obj for instant t. */
 void gw_set_time(json_t *obj, const char *key, int64_t t, const char *tz);
 /* Parse an instant: a JSON integer (Unix seconds) or an ISO 8601 string

@@ -191,8 +191,8 @@ static int load(bool first)
 		return -1;
 	}
 	memset(nk, 0, sizeof nk);
-	json_array_foreach(arr, i, k)
-	{
+	for (i = 0; i < json_array_size(arr); i++) {
+		k = json_array_get(arr, i);
 		json_t *kty = json_object_get(k, "kty"),
 		       *kid = json_object_get(k, "kid"),
 		       *use = json_object_get(k, "use");
@@ -308,11 +308,12 @@ static bool has_value(json_t *claim, const char *want)
 		return strcmp(json_string_value(claim), want) == 0;
 	if (json_is_true(claim))
 		return strcmp(want, "true") == 0;
-	if (json_is_array(claim))
-		json_array_foreach(claim, i,
-				   x) if (json_is_string(x) &&
-					  strcmp(json_string_value(x), want) ==
-					      0) return true;
+	for (i = 0; json_is_array(claim) && i < json_array_size(claim); i++) {
+		x = json_array_get(claim, i);
+		if (json_is_string(x) &&
+		    strcmp(json_string_value(x), want) == 0)
+			return true;
+	}
 	return false;
 }
 

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <signal.h>
@@ -70,13 +71,21 @@ static void hex(const unsigned char *p, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
+/* Fetched once at start: SHA256() fetches the algorithm (and takes the
+ * provider's locks) on every call; a fetched EVP_MD is safe to share. */
+static EVP_MD *sha;
+
 /* "c-" or "u-" and 32 hex digits of SHA-256(what). */
 static void visitor_id(char prefix, const char *what,
 		       char out[GW_VISITOR_MAX + 1])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
 
-	SHA256((const unsigned char *)what, strlen(what), md);
+	if (sha == NULL ||
+	    !EVP_Digest(what, strlen(what), md, &mdlen, sha, NULL) ||
+	    mdlen < 16)
+		SHA256((const unsigned char *)what, strlen(what), md);
 	out[0] = prefix;
 	out[1] = '-';
 	hex(md, 16, out + 2);
@@ -499,6 +508,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 			q->body[q->body_len] = 0;
 		} else {
 			q->body_too_large = true;
+			/* Far past the limit: stop reading and hang up rather
+			 * than drain a body nobody will read. */
+			q->body_seen += *upload_size;
+			if (q->body_seen > 16 * (uint64_t)gw_cfg.max_body)
+				return MHD_NO;
 		}
 		*upload_size = 0;
 		return MHD_YES;
@@ -738,6 +752,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	sha = EVP_MD_fetch(NULL, "SHA256", NULL);
 	if (gw_engine_probe() != 0)
 		return 1;
 	if (gw_cfg.jwks && gw_jwt_init() != 0)
@@ -807,5 +822,6 @@ int main(int argc, char **argv)
 	MHD_stop_daemon(d);
 	fprintf(stderr, "bookd-http: stopped\n");
 	free(gw_cfg.engine_token);
+	EVP_MD_free(sha);
 	return 0;
 }
