@@ -38,7 +38,9 @@ def test_two_visitors_live(stack, day, browsers):
     t13, t14 = at(BERLIN, day, "13:00"), at(BERLIN, day, "14:00")
     open_booker(a, stack.url, "session", date)
     open_booker(b, stack.url, "session", date)
-    b.execute_script("window.__sameDocument = 1")
+    b.execute_script("window.__sameDocument = 1; window.__btn = document."
+                     "querySelector('#day button[data-start=\"' + "
+                     "arguments[0] + '\"]')", at(BERLIN, day, "09:00"))
     assert slot_state(b, t14) == "available"
     assert hm(slot(b, t14).find_element("css selector", ".time").text) == \
         (14, 0)
@@ -51,6 +53,14 @@ def test_two_visitors_live(stack, day, browsers):
     seen = time.monotonic() - start
     assert seen < 1.0
     assert "reserved" in slot(b, t14).text
+    # Updated in place (no flicker): the other buttons are the same nodes,
+    # and the change is announced to screen readers.
+    assert b.execute_script("return window.__btn.isConnected && "
+                            "window.__btn === document.querySelector("
+                            "'#day button[data-start=\"' + arguments[0] + "
+                            "'\"]')", at(BERLIN, day, "09:00"))
+    until("the announcement", lambda: "14:00 is now reserved" in
+          css(b, "#live").get_attribute("textContent"))
     until("A's form", lambda: visible(a, "#step-form"))
     assert "held for you" in css(a, "#hold-status").text
     assert slot_state(a, t14) == "mine"
