@@ -187,7 +187,9 @@ class Stack:
             week = [(d, "09:00", "18:00") for d in range(1, 8)]
             for rid, name in [("studio-a", "Studio A"),
                               ("studio-b", "Studio B"),
-                              ("studio-k", "Studio K")]:
+                              ("studio-k", "Studio K"),
+                              ("booth-1", "Vocal booth 1"),
+                              ("booth-2", "Vocal booth 2")]:
                 c.resource_create(rid, name=name, timezone="Europe/Berlin")
                 c.schedule_put(rid, "Europe/Berlin", week)
             c.resource_create("room-dst", name="Rehearsal room",
@@ -201,6 +203,8 @@ class Stack:
                              requires_confirmation=True)
             c.event_type_put("rehearsal", title="Rehearsal", lengths=[60],
                              resources=["room-dst"])
+            c.event_type_put("booth", title="Vocal booth", lengths=[60],
+                             resources=["booth-1", "booth-2"])
             c.resource_create("van", name="Tour van",
                               timezone="Europe/Berlin")
             c.event_type_put("tour", title="Van hire", lengths=[2880],

@@ -405,3 +405,29 @@ def test_multi_day_span_and_login_email(stack, day, browsers):
     b = [x for x in page.bookings if int(x.start.timestamp()) == noon][0]
     assert int(b.end.timestamp()) == noon + 2 * 86400
     assert b.booker["email"] == "vera@example.com"
+
+
+def test_any_free_resource(stack, day, browsers):
+    """With two booths, one visitor's hold leaves the time free for "any
+    free one"; choosing it holds the other booth; then it is reserved."""
+    a, b = browsers(), browsers()
+    d6 = day + dt.timedelta(days=6)
+    t10 = at(BERLIN, d6, "10:00")
+    open_booker(a, stack.url, "booth", d6.isoformat())
+    open_booker(b, stack.url, "booth", d6.isoformat())
+    assert css(b, "#resource").get_attribute("value") == ""  # any
+    assert "Any free one" in css(b, "#resource").text
+    slot(a, t10).click()
+    until("A's form", lambda: visible(a, "#step-form"))
+    first = "Vocal booth 1" if "booth 1" in css(a, "#form-summary").text \
+        else "Vocal booth 2"
+    time.sleep(0.5)  # B has had the change pushed by now
+    assert slot_state(b, t10) == "available"
+    slot(b, t10).click()
+    until("B's form", lambda: visible(b, "#step-form"))
+    other = css(b, "#form-summary").text
+    assert "Vocal booth" in other and first not in other
+    # Both booths held: a third visitor sees 10:00 reserved.
+    c = browsers()
+    open_booker(c, stack.url, "booth", d6.isoformat())
+    until("10:00 reserved for C", lambda: slot_state(c, t10) == "reserved")
