@@ -268,20 +268,68 @@ def pytest_runtest_makereport(item, call):
         item.bookd_failed = rep.failed
 
 
+class Pool:
+    """Browsers kept for the session: starting Chromium costs seconds, so a
+    test's browsers are reset (cookies, storage, overrides) and reused."""
+
+    def __init__(self) -> None:
+        self.idle: list[webdriver.Chrome] = []
+
+    def take(self, zone: str = "Europe/Berlin", width: int = 1280,
+             height: int = 900) -> webdriver.Chrome:
+        for d in self.idle:
+            if d.bookd_zone == zone:
+                self.idle.remove(d)
+                d.set_window_size(width, height)
+                return d
+        d = make_browser(zone, width, height)
+        d.bookd_zone = zone
+        return d
+
+    def give(self, d: webdriver.Chrome, url: str) -> None:
+        """Back to the pool as a new visitor: a fresh session cookie, no
+        token, no blocked URLs, the light scheme."""
+        if d.current_url.startswith(url):
+            d.execute_script("sessionStorage.clear(); localStorage.clear()")
+        d.get("about:blank")
+        d.execute_cdp_cmd("Network.enable", {})
+        d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        d.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+        self.idle.append(d)
+
+    def quit(self, d: webdriver.Chrome) -> None:
+        d.quit()
+        subprocess.run(["rm", "-rf", d.bookd_profile], check=False)
+
+    def close(self) -> None:
+        while self.idle:
+            self.quit(self.idle.pop())
+
+
+@pytest.fixture(scope="session")
+def pool() -> Iterator[Pool]:
+    p = Pool()
+    yield p
+    p.close()
+
+
 @pytest.fixture
-def browsers(request) -> Iterator:
-    """A factory of browsers, all quit at the end of the test.  After a
-    failure each browser's screen, page text and console go to
-    build/screenshots/fail-TEST-N.*."""
+def browsers(request, pool, stack) -> Iterator:
+    """A factory of browsers (new visitors), handed back at the end of the
+    test.  After a failure each browser's screen, page text and console go
+    to build/screenshots/fail-TEST-N.* and the browsers are quit."""
     made: list[webdriver.Chrome] = []
 
     def make(**kw) -> webdriver.Chrome:
-        d = make_browser(**kw)
+        d = pool.take(**kw)
+        d.get_log("browser")  # drop what an earlier test left
         made.append(d)
         return d
 
     yield make
-    if getattr(request.node, "bookd_failed", False):
+    failed = getattr(request.node, "bookd_failed", False)
+    if failed:
         SHOTS.mkdir(parents=True, exist_ok=True)
         for i, d in enumerate(made):
             base = SHOTS / f"fail-{request.node.name}-{i}"
@@ -293,10 +341,14 @@ def browsers(request) -> Iterator:
                 base.with_suffix(".txt").write_text(text + "\n---\n" + logs)
             except Exception as e:  # the browser may be gone
                 base.with_suffix(".txt").write_text(f"no capture: {e}")
+    errors = []
     for d in made:
-        errors = [e for e in d.get_log("browser")
-                  if e["level"] == "SEVERE" and "Failed to load resource"
-                  not in e["message"]]
-        d.quit()
-        subprocess.run(["rm", "-rf", d.bookd_profile], check=False)
-        assert not errors, f"errors in the browser console: {errors}"
+        if not failed:
+            errors += [e for e in d.get_log("browser")
+                       if e["level"] == "SEVERE" and "Failed to load "
+                       "resource" not in e["message"]]
+        if failed or errors:
+            pool.quit(d)
+        else:
+            pool.give(d, stack.url)
+    assert not errors, f"errors in the browser console: {errors}"
