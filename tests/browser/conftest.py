@@ -203,6 +203,13 @@ class Stack:
                              requires_confirmation=True)
             c.event_type_put("rehearsal", title="Rehearsal", lengths=[60],
                              resources=["room-dst"])
+            c.resource_create("studio-p", name="Podcast room",
+                              timezone="Europe/Berlin")
+            c.resource_create("mic-kit", name="Microphone kit",
+                              timezone="Europe/Berlin", standalone=False,
+                              quantity=2)
+            c.event_type_put("podcast", title="Podcast recording",
+                             lengths=[60], resources=["studio-p", "mic-kit"])
             c.event_type_put("booth", title="Vocal booth", lengths=[60],
                              resources=["booth-1", "booth-2"])
             c.resource_create("van", name="Tour van",

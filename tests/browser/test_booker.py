@@ -431,3 +431,27 @@ def test_any_free_resource(stack, day, browsers):
     c = browsers()
     open_booker(c, stack.url, "booth", d6.isoformat())
     until("10:00 reserved for C", lambda: slot_state(c, t10) == "reserved")
+
+
+def test_extras_booked_together(stack, day, browsers):
+    """An add-on linked to the event type is offered on the form and booked
+    in the same booking as the room."""
+    d = browsers()
+    d7 = day + dt.timedelta(days=7)
+    t10 = at(BERLIN, d7, "10:00")
+    open_booker(d, stack.url, "podcast", d7.isoformat())
+    assert not visible(d, "#resource-row")  # the add-on is not a choice
+    slot(d, t10).click()
+    until("the form", lambda: visible(d, "#step-form"))
+    until("the extra checked free", lambda: css(d, "#extra-0").is_enabled())
+    assert css(d, 'label[for="extra-0"]').text == "Microphone kit"
+    css(d, "#extra-0").click()
+    fill_form(d, "Pod Caster", "pod@example.com")
+    screenshots(d, "3b-form-extras")
+    css(d, "#f-submit").click()
+    until("the success page", lambda: visible(d, "#step-done"))
+    assert "Podcast room, Microphone kit" in css(d, "#done-summary").text
+    with stack.client() as c:
+        page = c.booking_list(resource="mic-kit")
+    b = [x for x in page.bookings if int(x.start.timestamp()) == t10][0]
+    assert sorted(b.resources) == ["mic-kit", "studio-p"]

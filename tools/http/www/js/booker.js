@@ -122,7 +122,9 @@ export async function startBooker() {
     });
     $("#lengths").hidden = t.lengths.length < 2;
     // Resources
-    const linked = (t.resources || []).filter((r) => s.resources.has(r));
+    // Standalone resources are what is booked; add-ons (standalone: false)
+    // are extras offered on the form and booked together with it.
+    const linked = (t.resources || []).filter((r) => s.resources.has(r) && s.resources.get(r).standalone !== false);
     const sel = $("#resource");
     sel.textContent = "";
     if (linked.length > 1) {
@@ -141,7 +143,38 @@ export async function startBooker() {
 
   function candidates() {
     if (s.resource) return [s.resource];
-    return (s.type.resources || []).filter((r) => s.resources.has(r));
+    return (s.type.resources || []).filter((r) => s.resources.has(r) && s.resources.get(r).standalone !== false);
+  }
+
+  function addons() {
+    return (s.type.resources || []).filter((r) => s.resources.has(r) && s.resources.get(r).standalone === false);
+  }
+
+  // The extras of the event type, each offered when free at the chosen time.
+  async function renderExtras() {
+    const list = addons();
+    const box = $("#extras");
+    const holder = $("#extra-list");
+    holder.textContent = "";
+    box.hidden = list.length === 0;
+    const c = s.chosen;
+    for (const [i, r] of list.entries()) {
+      const id = `extra-${i}`;
+      const input = el("input", { type: "checkbox", id, value: r, disabled: true });
+      const note = el("span", { class: "muted", text: " (checking…)" });
+      holder.append(el("div", { class: "check" }, input, el("label", { for: id, text: s.resources.get(r).name || r }), note));
+      api
+        .day(r, s.date, { duration: s.length, tz: s.zone })
+        .then((slots) => {
+          if (s.chosen !== c) return;
+          const free = slots.some((x) => x.start === c.start && x.state !== "reserved");
+          input.disabled = !free;
+          note.textContent = free ? "" : " (not free at this time)";
+        })
+        .catch(() => {
+          note.textContent = " (could not check; it can be added by the studio later)";
+        });
+    }
   }
 
   function dayParams() {
@@ -262,6 +295,7 @@ export async function startBooker() {
 
   function openForm() {
     formSummary();
+    renderExtras();
     notice($("#form-error"), "");
     for (const p of document.querySelectorAll(".field-error")) notice(p, "");
     for (const i of document.querySelectorAll("#form [aria-invalid]")) i.removeAttribute("aria-invalid");
@@ -378,6 +412,11 @@ export async function startBooker() {
     if (phone) body.phone = phone;
     if (notes) body.notes = notes;
     if (s.type.id) body.event_type = s.type.id;
+    const extras = [...document.querySelectorAll("#extra-list input:checked")].map((i) => i.value);
+    if (extras.length) {
+      delete body.resource;
+      body.resources = [c.resource, ...extras];
+    }
     try {
       const b = api.bookingOf(await api.book(body, s.key));
       hold.forget();
