@@ -8,6 +8,7 @@
 
 #include "caller.h"
 #include "ktab.h"
+#include "num.h"
 
 bool caller_visitor_ok(const char *v, size_t len)
 {
@@ -45,12 +46,9 @@ void caller_principal(char out[PRINCIPAL_MAX + 1], const char *subject,
 static int number(const char *opt, const char *val, uint32_t lo, uint32_t hi,
 		  uint32_t *out)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(val, &end, 10);
-	if (errno || *end || end == val || val[0] == '-' || v < lo || v > hi) {
+	if (num_parse_u64(val, lo, hi, &v) < 0) {
 		fprintf(stderr,
 			"bookd: --%s: expected a whole number from %u to %u, "
 			"got '%s'\n",

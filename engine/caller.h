@@ -49,7 +49,6 @@ struct caller_limits {
 	bool public_requires_event_type;   /* public book/reschedule */
 	uint32_t public_writes_per_minute; /* token bucket; 0: no limit */
 	uint32_t max_reschedules;	   /* per booking */
-	uint32_t max_history;		   /* history entries per booking */
 };
 
 #define CALLER_LIMITS_DEFAULT                                                  \
@@ -58,8 +57,12 @@ struct caller_limits {
 				.holds_per_resource = 256,                     \
 				.public_requires_event_type = false,           \
 				.public_writes_per_minute = 60,                \
-				.max_reschedules = 50,                         \
-				.max_history = 64})
+				.max_reschedules = 50})
+
+/* A booking's history holds its creation, its status changes (at most
+ * four in a row: pending, confirmed, then one final status) and its
+ * reschedules: so max_reschedules + this many entries at most. */
+#define CALLER_HISTORY_EXTRA 8
 
 /* getopt_long codes of the options below (main.c lists CALLER_LONGOPTS in
  * its table and hands these codes to caller_option). */

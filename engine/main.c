@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "num.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -51,19 +52,13 @@ static void usage(FILE *f)
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		     uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v < lo || v > hi) {
+	if (num_parse_u64(s, lo, hi, out) < 0) {
 		fprintf(stderr,
 			"bookd: %s: expected a whole number from %llu to "
 			"%llu, got '%s'\n",
 			opt, (unsigned long long)lo, (unsigned long long)hi, s);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 

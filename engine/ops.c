@@ -57,7 +57,7 @@ static const char *actor(struct req *r)
 
 static bool valid_slug(const msgpack_object *o)
 {
-	return state_slug_ok(o->via.str.ptr, o->via.str.size);
+	return proto_slug_ok(o->via.str.ptr, o->via.str.size);
 }
 
 /* Look up the resource named by a string object; public callers do not see
@@ -71,7 +71,9 @@ static struct resource *find_res(struct req *r, const msgpack_object *o,
 	if (res == NULL ||
 	    (!res->active && !want_inactive && r->role != ROLE_ADMIN)) {
 		req_error(r, BOOKD_E_NOT_FOUND, field, "no resource '%.*s'",
-			  (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
+			  (int)(o->via.str.size > PROTO_SLUG_MAX
+				    ? PROTO_SLUG_MAX
+				    : o->via.str.size),
 			  o->via.str.ptr);
 		return NULL;
 	}
@@ -161,7 +163,7 @@ static int get_minutes(struct req *r, int field, const char *name,
 	const msgpack_object *o = r->a[field];
 	uint64_t m = o ? o->via.u64 : dflt;
 
-	if (m == 0 || m % 15 != 0 || m > 60ull * 24 * 31)
+	if (m == 0 || m % Q_MINUTES != 0 || m > ET_MAX_LENGTH_MINUTES)
 		return req_error(r, BOOKD_E_BAD_REQUEST, name,
 				 "minutes, a positive multiple of 15 (at "
 				 "most 31 days)");
@@ -375,6 +377,9 @@ static int meta_arg(struct req *r, struct wbuf *buf, const char **meta,
 				 "must be a map");
 	wbuf_packer_init(&pk, buf);
 	wire_pk_obj(&pk, o);
+	if (buf->len > PROTO_META_MAX)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "meta",
+				 "larger than %d bytes packed", PROTO_META_MAX);
 	*meta = buf->data;
 	*len = (uint32_t)buf->len;
 	return 0;
@@ -454,6 +459,52 @@ static int log_and_apply(struct req *r, uint16_t type, struct wbuf *rec)
 		abort();
 	}
 	return 0;
+}
+
+/*
+ * A page of a list reply.  Entries are packed aside, and the page stops
+ * before the reply would pass REPLY_BUDGET (always taking at least one
+ * entry: no single entry comes near it), so a list answers with what fits
+ * and a cursor instead of TOO_LARGE.
+ */
+#define REPLY_BUDGET (WIRE_MAX_FRAME / 4 * 3)
+_Static_assert(REPLY_BUDGET + 65536 <= WIRE_MAX_FRAME,
+	       "a page leaves room for the reply around it");
+
+struct page {
+	struct wbuf buf;
+	msgpack_packer pk;
+	size_t mark;
+};
+
+static void page_init(struct page *p)
+{
+	memset(p, 0, sizeof(*p));
+	wbuf_packer_init(&p->pk, &p->buf);
+}
+
+static void page_mark(struct page *p)
+{
+	p->mark = p->buf.len;
+}
+
+/* Did the entry packed since page_mark overflow a page that already holds
+ * n entries?  Then it is taken back. */
+static bool page_over(struct page *p, uint32_t n)
+{
+	if (p->buf.len <= REPLY_BUDGET || n == 0)
+		return false;
+	p->buf.len = p->mark;
+	return true;
+}
+
+/* Pack the page as an array of its n entries, and free it. */
+static void page_emit(struct page *p, msgpack_packer *pk, uint32_t n)
+{
+	msgpack_pack_array(pk, n);
+	if (p->buf.len)
+		pk->callback(pk->data, p->buf.data, p->buf.len);
+	wbuf_free(&p->buf);
 }
 
 /* Count, over the window, what the new state strands: slots of pools over
@@ -745,20 +796,56 @@ static int h_resource_get(struct req *r)
 	return 0;
 }
 
+/* Without `after` or `limit`, the whole directory as an array (as it
+ * always was); with either, a page {resources, next?} that stops before
+ * the reply budget. */
 static int h_resource_list(struct req *r)
 {
 	const struct state *st = &r->s->st;
+	const msgpack_object *const *a = r->a;
 	bool active_only =
 	    r->role != ROLE_ADMIN ||
-	    (r->a[ARG_active_only] && r->a[ARG_active_only]->via.boolean);
-	uint32_t n = 0;
+	    (a[ARG_active_only] && a[ARG_active_only]->via.boolean);
+	uint64_t after = a[ARG_after] ? a[ARG_after]->via.u64 : 0;
+	uint64_t limit = a[ARG_limit] ? a[ARG_limit]->via.u64 : MAX_LIST;
+	bool paged = a[ARG_after] || a[ARG_limit], more = false;
+	uint32_t n = 0, i;
+	struct page pg;
 
-	for (uint32_t i = 0; i < st->nres; i++)
-		n += !active_only || st->res[i]->active;
-	msgpack_pack_array(r->pk, n);
-	for (uint32_t i = 0; i < st->nres; i++)
-		if (!active_only || st->res[i]->active)
-			state_pack_resource(r->pk, st, st->res[i]);
+	if (!paged) {
+		for (i = 0; i < st->nres; i++)
+			n += !active_only || st->res[i]->active;
+		msgpack_pack_array(r->pk, n);
+		for (i = 0; i < st->nres; i++)
+			if (!active_only || st->res[i]->active)
+				state_pack_resource(r->pk, st, st->res[i]);
+		return 0;
+	}
+	if (limit < 1 || limit > MAX_LIST)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "limit",
+				 "from 1 to %d", MAX_LIST);
+	page_init(&pg);
+	for (i = after < st->nres ? (uint32_t)after : st->nres; i < st->nres;
+	     i++) {
+		if (active_only && !st->res[i]->active)
+			continue;
+		if (n == limit) {
+			more = true;
+			break;
+		}
+		page_mark(&pg);
+		state_pack_resource(&pg.pk, st, st->res[i]);
+		if (page_over(&pg, n)) {
+			more = true;
+			break;
+		}
+		n++;
+	}
+	msgpack_pack_map(r->pk, more ? 2 : 1);
+	wire_pk_str(r->pk, "resources");
+	page_emit(&pg, r->pk, n);
+	if (more)
+		wire_pk_kint(r->pk, "next", i);
 	return 0;
 }
 
@@ -777,8 +864,8 @@ static int h_check(struct req *r)
 	if (res == NULL || get_span(r, &start, &end) || session_arg(r, session))
 		return r->e.code;
 	it = (struct item){res->idx, 1};
-	switch (state_check_span(&r->s->st, &it, 1, start, end, true,
-				 session[0] ? session : NULL, &co)) {
+	switch (state_check(&r->s->st, &it, 1, start, end, CHK_OPEN | CHK_HOLDS,
+			    session[0] ? session : NULL, &co)) {
 	case 0:
 		break;
 	case BOOKD_E_CONFLICT:
@@ -833,7 +920,8 @@ static int event_type_arg(struct req *r, const msgpack_object *o,
 	if (e == NULL || (!e->active && r->role != ROLE_ADMIN)) {
 		return req_error(
 		    r, BOOKD_E_NOT_FOUND, "event_type", "no event type '%.*s'",
-		    (int)(o->via.str.size > 63 ? 63 : o->via.str.size),
+		    (int)(o->via.str.size > PROTO_SLUG_MAX ? PROTO_SLUG_MAX
+							   : o->via.str.size),
 		    o->via.str.ptr);
 	}
 	*out = e;
@@ -952,9 +1040,9 @@ static bool open_at(const struct state *st, const struct resource *res,
 	return (d->open[s / 64] >> (s % 64)) & 1;
 }
 
-/* Starts a local day can have: it lasts at most about 26 hours, and
- * starts are at least a quarter apart. */
-#define GRID_MAX 128
+/* Starts a local day can have (quanta.h): the grid and the reader's
+ * slot lists share the bound. */
+#define GRID_MAX Q_MAX_LOCAL_DAY_STARTS
 
 /*
  * The starts of the grid's day, in order, into out (at most max of them).
@@ -1152,8 +1240,8 @@ static int hold_check(struct req *r, const struct hold_req *h,
 				 "hold: at most %u live holds per caller "
 				 "(--max-holds-per-caller)",
 				 lim->holds_per_caller);
-	if (state_check_span(&r->s->st, &it, 1, h->start, h->end, true, session,
-			     co))
+	if (state_check(&r->s->st, &it, 1, h->start, h->end,
+			CHK_OPEN | CHK_HOLDS, session, co))
 		return check_failed(r, co);
 	return 0;
 }
@@ -1255,62 +1343,81 @@ static char *objdup(const msgpack_object *o, char *buf, size_t len)
 	return buf;
 }
 
+/* What a public caller may write into a booking (PROTOCOL.md section 5):
+ * enough for any real booking form, small enough that a public write loop
+ * cannot grow the log by kilobytes a request. */
+#define PUBLIC_NAME_MAX	 100
+#define PUBLIC_EMAIL_MAX 254
+#define PUBLIC_PHONE_MAX 32
+#define PUBLIC_NOTES_MAX 1000
+#define PUBLIC_NOTE_MAX	 1000
+
+/* Sized by the booker sub-schema's bounds (proto/ops.h). */
 struct booker {
-	char name[257], email[257], phone[65], notes[4097];
+	char name[PROTO_NAME_MAX + 1], email[PROTO_EMAIL_MAX + 1],
+	    phone[PROTO_PHONE_MAX + 1], notes[PROTO_NOTES_MAX + 1];
 };
 
+/* Public writes (book, cancel, reschedule) take a token from their
+ * principal's bucket (--public-writes-per-minute); an empty bucket is
+ * LIMIT with the wait in retry_after_ms. */
+static struct ktab write_buckets;
+
+static int public_write_gate(struct req *r)
+{
+	uint32_t per_min = r->s->cfg.limits.public_writes_per_minute;
+	static int64_t last_sweep;
+	int64_t now = mono_ms(), wait;
+
+	if (r->role == ROLE_ADMIN || per_min == 0)
+		return 0;
+	if (now - last_sweep >= 60000) {
+		caller_rate_sweep(&write_buckets, per_min, now);
+		last_sweep = now;
+	}
+	wait = caller_rate_take(&write_buckets, r->principal, per_min, now);
+	if (wait == 0)
+		return 0;
+	req_error(r, BOOKD_E_LIMIT, NULL,
+		  "writes: at most %u a minute for one caller "
+		  "(--public-writes-per-minute)",
+		  per_min);
+	r->e.retry_after_ms = wait;
+	return r->e.code;
+}
+
+/* The booker map: its sub-schema (proto/ops.h ARGS_booker) checks types,
+ * sizes, text and the email; then public callers meet smaller maxima. */
 static int get_booker(struct req *r, struct booker *bk)
 {
-	const msgpack_object *m = r->a[ARG_booker];
 	static const struct {
-		const char *key;
-		size_t max;
-		bool req;
-	} f[] = {{"name", 256, true},
-		 {"email", 256, true},
-		 {"phone", 64, false},
-		 {"notes", 4096, false}};
+		int field;
+		const char *name;
+		size_t pmax;
+	} f[] = {{ARG_name, "booker.name", PUBLIC_NAME_MAX},
+		 {ARG_email, "booker.email", PUBLIC_EMAIL_MAX},
+		 {ARG_phone, "booker.phone", PUBLIC_PHONE_MAX},
+		 {ARG_notes, "booker.notes", PUBLIC_NOTES_MAX}};
 	char *dst[] = {bk->name, bk->email, bk->phone, bk->notes};
+	size_t cap[] = {sizeof(bk->name), sizeof(bk->email), sizeof(bk->phone),
+			sizeof(bk->notes)};
+	const msgpack_object *a[ARG__COUNT];
 
 	memset(bk, 0, sizeof(*bk));
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *k = &m->via.map.ptr[i].key;
-		const msgpack_object *v = &m->via.map.ptr[i].val;
-		size_t j;
-		int text;
-		char field[64];
-		for (j = 0; j < 4; j++)
-			if (wire_str_eq(k, f[j].key))
-				break;
-		if (j == 4) {
-			snprintf(field, sizeof(field), "booker.%.*s",
-				 k->type == MSGPACK_OBJECT_STR
-				     ? (int)(k->via.str.size > 32
-						 ? 32
-						 : k->via.str.size)
-				     : 1,
-				 k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr
-							       : "?");
-			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "unknown field");
-		}
-		snprintf(field, sizeof(field), "booker.%s", f[j].key);
-		if (v->type == MSGPACK_OBJECT_NIL && !f[j].req)
+	if (proto_validate_sub(&proto_booker, r->a[ARG_booker], a, &r->e))
+		return r->e.code;
+	for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++) {
+		const msgpack_object *v = a[f[j].field];
+		if (v == NULL)
 			continue;
-		if (v->type != MSGPACK_OBJECT_STR)
-			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "must be a string");
-		if (v->via.str.size > f[j].max)
-			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "longer than %zu bytes", f[j].max);
-		/* Only the notes may run over lines. */
-		if ((text = wire_text_check(v->via.str.ptr, v->via.str.size,
-					    dst[j] == bk->notes)))
-			return req_error(r, BOOKD_E_BAD_REQUEST, field, "%s",
-					 wire_text_problem(text));
-		if (wire_cstr(v, dst[j], f[j].max + 1) < 0)
-			return req_error(r, BOOKD_E_BAD_REQUEST, field,
-					 "must not contain NUL bytes");
+		if (r->role != ROLE_ADMIN && v->via.str.size > f[j].pmax)
+			return req_error(r, BOOKD_E_BAD_REQUEST, f[j].name,
+					 "longer than %zu bytes", f[j].pmax);
+		/* The schema bounds each field under its buffer, and the
+		 * text check refused NUL. */
+		if (wire_cstr(v, dst[j], cap[j]) < 0)
+			return req_error(r, BOOKD_E_INTERNAL, f[j].name,
+					 "does not fit");
 	}
 	if (!bk->name[0])
 		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.name",
@@ -1318,9 +1425,6 @@ static int get_booker(struct req *r, struct booker *bk)
 	if (!bk->email[0])
 		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.email",
 				 "required");
-	if (strchr(bk->email, '@') == NULL || strchr(bk->email, ' '))
-		return req_error(r, BOOKD_E_BAD_REQUEST, "booker.email",
-				 "not an email address");
 	return 0;
 }
 
@@ -1372,10 +1476,12 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 				return req_error(r, BOOKD_E_BAD_REQUEST, field,
 						 "a resource id or {id, "
 						 "quantity}");
-			if (q && (q->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-				  q->via.u64 < 1 || q->via.u64 > 10000))
+			if (q &&
+			    (q->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			     q->via.u64 < 1 || q->via.u64 > STATE_MAX_QUANTITY))
 				return req_error(r, BOOKD_E_BAD_REQUEST, field,
-						 "quantity: from 1 to 10000");
+						 "quantity: from 1 to %d",
+						 STATE_MAX_QUANTITY);
 			res = find_res(r, id, field, true);
 			if (res == NULL)
 				return r->e.code;
@@ -1529,8 +1635,8 @@ static int h_book(struct req *r)
 	struct booking b;
 	struct hist h;
 	struct check_out co;
-	char session[SESSION_MAX + 1], tzbuf[65], notebuf[4097], keybuf[129],
-	    bybuf[129];
+	char session[SESSION_MAX + 1], tzbuf[65], notebuf[PROTO_NOTES_MAX + 1],
+	    keybuf[PROTO_KEY_MAX + 1], bybuf[129];
 	int nitems, status = BS_CONFIRMED;
 	int64_t start, end, now = now_ms();
 	const msgpack_object *key = r->a[ARG_key];
@@ -1538,9 +1644,14 @@ static int h_book(struct req *r)
 	const struct tz *zone;
 	int32_t bb = 0, ba = 0;
 
-	if (get_items(r, items, &nitems) || get_span(r, &start, &end) ||
-	    get_booker(r, &bk) || session_arg(r, session) || by_arg(r))
+	if (public_write_gate(r) || get_items(r, items, &nitems) ||
+	    get_span(r, &start, &end) || get_booker(r, &bk) ||
+	    session_arg(r, session) || by_arg(r))
 		return r->e.code;
+	if (r->role != ROLE_ADMIN && r->a[ARG_note] &&
+	    r->a[ARG_note]->via.str.size > PUBLIC_NOTE_MAX)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "note",
+				 "longer than %d bytes", PUBLIC_NOTE_MAX);
 	if (key) {
 		const struct booking *prev = state_booking_by_key(
 		    st, r->principal, key->via.str.ptr, key->via.str.size);
@@ -1688,12 +1799,14 @@ static int h_booking_list(struct req *r)
 	int64_t from, to;
 	uint64_t limit = a[ARG_limit] ? a[ARG_limit]->via.u64 : 100;
 	uint64_t after = a[ARG_after] ? a[ARG_after]->via.u64 : 0;
-	uint32_t ids[MAX_LIST], n = 0, i;
+	uint32_t n = 0, i, last = 0;
 	bool more = false;
+	struct page pg;
 
 	if (limit < 1 || limit > MAX_LIST)
 		return req_error(r, BOOKD_E_BAD_REQUEST, "limit",
 				 "from 1 to %d", MAX_LIST);
+	page_init(&pg);
 	if (a[ARG_resource]) {
 		struct resource *rr =
 		    find_res(r, a[ARG_resource], "resource", true);
@@ -1718,49 +1831,56 @@ static int h_booking_list(struct req *r)
 			more = true;
 			break;
 		}
-		ids[n++] = i + 1;
+		page_mark(&pg);
+		state_pack_booking(&pg.pk, st, st->bk[i], VIEW_ADMIN);
+		if (page_over(&pg, n)) {
+			more = true;
+			break;
+		}
+		n++;
+		last = i + 1;
 	}
 	msgpack_pack_map(r->pk, more ? 2 : 1);
 	wire_pk_str(r->pk, "bookings");
-	msgpack_pack_array(r->pk, n);
-	for (uint32_t k = 0; k < n; k++)
-		state_pack_booking(r->pk, st, st->bk[ids[k] - 1], VIEW_ADMIN);
+	page_emit(&pg, r->pk, n);
 	if (more)
-		wire_pk_kint(r->pk, "next", ids[n - 1]);
+		wire_pk_kint(r->pk, "next", last);
 	return 0;
 }
 
-/* Move b to status `to` (or, with a new span, reschedule it), appending
- * history, and write it. */
+/* Move b to status `to` (or, with a new span, reschedule it): log the
+ * change alone, apply it, and reply with the stored booking. */
 static int change_booking(struct req *r, const struct booking *cur, int to,
 			  int64_t start, int64_t end, const char *reason,
 			  int ev)
 {
-	struct booking nb = *cur;
-	struct hist *hist;
+	struct wbuf rec = {0};
 	char bybuf[129];
-	int rc;
+	uint32_t id = cur->id;
+	struct booking_change c = {
+	    .status = (uint8_t)to,
+	    .start = start,
+	    .end = end,
+	    .at_ms = now_ms(),
+	    .by = objdup(r->a[ARG_by], bybuf, sizeof(bybuf)),
+	    .reason = reason,
+	    .event = ev,
+	};
 
 	if (by_arg(r))
 		return r->e.code;
-	hist = reallocarray(NULL, (size_t)cur->nhist + 1, sizeof(*hist));
-	if (hist == NULL)
-		return req_error(r, BOOKD_E_INTERNAL, NULL, "out of memory");
-	memcpy(hist, cur->hist, cur->nhist * sizeof(*hist));
-	hist[cur->nhist] = (struct hist){
-	    now_ms(), (int8_t)cur->status, (int8_t)to,
-	    objdup(r->a[ARG_by], bybuf, sizeof(bybuf)), (char *)reason};
-	if (hist[cur->nhist].by == NULL)
-		hist[cur->nhist].by = (char *)actor(r);
-	nb.hist = hist;
-	nb.nhist = cur->nhist + 1;
-	nb.status = (uint8_t)to;
-	nb.start = start;
-	nb.end = end;
-	nb.updated_ms = hist[cur->nhist].at_ms;
-	rc = write_booking(r, &nb, ev);
-	free(hist);
-	return rc;
+	if (c.by == NULL)
+		c.by = actor(r);
+	if (state_booking_change_record(&r->s->st, cur, &c, &r->s->cfg.limits,
+					&rec, &r->e)) {
+		wbuf_free(&rec);
+		return r->e.code;
+	}
+	log_and_apply(r, WAL_BOOKING, &rec);
+	wbuf_free(&rec);
+	state_pack_booking(r->pk, &r->s->st, state_booking(&r->s->st, id),
+			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
+	return 0;
 }
 
 static const int status_event[BS__COUNT] = {
@@ -1784,9 +1904,9 @@ static int transition(struct req *r, struct booking *b, int to)
 
 static int h_booking_cancel(struct req *r)
 {
-	struct booking *b = find_booking(r);
+	struct booking *b;
 
-	if (b == NULL)
+	if (public_write_gate(r) || (b = find_booking(r)) == NULL)
 		return r->e.code;
 	return transition(r, b, BS_CANCELLED);
 }
@@ -1819,14 +1939,15 @@ static void fmt_instant(int64_t t, char buf[24])
 static int h_booking_reschedule(struct req *r)
 {
 	struct state *st = &r->s->st;
-	struct booking *b = find_booking(r);
+	struct booking *b;
 	struct check_out co;
 	int64_t start, end;
 	char reason[96], a[24], z[24], session[SESSION_MAX + 1];
 	uint32_t id;
 	int rc;
 
-	if (b == NULL || get_span(r, &start, &end) || session_arg(r, session))
+	if (public_write_gate(r) || (b = find_booking(r)) == NULL ||
+	    get_span(r, &start, &end) || session_arg(r, session))
 		return r->e.code;
 	if (b->status != BS_PENDING && b->status != BS_CONFIRMED)
 		return req_error(r, BOOKD_E_INVALID_STATE, NULL,
@@ -1929,6 +2050,7 @@ static int h_events(struct req *r)
 	uint64_t after = r->a[ARG_after] ? r->a[ARG_after]->via.u64 : 0;
 	uint64_t limit = r->a[ARG_limit] ? r->a[ARG_limit]->via.u64 : 100;
 	size_t lo = 0, hi = st->nev, n;
+	struct page pg;
 
 	if (limit < 1 || limit > MAX_LIST)
 		return req_error(r, BOOKD_E_BAD_REQUEST, "limit",
@@ -1940,19 +2062,23 @@ static int h_events(struct req *r)
 		else
 			hi = mid;
 	}
-	n = st->nev - lo < limit ? st->nev - lo : limit;
+	page_init(&pg);
+	for (n = 0; n < limit && lo + n < st->nev; n++) {
+		const struct event *ev = &st->ev[lo + n];
+		page_mark(&pg);
+		msgpack_pack_map(&pg.pk, 4);
+		wire_pk_kint(&pg.pk, "lsn", (int64_t)ev->lsn);
+		wire_pk_kstr(&pg.pk, "type", event_names[ev->type]);
+		wire_pk_kint(&pg.pk, "at_ms", ev->at_ms);
+		wire_pk_str(&pg.pk, "booking");
+		state_pack_booking(&pg.pk, st, st->bk[ev->booking - 1],
+				   VIEW_ADMIN);
+		if (page_over(&pg, (uint32_t)n))
+			break;
+	}
 	msgpack_pack_map(r->pk, 2);
 	wire_pk_str(r->pk, "events");
-	msgpack_pack_array(r->pk, n);
-	for (size_t i = lo; i < lo + n; i++) {
-		msgpack_pack_map(r->pk, 4);
-		wire_pk_kint(r->pk, "lsn", (int64_t)st->ev[i].lsn);
-		wire_pk_kstr(r->pk, "type", event_names[st->ev[i].type]);
-		wire_pk_kint(r->pk, "at_ms", st->ev[i].at_ms);
-		wire_pk_str(r->pk, "booking");
-		state_pack_booking(r->pk, st, st->bk[st->ev[i].booking - 1],
-				   VIEW_ADMIN);
-	}
+	page_emit(&pg, r->pk, (uint32_t)n);
 	wire_pk_kint(r->pk, "next",
 		     (int64_t)(n ? st->ev[lo + n - 1].lsn : after));
 	return 0;

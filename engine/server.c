@@ -83,9 +83,11 @@ static void pack_error(msgpack_packer *pk, const struct proto_error *e)
 	wire_pk_str(pk, "ok");
 	msgpack_pack_false(pk);
 	wire_pk_str(pk, "error");
+	bool retry = (d & BOOKD_ERRD_RETRY) && e->retry_after_ms > 0;
+
 	msgpack_pack_map(pk, 2 + (e->field[0] != 0) +
 				 !!(d & BOOKD_ERRD_CONFLICTS) +
-				 !!(d & BOOKD_ERRD_RESOURCE));
+				 !!(d & BOOKD_ERRD_RESOURCE) + retry);
 	wire_pk_kstr(pk, "code", proto_err_name(e->code));
 	wire_pk_kstr(pk, "message",
 		     e->msg[0] ? e->msg : proto_err_message(e->code));
@@ -99,6 +101,8 @@ static void pack_error(msgpack_packer *pk, const struct proto_error *e)
 	}
 	if (d & BOOKD_ERRD_RESOURCE)
 		wire_pk_kstr(pk, "resource", e->resource);
+	if (retry)
+		wire_pk_kint(pk, "retry_after_ms", e->retry_after_ms);
 }
 
 /* Route the finished reply in s->rb to the connection. */

@@ -177,6 +177,8 @@ void state_free(struct state *st)
 	hmap_free(&st->res_by_id);
 	hmap_free(&st->bk_by_ref);
 	hmap_free(&st->bk_by_key);
+	ktab_free(&st->sessions);
+	ktab_free(&st->holders);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -305,6 +307,8 @@ static void requant_copy(uint16_t **unitsp, uint64_t booked[2], uint32_t q)
 static void occupy_slots(uint16_t **unitsp, uint64_t booked[2], uint32_t q,
 			 int from, int to, int qty)
 {
+	assert(0 <= from && from <= to && to <= Q_PER_DAY);
+	assert(q >= 1 && q <= STATE_MAX_QUANTITY && qty != 0);
 	if (*unitsp == NULL && q == 1 && (qty == 1 || qty == -1)) {
 		uint64_t m[2];
 		q_mask(m, from, to);
@@ -546,7 +550,7 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	uint32_t q;
 
 	if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
-	    id->via.str.size == 0 || id->via.str.size > 63)
+	    id->via.str.size == 0 || id->via.str.size > PROTO_SLUG_MAX)
 		return -1;
 	q = (uint32_t)obj_int(wire_get(m, "quantity"), 1);
 	if (q < 1 || q > STATE_MAX_QUANTITY)
@@ -670,8 +674,9 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 	b->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	b->buf_before = (int32_t)obj_int(wire_get(m, "buffer_before"), 0) * 60;
 	b->buf_after = (int32_t)obj_int(wire_get(m, "buffer_after"), 0) * 60;
-	if (b->buf_before < 0 || b->buf_after < 0 || b->buf_before > 86400 ||
-	    b->buf_after > 86400)
+	if (b->buf_before < 0 || b->buf_after < 0 ||
+	    b->buf_before > ET_MAX_GAP_MINUTES * 60 ||
+	    b->buf_after > ET_MAX_GAP_MINUTES * 60)
 		return -1;
 	return parse_hist(wire_get(m, "history"), b);
 }
@@ -696,18 +701,104 @@ static bool same_occupancy(const struct booking *a, const struct booking *b)
 	return true;
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrndup(s, strlen(s)) : NULL;
+}
+
+/* A deep copy of o with room for one more history entry. */
+static struct booking *dup_booking(const struct booking *o)
+{
+	struct booking *b = xcalloc(1, sizeof(*b));
+
+	*b = *o;
+	b->items = xcalloc(o->nitems, sizeof(*b->items));
+	memcpy(b->items, o->items, o->nitems * sizeof(*b->items));
+	b->name = dup_or_null(o->name);
+	b->email = dup_or_null(o->email);
+	b->phone = dup_or_null(o->phone);
+	b->notes = dup_or_null(o->notes);
+	b->timezone = dup_or_null(o->timezone);
+	b->event_type = dup_or_null(o->event_type);
+	b->note = dup_or_null(o->note);
+	b->key = dup_or_null(o->key);
+	b->owner = dup_or_null(o->owner);
+	b->hist = xcalloc((size_t)o->nhist + 1, sizeof(*b->hist));
+	for (int i = 0; i < o->nhist; i++) {
+		b->hist[i] = o->hist[i];
+		b->hist[i].by = dup_or_null(o->hist[i].by);
+		b->hist[i].reason = dup_or_null(o->hist[i].reason);
+	}
+	return b;
+}
+
+static int install_booking(struct state *st, struct booking *b,
+			   const msgpack_object *m, uint64_t lsn,
+			   int64_t at_ms);
+
+/*
+ * A change record: the booking's new status and span and one history
+ * entry, applied to the stored booking.  Its size does not grow with the
+ * booking's history (a full record per change would make n changes cost
+ * O(n^2) bytes of log).
+ */
+static int apply_booking_change(struct state *st, const msgpack_object *m,
+				uint64_t lsn, int64_t at_ms)
+{
+	const msgpack_object *ch = wire_get(m, "change");
+	const struct booking *old =
+	    state_booking(st, (uint64_t)obj_int(wire_get(m, "id"), 0));
+	const msgpack_object *ref = wire_get(m, "ref");
+	int s = bstatus_parse(wire_get(m, "status"));
+	struct booking *b;
+	struct hist *h;
+
+	if (old == NULL || ref == NULL || !wire_str_eq(ref, old->ref) ||
+	    s < 0 || ch == NULL || ch->type != MSGPACK_OBJECT_MAP ||
+	    old->nhist == UINT16_MAX)
+		return -1;
+	b = dup_booking(old);
+	b->status = (uint8_t)s;
+	b->start = obj_int(wire_get(m, "start"), old->start);
+	b->end = obj_int(wire_get(m, "end"), old->end);
+	b->updated_ms = obj_int(wire_get(m, "updated_ms"), old->updated_ms);
+	h = &b->hist[b->nhist++];
+	h->at_ms = obj_int(wire_get(ch, "at_ms"), 0);
+	h->from = (int8_t)bstatus_parse(wire_get(ch, "from"));
+	h->to = (int8_t)bstatus_parse(wire_get(ch, "to"));
+	h->by = obj_strdup(wire_get(ch, "by"));
+	h->reason = obj_strdup(wire_get(ch, "reason"));
+	if (b->start >= b->end || h->to < 0) {
+		free_booking(b);
+		return -1;
+	}
+	return install_booking(st, b, m, lsn, at_ms);
+}
+
 static int apply_booking(struct state *st, const msgpack_object *m,
 			 uint64_t lsn, int64_t at_ms)
 {
-	bool same_slots = false;
-	struct booking *b = xcalloc(1, sizeof(*b));
-	struct booking *old;
-	int ev;
+	struct booking *b;
 
+	if (wire_get(m, "change"))
+		return apply_booking_change(st, m, lsn, at_ms);
+	b = xcalloc(1, sizeof(*b));
 	if (parse_booking(st, m, b) < 0) {
 		free_booking(b);
 		return -1;
 	}
+	return install_booking(st, b, m, lsn, at_ms);
+}
+
+/* Put b in place of the booking with its id (or add it), keeping the
+ * bitmaps, indexes, counters and feed in step. */
+static int install_booking(struct state *st, struct booking *b,
+			   const msgpack_object *m, uint64_t lsn, int64_t at_ms)
+{
+	bool same_slots = false;
+	struct booking *old;
+	int ev;
+
 	old = state_booking(st, b->id);
 	if (old == NULL && b->id != st->nbk + 1) {
 		free_booking(b); /* ids are sequential: a gap is damage */
@@ -742,6 +833,18 @@ static int apply_booking(struct state *st, const msgpack_object *m,
 		}
 	}
 	st->by_status[b->status]++;
+	/* Ids are dense and every booking is counted in exactly one
+	 * status. */
+	assert(b->id >= 1 && b->id <= st->nbk && st->bk[b->id - 1] == b);
+	assert(b->nitems >= 1 && b->nitems <= MAX_ITEMS && b->start < b->end);
+#ifndef NDEBUG
+	{
+		uint64_t total = 0;
+		for (int k = 0; k < BS__COUNT; k++)
+			total += st->by_status[k];
+		assert(total == st->nbk);
+	}
+#endif
 	if (bstatus_occupies(b->status) && !same_slots)
 		state_occupy(st, b, +1, true);
 	ev = event_of(wire_get(m, "event"));
@@ -908,21 +1011,6 @@ void state_pack_event_type(msgpack_packer *pk, const struct state *st,
 	state_encode_event_type(pk, st, &in);
 }
 
-bool state_slug_ok(const char *p, size_t n)
-{
-	if (n < 1 || n > 63)
-		return false;
-	if (!((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static bool minutes_ok(uint32_t m, bool q15, uint32_t max)
 {
 	return (!q15 || m % Q_MINUTES == 0) && m <= max;
@@ -935,7 +1023,7 @@ int state_event_type_record(const struct state *st,
 	msgpack_packer pk;
 	char field[48];
 
-	if (!state_slug_ok(in->id, strlen(in->id)))
+	if (!proto_slug_ok(in->id, strlen(in->id)))
 		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
 				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
 	if (in->nlengths == 0)
@@ -1069,7 +1157,7 @@ int state_resource_record(const struct state *st, const struct resource_in *in,
 	const struct tz *z;
 	msgpack_packer pk;
 
-	if (!state_slug_ok(in->id, strlen(in->id)))
+	if (!proto_slug_ok(in->id, strlen(in->id)))
 		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
 				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
 	if (in->quantity < 1 || in->quantity > STATE_MAX_QUANTITY)
@@ -1168,6 +1256,68 @@ void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 							  : NULL);
 }
 
+int state_booking_change_record(const struct state *st,
+				const struct booking *cur,
+				const struct booking_change *c,
+				const struct caller_limits *lim,
+				struct wbuf *rec, struct proto_error *e)
+{
+	msgpack_packer pk;
+	bool move = c->start != cur->start || c->end != cur->end;
+
+	assert(c->start < c->end && cur->nitems > 0);
+	if (c->event == EV_RESCHEDULED) {
+		uint32_t n = 0;
+		if (!move)
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, "start",
+					     "the booking already has this "
+					     "span");
+		for (int i = 0; i < cur->nhist; i++)
+			n += cur->hist[i].from == cur->hist[i].to;
+		if (n >= lim->max_reschedules)
+			return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+					     "booking: rescheduled %u times "
+					     "already (--max-reschedules)",
+					     n);
+	}
+	if (cur->nhist >= lim->max_reschedules + CALLER_HISTORY_EXTRA)
+		return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+				     "booking: its history holds %u entries "
+				     "already",
+				     (unsigned)cur->nhist);
+	wbuf_packer_init(&pk, rec);
+	msgpack_pack_map(&pk, 11);
+	wire_pk_kint(&pk, "id", cur->id);
+	wire_pk_kstr(&pk, "ref", cur->ref);
+	wire_pk_kstr(&pk, "status", bstatus_names[c->status]);
+	wire_pk_kint(&pk, "start", c->start);
+	wire_pk_kint(&pk, "end", c->end);
+	/* Items and buffers are unchanged; they are repeated so that a
+	 * reader of the log sees what each record occupies. */
+	wire_pk_kint(&pk, "buffer_before", cur->buf_before / 60);
+	wire_pk_kint(&pk, "buffer_after", cur->buf_after / 60);
+	wire_pk_str(&pk, "items");
+	msgpack_pack_array(&pk, cur->nitems);
+	for (int i = 0; i < cur->nitems; i++) {
+		msgpack_pack_map(&pk, 2);
+		wire_pk_kstr(&pk, "resource", st->res[cur->items[i].res]->id);
+		wire_pk_kint(&pk, "quantity", cur->items[i].qty);
+	}
+	wire_pk_kint(&pk, "updated_ms", c->at_ms);
+	wire_pk_str(&pk, "change");
+	msgpack_pack_map(&pk, 5);
+	wire_pk_kint(&pk, "at_ms", c->at_ms);
+	wire_pk_kstr(&pk, "from", bstatus_names[cur->status]);
+	wire_pk_kstr(&pk, "to", bstatus_names[c->status]);
+	wire_pk_kstr(&pk, "by", c->by);
+	wire_pk_kstr(&pk, "reason", c->reason);
+	wire_pk_kstr(&pk, "event",
+		     c->event > EV_NONE && c->event < EV__COUNT
+			 ? event_names[c->event]
+			 : NULL);
+	return 0;
+}
+
 /* ---- checks ----------------------------------------------------------- */
 
 static bool overlaps(int64_t a0, int64_t a1, int64_t b0, int64_t b1)
@@ -1206,15 +1356,6 @@ static int fail(struct check_out *out, int err, uint32_t res)
 	return err;
 }
 
-int state_check_span(struct state *st, const struct item *items, int nitems,
-		     int64_t start, int64_t end, bool check_holds,
-		     const char *session, struct check_out *out)
-{
-	return state_check(st, items, nitems, start, end,
-			   CHK_OPEN | (check_holds ? CHK_HOLDS : 0), session,
-			   out);
-}
-
 int state_check(struct state *st, const struct item *items, int nitems,
 		int64_t start, int64_t end, unsigned flags, const char *session,
 		struct check_out *out)
@@ -1222,6 +1363,7 @@ int state_check(struct state *st, const struct item *items, int nitems,
 	int64_t d0, d1;
 	bool check_holds = flags & CHK_HOLDS;
 
+	assert(nitems >= 1 && nitems <= MAX_ITEMS && start < end);
 	memset(out, 0, sizeof(*out));
 	span_days(start, end, &d0, &d1);
 	for (int i = 0; i < nitems; i++) {

@@ -17,10 +17,19 @@
  *   readers.
  * - A day's booked bits equal the union of the occupying bookings that cover
  *   it; a pool's units equal the sum of their quantities.  Every check
- *   (state_check_span) looks at every day and resource of a request before
+ *   (state_check) looks at every day and resource of a request before
  *   anything changes.
  * - Holds are memory only.  Their expiry order equals their renewal order
  *   (the TTL is one constant), so a FIFO list serves as the timer queue.
+ * - Every live hold is counted once under its session and once under its
+ *   owner (state.sessions, state.holders); a session with live holds has
+ *   exactly one owner, and an entry leaves its table with its last hold.
+ * - Booking ids are dense (1..nbk), every booking is counted in exactly one
+ *   status, and a booking's history grows by one entry per logged change.
+ * - The domain owns its record formats: each has one encoder here (typed
+ *   inputs in, checked, encoded), used for the log, snapshots and replies.
+ * These are asserted where they are kept (assert(), on in every build that
+ * does not define NDEBUG, which none of the Makefile's do).
  *
  * Days live in a ring of window_days slots per resource, indexed by
  * day % window_days, covering [first_day, last_day].  A request touching a
@@ -29,6 +38,7 @@
 #ifndef BOOKD_STATE_H
 #define BOOKD_STATE_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -336,15 +346,34 @@ int state_event_type_record(const struct state *st,
 			    const struct event_type_in *in, struct wbuf *rec,
 			    struct proto_error *e);
 
-/* Is this a slug: [a-z0-9][a-z0-9._-]{0,62}? */
-bool state_slug_ok(const char *p, size_t n);
-
 /* Pack records. */
 void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r);
 void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 			    const struct booking *b, int event);
 void state_pack_event_type(msgpack_packer *pk, const struct state *st,
 			   const struct event_type *e);
+
+/* A change of a stored booking: its new status and span, and who did it
+ * and why (one history entry). */
+struct booking_change {
+	uint8_t status;
+	int64_t start, end;
+	int64_t at_ms;
+	const char *by, *reason;
+	int event; /* EV_*, EV_NONE for none */
+};
+/*
+ * Check a change of booking cur against the per-booking bounds (a
+ * reschedule must move it and stays under lim->max_reschedules; the
+ * history under lim->max_reschedules + CALLER_HISTORY_EXTRA) and encode its WAL
+ * record: the change alone, never the booking's history.  Returns 0 or a
+ * BOOKD_E_* code with *e filled.
+ */
+int state_booking_change_record(const struct state *st,
+				const struct booking *cur,
+				const struct booking_change *c,
+				const struct caller_limits *lim,
+				struct wbuf *rec, struct proto_error *e);
 
 enum view { VIEW_PUBLIC, VIEW_ADMIN };
 void state_pack_resource(msgpack_packer *pk, const struct state *st,
@@ -360,20 +389,15 @@ struct check_out {
 	uint32_t nids;
 };
 
-/*
- * Can items[] take [start, end)?  Checks, for every resource and day:
- * window, active, open hours, bookings and, when check_holds, holds of
- * sessions other than `session` (NULL: every hold counts).  Returns 0 or the
- * error code also stored in out->err.
- */
-int state_check_span(struct state *st, const struct item *items, int nitems,
-		     int64_t start, int64_t end, bool check_holds,
-		     const char *session, struct check_out *out);
-
 #define CHK_OPEN  1u /* the span must be inside open hours */
 #define CHK_HOLDS 2u /* other sessions' holds count */
-/* state_check_span with explicit CHK_* flags (buffers need no open hours
- * and ignore holds). */
+/*
+ * Can items[] take [start, end)?  Checks, for every resource and day:
+ * window, active, bookings and, with CHK_OPEN, open hours, and with
+ * CHK_HOLDS, holds of sessions other than `session` (NULL: every hold
+ * counts).  Buffers need neither (they only keep bookings apart).  Returns
+ * 0 or the error code also stored in out->err.
+ */
 int state_check(struct state *st, const struct item *items, int nitems,
 		int64_t start, int64_t end, unsigned flags, const char *session,
 		struct check_out *out);
@@ -419,16 +443,18 @@ void state_commit_deltas(struct state *st, const struct delta *d, size_t n);
 static inline void span_days(int64_t start, int64_t end, int64_t *d0,
 			     int64_t *d1)
 {
-	*d0 = start >= 0 ? start / 86400 : -((-start + 86399) / 86400);
-	*d1 = (end - 1) >= 0 ? (end - 1) / 86400
-			     : -((-(end - 1) + 86399) / 86400);
+	*d0 = q_day_of(start);
+	*d1 = q_day_of(end - 1);
 }
 static inline void span_slots(int64_t start, int64_t end, int64_t day,
 			      int *from, int *to)
 {
-	int64_t ds = day * 86400;
-	*from = start <= ds ? 0 : (int)((start - ds) / 900);
-	*to = end >= ds + 86400 ? 96 : (int)((end - ds) / 900);
+	int64_t ds = day * DAY_SECONDS;
+	*from = start <= ds ? 0 : (int)((start - ds) / Q_SECONDS);
+	*to =
+	    end >= ds + DAY_SECONDS ? Q_PER_DAY : (int)((end - ds) / Q_SECONDS);
+	/* The caller asks only for days the span touches. */
+	assert(0 <= *from && *from <= *to && *to <= Q_PER_DAY);
 }
 
 #endif

@@ -17,6 +17,7 @@
  * message and field (PROTOCOL.md section 6). */
 #define BOOKD_ERRD_RESOURCE  1u /* "resource": the resource refused */
 #define BOOKD_ERRD_CONFLICTS 2u /* "conflicts": the bookings in the way */
+#define BOOKD_ERRD_RETRY     4u /* "retry_after_ms", when the wait is known */
 
 /* X(name, "message", extra fields) */
 #define BOOKD_ERROR_LIST(X)                                                    \
@@ -34,7 +35,7 @@
 	X(UNAUTHENTICATED, "authentication failed", 0)                         \
 	X(FORBIDDEN, "not allowed for this role", 0)                           \
 	X(TOO_LARGE, "message too large", 0)                                   \
-	X(LIMIT, "a configured limit was reached", 0)                          \
+	X(LIMIT, "a configured limit was reached", BOOKD_ERRD_RETRY)           \
 	X(UNAVAILABLE, "server unavailable or shutting down", 0)               \
 	X(INTERNAL, "internal server error", 0)                                \
 	/* client-side only: */                                                \

@@ -35,6 +35,7 @@ struct proto_error {
 	char resource[64]; /* BOOKD_ERRD_RESOURCE */
 	uint32_t nconflicts;
 	uint32_t conflicts[PROTO_ERR_CONFLICTS_MAX]; /* BOOKD_ERRD_CONFLICTS */
+	int64_t retry_after_ms; /* BOOKD_ERRD_RETRY, packed when > 0 */
 };
 
 /* Set *e to code with field (NULL: none) and a message; with a field the

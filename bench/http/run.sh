@@ -77,7 +77,7 @@ http {
 	access_log off;
 	keepalive_requests 100000000;
 	server {
-		listen 127.0.0.1:$nport;
+		listen 127.0.0.1:$nport reuseport;
 		root $tmp/www;
 		location / { default_type application/json; }
 	}

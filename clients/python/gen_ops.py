@@ -39,6 +39,11 @@ FLAGS = {"OPF_READ": False, "OPF_WRITE": True}
 TYPES = {
     "T_STR": "str",
     "T_TEXT": "str",
+    "T_SLUG": "str",
+    "T_DATE": "str",
+    "T_EMAIL": "str",
+    "T_INSTANT": "int",
+    "T_MINUTES": "uint",
     "T_UINT": "uint",
     "T_INT": "int",
     "T_BOOL": "bool",

@@ -500,7 +500,7 @@ START_TEST(strings_are_text)
 			      d + 10 * HOUR, "booker", "name", "Ann\xff",
 			      "email", "a@x.org"),
 			 BOOKD_E_BAD_REQUEST);
-	ck_assert(err_msg_has("booker: not valid UTF-8"));
+	ck_assert(err_msg_has("booker.name: not valid UTF-8"));
 	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
 			      "resource", "a", "start", d + 9 * HOUR, "end",
 			      d + 10 * HOUR, "booker", "name", "Ann", "email",
@@ -522,7 +522,9 @@ START_TEST(strings_are_text)
 			      "\xed\xa0\x80"),
 			 BOOKD_E_BAD_REQUEST);
 	ck_assert_int_eq(CALL(adm, "resource.update", "{s:s s:s}", "id", "a",
-			      "name", "Room \xc2\x9b" "1m"),
+			      "name",
+			      "Room \xc2\x9b"
+			      "1m"),
 			 BOOKD_E_BAD_REQUEST);
 	ck_assert_int_eq(CALL(adm, "resource.update", "{s:s s:{s:s}}", "id",
 			      "a", "meta", "k\xfe", "v"),
@@ -543,6 +545,200 @@ START_TEST(strings_are_text)
 }
 END_TEST
 
+/* Bytes the log has written (stats.log_bytes). */
+static uint64_t wal_bytes(int adm)
+{
+	int64_t v = -1;
+
+	ck_assert_int_eq(CALL(adm, "stats", NULL), 0);
+	ck_assert(wire_int(wire_get(res(), "log_bytes"), &v));
+	return (uint64_t)v;
+}
+
+/* Issue 11.9: a reschedule logs only the change, so n reschedules cost
+ * O(n) bytes of log, not O(n^2). */
+START_TEST(reschedules_log_the_change)
+{
+	int adm;
+	int64_t d = h_day(3);
+	char ref[40];
+	uint64_t w0, w1;
+	const int n = 400;
+
+	h_cleanup(&H);
+	ck_assert_int_eq(h_start(&H, "--max-reschedules 1000 --sync off"), 0);
+	adm = conn();
+	mkres(adm, "a");
+	ck_assert_int_eq(book_at(adm, "a", d + 9 * HOUR, d + 10 * HOUR, NULL),
+			 0);
+	result_str("ref", ref, sizeof(ref));
+	w0 = wal_bytes(adm);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(CALL(adm, "booking.reschedule",
+				      "{s:s s:I s:I}", "ref", ref, "start",
+				      d + (10 + i % 2) * HOUR, "end",
+				      d + (11 + i % 2) * HOUR),
+				 0);
+	w1 = wal_bytes(adm);
+	fprintf(stderr,
+		"reschedules_log_the_change: %d reschedules, %llu "
+		"bytes of WAL\n",
+		n, (unsigned long long)(w1 - w0));
+	/* About 300 bytes each; the whole history each time would be about
+	 * 40 kB per record by the end. */
+	ck_assert_uint_lt(w1 - w0, (uint64_t)n * 1024);
+	/* The history still tells the whole story, across a restart. */
+	ck_assert_int_eq(h_stop(&H), 0);
+	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	close(adm);
+	adm = conn();
+	ck_assert_int_eq(CALL(adm, "booking.get", "{s:s}", "ref", ref), 0);
+	ck_assert_int_eq(wire_get(res(), "history")->via.array.size, n + 1);
+	close(adm);
+}
+END_TEST
+
+/* Issue 11.9: reschedules per booking are capped, and a reschedule must
+ * move the booking. */
+START_TEST(reschedules_are_bounded)
+{
+	int pub = conn_token("public", "p"), adm = conn();
+	int64_t d = h_day(3);
+	char ref[40];
+
+	mkres(adm, "a");
+	ck_assert_int_eq(book_at(pub, "a", d + 9 * HOUR, d + 10 * HOUR, NULL),
+			 0);
+	result_str("ref", ref, sizeof(ref));
+	ck_assert_int_eq(CALL(pub, "booking.reschedule", "{s:s s:I s:I}", "ref",
+			      ref, "start", d + 9 * HOUR, "end", d + 10 * HOUR),
+			 BOOKD_E_BAD_REQUEST);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(CALL(pub, "booking.reschedule",
+				      "{s:s s:I s:I}", "ref", ref, "start",
+				      d + (10 + i % 2) * HOUR, "end",
+				      d + (11 + i % 2) * HOUR),
+				 0);
+	ck_assert_int_eq(CALL(pub, "booking.reschedule", "{s:s s:I s:I}", "ref",
+			      ref, "start", d + 14 * HOUR, "end",
+			      d + 15 * HOUR),
+			 BOOKD_E_LIMIT);
+	/* It can still be cancelled. */
+	ck_assert_int_eq(CALL(pub, "booking.cancel", "{s:s}", "ref", ref), 0);
+	close(adm);
+	close(pub);
+}
+END_TEST
+
+/* Issue 11.9: lists page instead of answering TOO_LARGE, and meta is
+ * capped. */
+START_TEST(lists_page_by_size)
+{
+	int adm = conn();
+	int64_t d = h_day(3);
+	static char notes[4097], meta[15001];
+	uint64_t next, total = 0;
+
+	memset(notes, 'n', 4096);
+	memset(meta, 'm', 15000);
+	mkres(adm, "a");
+	/* 300 bookings of 4 kB notes: more than a frame in all. */
+	for (int i = 0; i < 300; i++)
+		ck_assert_int_eq(
+		    CALL(adm, "book", "{s:s s:I s:I s:{s:s s:s s:s}}",
+			 "resource", "a", "start", d + (int64_t)i * 900, "end",
+			 d + (int64_t)(i + 1) * 900, "booker", "name", "N",
+			 "email", "n@x.org", "notes", notes),
+		    0);
+	ck_assert_int_eq(
+	    CALL(adm, "events", "{s:i s:i}", "after", 0, "limit", 1000), 0);
+	ck_assert_int_lt(wire_get(res(), "events")->via.array.size, 300);
+	ck_assert_int_gt(wire_get(res(), "events")->via.array.size, 100);
+	for (next = 0;;) {
+		uint32_t got;
+		ck_assert_int_eq(CALL(adm, "events", "{s:U s:i}", "after", next,
+				      "limit", 1000),
+				 0);
+		got = wire_get(res(), "events")->via.array.size;
+		if (got == 0)
+			break;
+		total += got;
+		ck_assert(wire_int(wire_get(res(), "next"), (int64_t *)&next));
+	}
+	ck_assert_uint_eq(total, 300);
+	ck_assert_int_eq(CALL(adm, "booking.list", "{s:i}", "limit", 1000), 0);
+	ck_assert_ptr_nonnull(wire_get(res(), "next"));
+	/* meta: at most 16 kB packed. */
+	{
+		static char big[17000];
+		memset(big, 'b', sizeof(big) - 1);
+		ck_assert_int_eq(CALL(adm, "resource.update", "{s:s s:{s:s}}",
+				      "id", "a", "meta", "k", big),
+				 BOOKD_E_BAD_REQUEST);
+	}
+	/* 80 resources of 15 kB meta are more than a frame: the list pages. */
+	for (int i = 0; i < 80; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "r%d", i);
+		ck_assert_int_eq(CALL(adm, "resource.create", "{s:s s:{s:s}}",
+				      "id", id, "meta", "k", meta),
+				 0);
+	}
+	ck_assert_int_eq(CALL(adm, "resource.list", "{s:i}", "limit", 1000), 0);
+	ck_assert_ptr_nonnull(wire_get(res(), "next"));
+	ck_assert_int_gt(wire_get(res(), "resources")->via.array.size, 10);
+	close(adm);
+}
+END_TEST
+
+/* Issue 11.8: public callers write small fields, and at a bounded rate
+ * each. */
+START_TEST(public_writes_are_bounded)
+{
+	int adm, pub, other;
+	int64_t d = h_day(3), wait = 0;
+	static char notes[1002];
+
+	h_cleanup(&H);
+	ck_assert_int_eq(h_start(&H, "--public-writes-per-minute 5"), 0);
+	adm = conn();
+	pub = conn_token("public", "p");
+	other = conn_token("public", "q");
+	mkres(adm, "a");
+	memset(notes, 'n', 1001);
+	ck_assert_int_eq(CALL(pub, "book", "{s:s s:I s:I s:{s:s s:s s:s}}",
+			      "resource", "a", "start", d, "end", d + 900,
+			      "booker", "name", "P", "email", "p@x.org",
+			      "notes", notes),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert(err_msg_has("booker.notes: longer than 1000 bytes"));
+	/* Staff keep the larger limits. */
+	ck_assert_int_eq(CALL(adm, "book", "{s:s s:I s:I s:{s:s s:s s:s}}",
+			      "resource", "a", "start", d, "end", d + 900,
+			      "booker", "name", "P", "email", "p@x.org",
+			      "notes", notes),
+			 0);
+	/* Four more writes (the refused one took a token too), then the
+	 * bucket is empty. */
+	for (int i = 1; i < 5; i++)
+		ck_assert_int_eq(
+		    book_at(pub, "a", d + i * 900, d + (i + 1) * 900, NULL), 0);
+	ck_assert_int_eq(book_at(pub, "a", d + 6 * 900, d + 7 * 900, NULL),
+			 BOOKD_E_LIMIT);
+	ck_assert(wire_int(wire_get(h_error(&R), "retry_after_ms"), &wait));
+	ck_assert_int_gt(wait, 0);
+	ck_assert_int_le(wait, 12000);
+	/* Another caller has a bucket of its own; staff have none. */
+	ck_assert_int_eq(book_at(other, "a", d + 8 * 900, d + 9 * 900, NULL),
+			 0);
+	ck_assert_int_eq(book_at(adm, "a", d + 10 * 900, d + 11 * 900, NULL),
+			 0);
+	close(adm);
+	close(pub);
+	close(other);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("abuse_caller");
@@ -560,6 +756,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, public_not_in_past);
 	tcase_add_test(tc, public_requires_event_type);
 	tcase_add_test(tc, strings_are_text);
+	tcase_add_test(tc, reschedules_log_the_change);
+	tcase_add_test(tc, reschedules_are_bounded);
+	tcase_add_test(tc, lists_page_by_size);
+	tcase_add_test(tc, public_writes_are_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

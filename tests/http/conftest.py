@@ -305,7 +305,14 @@ def keys(engine):
 def gw(engine, keys):
     """The main gateway: the engine's own uid (admin connection, "as" for
     visitors), logins, one CORS origin, a generous rate."""
-    g = Gateway(engine, "--jwks", str(keys.path), "--issuer", ISSUER,
+    www = engine.root / "www"
+    (www / "js").mkdir(parents=True)
+    (www / "index.html").write_text("<!doctype html><title>book</title>")
+    (www / "js" / "app.js").write_text("export const x = 1;\n")
+    (engine.root / "secret.txt").write_text("secret")
+    (www / "leak.txt").symlink_to(engine.root / "secret.txt")
+    g = Gateway(engine, "--static", str(www), "--jwks", str(keys.path),
+                "--issuer", ISSUER,
                 "--audience", AUDIENCE, "--admin-claim", "role=admin",
                 "--cors", "https://shop.example.test", "--rate-per-ip",
                 "100000", "--threads", "2")

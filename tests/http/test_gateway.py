@@ -531,6 +531,24 @@ def test_rate_limit_streams_slowloris_and_stop(engine, rid, day):
                 pass
             s.close()
         assert closed == 30, closed
+        # Dribbling one header byte every 0.3 s defeats the idle timeout,
+        # not the deadline of twice --timeout for a whole request.
+        drip = [socket.create_connection(("127.0.0.1", g.port), timeout=10)
+                for _ in range(5)]
+        for d in drip:
+            d.sendall(b"GET /v1/resources HTTP/1.1\r\nHost: x\r\n")
+        t0, alive = time.monotonic(), set(range(5))
+        while alive and time.monotonic() - t0 < 9:
+            for i in list(alive):
+                try:
+                    drip[i].sendall(b"X")
+                except OSError:
+                    alive.discard(i)
+            time.sleep(0.3)
+        took = time.monotonic() - t0
+        for d in drip:
+            d.close()
+        assert not alive and 3.5 < took < 7, (alive, took)
         # Streams: at most 2 per address; stop ends them with "bye".
         time.sleep(1.0)
         s1 = Stream(g.port, f"/v1/stream?resource={rid}", v.cookies)
@@ -652,3 +670,20 @@ def test_dst_day_times(gw, rid):
         for x in r.json["slots"]:
             assert x["start"] == dt.datetime.fromtimestamp(
                 x["start_unix"], ny).isoformat()
+
+
+def test_static_files(gw):
+    v = gw.visitor()
+    r = v.get("/")
+    assert r.status == 200 and r.raw.startswith(b"<!doctype html>")
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert r.headers["X-Frame-Options"] == "DENY"
+    r = v.get("/booking/0123abcd")
+    assert r.status == 200 and b"<title>book</title>" in r.raw
+    r = v.get("/js/app.js")
+    assert r.status == 200
+    assert r.headers["Content-Type"].startswith("text/javascript")
+    for bad in ("/js/missing.js", "/leak.txt", "/../secret.txt",
+                "/js/..%2f..%2fsecret.txt", "/%2e%2e/secret.txt"):
+        r = v.get(bad)
+        assert r.status == 404 and b"secret" not in r.raw, (bad, r.raw)

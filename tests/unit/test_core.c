@@ -11,6 +11,7 @@
 #include "suite_main.h"
 #include "crc32c.h"
 #include "hmap.h"
+#include "num.h"
 #include "ops.h"
 #include "quanta.h"
 #include "state.h"
@@ -292,7 +293,9 @@ START_TEST(text_checks)
 	    {"a\tb", false, WIRE_TEXT_CONTROL},
 	    {"a\nb", false, WIRE_TEXT_CONTROL},
 	    {"a\rb", true, WIRE_TEXT_CONTROL},
-	    {"\x1b" "[2J", true, WIRE_TEXT_CONTROL},
+	    {"\x1b"
+	     "[2J",
+	     true, WIRE_TEXT_CONTROL},
 	    {"\x7f", true, WIRE_TEXT_CONTROL},
 	    {"\xc2\x85", true, WIRE_TEXT_CONTROL}, /* C1 NEL */
 	    {"\xc2\xa0", false, 0},		   /* NBSP */
@@ -311,6 +314,27 @@ START_TEST(text_checks)
 				  cases[i].want,
 			      "case %zu", i);
 	ck_assert_int_eq(wire_text_check("a\0b", 3, true), WIRE_TEXT_CONTROL);
+}
+END_TEST
+
+START_TEST(numbers)
+{
+	uint64_t v = 7;
+
+	ck_assert_int_eq(num_parse_u64("42", 1, 100, &v), 0);
+	ck_assert_uint_eq(v, 42);
+	ck_assert_int_eq(
+	    num_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_int_eq(
+	    num_parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -1);
+	ck_assert_int_eq(num_parse_u64("", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("-1", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("+1", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64(" 1", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("1x", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("11", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("0", 1, 10, &v), -1);
 }
 END_TEST
 
@@ -381,6 +405,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, framing);
 	tcase_add_test(tc, validation);
 	tcase_add_test(tc, text_checks);
+	tcase_add_test(tc, numbers);
 	tcase_add_test(tc, hash_map);
 	tcase_add_test(tc, crc);
 	tcase_add_test(tc, tokens);

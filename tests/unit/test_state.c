@@ -109,50 +109,55 @@ START_TEST(span_checks)
 		/* Committed copies follow only the deltas. */
 		ck_assert_uint_eq(d0->cbooked[0], 0);
 	}
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
-					  mon + 14 * 3600, true, NULL, &co),
+	ck_assert_int_eq(state_check(&st, &a, 1, mon + 13 * 3600,
+				     mon + 14 * 3600, CHK_OPEN | CHK_HOLDS,
+				     NULL, &co),
 			 0);
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
-					  mon + 15 * 3600, true, NULL, &co),
+	ck_assert_int_eq(state_check(&st, &a, 1, mon + 13 * 3600,
+				     mon + 15 * 3600, CHK_OPEN | CHK_HOLDS,
+				     NULL, &co),
 			 BOOKD_E_CONFLICT);
 	ck_assert_int_eq(co.nids, 1);
 	ck_assert_int_eq(co.ids[0], 1);
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 40 * 86400,
-					  mon + 40 * 86400 + 900, true, NULL,
-					  &co),
+	ck_assert_int_eq(state_check(&st, &a, 1, mon + 40 * 86400,
+				     mon + 40 * 86400 + 900,
+				     CHK_OPEN | CHK_HOLDS, NULL, &co),
 			 BOOKD_E_OUT_OF_RANGE);
 	/* Cancelling frees the slots. */
 	put_booking(&st, 1, "a", 1, mon + 14 * 3600,
 		    mon + 2 * 86400 + 10 * 3600, "cancelled");
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
-					  mon + 15 * 3600, true, NULL, &co),
+	ck_assert_int_eq(state_check(&st, &a, 1, mon + 13 * 3600,
+				     mon + 15 * 3600, CHK_OPEN | CHK_HOLDS,
+				     NULL, &co),
 			 0);
 	/* Pools count units: 2 + 2 > 3, 2 + 1 fits. */
 	put_booking(&st, 2, "mics", 2, mon, mon + 3600, "confirmed");
-	ck_assert_int_eq(
-	    state_check_span(&st, &pool, 1, mon, mon + 900, true, NULL, &co),
-	    BOOKD_E_CONFLICT);
+	ck_assert_int_eq(state_check(&st, &pool, 1, mon, mon + 900,
+				     CHK_OPEN | CHK_HOLDS, NULL, &co),
+			 BOOKD_E_CONFLICT);
 	pool.qty = 1;
-	ck_assert_int_eq(
-	    state_check_span(&st, &pool, 1, mon, mon + 900, true, NULL, &co),
-	    0);
+	ck_assert_int_eq(state_check(&st, &pool, 1, mon, mon + 900,
+				     CHK_OPEN | CHK_HOLDS, NULL, &co),
+			 0);
 	/* Holds conflict only with other sessions. */
 	ck_assert_int_eq(
 	    state_hold_set(&st, st.res[0], "S", "u:1", mon, mon + 3600, 1000),
 	    1);
-	ck_assert_int_eq(
-	    state_check_span(&st, &a, 1, mon, mon + 900, true, "T", &co),
-	    BOOKD_E_HELD);
-	ck_assert_int_eq(
-	    state_check_span(&st, &a, 1, mon, mon + 900, true, "S", &co), 0);
+	ck_assert_int_eq(state_check(&st, &a, 1, mon, mon + 900,
+				     CHK_OPEN | CHK_HOLDS, "T", &co),
+			 BOOKD_E_HELD);
+	ck_assert_int_eq(state_check(&st, &a, 1, mon, mon + 900,
+				     CHK_OPEN | CHK_HOLDS, "S", &co),
+			 0);
 	/* Renewal of the same span changes no bits; expiry frees them. */
 	ck_assert_int_eq(
 	    state_hold_set(&st, st.res[0], "S", "u:1", mon, mon + 3600, 2000),
 	    0);
 	ck_assert_int_eq(state_hold_expire(&st, 1500), 0);
 	ck_assert_int_eq(state_hold_expire(&st, 2000), 1);
-	ck_assert_int_eq(
-	    state_check_span(&st, &a, 1, mon, mon + 900, true, "T", &co), 0);
+	ck_assert_int_eq(state_check(&st, &a, 1, mon, mon + 900,
+				     CHK_OPEN | CHK_HOLDS, "T", &co),
+			 0);
 	{
 		size_t n;
 		struct delta *dl = state_take_deltas(&st, &n);
@@ -316,17 +321,17 @@ END_TEST
 
 START_TEST(slugs)
 {
-	ck_assert(state_slug_ok("a", 1));
-	ck_assert(state_slug_ok("0a.b_c-d", 8));
-	ck_assert(!state_slug_ok("", 0));
-	ck_assert(!state_slug_ok("-a", 2));
-	ck_assert(!state_slug_ok("A", 1));
-	ck_assert(!state_slug_ok("a b", 3));
+	ck_assert(proto_slug_ok("a", 1));
+	ck_assert(proto_slug_ok("0a.b_c-d", 8));
+	ck_assert(!proto_slug_ok("", 0));
+	ck_assert(!proto_slug_ok("-a", 2));
+	ck_assert(!proto_slug_ok("A", 1));
+	ck_assert(!proto_slug_ok("a b", 3));
 	{
 		char id[65];
 		memset(id, 'a', 64);
-		ck_assert(state_slug_ok(id, 63));
-		ck_assert(!state_slug_ok(id, 64));
+		ck_assert(proto_slug_ok(id, 63));
+		ck_assert(!proto_slug_ok(id, 64));
 	}
 }
 END_TEST

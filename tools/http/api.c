@@ -20,6 +20,7 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,13 @@ struct et_info {
 };
 static _Thread_local struct et_info *et_cache;
 static _Thread_local unsigned et_next;
+static pthread_key_t et_key; /* frees a thread's cache when it ends */
+static pthread_once_t et_once = PTHREAD_ONCE_INIT;
+
+static void et_key_make(void)
+{
+	(void)pthread_key_create(&et_key, free);
+}
 
 static int64_t u_of(const msgpack_object *o)
 {
@@ -218,9 +226,12 @@ static const struct et_info *event_type(struct gw_req *q, const char *id)
 	struct pk k;
 	int rc;
 
-	if (et_cache == NULL &&
-	    (et_cache = calloc(ET_CACHE, sizeof *et_cache)) == NULL)
-		return NULL;
+	if (et_cache == NULL) {
+		pthread_once(&et_once, et_key_make);
+		if ((et_cache = calloc(ET_CACHE, sizeof *et_cache)) == NULL)
+			return NULL;
+		pthread_setspecific(et_key, et_cache);
+	}
 	for (unsigned i = 0; i < ET_CACHE; i++)
 		if (strcmp(et_cache[i].id, id) == 0)
 			e = &et_cache[i];

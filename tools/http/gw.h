@@ -14,7 +14,8 @@
  * admin.c (the admin API, /healthz, /metrics), engine.c (engine
  * connections, MessagePack <-> JSON, error mapping, times), jwt.c (OIDC
  * tokens against a JWKS file), stream.c (SSE), limits.c (per-IP buckets and
- * stream counts), metrics.c (counters and histograms).
+ * stream counts), conns.c (a deadline per request), metrics.c (counters
+ * and histograms).
  *
  * How it fails: every failure a caller can cause is an HTTP error with an
  * application/problem+json body; a lost engine connection is 503 for the
@@ -230,6 +231,16 @@ unsigned gw_rate_take(const unsigned char key[16]);
 int gw_streams_acquire(const unsigned char key[16]);
 void gw_streams_release(const unsigned char key[16]);
 unsigned gw_streams_open(void);
+
+/* ---- conns.c ---- */
+int gw_conns_start(void);
+void gw_conns_stop(void);
+void gw_conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
+		    enum MHD_ConnectionNotificationCode code);
+/* The connection answered a request: its next one starts its clock. */
+void gw_conn_request_done(struct MHD_Connection *conn);
+/* The connection carries a stream: no deadline any more. */
+void gw_conn_exempt(struct MHD_Connection *conn);
 
 /* ---- metrics.c ---- */
 void gw_metrics_record(int route, unsigned status, int64_t ns);

@@ -528,8 +528,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct gw_req *q = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	gw_conn_request_done(conn);
 	if (q) {
 		free(q->body);
 		free(q);
@@ -757,7 +757,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (gw_cfg.jwks && gw_jwt_init() != 0)
 		return 2;
-	if (gw_stream_start() != 0)
+	if (gw_stream_start() != 0 || gw_conns_start() != 0)
 		return 1;
 
 	memset(&sa4, 0, sizeof sa4);
@@ -798,7 +798,8 @@ int main(int argc, char **argv)
 	    (unsigned)gw_cfg.max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)gw_cfg.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-	    NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+	    NULL, MHD_OPTION_NOTIFY_CONNECTION, gw_conn_notify, NULL,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "bookd-http: cannot listen on %s:%u\n",
 			gw_cfg.listen_host, gw_cfg.port);
@@ -820,6 +821,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "bookd-http: stopping\n");
 	gw_stream_stop();
 	MHD_stop_daemon(d);
+	gw_conns_stop();
 	fprintf(stderr, "bookd-http: stopped\n");
 	free(gw_cfg.engine_token);
 	EVP_MD_free(sha);

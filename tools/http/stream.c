@@ -487,6 +487,7 @@ enum MHD_Result gw_stream_open(struct gw_req *q)
 	gw_common_headers(q, r);
 	/* A stream is quiet for up to a heartbeat: no idle timeout. */
 	MHD_set_connection_option(q->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+	gw_conn_exempt(q->conn);
 	pthread_mutex_lock(&mu);
 	s->next = streams;
 	streams = s;
