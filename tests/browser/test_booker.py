@@ -318,6 +318,13 @@ def test_admin_page(stack, browsers):
     assert d.execute_script(
         "return document.querySelectorAll('#grid .q.closed').length") > 0
     assert "Booked Band" in css(d, "#upcoming").text
+    # A hold taken elsewhere shows in the grid live, as held quarters.
+    with stack.client() as c:
+        c.hold("studio-b", at(BERLIN, d3, "15:00"), at(BERLIN, d3, "16:00"),
+               session="grid-test")
+    until("held quarters in the grid", lambda: d.execute_script(
+        "return document.querySelectorAll('#grid .q.held').length") == 4,
+        timeout=2)
     screenshots(d, "7-admin")
     row = [r for r in d.find_elements("css selector", "#pending tr")
            if "Pending Person" in r.text][0]

@@ -9,6 +9,7 @@
 import * as api from "./api.js";
 import { addDays, allZones, clock, savedZone, saveZone, shortDate, span, today } from "./time.js";
 import { $, el, notice, say, zonePicker, STATUS_WORDS } from "./ui.js";
+import { MAX_STREAMS } from "./dayview.js";
 
 const UPCOMING_DAYS = 14;
 const s = { zone: savedZone(), resources: [], date: "", streams: [], timer: 0 };
@@ -100,7 +101,7 @@ function openLive() {
   if (typeof EventSource === "undefined") return;
   const from = addDays(s.date, -1);
   const to = addDays(s.date, UPCOMING_DAYS);
-  for (const r of s.resources.slice(0, 4)) {
+  for (const r of s.resources.slice(0, MAX_STREAMS)) {
     const es = new EventSource(`/v1/stream?resource=${enc(r.id)}&from=${from}&to=${to}`);
     const changed = () => soon();
     es.addEventListener("slots", changed);
@@ -109,7 +110,7 @@ function openLive() {
     s.streams.push(es);
   }
   // More resources than streams: re-read the rest now and then.
-  if (s.resources.length > 4) s.poll = setInterval(() => soon(), 15000);
+  if (s.resources.length > MAX_STREAMS) s.poll = setInterval(() => soon(), 15000);
 }
 
 function stopLive() {

@@ -2,8 +2,9 @@
 // people's holds inline as "reserved", kept current from the gateway's
 // Server-Sent Events stream.
 //
-// One stream per resource shown (the "any free one" choice shows several and
-// merges them: a start is available if any resource has it free). A change
+// One stream per resource shown, up to MAX_STREAMS (the "any free one"
+// choice shows several and merges them: a start is available if any resource
+// has it free); further resources are re-read every POLL_MS. A change
 // event re-reads the day and the list is reconciled in place: buttons are
 // kept by start time, so nothing flickers and the keyboard focus stays put.
 // Reserved starts stay buttons: someone else's hold may lapse, and choosing
@@ -16,6 +17,9 @@ import * as api from "./api.js";
 import { clock, daysLater, addDays, shortDate } from "./time.js";
 
 const POLL_MS = 15000;
+// A browser keeps at most six HTTP/1.1 connections to one host, and each
+// stream holds one open: follow at most this many resources live per page.
+export const MAX_STREAMS = 3;
 
 export class DayView {
   constructor(root, { onChoose, live }) {
@@ -86,7 +90,7 @@ export class DayView {
     // A local day can touch two of the resource's days; watch around it.
     const from = addDays(this.date, -1);
     const to = addDays(this.date, 1);
-    for (const r of this.resources.slice(0, 4)) {
+    for (const r of this.resources.slice(0, MAX_STREAMS)) {
       const url = `/v1/stream?resource=${encodeURIComponent(r)}&from=${from}&to=${to}`;
       const es = new EventSource(url);
       let broken = false;
