@@ -460,6 +460,7 @@ export async function startBooker() {
     summary($("#done-summary"), { title, where, start, end, zone: s.zone, status: STATUS_WORDS[b.status] || b.status });
     const manage = `${location.origin}/booking/${encodeURIComponent(b.ref)}`;
     $("#done-manage").href = `/booking/${encodeURIComponent(b.ref)}`;
+    $("#done-url").value = manage;
     const file = ics({
       uid: `${b.ref}@${location.hostname || "bookd"}`,
       start,
