@@ -107,6 +107,16 @@ for c in 8 64; do
 	run "bookd-http, socket call" "http://127.0.0.1:$eport$path" $c engine
 done
 echo
+# Time inside the gateway, from a request's arrival to its answer being
+# queued (the gateway's own histogram), over every request above.
+for p in "$pport day" "$eport day_engine"; do
+	set -- $p
+	curl -s "http://127.0.0.1:$1/metrics" | awk -v r="$2" '
+		$1 == "bookd_http_request_seconds_sum{route=\"" r "\"}" { s = $2 }
+		$1 == "bookd_http_request_seconds_count{route=\"" r "\"}" { n = $2 }
+		END { if (n) printf "in-gateway time per day view (%s): %.1f us mean over %d requests\n", r, 1e6 * s / n, n }'
+done
+echo
 for c in 8 64; do
 	eval "n=\$R_nginx_$c p=\$R_pages_$c e=\$R_engine_$c"
 	awk -v n="$n" -v p="$p" -v e="$e" -v c="$c" 'BEGIN {

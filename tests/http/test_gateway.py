@@ -687,3 +687,46 @@ def test_static_files(gw):
                 "/js/..%2f..%2fsecret.txt", "/%2e%2e/secret.txt"):
         r = v.get(bad)
         assert r.status == 404 and b"secret" not in r.raw, (bad, r.raw)
+
+
+def test_stream_churn(gw, rid, day):
+    """Streams opened and dropped (some mid-event) while holds move: the
+    gateway stays up, and a stream opened afterwards still gets events."""
+    import random
+    import threading
+    a = gw.visitor()
+    a.get("/v1/resources")
+    stop = threading.Event()
+
+    def holder():
+        h = gw.visitor()
+        h.get("/v1/resources")
+        t = utc(day, "04:00")
+        while not stop.is_set():
+            t2 = t + 900 * random.randint(0, 8)
+            h.request("PUT", f"/v1/holds/{rid}", body={"start": t2,
+                                                       "end": t2 + 900})
+    th = threading.Thread(target=holder)
+    th.start()
+    try:
+        for i in range(60):
+            s = Stream(gw.port, f"/v1/stream?resource={rid}&from={day}",
+                       a.cookies)
+            if i % 3 == 0:
+                s.read_until(b"event: holds", 1)
+            elif i % 3 == 1:
+                s.read_until(b": subscribed", 1)
+            s.close()
+    finally:
+        stop.set()
+        th.join(10)
+    s = Stream(gw.port, f"/v1/stream?resource={rid}&from={day}", a.cookies)
+    try:
+        assert s.read_until(b": subscribed", 5)
+        t = utc(day, "07:00")
+        assert a.request("PUT", f"/v1/holds/{rid}",
+                         body={"start": t, "end": t + 900}).status == 200
+        assert s.read_until(b"event: holds", 2), s.buf
+    finally:
+        s.close()
+    assert gw.visitor().get("/healthz").status == 200

@@ -645,6 +645,7 @@ static enum MHD_Result day_engine(struct gw_req *q, const struct view_args *v,
 {
 	static const char *const ops[2] = {"holds.day", "slots.view"};
 	struct day_ctx d = {.q = q, .dur_s = v->duration * 60};
+	q->route = GW_ROUTE_DAY_ENGINE;
 	const msgpack_sbuffer *args[2];
 	struct pk h, k;
 	int rc;

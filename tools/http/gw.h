@@ -111,6 +111,7 @@ struct gw_req {
 	X(EVENT_TYPES, "event_types")                                          \
 	X(MONTH, "month")                                                      \
 	X(DAY, "day")                                                          \
+	X(DAY_ENGINE, "day_engine")                                            \
 	X(HOLD, "hold")                                                        \
 	X(BOOK, "book")                                                        \
 	X(BOOKING, "booking")                                                  \

@@ -484,6 +484,9 @@ enum MHD_Result gw_stream_open(struct gw_req *q)
 	}
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
 	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	/* The connection loses its timeouts for the stream: it must not serve
+	 * requests afterwards, so it closes when the stream ends. */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	gw_common_headers(q, r);
 	/* A stream is quiet for up to a heartbeat: no idle timeout. */
 	MHD_set_connection_option(q->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
