@@ -363,18 +363,25 @@ def test_reschedule_on_manage_page(stack, day, browsers):
     until("11:00 in the list",
           lambda: slot_state(d, t[11], "#r-day") == "available")
     assert slot_state(d, t[10], "#r-day") == ""  # its own old time: booked
-    css(d, f'#r-day button[data-start="{t[11]}"]').click()
-    until("the confirm button", lambda: visible(d, "#r-go"))
-    # Someone else books 11:00 first: the move is refused, nothing changes.
+    # Someone else holds 11:00 first: shown live, and choosing it is
+    # refused with words; the booking keeps its time.
     with stack.client() as c:
-        c.book(resource="studio-b", start=t[11], end=t[11] + 3600,
-               event_type="mixing",
-               booker={"name": "Faster", "email": "f@example.com"})
-    css(d, "#r-go").click()
+        c.hold("studio-b", t[11], t[11] + 3600, session="someone-else")
+    until("11:00 reserved",
+          lambda: slot_state(d, t[11], "#r-day") == "reserved")
+    css(d, f'#r-day button[data-start="{t[11]}"]').click()
     until("the refusal", lambda: visible(d, "#r-notice"))
-    assert "keeps its current time" in css(d, "#r-notice").text
-    until("11:00 gone", lambda: slot_state(d, t[11], "#r-day") == "")
+    text = css(d, "#r-notice").text
+    assert "keeps its current time" in text and "Someone else" in text
+    assert not visible(d, "#r-go")
+    # 15:00 is held on choosing it (other visitors see it reserved), then
+    # the move is one request.
     css(d, f'#r-day button[data-start="{t[15]}"]').click()
+    until("the confirm button", lambda: visible(d, "#r-go"))
+    assert "held for you" in css(d, "#r-choice").text
+    with stack.client() as c:
+        held = c.holds_day("studio-b", d4.isoformat(), tz="Europe/Berlin")
+    assert t[15] in [int(h.start.timestamp()) for h in held]
     css(d, "#r-go").click()
     until("the move", lambda: "moved" in css(d, "#manage-msg").text)
     assert "15:00" in css(d, "#manage-summary").text

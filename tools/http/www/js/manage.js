@@ -6,6 +6,7 @@
 import * as api from "./api.js";
 import { Calendar } from "./calendar.js";
 import { DayView } from "./dayview.js";
+import { Hold } from "./hold.js";
 import { allZones, clock, dateLabel, localDate, longDate, minutesLabel, monthStart, savedZone, saveZone, span } from "./time.js";
 import { $, el, notice, say, showStep, summary, zonePicker, STATUS_WORDS } from "./ui.js";
 
@@ -16,6 +17,8 @@ export async function startManage(ref) {
   document.title = "Your booking";
 
   const day = new DayView($("#r-day"), { onChoose: (slot) => choose(slot), live: say });
+  const hold = new Hold({ onLost: (reason, h) => lost(reason, h) });
+  window.addEventListener("pagehide", () => hold.releaseOnExit());
   const cal = new Calendar($("#r-calendar"), {
     zone: s.zone,
     explain: api.explain,
@@ -98,6 +101,8 @@ export async function startManage(ref) {
   }
 
   $("#m-cancel").addEventListener("click", () => {
+    hold.release();
+    s.choice = null;
     $("#reschedule").hidden = true;
     day.clear();
     $("#cancel-form").hidden = false;
@@ -114,7 +119,7 @@ export async function startManage(ref) {
     try {
       s.b = api.bookingOf(await api.cancel(ref, $("#c-reason").value.trim()));
       $("#cancel-form").hidden = true;
-      notice($("#manage-msg"), "Your booking is cancelled and the time is free again. The studio has been told.");
+      notice($("#manage-msg"), "Your booking is cancelled and the time is free again.");
       render();
       $("#manage-msg").tabIndex = -1;
       $("#manage-msg").focus();
@@ -139,6 +144,7 @@ export async function startManage(ref) {
   });
   $("#r-stop").addEventListener("click", () => {
     s.choice = null;
+    hold.release();
     $("#reschedule").hidden = true;
     day.clear();
     $("#m-reschedule").focus();
@@ -151,13 +157,44 @@ export async function startManage(ref) {
     day.show([resourceOf()], date, params(), s.zone);
   }
 
-  function choose(slot) {
+  // Choosing a new time holds it, as in the booker, so nobody takes it
+  // while the booker confirms; the booking's own hold does not block the
+  // move.
+  async function choose(slot) {
+    notice($("#r-notice"), "");
+    day.setEnabled(false);
+    try {
+      await hold.take(resourceOf(), slot.start, slot.end);
+    } catch (err) {
+      refused(`Your booking keeps its current time. ${api.explain(err, clock(slot.start, s.zone))}`);
+      return;
+    } finally {
+      day.setEnabled(true);
+    }
     s.choice = slot;
     day.setSelected(slot.start);
-    $("#r-choice").textContent = `New time: ${longDate(slot.start, s.zone)}, ${span(slot.start, slot.end, s.zone)} (${minutesLabel(Math.round((slot.end - slot.start) / 60))}).`;
+    $("#r-choice").textContent = `New time: ${longDate(slot.start, s.zone)}, ${span(slot.start, slot.end, s.zone)} (${minutesLabel(Math.round((slot.end - slot.start) / 60))}), held for you.`;
     $("#r-confirm").hidden = false;
-    notice($("#r-notice"), "");
     $("#r-go").focus();
+  }
+
+  function refused(text) {
+    s.choice = null;
+    day.setSelected(null);
+    $("#r-confirm").hidden = true;
+    notice($("#r-notice"), text);
+    day.refresh();
+    $("#r-notice").tabIndex = -1;
+    $("#r-notice").focus();
+  }
+
+  function lost(reason, h) {
+    const what = clock(h.start, s.zone);
+    refused(
+      reason === "expired"
+        ? `Your hold on ${what} ran out. Your booking keeps its current time; pick the new time again.`
+        : `${what} is no longer held for you: someone else has it now. Your booking keeps its current time; pick another.`
+    );
   }
 
   $("#r-go").addEventListener("click", async () => {
@@ -167,22 +204,17 @@ export async function startManage(ref) {
     btn.disabled = true;
     try {
       s.b = api.bookingOf(await api.reschedule(ref, c.start, c.end));
+      hold.release();
       s.choice = null;
       $("#reschedule").hidden = true;
       day.clear();
       render();
-      notice($("#manage-msg"), `Your booking is moved to ${longDate(c.start, s.zone)}, ${span(c.start, c.end, s.zone)}. The studio has been told.`);
+      notice($("#manage-msg"), `Your booking is moved to ${longDate(c.start, s.zone)}, ${span(c.start, c.end, s.zone)}.`);
       $("#manage-msg").tabIndex = -1;
       $("#manage-msg").focus();
     } catch (err) {
-      const what = clock(c.start, s.zone);
-      s.choice = null;
-      day.setSelected(null);
-      $("#r-confirm").hidden = true;
-      notice($("#r-notice"), `Your booking keeps its current time. ${api.explain(err, what)}`);
-      day.refresh();
-      $("#r-notice").tabIndex = -1;
-      $("#r-notice").focus();
+      hold.release();
+      refused(`Your booking keeps its current time. ${api.explain(err, clock(c.start, s.zone))}`);
     } finally {
       btn.disabled = false;
     }
