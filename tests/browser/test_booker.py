@@ -297,6 +297,9 @@ def test_admin_page(stack, browsers):
         ok = c.book(resource="studio-a", start=at(BERLIN, d3, "12:00"),
                     end=at(BERLIN, d3, "14:00"), event_type="session",
                     booker={"name": "Booked Band", "email": "b@example.com"})
+        q = int(time.time()) // 900 * 900
+        now = c.book(resource="room-dst", start=q - 3600, end=q + 3600,
+                     booker={"name": "Late Band", "email": "l@example.com"})
     assert ask.status == "pending" and ok.status == "confirmed"
 
     d = browsers()
@@ -335,8 +338,14 @@ def test_admin_page(stack, browsers):
     until("the decline", lambda: "done" in css(d, "#board-msg").text)
     until("the request gone",
           lambda: "Pending Person" not in css(d, "#pending").text)
+    # A booking under way can be marked as a no-show.
+    row = [r for r in d.find_elements("css selector", "#upcoming tr")
+           if "Late Band" in r.text][0]
+    row.find_element("xpath", ".//button[text()='No-show']").click()
+    until("the no-show", lambda: "No-show: done" in css(d, "#board-msg").text)
     with stack.client() as c:
         b = c.booking_get(id=ask.id)
+        assert c.booking_get(id=now.id).status == "no_show"
     assert b.status == "declined"
     assert b.history[-1]["reason"] == "Studio closed for repairs"
 
