@@ -110,14 +110,13 @@ static void usage(FILE *f)
 static bool parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		      uint64_t *out)
 {
-	if (num_parse_u64(s, lo, hi, out) < 0) {
-		fprintf(stderr,
-			"bookd-bench: %s: a whole number from %llu to %llu, "
-			"not '%s'\n",
-			opt, (unsigned long long)lo, (unsigned long long)hi, s);
-		return false;
-	}
-	return true;
+	if (num_parse_u64(s, lo, hi, out) == 0)
+		return true;
+	fprintf(stderr,
+		"bookd-bench: %s: a whole number from %llu to %llu, "
+		"not '%s'\n",
+		opt, (unsigned long long)lo, (unsigned long long)hi, s);
+	return false;
 }
 
 static bool parse_secs(const char *opt, const char *s, uint64_t *ms)

@@ -1,20 +1,24 @@
 /*
- * num.c - decimal numbers from command lines; see num.h.
+ * num.c - whole numbers from command lines; see num.h.
  */
-#include <errno.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "num.h"
 
 int num_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v = 0;
+	size_t n = strlen(s);
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || s[0] == '+' ||
-	    s[0] == ' ' || v < lo || v > hi)
+	if (n == 0 || strspn(s, "0123456789") != n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;

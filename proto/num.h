@@ -1,16 +1,17 @@
 /*
- * num.h - decimal numbers from command lines, parsed one way everywhere.
+ * num.h - whole numbers from command lines, for bookd, bookctl,
+ * bookd-replay and bookd-bench: one parser for all of them.
  *
- * The engine, its tools and the benchmark read numeric options with
- * num_parse_u64(); each prints its own message when it fails.
+ * Only plain decimal digits are a number: no sign, no spaces, no "0x",
+ * nothing after the digits; a value that overflows 64 bits or falls
+ * outside [lo, hi] is refused.  Each program prints its own message.
  */
 #ifndef BOOKD_NUM_H
 #define BOOKD_NUM_H
 
 #include <stdint.h>
 
-/* s as a whole decimal number from lo to hi (no sign, no trailing text,
- * no overflow).  Returns 0 with *out set, or -1. */
+/* 0 with the value in *out, or -1 (and *out untouched). */
 int num_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 #endif

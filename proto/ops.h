@@ -12,8 +12,8 @@
  *   - struct op_spec, which proto_validate_args() uses to reject unknown
  *     fields, wrong types, missing required fields and oversized strings or
  *     lists, naming the field in the error.
- * The engine binds each op to its handler h_<ident>() in engine/ops.c by the
- * same list, so an operation without a handler does not link.
+ * The engine binds each op to its handler h_<ident>() (engine/handlers.h) by
+ * the same list, so an operation without a handler does not link.
  *
  * "max" is a byte limit for strings, an item limit for arrays and the
  * largest value of T_MINUTES; 0 means the default of PROTO_MAX_STR /

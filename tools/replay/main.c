@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "num.h"
 #include "cmds.h"
+#include "num.h"
 #include "rlog.h"
 
 static void usage(FILE *f)
@@ -41,12 +41,11 @@ static void usage(FILE *f)
 
 static int parse_lsn(const char *opt, const char *s, uint64_t *out)
 {
-	if (num_parse_u64(s, 0, UINT64_MAX, out) < 0) {
-		fprintf(stderr, "bookd-replay: %s: expected an LSN, got '%s'\n",
-			opt, s);
-		return -1;
-	}
-	return 0;
+	if (num_parse_u64(s, 0, UINT64_MAX, out) == 0)
+		return 0;
+	fprintf(stderr, "bookd-replay: %s: expected an LSN, got '%s'\n", opt,
+		s);
+	return -1;
 }
 
 int main(int argc, char **argv)
