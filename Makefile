@@ -188,15 +188,19 @@ uninstall:
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
 	pkg-config tzdata python3-msgpack python3-pytest g++ \
 	libmicrohttpd-dev libjansson-dev python3-cryptography
+# The booking page's tests run in a real browser (tests/browser).
+DEB_PKGS += chromium chromium-driver python3-selenium
 deps:
 	@missing=""; \
 	for f in /usr/include/liburing.h /usr/include/msgpack.h \
 		/usr/include/check.h /usr/include/bsd/string.h \
 		/usr/include/openssl/hmac.h /usr/bin/pkg-config /usr/bin/c++ \
 		/usr/share/zoneinfo/Europe/Berlin \
-		/usr/include/microhttpd.h /usr/include/jansson.h; do \
+		/usr/include/microhttpd.h /usr/include/jansson.h \
+		/usr/bin/chromium /usr/bin/chromedriver; do \
 		[ -e $$f ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import msgpack, pytest, cryptography' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
+	$(PYTHON) -c 'import selenium' 2>/dev/null || missing="$$missing python3-selenium"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then \

@@ -54,6 +54,11 @@ else
 	fi
 	run_one http-gateway /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 		tests/http
+	# The booking page in headless Chromium against bookd and bookd-http.
+	if [ -d tests/browser ]; then
+		run_one browser timeout 240 /usr/bin/python3 -m pytest -q \
+			-p no:cacheprovider tests/browser
+	fi
 fi
 echo
 if [ $fail -ne 0 ]; then
