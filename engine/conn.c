@@ -630,7 +630,7 @@ void conn_sweep(struct loop *l)
 		if (c->partial_ms && l->cfg.frame_timeout_ms &&
 		    now - c->partial_ms > l->cfg.frame_timeout_ms)
 			why = "frame: incomplete for too long (limit)";
-		else if (l->cfg.idle_timeout_ms && c->role != CONN_ADMIN &&
+		else if (l->cfg.idle_timeout_ms && c->role == CONN_PUBLIC &&
 			 c->nsubs == 0 && c->nparks == 0 &&
 			 conn_backlog(c) == 0 && c->in.len == 0 &&
 			 now - c->active_ms > l->cfg.idle_timeout_ms)

@@ -57,16 +57,17 @@ struct park {
 
 struct sub; /* the publisher's */
 
-/* Roles of a connection: the values of proto/ops.h's enum role. */
+/* Roles a connection starts with: the values of proto/ops.h's enum role
+ * (a hello may change it, e.g. to the gateway role in between). */
 #define CONN_PUBLIC 0
-#define CONN_ADMIN  1
+#define CONN_ADMIN  2
 
 struct conn {
 	struct loop_ev rd, wr;
 	struct loop *loop;
 	int fd;
 	uint64_t cid;
-	uint8_t role; /* CONN_PUBLIC or CONN_ADMIN */
+	uint8_t role; /* proto/ops.h's enum role; starts CONN_PUBLIC/ADMIN */
 	bool reading, writing, closing, close_after_send, paused;
 	bool dropped; /* hello {role: public}: for good */
 	bool cut;     /* too far behind on pushes: closed at the turn's end */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "num.h"
 #include "quanta.h"
 #include "server.h"
 
@@ -65,7 +66,9 @@ static void usage(FILE *f)
 	    "(65536)\n"
 	    "  --max-subs-per-caller N  subscriptions of one token subject "
 	    "or uid (4096)\n"
-	    "  --max-subs N             subscriptions in all (65536)\n",
+	    "  --max-subs N             subscriptions in all (65536)\n"
+	    "\n"
+	    "What one caller may take (PROTOCOL.md section 5):\n" CALLER_USAGE,
 	    f);
 }
 
@@ -88,19 +91,13 @@ enum {
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		     uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v < lo || v > hi) {
+	if (num_parse_u64(s, lo, hi, out) < 0) {
 		fprintf(stderr,
 			"bookd: %s: expected a whole number from %llu to "
 			"%llu, got '%s'\n",
 			opt, (unsigned long long)lo, (unsigned long long)hi, s);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 
@@ -138,7 +135,7 @@ int main(int argc, char **argv)
 	    {"test-nofile", required_argument, NULL, 'N'},
 #endif
 	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    CALLER_LONGOPTS{NULL, 0, NULL, 0},
 	};
 	struct config cfg = {
 	    .data_dir = "./var",
@@ -159,6 +156,7 @@ int main(int argc, char **argv)
 	    .max_frame_items = 65536,
 	    .max_subs_per_caller = 4096,
 	    .max_subs = 65536,
+	    .limits = CALLER_LIMITS_DEFAULT,
 	};
 	static char sockbuf[PATH_MAX];
 	static struct server srv;
@@ -353,6 +351,11 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return BOOKD_EXIT_OK;
 		default:
+			if (c >= CALLER_OPT_FIRST && c < CALLER_OPT_LAST) {
+				if (caller_option(&cfg.limits, c, optarg))
+					return BOOKD_EXIT_START;
+				break;
+			}
 			usage(stderr);
 			return BOOKD_EXIT_START;
 		}

@@ -277,7 +277,7 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 {
 	msgpack_unpacked u;
 	size_t used = 0;
-	const msgpack_object *id, *op, *args;
+	const msgpack_object *id, *op, *args, *as;
 	struct req r;
 	int opi, rc;
 	size_t off;
@@ -289,54 +289,61 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	    -2) {
 		char m[128];
 		snprintf(m, sizeof(m),
-			 "request: more than %u MessagePack objects (limit)",
+			 "more than %u MessagePack objects (limit)",
 			 s->cfg.max_frame_items);
-		reply_simple_error(s, c, NULL, BOOKD_E_TOO_LARGE, m);
+		reply_simple_error(s, c, NULL, BOOKD_E_TOO_LARGE, "request", m);
 		goto out;
 	}
 	if (wire_msgpack_check(body, len, &used) < 0 || used != len ||
 	    (used = 0, msgpack_unpack_next(&u, body, len, &used) !=
 			   MSGPACK_UNPACK_SUCCESS) ||
 	    used != len) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "request: not one MessagePack value");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "request",
+				   "not one MessagePack value");
 		goto out;
 	}
 	if (u.data.type != MSGPACK_OBJECT_MAP) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "request: must be a map");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "request",
+				   "must be a map");
 		goto out;
 	}
 	id = wire_get(&u.data, "id");
 	op = wire_get(&u.data, "op");
 	args = wire_get(&u.data, "args");
+	as = wire_get(&u.data, "as");
 	if (id && id->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "id: must be a non-negative integer");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "id",
+				   "must be a non-negative integer");
 		goto out;
 	}
 	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
 		const msgpack_object *k = &u.data.via.map.ptr[i].key;
 		if (!wire_str_eq(k, "id") && !wire_str_eq(k, "op") &&
-		    !wire_str_eq(k, "args")) {
+		    !wire_str_eq(k, "args") && !wire_str_eq(k, "as")) {
 			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
-					   "request: unknown key (expected "
-					   "id, op, args)");
+					   "request",
+					   "unknown key (expected id, op, "
+					   "args, as)");
 			goto out;
 		}
 	}
 	if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
-		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
-				   "op: required, a string");
+		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "op",
+				   "required, a string");
 		goto out;
 	}
 	opi = proto_op_lookup(op->via.str.ptr, op->via.str.size);
 	if (opi < 0) {
 		char m[128];
-		snprintf(m, sizeof(m), "op: unknown operation '%.*s'",
-			 (int)(op->via.str.size > 64 ? 64 : op->via.str.size),
-			 op->via.str.ptr);
-		reply_simple_error(s, c, id, BOOKD_E_UNKNOWN_OP, m);
+		int n = (int)(op->via.str.size > 64 ? 64 : op->via.str.size);
+		if (wire_text_check(op->via.str.ptr, (size_t)n, false))
+			snprintf(m, sizeof(m),
+				 "op: unknown operation (its name is not "
+				 "valid text)");
+		else
+			snprintf(m, sizeof(m), "op: unknown operation '%.*s'",
+				 n, op->via.str.ptr);
+		reply_simple_error(s, c, id, BOOKD_E_UNKNOWN_OP, NULL, m);
 		goto out;
 	}
 	memset(&r, 0, sizeof(r));
@@ -344,20 +351,43 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	r.c = c;
 	r.op = opi;
 	r.pk = &s->pk;
-	r.admin_details = c->role == ROLE_ADMIN;
-	if (proto_ops[opi].role > c->role) {
+	r.role = c->role;
+	if (as) {
+		/* A gateway names the visitor it acts for; the request then
+		 * runs as public, whatever the connection may do. */
+		if (c->role != ROLE_ADMIN && c->role != ROLE_GATEWAY) {
+			reply_simple_error(
+			    s, c, id, BOOKD_E_FORBIDDEN, NULL,
+			    "as: only a gateway may act for visitors");
+			goto out;
+		}
+		if (as->type != MSGPACK_OBJECT_STR ||
+		    !caller_visitor_ok(as->via.str.ptr, as->via.str.size)) {
+			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "as",
+					   "1 to 64 bytes of A-Z a-z 0-9 . _ "
+					   ": -");
+			goto out;
+		}
+		r.role = ROLE_PUBLIC;
+		r.visitor = true;
+	}
+	caller_principal(r.principal, c->subject, c->uid,
+			 as ? as->via.str.ptr : NULL,
+			 as ? as->via.str.size : 0);
+	r.admin_details = r.role == ROLE_ADMIN;
+	if (proto_ops[opi].role > r.role) {
 		char m[128];
 		snprintf(m, sizeof(m), "%s: admin only", proto_ops[opi].name);
-		reply_simple_error(s, c, id, BOOKD_E_FORBIDDEN, m);
+		reply_simple_error(s, c, id, BOOKD_E_FORBIDDEN, NULL, m);
 		goto out;
 	}
 	if (s->loop.stopping && (proto_ops[opi].flags & OPF_WRITE)) {
-		reply_simple_error(s, c, id, BOOKD_E_UNAVAILABLE,
+		reply_simple_error(s, c, id, BOOKD_E_UNAVAILABLE, NULL,
 				   "shutting down");
 		goto out;
 	}
-	if (proto_validate_args(opi, args, r.a, r.msg, sizeof(r.msg)) != 0) {
-		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, r.msg);
+	if (proto_validate_args(opi, args, r.a, &r.e) != 0) {
+		send_error(s, c, id, &r.e);
 		goto out;
 	}
 	s->rb.len = 0;
@@ -368,21 +398,18 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 		msgpack_pack_uint64(&s->pk, id->via.u64);
 	else
 		msgpack_pack_nil(&s->pk);
-	{
-		size_t mark = s->rb.len;
-		wire_pk_str(&s->pk, "ok");
-		msgpack_pack_true(&s->pk);
-		wire_pk_str(&s->pk, "result");
-		rc = run_handler(s, &r);
-		if (rc != 0 || r.err != 0) {
-			if (r.err == 0)
-				r.err = rc;
-			s->rb.len = mark;
-			pack_error(s, &r);
-		}
+	wire_pk_str(&s->pk, "ok");
+	msgpack_pack_true(&s->pk);
+	wire_pk_str(&s->pk, "result");
+	rc = run_handler(s, &r);
+	if (rc != 0 || r.e.code != 0) {
+		if (r.e.code == 0)
+			r.e.code = rc;
+		send_error(s, c, id, &r.e);
+		goto out;
 	}
 	if (wire_frame_end(&s->rb, off) < 0) {
-		reply_simple_error(s, c, id, BOOKD_E_TOO_LARGE,
+		reply_simple_error(s, c, id, BOOKD_E_TOO_LARGE, NULL,
 				   "result: larger than 1 MiB; ask for less "
 				   "(limit)");
 		goto out;
