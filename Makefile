@@ -17,6 +17,7 @@
 # (make test uses O=build/asan SAN=1).  Sources are found by directory, so a
 # new module is a new .c file and nothing else.
 
+.DEFAULT_GOAL := all
 O ?= build
 SAN ?=
 CC ?= cc

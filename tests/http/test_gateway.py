@@ -730,3 +730,27 @@ def test_stream_churn(gw, rid, day):
     finally:
         s.close()
     assert gw.visitor().get("/healthz").status == 200
+
+
+def test_month_from_engine(engine, rid, day):
+    """The month answered by the engine (--reads engine) has the same
+    shape as the pages' answer: a date and an "available" per day."""
+    with engine.admin() as c:
+        c.schedule_put(rid, "Europe/Berlin",
+                       weekly=[{"day": d, "start": "09:00", "end": "17:00"}
+                               for d in range(1, 6)])
+    g = Gateway(engine, "--reads", "engine")
+    try:
+        v = g.visitor()
+        to = day.fromordinal(day.toordinal() + 6)
+        r = v.get(f"/v1/resources/{rid}/month?from={day}&to={to}"
+                  "&duration=60")
+        assert r.status == 200, r.raw
+        assert r.json["source"] == "engine"
+        assert [d["date"] for d in r.json["days"]] == [
+            str(day.fromordinal(day.toordinal() + i)) for i in range(7)]
+        for d in r.json["days"]:
+            wd = day.fromisoformat(d["date"]).isoweekday()
+            assert d["available"] == (wd <= 5), d
+    finally:
+        assert g.stop() == 0, g.log()
