@@ -468,13 +468,15 @@ def test_health_metrics_limits(gw, rid, day):
               b"Content-Length: 100000000\r\n\r\n")
     sent, closed = 0, False
     try:
-        while sent < 20_000_000:
+        while sent < 40_000_000:
             s.sendall(b"x" * 65536)
             sent += 65536
     except OSError:
         closed = True
     s.close()
-    assert closed and sent < 4_000_000, sent
+    # What was sent before the close is what the kernel buffered on both
+    # sides (loopback buffers grow to several MiB), not what was read.
+    assert closed and sent < 16_000_000, sent
     s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 +
               b"\r\n\r\n")
