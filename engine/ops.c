@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "hooks.h"
 #include "log.h"
 #include "quanta.h"
 #include "schedule.h"

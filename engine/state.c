@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bookd_errors.h"
+#include "hooks.h"
 #include "quanta.h"
 #include "state.h"
 #include "wal.h"
@@ -161,6 +162,7 @@ void state_free(struct state *st)
 		free_booking(st->bk[i]);
 	free(st->bk);
 	free(st->ev);
+	hooks_free(st);
 	free(st->deltas);
 	for (size_t i = 0; i < st->nold; i++)
 		sched_free(st->old_scheds[i]);
@@ -868,6 +870,8 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 			rc = apply_booking(st, &u.data, lsn, at_ms);
 		else if (type == WAL_EVENT_TYPE)
 			rc = apply_event_type(st, &u.data);
+		else if (type == WAL_HOOK)
+			rc = hooks_apply(st, &u.data);
 	}
 	msgpack_unpacked_destroy(&u);
 	return rc;

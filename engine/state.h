@@ -228,6 +228,7 @@ struct state {
 	struct hold *exp_head, *exp_tail;
 	uint32_t nholds;
 	struct state_hooks hooks;
+	struct hook_set *webhooks; /* hooks.h; NULL until the first hook */
 };
 
 int state_init(struct state *st, uint32_t max_resources, int64_t first_day,
