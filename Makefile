@@ -70,6 +70,16 @@ ifneq ($(BENCH_SRC),)
 BINS += $(O)/bookd-bench
 endif
 
+# bookd-notify: webhooks and emails from the events feed (tools/notify),
+# linked against libbookd and libcurl.
+NOTIFY_SRC := $(wildcard tools/notify/*.c)
+ifneq ($(NOTIFY_SRC),)
+BINS += $(O)/bookd-notify
+endif
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+$(O)/bookd-notify: $(call obj,$(NOTIFY_SRC) tools/common/json.c) $(O)/libbookd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
+
 .SECONDARY:
 .PHONY: all deps run test test-bins soak fuzz fuzz-parsers bench bench-peers lint format clean
 all: $(BINS)
@@ -108,7 +118,8 @@ test-bins: $(BINS) $(TEST_BINS)
 # Missing headers or tools mean missing Debian packages: install them when
 # root, otherwise say which command to run.
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
-	pkg-config tzdata python3-msgpack python3-pytest
+	pkg-config tzdata python3-msgpack python3-pytest \
+	libcurl4-openssl-dev python3-aiosmtpd python3-icalendar
 deps:
 	@missing=""; \
 	for f in /usr/include/liburing.h /usr/include/msgpack.h \
@@ -117,6 +128,8 @@ deps:
 		/usr/share/zoneinfo/Europe/Berlin; do \
 		[ -e $$f ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import msgpack, pytest' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
+	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
+	$(PYTHON) -c 'import aiosmtpd, icalendar' 2>/dev/null || missing="$$missing python3-aiosmtpd/icalendar"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then \
