@@ -13,6 +13,7 @@ cd "$top"
 export BOOKD_BIN="$top/$O/bookd"
 export BOOKCTL_BIN="$top/$O/bookctl"
 export BOOKD_REPLAY_BIN="$top/$O/bookd-replay"
+export BOOKD_NOTIFY_BIN="$top/$O/bookd-notify"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
@@ -49,6 +50,7 @@ else
 		run_one python-client env PYTHONPATH=clients/python \
 			/usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python/tests
 	fi
+	run_one notify /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/notify
 fi
 echo
 if [ $fail -ne 0 ]; then

@@ -652,10 +652,10 @@ static void reminder_for(struct app *a, const struct event *e)
 {
 	const struct bookd_booking *b = &e->b;
 	char key[NOTIFY_KEY_MAX];
-	int64_t due = (b->start - (int64_t)a->cfg.reminder_hours * 3600) * 1000;
+	int64_t due = (b->start - a->cfg.reminder_lead_s) * 1000;
 	struct job *j;
 
-	if (a->cfg.reminder_hours <= 0 ||
+	if (a->cfg.reminder_lead_s <= 0 ||
 	    (e->type != 0 && e->type != 1 && e->type != 6))
 		return;
 	if (strcmp(b->status, "confirmed") != 0 || due <= e->at_ms ||
@@ -1086,6 +1086,7 @@ static void usage(FILE *f)
 	    "         [--smtp URL [--smtp-user U --smtp-password-file F]]\n"
 	    "         [--email-api URL --email-api-key-file F]\n"
 	    "         [--from ADDR] [--base-url URL] [--reminder-hours N]\n"
+	    "         [--reminder-lead-s N]\n"
 	    "         [--poll-ms N] [--timeout S] [--retry-base-ms N]\n"
 	    "         [--retry-total-s N]\n"
 	    "       bookd-notify dead --state DIR [--json]\n"
@@ -1129,6 +1130,7 @@ static int parse(int argc, char **argv, struct cfg *c)
 	    {"from", required_argument, NULL, 'f'},
 	    {"base-url", required_argument, NULL, 'b'},
 	    {"reminder-hours", required_argument, NULL, 'r'},
+	    {"reminder-lead-s", required_argument, NULL, 'L'},
 	    {"poll-ms", required_argument, NULL, 'P'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"retry-base-ms", required_argument, NULL, 'B'},
@@ -1141,7 +1143,7 @@ static int parse(int argc, char **argv, struct cfg *c)
 	int64_t v;
 
 	c->from = "bookings@localhost";
-	c->reminder_hours = 24;
+	c->reminder_lead_s = 24 * 3600;
 	c->retry_base_ms = 5000;
 	c->retry_total_s = 86400;
 	c->poll_ms = 20;
@@ -1181,7 +1183,12 @@ static int parse(int argc, char **argv, struct cfg *c)
 		case 'r':
 			if (!num(optarg, 0, 24 * 365, &v))
 				goto bad;
-			c->reminder_hours = (int)v;
+			c->reminder_lead_s = v * 3600;
+			break;
+		case 'L':
+			if (!num(optarg, 0, 365 * 86400, &v))
+				goto bad;
+			c->reminder_lead_s = v;
 			break;
 		case 'P':
 			if (!num(optarg, 1, 60000, &v))
@@ -1368,6 +1375,9 @@ int main(int argc, char **argv)
 	const char *sub = NULL;
 	int rc;
 
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 	if (argc > 1 && argv[1][0] != '-') {
 		sub = argv[1];
 		argv++;
@@ -1415,9 +1425,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bookd-notify: cannot start libcurl\n");
 		return 1;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
 	if (a.cfg.smtp == NULL && a.cfg.email_api == NULL)
 		notify_log("no --smtp and no --email-api: emails are logged "
 			   "as skipped and not kept");

@@ -73,7 +73,7 @@ struct cfg {
 	const char *smtp, *smtp_user, *smtp_password_file;
 	const char *email_api, *email_api_key_file;
 	const char *from, *base_url;
-	int reminder_hours;
+	int64_t reminder_lead_s; /* --reminder-hours, or in seconds */
 	int64_t retry_base_ms;
 	int64_t retry_total_s;
 	int64_t poll_ms;

@@ -577,14 +577,45 @@ bool store_was_sent(const struct store *s, const char *key)
 	return *kv_find((struct kv **)s->sent, key) != NULL;
 }
 
+static struct job *job_dup(const struct job *j)
+{
+	struct job *c = malloc(sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	*c = *j;
+	c->t = NULL;
+	c->running = false;
+	c->payload = malloc(j->plen + 1);
+	c->err = j->err ? strdup(j->err) : NULL;
+	if (c->payload == NULL) {
+		free(c->err);
+		free(c);
+		return NULL;
+	}
+	memcpy(c->payload, j->payload, j->plen);
+	c->payload[j->plen] = 0;
+	return c;
+}
+
 void store_dead(struct store *s, const struct job *j)
 {
 	size_t n;
 	char *line = format_job(j, true, &n);
+	struct job *copy = job_dup(j);
+	bool fresh = *kv_find(dead_tab, j->key) == NULL;
+	struct kv *k = copy ? kv_add(dead_tab, j->key) : NULL;
+
+	if (k) {
+		job_free(k->job);
+		k->job = copy;
+	} else {
+		job_free(copy);
+	}
 
 	grow_append(&s->dbuf, &s->dlen, &s->dcap, line, n);
 	free(line);
-	s->ndead++;
+	s->ndead += fresh;
 }
 
 size_t store_dead_count(const struct store *s)
