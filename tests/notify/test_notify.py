@@ -15,6 +15,7 @@ import email.policy
 import json
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -454,3 +455,55 @@ def test_without_transport_emails_are_skipped(engine, client, recv):
                    "the skip logged")
     finally:
         n.close()
+
+
+# ---- bookctl hook add|list|rm and notify status --------------------------
+
+def bookctl(engine, *args):
+    path = os.environ.get("BOOKCTL_BIN") or str(HERE.parents[1] / "build" /
+                                                "bookctl")
+    return subprocess.run([path, "--socket", engine.socket, *args],
+                          capture_output=True, text=True, timeout=WAIT)
+
+
+def test_bookctl_hooks_and_status(engine, client, recv):
+    r = bookctl(engine, "hook", "add", "crm", recv.url("/ok"),
+                "booking.created")
+    assert r.returncode == 0, r.stderr
+    secret = [w for w in r.stdout.split() if w.startswith("whsec_")][0]
+    assert len(secret) == 50 and "shown once" in r.stdout
+    recv.secrets["/ok"] = secret
+    r = bookctl(engine, "hook", "list")
+    assert "crm" in r.stdout and secret not in r.stdout
+    assert "booking.created" in r.stdout
+    r = bookctl(engine, "hook", "add", "bad", "ftp://x/")
+    assert r.returncode == 1 and "url" in r.stderr
+    client.resource_create("desk")
+    n = notifier(engine, None).start()
+    try:
+        client.book(resource="desk", start=at(day(), "09:00"),
+                    end=at(day(), "10:00"),
+                    booker={"name": "Ada", "email": "ada@example.org"})
+        wait_until(lambda: recv.accepted("/ok"), "the webhook")
+        wait_until(lambda: (n.state / "status.json").exists()
+                   and json.loads((n.state / "status.json").read_text())
+                   ["cursor"] >= 1, "status with the cursor")
+        r = bookctl(engine, "notify", "status", str(n.state))
+        assert r.returncode == 0, r.stderr
+        assert "lag           0 events" in r.stdout
+        assert "hook crm" in r.stdout and "delivered 1" in r.stdout
+        r = bookctl(engine, "--json", "notify", "status", str(n.state))
+        st = json.loads(r.stdout)
+        assert st["lag_events"] == 0 and st["notifier"]["dead_letters"] == 0
+        # With the notifier stopped, new events show up as lag.
+        assert n.stop() == 0
+        client.book(resource="desk", start=at(day(), "11:00"),
+                    end=at(day(), "12:00"),
+                    booker={"name": "Ada", "email": "ada@example.org"})
+        r = bookctl(engine, "--json", "notify", "status", str(n.state))
+        assert json.loads(r.stdout)["lag_events"] == 1
+    finally:
+        n.close()
+    r = bookctl(engine, "hook", "rm", "crm")
+    assert r.returncode == 0 and "deleted crm" in r.stdout
+    assert bookctl(engine, "hook", "rm", "crm").returncode == 1

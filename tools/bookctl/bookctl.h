@@ -111,6 +111,12 @@ void out_map_lines(const msgpack_object *m);
 /* A string object as a C string into buf ("" when not a string). */
 const char *out_str(const msgpack_object *o, char *buf, size_t len);
 
+/* cmd_notify.c: webhooks and the notifier. */
+int cmd_hook_add(struct ctx *x);
+int cmd_hook_list(struct ctx *x);
+int cmd_hook_rm(struct ctx *x);
+int cmd_notify_status(struct ctx *x);
+
 /* commands.c: one function per command. */
 int cmd_resource_add(struct ctx *x);
 int cmd_resource_list(struct ctx *x);
