@@ -115,6 +115,23 @@ $(O)/tests/%: $(O)/obj/tests/%.o $(TESTLIB_OBJ) $(ENGINE_OBJ) $(CLIENT_OBJ) $(PR
 
 test-bins: $(BINS) $(TEST_BINS)
 
+# The test build of the engine: bookd compiled with BOOKD_TEST_HOOKS, which
+# adds the fault-injection flags of the tests (--fail-sync-at,
+# --test-sync-delay-ms, --test-wal-max-payload).  Only tests run it
+# ($BOOKD_TEST_BIN); the bookd that is built and installed has none of them.
+TEST_ENGINE_OBJ := $(patsubst %.c,$(O)/tobj/%.o,engine/main.c $(ENGINE_SRC))
+
+$(O)/tobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DBOOKD_TEST_HOOKS -MMD -MP -c $< -o $@
+
+$(O)/bookd-test: $(TEST_ENGINE_OBJ) $(PROTO_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test-bins: $(O)/bookd-test
+
+-include $(shell find $(O)/tobj -name '*.d' 2>/dev/null)
+
 # Missing headers or tools mean missing Debian packages: install them when
 # root, otherwise say which command to run.
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \

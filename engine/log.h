@@ -9,6 +9,17 @@
 
 #include <stdint.h>
 
+/* The engine's exit statuses, named once (SPEC section 1). */
+enum bookd_exit {
+	BOOKD_EXIT_OK = 0,
+	/* Bad arguments, an unusable data directory, a held lock, a corrupt
+	 * log: nothing was modified. */
+	BOOKD_EXIT_START = 2,
+	/* The log or the ring failed while running: stopped without
+	 * acknowledging what could not be made durable. */
+	BOOKD_EXIT_FATAL = 3,
+};
+
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Milliseconds of the real-time clock, and of the monotonic clock. */
 int64_t now_ms(void);

@@ -80,7 +80,10 @@ int main(int argc, char **argv)
 	    {"max-conns", required_argument, NULL, 'C'},
 	    {"checkpoint-mb", required_argument, NULL, 'K'},
 	    {"archive-wal", no_argument, NULL, 'A'},
+#ifdef BOOKD_TEST_HOOKS
 	    {"fail-sync-at", required_argument, NULL, 'F'},
+	    {"test-sync-delay-ms", required_argument, NULL, 'D'},
+#endif
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -110,18 +113,18 @@ int main(int argc, char **argv)
 		case 't':
 			if (parse_u64("--hold-ttl-ms", optarg, 100, 3600000,
 				      &v))
-				return 2;
+				return BOOKD_EXIT_START;
 			cfg.hold_ttl_ms = (int64_t)v;
 			break;
 		case 'H':
 			if (parse_u64("--horizon-days", optarg, 1, 3660, &v))
-				return 2;
+				return BOOKD_EXIT_START;
 			cfg.horizon_days = (uint32_t)v;
 			break;
 		case 'm':
 			if (parse_u64("--max-resources", optarg, 1, 1000000,
 				      &v))
-				return 2;
+				return BOOKD_EXIT_START;
 			cfg.max_resources = (uint32_t)v;
 			break;
 		case 'y':
@@ -134,7 +137,7 @@ int main(int argc, char **argv)
 					"bookd: --sync: 'on' or 'off', "
 					"got '%s'\n",
 					optarg);
-				return 2;
+				return BOOKD_EXIT_START;
 			}
 			break;
 		case 'Y':
@@ -147,7 +150,7 @@ int main(int argc, char **argv)
 					"bookd: --sync-mode: 'uring' or "
 					"'plain', got '%s'\n",
 					optarg);
-				return 2;
+				return BOOKD_EXIT_START;
 			}
 			break;
 		case 'g': {
@@ -156,7 +159,7 @@ int main(int argc, char **argv)
 				fprintf(stderr,
 					"bookd: --admin-group: no group '%s'\n",
 					optarg);
-				return 2;
+				return BOOKD_EXIT_START;
 			}
 			cfg.admin_gid = g->gr_gid;
 			cfg.have_admin_gid = true;
@@ -165,7 +168,7 @@ int main(int argc, char **argv)
 		case 'K':
 			if (parse_u64("--checkpoint-mb", optarg, 1, 1 << 20,
 				      &v))
-				return 2;
+				return BOOKD_EXIT_START;
 			cfg.checkpoint_bytes = v << 20;
 			break;
 		case 'A':
@@ -173,35 +176,45 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			if (parse_u64("--max-conns", optarg, 1, 1000000, &v))
-				return 2;
+				return BOOKD_EXIT_START;
 			cfg.max_conns = (uint32_t)v;
 			break;
 		case 'S':
 			if (parse_u64("--segment-mb", optarg, 1, 4096, &v))
-				return 2;
+				return BOOKD_EXIT_START;
 			cfg.segment_size = v << 20;
 			break;
+#ifdef BOOKD_TEST_HOOKS
 		case 'F':
 			/* Fault injection for the durability tests: the Nth
 			 * fdatasync reports an I/O error. */
 			if (parse_u64("--fail-sync-at", optarg, 1, UINT64_MAX,
 				      &v))
-				return 2;
+				return BOOKD_EXIT_START;
 			cfg.fail_sync_at = v;
 			break;
+		case 'D':
+			/* A slow disk for the ordering tests: each plain
+			 * fdatasync starts this much later. */
+			if (parse_u64("--test-sync-delay-ms", optarg, 1, 10000,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.sync_delay_ms = (uint32_t)v;
+			break;
+#endif
 		case 'h':
 			usage(stdout);
-			return 0;
+			return BOOKD_EXIT_OK;
 		default:
 			usage(stderr);
-			return 2;
+			return BOOKD_EXIT_START;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "bookd: unexpected argument '%s'\n",
 			argv[optind]);
 		usage(stderr);
-		return 2;
+		return BOOKD_EXIT_START;
 	}
 	if (sync_off)
 		cfg.sync = SYNC_OFF;
@@ -209,15 +222,15 @@ int main(int argc, char **argv)
 		if (snprintf(sockbuf, sizeof(sockbuf), "%s/bookd.sock",
 			     cfg.data_dir) >= (int)sizeof(sockbuf)) {
 			fprintf(stderr, "bookd: --data: path too long\n");
-			return 2;
+			return BOOKD_EXIT_START;
 		}
 		cfg.socket_path = sockbuf;
 	}
 	rc = server_init(&srv, &cfg);
-	if (rc == 0)
+	if (rc == BOOKD_EXIT_OK)
 		rc = server_run(&srv);
 	server_free(&srv);
-	if (rc == 0)
+	if (rc == BOOKD_EXIT_OK)
 		log_msg("stopped");
 	return rc;
 }

@@ -1807,10 +1807,30 @@ static int h_booking_reschedule(struct req *r)
 
 /* ---- subscriptions and events ----------------------------------------- */
 
+/* The events feed (admin): a push when new events are durable. */
+static int subscribe_events(struct req *r)
+{
+	uint64_t id;
+
+	if (r->c->role != ROLE_ADMIN)
+		return req_error(r, BOOKD_E_FORBIDDEN,
+				 "topic: 'events' is "
+				 "admin only");
+	if (r->a[ARG_resource] || r->a[ARG_from] || r->a[ARG_to])
+		return bad(r, "resource",
+			   "topic 'events' takes no resource, from or to");
+	if (server_subscribe(r->s, r->c, TOPIC_EVENTS, 0, 0, 0, &id))
+		return req_error(r, BOOKD_E_LIMIT,
+				 "subscriptions: at most 4096 on one "
+				 "connection");
+	msgpack_pack_map(r->pk, 1);
+	wire_pk_kint(r->pk, "sub", (int64_t)id);
+	return 0;
+}
+
 static int h_subscribe(struct req *r)
 {
-	struct resource *res =
-	    find_res(r, r->a[ARG_resource], "resource", false);
+	struct resource *res;
 	const msgpack_object *topic = r->a[ARG_topic];
 	const struct tz *z;
 	int64_t from, to;
@@ -1818,6 +1838,11 @@ static int h_subscribe(struct req *r)
 	uint64_t id;
 	int rc;
 
+	if (wire_str_eq(topic, "events"))
+		return subscribe_events(r);
+	if (r->a[ARG_resource] == NULL)
+		return bad(r, "resource", "required");
+	res = find_res(r, r->a[ARG_resource], "resource", false);
 	if (res == NULL)
 		return r->err;
 	/* Dates are local dates in the resource's zone; by default the
@@ -1831,7 +1856,7 @@ static int h_subscribe(struct req *r)
 	else if (wire_str_eq(topic, "holds"))
 		t = TOPIC_HOLDS;
 	else
-		return bad(r, "topic", "'slots' or 'holds'");
+		return bad(r, "topic", "'slots', 'holds' or 'events'");
 	if (r->a[ARG_from] && get_date(r, ARG_from, "from", &from))
 		return r->err;
 	if (r->a[ARG_to]) {

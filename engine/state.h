@@ -88,8 +88,6 @@ struct hold {
 	char session[SESSION_MAX + 1];
 };
 
-struct sub;
-
 struct resource {
 	uint32_t idx;
 	char id[64];
@@ -106,7 +104,6 @@ struct resource {
 	struct rday *days; /* [window_days] */
 	struct hold *holds;
 	uint32_t nholds;
-	struct sub *subs; /* subscriptions, owned by the server */
 };
 
 struct item {

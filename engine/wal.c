@@ -15,9 +15,13 @@
 
 #include "le.h"
 #include "crc32c.h"
+#include "fhdr.h"
 #include "log.h"
 #include "wal.h"
 #include "wire.h"
+
+_Static_assert(WAL_SEG_HEADER == FHDR_SIZE,
+	       "the header is the common file header");
 
 struct seg {
 	uint64_t first_lsn;
@@ -189,11 +193,8 @@ static int parse_rec(const struct mapped *m, size_t off, struct wal_rec *r)
 
 static int check_seg_header(const struct mapped *m, uint64_t first_lsn)
 {
-	if (m->len < WAL_SEG_HEADER || memcmp(m->p, WAL_SEG_MAGIC, 8) != 0 ||
-	    get32(m->p + 8) != WAL_VERSION ||
-	    get32(m->p + 12) != WAL_SEG_HEADER ||
-	    get64(m->p + 16) != first_lsn ||
-	    crc32c(0, m->p, 60) != get32(m->p + 60))
+	if (fhdr_check(m->p, m->len, WAL_SEG_MAGIC, WAL_VERSION) != FHDR_OK ||
+	    get64(m->p + 16) != first_lsn)
 		return -1;
 	return 0;
 }
@@ -430,13 +431,8 @@ static int new_segment(struct wal *w, uint64_t first_lsn)
 		    0640);
 	if (fd < 0)
 		return -errno;
-	memset(h, 0, sizeof(h));
-	memcpy(h, WAL_SEG_MAGIC, 8);
-	put32(h + 8, WAL_VERSION);
-	put32(h + 12, WAL_SEG_HEADER);
-	put64(h + 16, first_lsn);
-	put64(h + 24, (uint64_t)now_ms());
-	put32(h + 60, crc32c(0, h, 60));
+	fhdr_begin(h, WAL_SEG_MAGIC, WAL_VERSION, first_lsn, now_ms());
+	fhdr_seal(h);
 	/* Preallocating makes every later fdatasync cheaper: the file size
 	 * no longer changes with each group. */
 	rc = posix_fallocate(fd, 0, (off_t)w->seg_size);

@@ -174,7 +174,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_ADMIN = 1 };
 	    F(session, T_STR, 0, 128)
 #define ARGS_subscribe(F)                                                      \
 	F(topic, T_STR, 1, 16)                                                 \
-	F(resource, T_STR, 1, 63) F(from, T_STR, 0, 10) F(to, T_STR, 0, 10)
+	F(resource, T_STR, 0, 63) F(from, T_STR, 0, 10) F(to, T_STR, 0, 10)
 #define ARGS_unsubscribe(F) F(sub, T_UINT, 1, 0)
 #define ARGS_events(F)	    F(after, T_UINT, 0, 0) F(limit, T_UINT, 0, 0)
 #define ARGS_hook_put(F)                                                       \

@@ -11,6 +11,7 @@ MODE=${2:-all}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export BOOKD_BIN="$top/$O/bookd"
+export BOOKD_TEST_BIN="$top/$O/bookd-test"
 export BOOKCTL_BIN="$top/$O/bookctl"
 export BOOKD_REPLAY_BIN="$top/$O/bookd-replay"
 export BOOKD_NOTIFY_BIN="$top/$O/bookd-notify"
