@@ -77,8 +77,6 @@ ifneq ($(NOTIFY_SRC),)
 BINS += $(O)/bookd-notify
 endif
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
-$(O)/bookd-notify: $(call obj,$(NOTIFY_SRC) tools/common/json.c) $(O)/libbookd.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
 
 .SECONDARY:
 .PHONY: all deps run test test-bins soak fuzz fuzz-parsers bench bench-peers lint format clean
@@ -106,6 +104,9 @@ $(O)/bookd-replay: $(call obj,$(REPLAY_SRC)) $(ENGINE_OBJ) $(PROTO_OBJ)
 
 $(O)/bookd-bench: $(call obj,$(BENCH_SRC)) $(O)/libbookd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bookd-notify: $(call obj,$(NOTIFY_SRC) tools/common/json.c) $(O)/libbookd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
 
 # Every test links the whole engine (minus main), the client library and
 # the test helpers, so a unit test can reach any module.

@@ -117,8 +117,12 @@ def test_lifecycle_emails_and_webhooks(engine, client, recv, smtp):
     client.resource_create("studio-a", name='Studio <A> & "B"',
                            timezone="Europe/Berlin")
     add_hook(client, recv, "all", "/ok")
-    n = notifier(engine, smtp).start()
+    # Polling once a minute: only the engine's events pushes can bring the
+    # deliveries in time.
+    n = notifier(engine, smtp, "--poll-ms", "60000").start()
     try:
+        wait_until(lambda: "(events pushes, polling as a fallback)" in n.log(),
+                   "the subscription")
         d = day()
         evil = "<script>alert(1)</script>"
         b1 = client.book(resource="studio-a", start=at(d, "10:00"),

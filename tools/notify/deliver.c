@@ -310,13 +310,15 @@ void deliver_cancel(struct deliver *d, struct job *j)
 		t_remove(d, j->t);
 }
 
-int deliver_poll(struct deliver *d, int timeout_ms)
+int deliver_poll(struct deliver *d, int timeout_ms, int extra_fd)
 {
 	int running = 0, left = 0;
 	CURLMsg *msg;
+	struct curl_waitfd w = {extra_fd, CURL_WAIT_POLLIN, 0};
 
 	curl_multi_perform(d->m, &running);
-	curl_multi_poll(d->m, NULL, 0, timeout_ms, NULL);
+	curl_multi_poll(d->m, extra_fd >= 0 ? &w : NULL, extra_fd >= 0 ? 1 : 0,
+			timeout_ms, NULL);
 	curl_multi_perform(d->m, &running);
 	while ((msg = curl_multi_info_read(d->m, &left))) {
 		struct transfer *t;

@@ -3,7 +3,9 @@
  * for the parts and the delivery rule).
  *
  * The loop, once per turn:
- *   1. every poll interval (at once after a full page), ask the engine for
+ *   1. when the engine pushes on the `events` topic (subscribed at each
+ *      connect), after a full page, or every poll interval (--poll-ms
+ *      without pushes, at least FALLBACK_POLL_MS with them), ask for
  *      `stats` and `events {after: fetched}` in one pipelined round trip
  *      and take only events at or below stats.durable_lsn: an event the
  *      engine has not made durable could vanish in a crash, and its LSN be
@@ -33,14 +35,15 @@
 #include "notify.h"
 #include "wire.h"
 
-#define PER_TARGET    8
-#define SPILL_MS      2000
-#define MAX_WINDOW    20000 /* events fetched and not yet settled */
-#define PAGE	      500
-#define HOOKS_EVERY   1000
-#define STATUS_EVERY  1000
-#define MAX_HOOKS     64
-#define CACHE_ENTRIES 256
+#define PER_TARGET	 8
+#define SPILL_MS	 2000
+#define MAX_WINDOW	 20000 /* events fetched and not yet settled */
+#define PAGE		 500
+#define HOOKS_EVERY	 1000
+#define STATUS_EVERY	 1000
+#define MAX_HOOKS	 64
+#define CACHE_ENTRIES	 256
+#define FALLBACK_POLL_MS 500
 
 static const char *const ev_names[] = {
     "booking.created",	   "booking.confirmed", "booking.declined",
@@ -84,7 +87,9 @@ struct app {
 	struct slot *slots;
 	size_t shead, sn, scap; /* slots[shead .. sn) are unsettled */
 	uint64_t fetched, durable, engine_lsn;
-	bool more; /* the last page was full */
+	bool more;	 /* the last page was full */
+	bool subscribed; /* to the engine's events pushes */
+	bool pushed;	 /* a push said there are new events */
 	uint64_t mail_attempts, mail_failures, mail_sent, mail_skipped,
 	    dead_total;
 	char mail_error[128];
@@ -257,6 +262,40 @@ static void disconnect(struct app *a, const char *why)
 	a->next_connect = wall_ms() + 500;
 }
 
+/* Ask for the engine's events pushes; an engine without the topic
+ * refuses, and the feed is then polled every --poll-ms. */
+static bool subscribe_events(struct app *a)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	wire_pk_kstr(&pk, "topic", "events");
+	rc = bookd_call(a->c, "subscribe", sb.data, sb.size, NULL);
+	msgpack_sbuffer_destroy(&sb);
+	return rc == 0;
+}
+
+/* Take every push that has arrived; note whether any says "events". */
+static void drain_pushes(struct app *a)
+{
+	struct bookd_push p;
+	int rc;
+
+	while (a->c && (rc = bookd_next_push(a->c, &p, 0)) != 0) {
+		if (rc < 0) {
+			disconnect(a, bookd_strerror(rc));
+			return;
+		}
+		if (strcmp(p.kind, "events") == 0 ||
+		    strcmp(p.kind, "overflow") == 0)
+			a->pushed = true;
+	}
+}
+
 static bool connect_engine(struct app *a)
 {
 	struct bookd_hello_info info;
@@ -287,9 +326,13 @@ static bool connect_engine(struct app *a)
 			   info.role);
 		exit(1);
 	}
-	notify_log("connected to %s",
-		   a->cfg.socket ? a->cfg.socket : "the engine");
+	a->subscribed = subscribe_events(a);
+	notify_log("connected to %s (%s)",
+		   a->cfg.socket ? a->cfg.socket : "the engine",
+		   a->subscribed ? "events pushes, polling as a fallback"
+				 : "no events pushes: polling");
 	a->hooks_at = 0;
+	a->pushed = true;
 	return true;
 }
 
@@ -1338,17 +1381,25 @@ static void run(struct app *a)
 			free(v);
 			a->requeue_at = now + 500;
 		}
-		if (now >= a->poll_at || a->more) {
+		drain_pushes(a);
+		if (now >= a->poll_at || a->more || a->pushed) {
+			a->pushed = false;
 			poll_feed(a);
-			a->poll_at = now + a->cfg.poll_ms;
+			/* With pushes, polling is only the fallback. */
+			a->poll_at =
+			    now +
+			    (a->subscribed && a->cfg.poll_ms < FALLBACK_POLL_MS
+				 ? FALLBACK_POLL_MS
+				 : a->cfg.poll_ms);
 		}
 		start_jobs(a);
-		wait = a->more ? 0 : a->poll_at - wall_ms();
+		drain_pushes(a);
+		wait = a->more || a->pushed ? 0 : a->poll_at - wall_ms();
 		if (a->scan_at - wall_ms() < wait)
 			wait = a->scan_at - wall_ms();
 		if (wait < 0)
 			wait = 0;
-		deliver_poll(a->dv, (int)wait);
+		deliver_poll(a->dv, (int)wait, a->c ? bookd_fd(a->c) : -1);
 		rc = store_sync(a->st);
 		if (rc < 0)
 			die("syncing the journal", rc);

@@ -193,8 +193,9 @@ int deliver_mail(struct deliver *d, struct job *j);
 /* Transfers running for a target (fairness between endpoints). */
 int deliver_running(const struct deliver *d, const char *target);
 int deliver_total(const struct deliver *d);
-/* Wait at most timeout_ms for progress and report finished transfers. */
-int deliver_poll(struct deliver *d, int timeout_ms);
+/* Wait at most timeout_ms for progress (or for extra_fd, when not -1, to
+ * become readable) and report finished transfers. */
+int deliver_poll(struct deliver *d, int timeout_ms, int extra_fd);
 /* Drop j's transfer (its hook went away). */
 void deliver_cancel(struct deliver *d, struct job *j);
 /* Standard Webhooks signature "v1,<base64>" into out[128]. */
