@@ -568,23 +568,13 @@ void mail_out_free(struct mail_out *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* A header value: RFC 2047 B-encoded when it is not plain printable
- * ASCII (which also removes any CR or LF from it). */
-static void hdr_value(struct sb *b, const char *s)
+/* RFC 2047 encoded words for s (at most 45 input bytes each, never
+ * splitting a UTF-8 sequence), folded onto continuation lines. */
+static void hdr_encoded(struct sb *b, const char *s)
 {
-	bool plain = true;
-	char *e;
-
-	for (const char *p = s; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-			plain = false;
-	if (plain && strlen(s) < 900) {
-		sb_add(b, s);
-		return;
-	}
-	/* Encoded words of at most 45 input bytes, not splitting UTF-8. */
 	for (size_t i = 0, n = strlen(s); i < n;) {
 		size_t k = n - i > 45 ? 45 : n - i;
+		char *e;
 		while (k < n - i && k > 1 &&
 		       ((unsigned char)s[i + k] & 0xc0) == 0x80)
 			k--;
@@ -593,6 +583,21 @@ static void hdr_value(struct sb *b, const char *s)
 		free(e);
 		i += k;
 	}
+}
+
+/* A header value: as is when plain printable ASCII, else encoded (which
+ * also keeps any CR or LF out of the header). */
+static void hdr_value(struct sb *b, const char *s)
+{
+	bool plain = strlen(s) < 900;
+
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			plain = false;
+	if (plain)
+		sb_add(b, s);
+	else
+		hdr_encoded(b, s);
 }
 
 static void b64_body(struct sb *b, const char *s, size_t n)
@@ -628,11 +633,12 @@ char *mail_mime(const struct cfg *cfg, const struct mail_in *in,
 	sb_add(&b, "From: ");
 	hdr_value(&b, cfg->from);
 	sb_add(&b, "\r\nTo: ");
+	/* The booker's name is always encoded: as a phrase it could
+	 * otherwise carry commas, quotes or angle brackets into the address
+	 * list. */
 	if (in->name && in->name[0]) {
-		char *e = b64_encode(
-		    in->name, strlen(in->name) > 60 ? 60 : strlen(in->name));
-		sb_addf(&b, "=?UTF-8?B?%s?= ", e ? e : "");
-		free(e);
+		hdr_encoded(&b, in->name);
+		sb_add(&b, " ");
 	}
 	sb_addf(&b, "<%s>\r\nSubject: ", in->email);
 	hdr_value(&b, m->subject);

@@ -44,6 +44,7 @@
 #define MAX_HOOKS	 64
 #define CACHE_ENTRIES	 256
 #define FALLBACK_POLL_MS 500
+#define TICK_MS		 200
 
 static const char *const ev_names[] = {
     "booking.created",	   "booking.confirmed", "booking.declined",
@@ -1399,6 +1400,8 @@ static void run(struct app *a)
 			wait = a->scan_at - wall_ms();
 		if (wait < 0)
 			wait = 0;
+		if (wait > TICK_MS) /* a signal does not end curl's wait */
+			wait = TICK_MS;
 		deliver_poll(a->dv, (int)wait, a->c ? bookd_fd(a->c) : -1);
 		rc = store_sync(a->st);
 		if (rc < 0)
