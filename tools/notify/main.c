@@ -45,6 +45,7 @@
 #define CACHE_ENTRIES	 256
 #define FALLBACK_POLL_MS 500
 #define TICK_MS		 200
+#define CURSOR_EVERY_MS	 50
 
 static const char *const ev_names[] = {
     "booking.created",	   "booking.confirmed", "booking.declined",
@@ -88,9 +89,11 @@ struct app {
 	struct slot *slots;
 	size_t shead, sn, scap; /* slots[shead .. sn) are unsettled */
 	uint64_t fetched, durable, engine_lsn;
-	bool more;	 /* the last page was full */
-	bool subscribed; /* to the engine's events pushes */
-	bool pushed;	 /* a push said there are new events */
+	bool more;	   /* the last page was full */
+	bool subscribed;   /* to the engine's events pushes */
+	uint64_t settled;  /* every event up to here is settled */
+	int64_t cursor_at; /* when the cursor was last written */
+	bool pushed;	   /* a push said there are new events */
 	uint64_t mail_attempts, mail_failures, mail_sent, mail_skipped,
 	    dead_total;
 	char mail_error[128];
@@ -1030,15 +1033,22 @@ static void start_jobs(struct app *a)
 
 /* ---- cursor and status ------------------------------------------------ */
 
-static void advance(struct app *a)
+/* Move the cursor over settled events.  It is written at most every
+ * CURSOR_EVERY_MS (two fsyncs each time), or at once when forced: a
+ * cursor that lags only repeats deliveries after a crash. */
+static void advance(struct app *a, bool force)
 {
-	uint64_t to = store_cursor(a->st);
+	uint64_t to = a->settled;
+	int64_t now = wall_ms();
 	int rc;
 
 	while (a->shead < a->sn && a->slots[a->shead].outstanding <= 0)
 		to = a->slots[a->shead++].lsn;
-	if (to == store_cursor(a->st))
+	a->settled = to;
+	if (to == store_cursor(a->st) ||
+	    (!force && now - a->cursor_at < CURSOR_EVERY_MS))
 		return;
+	a->cursor_at = now;
 	rc = store_set_cursor(a->st, to);
 	if (rc < 0)
 		die("writing the cursor", rc);
@@ -1358,7 +1368,7 @@ static void run(struct app *a)
 	for (size_t i = 0; i < n; i++)
 		add_job(a, v[i]);
 	free(v);
-	a->fetched = store_cursor(a->st);
+	a->fetched = a->settled = store_cursor(a->st);
 	notify_log("state %s: cursor %" PRIu64 ", %zu queued, %zu dead",
 		   a->cfg.state, a->fetched, n, store_dead_count(a->st));
 	while (!stopping) {
@@ -1406,7 +1416,7 @@ static void run(struct app *a)
 		rc = store_sync(a->st);
 		if (rc < 0)
 			die("syncing the journal", rc);
-		advance(a);
+		advance(a, false);
 		if (wall_ms() >= a->status_at) {
 			rc = store_compact(a->st, a->jobs, a->njobs);
 			if (rc < 0)
@@ -1418,7 +1428,7 @@ static void run(struct app *a)
 	rc = store_sync(a->st);
 	if (rc < 0)
 		die("syncing the journal", rc);
-	advance(a);
+	advance(a, true);
 	write_status(a);
 	notify_log("stopped at cursor %" PRIu64, store_cursor(a->st));
 }
