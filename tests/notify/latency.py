@@ -90,6 +90,13 @@ def main() -> None:
     print(f"{total} bookings in {elapsed:.2f} s ({total / elapsed:.0f}/s), "
           f"{len(lat)} webhooks: latency ms p50 {pct(50):.1f} "
           f"p90 {pct(90):.1f} p99 {pct(99):.1f} max {lat[-1]:.1f}")
+    log = n.log()
+    print(f"notifier: {log.count(': ok ')} attempts ok, "
+          f"{log.count(': failed ')} failed")
+    for line in log.splitlines():
+        if ": failed " in line:
+            print("  e.g. " + line)
+            break
     n.close()
     recv.close()
     c.close()
