@@ -553,3 +553,30 @@ def test_email_api(engine, client, recv, tmp_path):
     assert f"{BASE}/booking/{client.booking_get(b.id).ref}" in m["text"]
     ics = base64.b64decode(m["attachments"][0]["content"])
     assert b"METHOD:REQUEST" in ics
+
+
+# ---- --token-file: the role comes from the token ------------------------
+
+def test_token_file_role(engine, client, recv, tmp_path):
+    client.resource_create("desk")
+    add_hook(client, recv, "all", "/ok")
+    for role in ("public", "admin"):
+        r = bookctl(engine, "token", str(engine.data), "--role", role,
+                    "--subject", "notifier")
+        assert r.returncode == 0, r.stderr
+        (tmp_path / role).write_text(r.stdout.strip() + "\n")
+    # A public token is refused by the notifier itself, saying why.
+    n = notifier(engine, None, "--token-file", str(tmp_path / "public"))
+    n.start()
+    assert n.proc.wait(WAIT) == 1
+    assert "gives this process the public role" in n.log()
+    n.tmp.cleanup()
+    n = notifier(engine, None, "--token-file", str(tmp_path / "admin"))
+    n.start()
+    try:
+        client.book(resource="desk", start=at(day(), "09:00"),
+                    end=at(day(), "10:00"),
+                    booker={"name": "Ada", "email": "ada@example.org"})
+        wait_until(lambda: recv.accepted("/ok"), "the webhook")
+    finally:
+        n.close()
