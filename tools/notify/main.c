@@ -193,6 +193,23 @@ static int64_t backoff_ms(const struct cfg *c, uint32_t attempt)
 	return d * (750 + (int64_t)arc4random_uniform(501)) / 1000;
 }
 
+/* Give up on j: keep it in the dead letters for an admin. */
+static void dead_letter(struct app *a, struct job *j, const char *why)
+{
+	notify_log("dead letter %s after %" PRIu32 " attempts: %s", j->key,
+		   j->attempts, why);
+	if (j->err == NULL || strcmp(j->err, why) != 0) {
+		free(j->err);
+		j->err = strdup(why);
+	}
+	store_dead(a->st, j);
+	if (j->journaled)
+		store_done(a->st, j->key);
+	a->dead_total++;
+	release_slot(a, j);
+	remove_job(a, j);
+}
+
 static void on_done(void *ctx, struct job *j, bool ok, const char *what,
 		    long ms)
 {
@@ -225,8 +242,16 @@ static void on_done(void *ctx, struct job *j, bool ok, const char *what,
 		}
 	}
 	if (ok) {
-		if (j->kind == JOB_REMIND)
-			store_sent(a->st, j->key, now + 7 * 86400 * 1000LL);
+		if (j->kind == JOB_REMIND) {
+			/* Remembered until a day past the booking's start. */
+			int64_t start = 0;
+			const char *c = strrchr(j->key, ':');
+			if (c)
+				start = strtoll(c + 1, NULL, 10);
+			store_sent(a->st, j->key,
+				   (start > 0 ? start * 1000 : now) +
+				       86400 * 1000LL);
+		}
 		if (j->journaled)
 			store_done(a->st, j->key);
 		release_slot(a, j);
@@ -237,14 +262,11 @@ static void on_done(void *ctx, struct job *j, bool ok, const char *what,
 	j->err = strdup(what);
 	int64_t wait = backoff_ms(&a->cfg, j->attempts);
 	if (now + wait - j->first_ms > a->cfg.retry_total_s * 1000) {
-		notify_log("dead letter %s after %" PRIu32 " attempts: %s",
-			   j->key, j->attempts, what);
-		store_dead(a->st, j);
-		if (j->journaled)
-			store_done(a->st, j->key);
-		a->dead_total++;
-		release_slot(a, j);
-		remove_job(a, j);
+		dead_letter(a, j, what);
+		return;
+	}
+	if (!j->journaled && a->njobs > NOTIFY_MAX_JOBS) {
+		dead_letter(a, j, "the retry queue is full");
 		return;
 	}
 	j->next_ms = now + wait;
@@ -705,8 +727,10 @@ static void reminder_for(struct app *a, const struct event *e)
 	if (a->cfg.reminder_lead_s <= 0 ||
 	    (e->type != 0 && e->type != 1 && e->type != 6))
 		return;
+	/* Not for a booking already started (a replayed old event). */
 	if (strcmp(b->status, "confirmed") != 0 || due <= e->at_ms ||
-	    b->email[0] == 0 || (a->cfg.smtp == NULL && !a->cfg.email_api))
+	    b->start * 1000 <= wall_ms() || b->email[0] == 0 ||
+	    (a->cfg.smtp == NULL && !a->cfg.email_api))
 		return;
 	snprintf(key, sizeof(key), "R:%" PRIu64 ":%" PRId64, b->id, b->start);
 	if (store_was_sent(a->st, key) || find_job(a, key))
@@ -905,7 +929,8 @@ static void compose_reminder(struct app *a, struct job *j)
 		remove_job(a, j);
 		return;
 	}
-	if (strcmp(b.status, "confirmed") != 0 || b.start != start) {
+	if (strcmp(b.status, "confirmed") != 0 || b.start != start ||
+	    start * 1000 <= wall_ms()) {
 		notify_log("reminder %s dropped: the booking is %s%s", j->key,
 			   b.status, b.start != start ? " and moved" : "");
 		bookd_booking_free(&b);
@@ -996,6 +1021,12 @@ static void start_jobs(struct app *a)
 			 * goes to the journal so the cursor can move. */
 			if (!j->journaled && j->first_ms == 0)
 				j->first_ms = now;
+			if (!j->journaled && now - j->first_ms > SPILL_MS &&
+			    a->njobs > NOTIFY_MAX_JOBS) {
+				dead_letter(a, j, "the retry queue is full");
+				i--;
+				continue;
+			}
 			if (!j->journaled && now - j->first_ms > SPILL_MS) {
 				store_put(a->st, j);
 				j->journaled = true;

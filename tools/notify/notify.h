@@ -40,7 +40,9 @@
 
 #define NOTIFY_KEY_MAX	  128
 #define NOTIFY_TARGET_MAX 320
-#define NOTIFY_MAX_JOBS	  200000 /* journaled jobs; past it new ones go dead */
+/* Jobs in memory; past it a delivery that would wait for a retry goes to
+ * the dead letters at once, so one dead endpoint cannot exhaust memory. */
+#define NOTIFY_MAX_JOBS 50000
 
 enum job_kind {
 	JOB_HOOK = 'H',	  /* payload: the webhook body (JSON) */
