@@ -254,12 +254,17 @@ static int cpy(char *dst, size_t cap, const char *src)
 /* Parse an A record's fields (f[1..]); NULL when malformed. */
 static struct job *parse_job(char *f[], int nf)
 {
-	struct job *j = calloc(1, sizeof(*j));
-	size_t pn = strlen(f[11]), tn = strlen(f[3]);
+	struct job *j;
+	size_t pn, tn;
 	unsigned char tg[NOTIFY_TARGET_MAX * 2];
 	long tl;
 
-	if (j == NULL || nf < 12 || cpy(j->key, sizeof(j->key), f[1]) < 0 ||
+	if (nf < 12)
+		return NULL; /* a damaged line: skipped */
+	j = calloc(1, sizeof(*j));
+	pn = strlen(f[11]);
+	tn = strlen(f[3]);
+	if (j == NULL || cpy(j->key, sizeof(j->key), f[1]) < 0 ||
 	    strlen(f[2]) != 1 || cpy(j->msgid, sizeof(j->msgid), f[8]) < 0 ||
 	    cpy(j->label, sizeof(j->label), f[9]) < 0)
 		goto bad;
