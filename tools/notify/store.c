@@ -146,15 +146,17 @@ static struct kv **kv_find(struct kv **tab, const char *key)
 
 static struct kv *kv_add(struct kv **tab, const char *key)
 {
-	struct kv **p = kv_find(tab, key);
+	struct kv **p = kv_find(tab, key), *k;
 	size_t n = strlen(key);
 
 	if (*p)
 		return *p;
-	*p = calloc(1, sizeof(**p) + n + 1);
-	if (*p)
-		memcpy((*p)->key, key, n + 1);
-	return *p;
+	k = calloc(1, sizeof(*k) + n + 1);
+	if (k == NULL)
+		return NULL;
+	memcpy(k->key, key, n + 1);
+	*p = k;
+	return k;
 }
 
 static void kv_del(struct kv **tab, const char *key)
