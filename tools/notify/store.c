@@ -146,11 +146,11 @@ static struct kv **kv_find(struct kv **tab, const char *key)
 
 static struct kv *kv_add(struct kv **tab, const char *key)
 {
-	struct kv **p = kv_find(tab, key), *k;
+	struct kv **p = kv_find(tab, key), *k = *p;
 	size_t n = strlen(key);
 
-	if (*p)
-		return *p;
+	if (k != NULL)
+		return k;
 	k = calloc(1, sizeof(*k) + n + 1);
 	if (k == NULL)
 		return NULL;
