@@ -376,7 +376,8 @@ class AsyncClient(Operations):
         """
         return self._send(op, _wire.wire_args(args))[1]
 
-    async def subscribe(self, topic: str, resource: str,
+    async def subscribe(self, topic: str,
+                        resource: Optional[str] = None,
                         from_: Optional[Day] = None, to: Optional[Day] = None,
                         callback: Optional[Callable[[Push], Any]] = None
                         ) -> AsyncSubscription:

@@ -436,7 +436,8 @@ class Client(Operations):
 
     # Subscriptions, holds and the day view
 
-    def subscribe(self, topic: str, resource: str, from_: Optional[Day] = None,
+    def subscribe(self, topic: str, resource: Optional[str] = None,
+                  from_: Optional[Day] = None,
                   to: Optional[Day] = None,
                   callback: Optional[Callable[[Push], Any]] = None
                   ) -> Subscription:
