@@ -145,9 +145,11 @@ class Receiver:
 
 
 class Smtp:
-    """A real SMTP server on a loopback port, keeping every message."""
+    """A real SMTP server on a loopback port, keeping every message.  With
+    tls_context it requires STARTTLS; with users ({login: password}) it
+    requires AUTH (over TLS)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls_context=None, users=None) -> None:
         self.lock = threading.Lock()
         self.mails: List[dict] = []
         outer = self
@@ -158,12 +160,27 @@ class Smtp:
                     outer.mails.append({"to": list(envelope.rcpt_tos),
                                         "from": envelope.mail_from,
                                         "data": envelope.content,
+                                        "tls": session.ssl is not None,
+                                        "login": session.auth_data,
                                         "at": time.time()})
                 return "250 OK"
 
+        def check(server, session, envelope, mechanism, auth_data):
+            from aiosmtpd.smtp import AuthResult
+            login = auth_data.login.decode()
+            ok = users.get(login) == auth_data.password.decode()
+            return AuthResult(success=ok, handled=False,
+                              auth_data=login if ok else None)
+
         self.port = free_port()
+        kw = {}
+        if tls_context is not None:
+            kw.update(tls_context=tls_context, require_starttls=True)
+        if users:
+            kw.update(authenticator=check, auth_required=True,
+                      auth_require_tls=True)
         self.ctl = Controller(Handler(), hostname="127.0.0.1",
-                              port=self.port)
+                              port=self.port, **kw)
         self.ctl.start()
 
     def url(self) -> str:

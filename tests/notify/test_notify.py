@@ -583,3 +583,52 @@ def test_token_file_role(engine, client, recv, tmp_path):
         wait_until(lambda: recv.accepted("/ok"), "the webhook")
     finally:
         n.close()
+
+
+# ---- SMTP with STARTTLS and AUTH -----------------------------------------
+
+def test_smtp_starttls_and_auth(engine, client, tmp_path):
+    import ssl
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        capture_output=True, text=True, timeout=WAIT)
+    assert r.returncode == 0, r.stderr
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+    smtp = Smtp(tls_context=ctx, users={"studio": "s3cret"})
+    (tmp_path / "pw").write_text("s3cret\n")
+    (tmp_path / "bad").write_text("wrong\n")
+    client.resource_create("desk")
+    try:
+        # A wrong password: refused, retried, never delivered.
+        n = Notifier(engine.socket, "--from", FROM, "--smtp", smtp.url(),
+                     "--smtp-user", "studio", "--smtp-password-file",
+                     str(tmp_path / "bad"), "--smtp-ca-file", str(cert),
+                     "--retry-base-ms", "200").start()
+        try:
+            client.book(resource="desk", start=at(day(), "09:00"),
+                        end=at(day(), "10:00"),
+                        booker={"name": "Ada", "email": "ada@example.org"})
+            wait_until(lambda: n.log().count("email ada@example.org") >= 2,
+                       "two refused attempts")
+            assert ": failed " in n.log()
+            assert smtp.messages() == []
+        finally:
+            n.close()
+        # The right one, over STARTTLS with the certificate verified.
+        n = Notifier(engine.socket, "--from", FROM, "--smtp", smtp.url(),
+                     "--smtp-user", "studio", "--smtp-password-file",
+                     str(tmp_path / "pw"), "--smtp-ca-file", str(cert)).start()
+        try:
+            wait_until(lambda: smtp.messages(), "the mail over STARTTLS")
+        finally:
+            n.close()
+        m = smtp.messages()[0]
+        assert m["tls"] and m["login"] == "studio"
+        assert parse(m)["Subject"].startswith("Booking confirmed")
+    finally:
+        smtp.close()

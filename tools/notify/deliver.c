@@ -265,6 +265,10 @@ int deliver_mail(struct deliver *d, struct job *j)
 		curl_easy_setopt(t->e, CURLOPT_USE_SSL,
 				 c->smtp_user ? (long)CURLUSESSL_ALL
 					      : (long)CURLUSESSL_TRY);
+		/* A relay with a private CA (the certificate is always
+		 * verified). */
+		if (c->smtp_ca_file)
+			curl_easy_setopt(t->e, CURLOPT_CAINFO, c->smtp_ca_file);
 		if (c->smtp_user) {
 			curl_easy_setopt(t->e, CURLOPT_USERNAME, c->smtp_user);
 			curl_easy_setopt(t->e, CURLOPT_PASSWORD,

@@ -1168,7 +1168,8 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: bookd-notify --socket PATH --state DIR [--token-file F]\n"
-	    "         [--smtp URL [--smtp-user U --smtp-password-file F]]\n"
+	    "         [--smtp URL [--smtp-user U --smtp-password-file F]\n"
+	    "                     [--smtp-ca-file PEM]]\n"
 	    "         [--email-api URL --email-api-key-file F]\n"
 	    "         [--from ADDR] [--base-url URL] [--reminder-hours N]\n"
 	    "         [--reminder-lead-s N]\n"
@@ -1210,6 +1211,7 @@ static int parse(int argc, char **argv, struct cfg *c)
 	    {"smtp", required_argument, NULL, 'm'},
 	    {"smtp-user", required_argument, NULL, 'u'},
 	    {"smtp-password-file", required_argument, NULL, 'p'},
+	    {"smtp-ca-file", required_argument, NULL, 'C'},
 	    {"email-api", required_argument, NULL, 'a'},
 	    {"email-api-key-file", required_argument, NULL, 'k'},
 	    {"from", required_argument, NULL, 'f'},
@@ -1252,6 +1254,9 @@ static int parse(int argc, char **argv, struct cfg *c)
 			break;
 		case 'p':
 			c->smtp_password_file = optarg;
+			break;
+		case 'C':
+			c->smtp_ca_file = optarg;
 			break;
 		case 'a':
 			c->email_api = optarg;

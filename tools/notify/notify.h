@@ -72,7 +72,7 @@ struct job {
 
 struct cfg {
 	const char *socket, *state, *token_file;
-	const char *smtp, *smtp_user, *smtp_password_file;
+	const char *smtp, *smtp_user, *smtp_password_file, *smtp_ca_file;
 	const char *email_api, *email_api_key_file;
 	const char *from, *base_url;
 	int64_t reminder_lead_s; /* --reminder-hours, or in seconds */
