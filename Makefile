@@ -79,7 +79,8 @@ endif
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 
 .SECONDARY:
-.PHONY: all deps run test test-bins soak fuzz fuzz-parsers bench bench-peers lint format clean
+.PHONY: all deps run test test-bins soak fuzz fuzz-parsers bench bench-peers lint format clean \
+	install uninstall
 all: $(BINS)
 
 $(O)/obj/%.o: %.c
@@ -88,13 +89,6 @@ $(O)/obj/%.o: %.c
 
 $(O)/bookd: $(O)/obj/engine/main.o $(ENGINE_OBJ) $(PROTO_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-$(O)/libbookd.a: $(CLIENT_OBJ) $(PROTO_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
-$(O)/libbookd.so: $(CLIENT_OBJ) $(PROTO_OBJ)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LDLIBS)
 
 $(O)/bookctl: $(call obj,$(BOOKCTL_SRC)) $(O)/libbookd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -105,7 +99,7 @@ $(O)/bookd-replay: $(call obj,$(REPLAY_SRC)) $(ENGINE_OBJ) $(PROTO_OBJ)
 $(O)/bookd-bench: $(call obj,$(BENCH_SRC)) $(O)/libbookd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/bookd-notify: $(call obj,$(NOTIFY_SRC) tools/common/json.c) $(O)/libbookd.a
+$(O)/bookd-notify: $(call obj,$(NOTIFY_SRC) $(wildcard tools/common/*.c)) $(O)/libbookd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
 
 # Every test links the whole engine (minus main), the client library and
@@ -133,16 +127,87 @@ test-bins: $(O)/bookd-test
 
 -include $(shell find $(O)/tobj -name '*.d' 2>/dev/null)
 
+# ---- libbookd, installed as a system library --------------------------------
+# The library is the client (clients/c) and the protocol pieces it uses;
+# token.c (libcrypto), schedule.c and ops.c stay with the engine and tools.
+# Its objects are compiled with hidden visibility and without the libbsd
+# overlay, the version script exports bookd_* only, and unused sections are
+# dropped from the shared object.  proto/wbuf.c (abort on out of memory)
+# stays out too.  libbookd.so.$(LIB_VERSION) carries the SONAME libbookd.so.$(LIB_MAJOR).
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]
+#   make uninstall [PREFIX=...] [DESTDIR=...]
+LIB_MAJOR := 1
+LIB_VERSION := $(LIB_MAJOR).0.0
+LIB_PROTO_SRC := proto/wire.c proto/errors.c proto/tz.c proto/quanta.c
+LIB_OBJ := $(CLIENT_OBJ) $(call obj,$(LIB_PROTO_SRC))
+LIB_LIBS := $(shell pkg-config --libs msgpack 2>/dev/null)
+LIB_HEADERS := clients/c/bookd.h clients/c/bookd_reader.h proto/bookd_errors.h
+LIB_MAP := clients/c/libbookd.map
+LIB_NOUNDEF := $(if $(filter 1,$(SAN)),,-Wl,--no-undefined)
+BSD_CFLAGS := $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
+$(LIB_OBJ): CFLAGS := $(filter-out $(BSD_CFLAGS),$(CFLAGS)) \
+	-fvisibility=hidden -ffunction-sections -fdata-sections
+
+# bookctl mints tokens (libcrypto), which the library leaves out; the
+# bench parses its numbers as the tools do and builds raw frames (wbuf.c).
+$(O)/bookctl: $(O)/obj/proto/token.o
+$(O)/bookd-bench: $(O)/obj/tools/common/num.o $(O)/obj/proto/wbuf.o
+
+$(O)/libbookd.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/libbookd.so.$(LIB_VERSION): $(LIB_OBJ) $(LIB_MAP)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libbookd.so.$(LIB_MAJOR) \
+		-Wl,--version-script=$(LIB_MAP) -Wl,--gc-sections $(LIB_NOUNDEF) \
+		-o $@ $(LIB_OBJ) $(LIB_LIBS)
+
+$(O)/libbookd.so.$(LIB_MAJOR): $(O)/libbookd.so.$(LIB_VERSION)
+	ln -sf $(notdir $<) $@
+
+$(O)/libbookd.so: $(O)/libbookd.so.$(LIB_MAJOR)
+	ln -sf $(notdir $<) $@
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL_BINS := bookd bookctl bookd-replay
+
+install: $(addprefix $(O)/,$(INSTALL_BINS)) $(O)/libbookd.a $(O)/libbookd.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(addprefix $(O)/,$(INSTALL_BINS)) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(LIB_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(O)/libbookd.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(O)/libbookd.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libbookd.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libbookd.so.$(LIB_MAJOR)
+	ln -sf libbookd.so.$(LIB_MAJOR) $(DESTDIR)$(LIBDIR)/libbookd.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|' \
+		clients/c/bookd.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/bookd.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_BINS)) \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(LIB_HEADERS))) \
+		$(DESTDIR)$(LIBDIR)/libbookd.a $(DESTDIR)$(LIBDIR)/libbookd.so \
+		$(DESTDIR)$(LIBDIR)/libbookd.so.$(LIB_MAJOR) \
+		$(DESTDIR)$(LIBDIR)/libbookd.so.$(LIB_VERSION) \
+		$(DESTDIR)$(PKGCONFIGDIR)/bookd.pc
+# ---- end of libbookd ---------------------------------------------------------
+
 # Missing headers or tools mean missing Debian packages: install them when
 # root, otherwise say which command to run.
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
-	pkg-config tzdata python3-msgpack python3-pytest \
+	pkg-config tzdata python3-msgpack python3-pytest g++ \
 	libcurl4-openssl-dev python3-aiosmtpd python3-icalendar
 deps:
 	@missing=""; \
 	for f in /usr/include/liburing.h /usr/include/msgpack.h \
 		/usr/include/check.h /usr/include/bsd/string.h \
-		/usr/include/openssl/hmac.h /usr/bin/pkg-config \
+		/usr/include/openssl/hmac.h /usr/bin/pkg-config /usr/bin/c++ \
 		/usr/share/zoneinfo/Europe/Berlin; do \
 		[ -e $$f ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import msgpack, pytest' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "num.h"
 #include "peer_redis.h"
 #include "report.h"
 #include "sc_read.h"
@@ -109,20 +110,13 @@ static void usage(FILE *f)
 static bool parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		      uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v < lo || v > hi) {
-		fprintf(stderr,
-			"bookd-bench: %s: a whole number from %llu to %llu, "
-			"not '%s'\n",
-			opt, (unsigned long long)lo, (unsigned long long)hi, s);
-		return false;
-	}
-	*out = v;
-	return true;
+	if (num_parse_u64(s, lo, hi, out) == 0)
+		return true;
+	fprintf(stderr,
+		"bookd-bench: %s: a whole number from %llu to %llu, "
+		"not '%s'\n",
+		opt, (unsigned long long)lo, (unsigned long long)hi, s);
+	return false;
 }
 
 static bool parse_secs(const char *opt, const char *s, uint64_t *ms)

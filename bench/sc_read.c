@@ -92,7 +92,8 @@ static inline int reader_call(bookd_reader *rd, enum reader_op op,
 {
 	int64_t starts[BOOKD_READER_SLOTS];
 	size_t n;
-	int is_free, why, rc = 0;
+	enum bookd_reason why;
+	int is_free, rc = 0;
 
 	switch (op) {
 	case R_CHECK:
@@ -224,16 +225,16 @@ static const char *question_op(enum bench_question q)
 	return "?";
 }
 
-/* Pack the next random question into a. */
-static void make_question(struct sock_worker *w, struct bench_rng *rng,
-			  struct bench_args *a)
+/* Pack the next random question into a; returns a, or NULL for a
+ * question without arguments (ping). */
+static bookd_args *make_question(struct sock_worker *w, struct bench_rng *rng,
+				 bookd_args *a)
 {
 	struct bench_span sp;
 	char id[BENCH_ID_LEN], from[11], to[11];
 
-	a->sb.size = 0;
 	if (w->q == BENCH_Q_PING)
-		return;
+		return NULL;
 	bench_span_random(w->sh, rng, &sp);
 	bench_res_id(sp.res, id);
 	switch (w->q) {
@@ -252,10 +253,11 @@ static void make_question(struct sock_worker *w, struct bench_rng *rng,
 	case BENCH_Q_PING:
 		break;
 	}
+	return a;
 }
 
 static void sync_loop(struct sock_worker *w, bookd_conn *c,
-		      struct bench_rng *rng, struct bench_args *a)
+		      struct bench_rng *rng, bookd_args *a)
 {
 	const char *op = question_op(w->q);
 
@@ -264,10 +266,9 @@ static void sync_loop(struct sock_worker *w, bookd_conn *c,
 		uint64_t t0, t1;
 		int rc;
 
-		make_question(w, rng, a);
+		bookd_args *q = make_question(w, rng, a);
 		t0 = bench_now_ns();
-		rc = bookd_call(c, op, a->sb.size ? a->sb.data : NULL,
-				a->sb.size, NULL);
+		rc = bookd_call_args(c, op, q, NULL);
 		t1 = bench_now_ns();
 		if (rc < 0 && bookd_broken(c)) {
 			bench_log("%s: %s", op, bookd_errmsg(c));
@@ -286,7 +287,7 @@ static void sync_loop(struct sock_worker *w, bookd_conn *c,
 /* Keep depth requests in flight; a reply counts when its request was sent
  * in MEASURE and it arrived in MEASURE. */
 static void pipe_loop(struct sock_worker *w, bookd_conn *c,
-		      struct bench_rng *rng, struct bench_args *a)
+		      struct bench_rng *rng, bookd_args *a)
 {
 	const char *op = question_op(w->q);
 	bool measured[MAX_DEPTH];
@@ -296,9 +297,8 @@ static void pipe_loop(struct sock_worker *w, bookd_conn *c,
 		int rc;
 		while (inflight < (size_t)w->depth &&
 		       bench_phase_get(w->ph) != BENCH_STOP) {
-			make_question(w, rng, a);
-			rc = bookd_send(c, op, a->sb.size ? a->sb.data : NULL,
-					a->sb.size, NULL);
+			rc = bookd_send_args(c, op, make_question(w, rng, a),
+					     NULL);
 			if (rc < 0)
 				goto broken;
 			measured[(head + inflight) % MAX_DEPTH] =
@@ -326,20 +326,26 @@ static void *sock_main(void *arg)
 {
 	struct sock_worker *w = arg;
 	struct bench_rng rng;
-	struct bench_args a;
+	bookd_args *a;
 	bookd_conn *c = bench_engine_connect(w->e);
 
 	if (c == NULL) {
 		w->failed = true;
 		return NULL;
 	}
+	a = bookd_args_new();
+	if (a == NULL) {
+		bench_log("out of memory");
+		w->failed = true;
+		bookd_close(c);
+		return NULL;
+	}
 	bench_rng_seed(&rng, w->seed);
-	bench_args_init(&a);
 	if (w->depth <= 1)
-		sync_loop(w, c, &rng, &a);
+		sync_loop(w, c, &rng, a);
 	else
-		pipe_loop(w, c, &rng, &a);
-	bench_args_free(&a);
+		pipe_loop(w, c, &rng, a);
+	bookd_args_free(a);
 	bookd_close(c);
 	return NULL;
 }

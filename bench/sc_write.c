@@ -54,10 +54,14 @@ static void *book_main(void *arg)
 {
 	struct book_worker *w = arg;
 	struct bench_rng rng;
-	struct bench_args a;
+	bookd_args *a = bookd_args_new();
 
+	if (a == NULL) {
+		bench_log("book: out of memory");
+		w->failed = true;
+		return NULL;
+	}
 	bench_rng_seed(&rng, w->seed);
-	bench_args_init(&a);
 	while (bench_phase_get(w->ph) != BENCH_STOP) {
 		int ph0 = bench_phase_get(w->ph);
 		struct bench_span sp;
@@ -67,9 +71,9 @@ static void *book_main(void *arg)
 
 		bench_span_random(w->sh, &rng, &sp);
 		bench_res_id(sp.res, id);
-		bench_pack_book(&a, id, sp.start, sp.end);
+		bench_pack_book(a, id, sp.start, sp.end);
 		t0 = bench_now_ns();
-		rc = bookd_call(w->c, "book", a.sb.data, a.sb.size, NULL);
+		rc = bookd_call_args(w->c, "book", a, NULL);
 		t1 = bench_now_ns();
 		if (rc < 0 && bookd_broken(w->c)) {
 			bench_log("book: %s", bookd_errmsg(w->c));
@@ -88,7 +92,7 @@ static void *book_main(void *arg)
 			w->other++;
 		}
 	}
-	bench_args_free(&a);
+	bookd_args_free(a);
 	return NULL;
 }
 
@@ -550,16 +554,19 @@ static int64_t push_round(struct subs *s, bookd_conn *holder, const char *res,
 {
 	uint64_t t0, deadline;
 	uint32_t have = 0;
-	struct bench_args a;
+	bookd_args *a = bookd_args_new();
 	int rc;
 
 	memset(got, 0, s->n * sizeof *got);
-	bench_args_init(&a);
-	bench_pack_hold(&a, res, start, start + 4 * 900, "bench-pusher");
+	if (a == NULL) {
+		bench_log("hold: out of memory");
+		return -1;
+	}
+	bench_pack_hold(a, res, start, start + 4 * 900, "bench-pusher");
 	t0 = bench_now_ns();
 	deadline = t0 + PUSH_WAIT_MS * 1000000ull;
-	rc = bookd_send(holder, "hold", a.sb.data, a.sb.size, NULL);
-	bench_args_free(&a);
+	rc = bookd_send_args(holder, "hold", a, NULL);
+	bookd_args_free(a);
 	if (rc < 0) {
 		bench_log("hold: %s", bookd_errmsg(holder));
 		return -1;

@@ -36,110 +36,81 @@ void bench_res_id(uint32_t i, char buf[BENCH_ID_LEN])
 	snprintf(buf, BENCH_ID_LEN, BENCH_RES_PREFIX "%04u", i);
 }
 
-void bench_args_init(struct bench_args *a)
-{
-	msgpack_sbuffer_init(&a->sb);
-	msgpack_packer_init(&a->pk, &a->sb, msgpack_sbuffer_write);
-}
-
-void bench_args_free(struct bench_args *a)
-{
-	msgpack_sbuffer_destroy(&a->sb);
-}
-
-static void kint(struct bench_args *a, const char *k, int64_t v)
-{
-	wire_pk_str(&a->pk, k);
-	msgpack_pack_int64(&a->pk, v);
-}
-
-static void kstr(struct bench_args *a, const char *k, const char *v)
-{
-	wire_pk_str(&a->pk, k);
-	wire_pk_str(&a->pk, v);
-}
-
-void bench_pack_check(struct bench_args *a, const char *res, int64_t start,
+void bench_pack_check(bookd_args *a, const char *res, int64_t start,
 		      int64_t end)
 {
-	a->sb.size = 0;
-	msgpack_pack_map(&a->pk, 3);
-	kstr(a, "resource", res);
-	kint(a, "start", start);
-	kint(a, "end", end);
+	bookd_args_reset(a);
+	bookd_args_str(a, "resource", res);
+	bookd_args_int(a, "start", start);
+	bookd_args_int(a, "end", end);
 }
 
 /* The booker is short on purpose: the figures are the engine's, not
  * string copying's; the peers store the same two fields. */
-void bench_pack_book(struct bench_args *a, const char *res, int64_t start,
-		     int64_t end)
+void bench_pack_book(bookd_args *a, const char *res, int64_t start, int64_t end)
 {
-	a->sb.size = 0;
-	msgpack_pack_map(&a->pk, 4);
-	kstr(a, "resource", res);
-	kint(a, "start", start);
-	kint(a, "end", end);
-	wire_pk_str(&a->pk, "booker");
-	msgpack_pack_map(&a->pk, 2);
-	kstr(a, "name", "Bench");
-	kstr(a, "email", "bench@example.org");
+	bookd_args_reset(a);
+	bookd_args_str(a, "resource", res);
+	bookd_args_int(a, "start", start);
+	bookd_args_int(a, "end", end);
+	bookd_args_map(a, "booker");
+	bookd_args_str(a, "name", "Bench");
+	bookd_args_str(a, "email", "bench@example.org");
+	bookd_args_end(a);
 }
 
-void bench_pack_cancel(struct bench_args *a, uint64_t id)
+void bench_pack_cancel(bookd_args *a, uint64_t id)
 {
-	a->sb.size = 0;
-	msgpack_pack_map(&a->pk, 1);
-	kint(a, "id", (int64_t)id);
+	bookd_args_reset(a);
+	bookd_args_uint(a, "id", id);
 }
 
-void bench_pack_hold(struct bench_args *a, const char *res, int64_t start,
-		     int64_t end, const char *session)
+void bench_pack_hold(bookd_args *a, const char *res, int64_t start, int64_t end,
+		     const char *session)
 {
-	a->sb.size = 0;
-	msgpack_pack_map(&a->pk, 4);
-	kstr(a, "resource", res);
-	kint(a, "start", start);
-	kint(a, "end", end);
-	kstr(a, "session", session);
+	bookd_args_reset(a);
+	bookd_args_str(a, "resource", res);
+	bookd_args_int(a, "start", start);
+	bookd_args_int(a, "end", end);
+	bookd_args_str(a, "session", session);
 }
 
-void bench_pack_slots_day(struct bench_args *a, const char *res,
-			  const char *date, uint32_t duration)
+void bench_pack_slots_day(bookd_args *a, const char *res, const char *date,
+			  uint32_t duration)
 {
-	a->sb.size = 0;
-	msgpack_pack_map(&a->pk, 3);
-	kstr(a, "resource", res);
-	kstr(a, "date", date);
-	kint(a, "duration", duration);
+	bookd_args_reset(a);
+	bookd_args_str(a, "resource", res);
+	bookd_args_str(a, "date", date);
+	bookd_args_int(a, "duration", duration);
 }
 
-void bench_pack_slots_month(struct bench_args *a, const char *res,
-			    const char *from, const char *to, uint32_t duration)
+void bench_pack_slots_month(bookd_args *a, const char *res, const char *from,
+			    const char *to, uint32_t duration)
 {
-	a->sb.size = 0;
-	msgpack_pack_map(&a->pk, 4);
-	kstr(a, "resource", res);
-	kstr(a, "from", from);
-	kstr(a, "to", to);
-	kint(a, "duration", duration);
+	bookd_args_reset(a);
+	bookd_args_str(a, "resource", res);
+	bookd_args_str(a, "from", from);
+	bookd_args_str(a, "to", to);
+	bookd_args_int(a, "duration", duration);
 }
 
 int bench_create_resources(bookd_conn *c, uint32_t nres)
 {
-	struct bench_args a;
+	bookd_args *a = bookd_args_new();
 	uint32_t sent = 0, got = 0;
 	int rc = 0;
 
-	bench_args_init(&a);
+	if (a == NULL) {
+		bench_log("resource.create: out of memory");
+		return BOOKD_E_NOMEM;
+	}
 	while (got < nres) {
 		while (sent < nres && sent - got < BENCH_LOAD_WINDOW) {
 			char id[BENCH_ID_LEN];
 			bench_res_id(sent, id);
-			a.sb.size = 0;
-			msgpack_pack_map(&a.pk, 1);
-			kstr(&a, "id", id);
-			rc = bookd_send(c, "resource.create", a.sb.data,
-					a.sb.size, NULL);
+			bookd_args_reset(a);
+			bookd_args_str(a, "id", id);
+			rc = bookd_send_args(c, "resource.create", a, NULL);
 			if (rc < 0)
 				goto out;
 			sent++;
@@ -153,7 +124,7 @@ int bench_create_resources(bookd_conn *c, uint32_t nres)
 out:
 	if (rc < 0)
 		bench_log("resource.create: %s", bookd_errmsg(c));
-	bench_args_free(&a);
+	bookd_args_free(a);
 	return rc;
 }
 
@@ -172,7 +143,7 @@ int bench_load(const struct bench_engine *e, const struct bench_shape *shape,
 	size_t khead = 0, klen = 0, ihead = 0, ilen = 0;
 	uint64_t books_sent = 0, t0, last_note;
 	struct bench_rng rng;
-	struct bench_args a;
+	bookd_args *a;
 	bookd_conn *c;
 	int rc = -1;
 
@@ -180,8 +151,13 @@ int bench_load(const struct bench_engine *e, const struct bench_shape *shape,
 	c = bench_engine_connect(e);
 	if (c == NULL)
 		return -1;
+	a = bookd_args_new();
+	if (a == NULL) {
+		bench_log("loading: out of memory");
+		bookd_close(c);
+		return -1;
+	}
 	bench_rng_seed(&rng, seed);
-	bench_args_init(&a);
 	t0 = last_note = bench_now_ns();
 	while (books_sent < n || klen > 0) {
 		const msgpack_object *res;
@@ -191,11 +167,11 @@ int bench_load(const struct bench_engine *e, const struct bench_shape *shape,
 		while (klen < BENCH_LOAD_WINDOW &&
 		       (ilen > 0 || books_sent < n)) {
 			if (ilen > 0) {
-				bench_pack_cancel(&a, ids[ihead]);
+				bench_pack_cancel(a, ids[ihead]);
 				ihead = (ihead + 1) % BENCH_LOAD_WINDOW;
 				ilen--;
-				r = bookd_send(c, "booking.cancel", a.sb.data,
-					       a.sb.size, NULL);
+				r = bookd_send_args(c, "booking.cancel", a,
+						    NULL);
 				kinds[(khead + klen) % BENCH_LOAD_WINDOW] =
 				    true;
 			} else {
@@ -203,9 +179,8 @@ int bench_load(const struct bench_engine *e, const struct bench_shape *shape,
 				char id[BENCH_ID_LEN];
 				bench_span_random(shape, &rng, &sp);
 				bench_res_id(sp.res, id);
-				bench_pack_book(&a, id, sp.start, sp.end);
-				r = bookd_send(c, "book", a.sb.data, a.sb.size,
-					       NULL);
+				bench_pack_book(a, id, sp.start, sp.end);
+				r = bookd_send_args(c, "book", a, NULL);
 				kinds[(khead + klen) % BENCH_LOAD_WINDOW] =
 				    false;
 				books_sent++;
@@ -252,7 +227,7 @@ int bench_load(const struct bench_engine *e, const struct bench_shape *shape,
 fail:
 	bench_log("loading: %s", bookd_errmsg(c));
 out:
-	bench_args_free(&a);
+	bookd_args_free(a);
 	bookd_close(c);
 	return rc;
 }

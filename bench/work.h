@@ -53,25 +53,18 @@ void bench_span_random(const struct bench_shape *s, struct bench_rng *r,
 /* "bench-0042" for i = 42. */
 void bench_res_id(uint32_t i, char buf[BENCH_ID_LEN]);
 
-/* Packed argument maps, rebuilt in place for each request. */
-struct bench_args {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-};
-void bench_args_init(struct bench_args *a);
-void bench_args_free(struct bench_args *a);
-void bench_pack_check(struct bench_args *a, const char *res, int64_t start,
+/* Argument maps, rebuilt in place (bookd_args_reset) for each request. */
+void bench_pack_check(bookd_args *a, const char *res, int64_t start,
 		      int64_t end);
-void bench_pack_book(struct bench_args *a, const char *res, int64_t start,
+void bench_pack_book(bookd_args *a, const char *res, int64_t start,
 		     int64_t end);
-void bench_pack_cancel(struct bench_args *a, uint64_t id);
-void bench_pack_hold(struct bench_args *a, const char *res, int64_t start,
-		     int64_t end, const char *session);
-void bench_pack_slots_day(struct bench_args *a, const char *res,
-			  const char *date, uint32_t duration);
-void bench_pack_slots_month(struct bench_args *a, const char *res,
-			    const char *from, const char *to,
-			    uint32_t duration);
+void bench_pack_cancel(bookd_args *a, uint64_t id);
+void bench_pack_hold(bookd_args *a, const char *res, int64_t start, int64_t end,
+		     const char *session);
+void bench_pack_slots_day(bookd_args *a, const char *res, const char *date,
+			  uint32_t duration);
+void bench_pack_slots_month(bookd_args *a, const char *res, const char *from,
+			    const char *to, uint32_t duration);
 
 /* Create bench-0000 .. bench-(nres-1), pipelined; EXISTS is fine. */
 int bench_create_resources(bookd_conn *c, uint32_t nres);

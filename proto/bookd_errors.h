@@ -9,6 +9,9 @@
  * The wire codes (BAD_REQUEST .. INTERNAL) come first and in the order of the
  * specification; the client-side codes (IO, PROTO, ...) never travel on the
  * wire.  Adding a code means adding one line here.
+ *
+ * Installed with bookd.h and bookd_reader.h, which include it; it needs no
+ * other header.
  */
 #ifndef BOOKD_ERRORS_H
 #define BOOKD_ERRORS_H
@@ -49,5 +52,64 @@ enum bookd_err {
 
 /* Number of codes that appear on the wire (BAD_REQUEST .. INTERNAL). */
 #define BOOKD_WIRE_ERRORS 16
+
+/*
+ * Why a span is not free: the one list for the engine's `check` (the
+ * socket client, bookd.h) and the shared-page reader (bookd_reader.h).
+ * X(name, "wire name"), in the order of precedence: when several apply,
+ * the first is the reason.  OUT_OF_RANGE comes only from the reader (the
+ * engine answers it as an error) and OTHER only from the client (a reason
+ * this library does not know).
+ */
+#define BOOKD_REASON_LIST(X)                                                   \
+	X(NONE, "")                                                            \
+	X(INACTIVE, "inactive")                                                \
+	X(OUT_OF_RANGE, "out_of_range")                                        \
+	X(CLOSED, "closed")                                                    \
+	X(BOOKED, "booked")                                                    \
+	X(HELD, "held")                                                        \
+	X(OTHER, "other")
+
+enum bookd_reason {
+#define BOOKD_X_REASON(name, wire) BOOKD_REASON_##name,
+	BOOKD_REASON_LIST(BOOKD_X_REASON)
+#undef BOOKD_X_REASON
+};
+
+/*
+ * The public headers' declarations sit between BOOKD_BEGIN_DECLS and
+ * BOOKD_END_DECLS: C linkage for C++ callers, and default visibility, since
+ * the library itself is compiled with -fvisibility=hidden.
+ */
+#if defined(__GNUC__)
+#define BOOKD_VIS_PUSH_ _Pragma("GCC visibility push(default)")
+#define BOOKD_VIS_POP_	_Pragma("GCC visibility pop")
+#else
+#define BOOKD_VIS_PUSH_
+#define BOOKD_VIS_POP_
+#endif
+#ifdef __cplusplus
+#define BOOKD_BEGIN_DECLS                                                      \
+	extern "C" {                                                           \
+	BOOKD_VIS_PUSH_
+#define BOOKD_END_DECLS                                                        \
+	BOOKD_VIS_POP_                                                         \
+	}
+#else
+#define BOOKD_BEGIN_DECLS BOOKD_VIS_PUSH_
+#define BOOKD_END_DECLS	  BOOKD_VIS_POP_
+#endif
+
+BOOKD_BEGIN_DECLS
+
+/* "CONFLICT" for BOOKD_E_CONFLICT, "OK" for 0. */
+const char *bookd_err_name(int err);
+/* "overlaps an active booking" for BOOKD_E_CONFLICT. */
+const char *bookd_strerror(int err);
+/* "booked" for BOOKD_REASON_BOOKED, "" for BOOKD_REASON_NONE, "other" for
+ * a value outside the list. */
+const char *bookd_reason_name(enum bookd_reason r);
+
+BOOKD_END_DECLS
 
 #endif

@@ -13,7 +13,9 @@
  *
  * Allocation failure in wbuf is fatal (abort): every caller would otherwise
  * have to unwind a half-packed reply, and a process that cannot grow a reply
- * buffer cannot do anything else useful either.
+ * buffer cannot do anything else useful either.  The wbuf functions and the
+ * frame builders live in wbuf.c, which libbookd leaves out (a library must
+ * not abort its host); the rest, in wire.c, never allocates.
  */
 #ifndef BOOKD_WIRE_H
 #define BOOKD_WIRE_H
@@ -50,6 +52,9 @@ int wire_frame_end(struct wbuf *b, size_t off);
  */
 int wire_frame_next(const char *p, size_t n, const char **body, size_t *blen,
 		    size_t *used);
+/* The big-endian unsigned integer of n (at most 8) bytes at p: a frame's
+ * length, a MessagePack length or count. */
+uint64_t wire_be(const unsigned char *p, size_t n);
 
 /*
  * Walk one MessagePack object at data[0..n) without allocating, and put its

@@ -10,16 +10,28 @@
  *   - typed helpers for the common ones: bookd_hello(), bookd_ping(),
  *     bookd_check(), bookd_hold(), bookd_release(), bookd_book(),
  *     bookd_cancel(), bookd_subscribe(), ...;
- *   - the generic bookd_call(conn, "slots.day", args, args_len, &result),
- *     where args are the already-packed MessagePack bytes of a map (pack
- *     them with msgpack_pack_* into a msgpack_sbuffer) and result points to
- *     the reply's "result" object.
+ *   - the generic bookd_call_args(conn, "slots.day", args, &result), where
+ *     args is a bookd_args built with bookd_args_str(), bookd_args_int(),
+ *     ... (or bookd_call() with MessagePack bytes packed by other means),
+ *     and result points to the reply's "result" object.
+ *
+ * Building, compiling
+ * -------------------
+ *     #include <bookd.h>           (needs nothing else)
+ *     cc prog.c $(pkg-config --cflags --libs bookd)
+ *     cc -static prog.c $(pkg-config --static --cflags --libs bookd)
+ *
+ * The library exports bookd_* names only and never aborts or exits the
+ * process: out of memory is BOOKD_E_NOMEM.  The reply objects are msgpack-c's
+ * msgpack_object, read by their fields (via.map, via.str, ...); a program
+ * that calls msgpack-c functions itself links msgpack-c itself.
  *
  * A result object, and the error details of bookd_errobj(), belong to the
  * connection and stay valid until the next call on that connection; copy
  * what you need to keep.  Typed helpers copy their answers into your
  * structs, so those outlive the call (free a struct bookd_booking with
- * bookd_booking_free()).
+ * bookd_booking_free()); the whole result of a typed helper stays readable
+ * through bookd_result() until the next call.
  *
  * The error rule: every function returning int returns 0 (or a positive
  * count) on success and a negative enum bookd_err from bookd_errors.h on
@@ -78,6 +90,8 @@
 
 #include "bookd_errors.h"
 
+BOOKD_BEGIN_DECLS
+
 #define BOOKD_DEFAULT_SOCKET	 "./var/bookd.sock"
 #define BOOKD_DEFAULT_TIMEOUT_MS 30000
 #define BOOKD_PUSH_QUEUE_MAX	 4096
@@ -107,10 +121,62 @@ const char *bookd_errmsg(const bookd_conn *c);
  * not come from the server.  Valid until the next call on c. */
 const msgpack_object *bookd_errobj(const bookd_conn *c);
 
-/* "CONFLICT" for BOOKD_E_CONFLICT, "OK" for 0. */
-const char *bookd_err_name(int err);
-/* "overlaps an active booking" for BOOKD_E_CONFLICT. */
-const char *bookd_strerror(int err);
+/* bookd_err_name(), bookd_strerror(): see bookd_errors.h. */
+
+/*
+ * Request arguments.  A bookd_args builds the map a request's "args" is:
+ * fields in order, maps and arrays nested with bookd_args_map() /
+ * bookd_args_array() ... bookd_args_end().  Inside a map every value has a
+ * key; inside an array none has (key NULL).
+ *
+ *     bookd_args *a = bookd_args_new();
+ *     bookd_args_str(a, "resource", "studio-a");
+ *     bookd_args_int(a, "start", start);
+ *     bookd_args_int(a, "end", end);
+ *     bookd_args_map(a, "booker");
+ *     bookd_args_str(a, "name", "Ada");
+ *     bookd_args_str(a, "email", "ada@example.org");
+ *     bookd_args_end(a);
+ *     rc = bookd_call_args(c, "book", a, &result);
+ *     bookd_args_reset(a);        (empty again, memory kept for the next)
+ *     ...
+ *     bookd_args_free(a);
+ *
+ * Errors are sticky: the first one (BOOKD_E_NOMEM; BOOKD_E_TOO_LARGE past
+ * the 1 MiB frame; BOOKD_E_BAD_REQUEST for a key inside an array, none
+ * inside a map, an end without a begin, nesting deeper than
+ * BOOKD_ARGS_DEPTH) makes every later addition a no-op that returns it, and
+ * bookd_call_args() returns it without sending anything.  So a caller may
+ * add every field unchecked and look at one return code.
+ */
+#define BOOKD_ARGS_DEPTH 16
+
+typedef struct bookd_args bookd_args;
+
+/* NULL when out of memory. */
+bookd_args *bookd_args_new(void);
+void bookd_args_free(bookd_args *a);
+/* Empty the map and forget the error, keeping the memory. */
+void bookd_args_reset(bookd_args *a);
+/* 0, or the sticky error. */
+int bookd_args_error(const bookd_args *a);
+
+/* Each returns 0 or the sticky error.  A NULL string value adds nothing
+ * (the field is left out), so optional fields need no test. */
+int bookd_args_str(bookd_args *a, const char *key, const char *val);
+int bookd_args_strn(bookd_args *a, const char *key, const char *val,
+		    size_t len);
+int bookd_args_int(bookd_args *a, const char *key, int64_t v);
+int bookd_args_uint(bookd_args *a, const char *key, uint64_t v);
+int bookd_args_bool(bookd_args *a, const char *key, bool v);
+int bookd_args_nil(bookd_args *a, const char *key);
+int bookd_args_map(bookd_args *a, const char *key);
+int bookd_args_array(bookd_args *a, const char *key);
+int bookd_args_end(bookd_args *a);
+
+/* The packed map (valid until the next change to a), or NULL when a has
+ * an error or an open map or array.  For bookd_call()/bookd_send(). */
+const void *bookd_args_data(bookd_args *a, size_t *len);
 
 /*
  * Generic calls.  args/args_len: the packed MessagePack bytes of one map, or
@@ -119,10 +185,18 @@ const char *bookd_strerror(int err);
  */
 int bookd_call(bookd_conn *c, const char *op, const void *args, size_t args_len,
 	       const msgpack_object **result);
+/* The same with a builder (NULL: no args); a's error, if any, is returned
+ * and nothing is sent. */
+int bookd_call_args(bookd_conn *c, const char *op, bookd_args *a,
+		    const msgpack_object **result);
+/* The result of the last successful call or typed helper on c, NULL after a
+ * failure; valid until the next call on c. */
+const msgpack_object *bookd_result(const bookd_conn *c);
 
 /* Pipelining: send one request; its id goes to *id (may be NULL). */
 int bookd_send(bookd_conn *c, const char *op, const void *args, size_t args_len,
 	       uint64_t *id);
+int bookd_send_args(bookd_conn *c, const char *op, bookd_args *a, uint64_t *id);
 /* Receive the reply to the oldest request sent and not yet received: its
  * id in *id (may be NULL), its result in *result as for bookd_call().
  * Returns 0, or the server's error for that request (the connection stays
@@ -172,19 +246,9 @@ int bookd_hello_token(bookd_conn *c, const char *client, const char *token,
 		      struct bookd_hello_info *info);
 int bookd_ping(bookd_conn *c);
 
-enum bookd_reason {
-	BOOKD_REASON_NONE,     /* free */
-	BOOKD_REASON_BOOKED,   /* overlaps an active booking */
-	BOOKD_REASON_HELD,     /* overlaps another session's hold */
-	BOOKD_REASON_CLOSED,   /* outside open hours */
-	BOOKD_REASON_INACTIVE, /* the resource is deactivated */
-	BOOKD_REASON_OTHER,    /* a reason this library does not know */
-};
-/* "booked" for BOOKD_REASON_BOOKED, "" for BOOKD_REASON_NONE. */
-const char *bookd_reason_name(enum bookd_reason r);
-
-/* Is [start, end) free on resource for session (may be NULL)?  reason may
- * be NULL. */
+/* Is [start, end) free on resource for session (may be NULL)?  reason (may
+ * be NULL) is one of enum bookd_reason (bookd_errors.h), BOOKD_REASON_OTHER
+ * for a reason this library does not know. */
 int bookd_check(bookd_conn *c, const char *resource, int64_t start, int64_t end,
 		const char *session, bool *is_free, enum bookd_reason *reason);
 /* Create, move or renew session's hold on resource; expires_at_ms may be
@@ -266,5 +330,7 @@ int bookd_transition(bookd_conn *c, uint64_t id, const char *to,
 		     const char *reason, struct bookd_booking *out);
 int bookd_reschedule(bookd_conn *c, uint64_t id, const char *ref, int64_t start,
 		     int64_t end, struct bookd_booking *out);
+
+BOOKD_END_DECLS
 
 #endif

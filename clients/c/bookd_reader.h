@@ -18,13 +18,14 @@
  * -------------
  *     bookd_reader *r;
  *     uint32_t studio;
- *     int free, reason;
+ *     enum bookd_reason reason;
+ *     int free;
  *
  *     if (bookd_reader_open("/srv/bookd/var", &r) != 0) ...;
  *     if (bookd_reader_resource(r, "studio-a", &studio) != 0) ...;
  *     rc = bookd_reader_check(r, studio, start, end, NULL, &free, &reason);
  *     if (rc == BOOKD_E_STALE) ... ask the engine with `check` instead;
- *     else if (rc == 0 && !free) ... bookd_reader_reason_name(reason);
+ *     else if (rc == 0 && !free) ... bookd_reason_name(reason);
  *     bookd_reader_close(r);
  *
  * Resolve each slug once with bookd_reader_resource() and keep the index:
@@ -102,9 +103,7 @@
 
 #include "bookd_errors.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+BOOKD_BEGIN_DECLS
 
 /* Attempts at a consistent copy before BOOKD_E_STALE. */
 #define BOOKD_READER_RETRIES 64
@@ -121,16 +120,6 @@ extern "C" {
 #define BOOKD_READER_MINUTES_MAX (31 * 24 * 60)
 
 typedef struct bookd_reader bookd_reader;
-
-/* Why a span is not free, in this order of precedence. */
-enum bookd_reader_reason {
-	BOOKD_READER_FREE = 0,
-	BOOKD_READER_INACTIVE,	   /* the resource is deactivated */
-	BOOKD_READER_OUT_OF_RANGE, /* a day is outside the window */
-	BOOKD_READER_CLOSED,	   /* a slot is outside the open hours */
-	BOOKD_READER_BOOKED,	   /* booked (a pool: no unit left) */
-	BOOKD_READER_HELD,	   /* a session holds a slot */
-};
 
 /* Open DATA/pages under datadir read-only and check its format. */
 int bookd_reader_open(const char *datadir, bookd_reader **out);
@@ -162,13 +151,14 @@ int bookd_reader_resource_info(bookd_reader *r, uint32_t idx,
 
 /*
  * Is [start, end) free on resource idx?  *free is 1 or 0 and *reason the
- * first of enum bookd_reader_reason that applies.  The span may cross
+ * first of enum bookd_reason (bookd_errors.h) that applies, or
+ * BOOKD_REASON_NONE; bookd_reason_name() names it.  The span may cross
  * midnight and run over many days; all of them come from one consistent
  * cut.  session may be NULL; see Caveats for what a session changes.
  */
 int bookd_reader_check(bookd_reader *r, uint32_t idx, int64_t start,
 		       int64_t end, const char *session, int *free,
-		       int *reason);
+		       enum bookd_reason *reason);
 
 /*
  * One UTC day of a resource, as published.  Slot i is bit i % 64 of word
@@ -263,9 +253,6 @@ int bookd_reader_slots_month(bookd_reader *r, uint32_t idx, int64_t from,
 			     int64_t to, const char *tz, uint32_t duration_min,
 			     uint32_t interval_min, uint8_t *avail);
 
-/* "booked", "held", "closed", "inactive", "out_of_range"; "" for FREE. */
-const char *bookd_reader_reason_name(int reason);
-
 /* Counters of this handle, for benchmarks and tests. */
 struct bookd_reader_stats {
 	uint64_t reads;	  /* consistent copies taken */
@@ -275,8 +262,6 @@ struct bookd_reader_stats {
 };
 void bookd_reader_stats(const bookd_reader *r, struct bookd_reader_stats *out);
 
-#ifdef __cplusplus
-}
-#endif
+BOOKD_END_DECLS
 
 #endif

@@ -5,9 +5,9 @@
  *
  * A result that lacks a promised field or has it wrongly typed is
  * BOOKD_E_PROTO (the server broke the contract); the connection stays
- * usable.  Argument maps are built with a map16 header patched at the end
- * (valid MessagePack, if not the shortest), so optional fields need no
- * counting ahead.
+ * usable.  Arguments are built with the connection's own bookd_args
+ * (args.c), so a helper allocates nothing once the connection has made
+ * one call.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,105 +15,22 @@
 #include "client_priv.h"
 #include "wire.h"
 
-struct args {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	bool oom;
-	size_t n; /* fields of the top-level map so far */
-};
-
-static int args_write(void *data, const char *buf, size_t len)
-{
-	struct args *a = data;
-
-	if (msgpack_sbuffer_write(&a->sb, buf, len) < 0) {
-		a->oom = true;
-		return -1;
-	}
-	return 0;
-}
-
-/* Start a map whose item count is patched by map_end(); returns where. */
-static size_t map_begin(struct args *a)
-{
-	size_t off = a->sb.size;
-
-	args_write(a, "\xde\0\0", 3);
-	return off;
-}
-
-static void map_end(struct args *a, size_t off, size_t n)
-{
-	if (a->oom)
-		return;
-	a->sb.data[off + 1] = (char)(n >> 8);
-	a->sb.data[off + 2] = (char)n;
-}
-
-static void args_init(struct args *a)
-{
-	msgpack_sbuffer_init(&a->sb);
-	a->oom = false;
-	a->n = 0;
-	msgpack_packer_init(&a->pk, a, args_write);
-	map_begin(a);
-}
-
-static void pk_str(struct args *a, const char *s)
-{
-	msgpack_pack_str_with_body(&a->pk, s, strlen(s));
-}
-
-/* Pack k: v when v is not NULL; returns the number of fields packed. */
-static size_t kv(struct args *a, const char *k, const char *v)
-{
-	if (v == NULL)
-		return 0;
-	pk_str(a, k);
-	pk_str(a, v);
-	return 1;
-}
-
-static void a_str(struct args *a, const char *k, const char *v)
-{
-	a->n += kv(a, k, v);
-}
-
-static void a_int(struct args *a, const char *k, int64_t v)
-{
-	pk_str(a, k);
-	msgpack_pack_int64(&a->pk, v);
-	a->n++;
-}
-
-static void a_uint(struct args *a, const char *k, uint64_t v)
-{
-	pk_str(a, k);
-	msgpack_pack_uint64(&a->pk, v);
-	a->n++;
-}
-
 /* id, or ref when ref is not NULL: how bookings are named. */
-static void a_id_or_ref(struct args *a, uint64_t id, const char *ref)
+static void a_id_or_ref(bookd_args *a, uint64_t id, const char *ref)
 {
 	if (ref)
-		a_str(a, "ref", ref);
+		bookd_args_str(a, "ref", ref);
 	else
-		a_uint(a, "id", id);
+		bookd_args_uint(a, "id", id);
 }
 
-static int a_call(bookd_conn *c, struct args *a, const char *op,
-		  const msgpack_object **result)
+/* The connection's builder, or NULL with BOOKD_E_NOMEM recorded. */
+static bookd_args *args_begin(bookd_conn *c, int *rc)
 {
-	int rc;
+	bookd_args *a = bookd_conn_args_(c);
 
-	map_end(a, 0, a->n);
-	if (a->oom)
-		rc = bookd_fail_(c, BOOKD_E_NOMEM, "out of memory");
-	else
-		rc = bookd_call(c, op, a->sb.data, a->sb.size, result);
-	msgpack_sbuffer_destroy(&a->sb);
-	return rc;
+	*rc = a ? 0 : bookd_fail_(c, BOOKD_E_NOMEM, "out of memory");
+	return a;
 }
 
 static int bad_result(bookd_conn *c, const char *op, const char *what)
@@ -121,24 +38,19 @@ static int bad_result(bookd_conn *c, const char *op, const char *what)
 	return bookd_fail_(c, BOOKD_E_PROTO, "%s: result %s", op, what);
 }
 
-static void copy_str(const msgpack_object *o, char *buf, size_t len)
-{
-	if (wire_cstr(o, buf, len) < 0)
-		buf[0] = 0;
-}
-
 static int hello(bookd_conn *c, const char *client, const char *role,
 		 const char *token, struct bookd_hello_info *info)
 {
 	const msgpack_object *r;
-	struct args a;
 	int rc;
+	bookd_args *a = args_begin(c, &rc);
 
-	args_init(&a);
-	a_str(&a, "client", client);
-	a_str(&a, "role", role);
-	a_str(&a, "token", token);
-	rc = a_call(c, &a, "hello", &r);
+	if (a == NULL)
+		return rc;
+	bookd_args_str(a, "client", client);
+	bookd_args_str(a, "role", role);
+	bookd_args_str(a, "token", token);
+	rc = bookd_call_args(c, "hello", a, &r);
 	if (rc < 0)
 		return rc;
 	if (r->type != MSGPACK_OBJECT_MAP)
@@ -146,9 +58,11 @@ static int hello(bookd_conn *c, const char *client, const char *role,
 	if (info == NULL)
 		return 0;
 	memset(info, 0, sizeof *info);
-	copy_str(wire_get(r, "server"), info->server, sizeof info->server);
-	copy_str(wire_get(r, "version"), info->version, sizeof info->version);
-	copy_str(wire_get(r, "role"), info->role, sizeof info->role);
+	bookd_copy_str_(wire_get(r, "server"), info->server,
+			sizeof info->server);
+	bookd_copy_str_(wire_get(r, "version"), info->version,
+			sizeof info->version);
+	bookd_copy_str_(wire_get(r, "role"), info->role, sizeof info->role);
 	wire_int(wire_get(r, "proto"), &info->proto);
 	wire_int(wire_get(r, "quantum"), &info->quantum);
 	wire_int(wire_get(r, "hold_ttl_ms"), &info->hold_ttl_ms);
@@ -181,20 +95,21 @@ int bookd_ping(bookd_conn *c)
 	return 0;
 }
 
-static const char *const reason_names[] = {
-    [BOOKD_REASON_NONE] = "",
-    [BOOKD_REASON_BOOKED] = "booked",
-    [BOOKD_REASON_HELD] = "held",
-    [BOOKD_REASON_CLOSED] = "closed",
-    [BOOKD_REASON_INACTIVE] = "inactive",
-    [BOOKD_REASON_OTHER] = "other",
-};
-
-const char *bookd_reason_name(enum bookd_reason r)
+/* op (check, hold) on [start, end) of resource for session. */
+static int span_call(bookd_conn *c, const char *op, const char *resource,
+		     int64_t start, int64_t end, const char *session,
+		     const msgpack_object **r)
 {
-	if ((unsigned)r > BOOKD_REASON_OTHER)
-		return "other";
-	return reason_names[r];
+	int rc;
+	bookd_args *a = args_begin(c, &rc);
+
+	if (a == NULL)
+		return rc;
+	bookd_args_str(a, "resource", resource);
+	bookd_args_int(a, "start", start);
+	bookd_args_int(a, "end", end);
+	bookd_args_str(a, "session", session);
+	return bookd_call_args(c, op, a, r);
 }
 
 int bookd_check(bookd_conn *c, const char *resource, int64_t start, int64_t end,
@@ -202,15 +117,8 @@ int bookd_check(bookd_conn *c, const char *resource, int64_t start, int64_t end,
 {
 	const msgpack_object *r, *f, *why;
 	enum bookd_reason rs = BOOKD_REASON_NONE;
-	struct args a;
-	int rc;
+	int rc = span_call(c, "check", resource, start, end, session, &r);
 
-	args_init(&a);
-	a_str(&a, "resource", resource);
-	a_int(&a, "start", start);
-	a_int(&a, "end", end);
-	a_str(&a, "session", session);
-	rc = a_call(c, &a, "check", &r);
 	if (rc < 0)
 		return rc;
 	f = wire_get(r, "free");
@@ -219,9 +127,9 @@ int bookd_check(bookd_conn *c, const char *resource, int64_t start, int64_t end,
 	why = wire_get(r, "reason");
 	if (!f->via.boolean) {
 		rs = BOOKD_REASON_OTHER;
-		for (int i = BOOKD_REASON_BOOKED; i < BOOKD_REASON_OTHER; i++)
-			if (wire_str_eq(why, reason_names[i]))
-				rs = (enum bookd_reason)i;
+		if (why && why->type == MSGPACK_OBJECT_STR)
+			rs = bookd_reason_from_name_(why->via.str.ptr,
+						     why->via.str.size);
 	}
 	if (is_free)
 		*is_free = f->via.boolean;
@@ -234,16 +142,9 @@ int bookd_hold(bookd_conn *c, const char *resource, int64_t start, int64_t end,
 	       const char *session, int64_t *expires_at_ms)
 {
 	const msgpack_object *r;
-	struct args a;
 	int64_t exp;
-	int rc;
+	int rc = span_call(c, "hold", resource, start, end, session, &r);
 
-	args_init(&a);
-	a_str(&a, "resource", resource);
-	a_int(&a, "start", start);
-	a_int(&a, "end", end);
-	a_str(&a, "session", session);
-	rc = a_call(c, &a, "hold", &r);
 	if (rc < 0)
 		return rc;
 	if (!wire_int(wire_get(r, "expires_at_ms"), &exp))
@@ -257,13 +158,15 @@ int bookd_release(bookd_conn *c, const char *resource, const char *session,
 		  bool *released)
 {
 	const msgpack_object *r, *f;
-	struct args a;
+	bookd_args *a;
 	int rc;
 
-	args_init(&a);
-	a_str(&a, "resource", resource);
-	a_str(&a, "session", session);
-	rc = a_call(c, &a, "release", &r);
+	a = args_begin(c, &rc);
+	if (a == NULL)
+		return rc;
+	bookd_args_str(a, "resource", resource);
+	bookd_args_str(a, "session", session);
+	rc = bookd_call_args(c, "release", a, &r);
 	if (rc < 0)
 		return rc;
 	f = wire_get(r, "released");
@@ -278,15 +181,17 @@ int bookd_subscribe(bookd_conn *c, const char *topic, const char *resource,
 		    const char *from, const char *to, uint64_t *sub)
 {
 	const msgpack_object *r, *s;
-	struct args a;
+	bookd_args *a;
 	int rc;
 
-	args_init(&a);
-	a_str(&a, "topic", topic);
-	a_str(&a, "resource", resource);
-	a_str(&a, "from", from);
-	a_str(&a, "to", to);
-	rc = a_call(c, &a, "subscribe", &r);
+	a = args_begin(c, &rc);
+	if (a == NULL)
+		return rc;
+	bookd_args_str(a, "topic", topic);
+	bookd_args_str(a, "resource", resource);
+	bookd_args_str(a, "from", from);
+	bookd_args_str(a, "to", to);
+	rc = bookd_call_args(c, "subscribe", a, &r);
 	if (rc < 0)
 		return rc;
 	s = wire_get(r, "sub");
@@ -299,11 +204,14 @@ int bookd_subscribe(bookd_conn *c, const char *topic, const char *resource,
 
 int bookd_unsubscribe(bookd_conn *c, uint64_t sub)
 {
-	struct args a;
+	bookd_args *a;
+	int rc;
 
-	args_init(&a);
-	a_uint(&a, "sub", sub);
-	return a_call(c, &a, "unsubscribe", NULL);
+	a = args_begin(c, &rc);
+	if (a == NULL)
+		return rc;
+	bookd_args_uint(a, "sub", sub);
+	return bookd_call_args(c, "unsubscribe", a, NULL);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -481,8 +389,7 @@ int bookd_book(bookd_conn *c, const struct bookd_book_req *req,
 	       struct bookd_booking *out)
 {
 	const msgpack_object *r = NULL;
-	struct args a;
-	size_t booker, nb = 0;
+	bookd_args *a;
 	int rc;
 
 	if (out)
@@ -491,44 +398,43 @@ int bookd_book(bookd_conn *c, const struct bookd_book_req *req,
 	    (req->nitems && req->items == NULL))
 		return bookd_fail_(c, BOOKD_E_BAD_REQUEST,
 				   "book: give either resource or items");
-	args_init(&a);
+	a = args_begin(c, &rc);
+	if (a == NULL)
+		return rc;
 	if (req->resource) {
-		a_str(&a, "resource", req->resource);
+		bookd_args_str(a, "resource", req->resource);
 	} else {
-		pk_str(&a, "resources");
-		msgpack_pack_array(&a.pk, req->nitems);
+		bookd_args_array(a, "resources");
 		for (size_t i = 0; i < req->nitems; i++) {
 			const struct bookd_item *it = &req->items[i];
+			const char *id = it->resource ? it->resource : "";
 			if (it->quantity <= 1) {
-				pk_str(&a, it->resource ? it->resource : "");
+				bookd_args_str(a, NULL, id);
 				continue;
 			}
-			msgpack_pack_map(&a.pk, 2);
-			pk_str(&a, "id");
-			pk_str(&a, it->resource ? it->resource : "");
-			pk_str(&a, "quantity");
-			msgpack_pack_uint32(&a.pk, it->quantity);
+			bookd_args_map(a, NULL);
+			bookd_args_str(a, "id", id);
+			bookd_args_uint(a, "quantity", it->quantity);
+			bookd_args_end(a);
 		}
-		a.n++;
+		bookd_args_end(a);
 	}
-	a_int(&a, "start", req->start);
-	a_int(&a, "end", req->end);
-	pk_str(&a, "booker");
-	a.n++;
-	booker = map_begin(&a);
-	nb += kv(&a, "name", req->name);
-	nb += kv(&a, "email", req->email);
-	nb += kv(&a, "phone", req->phone);
-	nb += kv(&a, "notes", req->notes);
-	map_end(&a, booker, nb);
-	a_str(&a, "timezone", req->timezone);
-	a_str(&a, "event_type", req->event_type);
-	a_str(&a, "session", req->session);
-	a_str(&a, "status", req->status);
-	a_str(&a, "key", req->key);
-	a_str(&a, "by", req->by);
-	a_str(&a, "note", req->note);
-	rc = a_call(c, &a, "book", &r);
+	bookd_args_int(a, "start", req->start);
+	bookd_args_int(a, "end", req->end);
+	bookd_args_map(a, "booker");
+	bookd_args_str(a, "name", req->name);
+	bookd_args_str(a, "email", req->email);
+	bookd_args_str(a, "phone", req->phone);
+	bookd_args_str(a, "notes", req->notes);
+	bookd_args_end(a);
+	bookd_args_str(a, "timezone", req->timezone);
+	bookd_args_str(a, "event_type", req->event_type);
+	bookd_args_str(a, "session", req->session);
+	bookd_args_str(a, "status", req->status);
+	bookd_args_str(a, "key", req->key);
+	bookd_args_str(a, "by", req->by);
+	bookd_args_str(a, "note", req->note);
+	rc = bookd_call_args(c, "book", a, &r);
 	return booking_result(c, "book", rc, r, out);
 }
 
@@ -536,14 +442,16 @@ int bookd_booking_get(bookd_conn *c, uint64_t id, const char *ref,
 		      struct bookd_booking *out)
 {
 	const msgpack_object *r = NULL;
-	struct args a;
+	bookd_args *a;
 	int rc;
 
 	if (out)
 		memset(out, 0, sizeof *out);
-	args_init(&a);
-	a_id_or_ref(&a, id, ref);
-	rc = a_call(c, &a, "booking.get", &r);
+	a = args_begin(c, &rc);
+	if (a == NULL)
+		return rc;
+	a_id_or_ref(a, id, ref);
+	rc = bookd_call_args(c, "booking.get", a, &r);
 	return booking_result(c, "booking.get", rc, r, out);
 }
 
@@ -551,15 +459,17 @@ int bookd_cancel(bookd_conn *c, uint64_t id, const char *ref,
 		 const char *reason, struct bookd_booking *out)
 {
 	const msgpack_object *r = NULL;
-	struct args a;
+	bookd_args *a;
 	int rc;
 
 	if (out)
 		memset(out, 0, sizeof *out);
-	args_init(&a);
-	a_id_or_ref(&a, id, ref);
-	a_str(&a, "reason", reason);
-	rc = a_call(c, &a, "booking.cancel", &r);
+	a = args_begin(c, &rc);
+	if (a == NULL)
+		return rc;
+	a_id_or_ref(a, id, ref);
+	bookd_args_str(a, "reason", reason);
+	rc = bookd_call_args(c, "booking.cancel", a, &r);
 	return booking_result(c, "booking.cancel", rc, r, out);
 }
 
@@ -567,16 +477,18 @@ int bookd_transition(bookd_conn *c, uint64_t id, const char *to,
 		     const char *reason, struct bookd_booking *out)
 {
 	const msgpack_object *r = NULL;
-	struct args a;
+	bookd_args *a;
 	int rc;
 
 	if (out)
 		memset(out, 0, sizeof *out);
-	args_init(&a);
-	a_uint(&a, "id", id);
-	a_str(&a, "to", to);
-	a_str(&a, "reason", reason);
-	rc = a_call(c, &a, "booking.transition", &r);
+	a = args_begin(c, &rc);
+	if (a == NULL)
+		return rc;
+	bookd_args_uint(a, "id", id);
+	bookd_args_str(a, "to", to);
+	bookd_args_str(a, "reason", reason);
+	rc = bookd_call_args(c, "booking.transition", a, &r);
 	return booking_result(c, "booking.transition", rc, r, out);
 }
 
@@ -584,15 +496,17 @@ int bookd_reschedule(bookd_conn *c, uint64_t id, const char *ref, int64_t start,
 		     int64_t end, struct bookd_booking *out)
 {
 	const msgpack_object *r = NULL;
-	struct args a;
+	bookd_args *a;
 	int rc;
 
 	if (out)
 		memset(out, 0, sizeof *out);
-	args_init(&a);
-	a_id_or_ref(&a, id, ref);
-	a_int(&a, "start", start);
-	a_int(&a, "end", end);
-	rc = a_call(c, &a, "booking.reschedule", &r);
+	a = args_begin(c, &rc);
+	if (a == NULL)
+		return rc;
+	a_id_or_ref(a, id, ref);
+	bookd_args_int(a, "start", start);
+	bookd_args_int(a, "end", end);
+	rc = bookd_call_args(c, "booking.reschedule", a, &r);
 	return booking_result(c, "booking.reschedule", rc, r, out);
 }

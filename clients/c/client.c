@@ -44,8 +44,7 @@ struct bookd_conn {
 	char *rbuf; /* bytes read, frames not yet taken: rbuf[roff..rlen) */
 	size_t roff, rlen, rcap;
 
-	char *sbuf; /* the request being built */
-	size_t slen, scap;
+	struct bookd_buf_ sb; /* the request being built */
 
 	msgpack_unpacked *rq; /* replies read, not yet handed out (ring) */
 	size_t rq_head, rq_len, rq_cap;
@@ -53,6 +52,9 @@ struct bookd_conn {
 	/* The reply handed out last; its objects live until the next call. */
 	msgpack_unpacked cur;
 	const msgpack_object *errobj;
+	const msgpack_object *result; /* cur's result after a success */
+
+	bookd_args *args; /* the typed helpers' builder, made on first use */
 
 	struct bookd_push *pq; /* pushes not yet taken (ring) */
 	size_t pq_head, pq_len, pq_cap;
@@ -92,6 +94,7 @@ static int vfail(bookd_conn *c, int err, const char *fmt, va_list ap)
 {
 	vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
 	c->errobj = NULL;
+	c->result = NULL;
 	return err;
 }
 
@@ -125,20 +128,8 @@ static int begin(bookd_conn *c)
 		return c->dead;
 	c->errmsg[0] = 0;
 	c->errobj = NULL;
+	c->result = NULL;
 	return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Checking untrusted MessagePack before msgpack-c sees it. */
-
-/* A big-endian unsigned integer of n bytes (the frame length). */
-static uint64_t be(const unsigned char *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -223,7 +214,7 @@ static bool pq_pop(bookd_conn *c, struct bookd_push *out)
 /* ---------------------------------------------------------------------- */
 /* Frames from the server. */
 
-static void copy_str(const msgpack_object *o, char *buf, size_t len)
+void bookd_copy_str_(const msgpack_object *o, char *buf, size_t len)
 {
 	if (wire_cstr(o, buf, len) < 0)
 		buf[0] = 0;
@@ -239,11 +230,11 @@ static void take_push(bookd_conn *c, const msgpack_object *m)
 	struct bookd_push p;
 
 	memset(&p, 0, sizeof p);
-	copy_str(wire_get(m, "push"), p.kind, sizeof p.kind);
+	bookd_copy_str_(wire_get(m, "push"), p.kind, sizeof p.kind);
 	p.sub = get_uint(wire_get(m, "sub"));
-	copy_str(wire_get(m, "topic"), p.topic, sizeof p.topic);
-	copy_str(wire_get(m, "resource"), p.resource, sizeof p.resource);
-	copy_str(wire_get(m, "date"), p.date, sizeof p.date);
+	bookd_copy_str_(wire_get(m, "topic"), p.topic, sizeof p.topic);
+	bookd_copy_str_(wire_get(m, "resource"), p.resource, sizeof p.resource);
+	bookd_copy_str_(wire_get(m, "date"), p.date, sizeof p.date);
 	p.version = get_uint(wire_get(m, "version"));
 	pq_push(c, &p);
 }
@@ -372,7 +363,7 @@ static int rbuf_room(bookd_conn *c)
 	char *p;
 
 	if (c->rlen >= 4) {
-		size_t flen = 4 + (size_t)be((unsigned char *)c->rbuf, 4);
+		size_t flen = 4 + (size_t)wire_be((unsigned char *)c->rbuf, 4);
 		if (flen > want)
 			want = flen;
 	}
@@ -431,22 +422,27 @@ static int wait_read(bookd_conn *c, int64_t deadline)
 /* ---------------------------------------------------------------------- */
 /* Sending. */
 
-static int sbuf_put(bookd_conn *c, const void *p, size_t n)
+int bookd_buf_put_(struct bookd_buf_ *b, const void *p, size_t n)
 {
-	if (c->scap - c->slen < n) {
-		size_t cap = c->scap ? c->scap : 256;
+	if (b->cap - b->len < n) {
+		size_t cap = b->cap ? b->cap : 256;
 		char *q;
-		while (cap - c->slen < n)
+		while (cap - b->len < n)
 			cap *= 2;
-		q = realloc(c->sbuf, cap);
+		q = realloc(b->data, cap);
 		if (q == NULL)
 			return -1;
-		c->sbuf = q;
-		c->scap = cap;
+		b->data = q;
+		b->cap = cap;
 	}
-	memcpy(c->sbuf + c->slen, p, n);
-	c->slen += n;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
 	return 0;
+}
+
+static int sbuf_put(bookd_conn *c, const void *p, size_t n)
+{
+	return bookd_buf_put_(&c->sb, p, n);
 }
 
 static int sbuf_write(void *data, const char *buf, size_t len)
@@ -516,7 +512,7 @@ static int send_req(bookd_conn *c, const char *op, const void *args,
 		       ((const unsigned char *)args)[0] == 0xdf)))
 		return bookd_fail_(c, BOOKD_E_BAD_REQUEST,
 				   "args must be one packed MessagePack map");
-	c->slen = 0;
+	c->sb.len = 0;
 	msgpack_packer_init(&pk, c, sbuf_write);
 	rc = sbuf_put(c, "\0\0\0\0", 4);
 	rc |= msgpack_pack_map(&pk, args ? 3 : 2);
@@ -530,16 +526,16 @@ static int send_req(bookd_conn *c, const char *op, const void *args,
 	}
 	if (rc != 0)
 		return bookd_fail_(c, BOOKD_E_NOMEM, "out of memory");
-	body = c->slen - 4;
+	body = c->sb.len - 4;
 	if (body > WIRE_MAX_FRAME)
 		return bookd_fail_(c, BOOKD_E_TOO_LARGE,
 				   "request larger than 1 MiB");
-	h = (unsigned char *)c->sbuf;
+	h = (unsigned char *)c->sb.data;
 	h[0] = (unsigned char)(body >> 24);
 	h[1] = (unsigned char)(body >> 16);
 	h[2] = (unsigned char)(body >> 8);
 	h[3] = (unsigned char)body;
-	rc = send_all(c, c->sbuf, c->slen, deadline);
+	rc = send_all(c, c->sb.data, c->sb.len, deadline);
 	if (rc < 0)
 		return rc;
 	if (id)
@@ -635,7 +631,8 @@ void bookd_close(bookd_conn *c)
 	free(c->rq);
 	free(c->pq);
 	free(c->rbuf);
-	free(c->sbuf);
+	free(c->sb.data);
+	bookd_args_free(c->args);
 	free(c);
 }
 
@@ -664,14 +661,18 @@ const msgpack_object *bookd_errobj(const bookd_conn *c)
 	return c->errobj;
 }
 
-const char *bookd_err_name(int err)
+const msgpack_object *bookd_result(const bookd_conn *c)
 {
-	return proto_err_name(err);
+	return c->result;
 }
 
-const char *bookd_strerror(int err)
+bookd_args *bookd_conn_args_(bookd_conn *c)
 {
-	return proto_err_message(err);
+	if (c->args == NULL)
+		c->args = bookd_args_new();
+	else
+		bookd_args_reset(c->args);
+	return c->args;
 }
 
 size_t bookd_pending(const bookd_conn *c)
@@ -704,8 +705,9 @@ static int hand_out(bookd_conn *c, uint64_t *id, const msgpack_object **result)
 	c->ret_next++;
 	if (wire_get(&c->cur.data, "ok")->via.boolean) {
 		r = wire_get(&c->cur.data, "result");
+		c->result = r ? r : &nil;
 		if (result)
-			*result = r ? r : &nil;
+			*result = c->result;
 		return 0;
 	}
 	if (result)

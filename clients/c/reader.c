@@ -664,11 +664,13 @@ static inline int span_split(int64_t start, int64_t end, int64_t *d0, int *s0,
 }
 
 int bookd_reader_check(bookd_reader *r, uint32_t idx, int64_t start,
-		       int64_t end, const char *session, int *free, int *reason)
+		       int64_t end, const char *session, int *free,
+		       enum bookd_reason *reason)
 {
+	enum bookd_reason why;
 	struct span_acc a;
 	int64_t d0, d1;
-	int s0, s1, why, rc;
+	int s0, s1, rc;
 	uint32_t page;
 
 	rc = resolve(r, idx, &page);
@@ -681,24 +683,24 @@ int bookd_reader_check(bookd_reader *r, uint32_t idx, int64_t start,
 	if (rc != 0)
 		return rc;
 	if (!(a.flags & PAGES_DIR_ACTIVE))
-		why = BOOKD_READER_INACTIVE;
+		why = BOOKD_REASON_INACTIVE;
 	else if (a.out_of_range)
-		why = BOOKD_READER_OUT_OF_RANGE;
+		why = BOOKD_REASON_OUT_OF_RANGE;
 	else if (a.unpublished)
 		return give_up(r);
 	else if (a.closed)
-		why = BOOKD_READER_CLOSED;
+		why = BOOKD_REASON_CLOSED;
 	else if (a.booked)
-		why = BOOKD_READER_BOOKED;
+		why = BOOKD_REASON_BOOKED;
 	else if (a.held && session != NULL)
 		return give_up(r); /* maybe the caller's own hold */
 	else if (a.held && !a.held_last)
 		return give_up(r); /* a pool: how many holds is unknown */
 	else if (a.held)
-		why = BOOKD_READER_HELD;
+		why = BOOKD_REASON_HELD;
 	else
-		why = BOOKD_READER_FREE;
-	*free = why == BOOKD_READER_FREE;
+		why = BOOKD_REASON_NONE;
+	*free = why == BOOKD_REASON_NONE;
 	*reason = why;
 	return 0;
 }
@@ -1290,24 +1292,6 @@ int bookd_reader_slots_month(bookd_reader *r, uint32_t idx, int64_t from,
 					   &first_start, NULL, 1) > 0;
 	}
 	return 0;
-}
-
-const char *bookd_reader_reason_name(int reason)
-{
-	switch (reason) {
-	case BOOKD_READER_INACTIVE:
-		return "inactive";
-	case BOOKD_READER_OUT_OF_RANGE:
-		return "out_of_range";
-	case BOOKD_READER_CLOSED:
-		return "closed";
-	case BOOKD_READER_BOOKED:
-		return "booked";
-	case BOOKD_READER_HELD:
-		return "held";
-	default:
-		return "";
-	}
 }
 
 void bookd_reader_stats(const bookd_reader *r, struct bookd_reader_stats *out)

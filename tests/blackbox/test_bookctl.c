@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -627,6 +629,177 @@ START_TEST(watch_stops_on_interrupt)
 }
 END_TEST
 
+/*
+ * A stand-in engine on a socket of its own that answers every request with
+ * a booking (or a list of it, for booking.list) whose strings hold terminal
+ * escapes (ESC [2J, an OSC title, C1 CSI) and bytes that are not UTF-8.
+ * It does not depend on what the real engine lets a caller store.
+ */
+static void hostile_reply(int fd, const msgpack_object *req)
+{
+	static const char name[] = "\x1b[2Jevil\xff\xfe";
+	static const char res[] = "studio\x1b]0;pwned\x07";
+	static const char notes[] = "a\xc2\x9b"
+				    "31mb\tc";
+	const msgpack_object *id = NULL, *op = NULL;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	bool list;
+
+	for (uint32_t i = 0; i < req->via.map.size; i++) {
+		const msgpack_object_kv *kv = &req->via.map.ptr[i];
+		if (kv->key.via.str.size == 2 &&
+		    memcmp(kv->key.via.str.ptr, "id", 2) == 0)
+			id = &kv->val;
+		if (kv->key.via.str.size == 2 &&
+		    memcmp(kv->key.via.str.ptr, "op", 2) == 0)
+			op = &kv->val;
+	}
+	list = op && op->via.str.size == 12 &&
+	       memcmp(op->via.str.ptr, "booking.list", 12) == 0;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_sbuffer_write(&sb, "\0\0\0\0", 4);
+	msgpack_pack_map(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "id", 2);
+	msgpack_pack_uint64(&pk, id ? id->via.u64 : 0);
+	msgpack_pack_str_with_body(&pk, "ok", 2);
+	msgpack_pack_true(&pk);
+	msgpack_pack_str_with_body(&pk, "result", 6);
+	if (list) {
+		msgpack_pack_map(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "bookings", 8);
+		msgpack_pack_array(&pk, 1);
+	}
+	msgpack_pack_map(&pk, 7);
+	msgpack_pack_str_with_body(&pk, "id", 2);
+	msgpack_pack_uint64(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "status", 6);
+	msgpack_pack_str_with_body(&pk, "confirmed", 9);
+	msgpack_pack_str_with_body(&pk, "start", 5);
+	msgpack_pack_int64(&pk, 1796112000);
+	msgpack_pack_str_with_body(&pk, "end", 3);
+	msgpack_pack_int64(&pk, 1796115600);
+	msgpack_pack_str_with_body(&pk, "items", 5);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "resource", 8);
+	msgpack_pack_str_with_body(&pk, res, sizeof res - 1);
+	msgpack_pack_str_with_body(&pk, "quantity", 8);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "booker", 6);
+	msgpack_pack_map(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "name", 4);
+	msgpack_pack_str_with_body(&pk, name, sizeof name - 1);
+	msgpack_pack_str_with_body(&pk, "email", 5);
+	msgpack_pack_str_with_body(&pk, "e@example.org", 13);
+	msgpack_pack_str_with_body(&pk, "notes", 5);
+	msgpack_pack_str_with_body(&pk, notes, sizeof notes - 1);
+	msgpack_pack_str_with_body(&pk, "history", 7);
+	msgpack_pack_array(&pk, 0);
+	{
+		uint32_t n = (uint32_t)sb.size - 4;
+		unsigned char *h4 = (unsigned char *)sb.data;
+		h4[0] = (unsigned char)(n >> 24);
+		h4[1] = (unsigned char)(n >> 16);
+		h4[2] = (unsigned char)(n >> 8);
+		h4[3] = (unsigned char)n;
+	}
+	h_send_all(fd, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Serve connections on lfd until killed (at most 30 s). */
+static void hostile_serve(int lfd)
+{
+	int64_t end = now_ms() + 30000;
+
+	while (now_ms() < end) {
+		struct pollfd p = {lfd, POLLIN, 0};
+		msgpack_unpacked up;
+		int fd;
+
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		fd = accept(lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		msgpack_unpacked_init(&up);
+		while (h_recv_frame(fd, &up, 5000) == 1 &&
+		       up.data.type == MSGPACK_OBJECT_MAP)
+			hostile_reply(fd, &up.data);
+		msgpack_unpacked_destroy(&up);
+		close(fd);
+	}
+	_exit(0);
+}
+
+/* No byte that a terminal acts on, and valid UTF-8 throughout. */
+static void assert_inert(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; u[i]; i++) {
+		ck_assert_msg(u[i] >= 0x20 || u[i] == '\n',
+			      "raw control byte 0x%02x in: %s", u[i], s);
+		ck_assert_msg(u[i] != 0x7f && u[i] != 0xff && u[i] != 0xfe,
+			      "raw byte 0x%02x in: %s", u[i], s);
+		ck_assert_msg(
+		    !(u[i] == 0xc2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f),
+		    "raw C1 control in: %s", s);
+	}
+}
+
+START_TEST(hostile_strings_escaped)
+{
+	static struct run r, py;
+	char dir[] = "/tmp/bookctl-hostile-XXXXXX", path[64];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int lfd, ws;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/sock", dir);
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		hostile_serve(lfd);
+	close(lfd);
+
+	/* For people: every hostile byte shown as an escape. */
+	ck_assert_msg(ctl_bare(&r, "--socket", path, "show", "1", NULL) == 0,
+		      "bookctl show: %s", r.err);
+	assert_inert(r.out);
+	ck_assert_ptr_nonnull(strstr(r.out, "\\e[2Jevil\\xff\\xfe"));
+	ck_assert_ptr_nonnull(strstr(r.out, "studio\\e]0;pwned\\x07"));
+	ck_assert_ptr_nonnull(strstr(r.out, "a\\u009b31mb\\tc"));
+	ck_assert_int_eq(ctl_bare(&r, "--socket", path, "list", NULL), 0);
+	assert_inert(r.out);
+	ck_assert_ptr_nonnull(strstr(r.out, "\\e[2Jevil\\xff\\xfe"));
+
+	/* JSON: valid, the bad bytes as U+FFFD, the controls as \u escapes. */
+	ck_assert_int_eq(
+	    ctl_bare(&r, "--socket", path, "--json", "show", "1", NULL), 0);
+	assert_inert(r.out);
+	ck_assert_int_eq(
+	    py_json(&py, r.out,
+		    "ascii(d['booker']['name']), ascii(d['booker']['notes'])"),
+	    0);
+	ck_assert_str_eq(py.out,
+			 "'\\x1b[2Jevil\\ufffd\\ufffd' 'a\\x9b31mb\\tc'\n");
+
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *bookctl_suite(void)
 {
 	Suite *s = suite_create("bookctl");
@@ -640,6 +813,10 @@ static Suite *bookctl_suite(void)
 	tcase_add_test(tc, time_zones);
 	tcase_add_test(tc, watch_prints_pushes);
 	tcase_add_test(tc, watch_stops_on_interrupt);
+	suite_add_tcase(s, tc);
+	/* Against a stand-in server: no engine needed. */
+	tc = tcase_create("hostile");
+	tcase_add_test(tc, hostile_strings_escaped);
 	suite_add_tcase(s, tc);
 	return s;
 }

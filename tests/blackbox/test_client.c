@@ -632,6 +632,133 @@ static void frame(msgpack_sbuffer *sb, const void *body, size_t n)
 	msgpack_sbuffer_write(sb, body, n);
 }
 
+/* The argument builder alone: what it packs, and every misuse refused. */
+START_TEST(args_builder)
+{
+	bookd_args *a = bookd_args_new();
+	msgpack_unpacked up;
+	const msgpack_object *m, *arr;
+	const void *p;
+	size_t n, used = 0;
+	char *big;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(bookd_args_str(a, "s", "x"), 0);
+	ck_assert_int_eq(bookd_args_str(a, "skipped", NULL), 0);
+	bookd_args_int(a, "neg", -5);
+	bookd_args_uint(a, "u", UINT64_MAX);
+	bookd_args_bool(a, "t", true);
+	bookd_args_nil(a, "z");
+	bookd_args_strn(a, "nul", B("a\0b"));
+	bookd_args_array(a, "arr");
+	bookd_args_int(a, NULL, 1);
+	bookd_args_str(a, NULL, "two");
+	bookd_args_map(a, NULL);
+	bookd_args_str(a, "k", "v");
+	bookd_args_end(a);
+	bookd_args_end(a);
+	bookd_args_map(a, "empty");
+	ck_assert_int_eq(bookd_args_end(a), 0);
+	p = bookd_args_data(a, &n);
+	ck_assert_ptr_nonnull(p);
+	msgpack_unpacked_init(&up);
+	ck_assert_int_eq(msgpack_unpack_next(&up, p, n, &used),
+			 MSGPACK_UNPACK_SUCCESS);
+	ck_assert_uint_eq(used, n);
+	m = &up.data;
+	ck_assert_int_eq(m->type, MSGPACK_OBJECT_MAP);
+	ck_assert_uint_eq(m->via.map.size, 8);
+	ck_assert(wire_str_eq(wire_get(m, "s"), "x"));
+	ck_assert_ptr_null(wire_get(m, "skipped"));
+	ck_assert_int_eq(wire_get(m, "neg")->via.i64, -5);
+	ck_assert(wire_get(m, "u")->via.u64 == UINT64_MAX);
+	ck_assert(wire_get(m, "t")->via.boolean);
+	ck_assert_int_eq(wire_get(m, "z")->type, MSGPACK_OBJECT_NIL);
+	ck_assert_uint_eq(wire_get(m, "nul")->via.str.size, 3);
+	arr = wire_get(m, "arr");
+	ck_assert_uint_eq(arr->via.array.size, 3);
+	ck_assert(wire_str_eq(&arr->via.array.ptr[1], "two"));
+	ck_assert(wire_str_eq(wire_get(&arr->via.array.ptr[2], "k"), "v"));
+	ck_assert_uint_eq(wire_get(m, "empty")->via.map.size, 0);
+	msgpack_unpacked_destroy(&up);
+
+	/* Misuse is sticky until a reset. */
+	bookd_args_reset(a);
+	bookd_args_array(a, "arr");
+	ck_assert_int_eq(bookd_args_str(a, "key", "in an array"),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(bookd_args_int(a, NULL, 1), BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(bookd_args_error(a), BOOKD_E_BAD_REQUEST);
+	ck_assert_ptr_null(bookd_args_data(a, &n));
+	ck_assert_uint_eq(n, 0);
+	bookd_args_reset(a);
+	ck_assert_int_eq(bookd_args_error(a), 0);
+	ck_assert_int_eq(bookd_args_int(a, NULL, 1), BOOKD_E_BAD_REQUEST);
+	bookd_args_reset(a);
+	ck_assert_int_eq(bookd_args_end(a), BOOKD_E_BAD_REQUEST);
+	bookd_args_reset(a);
+	ck_assert_int_eq(bookd_args_strn(a, "k", NULL, 3), BOOKD_E_BAD_REQUEST);
+	/* An open container is not a map yet. */
+	bookd_args_reset(a);
+	bookd_args_map(a, "open");
+	ck_assert_int_eq(bookd_args_error(a), 0);
+	ck_assert_ptr_null(bookd_args_data(a, &n));
+	/* Nesting is bounded. */
+	bookd_args_reset(a);
+	for (int i = 1; i < BOOKD_ARGS_DEPTH; i++)
+		ck_assert_int_eq(bookd_args_map(a, "m"), 0);
+	ck_assert_int_eq(bookd_args_map(a, "m"), BOOKD_E_BAD_REQUEST);
+	/* No map larger than a frame. */
+	bookd_args_reset(a);
+	big = malloc(WIRE_MAX_FRAME);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', WIRE_MAX_FRAME);
+	ck_assert_int_eq(bookd_args_strn(a, "big", big, WIRE_MAX_FRAME),
+			 BOOKD_E_TOO_LARGE);
+	free(big);
+	bookd_args_free(a);
+	bookd_args_free(NULL);
+}
+END_TEST
+
+/* bookd_call_args() and bookd_result() against the engine. */
+START_TEST(args_call_and_result)
+{
+	bookd_conn *c = conn();
+	bookd_args *a = bookd_args_new();
+	const msgpack_object *r = NULL;
+
+	bookd_args_str(a, "id", "studio-a");
+	bookd_args_str(a, "name", "Studio A");
+	ck_assert_int_eq(bookd_call_args(c, "resource.create", a, &r), 0);
+	ck_assert_ptr_eq(bookd_result(c), r);
+	ck_assert(wire_str_eq(wire_get(r, "id"), "studio-a"));
+	/* The same builder again, reset. */
+	bookd_args_reset(a);
+	bookd_args_str(a, "id", "no-such");
+	ck_assert_int_eq(bookd_call_args(c, "resource.get", a, &r),
+			 BOOKD_E_NOT_FOUND);
+	ck_assert_ptr_null(bookd_result(c));
+	/* A builder's error is returned and nothing is sent. */
+	bookd_args_reset(a);
+	bookd_args_map(a, "open");
+	ck_assert_int_eq(bookd_call_args(c, "resource.get", a, &r),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_int_eq(bookd_broken(c), 0);
+	ck_assert_uint_eq(bookd_pending(c), 0);
+	ck_assert_int_eq(bookd_send_args(c, "resource.get", a, NULL),
+			 BOOKD_E_BAD_REQUEST);
+	ck_assert_uint_eq(bookd_pending(c), 0);
+	/* A typed helper leaves its whole result readable. */
+	ck_assert_int_eq(bookd_ping(c), 0);
+	ck_assert(wire_str_eq(bookd_result(c), "pong"));
+	ck_assert_int_eq(bookd_call_args(c, "resource.list", NULL, &r), 0);
+	ck_assert_int_eq(r->type, MSGPACK_OBJECT_ARRAY);
+	bookd_args_free(a);
+	bookd_close(c);
+}
+END_TEST
+
 /* Append a frame packed from an h_pack format. */
 static void framef(msgpack_sbuffer *sb, const char *fmt, ...)
 {
@@ -832,11 +959,13 @@ static Suite *client_suite(void)
 	tcase_add_test(eng, pushes_between_replies);
 	tcase_add_test(eng, engine_stops_mid_session);
 	tcase_add_test(eng, engine_killed_mid_session);
+	tcase_add_test(eng, args_call_and_result);
 	suite_add_tcase(s, eng);
 
 	tcase_add_loop_test(bad, broken_server, 0,
 			    (int)(sizeof broken / sizeof broken[0]));
 	tcase_add_test(bad, deep_nesting);
+	tcase_add_test(bad, args_builder);
 	tcase_add_test(bad, result_absent_and_pushes_before_reply);
 	tcase_add_test(bad, push_queue_overflow);
 	tcase_add_test(bad, reply_timeout_kills_connection);

@@ -596,31 +596,33 @@ static void cmp_month(bookd_reader *r, const struct rdef *rd, int64_t from,
 }
 
 /* The engine's check as a reader reason. */
-static int engine_reason(int rc)
+static enum bookd_reason engine_reason(int rc)
 {
 	const msgpack_object *why;
 
 	if (rc == BOOKD_E_OUT_OF_RANGE)
-		return BOOKD_READER_OUT_OF_RANGE;
+		return BOOKD_REASON_OUT_OF_RANGE;
 	ck_assert_int_eq(rc, 0);
 	if (wire_get(res(), "free")->via.boolean)
-		return BOOKD_READER_FREE;
+		return BOOKD_REASON_NONE;
 	why = wire_get(res(), "reason");
 	ck_assert_ptr_nonnull(why);
 	if (wire_str_eq(why, "booked"))
-		return BOOKD_READER_BOOKED;
+		return BOOKD_REASON_BOOKED;
 	if (wire_str_eq(why, "held"))
-		return BOOKD_READER_HELD;
+		return BOOKD_REASON_HELD;
 	if (wire_str_eq(why, "closed"))
-		return BOOKD_READER_CLOSED;
+		return BOOKD_REASON_CLOSED;
 	ck_assert(wire_str_eq(why, "inactive"));
-	return BOOKD_READER_INACTIVE;
+	return BOOKD_REASON_INACTIVE;
 }
 
 static void cmp_check(bookd_reader *r, const struct rdef *rd, int64_t s,
 		      int64_t e, const char *session)
 {
-	int erc, rrc, ewhy, fr = -1, why = -1;
+	enum bookd_reason why = BOOKD_REASON_OTHER;
+	enum bookd_reason ewhy;
+	int erc, rrc, fr = -1;
 
 	if (session != NULL)
 		erc = CALL("check", "{s:s s:I s:I s:s}", "resource", rd->id,
@@ -633,21 +635,21 @@ static void cmp_check(bookd_reader *r, const struct rdef *rd, int64_t s,
 	C.check++;
 	if (rrc == BOOKD_E_STALE) {
 		/* Only a hold can leave the pages undecided. */
-		ck_assert_msg(
-		    ewhy == BOOKD_READER_FREE || ewhy == BOOKD_READER_HELD,
-		    "check %s [%lld, %lld) %s: reader deferred, "
-		    "engine says %s",
-		    rd->id, (long long)s, (long long)e, session ? session : "-",
-		    bookd_reader_reason_name(ewhy));
+		ck_assert_msg(ewhy == BOOKD_REASON_NONE ||
+				  ewhy == BOOKD_REASON_HELD,
+			      "check %s [%lld, %lld) %s: reader deferred, "
+			      "engine says %s",
+			      rd->id, (long long)s, (long long)e,
+			      session ? session : "-", bookd_reason_name(ewhy));
 		C.deferred++;
 		return;
 	}
 	ck_assert_msg(rrc == 0 && why == ewhy && fr == (why == 0),
 		      "check %s [%lld, %lld) %s: engine %s, reader rc %d %s",
 		      rd->id, (long long)s, (long long)e,
-		      session ? session : "-", bookd_reader_reason_name(ewhy),
-		      rrc, bookd_reader_reason_name(why));
-	C.check_busy += why != BOOKD_READER_FREE;
+		      session ? session : "-", bookd_reason_name(ewhy), rrc,
+		      bookd_reason_name(why));
+	C.check_busy += why != BOOKD_REASON_NONE;
 }
 
 static uint32_t pick_u32(const uint32_t *v, size_t n)
@@ -853,7 +855,8 @@ START_TEST(test_scenario2_isolation)
 	bookd_reader *r = NULL;
 	uint32_t a, b;
 	size_t n;
-	int fr, why;
+	enum bookd_reason why;
+	int fr;
 
 	ck_assert_int_eq(CALL("resource.create", "{s:s}", "id", "studio-a"), 0);
 	ck_assert_int_eq(CALL("resource.create", "{s:s}", "id", "studio-b"), 0);
@@ -872,17 +875,17 @@ START_TEST(test_scenario2_isolation)
 	/* studio-a: booked on the first day, held on the second. */
 	ck_assert_int_eq(
 	    bookd_reader_check(r, a, ten, ten + 3600, NULL, &fr, &why), 0);
-	ck_assert_int_eq(why, BOOKD_READER_BOOKED);
+	ck_assert_int_eq(why, BOOKD_REASON_BOOKED);
 	ck_assert_int_eq(
 	    bookd_reader_check(r, a, ten2, ten2 + 3600, NULL, &fr, &why), 0);
-	ck_assert_int_eq(why, BOOKD_READER_HELD);
+	ck_assert_int_eq(why, BOOKD_REASON_HELD);
 	/* studio-b: free at both, in check, bits and slot lists. */
 	for (int k = 0; k < 2; k++) {
 		int64_t t = k ? ten2 : ten;
 		ck_assert_int_eq(
 		    bookd_reader_check(r, b, t, t + 3600, NULL, &fr, &why), 0);
 		ck_assert_int_eq(fr, 1);
-		ck_assert_int_eq(why, BOOKD_READER_FREE);
+		ck_assert_int_eq(why, BOOKD_REASON_NONE);
 		ck_assert_int_eq(bookd_reader_day(r, a, day + k, &da), 0);
 		ck_assert_int_eq(bookd_reader_day(r, b, day + k, &db), 0);
 		ck_assert_uint_eq((k ? da.held[0] : da.booked[0]) >> 40 & 0xf,

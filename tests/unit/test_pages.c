@@ -157,10 +157,11 @@ static uint32_t res(bookd_reader *r, const char *id)
  * free agrees with it. */
 static int chk(bookd_reader *r, uint32_t idx, int64_t a, int64_t b)
 {
-	int fr = -1, why = -1;
+	enum bookd_reason why = BOOKD_REASON_OTHER;
+	int fr = -1;
 
 	ck_assert_int_eq(bookd_reader_check(r, idx, a, b, NULL, &fr, &why), 0);
-	ck_assert_int_eq(fr, why == BOOKD_READER_FREE);
+	ck_assert_int_eq(fr, why == BOOKD_REASON_NONE);
 	return why;
 }
 
@@ -308,7 +309,8 @@ START_TEST(test_window_and_unpublished)
 	struct dayst s;
 	bookd_reader *r;
 	uint32_t a;
-	int fr, why;
+	enum bookd_reason why;
+	int fr;
 
 	pagesw_set_resource(pw, 0, "a", PAGES_DIR_ACTIVE, 1);
 	ds_open_all(&s);
@@ -330,22 +332,22 @@ START_TEST(test_window_and_unpublished)
 	/* Outside the window: out of range, on either side, also for a span
 	 * that only ends outside. */
 	ck_assert_int_eq(chk(r, a, T(D0 - 1, 4), T(D0 - 1, 8)),
-			 BOOKD_READER_OUT_OF_RANGE);
+			 BOOKD_REASON_OUT_OF_RANGE);
 	ck_assert_int_eq(chk(r, a, T(W_LAST + 1, 0), T(W_LAST + 1, 1)),
-			 BOOKD_READER_OUT_OF_RANGE);
+			 BOOKD_REASON_OUT_OF_RANGE);
 	ck_assert_int_eq(chk(r, a, T(D0 - 1, 95), T(D0, 1)),
-			 BOOKD_READER_OUT_OF_RANGE);
+			 BOOKD_REASON_OUT_OF_RANGE);
 	ck_assert_int_eq(chk(r, a, T(-3, 0), T(-3, 1)),
-			 BOOKD_READER_OUT_OF_RANGE);
+			 BOOKD_REASON_OUT_OF_RANGE);
 	ck_assert_int_eq(bookd_reader_day(r, a, D0 - 1, &d),
 			 BOOKD_E_OUT_OF_RANGE);
 	ck_assert_int_eq(bookd_reader_day(r, a, -1, &d), BOOKD_E_OUT_OF_RANGE);
-	ck_assert_int_eq(chk(r, a, T(D0, 4), T(D0, 8)), BOOKD_READER_FREE);
+	ck_assert_int_eq(chk(r, a, T(D0, 4), T(D0, 8)), BOOKD_REASON_NONE);
 
 	/* The window moves on: D0 leaves although its page still holds it. */
 	pagesw_set_window(pw, D0 + 1, D0 + 14);
 	ck_assert_int_eq(chk(r, a, T(D0, 4), T(D0, 8)),
-			 BOOKD_READER_OUT_OF_RANGE);
+			 BOOKD_REASON_OUT_OF_RANGE);
 	bookd_reader_close(r);
 	pagesw_close(pw);
 }
@@ -374,7 +376,8 @@ START_TEST(test_check_spans)
 	struct dayst s;
 	bookd_reader *r;
 	uint32_t a, b;
-	int fr, why;
+	enum bookd_reason why;
+	int fr;
 
 	pagesw_set_resource(pw, 0, "studio-a", PAGES_DIR_ACTIVE, 1);
 	pagesw_set_resource(pw, 1, "studio-b", PAGES_DIR_ACTIVE, 1);
@@ -387,53 +390,53 @@ START_TEST(test_check_spans)
 
 	/* Around the booking's edges. */
 	ck_assert_int_eq(chk(r, a, T(D0 + 1, 52), T(D0 + 1, 56)),
-			 BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
 	ck_assert_int_eq(chk(r, a, T(D0 + 1, 52), T(D0 + 1, 57)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	ck_assert_int_eq(chk(r, a, T(D0 + 3, 40), T(D0 + 3, 44)),
-			 BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
 	ck_assert_int_eq(chk(r, a, T(D0 + 3, 39), T(D0 + 3, 44)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	/* Across midnight, free and booked. */
-	ck_assert_int_eq(chk(r, a, T(D0, 92), T(D0 + 1, 4)), BOOKD_READER_FREE);
+	ck_assert_int_eq(chk(r, a, T(D0, 92), T(D0 + 1, 4)), BOOKD_REASON_NONE);
 	ck_assert_int_eq(chk(r, a, T(D0 + 2, 92), T(D0 + 3, 4)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	/* Over many days: the middle day alone decides. */
 	ck_assert_int_eq(chk(r, a, T(D0 + 2, 0), T(D0 + 2, 96)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	ck_assert_int_eq(chk(r, a, T(D0, 0), T(D0 + 8, 0)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	ck_assert_int_eq(chk(r, a, T(D0 + 3, 40), T(D0 + 9, 0)),
-			 BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
 	ck_assert_int_eq(chk(r, a, T(D0 + 3, 40), T(W_LAST + 1, 0)),
-			 BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
 	/* Resource isolation (SPEC scenario 2). */
 	ck_assert_int_eq(chk(r, b, T(D0 + 2, 40), T(D0 + 2, 44)),
-			 BOOKD_READER_FREE);
-	ck_assert_int_eq(chk(r, b, T(D0, 0), T(D0 + 8, 0)), BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
+	ck_assert_int_eq(chk(r, b, T(D0, 0), T(D0 + 8, 0)), BOOKD_REASON_NONE);
 
 	/* Precedence: closed over booked over held, across days. */
 	ds_open_all(&s);
 	q_bits_set(s.held, 8, 12);
 	put(pw, 0, D0 + 4, &s, 0);
 	ck_assert_int_eq(chk(r, a, T(D0 + 4, 4), T(D0 + 4, 9)),
-			 BOOKD_READER_HELD);
+			 BOOKD_REASON_HELD);
 	ck_assert_int_eq(chk(r, a, T(D0 + 3, 30), T(D0 + 4, 9)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	memset(s.open, 0, sizeof(s.open));
 	q_bits_set(s.open, 0, 80);
 	put(pw, 0, D0 + 5, &s, 0);
 	ck_assert_int_eq(chk(r, a, T(D0 + 5, 4), T(D0 + 5, 9)),
-			 BOOKD_READER_HELD);
+			 BOOKD_REASON_HELD);
 	ck_assert_int_eq(chk(r, a, T(D0 + 3, 30), T(D0 + 5, 81)),
-			 BOOKD_READER_CLOSED);
+			 BOOKD_REASON_CLOSED);
 	/* Out of range over closed; inactive over everything. */
 	ck_assert_int_eq(chk(r, a, T(D0 + 3, 30), T(W_LAST + 2, 0)),
-			 BOOKD_READER_OUT_OF_RANGE);
+			 BOOKD_REASON_OUT_OF_RANGE);
 	pagesw_set_resource(pw, 0, "studio-a", 0, 1);
 	ck_assert_int_eq(chk(r, a, T(D0 + 3, 30), T(W_LAST + 2, 0)),
-			 BOOKD_READER_INACTIVE);
-	ck_assert_int_eq(chk(r, a, T(D0, 0), T(D0, 1)), BOOKD_READER_INACTIVE);
+			 BOOKD_REASON_INACTIVE);
+	ck_assert_int_eq(chk(r, a, T(D0, 0), T(D0, 1)), BOOKD_REASON_INACTIVE);
 	pagesw_set_resource(pw, 0, "studio-a", PAGES_DIR_ACTIVE, 1);
 
 	/* With a session the reader cannot tell whose hold it is. */
@@ -443,7 +446,7 @@ START_TEST(test_check_spans)
 	ck_assert_int_eq(bookd_reader_check(r, a, T(D0 + 3, 30), T(D0 + 5, 9),
 					    "s1", &fr, &why),
 			 0);
-	ck_assert_int_eq(why, BOOKD_READER_BOOKED);
+	ck_assert_int_eq(why, BOOKD_REASON_BOOKED);
 	ck_assert_int_eq(bookd_reader_check(r, a, T(D0 + 5, 0), T(D0 + 5, 4),
 					    "s1", &fr, &why),
 			 0);
@@ -465,14 +468,11 @@ START_TEST(test_check_spans)
 	ck_assert_int_eq(
 	    bookd_reader_check(r, 99, T(D0, 4), T(D0, 8), NULL, &fr, &why),
 	    BOOKD_E_NOT_FOUND);
-	ck_assert_str_eq(bookd_reader_reason_name(BOOKD_READER_BOOKED),
-			 "booked");
-	ck_assert_str_eq(bookd_reader_reason_name(BOOKD_READER_HELD), "held");
-	ck_assert_str_eq(bookd_reader_reason_name(BOOKD_READER_CLOSED),
-			 "closed");
-	ck_assert_str_eq(bookd_reader_reason_name(BOOKD_READER_INACTIVE),
-			 "inactive");
-	ck_assert_str_eq(bookd_reader_reason_name(BOOKD_READER_FREE), "");
+	ck_assert_str_eq(bookd_reason_name(BOOKD_REASON_BOOKED), "booked");
+	ck_assert_str_eq(bookd_reason_name(BOOKD_REASON_HELD), "held");
+	ck_assert_str_eq(bookd_reason_name(BOOKD_REASON_CLOSED), "closed");
+	ck_assert_str_eq(bookd_reason_name(BOOKD_REASON_INACTIVE), "inactive");
+	ck_assert_str_eq(bookd_reason_name(BOOKD_REASON_NONE), "");
 	bookd_reader_close(r);
 	pagesw_close(pw);
 }
@@ -560,9 +560,9 @@ START_TEST(test_pool_units)
 	ck_assert_int_eq(bookd_reader_free_units(r, mics, T(W_LAST, 0),
 						 T(W_LAST + 1, 1), &u),
 			 BOOKD_E_OUT_OF_RANGE);
-	ck_assert_int_eq(chk(r, mics, T(D0, 40), T(D0, 42)), BOOKD_READER_FREE);
+	ck_assert_int_eq(chk(r, mics, T(D0, 40), T(D0, 42)), BOOKD_REASON_NONE);
 	ck_assert_int_eq(chk(r, mics, T(D0, 40), T(D0, 43)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 
 	/* A lowered quantity below the booked units counts as none free. */
 	pagesw_set_resource(pw, 1, "mics", PAGES_DIR_ACTIVE, 2);
@@ -1056,7 +1056,8 @@ START_TEST(test_check_pool_holds)
 	struct dayst s;
 	bookd_reader *r;
 	uint32_t mics;
-	int fr, why;
+	enum bookd_reason why;
+	int fr;
 
 	pagesw_set_resource(pw, 0, "mics", PAGES_DIR_ACTIVE, 3);
 	put_window_open(pw, 0);
@@ -1072,9 +1073,9 @@ START_TEST(test_check_pool_holds)
 	    bookd_reader_check(r, mics, T(D0, 40), T(D0, 44), NULL, &fr, &why),
 	    BOOKD_E_STALE);
 	/* Held with one unit left: any hold takes it. */
-	ck_assert_int_eq(chk(r, mics, T(D0, 40), T(D0, 48)), BOOKD_READER_HELD);
-	ck_assert_int_eq(chk(r, mics, T(D0, 46), T(D0, 50)), BOOKD_READER_HELD);
-	ck_assert_int_eq(chk(r, mics, T(D0, 48), T(D0, 52)), BOOKD_READER_FREE);
+	ck_assert_int_eq(chk(r, mics, T(D0, 40), T(D0, 48)), BOOKD_REASON_HELD);
+	ck_assert_int_eq(chk(r, mics, T(D0, 46), T(D0, 50)), BOOKD_REASON_HELD);
+	ck_assert_int_eq(chk(r, mics, T(D0, 48), T(D0, 52)), BOOKD_REASON_NONE);
 	bookd_reader_close(r);
 	pagesw_close(pw);
 }
@@ -1096,12 +1097,12 @@ START_TEST(test_directory_growth)
 	put_window_open(pw, 5);
 	five = res(r, "five");
 	ck_assert_uint_ne(five, a);
-	ck_assert_int_eq(chk(r, five, T(D0, 0), T(D0, 4)), BOOKD_READER_FREE);
+	ck_assert_int_eq(chk(r, five, T(D0, 0), T(D0, 4)), BOOKD_REASON_NONE);
 	/* The gap is filled later without nresources growing. */
 	pagesw_set_resource(pw, 2, "late", PAGES_DIR_ACTIVE, 1);
 	put_window_open(pw, 2);
 	late = res(r, "late");
-	ck_assert_int_eq(chk(r, late, T(D0, 0), T(D0, 4)), BOOKD_READER_FREE);
+	ck_assert_int_eq(chk(r, late, T(D0, 0), T(D0, 4)), BOOKD_REASON_NONE);
 	ck_assert_int_eq(bookd_reader_info(r, &info), 0);
 	ck_assert_uint_eq(info.nresources, 6);
 	/* Slugs are exact: no prefix or over-long matches. */
@@ -1164,9 +1165,9 @@ START_TEST(test_generation_retired)
 	a = res(r, "studio-a");
 	b = res(r, "studio-b");
 	ck_assert_int_eq(chk(r, a, T(D0 + 2, 0), T(D0 + 2, 4)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	ck_assert_int_eq(chk(r, b, T(D0 + 2, 0), T(D0 + 2, 4)),
-			 BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
 
 	/* The engine restarts: a new file, the resources in another order,
 	 * studio-b booked now.  The reader's indices keep their meaning. */
@@ -1178,9 +1179,9 @@ START_TEST(test_generation_retired)
 	put_window_open(pw2, 1);
 	put_multiday_booking(pw2, 0);
 	ck_assert_int_eq(chk(r, a, T(D0 + 2, 0), T(D0 + 2, 4)),
-			 BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
 	ck_assert_int_eq(chk(r, b, T(D0 + 2, 0), T(D0 + 2, 4)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	ck_assert_int_eq(bookd_reader_info(r, &info), 0);
 	ck_assert_uint_eq(info.generation, 2);
 	bookd_reader_stats(r, &st);
@@ -1191,7 +1192,7 @@ START_TEST(test_generation_retired)
 	q_bits_set(s.booked, 0, 96);
 	put(pw1, 1, D0 + 2, &s, 0);
 	ck_assert_int_eq(chk(r, b, T(D0 + 2, 0), T(D0 + 2, 4)),
-			 BOOKD_READER_BOOKED);
+			 BOOKD_REASON_BOOKED);
 	pagesw_close(pw1);
 
 	/* A third start without studio-a. */
@@ -1200,9 +1201,9 @@ START_TEST(test_generation_retired)
 	pagesw_set_resource(pw3, 0, "studio-b", PAGES_DIR_ACTIVE, 1);
 	put_window_open(pw3, 0);
 	ck_assert_int_eq(chk(r, b, T(D0 + 2, 0), T(D0 + 2, 4)),
-			 BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
 	ck_assert_int_eq(bookd_reader_check(r, a, T(D0, 0), T(D0, 4), NULL,
-					    &(int){0}, &(int){0}),
+					    &(int){0}, &(enum bookd_reason){0}),
 			 BOOKD_E_NOT_FOUND);
 	ck_assert_int_eq(bookd_reader_resource(r, "studio-a", &idx),
 			 BOOKD_E_NOT_FOUND);
@@ -1210,7 +1211,7 @@ START_TEST(test_generation_retired)
 	pagesw_set_resource(pw3, 1, "studio-a", PAGES_DIR_ACTIVE, 1);
 	put_window_open(pw3, 1);
 	ck_assert_int_eq(chk(r, a, T(D0 + 2, 0), T(D0 + 2, 4)),
-			 BOOKD_READER_FREE);
+			 BOOKD_REASON_NONE);
 	ck_assert_int_eq(bookd_reader_resource(r, "studio-a", &idx), 0);
 	ck_assert_uint_eq(idx, a);
 	bookd_reader_stats(r, &st);
@@ -1420,7 +1421,8 @@ static void torture_reader(struct torture_shared *sh, int me)
 	uint16_t last = 0;
 	uint32_t idx;
 	size_t n;
-	int rc, fr, why;
+	enum bookd_reason why;
+	int rc, fr;
 
 	if (bookd_reader_open(tdir, &r) != 0 ||
 	    bookd_reader_resource(r, "pool", &idx) != 0) {
@@ -1444,8 +1446,8 @@ static void torture_reader(struct torture_shared *sh, int me)
 			 * HELD reason would be a torn read of the bits. */
 			rc = bookd_reader_check(r, idx, T(TD, 0), T(TD + 3, 0),
 						NULL, &fr, &why);
-			if (rc == 0 && why != BOOKD_READER_FREE &&
-			    why != BOOKD_READER_BOOKED)
+			if (rc == 0 && why != BOOKD_REASON_NONE &&
+			    why != BOOKD_REASON_BOOKED)
 				c->torn++;
 			break;
 		default:

@@ -80,27 +80,6 @@ int bookctl_fail(struct ctx *x, int rc);
 int bookctl_usage(struct ctx *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/*
- * Arguments for a call: a map whose count is patched at the end, so
- * optional fields need no counting ahead.
- */
-struct margs {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	uint32_t n;
-	bool oom;
-};
-
-void margs_init(struct margs *a);
-void margs_str(struct margs *a, const char *k,
-	       const char *v); /* v NULL: skip */
-void margs_int(struct margs *a, const char *k, int64_t v);
-void margs_bool(struct margs *a, const char *k, bool v);
-void margs_key(struct margs *a, const char *k); /* then pack the value */
-/* Patch the count, call op, free the buffer.  0 or a bookd_err. */
-int margs_call(struct ctx *x, struct margs *a, const char *op,
-	       const msgpack_object **result);
-
 /* out.c: human output. */
 void out_json(const msgpack_object *o);
 void out_resource(struct ctx *x, const msgpack_object *r, bool detail);
@@ -108,8 +87,11 @@ void out_resource_table(struct ctx *x, const msgpack_object *list);
 int out_booking(struct ctx *x, const msgpack_object *o);
 void out_booking_table(struct ctx *x, const msgpack_object *list);
 void out_map_lines(const msgpack_object *m);
-/* A string object as a C string into buf ("" when not a string). */
+/* A string object into buf, escaped for a terminal (text.h); "" when not a
+ * string. */
 const char *out_str(const msgpack_object *o, char *buf, size_t len);
+/* A C string to stdout, escaped for a terminal. */
+void out_text(const char *s);
 
 /* cmd_notify.c: webhooks and the notifier. */
 int cmd_hook_add(struct ctx *x);

@@ -22,6 +22,16 @@ static int fail_or_ok(struct ctx *x, int rc)
 	return rc < 0 ? bookctl_fail(x, rc) : BOOKCTL_OK;
 }
 
+/* Call op with a's fields (a NULL a: out of memory), then free a. */
+static int call_args(struct ctx *x, bookd_args *a, const char *op,
+		     const msgpack_object **result)
+{
+	int rc = a ? bookd_call_args(x->c, op, a, result) : BOOKD_E_NOMEM;
+
+	bookd_args_free(a);
+	return rc;
+}
+
 static void print_hook(const msgpack_object *h, bool full_secret)
 {
 	const msgpack_object *ev = wire_get(h, "events");
@@ -48,23 +58,20 @@ static void print_hook(const msgpack_object *h, bool full_secret)
 int cmd_hook_add(struct ctx *x)
 {
 	const msgpack_object *r;
-	struct margs a;
+	bookd_args *a = bookd_args_new();
 	int rc;
 
-	margs_init(&a);
-	margs_str(&a, "id", x->argv[0]);
-	margs_str(&a, "url", x->argv[1]);
-	margs_key(&a, "events");
-	if (x->argc > 2) {
-		msgpack_pack_array(&a.pk, (size_t)(x->argc - 2));
+	if (a) {
+		bookd_args_str(a, "id", x->argv[0]);
+		bookd_args_str(a, "url", x->argv[1]);
+		bookd_args_array(a, "events");
 		for (int i = 2; i < x->argc; i++)
-			msgpack_pack_str_with_body(&a.pk, x->argv[i],
-						   strlen(x->argv[i]));
-	} else {
-		msgpack_pack_array(&a.pk, 1);
-		msgpack_pack_str_with_body(&a.pk, "*", 1);
+			bookd_args_str(a, NULL, x->argv[i]);
+		if (x->argc == 2)
+			bookd_args_str(a, NULL, "*");
+		bookd_args_end(a);
 	}
-	rc = margs_call(x, &a, "hook.put", &r);
+	rc = call_args(x, a, "hook.put", &r);
 	if (rc < 0)
 		return bookctl_fail(x, rc);
 	if (x->json)
@@ -99,12 +106,12 @@ int cmd_hook_list(struct ctx *x)
 int cmd_hook_rm(struct ctx *x)
 {
 	const msgpack_object *r;
-	struct margs a;
+	bookd_args *a = bookd_args_new();
 	int rc;
 
-	margs_init(&a);
-	margs_str(&a, "id", x->argv[0]);
-	rc = margs_call(x, &a, "hook.delete", &r);
+	if (a)
+		bookd_args_str(a, "id", x->argv[0]);
+	rc = call_args(x, a, "hook.delete", &r);
 	if (rc == 0 && !x->json)
 		printf("deleted %s\n", x->argv[0]);
 	else if (rc == 0)
@@ -151,13 +158,14 @@ static int lag(struct ctx *x, uint64_t cursor, uint64_t *n, int64_t *first_ms,
 	*more = false;
 	for (int page = 0; page < LAG_PAGES; page++) {
 		const msgpack_object *r, *ev;
-		struct margs a;
+		bookd_args *a = bookd_args_new();
 		int rc;
 
-		margs_init(&a);
-		margs_int(&a, "after", (int64_t)after);
-		margs_int(&a, "limit", 1000);
-		rc = margs_call(x, &a, "events", &r);
+		if (a) {
+			bookd_args_uint(a, "after", after);
+			bookd_args_int(a, "limit", 1000);
+		}
+		rc = call_args(x, a, "events", &r);
 		if (rc < 0)
 			return rc;
 		ev = wire_get(r, "events");

@@ -15,102 +15,57 @@
 #include "bookctl.h"
 #include "token.h"
 #include "json.h"
+#include "num.h"
 #include "when.h"
 #include "wire.h"
 
 #define MAX_ITEMS 32
 
-/* ---- call arguments ---------------------------------------------------- */
+/* ---- arguments --------------------------------------------------------- */
 
-static int margs_write(void *data, const char *buf, size_t len)
+/* A builder for the commands that have no typed helper, or NULL after
+ * reporting that memory ran out. */
+static bookd_args *args_new(void)
 {
-	struct margs *a = data;
+	bookd_args *a = bookd_args_new();
 
-	if (msgpack_sbuffer_write(&a->sb, buf, len) < 0) {
-		a->oom = true;
-		return -1;
-	}
-	return 0;
-}
-
-void margs_init(struct margs *a)
-{
-	msgpack_sbuffer_init(&a->sb);
-	msgpack_packer_init(&a->pk, a, margs_write);
-	a->n = 0;
-	a->oom = false;
-	/* map16 whose count margs_call() patches. */
-	margs_write(a, "\xde\0\0", 3);
-}
-
-void margs_key(struct margs *a, const char *k)
-{
-	msgpack_pack_str_with_body(&a->pk, k, strlen(k));
-	a->n++;
-}
-
-void margs_str(struct margs *a, const char *k, const char *v)
-{
-	if (v == NULL)
-		return;
-	margs_key(a, k);
-	msgpack_pack_str_with_body(&a->pk, v, strlen(v));
-}
-
-void margs_int(struct margs *a, const char *k, int64_t v)
-{
-	margs_key(a, k);
-	msgpack_pack_int64(&a->pk, v);
-}
-
-void margs_bool(struct margs *a, const char *k, bool v)
-{
-	margs_key(a, k);
-	if (v)
-		msgpack_pack_true(&a->pk);
-	else
-		msgpack_pack_false(&a->pk);
-}
-
-int margs_call(struct ctx *x, struct margs *a, const char *op,
-	       const msgpack_object **result)
-{
-	int rc;
-
-	if (a->oom) {
-		msgpack_sbuffer_destroy(&a->sb);
+	if (a == NULL)
 		fprintf(stderr, "bookctl: out of memory\n");
-		return BOOKCTL_CONN;
-	}
-	a->sb.data[1] = (char)(a->n >> 8);
-	a->sb.data[2] = (char)a->n;
-	rc = bookd_call(x->c, op, a->sb.data, a->sb.size, result);
-	msgpack_sbuffer_destroy(&a->sb);
+	return a;
+}
+
+/* Call op with a's fields, then free a. */
+static int args_call(struct ctx *x, bookd_args *a, const char *op,
+		     const msgpack_object **result)
+{
+	int rc = bookd_call_args(x->c, op, a, result);
+
+	bookd_args_free(a);
 	return rc;
 }
 
-/* ---- argument parsing ---------------------------------------------------- */
-
-/* A non-negative decimal number of at most 18 digits. */
+/* A non-negative decimal number that fits int64_t. */
 static int parse_uint(const char *s, int64_t *v)
 {
-	size_t n = strlen(s);
+	uint64_t u;
 
-	if (n == 0 || n > 18 || strspn(s, "0123456789") != n)
+	if (num_parse_u64(s, 0, INT64_MAX, &u) < 0)
 		return -1;
-	*v = strtoll(s, NULL, 10);
+	*v = (int64_t)u;
 	return 0;
 }
 
 /* A booking is named by its id (all digits) or its ref. */
-static void booking_name(struct margs *a, const char *s)
+static void booking_name(const char *s, uint64_t *id, const char **ref)
 {
-	int64_t id;
+	int64_t v;
 
-	if (parse_uint(s, &id) == 0)
-		margs_int(a, "id", id);
+	*id = 0;
+	*ref = NULL;
+	if (parse_uint(s, &v) == 0)
+		*id = (uint64_t)v;
 	else
-		margs_str(a, "ref", s);
+		*ref = s;
 }
 
 /* START DURATION at argv[i], argv[i + 1] into a span. */
@@ -159,21 +114,22 @@ static int done(struct ctx *x, int rc)
 int cmd_resource_add(struct ctx *x)
 {
 	const msgpack_object *r;
-	struct margs a;
+	bookd_args *a;
 	int64_t q = 0;
 	int rc;
 
 	if (x->opt[OPT_quantity] &&
 	    opt_uint(x, OPT_quantity, "quantity", &q) != 0)
 		return BOOKCTL_USAGE;
-	margs_init(&a);
-	margs_str(&a, "id", x->argv[0]);
-	margs_str(&a, "name", x->opt[OPT_name]);
-	margs_str(&a, "kind", x->opt[OPT_kind]);
-	margs_str(&a, "timezone", x->opt[OPT_timezone]);
+	if ((a = args_new()) == NULL)
+		return BOOKCTL_CONN;
+	bookd_args_str(a, "id", x->argv[0]);
+	bookd_args_str(a, "name", x->opt[OPT_name]);
+	bookd_args_str(a, "kind", x->opt[OPT_kind]);
+	bookd_args_str(a, "timezone", x->opt[OPT_timezone]);
 	if (x->opt[OPT_quantity])
-		margs_int(&a, "quantity", q);
-	rc = margs_call(x, &a, "resource.create", &r);
+		bookd_args_int(a, "quantity", q);
+	rc = args_call(x, a, "resource.create", &r);
 	if (rc == 0 && !as_json(x, r))
 		out_resource(x, r, true);
 	return done(x, rc);
@@ -182,11 +138,8 @@ int cmd_resource_add(struct ctx *x)
 int cmd_resource_list(struct ctx *x)
 {
 	const msgpack_object *r;
-	struct margs a;
-	int rc;
+	int rc = bookd_call_args(x->c, "resource.list", NULL, &r);
 
-	margs_init(&a);
-	rc = margs_call(x, &a, "resource.list", &r);
 	if (rc == 0 && !as_json(x, r))
 		out_resource_table(x, r);
 	return done(x, rc);
@@ -195,12 +148,13 @@ int cmd_resource_list(struct ctx *x)
 int cmd_resource_show(struct ctx *x)
 {
 	const msgpack_object *r;
-	struct margs a;
+	bookd_args *a;
 	int rc;
 
-	margs_init(&a);
-	margs_str(&a, "id", x->argv[0]);
-	rc = margs_call(x, &a, "resource.get", &r);
+	if ((a = args_new()) == NULL)
+		return BOOKCTL_CONN;
+	bookd_args_str(a, "id", x->argv[0]);
+	rc = args_call(x, a, "resource.get", &r);
 	if (rc == 0 && !as_json(x, r))
 		out_resource(x, r, true);
 	return done(x, rc);
@@ -209,13 +163,14 @@ int cmd_resource_show(struct ctx *x)
 int cmd_resource_active(struct ctx *x)
 {
 	const msgpack_object *r;
-	struct margs a;
+	bookd_args *a;
 	int rc;
 
-	margs_init(&a);
-	margs_str(&a, "id", x->argv[0]);
-	margs_bool(&a, "active", strcmp(x->cmd, "resource enable") == 0);
-	rc = margs_call(x, &a, "resource.update", &r);
+	if ((a = args_new()) == NULL)
+		return BOOKCTL_CONN;
+	bookd_args_str(a, "id", x->argv[0]);
+	bookd_args_bool(a, "active", strcmp(x->cmd, "resource enable") == 0);
+	rc = args_call(x, a, "resource.update", &r);
 	if (rc == 0 && !as_json(x, r))
 		out_resource(x, r, false);
 	return done(x, rc);
@@ -223,153 +178,126 @@ int cmd_resource_active(struct ctx *x)
 
 /* ---- bookings ----------------------------------------------------------- */
 
-/* RESOURCE[,RESOURCE...] with ID:N for pool units, packed as "resource" for
- * one plain id and as "resources" otherwise. */
-static int pack_resources(struct ctx *x, struct margs *a, const char *spec)
+/* The result of the typed helper that just succeeded, printed as JSON with
+ * --json and as a booking card otherwise. */
+static int booking_done(struct ctx *x, int rc, struct bookd_booking *b)
 {
-	char buf[MAX_ITEMS * 80];
-	char *items[MAX_ITEMS];
-	uint32_t qty[MAX_ITEMS];
-	char *save = NULL, *tok;
-	size_t n = 0;
+	const msgpack_object *r = bookd_result(x->c);
 
-	if (snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf)
+	bookd_booking_free(b);
+	if (rc < 0)
+		return bookctl_fail(x, rc);
+	if (!as_json(x, r))
+		out_booking(x, r);
+	return BOOKCTL_OK;
+}
+
+/* RESOURCE[,RESOURCE...] with ID:N for pool units, into items[] (pointing
+ * into buf). */
+static int parse_resources(struct ctx *x, const char *spec, char *buf,
+			   size_t buflen, struct bookd_item *items, size_t *n)
+{
+	char *save = NULL, *tok;
+
+	*n = 0;
+	if (snprintf(buf, buflen, "%s", spec) >= (int)buflen)
 		return bookctl_usage(x, "resource list too long");
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(tok, ':');
-		int64_t q = 1;
+		uint64_t q = 1;
 
-		if (n == MAX_ITEMS)
+		if (*n == MAX_ITEMS)
 			return bookctl_usage(x, "more than %d resources",
 					     MAX_ITEMS);
 		if (colon) {
 			*colon = 0;
-			if (parse_uint(colon + 1, &q) < 0 || q < 1 ||
-			    q > UINT32_MAX)
+			if (num_parse_u64(colon + 1, 1, UINT32_MAX, &q) < 0)
 				return bookctl_usage(x, "bad units in '%s:%s'",
 						     tok, colon + 1);
 		}
 		if (*tok == 0)
 			return bookctl_usage(x, "empty resource in '%s'", spec);
-		items[n] = tok;
-		qty[n++] = (uint32_t)q;
+		items[*n].resource = tok;
+		items[(*n)++].quantity = (uint32_t)q;
 	}
-	if (n == 0)
+	if (*n == 0)
 		return bookctl_usage(x, "no resource given");
-	if (n == 1 && qty[0] == 1) {
-		margs_str(a, "resource", items[0]);
-		return 0;
-	}
-	margs_key(a, "resources");
-	msgpack_pack_array(&a->pk, n);
-	for (size_t i = 0; i < n; i++) {
-		if (qty[i] == 1) {
-			msgpack_pack_str_with_body(&a->pk, items[i],
-						   strlen(items[i]));
-			continue;
-		}
-		msgpack_pack_map(&a->pk, 2);
-		msgpack_pack_str_with_body(&a->pk, "id", 2);
-		msgpack_pack_str_with_body(&a->pk, items[i], strlen(items[i]));
-		msgpack_pack_str_with_body(&a->pk, "quantity", 8);
-		msgpack_pack_uint32(&a->pk, qty[i]);
-	}
 	return 0;
-}
-
-static void pack_kv(msgpack_packer *pk, const char *k, const char *v)
-{
-	msgpack_pack_str_with_body(pk, k, strlen(k));
-	msgpack_pack_str_with_body(pk, v, strlen(v));
 }
 
 int cmd_book(struct ctx *x)
 {
-	const msgpack_object *r;
-	const char *phone = x->opt[OPT_phone], *notes = x->opt[OPT_notes];
-	struct margs a;
-	int64_t start, end;
-	int rc;
+	char buf[MAX_ITEMS * 80];
+	struct bookd_item items[MAX_ITEMS];
+	struct bookd_book_req req = {0};
+	struct bookd_booking b = {0};
+	size_t n;
 
 	if (x->opt[OPT_name] == NULL || x->opt[OPT_email] == NULL)
 		return bookctl_usage(x, "book needs --name and --email");
-	if (parse_span(x, 1, &start, &end) != 0)
+	if (parse_span(x, 1, &req.start, &req.end) != 0 ||
+	    parse_resources(x, x->argv[0], buf, sizeof buf, items, &n) != 0)
 		return BOOKCTL_USAGE;
-	margs_init(&a);
-	if (pack_resources(x, &a, x->argv[0]) != 0) {
-		msgpack_sbuffer_destroy(&a.sb);
-		return BOOKCTL_USAGE;
+	/* One plain id goes as "resource", anything else as "resources". */
+	if (n == 1 && items[0].quantity == 1) {
+		req.resource = items[0].resource;
+	} else {
+		req.items = items;
+		req.nitems = n;
 	}
-	margs_int(&a, "start", start);
-	margs_int(&a, "end", end);
-	margs_key(&a, "booker");
-	msgpack_pack_map(&a.pk, 2 + (phone != NULL) + (notes != NULL));
-	pack_kv(&a.pk, "name", x->opt[OPT_name]);
-	pack_kv(&a.pk, "email", x->opt[OPT_email]);
-	if (phone)
-		pack_kv(&a.pk, "phone", phone);
-	if (notes)
-		pack_kv(&a.pk, "notes", notes);
-	if (x->tz)
-		margs_str(&a, "timezone", tz_name(x->tz));
-	margs_str(&a, "key", x->opt[OPT_key]);
-	margs_str(&a, "session", x->opt[OPT_session]);
-	margs_str(&a, "status", x->opt[OPT_status]);
-	margs_str(&a, "note", x->opt[OPT_note]);
-	rc = margs_call(x, &a, "book", &r);
-	if (rc == 0 && !as_json(x, r))
-		out_booking(x, r);
-	return done(x, rc);
+	req.name = x->opt[OPT_name];
+	req.email = x->opt[OPT_email];
+	req.phone = x->opt[OPT_phone];
+	req.notes = x->opt[OPT_notes];
+	req.timezone = x->tz ? tz_name(x->tz) : NULL;
+	req.key = x->opt[OPT_key];
+	req.session = x->opt[OPT_session];
+	req.status = x->opt[OPT_status];
+	req.note = x->opt[OPT_note];
+	return booking_done(x, bookd_book(x->c, &req, &b), &b);
 }
 
 int cmd_cancel(struct ctx *x)
 {
-	const msgpack_object *r;
-	struct margs a;
-	int rc;
+	struct bookd_booking b = {0};
+	const char *ref;
+	uint64_t id;
 
-	margs_init(&a);
-	booking_name(&a, x->argv[0]);
-	margs_str(&a, "reason", x->opt[OPT_reason]);
-	rc = margs_call(x, &a, "booking.cancel", &r);
-	if (rc == 0 && !as_json(x, r))
-		out_booking(x, r);
-	return done(x, rc);
+	booking_name(x->argv[0], &id, &ref);
+	return booking_done(
+	    x, bookd_cancel(x->c, id, ref, x->opt[OPT_reason], &b), &b);
 }
 
 int cmd_show(struct ctx *x)
 {
-	const msgpack_object *r;
-	struct margs a;
-	int rc;
+	struct bookd_booking b = {0};
+	const char *ref;
+	uint64_t id;
 
-	margs_init(&a);
-	booking_name(&a, x->argv[0]);
-	rc = margs_call(x, &a, "booking.get", &r);
-	if (rc == 0 && !as_json(x, r))
-		out_booking(x, r);
-	return done(x, rc);
+	booking_name(x->argv[0], &id, &ref);
+	return booking_done(x, bookd_booking_get(x->c, id, ref, &b), &b);
 }
 
 int cmd_list(struct ctx *x)
 {
 	const msgpack_object *r, *next;
-	struct margs a;
+	bookd_args *a;
 	int64_t limit = 0, after = 0;
 	int rc;
 
 	if ((x->opt[OPT_limit] && opt_uint(x, OPT_limit, "limit", &limit)) ||
 	    (x->opt[OPT_after] && opt_uint(x, OPT_after, "after", &after)))
 		return BOOKCTL_USAGE;
-	margs_init(&a);
-	margs_str(&a, "resource", x->opt[OPT_resource]);
-	margs_str(&a, "status", x->opt[OPT_status]);
+	if ((a = args_new()) == NULL)
+		return BOOKCTL_CONN;
+	bookd_args_str(a, "resource", x->opt[OPT_resource]);
+	bookd_args_str(a, "status", x->opt[OPT_status]);
 	if (x->opt[OPT_limit])
-		margs_int(&a, "limit", limit);
+		bookd_args_int(a, "limit", limit);
 	if (x->opt[OPT_after])
-		margs_int(&a, "after", after);
-	rc = margs_call(x, &a, "booking.list", &r);
+		bookd_args_int(a, "after", after);
+	rc = args_call(x, a, "booking.list", &r);
 	if (rc != 0 || as_json(x, r))
 		return done(x, rc);
 	out_booking_table(x, wire_get(r, "bookings"));
@@ -388,11 +316,9 @@ int cmd_transition(struct ctx *x)
 		  {"decline", "declined"},
 		  {"complete", "completed"},
 		  {"no-show", "no_show"}};
-	const msgpack_object *r;
+	struct bookd_booking b = {0};
 	const char *target = NULL;
-	struct margs a;
 	int64_t id;
-	int rc;
 
 	for (size_t i = 0; i < sizeof to / sizeof to[0]; i++)
 		if (strcmp(x->cmd, to[i].cmd) == 0)
@@ -400,33 +326,24 @@ int cmd_transition(struct ctx *x)
 	if (target == NULL || parse_uint(x->argv[0], &id) < 0)
 		return bookctl_usage(x, "%s wants a booking id, not '%s'",
 				     x->cmd, x->argv[0]);
-	margs_init(&a);
-	margs_int(&a, "id", id);
-	margs_str(&a, "to", target);
-	margs_str(&a, "reason", x->opt[OPT_reason]);
-	rc = margs_call(x, &a, "booking.transition", &r);
-	if (rc == 0 && !as_json(x, r))
-		out_booking(x, r);
-	return done(x, rc);
+	return booking_done(x,
+			    bookd_transition(x->c, (uint64_t)id, target,
+					     x->opt[OPT_reason], &b),
+			    &b);
 }
 
 int cmd_reschedule(struct ctx *x)
 {
-	const msgpack_object *r;
-	struct margs a;
+	struct bookd_booking b = {0};
 	int64_t start, end;
-	int rc;
+	const char *ref;
+	uint64_t id;
 
 	if (parse_span(x, 1, &start, &end) != 0)
 		return BOOKCTL_USAGE;
-	margs_init(&a);
-	booking_name(&a, x->argv[0]);
-	margs_int(&a, "start", start);
-	margs_int(&a, "end", end);
-	rc = margs_call(x, &a, "booking.reschedule", &r);
-	if (rc == 0 && !as_json(x, r))
-		out_booking(x, r);
-	return done(x, rc);
+	booking_name(x->argv[0], &id, &ref);
+	return booking_done(x, bookd_reschedule(x->c, id, ref, start, end, &b),
+			    &b);
 }
 
 /* ---- availability and holds --------------------------------------------- */
@@ -434,7 +351,7 @@ int cmd_reschedule(struct ctx *x)
 int cmd_day(struct ctx *x)
 {
 	const msgpack_object *r;
-	struct margs a;
+	bookd_args *a;
 	int64_t dur = 60, step = 0;
 	char hm[16], st[32];
 	int rc;
@@ -447,16 +364,17 @@ int cmd_day(struct ctx *x)
 	    (x->opt[OPT_interval] &&
 	     opt_uint(x, OPT_interval, "interval", &step)))
 		return BOOKCTL_USAGE;
-	margs_init(&a);
-	margs_str(&a, "resource", x->argv[0]);
-	margs_str(&a, "date", x->argv[1]);
-	margs_int(&a, "duration", dur);
+	if ((a = args_new()) == NULL)
+		return BOOKCTL_CONN;
+	bookd_args_str(a, "resource", x->argv[0]);
+	bookd_args_str(a, "date", x->argv[1]);
+	bookd_args_int(a, "duration", dur);
 	if (x->opt[OPT_interval])
-		margs_int(&a, "interval", step);
+		bookd_args_int(a, "interval", step);
 	if (x->tz)
-		margs_str(&a, "tz", tz_name(x->tz));
-	margs_str(&a, "session", x->opt[OPT_session]);
-	rc = margs_call(x, &a, "slots.view", &r);
+		bookd_args_str(a, "tz", tz_name(x->tz));
+	bookd_args_str(a, "session", x->opt[OPT_session]);
+	rc = args_call(x, a, "slots.view", &r);
 	if (rc != 0 || as_json(x, r))
 		return done(x, rc);
 	printf("%s  %s (%s)  %" PRId64 "-minute starts\n", x->argv[0],
@@ -480,35 +398,32 @@ int cmd_day(struct ctx *x)
 
 int cmd_check(struct ctx *x)
 {
-	const msgpack_object *r, *f;
-	struct margs a;
+	enum bookd_reason why;
 	int64_t start, end;
-	char why[32];
+	bool is_free;
 	int rc;
 
 	if (parse_span(x, 1, &start, &end) != 0)
 		return BOOKCTL_USAGE;
-	margs_init(&a);
-	margs_str(&a, "resource", x->argv[0]);
-	margs_int(&a, "start", start);
-	margs_int(&a, "end", end);
-	margs_str(&a, "session", x->opt[OPT_session]);
-	rc = margs_call(x, &a, "check", &r);
-	if (rc != 0 || as_json(x, r))
+	rc = bookd_check(x->c, x->argv[0], start, end, x->opt[OPT_session],
+			 &is_free, &why);
+	if (rc != 0 || as_json(x, bookd_result(x->c)))
 		return done(x, rc);
-	f = wire_get(r, "free");
-	if (f && f->type == MSGPACK_OBJECT_BOOLEAN && f->via.boolean)
+	if (is_free) {
 		printf("free\n");
-	else
+	} else {
+		char buf[32];
+		/* The engine's own word, also for a reason this bookctl does
+		 * not know. */
 		printf("not free: %s\n",
-		       out_str(wire_get(r, "reason"), why, sizeof why));
+		       out_str(wire_get(bookd_result(x->c), "reason"), buf,
+			       sizeof buf));
+	}
 	return BOOKCTL_OK;
 }
 
 int cmd_hold(struct ctx *x)
 {
-	const msgpack_object *r;
-	struct margs a;
 	struct timespec now;
 	int64_t start, end, exp = 0;
 	char from[64], to[16];
@@ -518,20 +433,18 @@ int cmd_hold(struct ctx *x)
 		return bookctl_usage(x, "hold needs --session");
 	if (parse_span(x, 1, &start, &end) != 0)
 		return BOOKCTL_USAGE;
-	margs_init(&a);
-	margs_str(&a, "resource", x->argv[0]);
-	margs_int(&a, "start", start);
-	margs_int(&a, "end", end);
-	margs_str(&a, "session", x->opt[OPT_session]);
-	rc = margs_call(x, &a, "hold", &r);
-	if (rc != 0 || as_json(x, r))
+	rc =
+	    bookd_hold(x->c, x->argv[0], start, end, x->opt[OPT_session], &exp);
+	if (rc != 0 || as_json(x, bookd_result(x->c)))
 		return done(x, rc);
-	wire_int(wire_get(r, "expires_at_ms"), &exp);
 	clock_gettime(CLOCK_REALTIME, &now);
 	when_format(start, x->tz, from, sizeof from);
 	when_format_hm(end, x->tz, to, sizeof to);
-	printf("held %s %s - %s for session %s, expires in %.1f s\n",
-	       x->argv[0], from, to, x->opt[OPT_session],
+	printf("held ");
+	out_text(x->argv[0]);
+	printf(" %s - %s for session ", from, to);
+	out_text(x->opt[OPT_session]);
+	printf(", expires in %.1f s\n",
 	       (double)(exp -
 			((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000)) /
 		   1000.0);
@@ -540,22 +453,15 @@ int cmd_hold(struct ctx *x)
 
 int cmd_release(struct ctx *x)
 {
-	const msgpack_object *r, *f;
-	struct margs a;
+	bool released;
 	int rc;
 
 	if (x->opt[OPT_session] == NULL)
 		return bookctl_usage(x, "release needs --session");
-	margs_init(&a);
-	margs_str(&a, "resource", x->argv[0]);
-	margs_str(&a, "session", x->opt[OPT_session]);
-	rc = margs_call(x, &a, "release", &r);
-	if (rc != 0 || as_json(x, r))
+	rc = bookd_release(x->c, x->argv[0], x->opt[OPT_session], &released);
+	if (rc != 0 || as_json(x, bookd_result(x->c)))
 		return done(x, rc);
-	f = wire_get(r, "released");
-	printf("%s\n", f && f->type == MSGPACK_OBJECT_BOOLEAN && f->via.boolean
-			   ? "released"
-			   : "no hold to release");
+	printf("%s\n", released ? "released" : "no hold to release");
 	return BOOKCTL_OK;
 }
 
@@ -564,7 +470,7 @@ int cmd_release(struct ctx *x)
 int cmd_stats(struct ctx *x)
 {
 	const msgpack_object *r;
-	int rc = bookd_call(x->c, "stats", NULL, 0, &r);
+	int rc = bookd_call_args(x->c, "stats", NULL, &r);
 
 	if (rc == 0 && !as_json(x, r))
 		out_map_lines(r);
@@ -585,19 +491,20 @@ int cmd_ping(struct ctx *x)
 int cmd_events(struct ctx *x)
 {
 	const msgpack_object *r, *ev, *next;
-	struct margs a;
+	bookd_args *a;
 	int64_t after = 0, limit = 0;
 	int rc;
 
 	if ((x->opt[OPT_after] && opt_uint(x, OPT_after, "after", &after)) ||
 	    (x->opt[OPT_limit] && opt_uint(x, OPT_limit, "limit", &limit)))
 		return BOOKCTL_USAGE;
-	margs_init(&a);
+	if ((a = args_new()) == NULL)
+		return BOOKCTL_CONN;
 	if (x->opt[OPT_after])
-		margs_int(&a, "after", after);
+		bookd_args_int(a, "after", after);
 	if (x->opt[OPT_limit])
-		margs_int(&a, "limit", limit);
-	rc = margs_call(x, &a, "events", &r);
+		bookd_args_int(a, "limit", limit);
+	rc = args_call(x, a, "events", &r);
 	if (rc != 0 || as_json(x, r))
 		return done(x, rc);
 	ev = wire_get(r, "events");
@@ -635,8 +542,12 @@ static void on_signal(int sig)
 static void print_push(struct ctx *x, const struct bookd_push *p)
 {
 	if (!x->json) {
-		printf("%s %s %s version %" PRIu64 "\n", p->topic, p->resource,
-		       p->date, p->version);
+		out_text(p->topic);
+		putchar(' ');
+		out_text(p->resource);
+		putchar(' ');
+		out_text(p->date);
+		printf(" version %" PRIu64 "\n", p->version);
 		return;
 	}
 	printf("{\"push\":");

@@ -3,7 +3,10 @@
  * key/value lines), JSON for scripts, and error reports on stderr.
  *
  * Results come from the engine, so every field is looked up and type-checked
- * here; a missing or odd field prints as empty, never crashes.
+ * here; a missing or odd field prints as empty, never crashes.  Every string
+ * a person sees goes through text.h's escaping (out_str, out_text): stored
+ * strings may hold terminal control sequences or invalid UTF-8, and must not
+ * act on the terminal.  JSON output is always valid JSON (json.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 
 #include "bookctl.h"
 #include "json.h"
+#include "text.h"
 #include "when.h"
 #include "wire.h"
 
@@ -22,24 +26,24 @@ void out_json(const msgpack_object *o)
 
 const char *out_str(const msgpack_object *o, char *buf, size_t len)
 {
-	size_t n;
-
 	if (o == NULL || o->type != MSGPACK_OBJECT_STR || len == 0) {
 		if (len)
 			buf[0] = 0;
 		return buf;
 	}
-	n = o->via.str.size < len - 1 ? o->via.str.size : len - 1;
-	memcpy(buf, o->via.str.ptr, n);
-	buf[n] = 0;
-	return buf;
+	return text_escape(o->via.str.ptr, o->via.str.size, buf, len);
+}
+
+void out_text(const char *s)
+{
+	text_print(stdout, s, strlen(s));
 }
 
 /* A value for a person: strings bare, everything else as JSON. */
 static void print_plain(const msgpack_object *v)
 {
 	if (v->type == MSGPACK_OBJECT_STR)
-		fwrite(v->via.str.ptr, 1, v->via.str.size, stdout);
+		text_print(stdout, v->via.str.ptr, v->via.str.size);
 	else
 		json_print(stdout, v);
 }
@@ -109,10 +113,21 @@ void out_resource_table(struct ctx *x, const msgpack_object *list)
 static void print_items(const struct bookd_booking *b)
 {
 	for (size_t i = 0; i < b->nitems; i++) {
-		printf("%s%s", i ? ", " : "", b->items[i].resource);
+		printf("%s", i ? ", " : "");
+		out_text(b->items[i].resource);
 		if (b->items[i].quantity > 1)
 			printf(" x%" PRIu32, b->items[i].quantity);
 	}
+}
+
+/* "  notes      <text>" when there is text. */
+static void out_field(const char *label, const char *v)
+{
+	if (v[0] == 0)
+		return;
+	printf("  %-10s ", label);
+	out_text(v);
+	putchar('\n');
 }
 
 int out_booking(struct ctx *x, const msgpack_object *o)
@@ -127,30 +142,46 @@ int out_booking(struct ctx *x, const msgpack_object *o)
 	when_format(b.start, x->tz, from, sizeof from);
 	when_format(b.end, x->tz, to, sizeof to);
 	when_format_duration(b.end - b.start, dur, sizeof dur);
-	printf("booking %" PRIu64 "  %s\n", b.id, b.status);
-	if (b.ref[0])
-		printf("  ref        %s\n", b.ref);
-	printf("  when       %s - %s (%s)\n", from, to, dur);
+	printf("booking %" PRIu64 "  ", b.id);
+	out_text(b.status);
+	if (b.ref[0]) {
+		printf("\n  ref        ");
+		out_text(b.ref);
+	}
+	printf("\n  when       %s - %s (%s)\n", from, to, dur);
 	printf("  resources  ");
 	print_items(&b);
-	printf("\n  booker     %s <%s>%s%s\n", b.name, b.email,
-	       b.phone[0] ? ", " : "", b.phone);
-	if (b.notes[0])
-		printf("  notes      %s\n", b.notes);
-	if (b.event_type[0])
-		printf("  event      %s\n", b.event_type);
-	if (b.note[0])
-		printf("  note       %s\n", b.note);
+	printf("\n  booker     ");
+	out_text(b.name);
+	printf(" <");
+	out_text(b.email);
+	printf(">");
+	if (b.phone[0]) {
+		printf(", ");
+		out_text(b.phone);
+	}
+	putchar('\n');
+	out_field("notes", b.notes);
+	out_field("event", b.event_type);
+	out_field("note", b.note);
 	for (size_t i = 0; i < b.nhistory; i++) {
 		const struct bookd_history *h = &b.history[i];
 
 		when_format(h->at_ms / 1000, x->tz, at, sizeof at);
-		printf("  %-10s %s  %s%s%s", i ? "" : "history", at, h->from,
-		       h->from[0] ? " -> " : "", h->to);
-		if (h->by[0])
-			printf("  by %s", h->by);
-		if (h->reason[0])
-			printf(": %s", h->reason);
+		printf("  %-10s %s  ", i ? "" : "history", at);
+		if (h->from[0]) {
+			out_text(h->from);
+			printf(" -> ");
+		}
+		out_text(h->to);
+		if (h->by[0]) {
+			printf("  by ");
+			out_text(h->by);
+		}
+		if (h->reason[0]) {
+			printf(": ");
+			out_text(h->reason);
+		}
 		putchar('\n');
 	}
 	bookd_booking_free(&b);
@@ -168,7 +199,7 @@ void out_booking_table(struct ctx *x, const msgpack_object *list)
 	       "LENGTH", "RESOURCES", "BOOKER");
 	for (uint32_t i = 0; i < list->via.array.size; i++) {
 		struct bookd_booking b;
-		char start[64], dur[32];
+		char start[64], dur[32], st[64];
 
 		if (bookd_booking_from_object(&list->via.array.ptr[i], &b) <
 		    0) {
@@ -177,10 +208,15 @@ void out_booking_table(struct ctx *x, const msgpack_object *list)
 		}
 		when_format(b.start, x->tz, start, sizeof start);
 		when_format_duration(b.end - b.start, dur, sizeof dur);
-		printf("%8" PRIu64 "  %-10s %-22s %7s  ", b.id, b.status, start,
-		       dur);
+		printf("%8" PRIu64 "  %-10s %-22s %7s  ", b.id,
+		       text_escape(b.status, strlen(b.status), st, sizeof st),
+		       start, dur);
 		print_items(&b);
-		printf("  %s <%s>\n", b.name, b.email);
+		printf("  ");
+		out_text(b.name);
+		printf(" <");
+		out_text(b.email);
+		printf(">\n");
 		bookd_booking_free(&b);
 	}
 }
@@ -188,14 +224,15 @@ void out_booking_table(struct ctx *x, const msgpack_object *list)
 int bookctl_fail(struct ctx *x, int rc)
 {
 	const msgpack_object *e = bookd_errobj(x->c);
+	const char *msg = bookd_errmsg(x->c);
 
+	/* The message may quote what a caller stored: escaped too. */
+	fprintf(stderr, "bookctl: %s: ", bookd_err_name(rc));
+	text_print(stderr, msg, strlen(msg));
 	if (bookd_broken(x->c) || e == NULL) {
-		fprintf(stderr, "bookctl: %s: %s\n", bookd_err_name(rc),
-			bookd_errmsg(x->c));
+		fputc('\n', stderr);
 		return bookd_broken(x->c) ? BOOKCTL_CONN : BOOKCTL_REFUSED;
 	}
-	fprintf(stderr, "bookctl: %s: %s", bookd_err_name(rc),
-		bookd_errmsg(x->c));
 	/* Details beyond code and message: the field at fault, the
 	 * conflicting bookings, ... */
 	if (e->type == MSGPACK_OBJECT_MAP) {
@@ -207,14 +244,14 @@ int bookctl_fail(struct ctx *x, int rc)
 				continue;
 			fputs(first ? " (" : ", ", stderr);
 			first = false;
-			if (kv->key.type == MSGPACK_OBJECT_STR)
-				fprintf(stderr,
-					"%.*s: ", (int)kv->key.via.str.size,
-					kv->key.via.str.ptr);
+			if (kv->key.type == MSGPACK_OBJECT_STR) {
+				text_print(stderr, kv->key.via.str.ptr,
+					   kv->key.via.str.size);
+				fputs(": ", stderr);
+			}
 			if (kv->val.type == MSGPACK_OBJECT_STR)
-				fprintf(stderr, "%.*s",
-					(int)kv->val.via.str.size,
-					kv->val.via.str.ptr);
+				text_print(stderr, kv->val.via.str.ptr,
+					   kv->val.via.str.size);
 			else
 				json_print(stderr, &kv->val);
 		}

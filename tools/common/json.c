@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "text.h"
 
 struct jp {
 	const char *s; /* the text */
@@ -383,10 +384,21 @@ int json_to_msgpack(const char *text, msgpack_sbuffer *sb, char *err,
 
 void json_print_str(FILE *f, const char *s, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)s;
+
 	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		size_t len = utf8_next(u + i, n - i, &cp);
+
+		if (len == 0) {
+			/* Not UTF-8: the replacement character keeps the
+			 * output valid JSON. */
+			fputs("\\ufffd", f);
+			i++;
+			continue;
+		}
+		switch (cp) {
 		case '"':
 			fputs("\\\"", f);
 			break;
@@ -403,11 +415,13 @@ void json_print_str(FILE *f, const char *s, size_t n)
 			fputs("\\t", f);
 			break;
 		default:
-			if (c < 0x20 || c == 0x7f)
-				fprintf(f, "\\u%04x", c);
+			/* Controls, C1 included, never reach a terminal. */
+			if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+				fprintf(f, "\\u%04x", (unsigned)cp);
 			else
-				fputc(c, f);
+				fwrite(u + i, 1, len, f);
 		}
+		i += len;
 	}
 	fputc('"', f);
 }

@@ -12,8 +12,10 @@
  * are packed as map32/array32 with their counts patched at the end, which
  * is valid MessagePack.
  *
- * The printer writes compact JSON on one line.  Strings are escaped per
- * JSON; binary values become base64 strings; extension values become null;
+ * The printer writes compact JSON on one line, always valid JSON whatever
+ * the bytes: strings are escaped per JSON, control characters (C1 too) as
+ * \u00XX, and a byte that is not UTF-8 becomes U+FFFD (\ufffd); binary
+ * values become base64 strings; extension values become null;
  * map keys that are not strings are printed as JSON and quoted.
  *
  * How it fails: json_to_msgpack() returns 0, or -1 with a message that

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "num.h"
 #include "rlog.h"
 
 static void usage(FILE *f)
@@ -40,18 +41,11 @@ static void usage(FILE *f)
 
 static int parse_lsn(const char *opt, const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-') {
-		fprintf(stderr, "bookd-replay: %s: expected an LSN, got '%s'\n",
-			opt, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	if (num_parse_u64(s, 0, UINT64_MAX, out) == 0)
+		return 0;
+	fprintf(stderr, "bookd-replay: %s: expected an LSN, got '%s'\n", opt,
+		s);
+	return -1;
 }
 
 int main(int argc, char **argv)

@@ -91,9 +91,16 @@ def pack(message: dict[str, Any]) -> bytes:
 
 
 def unpack(body: bytes) -> dict[str, Any]:
-    """Decode one message body; :class:`ProtocolError` unless it is a map."""
+    """Decode one message body; :class:`ProtocolError` unless it is a map.
+
+    Strings that are not valid UTF-8 (a caller may have stored such bytes
+    in a name or a note) are decoded with ``errors="replace"``: each bad
+    byte becomes U+FFFD.  The reply stays usable and every string in it can
+    be printed, encoded and sent back; the exact bytes are not kept.
+    """
     try:
-        msg = msgpack.unpackb(body, raw=False, strict_map_key=False)
+        msg = msgpack.unpackb(body, raw=False, strict_map_key=False,
+                              unicode_errors="replace")
     except (ValueError, msgpack.UnpackException) as e:
         raise ProtocolError(f"undecodable message: {e}") from None
     if not isinstance(msg, dict):

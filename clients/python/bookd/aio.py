@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import uuid
 from typing import Any, Awaitable, Callable, Optional
 
-from . import _wire
+from . import _stream, _wire
 from ._api import Day, Instant, Minutes, Operations, _args, _view_dates
+from ._hold import HoldState
 from .client import DEFAULT_TIMEOUT, PUSH_QUEUE_MAX, default_socket_path
 from .errors import (
     ConnectionClosed,
@@ -31,7 +31,6 @@ from .errors import (
     Error,
     ProtocolError,
     Timeout,
-    from_wire,
 )
 from .types import DaySlots, HoldSpan, Push, ViewSlot
 from .view import day_view
@@ -124,7 +123,7 @@ class AsyncSubscription:
         await self.close()
 
 
-class AsyncHold:
+class AsyncHold(HoldState):
     """The asyncio form of :class:`bookd.Hold`.
 
     ``async with client.hold_span(resource, start, end) as h:`` takes the
@@ -135,15 +134,7 @@ class AsyncHold:
     def __init__(self, client: "AsyncClient", resource: str, start: Instant,
                  end: Instant, session: Optional[str] = None,
                  renew_every: Optional[float] = None) -> None:
-        self.client = client
-        self.resource = resource
-        self.start = start
-        self.end = end
-        self.session = session or uuid.uuid4().hex
-        self.renew_every = renew_every
-        self.expires_at_ms: Optional[int] = None
-        self.renewals = 0
-        self.error: Optional[Error] = None
+        super().__init__(client, resource, start, end, session, renew_every)
         self._task: Optional["asyncio.Task[None]"] = None
         self._released = False
 
@@ -155,13 +146,8 @@ class AsyncHold:
 
     async def acquire(self) -> "AsyncHold":
         """Take the hold and start renewing it."""
-        grant = await self.client.hold(self.resource, self.start, self.end,
-                                       self.session)
-        self.expires_at_ms = grant.expires_at_ms
-        if self.renew_every is None:
-            server = self.client.server
-            ttl = server.hold_ttl_ms if server else None
-            self.renew_every = (ttl or 10000) / 2000.0
+        self._granted(await self.client.hold(self.resource, self.start,
+                                             self.end, self.session))
         self._task = asyncio.get_running_loop().create_task(self._renew())
         return self
 
@@ -173,8 +159,7 @@ class AsyncHold:
         except Error as e:
             self.error = e
             raise
-        self.expires_at_ms = grant.expires_at_ms
-        self.renewals += 1
+        self._renewed(grant)
 
     async def _renew(self) -> None:
         assert self.renew_every is not None
@@ -185,11 +170,6 @@ class AsyncHold:
             except Error as e:
                 log.warning("bookd: hold on %s lost: %s", self.resource, e)
                 return
-
-    def raise_if_lost(self) -> None:
-        """Raise the renewal error, if renewing failed."""
-        if self.error is not None:
-            raise self.error
 
     async def release(self) -> bool:
         """Stop renewing and release; returns whether the engine had it."""
@@ -231,7 +211,6 @@ class AsyncClient(Operations):
         self._hooks: dict[int, Callable[[Any], None]] = {}
         self._subs: dict[int, AsyncSubscription] = {}
         self._closed_by: Optional[Error] = None
-        self._close_reason: Optional[str] = None
         self._drain_lock = asyncio.Lock()
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
@@ -272,58 +251,39 @@ class AsyncClient(Operations):
             s._end()
 
     async def _read_loop(self) -> None:
-        frames = _wire.FrameReader()
+        incoming = _stream.Incoming(self._on_push, self._on_reply)
         err: Error = ConnectionClosed("connection closed by the client")
         try:
             while True:
                 data = await self._reader.read(1 << 16)
                 if not data:
                     break
-                frames.feed(data)
-                for msg in frames.frames():
-                    self._dispatch(msg)
-            err = ConnectionClosed("connection closed by the engine" +
-                                   (f": {self._close_reason}"
-                                    if self._close_reason else ""))
-        except ProtocolError as e:
-            err = e
-        except OSError as e:
-            err = ConnectionClosed(f"connection lost: {e}")
+                incoming.feed(data)
+            err = incoming.end_error(None)
         except Exception as e:
-            # As in the sync client: a message that breaks a converter or
-            # hook makes the connection unusable.
-            err = ProtocolError(f"unusable message from the engine: {e!r}")
+            err = incoming.end_error(e)
         finally:
             if isinstance(err, ProtocolError):
                 self._writer.close()
             self._fail(err)
 
-    def _dispatch(self, msg: dict[str, Any]) -> None:
-        if "push" in msg:
-            push = Push.from_wire(msg)
-            sub = self._subs.get(push.sub)
-            if sub is not None:
-                sub._deliver(push)
-            return
-        msg_id = msg.get("id")
-        if not isinstance(msg_id, int):
-            # As in the sync client: an id-less error explains why the
-            # engine is about to close the connection.
-            if msg.get("ok") is False:
-                self._close_reason = str(from_wire(msg.get("error")))
-                return
-            raise ProtocolError(f"message without id or push: {msg!r}")
+    def _on_push(self, push: Push) -> None:
+        sub = self._subs.get(push.sub)
+        if sub is not None:
+            sub._deliver(push)
+
+    def _on_reply(self, msg_id: int, result: Any,
+                  error: Optional[Error]) -> None:
         fut = self._pending.pop(msg_id, None)
         hook = self._hooks.pop(msg_id, None)
         if fut is None or fut.done():
             return
-        if msg.get("ok") is True:
-            result = msg.get("result")
-            if hook is not None:
-                hook(result)
-            fut.set_result(result)
-        else:
-            fut.set_exception(from_wire(msg.get("error")))
+        if error is not None:
+            fut.set_exception(error)
+            return
+        if hook is not None:
+            hook(result)
+        fut.set_result(result)
 
     def _send(self, op: str, args: dict[str, Any],
               hook: Optional[Callable[[Any], None]] = None

@@ -26,18 +26,17 @@ import os
 import queue
 import socket
 import threading
-import uuid
 from typing import Any, Callable, Iterator, Optional
 
-from . import _wire
+from . import _stream, _wire
 from ._api import Day, Instant, Minutes, Operations, _args, _view_dates
+from ._hold import HoldState
 from .errors import (
     ConnectionClosed,
     ConnectionFailed,
     Error,
     ProtocolError,
     Timeout,
-    from_wire,
 )
 from .types import DaySlots, HoldSpan, Push, ViewSlot
 from .view import day_view
@@ -158,7 +157,7 @@ class Subscription:
         self.close()
 
 
-class Hold:
+class Hold(HoldState):
     """A hold kept alive in the background while a user decides.
 
     ``with client.hold_span(resource, start, end) as h:`` takes the hold
@@ -174,15 +173,7 @@ class Hold:
     def __init__(self, client: "Client", resource: str, start: Instant,
                  end: Instant, session: Optional[str] = None,
                  renew_every: Optional[float] = None) -> None:
-        self.client = client
-        self.resource = resource
-        self.start = start
-        self.end = end
-        self.session = session or uuid.uuid4().hex
-        self.renew_every = renew_every
-        self.expires_at_ms: Optional[int] = None
-        self.renewals = 0
-        self.error: Optional[Error] = None
+        super().__init__(client, resource, start, end, session, renew_every)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -194,13 +185,8 @@ class Hold:
 
     def acquire(self) -> "Hold":
         """Take the hold and start renewing it."""
-        grant = self.client.hold(self.resource, self.start, self.end,
-                                 self.session)
-        self.expires_at_ms = grant.expires_at_ms
-        if self.renew_every is None:
-            server = self.client.server
-            ttl = server.hold_ttl_ms if server else None
-            self.renew_every = (ttl or 10000) / 2000.0
+        self._granted(self.client.hold(self.resource, self.start, self.end,
+                                       self.session))
         self._thread = threading.Thread(target=self._renew, daemon=True,
                                         name=f"bookd-hold-{self.resource}")
         self._thread.start()
@@ -217,8 +203,7 @@ class Hold:
         except Error as e:
             self.error = e
             raise
-        self.expires_at_ms = grant.expires_at_ms
-        self.renewals += 1
+        self._renewed(grant)
 
     def _renew(self) -> None:
         assert self.renew_every is not None
@@ -228,11 +213,6 @@ class Hold:
             except Error as e:
                 log.warning("bookd: hold on %s lost: %s", self.resource, e)
                 return
-
-    def raise_if_lost(self) -> None:
-        """Raise the renewal error, if renewing failed."""
-        if self.error is not None:
-            raise self.error
 
     def release(self) -> bool:
         """Stop renewing and release; returns whether the engine had it."""
@@ -283,7 +263,6 @@ class Client(Operations):
         self._pending: dict[int, _Pending] = {}
         self._subs: dict[int, Subscription] = {}
         self._closed_by: Optional[Error] = None
-        self._close_reason: Optional[str] = None
         self._reader = threading.Thread(target=self._read_loop, daemon=True,
                                         name="bookd-reader")
         self._reader.start()
@@ -328,27 +307,17 @@ class Client(Operations):
             s._end()
 
     def _read_loop(self) -> None:
-        reader = _wire.FrameReader()
+        incoming = _stream.Incoming(self._on_push, self._on_reply)
         err: Error = ConnectionClosed("connection closed")
         try:
             while True:
                 data = self._sock.recv(1 << 16)
                 if not data:
                     break
-                reader.feed(data)
-                for msg in reader.frames():
-                    self._dispatch(msg)
-            err = ConnectionClosed("connection closed by the engine" +
-                                   (f": {self._close_reason}"
-                                    if self._close_reason else ""))
-        except ProtocolError as e:
-            err = e
-        except OSError as e:
-            err = ConnectionClosed(f"connection lost: {e}")
+                incoming.feed(data)
+            err = incoming.end_error(None)
         except Exception as e:
-            # A reply that breaks a converter or hook is the engine's
-            # fault as far as this connection is concerned.
-            err = ProtocolError(f"unusable message from the engine: {e!r}")
+            err = incoming.end_error(e)
         finally:
             if not isinstance(err, ConnectionClosed):
                 try:
@@ -357,35 +326,26 @@ class Client(Operations):
                     pass
             self._fail(err)
 
-    def _dispatch(self, msg: dict[str, Any]) -> None:
-        """Route one message from the engine (reader thread)."""
-        if "push" in msg:
-            push = Push.from_wire(msg)
-            with self._lock:
-                sub = self._subs.get(push.sub)
-            if sub is not None:
-                sub._deliver(push)
-            return
-        msg_id = msg.get("id")
-        if not isinstance(msg_id, int):
-            # An error without an id is about the connection itself (a
-            # frame the engine could not take, a shutdown): keep it as the
-            # reason the connection ends.
-            if msg.get("ok") is False:
-                self._close_reason = str(from_wire(msg.get("error")))
-                return
-            raise ProtocolError(f"message without id or push: {msg!r}")
+    def _on_push(self, push: Push) -> None:
+        """Route a push to its subscription (reader thread)."""
+        with self._lock:
+            sub = self._subs.get(push.sub)
+        if sub is not None:
+            sub._deliver(push)
+
+    def _on_reply(self, msg_id: int, result: Any,
+                  error: Optional[Error]) -> None:
+        """Hand a reply to its waiter (reader thread)."""
         with self._lock:
             pending = self._pending.pop(msg_id, None)
         if pending is None:
             return  # Its waiter timed out; the reply is no longer wanted.
-        if msg.get("ok") is True:
-            result = msg.get("result")
-            if pending.on_result is not None:
-                pending.on_result(result)
-            pending.future.set_result(result)
-        else:
-            pending.future.set_exception(from_wire(msg.get("error")))
+        if error is not None:
+            pending.future.set_exception(error)
+            return
+        if pending.on_result is not None:
+            pending.on_result(result)
+        pending.future.set_result(result)
 
     # Requests
 

@@ -174,3 +174,53 @@ def test_async_client_timeout_and_late_reply():
             await client.ping()
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def _booking_with_bad_bytes(req: dict) -> bytes:
+    """A reply whose strings hold bytes that are not UTF-8, packed by hand
+    (msgpack would refuse to pack them as str from Python)."""
+    import msgpack
+
+    name = b"Ada \xff\xfe L"
+    body = msgpack.packb({"id": req["id"], "ok": True, "result": {
+        "id": 1, "status": "confirmed", "booker": {"name": "NAME"},
+        "note": "NOTE"}}, use_bin_type=True)
+    body = body.replace(b"\xa4NAME", bytes([0xa0 | len(name)]) + name)
+    body = body.replace(b"\xa4NOTE", b"\xa3\xc3\x28x")
+    return len(body).to_bytes(4, "big") + body
+
+
+def _bad_bytes_script(eng: FakeEngine, req: dict) -> None:
+    if req["op"] == "booking.get":
+        eng.send_raw(_booking_with_bad_bytes(req))
+    else:
+        eng.send(ok(req, "pong"))
+
+
+def test_invalid_utf8_in_a_reply_is_replaced_not_fatal():
+    eng = FakeEngine(_bad_bytes_script)
+    client = bookd.Client(eng.client_sock, timeout=WAIT)
+    try:
+        b = client.call("booking.get", id=1)
+        assert b["booker"]["name"] == "Ada \ufffd\ufffd L"
+        assert b["note"] == "\ufffd(x"
+        assert client.ping() == "pong"  # the connection lives on
+        assert not client.closed
+    finally:
+        client.close()
+
+
+def test_invalid_utf8_in_a_reply_asyncio():
+    async def main() -> None:
+        eng = FakeEngine(_bad_bytes_script)
+        reader, writer = await asyncio.open_unix_connection(
+            sock=eng.client_sock)
+        client = bookd.aio.AsyncClient(reader, writer, timeout=WAIT)
+        try:
+            b = await client.call("booking.get", id=1)
+            assert b["booker"]["name"] == "Ada \ufffd\ufffd L"
+            assert await client.ping() == "pong"
+        finally:
+            await client.close()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
