@@ -193,8 +193,11 @@ void commit_init(struct commit *k, struct loop *loop, struct wal *wal,
 uint64_t commit_append(struct commit *k, uint16_t type, const void *payload,
 		       uint32_t len, int64_t at_ms)
 {
-	k->gathered++;
-	return wal_append(k->wal, type, payload, len, at_ms);
+	uint64_t lsn = wal_append(k->wal, type, payload, len, at_ms);
+
+	if (lsn)
+		k->gathered++;
+	return lsn;
 }
 
 bool commit_settled(const struct commit *k)

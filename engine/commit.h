@@ -67,7 +67,8 @@ struct commit {
 void commit_init(struct commit *k, struct loop *loop, struct wal *wal,
 		 enum sync_mode sync, const struct commit_hooks *hooks,
 		 struct stats *stats);
-/* Queue a record for the next group; its LSN. */
+/* Queue a record for the next group; its LSN, or 0 when it is longer than
+ * the log takes (nothing was appended). */
 uint64_t commit_append(struct commit *k, uint16_t type, const void *payload,
 		       uint32_t len, int64_t at_ms);
 /* End of a loop turn: seal and start a group when one is due. */

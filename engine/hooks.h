@@ -4,9 +4,12 @@
  *
  * What it owns
  * ------------
- * The registered hooks (state.webhooks, at most HOOK_MAX), their WAL record
- * type WAL_HOOK and their place in the snapshot, and the admin operations
- * hook.put, hook.get, hook.list and hook.delete.  The engine never calls a
+ * The registered hooks (state.webhooks, at most HOOK_MAX) and their record
+ * format WAL_HOOK: its checks, its one encoder (hooks_encode, which writes
+ * the WAL record, the snapshot record and, masked, the replies) and its
+ * apply function (hooks_apply, called by state_apply for the live path and
+ * recovery alike).  The admin operations hook.put, hook.get, hook.list and
+ * hook.delete are handlers in engine/ops_hooks.c.  The engine never calls a
  * hook itself: it never touches the network.  bookd-notify reads the
  * registry with hook.list {secrets: true} and delivers.
  *
@@ -28,9 +31,10 @@
  *
  * How it fails
  * ------------
- * Handlers reply BAD_REQUEST naming the field, NOT_FOUND, or LIMIT when
- * HOOK_MAX hooks exist.  hooks_apply() returns -1 for a record it cannot
- * take (recovery treats that as corruption).
+ * hooks_record() refuses an input with BAD_REQUEST naming the field, or
+ * LIMIT when HOOK_MAX hooks exist; hooks_delete_record() with NOT_FOUND.
+ * hooks_apply() returns -1 for a record it cannot take (recovery treats
+ * that as corruption).
  */
 #ifndef BOOKD_HOOKS_H
 #define BOOKD_HOOKS_H
@@ -40,7 +44,10 @@
 
 #include <msgpack.h>
 
-#define WAL_HOOK	   4 /* enum wal_type: full hook, or its deletion */
+#include "errors.h"
+#include "wal.h"
+#include "wire.h"
+
 #define HOOK_MAX	   64
 #define HOOK_URL_MAX	   2048
 #define HOOK_SECRET_MAX	   96
@@ -62,19 +69,48 @@ struct hook_set {
 };
 
 struct state;
-struct req;
 
-/* Apply one WAL_HOOK record. */
+/* The typed input of hook.put: the new full state of a hook. */
+struct hook_in {
+	const char *id;	    /* a slug */
+	const char *url;    /* NUL-terminated */
+	uint32_t events;    /* as struct hook; 0 is refused */
+	const char *secret; /* "whsec_" + base64 */
+	bool active;
+	int64_t created_ms, updated_ms;
+};
+
+/* How an encoded hook shows its secret: records and hook.list {secrets}
+ * carry it, every other reply a masked form. */
+enum hook_show { HOOK_MASKED, HOOK_SECRET };
+
+/* The event set of an array of feed type names or "*"; 0 when the array is
+ * empty, not an array, or names an unknown type (then *bad, when given,
+ * names the element: "events[i]"). */
+uint32_t hooks_parse_events(const msgpack_object *a, char *bad, size_t badlen);
+
+uint32_t hooks_count(const struct state *st);
+const struct hook *hooks_at(const struct state *st, uint32_t i);
+const struct hook *hooks_find(const struct state *st, const char *id);
+/* The input that reproduces a stored hook. */
+void hooks_in(const struct hook *h, struct hook_in *in);
+
+/* The one encoder of the hook record. */
+void hooks_encode(msgpack_packer *pk, const struct hook_in *in,
+		  enum hook_show how);
+/* Check an input against the state and encode its WAL record into *rec
+ * (which the caller frees).  Returns 0, or a BOOKD_E_* code with *e
+ * filled (the field named as on the wire). */
+int hooks_record(const struct state *st, const struct hook_in *in,
+		 struct wbuf *rec, struct proto_error *e);
+/* The record that deletes hook id; NOT_FOUND when there is none. */
+int hooks_delete_record(const struct state *st, const char *id,
+			struct wbuf *rec, struct proto_error *e);
+
+/* Apply one WAL_HOOK record (from state_apply). */
 int hooks_apply(struct state *st, const msgpack_object *m);
 void hooks_free(struct state *st);
-uint32_t hooks_count(const struct state *st);
 /* Pack hook i as its record (snapshot). */
 void hooks_pack_rec(msgpack_packer *pk, const struct state *st, uint32_t i);
-
-/* Handlers bound by the op table (engine/ops.c). */
-int h_hook_put(struct req *r);
-int h_hook_get(struct req *r);
-int h_hook_list(struct req *r);
-int h_hook_delete(struct req *r);
 
 #endif

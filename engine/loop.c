@@ -2,33 +2,31 @@
  * loop.c - the event loop and connections; see loop.h.
  */
 #include <errno.h>
-#include <grp.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "log.h"
-#include "loop.h"
-#include "ops.h"
 
-#define RECV_CHUNK   65536
-#define OUT_PAUSE    (8u << 20)	 /* stop reading a client past this */
-#define PUSH_CUTOFF  (16u << 20) /* cut a subscriber off past this */
-#define RING_ENTRIES 4096
-#define TICK_MS	     1000 /* the timer's period when nothing is due */
-#define STOP_MS	     5000 /* bound on settling after a stop signal */
-#define DRAIN_MS     2000 /* bound on waiting for connections' I/O */
+#define RING_ENTRIES	  4096
+#define FD_SLACK	  64	/* descriptors besides connections */
+#define ACCEPT_BACKOFF_MS 100	/* accept paused after EMFILE and the like */
+#define LOG_EVERY_MS	  10000 /* lines a client can provoke, at most */
+#define TICK_MS		  1000	/* the timer's period when nothing is due */
+#define STOP_MS		  5000	/* bound on settling after a stop signal */
+#define DRAIN_MS	  2000	/* bound on waiting for connections' I/O */
 
-static void conn_close(struct loop *l, struct conn *c);
-static void conn_flush(struct loop *l, struct conn *c);
+static void unlink_ours(struct loop *l);
+static void arm_accept(struct loop *l);
 
 struct io_uring_sqe *loop_sqe(struct loop *l)
 {
@@ -49,328 +47,6 @@ struct io_uring_sqe *loop_sqe(struct loop *l)
 void loop_want_background(struct loop *l)
 {
 	l->background_due = true;
-}
-
-/* ---- replies ---------------------------------------------------------- */
-
-void loop_reply(struct loop *l, struct conn *c, const void *frame, size_t len,
-		uint64_t need_lsn)
-{
-	if (c->nparks == 0 && need_lsn <= l->durable_lsn) {
-		wbuf_append(&c->out, frame, len);
-		return;
-	}
-	wbuf_append(&c->parked, frame, len);
-	if (c->nparks == c->capparks) {
-		size_t cap = c->capparks ? c->capparks * 2 : 16;
-		struct park *p = reallocarray(c->parks, cap, sizeof(*p));
-		if (p == NULL)
-			abort();
-		c->parks = p;
-		c->capparks = cap;
-	}
-	c->parks[c->nparks++] = (struct park){c->parked.len, need_lsn};
-	if (!c->on_parked) {
-		c->on_parked = true;
-		c->pnext = l->parked_conns;
-		l->parked_conns = c;
-	}
-}
-
-void loop_durable(struct loop *l, uint64_t durable)
-{
-	struct conn **pp = &l->parked_conns;
-
-	l->durable_lsn = durable;
-	while (*pp) {
-		struct conn *c = *pp;
-		size_t k = 0;
-		while (k < c->nparks && c->parks[k].lsn <= durable)
-			k++;
-		if (k > 0) {
-			size_t bytes = c->parks[k - 1].end;
-			wbuf_append(&c->out, c->parked.data, bytes);
-			wbuf_consume(&c->parked, bytes);
-			memmove(c->parks, c->parks + k,
-				(c->nparks - k) * sizeof(*c->parks));
-			c->nparks -= k;
-			for (size_t i = 0; i < c->nparks; i++)
-				c->parks[i].end -= bytes;
-			conn_flush(l, c);
-		}
-		if (c->nparks == 0) {
-			c->on_parked = false;
-			*pp = c->pnext;
-		} else {
-			pp = &c->pnext;
-		}
-	}
-}
-
-static size_t conn_backlog(const struct conn *c)
-{
-	return c->out.len + c->sending.len + c->parked.len;
-}
-
-bool loop_push(struct loop *l, struct conn *c, const void *frame, size_t len)
-{
-	if (c->closing || c->cut)
-		return false;
-	if (conn_backlog(c) > PUSH_CUTOFF) {
-		/* Closing here would free subscriptions the caller may be
-		 * walking; the loop closes cut connections at the end of the
-		 * turn. */
-		log_msg("connection %" PRIu64 " cut off: %zu bytes of pushes "
-			"unread",
-			c->cid, conn_backlog(c));
-		l->stats->cut_off++;
-		c->cut = true;
-		return false;
-	}
-	/* Pushes are not replies: they never wait behind parked replies. */
-	wbuf_append(&c->out, frame, len);
-	conn_flush(l, c);
-	return true;
-}
-
-/*
- * An error frame the loop sends on its own (a connection refused, a frame
- * too large): {id: nil, ok: false, error: {code, message}}, the shape of
- * every error reply (proto/PROTOCOL.md section 2).
- */
-static void pack_refusal(struct wbuf *b, const char *code, const char *message)
-{
-	msgpack_packer pk;
-	size_t off = wire_frame_begin(b);
-
-	wbuf_packer_init(&pk, b);
-	msgpack_pack_map(&pk, 3);
-	wire_pk_str(&pk, "id");
-	msgpack_pack_nil(&pk);
-	wire_pk_kbool(&pk, "ok", false);
-	wire_pk_str(&pk, "error");
-	msgpack_pack_map(&pk, 2);
-	wire_pk_kstr(&pk, "code", code);
-	wire_pk_kstr(&pk, "message", message);
-	wire_frame_end(b, off);
-}
-
-/* ---- connections ------------------------------------------------------ */
-
-static void arm_recv(struct loop *l, struct conn *c)
-{
-	struct io_uring_sqe *sqe;
-
-	if (c->reading || c->closing || c->paused)
-		return;
-	wbuf_reserve(&c->in, RECV_CHUNK);
-	sqe = loop_sqe(l);
-	io_uring_prep_recv(sqe, c->fd, c->in.data + c->in.len,
-			   c->in.cap - c->in.len, 0);
-	io_uring_sqe_set_data(sqe, &c->rd);
-	c->reading = true;
-	c->inflight++;
-}
-
-static void conn_flush(struct loop *l, struct conn *c)
-{
-	struct io_uring_sqe *sqe;
-	struct wbuf tmp;
-
-	if (c->writing || c->out.len == 0 || c->closing)
-		return;
-	tmp = c->sending;
-	c->sending = c->out;
-	c->out = tmp;
-	c->out.len = 0;
-	sqe = loop_sqe(l);
-	io_uring_prep_send(sqe, c->fd, c->sending.data, c->sending.len,
-			   MSG_NOSIGNAL);
-	io_uring_sqe_set_data(sqe, &c->wr);
-	c->writing = true;
-	c->inflight++;
-}
-
-static bool peer_is_admin(struct loop *l, uid_t uid, gid_t gid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int n = 256;
-
-	if (uid == 0 || uid == geteuid())
-		return true;
-	if (!l->cfg.have_admin_gid)
-		return false;
-	if (gid == l->cfg.admin_gid)
-		return true;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return false;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == l->cfg.admin_gid)
-			return true;
-	return false;
-}
-
-static void on_recv(void *owner, int res, unsigned flags);
-static void on_send(void *owner, int res, unsigned flags);
-
-static void conn_new(struct loop *l, int fd)
-{
-	struct ucred cred;
-	socklen_t cl = sizeof(cred);
-	struct conn *c;
-
-	if (l->nconns >= l->cfg.max_conns || l->stopping) {
-		/* Say why before hanging up: a best-effort write to a fresh
-		 * socket whose buffer is empty. */
-		struct wbuf b = {0};
-		pack_refusal(&b, l->stopping ? "UNAVAILABLE" : "LIMIT",
-			     l->stopping ? "shutting down"
-					 : "too many connections");
-		log_msg("refusing a connection: %s",
-			l->stopping ? "shutting down" : "connection limit");
-		if (send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			log_msg("refusing a connection: %s", strerror(errno));
-		wbuf_free(&b);
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		close(fd);
-		return;
-	}
-	c->loop = l;
-	c->fd = fd;
-	c->cid = ++l->next_cid;
-	c->rd = (struct loop_ev){on_recv, c};
-	c->wr = (struct loop_ev){on_send, c};
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
-		c->uid = cred.uid;
-		c->role = peer_is_admin(l, cred.uid, cred.gid) ? ROLE_ADMIN
-							       : ROLE_PUBLIC;
-	} else {
-		c->role = ROLE_PUBLIC;
-	}
-	c->next = l->conns;
-	if (l->conns)
-		l->conns->prev = c;
-	l->conns = c;
-	l->nconns++;
-	l->stats->conns_total++;
-	arm_recv(l, c);
-}
-
-static void conn_free(struct loop *l, struct conn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	l->nconns--;
-	if (c->on_parked) {
-		struct conn **pp = &l->parked_conns;
-		while (*pp != c)
-			pp = &(*pp)->pnext;
-		*pp = c->pnext;
-	}
-	close(c->fd);
-	wbuf_free(&c->in);
-	wbuf_free(&c->out);
-	wbuf_free(&c->sending);
-	wbuf_free(&c->parked);
-	free(c->parks);
-	free(c);
-}
-
-static void conn_close(struct loop *l, struct conn *c)
-{
-	if (!c->closing) {
-		c->closing = true;
-		l->hooks.closing(l->hooks.ctx, c);
-		/* Wake any receive or send in flight; they complete with an
-		 * error and the last one frees the connection. */
-		shutdown(c->fd, SHUT_RDWR);
-	}
-	if (c->inflight == 0)
-		conn_free(l, c);
-}
-
-static void on_recv(void *owner, int res, unsigned flags)
-{
-	struct conn *c = owner;
-	struct loop *l = c->loop;
-	const char *body;
-	size_t blen, used, pos = 0;
-	int k;
-
-	(void)flags;
-	c->reading = false;
-	c->inflight--;
-	if (c->closing || res <= 0) {
-		conn_close(l, c);
-		return;
-	}
-	c->in.len += (size_t)res;
-	while ((k = wire_frame_next(c->in.data + pos, c->in.len - pos, &body,
-				    &blen, &used)) == 1) {
-		l->stats->ops++;
-		l->hooks.frame(l->hooks.ctx, c, body, blen);
-		pos += used;
-	}
-	wbuf_consume(&c->in, pos);
-	if (k < 0) {
-		/* The length cannot be trusted, so the stream cannot be
-		 * resynchronised: answer and hang up. */
-		struct wbuf b = {0};
-		pack_refusal(&b, "TOO_LARGE", "frame: larger than 1 MiB");
-		loop_reply(l, c, b.data, b.len, 0);
-		wbuf_free(&b);
-		c->close_after_send = true;
-		c->in.len = 0;
-	}
-	if (conn_backlog(c) > OUT_PAUSE)
-		c->paused = true;
-	conn_flush(l, c);
-	if (!c->close_after_send)
-		arm_recv(l, c);
-	else if (!c->writing && c->out.len == 0 && c->nparks == 0)
-		conn_close(l, c);
-}
-
-static void on_send(void *owner, int res, unsigned flags)
-{
-	struct conn *c = owner;
-	struct loop *l = c->loop;
-
-	(void)flags;
-	c->writing = false;
-	c->inflight--;
-	if (c->closing || res < 0) {
-		conn_close(l, c);
-		return;
-	}
-	wbuf_consume(&c->sending, (size_t)res);
-	if (c->sending.len > 0) {
-		/* A short send: push the rest out before anything newer. */
-		struct wbuf tmp = c->sending;
-		c->sending = c->out;
-		c->out = tmp;
-		wbuf_append(&c->out, c->sending.data, c->sending.len);
-		c->sending.len = 0;
-	}
-	conn_flush(l, c);
-	if (c->paused && conn_backlog(c) < OUT_PAUSE / 2) {
-		c->paused = false;
-		arm_recv(l, c);
-	}
-	if (c->close_after_send && !c->writing && c->nparks == 0)
-		conn_close(l, c);
 }
 
 /* ---- timer, accept, signals ------------------------------------------- */
@@ -400,6 +76,9 @@ static void on_timer(void *owner, int res, unsigned flags)
 	(void)res;
 	(void)flags;
 	l->timers_armed--;
+	if (!l->accept_armed && mono_ms() >= l->accept_retry_ms)
+		arm_accept(l);
+	conn_sweep(l);
 	l->hooks.tick(l->hooks.ctx);
 	if (l->timers_armed == 0)
 		loop_arm_timer(l, mono_ms() + TICK_MS);
@@ -407,21 +86,48 @@ static void on_timer(void *owner, int res, unsigned flags)
 
 static void arm_accept(struct loop *l)
 {
-	struct io_uring_sqe *sqe = loop_sqe(l);
+	struct io_uring_sqe *sqe;
+
+	if (l->accept_armed || l->stopping || l->listen_fd < 0)
+		return;
+	sqe = loop_sqe(l);
 	io_uring_prep_multishot_accept(sqe, l->listen_fd, NULL, NULL,
 				       SOCK_CLOEXEC);
 	io_uring_sqe_set_data(sqe, &l->accept_ev);
+	l->accept_armed = true;
 }
 
+/*
+ * Out of descriptors (EMFILE, ENFILE) or memory, accept fails for every
+ * waiting peer at once, and re-arming at once would spin the loop writing
+ * the same line: pause accepting for ACCEPT_BACKOFF_MS (the timer re-arms
+ * it) and log once per LOG_EVERY_MS.
+ */
 static void on_accept(void *owner, int res, unsigned flags)
 {
 	struct loop *l = owner;
 
-	if (res >= 0)
+	if (!(flags & IORING_CQE_F_MORE))
+		l->accept_armed = false;
+	if (res >= 0) {
 		conn_new(l, res);
-	else if (res != -ECANCELED && res != -EINVAL && !l->stopping)
-		log_msg("accept: %s", strerror(-res));
-	if (!(flags & IORING_CQE_F_MORE) && !l->stopping && l->listen_fd >= 0)
+	} else if (res != -ECANCELED && res != -EINVAL && !l->stopping) {
+		uint64_t more;
+		if (log_due(&l->accept_log, LOG_EVERY_MS, &more))
+			log_msg("accept: %s (%" PRIu64 " more failures since "
+				"the last such line); pausing accepts for "
+				"%d ms",
+				strerror(-res), more, ACCEPT_BACKOFF_MS);
+		l->accept_retry_ms = mono_ms() + ACCEPT_BACKOFF_MS;
+		if (l->accept_armed) {
+			struct io_uring_sqe *sqe = loop_sqe(l);
+			io_uring_prep_cancel(sqe, &l->accept_ev, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+		loop_arm_timer(l, l->accept_retry_ms);
+		return;
+	}
+	if (mono_ms() >= l->accept_retry_ms)
 		arm_accept(l);
 }
 
@@ -442,7 +148,7 @@ static void begin_stop(struct loop *l)
 		shutdown(l->listen_fd, SHUT_RDWR);
 		close(l->listen_fd);
 		l->listen_fd = -1;
-		unlink(l->cfg.socket_path);
+		unlink_ours(l);
 	}
 }
 
@@ -493,12 +199,16 @@ int loop_run(struct loop *l)
 	loop_arm_timer(l, mono_ms() + TICK_MS);
 	log_msg("ready");
 	while (1) {
-		int rc = io_uring_submit_and_wait(&l->ring, 1);
+		/* Frames left over from the last turn: look for completions
+		 * without waiting for one. */
+		int rc = io_uring_submit_and_wait(&l->ring, l->ready ? 0 : 1);
 		if (rc < 0 && rc != -EINTR && rc != -EBUSY) {
 			log_msg("io_uring: %s", strerror(-rc));
 			return BOOKD_EXIT_FATAL;
 		}
 		run_completions(l);
+		conn_run_ready(l);
+		conn_run_starved(l);
 		l->hooks.turn_end(l->hooks.ctx);
 		for (struct conn *c = l->conns, *next; c; c = next) {
 			next = c->next;
@@ -527,9 +237,28 @@ int loop_run(struct loop *l)
 
 /* ---- setup ------------------------------------------------------------ */
 
-static int listen_unix(const char *path)
+/* Remove the socket file only while it is still the one we made. */
+static void unlink_ours(struct loop *l)
+{
+	struct stat st;
+
+	if (l->sock_ino && lstat(l->cfg.socket_path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == l->sock_dev &&
+	    st.st_ino == l->sock_ino)
+		unlink(l->cfg.socket_path);
+	l->sock_ino = 0;
+}
+
+/*
+ * Listen on path.  A file already there is removed only when it is a
+ * socket nobody answers on (a dead engine's): a live engine keeps its
+ * socket (this one refuses to start), and a file that is not a socket is
+ * never deleted.
+ */
+static int listen_unix(struct loop *l, const char *path)
 {
 	struct sockaddr_un sa;
+	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -540,20 +269,77 @@ static int listen_unix(const char *path)
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path));
+	if (lstat(path, &st) == 0) {
+		int probe;
+		if (!S_ISSOCK(st.st_mode)) {
+			log_msg("--socket: %s exists and is not a socket; "
+				"not removing it",
+				path);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 &&
+		    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			log_msg("--socket: an engine is listening on %s; "
+				"not taking it over",
+				path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	/* We hold the data directory's lock, so a socket file left at this
-	 * path is a dead engine's. */
-	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fd, 1024) < 0) {
 		log_msg("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	if (lstat(path, &st) == 0) {
+		l->sock_dev = st.st_dev;
+		l->sock_ino = st.st_ino;
+	}
 	chmod(path, 0666);
 	return fd;
+}
+
+/*
+ * Every connection is a descriptor: raise the soft RLIMIT_NOFILE to what
+ * max_conns needs, or refuse to start, rather than fail accepts later.
+ */
+int loop_raise_nofile(uint32_t max_conns)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)max_conns + FD_SLACK;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		struct rlimit up = {need, need};
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return 0;
+		log_msg("--max-conns %u needs %llu open files, but "
+			"RLIMIT_NOFILE allows at most %llu: raise it (ulimit "
+			"-n, LimitNOFILE=) or lower --max-conns",
+			max_conns, (unsigned long long)need,
+			(unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_msg("cannot raise RLIMIT_NOFILE to %llu: %s",
+			(unsigned long long)need, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int loop_init(struct loop *l, const struct loop_config *cfg,
@@ -596,7 +382,7 @@ int loop_init(struct loop *l, const struct loop_config *cfg,
 	l->sigbuf = calloc(1, sizeof(*l->sigbuf));
 	if (l->signal_fd < 0 || l->sigbuf == NULL)
 		return BOOKD_EXIT_START;
-	l->listen_fd = listen_unix(cfg->socket_path);
+	l->listen_fd = listen_unix(l, cfg->socket_path);
 	if (l->listen_fd < 0)
 		return BOOKD_EXIT_START;
 	return 0;
@@ -642,11 +428,11 @@ void loop_free(struct loop *l)
 		c->inflight = 0;
 		conn_free(l, c);
 	}
-	if (l->listen_fd >= 0) {
+	if (l->listen_fd >= 0)
 		close(l->listen_fd);
-		unlink(l->cfg.socket_path);
-	}
+	unlink_ours(l);
 	if (l->signal_fd >= 0)
 		close(l->signal_fd);
 	free(l->sigbuf);
+	free(l->uids);
 }

@@ -1,7 +1,8 @@
 /*
  * loop.h - the event loop: one thread, one io_uring, the listening socket,
  * connections, framing, replies parked until an LSN is durable, one timer
- * and the stop signals.
+ * and the stop signals (loop.c: the ring, the turn, accept, timer,
+ * signals; conn.c: the connections).
  *
  * The loop knows nothing of bookings.  It hands every complete frame to a
  * hook, sends what it is given, and keeps each reply until the LSN it was
@@ -39,6 +40,7 @@
 
 #include <liburing.h>
 
+#include "log.h"
 #include "stats.h"
 #include "wire.h"
 
@@ -55,12 +57,17 @@ struct park {
 
 struct sub; /* the publisher's */
 
+/* Roles a connection starts with: the values of proto/ops.h's enum role
+ * (a hello may change it, e.g. to the gateway role in between). */
+#define CONN_PUBLIC 0
+#define CONN_ADMIN  2
+
 struct conn {
 	struct loop_ev rd, wr;
 	struct loop *loop;
 	int fd;
 	uint64_t cid;
-	uint8_t role; /* ROLE_* of proto/ops.h */
+	uint8_t role; /* proto/ops.h's enum role; starts CONN_PUBLIC/ADMIN */
 	bool reading, writing, closing, close_after_send, paused;
 	bool dropped; /* hello {role: public}: for good */
 	bool cut;     /* too far behind on pushes: closed at the turn's end */
@@ -78,6 +85,14 @@ struct conn {
 	struct sub *subs; /* the publisher's subscriptions of this connection */
 	uint32_t nsubs;
 	struct conn *next, *prev; /* all connections */
+	/* limits */
+	bool uid_counted;   /* counted in loop.uids */
+	bool ready;	    /* on loop.ready: frames left for a later turn */
+	bool starved;	    /* not receiving: the input budget is spent */
+	struct conn *rnext; /* on loop.ready */
+	size_t last_recv;   /* bytes of the last receive */
+	int64_t partial_ms; /* since when an incomplete frame waits, or 0 */
+	int64_t active_ms;  /* last frame or send */
 };
 
 struct loop_hooks {
@@ -97,11 +112,27 @@ struct loop_hooks {
 	bool (*settled)(void *ctx);
 };
 
+/* Limits; proto/PROTOCOL.md section 5 lists them with their flags. */
 struct loop_config {
 	const char *socket_path;
 	uint32_t max_conns;
+	uint32_t admin_reserve;	    /* of max_conns, kept for admin peers */
+	uint32_t max_conns_per_uid; /* non-admin peers; 0: no cap */
+	size_t conn_out_max;	    /* unread output that pauses reading */
+	size_t out_budget;	    /* unread output of all connections */
+	size_t in_budget;	    /* bytes of incomplete frames, all */
+	int64_t frame_timeout_ms;   /* an incomplete frame this old: closed */
+	int64_t idle_timeout_ms;    /* public, holding nothing: closed; 0 off */
+	uint32_t frames_per_turn;   /* of one connection, then the others */
+	size_t bytes_per_turn;	    /* of one connection (past one frame) */
 	gid_t admin_gid;
 	bool have_admin_gid;
+};
+
+/* Connections counted per peer uid (non-admin peers). */
+struct uid_count {
+	uid_t uid;
+	uint32_t n;
 };
 
 struct loop {
@@ -124,8 +155,24 @@ struct loop {
 	uint32_t nconns;
 	struct conn *parked_conns;
 	uint64_t next_cid;
+	/* limits */
+	size_t out_bytes; /* unread output of all connections */
+	size_t in_bytes;  /* received bytes not yet framed, all */
+	struct uid_count *uids;
+	size_t nuids, capuids;
+	struct conn *ready; /* connections with frames left over */
+	uint32_t nstarved;
+	bool accept_armed;
+	int64_t accept_retry_ms; /* accept paused until then (EMFILE) */
+	struct log_rate accept_log, refuse_log, stall_log;
+	dev_t sock_dev; /* the socket file we made, to remove only it */
+	ino_t sock_ino;
 };
 
+/* Raise the soft RLIMIT_NOFILE to what max_conns connections need; -1
+ * after a log line when the hard limit does not allow it.  Call it before
+ * anything is modified. */
+int loop_raise_nofile(uint32_t max_conns);
 /* Set up the ring, block SIGINT/SIGTERM into a signalfd and listen on
  * cfg->socket_path.  0, or BOOKD_EXIT_START after a log line. */
 int loop_init(struct loop *l, const struct loop_config *cfg,

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "num.h"
+#include "quanta.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -42,26 +44,60 @@ static void usage(FILE *f)
 	    "  --max-conns N       connections at once (default 4096)\n"
 	    "  --checkpoint-mb N   log written between snapshots (default "
 	    "64)\n"
-	    "  --archive-wal       keep trimmed log segments in wal/archive/\n",
+	    "  --archive-wal       keep trimmed log segments in wal/archive/\n"
+	    "\n"
+	    "limits (proto/PROTOCOL.md section 5):\n"
+	    "  --admin-reserve N        connections kept for admins\n"
+	    "                           (max-conns / 8, at most 16)\n"
+	    "  --max-conns-per-uid N    per non-admin user (max-conns / 4)\n"
+	    "  --max-conn-output-mb N   unread output pausing a connection "
+	    "(8)\n"
+	    "  --max-output-mb N        unread output of all connections "
+	    "(256)\n"
+	    "  --max-input-mb N         incomplete frames of all connections "
+	    "(256)\n"
+	    "  --frame-timeout-ms N     an incomplete frame, at most (10000)\n"
+	    "  --idle-timeout-ms N      idle public connections, 0 never "
+	    "(300000)\n"
+	    "  --frames-per-turn N      of one connection per loop turn (64)\n"
+	    "  --bytes-per-turn N       of one connection per loop turn "
+	    "(65536)\n"
+	    "  --max-frame-items N      MessagePack objects in a request "
+	    "(65536)\n"
+	    "  --max-subs-per-caller N  subscriptions of one token subject "
+	    "or uid (4096)\n"
+	    "  --max-subs N             subscriptions in all (65536)\n"
+	    "\n"
+	    "What one caller may take (PROTOCOL.md section 5):\n" CALLER_USAGE,
 	    f);
 }
+
+/* Long options without a short letter. */
+enum {
+	OPT_ADMIN_RESERVE = 256,
+	OPT_PER_UID,
+	OPT_CONN_OUT,
+	OPT_OUT_BUDGET,
+	OPT_IN_BUDGET,
+	OPT_FRAME_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_FRAMES_PER_TURN,
+	OPT_BYTES_PER_TURN,
+	OPT_FRAME_ITEMS,
+	OPT_SUBS_CALLER,
+	OPT_SUBS,
+};
 
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		     uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v < lo || v > hi) {
+	if (num_parse_u64(s, lo, hi, out) < 0) {
 		fprintf(stderr,
 			"bookd: %s: expected a whole number from %llu to "
 			"%llu, got '%s'\n",
 			opt, (unsigned long long)lo, (unsigned long long)hi, s);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 
@@ -80,12 +116,26 @@ int main(int argc, char **argv)
 	    {"max-conns", required_argument, NULL, 'C'},
 	    {"checkpoint-mb", required_argument, NULL, 'K'},
 	    {"archive-wal", no_argument, NULL, 'A'},
+	    {"admin-reserve", required_argument, NULL, OPT_ADMIN_RESERVE},
+	    {"max-conns-per-uid", required_argument, NULL, OPT_PER_UID},
+	    {"max-conn-output-mb", required_argument, NULL, OPT_CONN_OUT},
+	    {"max-output-mb", required_argument, NULL, OPT_OUT_BUDGET},
+	    {"max-input-mb", required_argument, NULL, OPT_IN_BUDGET},
+	    {"frame-timeout-ms", required_argument, NULL, OPT_FRAME_TIMEOUT},
+	    {"idle-timeout-ms", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	    {"frames-per-turn", required_argument, NULL, OPT_FRAMES_PER_TURN},
+	    {"bytes-per-turn", required_argument, NULL, OPT_BYTES_PER_TURN},
+	    {"max-frame-items", required_argument, NULL, OPT_FRAME_ITEMS},
+	    {"max-subs-per-caller", required_argument, NULL, OPT_SUBS_CALLER},
+	    {"max-subs", required_argument, NULL, OPT_SUBS},
 #ifdef BOOKD_TEST_HOOKS
 	    {"fail-sync-at", required_argument, NULL, 'F'},
 	    {"test-sync-delay-ms", required_argument, NULL, 'D'},
+	    {"test-wal-max-payload", required_argument, NULL, 'W'},
+	    {"test-nofile", required_argument, NULL, 'N'},
 #endif
 	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    CALLER_LONGOPTS{NULL, 0, NULL, 0},
 	};
 	struct config cfg = {
 	    .data_dir = "./var",
@@ -95,6 +145,18 @@ int main(int argc, char **argv)
 	    .max_resources = 1024,
 	    .max_conns = 4096,
 	    .sync = SYNC_URING,
+	    .admin_reserve = UINT32_MAX, /* min(16, max_conns / 8) */
+	    .conn_out_max = 8u << 20,
+	    .out_budget = 256u << 20,
+	    .in_budget = 256u << 20,
+	    .frame_timeout_ms = 10000,
+	    .idle_timeout_ms = 300000,
+	    .frames_per_turn = 64,
+	    .bytes_per_turn = 65536,
+	    .max_frame_items = 65536,
+	    .max_subs_per_caller = 4096,
+	    .max_subs = 65536,
+	    .limits = CALLER_LIMITS_DEFAULT,
 	};
 	static char sockbuf[PATH_MAX];
 	static struct server srv;
@@ -201,11 +263,99 @@ int main(int argc, char **argv)
 				return BOOKD_EXIT_START;
 			cfg.sync_delay_ms = (uint32_t)v;
 			break;
+		case 'W':
+			/* A low record limit for the TOO_LARGE tests. */
+			if (parse_u64("--test-wal-max-payload", optarg, 64,
+				      UINT32_MAX, &v))
+				return BOOKD_EXIT_START;
+			cfg.wal_max_payload = (uint32_t)v;
+			break;
+		case 'N':
+			/* Few descriptors after start-up: accept hits EMFILE.
+			 */
+			if (parse_u64("--test-nofile", optarg, 16, 1 << 20, &v))
+				return BOOKD_EXIT_START;
+			cfg.nofile = (uint32_t)v;
+			break;
 #endif
+		case OPT_ADMIN_RESERVE:
+			if (parse_u64("--admin-reserve", optarg, 0, 100000, &v))
+				return BOOKD_EXIT_START;
+			cfg.admin_reserve = (uint32_t)v;
+			break;
+		case OPT_PER_UID:
+			if (parse_u64("--max-conns-per-uid", optarg, 1, 1000000,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.max_conns_per_uid = (uint32_t)v;
+			break;
+		case OPT_CONN_OUT:
+			if (parse_u64("--max-conn-output-mb", optarg, 1, 4096,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.conn_out_max = v << 20;
+			break;
+		case OPT_OUT_BUDGET:
+			if (parse_u64("--max-output-mb", optarg, 1, 1 << 20,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.out_budget = v << 20;
+			break;
+		case OPT_IN_BUDGET:
+			if (parse_u64("--max-input-mb", optarg, 1, 1 << 20, &v))
+				return BOOKD_EXIT_START;
+			cfg.in_budget = v << 20;
+			break;
+		case OPT_FRAME_TIMEOUT:
+			if (parse_u64("--frame-timeout-ms", optarg, 100,
+				      DAY_SECONDS * 1000, &v))
+				return BOOKD_EXIT_START;
+			cfg.frame_timeout_ms = (int64_t)v;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (parse_u64("--idle-timeout-ms", optarg, 0,
+				      DAY_SECONDS * 1000, &v))
+				return BOOKD_EXIT_START;
+			cfg.idle_timeout_ms = (int64_t)v;
+			break;
+		case OPT_FRAMES_PER_TURN:
+			if (parse_u64("--frames-per-turn", optarg, 1, 1000000,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.frames_per_turn = (uint32_t)v;
+			break;
+		case OPT_BYTES_PER_TURN:
+			if (parse_u64("--bytes-per-turn", optarg, 4096, 1 << 30,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.bytes_per_turn = v;
+			break;
+		case OPT_SUBS_CALLER:
+			if (parse_u64("--max-subs-per-caller", optarg, 1,
+				      1 << 24, &v))
+				return BOOKD_EXIT_START;
+			cfg.max_subs_per_caller = (uint32_t)v;
+			break;
+		case OPT_SUBS:
+			if (parse_u64("--max-subs", optarg, 1, 1 << 24, &v))
+				return BOOKD_EXIT_START;
+			cfg.max_subs = v;
+			break;
+		case OPT_FRAME_ITEMS:
+			if (parse_u64("--max-frame-items", optarg, 64, 1 << 20,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.max_frame_items = (uint32_t)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return BOOKD_EXIT_OK;
 		default:
+			if (c >= CALLER_OPT_FIRST && c < CALLER_OPT_LAST) {
+				if (caller_option(&cfg.limits, c, optarg))
+					return BOOKD_EXIT_START;
+				break;
+			}
 			usage(stderr);
 			return BOOKD_EXIT_START;
 		}
@@ -218,6 +368,9 @@ int main(int argc, char **argv)
 	}
 	if (sync_off)
 		cfg.sync = SYNC_OFF;
+	if (cfg.admin_reserve == UINT32_MAX)
+		cfg.admin_reserve =
+		    cfg.max_conns / 8 < 16 ? cfg.max_conns / 8 : 16;
 	if (cfg.socket_path == NULL) {
 		if (snprintf(sockbuf, sizeof(sockbuf), "%s/bookd.sock",
 			     cfg.data_dir) >= (int)sizeof(sockbuf)) {

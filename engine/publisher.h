@@ -19,8 +19,13 @@
  * and de-duplicated, so a change spanning several UTC days still pushes
  * each subscriber once per local date.
  *
- * Invariants: a subscription is on exactly one list (its resource's, or
- * the events list) and on its connection's list, and is freed with its
+ * Subscribers are found through a day index per resource and topic (a
+ * segment tree over local days, publisher.c), so a change costs its
+ * matching subscribers, not every subscriber of the resource.
+ *
+ * Invariants: a subscription is on exactly one list (its resource's and
+ * topic's, or the events list), in its resource's day index (clipped to the
+ * indexed span), and on its connection's list, and is freed with its
  * connection.  Nothing here decides availability or reads domain state.
  *
  * How it fails: pub_init returns -errno when the pages file cannot be built;
@@ -46,6 +51,7 @@
 #define TOPIC_EVENTS 2
 
 #define PUB_MAX_SUBS_PER_CONN 4096
+#define PUB_CALLER_BUCKETS    1024
 
 struct pagesw;
 
@@ -61,10 +67,21 @@ struct dayrefs {
 	size_t n, cap;
 };
 
+struct sub_ent;
+
 struct pub_res {
 	char id[64];
-	const struct tz *tz; /* NULL: UTC */
-	struct sub *subs;
+	const struct tz *tz;	       /* NULL: UTC */
+	struct sub *subs[2];	       /* by topic: TOPIC_SLOTS, TOPIC_HOLDS */
+	struct sub_ent **day_index[2]; /* by topic; see publisher.c */
+	bool all_due;		       /* every day changed in this batch */
+};
+
+/* Subscriptions of one caller (token subject, else peer uid). */
+struct pub_caller {
+	struct pub_caller *next;
+	uint32_t n;
+	char key[72];
 };
 
 struct publisher {
@@ -73,6 +90,16 @@ struct publisher {
 	struct stats *stats;
 	struct pub_res *res; /* [max_res] */
 	uint32_t max_res;
+	uint32_t max_subs_per_caller;
+	uint64_t max_subs;
+	struct pub_caller *callers[PUB_CALLER_BUCKETS];
+	int64_t first_day, last_day; /* the window, UTC days */
+	int64_t index_base;	     /* first local day the indexes cover */
+	uint32_t index_days;	     /* days they cover (a power of two) */
+	struct sub **match;	     /* scratch: the subscribers of a date */
+	size_t nmatch, capmatch;
+	uint32_t *all_due; /* resources with all_due set */
+	uint32_t nall_due;
 	uint64_t next_sub;
 	uint64_t nsubs;
 	struct sub *event_subs;
@@ -89,6 +116,9 @@ int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
 	     struct stats *stats);
 /* Pushes go through this loop (set before the first push). */
 void pub_set_loop(struct publisher *p, struct loop *loop);
+/* Caps on subscriptions: per caller (token subject, else peer uid) and in
+ * all; 0 keeps the default (4096, 65536). */
+void pub_set_limits(struct publisher *p, uint32_t per_caller, uint64_t total);
 void pub_free(struct publisher *p);
 
 /* Bracket a publication of several pages; pub_end also publishes the
@@ -110,6 +140,10 @@ void pub_window(struct publisher *p, int64_t first_day, int64_t last_day);
  * subscribers are due a push at the next pub_push_slots. */
 void pub_slots_changed(struct publisher *p, uint32_t idx, int64_t utc_day,
 		       int from, int to);
+/* Every day of resource idx changed (its quantity, its activation): each
+ * "slots" subscriber of it gets one push for its whole range at the next
+ * pub_push_slots, not one per date. */
+void pub_window_changed(struct publisher *p, uint32_t idx);
 /* The held bits of (idx, utc_day) went from old to now: "holds"
  * subscribers of the local dates of the changed quarters are due a push at
  * the next pub_push_holds. */
@@ -122,7 +156,8 @@ void pub_push_holds(struct publisher *p);
 void pub_events(struct publisher *p, uint64_t last_event_lsn);
 
 /* Subscribe c to topic on resource idx (ignored for TOPIC_EVENTS) for the
- * local dates [from_day, to_day].  0 or BOOKD_E_LIMIT. */
+ * local dates [from_day, to_day].  0 or BOOKD_E_LIMIT (PUB_MAX_SUBS_PER_CONN
+ * on c, the caller's cap or the total cap reached). */
 int pub_subscribe(struct publisher *p, struct conn *c, uint8_t topic,
 		  uint32_t idx, int64_t from_day, int64_t to_day, uint64_t *id);
 /* 0, or BOOKD_E_NOT_FOUND when c has no subscription id. */

@@ -12,11 +12,16 @@
 
 #include "server.h"
 
-/* Pack "ok": false and the "error" map of r into s->pk. */
-void pack_error(struct server *s, struct req *r);
-/* A whole error reply to request id (NULL: nil) of c, delivered after
- * every LSN already appended is durable. */
+/* Pack "ok": false and the "error" map of e into pk. */
+void pack_error(msgpack_packer *pk, const struct proto_error *e);
+/* The one way an error reply leaves: a whole frame {id (NULL: nil), ok:
+ * false, error} to c, delivered after every LSN already appended is
+ * durable. */
+void send_error(struct server *s, struct conn *c, const msgpack_object *id,
+		const struct proto_error *e);
+/* A request-level refusal: code, field (NULL: none) and message. */
 void reply_simple_error(struct server *s, struct conn *c,
-			const msgpack_object *id, int err, const char *msg);
+			const msgpack_object *id, int code, const char *field,
+			const char *msg);
 
 #endif

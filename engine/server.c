@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,9 @@
 #include "quanta.h"
 #include "reply.h"
 #include "server.h"
+
+_Static_assert(CONN_ADMIN == ROLE_ADMIN && CONN_PUBLIC == ROLE_PUBLIC,
+	       "the loop's roles are the protocol's");
 
 void server_deliver(struct server *s, struct conn *c, uint64_t need_lsn)
 {
@@ -143,13 +147,6 @@ static void publish_all(struct server *s)
 	pub_end(&s->pub, wal_durable_lsn(s->wal));
 }
 
-/* Every day of the window of r is due a "slots" push. */
-static void due_all_days(struct server *s, const struct resource *r)
-{
-	for (int64_t day = s->st.first_day; day <= s->st.last_day; day++)
-		pub_slots_changed(&s->pub, r->idx, day, 0, Q_PER_DAY);
-}
-
 /* The LSN of the last event that is durable (0: none). */
 static uint64_t last_durable_event(const struct server *s, uint64_t durable)
 {
@@ -197,7 +194,7 @@ static void on_durable(void *ctx, uint64_t lsn)
 				publish_day(s, r, state_day(&s->st, r, day),
 					    all, false);
 			if (all)
-				due_all_days(s, r);
+				pub_window_changed(&s->pub, r->idx);
 			continue;
 		}
 		if (dl[i].kind == DELTA_OPEN) {
@@ -280,7 +277,7 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 {
 	msgpack_unpacked u;
 	size_t used = 0;
-	const msgpack_object *id, *op, *args;
+	const msgpack_object *id, *op, *args, *as;
 	struct req r;
 	int opi, rc;
 	size_t off;
@@ -288,49 +285,65 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	msgpack_unpacked_init(&u);
 	/* Check the structure before msgpack-c allocates for the counts it
 	 * announces: a 10-byte frame could otherwise ask for gigabytes. */
+	if (wire_msgpack_check_max(body, len, s->cfg.max_frame_items, &used) ==
+	    -2) {
+		char m[128];
+		snprintf(m, sizeof(m),
+			 "more than %u MessagePack objects (limit)",
+			 s->cfg.max_frame_items);
+		reply_simple_error(s, c, NULL, BOOKD_E_TOO_LARGE, "request", m);
+		goto out;
+	}
 	if (wire_msgpack_check(body, len, &used) < 0 || used != len ||
 	    (used = 0, msgpack_unpack_next(&u, body, len, &used) !=
 			   MSGPACK_UNPACK_SUCCESS) ||
 	    used != len) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "request: not one MessagePack value");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "request",
+				   "not one MessagePack value");
 		goto out;
 	}
 	if (u.data.type != MSGPACK_OBJECT_MAP) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "request: must be a map");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "request",
+				   "must be a map");
 		goto out;
 	}
 	id = wire_get(&u.data, "id");
 	op = wire_get(&u.data, "op");
 	args = wire_get(&u.data, "args");
+	as = wire_get(&u.data, "as");
 	if (id && id->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "id: must be a non-negative integer");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "id",
+				   "must be a non-negative integer");
 		goto out;
 	}
 	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
 		const msgpack_object *k = &u.data.via.map.ptr[i].key;
 		if (!wire_str_eq(k, "id") && !wire_str_eq(k, "op") &&
-		    !wire_str_eq(k, "args")) {
+		    !wire_str_eq(k, "args") && !wire_str_eq(k, "as")) {
 			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
-					   "request: unknown key (expected "
-					   "id, op, args)");
+					   "request",
+					   "unknown key (expected id, op, "
+					   "args, as)");
 			goto out;
 		}
 	}
 	if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
-		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
-				   "op: required, a string");
+		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "op",
+				   "required, a string");
 		goto out;
 	}
 	opi = proto_op_lookup(op->via.str.ptr, op->via.str.size);
 	if (opi < 0) {
 		char m[128];
-		snprintf(m, sizeof(m), "op: unknown operation '%.*s'",
-			 (int)(op->via.str.size > 64 ? 64 : op->via.str.size),
-			 op->via.str.ptr);
-		reply_simple_error(s, c, id, BOOKD_E_UNKNOWN_OP, m);
+		int n = (int)(op->via.str.size > 64 ? 64 : op->via.str.size);
+		if (wire_text_check(op->via.str.ptr, (size_t)n, false))
+			snprintf(m, sizeof(m),
+				 "op: unknown operation (its name is not "
+				 "valid text)");
+		else
+			snprintf(m, sizeof(m), "op: unknown operation '%.*s'",
+				 n, op->via.str.ptr);
+		reply_simple_error(s, c, id, BOOKD_E_UNKNOWN_OP, NULL, m);
 		goto out;
 	}
 	memset(&r, 0, sizeof(r));
@@ -338,20 +351,43 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	r.c = c;
 	r.op = opi;
 	r.pk = &s->pk;
-	r.admin_details = c->role == ROLE_ADMIN;
-	if (proto_ops[opi].role > c->role) {
+	r.role = c->role;
+	if (as) {
+		/* A gateway names the visitor it acts for; the request then
+		 * runs as public, whatever the connection may do. */
+		if (c->role != ROLE_ADMIN && c->role != ROLE_GATEWAY) {
+			reply_simple_error(
+			    s, c, id, BOOKD_E_FORBIDDEN, NULL,
+			    "as: only a gateway may act for visitors");
+			goto out;
+		}
+		if (as->type != MSGPACK_OBJECT_STR ||
+		    !caller_visitor_ok(as->via.str.ptr, as->via.str.size)) {
+			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "as",
+					   "1 to 64 bytes of A-Z a-z 0-9 . _ "
+					   ": -");
+			goto out;
+		}
+		r.role = ROLE_PUBLIC;
+		r.visitor = true;
+	}
+	caller_principal(r.principal, c->subject, c->uid,
+			 as ? as->via.str.ptr : NULL,
+			 as ? as->via.str.size : 0);
+	r.admin_details = r.role == ROLE_ADMIN;
+	if (proto_ops[opi].role > r.role) {
 		char m[128];
 		snprintf(m, sizeof(m), "%s: admin only", proto_ops[opi].name);
-		reply_simple_error(s, c, id, BOOKD_E_FORBIDDEN, m);
+		reply_simple_error(s, c, id, BOOKD_E_FORBIDDEN, NULL, m);
 		goto out;
 	}
 	if (s->loop.stopping && (proto_ops[opi].flags & OPF_WRITE)) {
-		reply_simple_error(s, c, id, BOOKD_E_UNAVAILABLE,
+		reply_simple_error(s, c, id, BOOKD_E_UNAVAILABLE, NULL,
 				   "shutting down");
 		goto out;
 	}
-	if (proto_validate_args(opi, args, r.a, r.msg, sizeof(r.msg)) != 0) {
-		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, r.msg);
+	if (proto_validate_args(opi, args, r.a, &r.e) != 0) {
+		send_error(s, c, id, &r.e);
 		goto out;
 	}
 	s->rb.len = 0;
@@ -362,21 +398,18 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 		msgpack_pack_uint64(&s->pk, id->via.u64);
 	else
 		msgpack_pack_nil(&s->pk);
-	{
-		size_t mark = s->rb.len;
-		wire_pk_str(&s->pk, "ok");
-		msgpack_pack_true(&s->pk);
-		wire_pk_str(&s->pk, "result");
-		rc = run_handler(s, &r);
-		if (rc != 0 || r.err != 0) {
-			if (r.err == 0)
-				r.err = rc;
-			s->rb.len = mark;
-			pack_error(s, &r);
-		}
+	wire_pk_str(&s->pk, "ok");
+	msgpack_pack_true(&s->pk);
+	wire_pk_str(&s->pk, "result");
+	rc = run_handler(s, &r);
+	if (rc != 0 || r.e.code != 0) {
+		if (r.e.code == 0)
+			r.e.code = rc;
+		send_error(s, c, id, &r.e);
+		goto out;
 	}
 	if (wire_frame_end(&s->rb, off) < 0) {
-		reply_simple_error(s, c, id, BOOKD_E_TOO_LARGE,
+		reply_simple_error(s, c, id, BOOKD_E_TOO_LARGE, NULL,
 				   "result: larger than 1 MiB; ask for less "
 				   "(limit)");
 		goto out;
@@ -514,8 +547,25 @@ int server_init(struct server *s, const struct config *cfg)
 {
 	struct wal_opts wo = {cfg->segment_size, 0};
 	struct wal_scan scan;
-	struct loop_config lc = {cfg->socket_path, cfg->max_conns,
-				 cfg->admin_gid, cfg->have_admin_gid};
+	struct loop_config lc = {
+	    .socket_path = cfg->socket_path,
+	    .max_conns = cfg->max_conns,
+	    .admin_reserve = cfg->admin_reserve < cfg->max_conns
+				 ? cfg->admin_reserve
+				 : cfg->max_conns - 1,
+	    .max_conns_per_uid = cfg->max_conns_per_uid
+				     ? cfg->max_conns_per_uid
+				     : (cfg->max_conns + 3) / 4,
+	    .conn_out_max = cfg->conn_out_max,
+	    .out_budget = cfg->out_budget,
+	    .in_budget = cfg->in_budget,
+	    .frame_timeout_ms = cfg->frame_timeout_ms,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .frames_per_turn = cfg->frames_per_turn,
+	    .bytes_per_turn = cfg->bytes_per_turn,
+	    .admin_gid = cfg->admin_gid,
+	    .have_admin_gid = cfg->have_admin_gid,
+	};
 	struct loop_hooks lh = {s,	     on_frame,	    on_closing, on_tick,
 				on_turn_end, on_background, on_settled};
 	struct commit_hooks ch = {s, on_sealed, on_durable};
@@ -531,6 +581,8 @@ int server_init(struct server *s, const struct config *cfg)
 	wbuf_packer_init(&s->pk, &s->rb);
 	s->started_ms = now_ms();
 
+	if (loop_raise_nofile(cfg->max_conns) < 0)
+		return BOOKD_EXIT_START;
 	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
 		log_msg("cannot create %s: %s", cfg->data_dir, strerror(errno));
 		return BOOKD_EXIT_START;
@@ -597,15 +649,28 @@ int server_init(struct server *s, const struct config *cfg)
 			strerror(-rc));
 		return BOOKD_EXIT_START;
 	}
+	pub_set_limits(&s->pub, cfg->max_subs_per_caller, cfg->max_subs);
 	pub_events(&s->pub, last_durable_event(s, wal_durable_lsn(s->wal)));
 	commit_init(&s->commit, &s->loop, s->wal, cfg->sync, &ch, &s->stats);
 #ifdef BOOKD_TEST_HOOKS
 	s->commit.fail_sync_at = cfg->fail_sync_at;
 	s->commit.sync_delay_ms = cfg->sync_delay_ms;
+	if (cfg->wal_max_payload)
+		wal_set_max_payload(s->wal, cfg->wal_max_payload);
 #endif
 	rc = loop_init(&s->loop, &lc, &lh, &s->stats);
 	if (rc != 0)
 		return rc;
+#ifdef BOOKD_TEST_HOOKS
+	if (cfg->nofile) {
+		/* Fewer descriptors than the connections need, so accept
+		 * fails with EMFILE. */
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = cfg->nofile;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+#endif
 	s->loop.durable_lsn = wal_durable_lsn(s->wal);
 	pub_set_loop(&s->pub, &s->loop);
 	if (cfg->sync == SYNC_OFF)

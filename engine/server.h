@@ -4,8 +4,9 @@
  *
  * The engine is four parts with one job each:
  *
- *   loop.c       io_uring, connections, framing, replies parked by LSN,
- *                the timer, signals (knows nothing of bookings);
+ *   loop.c       io_uring, the turn, the timer, signals, the socket;
+ *   conn.c       connections: framing, replies parked by LSN, pushes out,
+ *                the limits of one connection (neither knows bookings);
  *   commit.c     gathers WAL records into groups, writes and syncs them,
  *                then calls one durable(lsn);
  *   publisher.c  the shared pages and the pushes, and every subscription;
@@ -48,6 +49,7 @@
 
 #include <msgpack.h>
 
+#include "caller.h"
 #include "commit.h"
 #include "loop.h"
 #include "ops.h"
@@ -73,9 +75,25 @@ struct config {
 	uint64_t
 	    checkpoint_bytes; /* log bytes between checkpoints, 0: default */
 	bool archive;	      /* keep trimmed segments in wal/archive/ */
+	struct caller_limits limits; /* what one caller may take */
+	/* Limits (proto/PROTOCOL.md section 5): see struct loop_config. */
+	uint32_t admin_reserve;
+	uint32_t max_conns_per_uid; /* 0: a quarter of max_conns */
+	uint64_t conn_out_max;
+	uint64_t out_budget;
+	uint64_t in_budget;
+	int64_t frame_timeout_ms;
+	int64_t idle_timeout_ms;
+	uint32_t frames_per_turn;
+	uint64_t bytes_per_turn;
+	uint32_t max_frame_items; /* MessagePack objects in one request */
+	uint32_t max_subs_per_caller;
+	uint64_t max_subs;
 #ifdef BOOKD_TEST_HOOKS
-	uint64_t fail_sync_at;	/* fail the Nth fdatasync (0: never) */
-	uint32_t sync_delay_ms; /* sleep before each plain fdatasync */
+	uint64_t fail_sync_at;	  /* fail the Nth fdatasync (0: never) */
+	uint32_t sync_delay_ms;	  /* sleep before each plain fdatasync */
+	uint32_t wal_max_payload; /* lower the log's record limit (0: no) */
+	uint32_t nofile;	  /* RLIMIT_NOFILE after start-up (0: no) */
 #endif
 };
 
@@ -125,22 +143,23 @@ struct req {
 	int op;
 	const msgpack_object *a[ARG__COUNT];
 	msgpack_packer *pk;
-	/* error reply */
-	int err;
-	char msg[256];
-	const char *field;
-	char fieldbuf[64];
-	struct check_out co; /* a refused span check (co.err != 0) */
-	bool admin_details;
+	/* Who the request acts for (caller.h) and the role it runs with: the
+	 * connection's, or public when it names a visitor. */
+	uint8_t role;
+	bool visitor;
+	char principal[PRINCIPAL_MAX + 1];
+	struct proto_error e; /* the error reply, when e.code != 0 */
+	bool admin_details;   /* may see which bookings are in the way */
 };
 
 int server_init(struct server *s, const struct config *cfg);
 int server_run(struct server *s);
 void server_free(struct server *s);
 
-/* For handlers. */
-int req_error(struct req *r, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* For handlers: refuse the request with code, naming field (NULL: none;
+ * with a field the message reads "<field>: ...").  Returns code. */
+int req_error(struct req *r, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 uint64_t server_log_record(struct server *s, uint16_t type,
 			   const struct wbuf *payload);
 int server_subscribe(struct server *s, struct conn *c, uint8_t topic,

@@ -36,7 +36,8 @@ struct wal {
 	int fd;	    /* current segment */
 	uint64_t seg_first;
 	uint64_t seg_size;
-	off_t offset; /* next write offset in the current segment */
+	uint32_t max_payload; /* WAL_MAX_PAYLOAD, lower in tests */
+	off_t offset;	      /* next write offset in the current segment */
 	uint64_t last_lsn;
 	uint64_t durable_lsn;
 	struct wbuf gather;
@@ -542,6 +543,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 	}
 	w->fd = -1;
 	w->dirfd = dirfd;
+	w->max_payload = WAL_MAX_PAYLOAD;
 	w->seg_size =
 	    opts->segment_size ? opts->segment_size : WAL_DEFAULT_SEGMENT;
 	w->waldfd = openat(dirfd, "wal", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -640,7 +642,13 @@ uint64_t wal_append(struct wal *w, uint16_t type, const void *payload,
 {
 	unsigned char h[WAL_REC_HEADER];
 	size_t total = pad8(WAL_REC_HEADER + len);
-	uint64_t lsn = ++w->last_lsn;
+	uint64_t lsn;
+
+	/* Recovery refuses a record over the limit as corruption, so one
+	 * must never be acknowledged: refuse it here, before it has an LSN. */
+	if (len > w->max_payload)
+		return 0;
+	lsn = ++w->last_lsn;
 
 	memset(h, 0, sizeof(h));
 	put32(h, len);
@@ -791,3 +799,10 @@ out:
 	free(segs);
 	return rc < 0 ? rc : n;
 }
+
+#ifdef BOOKD_TEST_HOOKS
+void wal_set_max_payload(struct wal *w, uint32_t max)
+{
+	w->max_payload = max < WAL_MAX_PAYLOAD ? max : WAL_MAX_PAYLOAD;
+}
+#endif

@@ -15,6 +15,7 @@ export BOOKD_TEST_BIN="$top/$O/bookd-test"
 export BOOKCTL_BIN="$top/$O/bookctl"
 export BOOKD_REPLAY_BIN="$top/$O/bookd-replay"
 export BOOKD_NOTIFY_BIN="$top/$O/bookd-notify"
+export BOOKD_HTTP_BIN="$top/$O/bookd-http"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
@@ -43,7 +44,8 @@ if [ "$MODE" = soak ]; then
 	export BOOKD_SOAK_CYCLES=${BOOKD_SOAK_CYCLES:-30}
 	run_one crash-soak "$O/tests/blackbox/test_crash"
 else
-	for t in "$O"/tests/unit/test_* "$O"/tests/blackbox/test_*; do
+	for t in "$O"/tests/unit/test_* "$O"/tests/blackbox/test_* \
+		"$O"/tests/abuse/test_*; do
 		[ -x "$t" ] || continue
 		run_one "$(basename "$t")" "$t"
 	done
@@ -54,6 +56,13 @@ else
 			/usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python/tests
 	fi
 	run_one notify /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/notify
+	run_one http-gateway /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+		tests/http
+	# The booking page in headless Chromium against bookd and bookd-http.
+	if [ -d tests/browser ]; then
+		run_one browser timeout 240 /usr/bin/python3 -m pytest -q \
+			-p no:cacheprovider tests/browser
+	fi
 fi
 echo
 if [ $fail -ne 0 ]; then
