@@ -71,6 +71,14 @@ ifneq ($(BENCH_SRC),)
 BINS += $(O)/bookd-bench
 endif
 
+# bookd-notify: webhooks and emails from the events feed (tools/notify),
+# linked against libbookd and libcurl.
+NOTIFY_SRC := $(wildcard tools/notify/*.c)
+ifneq ($(NOTIFY_SRC),)
+BINS += $(O)/bookd-notify
+endif
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+
 # bookd-http, the web gateway (tools/http): libmicrohttpd, jansson and
 # OpenSSL from Debian, over libbookd.a.
 HTTP_SRC := $(wildcard tools/http/*.c)
@@ -104,6 +112,9 @@ $(O)/bookd-replay: $(call obj,$(REPLAY_SRC)) $(ENGINE_OBJ) $(PROTO_OBJ)
 
 $(O)/bookd-bench: $(call obj,$(BENCH_SRC)) $(O)/libbookd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bookd-notify: $(call obj,$(NOTIFY_SRC) $(wildcard tools/common/*.c)) $(O)/libbookd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
 
 # Every test links the whole engine (minus main), the client library and
 # the test helpers, so a unit test can reach any module.
@@ -209,7 +220,8 @@ uninstall:
 # root, otherwise say which command to run.
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
 	pkg-config tzdata python3-msgpack python3-pytest g++ \
-	libmicrohttpd-dev libjansson-dev python3-cryptography
+	libmicrohttpd-dev libjansson-dev python3-cryptography \
+	libcurl4-openssl-dev python3-aiosmtpd python3-icalendar
 # The booking page's tests run in a real browser (tests/browser).
 DEB_PKGS += chromium chromium-driver python3-selenium
 deps:
@@ -223,6 +235,8 @@ deps:
 		[ -e $$f ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import msgpack, pytest, cryptography' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
 	$(PYTHON) -c 'import selenium' 2>/dev/null || missing="$$missing python3-selenium"; \
+	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
+	$(PYTHON) -c 'import aiosmtpd, icalendar' 2>/dev/null || missing="$$missing python3-aiosmtpd/icalendar"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then \
