@@ -157,6 +157,20 @@ static bool read_only(const char *op)
 	return false;
 }
 
+/* Makes *slot a live connection (a dead one closed, a missing one opened),
+ * acting for visitor unless public. 0, BOOKD_E_UNAVAILABLE when the engine
+ * cannot be reached, or the error of naming the visitor. */
+static int ready(bookd_conn **slot, bool public, const char *visitor)
+{
+	if (*slot && gone(*slot)) {
+		bookd_close(*slot);
+		*slot = NULL;
+	}
+	if (*slot == NULL && (*slot = open_conn(public)) == NULL)
+		return BOOKD_E_UNAVAILABLE;
+	return public ? 0 : bookd_set_as(*slot, visitor);
+}
+
 int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 	    const msgpack_object **res, const msgpack_object **errobj)
 {
@@ -170,17 +184,8 @@ int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 		return BOOKD_E_NOMEM;
 	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if (*slot && gone(*slot)) {
-			bookd_close(*slot);
-			*slot = NULL;
-		}
-		if (*slot == NULL && (*slot = open_conn(public)) == NULL)
-			return BOOKD_E_UNAVAILABLE;
-		if (!public) {
-			rc = bookd_set_as(*slot, visitor);
-			if (rc != 0)
-				return rc;
-		}
+		if ((rc = ready(slot, public, visitor)) != 0)
+			return rc;
 		rc = bookd_call(*slot, op, args ? args->data : NULL,
 				args ? args->size : 0, res);
 		if (rc == 0)
@@ -211,13 +216,7 @@ int gw_call_n(const char *visitor, size_t n, const char *const *ops,
 		return BOOKD_E_NOMEM;
 	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if (*slot && gone(*slot)) {
-			bookd_close(*slot);
-			*slot = NULL;
-		}
-		if (*slot == NULL && (*slot = open_conn(public)) == NULL)
-			return BOOKD_E_UNAVAILABLE;
-		if (!public && (rc = bookd_set_as(*slot, visitor)) != 0)
+		if ((rc = ready(slot, public, visitor)) != 0)
 			return rc;
 		for (sent = 0; sent < n; sent++)
 			if ((rc = bookd_send(
