@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "num.h"
 
 struct gw_config gw_cfg = {
     .threads = 2,
@@ -564,12 +565,9 @@ static void usage(void)
 
 static unsigned num(const char *opt, const char *v, unsigned lo, unsigned hi)
 {
-	char *end;
-	unsigned long n;
+	uint64_t n;
 
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end || end == v || n < lo || n > hi) {
+	if (num_parse_u64(v, lo, hi, &n) < 0) {
 		fprintf(stderr, "bookd-http: %s: expected a number %u..%u\n",
 			opt, lo, hi);
 		exit(2);
