@@ -411,11 +411,7 @@ enum MHD_Result gw_engine_problem(struct gw_req *q, int err,
 		MHD_add_response_header(r, "Content-Type",
 					"application/problem+json");
 		MHD_add_response_header(r, "Retry-After", hdr);
-		gw_common_headers(q, r);
-		enum MHD_Result ok = MHD_queue_response(q->conn, 429, r);
-		MHD_destroy_response(r);
-		gw_metrics_record(q->route, 429, gw_now_ns() - q->t0_ns);
-		return ok;
+		return gw_queue(q, 429, r);
 	}
 	return gw_problem(q, status, code, msg, field[0] ? field : NULL);
 }

@@ -116,11 +116,22 @@ void gw_common_headers(struct gw_req *q, struct MHD_Response *r)
 	}
 }
 
+enum MHD_Result gw_queue(struct gw_req *q, unsigned status,
+			 struct MHD_Response *r)
+{
+	enum MHD_Result ok;
+
+	gw_common_headers(q, r);
+	ok = MHD_queue_response(q->conn, status, r);
+	MHD_destroy_response(r);
+	gw_metrics_record(q->route, status, gw_now_ns() - q->t0_ns);
+	return ok;
+}
+
 enum MHD_Result gw_send(struct gw_req *q, unsigned status, char *body,
 			size_t len, const char *ctype)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ok;
 
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
@@ -129,11 +140,7 @@ enum MHD_Result gw_send(struct gw_req *q, unsigned status, char *body,
 	}
 	MHD_add_response_header(r, "Content-Type",
 				ctype ? ctype : "application/json");
-	gw_common_headers(q, r);
-	ok = MHD_queue_response(q->conn, status, r);
-	MHD_destroy_response(r);
-	gw_metrics_record(q->route, status, gw_now_ns() - q->t0_ns);
-	return ok;
+	return gw_queue(q, status, r);
 }
 
 enum MHD_Result gw_json(struct gw_req *q, unsigned status, json_t *obj)
@@ -267,11 +274,7 @@ static enum MHD_Result serve_static(struct gw_req *q)
 	MHD_add_response_header(r, "Content-Type", ctype_of(real));
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
-	gw_common_headers(q, r);
-	enum MHD_Result ok = MHD_queue_response(q->conn, 200, r);
-	MHD_destroy_response(r);
-	gw_metrics_record(q->route, 200, gw_now_ns() - q->t0_ns);
-	return ok;
+	return gw_queue(q, 200, r);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -434,11 +437,7 @@ static enum MHD_Result handle(struct gw_req *q)
 					"Content-Type, Authorization, "
 					"Idempotency-Key, Last-Event-ID");
 		MHD_add_response_header(r, "Access-Control-Max-Age", "600");
-		gw_common_headers(q, r);
-		ans = MHD_queue_response(q->conn, 204, r);
-		MHD_destroy_response(r);
-		gw_metrics_record(q->route, 204, gw_now_ns() - q->t0_ns);
-		return ans;
+		return gw_queue(q, 204, r);
 	}
 	if (identity(q, &ans) != 0)
 		return ans;
