@@ -31,9 +31,9 @@ static void teardown(void)
 }
 
 /* One call; the reply stays in C.r until the next call. */
-#define CALL(fd, op, ...) h_case_call(&C, fd, op, __VA_ARGS__)
+#define CALL(fd, op, ...) h_case_call(&C, fd, NULL, op, __VA_ARGS__)
 /* The same for visitor `as` of a gateway connection. */
-#define CALL_AS(fd, as, op, ...) h_case_call_as(&C, fd, as, op, __VA_ARGS__)
+#define CALL_AS(fd, as, op, ...) h_case_call(&C, fd, as, op, __VA_ARGS__)
 
 static const msgpack_object *res(void)
 {

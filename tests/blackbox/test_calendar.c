@@ -31,7 +31,7 @@ static void teardown(void)
 	h_case_end(&C);
 }
 
-#define CALL(fd, op, ...) h_case_call(&C, fd, op, __VA_ARGS__)
+#define CALL(fd, op, ...) h_case_call(&C, fd, NULL, op, __VA_ARGS__)
 
 static int conn(void)
 {

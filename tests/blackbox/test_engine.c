@@ -31,7 +31,7 @@ static void teardown(void)
 }
 
 /* One call; the reply stays in C.r until the next call. */
-#define CALL(fd, op, ...) h_case_call(&C, fd, op, __VA_ARGS__)
+#define CALL(fd, op, ...) h_case_call(&C, fd, NULL, op, __VA_ARGS__)
 
 static const msgpack_object *res(void)
 {

@@ -1066,33 +1066,16 @@ void h_case_end(struct h_case *c)
 	h_cleanup(&c->h);
 }
 
-static int vcase_call(struct h_case *c, int fd, const char *as, const char *op,
-		      const char *fmt, va_list ap)
+int h_case_call(struct h_case *c, int fd, const char *as, const char *op,
+		const char *fmt, ...)
 {
+	va_list ap;
+	int rc;
+
 	msgpack_unpacked_destroy(&c->r);
 	msgpack_unpacked_init(&c->r);
-	return vcall(fd, &c->r, ++c->last_id, as, op, fmt, ap);
-}
-
-int h_case_call(struct h_case *c, int fd, const char *op, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
 	va_start(ap, fmt);
-	rc = vcase_call(c, fd, NULL, op, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-int h_case_call_as(struct h_case *c, int fd, const char *as, const char *op,
-		   const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vcase_call(c, fd, as, op, fmt, ap);
+	rc = vcall(fd, &c->r, ++c->last_id, as, op, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -1108,7 +1091,7 @@ int h_case_conn(const struct h_case *c)
 void h_case_mkres(struct h_case *c, int fd, const char *id)
 {
 	ck_assert_int_eq(
-	    h_case_call(c, fd, "resource.create", "{s:s}", "id", id), 0);
+	    h_case_call(c, fd, NULL, "resource.create", "{s:s}", "id", id), 0);
 }
 
 const msgpack_object *h_result(const msgpack_unpacked *reply)

@@ -173,11 +173,10 @@ struct h_case {
 void h_case_start(struct h_case *c, const char *extra_args);
 /* Free the reply; stop the engine and remove its directory (h_cleanup). */
 void h_case_end(struct h_case *c);
-/* h_call / h_call_as with c's next id, into c's reply (the previous one is
- * dropped). */
-int h_case_call(struct h_case *c, int fd, const char *op, const char *fmt, ...);
-int h_case_call_as(struct h_case *c, int fd, const char *as, const char *op,
-		   const char *fmt, ...);
+/* h_call_as (as NULL: h_call) with c's next id, into c's reply (the
+ * previous one is dropped). */
+int h_case_call(struct h_case *c, int fd, const char *as, const char *op,
+		const char *fmt, ...);
 /* A raw connection to c's engine. */
 int h_case_conn(const struct h_case *c);
 /* resource.create {id} on fd, which must succeed. */
