@@ -30,6 +30,13 @@ static void teardown(void)
 	h_case_end(&C);
 }
 
+/* The case's engine again, started with args instead. */
+static void restart_with(const char *args)
+{
+	h_cleanup(&C.h);
+	ck_assert_int_eq(h_start(&C.h, args), 0);
+}
+
 /* One call; the reply stays in C.r until the next call. */
 #define CALL(fd, op, ...) h_case_call(&C, fd, NULL, op, __VA_ARGS__)
 /* The same for visitor `as` of a gateway connection. */
@@ -379,8 +386,7 @@ START_TEST(holds_per_resource)
 	int64_t d = h_day(3);
 	char v[16];
 
-	h_cleanup(&C.h);
-	ck_assert_int_eq(h_start(&C.h, "--max-holds-per-resource 3"), 0);
+	restart_with("--max-holds-per-resource 3");
 	adm = conn();
 	gw = conn_token("gateway", "web");
 	mkres(adm, "a");
@@ -444,8 +450,7 @@ START_TEST(public_requires_event_type)
 	int64_t d = h_day(3);
 	char ref[40];
 
-	h_cleanup(&C.h);
-	ck_assert_int_eq(h_start(&C.h, "--public-requires-event-type on"), 0);
+	restart_with("--public-requires-event-type on");
 	adm = conn();
 	pub = conn_token("public", "p");
 	mkres(adm, "a");
@@ -555,8 +560,7 @@ START_TEST(reschedules_log_the_change)
 	uint64_t w0, w1;
 	const int n = 400;
 
-	h_cleanup(&C.h);
-	ck_assert_int_eq(h_start(&C.h, "--max-reschedules 1000 --sync off"), 0);
+	restart_with("--max-reschedules 1000 --sync off");
 	adm = conn();
 	mkres(adm, "a");
 	ck_assert_int_eq(book_at(adm, "a", d + 9 * HOUR, d + 10 * HOUR, NULL),
@@ -694,8 +698,7 @@ START_TEST(public_writes_are_bounded)
 	int64_t d = h_day(3), wait = 0;
 	static char notes[1002];
 
-	h_cleanup(&C.h);
-	ck_assert_int_eq(h_start(&C.h, "--public-writes-per-minute 5"), 0);
+	restart_with("--public-writes-per-minute 5");
 	adm = conn();
 	pub = conn_token("public", "p");
 	other = conn_token("public", "q");
