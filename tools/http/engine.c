@@ -157,11 +157,20 @@ static bool read_only(const char *op)
 	return false;
 }
 
-/* Makes *slot a live connection (a dead one closed, a missing one opened),
- * acting for visitor unless public. 0, BOOKD_E_UNAVAILABLE when the engine
- * cannot be reached, or the error of naming the visitor. */
-static int ready(bookd_conn **slot, bool public, const char *visitor)
+/* Points *slotp at this thread's connection for visitor (the public one
+ * when the engine cannot act for visitors) and makes it live: a dead one
+ * closed, a missing one opened, acting for visitor unless public.  0,
+ * BOOKD_E_NOMEM, BOOKD_E_UNAVAILABLE when the engine cannot be reached, or
+ * the error of naming the visitor. */
+static int ready(const char *visitor, bookd_conn ***slotp)
 {
+	struct thread_eng *t = eng();
+	bool public = visitor && !gw_as_supported;
+	bookd_conn **slot;
+
+	if (t == NULL)
+		return BOOKD_E_NOMEM;
+	slot = *slotp = public ? &t->pub : &t->priv;
 	if (*slot && gone(*slot)) {
 		bookd_close(*slot);
 		*slot = NULL;
@@ -174,17 +183,12 @@ static int ready(bookd_conn **slot, bool public, const char *visitor)
 int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 	    const msgpack_object **res, const msgpack_object **errobj)
 {
-	struct thread_eng *t = eng();
-	bool public = visitor && !gw_as_supported;
 	bookd_conn **slot;
 	int rc = BOOKD_E_NOMEM, tries;
 
 	*errobj = NULL;
-	if (t == NULL)
-		return BOOKD_E_NOMEM;
-	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if ((rc = ready(slot, public, visitor)) != 0)
+		if ((rc = ready(visitor, &slot)) != 0)
 			return rc;
 		rc = bookd_call(*slot, op, args ? args->data : NULL,
 				args ? args->size : 0, res);
@@ -205,18 +209,13 @@ int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 int gw_call_n(const char *visitor, size_t n, const char *const *ops,
 	      const msgpack_sbuffer *const *args, gw_take_fn take, void *ctx)
 {
-	struct thread_eng *t = eng();
-	bool public = visitor && !gw_as_supported;
 	const msgpack_object *res;
 	bookd_conn **slot;
 	size_t sent, i;
-	int rc = BOOKD_E_NOMEM, tries;
+	int rc, tries;
 
-	if (t == NULL)
-		return BOOKD_E_NOMEM;
-	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if ((rc = ready(slot, public, visitor)) != 0)
+		if ((rc = ready(visitor, &slot)) != 0)
 			return rc;
 		for (sent = 0; sent < n; sent++)
 			if ((rc = bookd_send(
