@@ -574,6 +574,31 @@ static unsigned num(const char *opt, const char *v, unsigned lo, unsigned hi)
 	return (unsigned)n;
 }
 
+/* The options that take a whole number: where it goes and its bounds. */
+struct num_opt {
+	const char *name;
+	unsigned *to;
+	unsigned lo, hi;
+};
+
+static const struct num_opt *num_opt(const char *name)
+{
+	static const struct num_opt opts[] = {
+	    {"--rate-per-ip", &gw_cfg.rate_per_ip, 0, 1000000},
+	    {"--threads", &gw_cfg.threads, 1, 64},
+	    {"--max-conns", &gw_cfg.max_conns, 1, 100000},
+	    {"--max-conns-per-ip", &gw_cfg.max_conns_per_ip, 1, 100000},
+	    {"--timeout", &gw_cfg.timeout_s, 1, 3600},
+	    {"--max-streams", &gw_cfg.max_streams, 0, 2000},
+	    {"--max-streams-per-ip", &gw_cfg.max_streams_per_ip, 0, 2000},
+	};
+
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (strcmp(name, opts[i].name) == 0)
+			return &opts[i];
+	return NULL;
+}
+
 static char *read_token(const char *path)
 {
 	char buf[2048];
@@ -606,6 +631,7 @@ static void parse_args(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const struct num_opt *no;
 #define TAKE()                                                                 \
 	do {                                                                   \
 		if (v == NULL)                                                 \
@@ -672,27 +698,9 @@ static void parse_args(int argc, char **argv)
 				exit(2);
 			}
 			gw_cfg.cors[gw_cfg.ncors++] = v;
-		} else if (strcmp(a, "--rate-per-ip") == 0) {
+		} else if ((no = num_opt(a)) != NULL) {
 			TAKE();
-			gw_cfg.rate_per_ip = num(a, v, 0, 1000000);
-		} else if (strcmp(a, "--threads") == 0) {
-			TAKE();
-			gw_cfg.threads = num(a, v, 1, 64);
-		} else if (strcmp(a, "--max-conns") == 0) {
-			TAKE();
-			gw_cfg.max_conns = num(a, v, 1, 100000);
-		} else if (strcmp(a, "--max-conns-per-ip") == 0) {
-			TAKE();
-			gw_cfg.max_conns_per_ip = num(a, v, 1, 100000);
-		} else if (strcmp(a, "--timeout") == 0) {
-			TAKE();
-			gw_cfg.timeout_s = num(a, v, 1, 3600);
-		} else if (strcmp(a, "--max-streams") == 0) {
-			TAKE();
-			gw_cfg.max_streams = num(a, v, 0, 2000);
-		} else if (strcmp(a, "--max-streams-per-ip") == 0) {
-			TAKE();
-			gw_cfg.max_streams_per_ip = num(a, v, 0, 2000);
+			*no->to = num(a, v, no->lo, no->hi);
 		} else if (strcmp(a, "--max-body") == 0) {
 			TAKE();
 			gw_cfg.max_body = num(a, v, 1024, 1u << 20);
