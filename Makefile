@@ -171,6 +171,7 @@ $(LIB_OBJ): CFLAGS := $(filter-out $(BSD_CFLAGS),$(CFLAGS)) \
 # bench parses its numbers as the tools do and builds raw frames (wbuf.c).
 $(O)/bookctl: $(O)/obj/proto/token.o $(O)/obj/proto/num.o
 $(O)/bookd-bench: $(O)/obj/proto/num.o $(O)/obj/proto/wbuf.o
+$(O)/bookd-http: $(O)/obj/proto/num.o
 
 $(O)/libbookd.a: $(LIB_OBJ)
 	@rm -f $@

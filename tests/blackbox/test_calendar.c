@@ -19,36 +19,28 @@
 #include "tz.h"
 #include "wire.h"
 
-static struct harness H;
-static msgpack_unpacked R;
-static uint64_t next_id = 1;
+static struct h_case C;
 
 static void setup(void)
 {
-	ck_assert_int_eq(h_start(&H, "--horizon-days 1100"), 0);
-	msgpack_unpacked_init(&R);
+	h_case_start(&C, "--horizon-days 1100");
 }
 
 static void teardown(void)
 {
-	msgpack_unpacked_destroy(&R);
-	h_cleanup(&H);
+	h_case_end(&C);
 }
 
-#define CALL(fd, op, ...)                                                      \
-	(msgpack_unpacked_destroy(&R), msgpack_unpacked_init(&R),              \
-	 h_call(fd, &R, next_id++, op, __VA_ARGS__))
+#define CALL(fd, op, ...) h_case_call(&C, fd, NULL, op, __VA_ARGS__)
 
 static int conn(void)
 {
-	int fd = h_connect_raw(&H);
-	ck_assert_int_ge(fd, 0);
-	return fd;
+	return h_case_conn(&C);
 }
 
 static const msgpack_object *res(void)
 {
-	return h_result(&R);
+	return h_result(&C.r);
 }
 
 /* A 7-day schedule of one window a day. */
@@ -399,7 +391,7 @@ START_TEST(pool_race)
 		pids[i] = fork();
 		ck_assert_int_ge(pids[i], 0);
 		if (pids[i] == 0) {
-			int c = h_connect_raw(&H);
+			int c = h_connect_raw(&C.h);
 			for (int k = 0; k < 10; k++) {
 				int q = 1 + (i + k) % 3;
 				int64_t s =
