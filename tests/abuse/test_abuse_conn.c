@@ -25,7 +25,10 @@
  *      reserve); RLIMIT_NOFILE is raised at start or the engine refuses to
  *      start; EMFILE on accept does not spin;
  *  15  --admin-group is decided from the peer's actual groups; events
- *      {after: 2^64-1} answers next = 2^64-1.
+ *      {after: 2^64-1} answers next = 2^64-1;
+ *  all every attack at once, the connection-level ones above and the
+ *      caller-level ones of tests/blackbox/test_abuse_caller.c, while an
+ *      honest public client holds, books and pings.
  *
  * Cases that act as another user (nobody) need root; every wait is
  * bounded (the harness's bounds, explicit deadlines, fixed counts).
@@ -1034,10 +1037,10 @@ END_TEST
  * confirmed, at the end), its ping p99 stays under COMBINED_P99_US, and the
  * engine's RSS grows by less than COMBINED_RSS_BUDGET_KB: the attacks'
  * share of --max-conn-output-mb and --max-input-mb plus buffers.  Measured
- * (plain build, shared 2-core machine) at about 23 MB of growth; the
- * caller-level attacks add little (holds, rate buckets and about forty
- * bookings are a few kB each), so the budget of the connection-level
- * attacks alone still holds.
+ * on a shared 2-core machine: about 22 MB of growth on the plain build and
+ * 27 MB on the sanitizer build; the caller-level attacks add little (their
+ * holds, rate buckets and a few dozen bookings are a few kB each), so the
+ * budget set for the connection-level attacks alone still holds.
  *
  * Holds live 60 s here (--hold-ttl-ms) so that no flood's hold expires
  * during the run, even on the sanitizer build, and the per-caller cap's
