@@ -25,7 +25,10 @@
  *      reserve); RLIMIT_NOFILE is raised at start or the engine refuses to
  *      start; EMFILE on accept does not spin;
  *  15  --admin-group is decided from the peer's actual groups; events
- *      {after: 2^64-1} answers next = 2^64-1.
+ *      {after: 2^64-1} answers next = 2^64-1;
+ *  all every attack at once, the connection-level ones above and the
+ *      caller-level ones of tests/blackbox/test_abuse_caller.c, while an
+ *      honest public client holds, books and pings.
  *
  * Cases that act as another user (nobody) need root; every wait is
  * bounded (the harness's bounds, explicit deadlines, fixed counts).
@@ -36,11 +39,14 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -998,40 +1004,479 @@ END_TEST
 /* ---- all at once ------------------------------------------------------ */
 
 /*
- * The connection-level attacks together (pipelined lists never read, slow
- * senders, floods of expensive frames, a subscription flood) while an
- * honest client books and pings: every booking succeeds, the ping stays
- * fast, and the engine's RSS grows by less than the budget below (the
- * attacks' share of --max-conn-output-mb, --max-input-mb, and buffers).
+ * Every attack at the same time while an honest public client books.
+ *
+ * Connection level (from this process and one child): 2,000 pipelined
+ * resource.list on a connection that never reads, 32 slow senders, a
+ * subscription flood, frames of 60,000 nils as fast as they go.
+ *
+ * Caller level (two more children; each attacker is a public principal of
+ * its own: a public token, or hello {role: "public"}):
+ *   holds   floods of fresh session names on the honest client's resource
+ *           (other days), on other resources and from a dropped connection:
+ *           16 live holds each, then LIMIT; hold.many of all 64 resources
+ *           for 30 days (LIMIT, span) and of 64 short holds (LIMIT,
+ *           per-caller cap); holds starting yesterday (OUT_OF_RANGE);
+ *           takeover of the honest client's session: book, release and hold
+ *           with its name (FORBIDDEN);
+ *   writes  book + cancel with the largest public fields, and books with
+ *           4 KB notes (BAD_REQUEST), until the write rate stops them
+ *           (LIMIT with retry_after_ms); a reschedule storm of one booking
+ *           (50 moves, then LIMIT; a move to its own span is BAD_REQUEST);
+ *           invalid UTF-8 and control characters (BAD_REQUEST); replays of
+ *           the honest client's idempotency keys, request for request
+ *           (CONFLICT, never its booking).
+ * Each attack's answers are counted, and the counts must be the defences'
+ * (exactly 16 holds per flood, exactly 50 moves, no answer that is not the
+ * expected refusal), so removing a defence fails the run.
+ *
+ * The honest client (a public token) keeps one hold in its session for the
+ * whole run, so the session stays bound to it, and books BOOKS quarters,
+ * each with a hold and then a book with its session and an idempotency
+ * key, pinging in between.  Every booking succeeds (and is still its own,
+ * confirmed, at the end), its ping p99 stays under COMBINED_P99_US, and the
+ * engine's RSS grows by less than COMBINED_RSS_BUDGET_KB: the attacks'
+ * share of --max-conn-output-mb and --max-input-mb plus buffers.  Measured
+ * on a shared 2-core machine: about 22 MB of growth on the plain build and
+ * 27 MB on the sanitizer build; the caller-level attacks add little (their
+ * holds, rate buckets and a few dozen bookings are a few kB each), so the
+ * budget set for the connection-level attacks alone still holds.
+ *
+ * Holds live 60 s here (--hold-ttl-ms) so that no flood's hold expires
+ * during the run, even on the sanitizer build, and the per-caller cap's
+ * count is exact.
  */
 #define COMBINED_RSS_BUDGET_KB (160 * 1024)
 
+/* The issue's 20 ms for the plain build; the sanitizer build is several
+ * times slower, and only loosely bounded. */
+#if defined(__SANITIZE_ADDRESS__)
+#define COMBINED_P99_US 200000
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COMBINED_P99_US 200000
+#endif
+#endif
+#ifndef COMBINED_P99_US
+#define COMBINED_P99_US 20000
+#endif
+
+#define HONEST_SESSION "honest-session-7f3a"
+#define HONEST_PHONE   "+33 1 23 45 67 89"
+#define HONEST_EMAIL   "honest@example.com"
+
+/* What one attack got back, by answer. */
+struct tally {
+	int n, ok, limit, rate, forbidden, bad, oor, conflict, other, leaks;
+};
+
+enum {
+	A_FLOOD_R1,	 /* fresh sessions on r1, other days */
+	A_FLOOD_OTHER,	 /* fresh sessions on r5..r63 */
+	A_FLOOD_DROPPED, /* the same from a hello {role: public} connection */
+	A_MANY_LONG,	 /* hold.many of r0..r63 for 30 days */
+	A_MANY_WIDE,	 /* hold.many of r0..r63, one quarter each */
+	A_PAST,		 /* holds starting yesterday */
+	A_TAKE_BOOK,	 /* book with the honest session */
+	A_TAKE_HOLD,	 /* release and hold with the honest session */
+	A_CHURN_BOOK,	 /* book with the largest public fields */
+	A_CHURN_CANCEL,	 /* ... and cancel it */
+	A_BIG_NOTES,	 /* book with 4 KB notes */
+	A_RESCHED,	 /* reschedule storm of one booking */
+	A_RESCHED_SAME,	 /* reschedule to its own span */
+	A_UTF8_HOLD,	 /* sessions that are not text */
+	A_UTF8_BOOK,	 /* booker and note that are not text */
+	A_REPLAY,	 /* the honest client's keys, from another caller */
+	A__COUNT
+};
+
+static const char *const atk_name[A__COUNT] = {
+    "hold flood r1",   "hold flood others", "hold flood dropped",
+    "hold.many 30 d",  "hold.many 64",	    "hold in past",
+    "takeover book",   "takeover hold",	    "churn book",
+    "churn cancel",    "4 KB notes",	    "reschedule",
+    "reschedule same", "utf8 session",	    "utf8 booker",
+    "key replay"};
+
+/* Shared (MAP_SHARED) between the honest client and the attackers. */
+struct arena {
+	atomic_int done;	  /* bookings the honest client has made */
+	atomic_int cur;		  /* the quarter it is holding and booking */
+	atomic_int stop;	  /* the honest client is done */
+	struct tally t[A__COUNT]; /* each attacker writes its own */
+};
+
+/* Does any string in o contain needle? */
+static bool obj_has_str(const msgpack_object *o, const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		return memmem(o->via.str.ptr, o->via.str.size, needle, nl) !=
+		       NULL;
+	case MSGPACK_OBJECT_ARRAY:
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			if (obj_has_str(&o->via.array.ptr[i], needle))
+				return true;
+		return false;
+	case MSGPACK_OBJECT_MAP:
+		for (uint32_t i = 0; i < o->via.map.size; i++)
+			if (obj_has_str(&o->via.map.ptr[i].key, needle) ||
+			    obj_has_str(&o->via.map.ptr[i].val, needle))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* Count the answer rc (the reply is in U). */
+static void count(struct tally *t, int rc)
+{
+	t->n++;
+	switch (rc) {
+	case 0:
+		t->ok++;
+		break;
+	case BOOKD_E_LIMIT:
+		t->limit++;
+		if (wire_get(h_error(&U), "retry_after_ms") != NULL)
+			t->rate++;
+		break;
+	case BOOKD_E_FORBIDDEN:
+		t->forbidden++;
+		break;
+	case BOOKD_E_BAD_REQUEST:
+		t->bad++;
+		break;
+	case BOOKD_E_OUT_OF_RANGE:
+		t->oor++;
+		break;
+	case BOOKD_E_CONFLICT:
+		t->conflict++;
+		break;
+	default:
+		t->other++;
+		break;
+	}
+}
+
+/* A public token for subject, minted by bookctl. */
+static void mint_public(const char *subject, char tok[600])
+{
+	const char *bin = getenv("BOOKCTL_BIN");
+	const char *argv[] = {bin,	   "token", H.data,  "--role", "public",
+			      "--subject", subject, "--ttl", "600",    NULL};
+	char err[256];
+
+	ck_assert_msg(bin != NULL, "BOOKCTL_BIN is not set");
+	ck_assert_int_eq(h_run_capture(argv, 10000, tok, 600, err, sizeof(err)),
+			 0);
+	tok[strcspn(tok, "\n")] = 0;
+}
+
+/* In an attacker: a public connection (with token tok, or dropped to public
+ * when tok is NULL); exits the child when the engine does not take it. */
+static int atk_conn(const char *tok)
+{
+	int fd = h_connect_raw(&H), rc;
+
+	if (fd < 0)
+		_exit(3);
+	if (tok)
+		rc = CALL(fd, 1, "hello", "{s:s}", "token", tok);
+	else
+		rc = CALL(fd, 1, "hello", "{s:s}", "role", "public");
+	if (rc != 0)
+		_exit(4);
+	return fd;
+}
+
+/* A hold.many "holds" array of r0..r63, each from start to end: packed
+ * into sb (which the object's strings point into) and unpacked into u. */
+static void holds_array(msgpack_sbuffer *sb, msgpack_unpacked *u, int64_t start,
+			int64_t end)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 64);
+	for (int i = 0; i < 64; i++) {
+		char rid[16];
+		snprintf(rid, sizeof(rid), "r%d", i);
+		msgpack_pack_map(&pk, 3);
+		wire_pk_kstr(&pk, "resource", rid);
+		wire_pk_kint(&pk, "start", start);
+		wire_pk_kint(&pk, "end", end);
+	}
+	msgpack_unpacked_init(u);
+	if (msgpack_unpack_next(u, sb->data, sb->size, NULL) !=
+	    MSGPACK_UNPACK_SUCCESS)
+		_exit(5);
+}
+
+/* The hold attacks, round after round until the honest client is done
+ * (bounded by end_ms).  tok: the flood, lockout and takeover tokens. */
+static void attack_holds(struct arena *a, char tok[][600], int64_t day0,
+			 int64_t end_ms)
+{
+	int fl = atk_conn(tok[0]), fo = atk_conn(tok[1]), dr = atk_conn(NULL),
+	    lo = atk_conn(tok[2]), tk = atk_conn(tok[3]);
+	int64_t y = h_day(-1) + 9 * 3600, anchor = day0 + 20 * 3600;
+	msgpack_sbuffer longs_sb, wide_sb;
+	msgpack_unpacked longs, wide;
+	uint64_t id = 10;
+	char s[48], rid[16];
+
+	holds_array(&longs_sb, &longs, day0 + 10 * DAY_SECONDS,
+		    day0 + 40 * DAY_SECONDS);
+	holds_array(&wide_sb, &wide, day0 + 10 * DAY_SECONDS + 9 * 3600,
+		    day0 + 10 * DAY_SECONDS + 9 * 3600 + Q_SECONDS);
+	for (int n = 0; !atomic_load(&a->stop) && now_ms() < end_ms; n++) {
+		int64_t q = day0 + (int64_t)(2 + n / Q_PER_DAY) * DAY_SECONDS +
+			    (int64_t)(n % Q_PER_DAY) * Q_SECONDS;
+		int cur = atomic_load(&a->cur);
+		int64_t c = day0 + (int64_t)cur * Q_SECONDS;
+
+		snprintf(s, sizeof(s), "flood-r1-%d", n);
+		count(&a->t[A_FLOOD_R1],
+		      CALL(fl, id++, "hold", "{s:s s:I s:I s:s}", "resource",
+			   "r1", "start", q, "end", q + Q_SECONDS, "session",
+			   s));
+		snprintf(s, sizeof(s), "flood-other-%d", n);
+		snprintf(rid, sizeof(rid), "r%d", 5 + n % 59);
+		q = day0 + 2 * DAY_SECONDS +
+		    (int64_t)((n / 59) % Q_PER_DAY) * Q_SECONDS;
+		count(&a->t[A_FLOOD_OTHER],
+		      CALL(fo, id++, "hold", "{s:s s:I s:I s:s}", "resource",
+			   rid, "start", q, "end", q + Q_SECONDS, "session",
+			   s));
+		snprintf(s, sizeof(s), "flood-dropped-%d", n);
+		q = day0 + (int64_t)(300 + n / Q_PER_DAY) * DAY_SECONDS +
+		    (int64_t)(n % Q_PER_DAY) * Q_SECONDS;
+		count(&a->t[A_FLOOD_DROPPED],
+		      CALL(dr, id++, "hold", "{s:s s:I s:I s:s}", "resource",
+			   "r1", "start", q, "end", q + Q_SECONDS, "session",
+			   s));
+		if (n % 4 == 0) {
+			count(&a->t[A_MANY_LONG],
+			      CALL(lo, id++, "hold.many", "{s:o s:s}", "holds",
+				   &longs.data, "session", "lockout"));
+			count(&a->t[A_MANY_WIDE],
+			      CALL(lo, id++, "hold.many", "{s:o s:s}", "holds",
+				   &wide.data, "session", "lockout"));
+		}
+		snprintf(s, sizeof(s), "past-%d", n);
+		count(&a->t[A_PAST], CALL(lo, id++, "hold", "{s:s s:I s:I s:s}",
+					  "resource", "r1", "start", y, "end",
+					  y + Q_SECONDS, "session", s));
+		/* The honest client's session: its current quarter, its
+		 * anchor hold. */
+		count(&a->t[A_TAKE_BOOK],
+		      CALL(tk, id++, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			   "resource", "r1", "start", c, "end", c + Q_SECONDS,
+			   "booker", "name", "M", "email", "m@example.com",
+			   "session", HONEST_SESSION));
+		count(&a->t[A_TAKE_HOLD],
+		      CALL(tk, id++, "release", "{s:s s:s}", "resource", "r1",
+			   "session", HONEST_SESSION));
+		count(&a->t[A_TAKE_HOLD],
+		      CALL(tk, id++, "release", "{s:s s:s}", "resource", "r4",
+			   "session", HONEST_SESSION));
+		count(&a->t[A_TAKE_HOLD],
+		      CALL(tk, id++, "hold", "{s:s s:I s:I s:s}", "resource",
+			   "r4", "start", anchor, "end", anchor + Q_SECONDS,
+			   "session", HONEST_SESSION));
+	}
+	msgpack_unpacked_destroy(&longs);
+	msgpack_unpacked_destroy(&wide);
+	msgpack_sbuffer_destroy(&longs_sb);
+	msgpack_sbuffer_destroy(&wide_sb);
+}
+
+/* The write attacks, round after round until the honest client is done
+ * (bounded by end_ms).  tok: the churn, reschedule, text and replay
+ * tokens. */
+static void attack_writes(struct arena *a, char tok[][600], int64_t day0,
+			  int64_t end_ms)
+{
+	int ch = atk_conn(tok[0]), rs = atk_conn(tok[1]), tx = atk_conn(tok[2]),
+	    rp = atk_conn(tok[3]);
+	static char notes[1001], note[1001], name[101], big[4097];
+	static const char *const bad_sessions[] = {"\xc0\xaf", "\xed\xa0\x80",
+						   "s\x1b[2J", "s\xc2\x9b"};
+	char ref[64] = "", cref[64] = "", key[32];
+	int64_t b0 = day0 + 9 * 3600;
+	uint64_t id = 10;
+	int books = 0, moved = 0;
+
+	memset(notes, 'n', 1000);
+	memset(note, 'o', 1000);
+	memset(name, 'N', 100);
+	memset(big, 'b', 4096);
+	/* The booking to reschedule, on r3; a move to its own span. */
+	if (CALL(rs, id++, "book", "{s:s s:I s:I s:{s:s s:s}}", "resource",
+		 "r3", "start", b0, "end", b0 + 3600, "booker", "name", "R",
+		 "email", "r@example.com") != 0 ||
+	    wire_cstr(wire_get(h_result(&U), "ref"), ref, sizeof(ref)) != 0)
+		_exit(6);
+	count(&a->t[A_RESCHED_SAME],
+	      CALL(rs, id++, "booking.reschedule", "{s:s s:I s:I}", "ref", ref,
+		   "start", b0, "end", b0 + 3600));
+	for (int n = 0; !atomic_load(&a->stop) && now_ms() < end_ms; n++) {
+		int done = atomic_load(&a->done);
+		int64_t q;
+		int rc;
+
+		/* Book with every public field at its largest, then cancel
+		 * it, on r2. */
+		if (cref[0]) {
+			rc = CALL(ch, id++, "booking.cancel", "{s:s}", "ref",
+				  cref);
+			count(&a->t[A_CHURN_CANCEL], rc);
+			if (rc == 0)
+				cref[0] = 0;
+		} else {
+			q = day0 + (int64_t)(books / Q_PER_DAY) * DAY_SECONDS +
+			    (int64_t)(books % Q_PER_DAY) * Q_SECONDS;
+			books++;
+			rc = CALL(ch, id++, "book",
+				  "{s:s s:I s:I s:{s:s s:s s:s s:s} s:s}",
+				  "resource", "r2", "start", q, "end",
+				  q + Q_SECONDS, "booker", "name", name,
+				  "email", "churn@example.com", "phone",
+				  "+3312345678901234567890123456789", "notes",
+				  notes, "note", note);
+			count(&a->t[A_CHURN_BOOK], rc);
+			if (rc == 0 && wire_cstr(wire_get(h_result(&U), "ref"),
+						 cref, sizeof(cref)) != 0)
+				_exit(7);
+		}
+		q = day0 + 100 * DAY_SECONDS + (int64_t)n * Q_SECONDS;
+		count(&a->t[A_BIG_NOTES],
+		      CALL(ch, id++, "book", "{s:s s:I s:I s:{s:s s:s s:s}}",
+			   "resource", "r2", "start", q, "end", q + Q_SECONDS,
+			   "booker", "name", "B", "email", "b@example.com",
+			   "notes", big));
+		/* Move the booking between 10:00 and 11:00 (never to where
+		 * it is: that is refused before the cap). */
+		q = b0 + (1 + moved % 2) * 3600;
+		rc = CALL(rs, id++, "booking.reschedule", "{s:s s:I s:I}",
+			  "ref", ref, "start", q, "end", q + 3600);
+		count(&a->t[A_RESCHED], rc);
+		if (rc == 0)
+			moved++;
+		/* Bytes that are not text. */
+		q = day0 + 200 * DAY_SECONDS +
+		    (int64_t)(n % Q_PER_DAY) * Q_SECONDS;
+		count(&a->t[A_UTF8_HOLD],
+		      CALL(tx, id++, "hold", "{s:s s:I s:I s:s}", "resource",
+			   "r2", "start", q, "end", q + Q_SECONDS, "session",
+			   bad_sessions[n % 4]));
+		switch (n % 3) {
+		case 0:
+			rc = CALL(tx, id++, "book", "{s:s s:I s:I s:{s:s s:s}}",
+				  "resource", "r2", "start", q, "end",
+				  q + Q_SECONDS, "booker", "name", "Ann\xff",
+				  "email", "a@example.com");
+			break;
+		case 1:
+			rc = CALL(
+			    tx, id++, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			    "resource", "r2", "start", q, "end", q + Q_SECONDS,
+			    "booker", "name", "Ann", "email", "a@example.com",
+			    "note", "\x1b[2J\x1b]0;pwned\x07");
+			break;
+		default:
+			rc = CALL(tx, id++, "book", "{s:s s:I s:I s:{s:s s:s}}",
+				  "resource", "r2", "start", q, "end",
+				  q + Q_SECONDS, "booker", "name", "Ann\nAdmin",
+				  "email", "a@example.com");
+			break;
+		}
+		count(&a->t[A_UTF8_BOOK], rc);
+		/* Replay a key the honest client has used, request for
+		 * request: never its booking. */
+		if (done > 0) {
+			int j = n % done;
+			q = day0 + (int64_t)j * Q_SECONDS;
+			snprintf(key, sizeof(key), "web-%d", j);
+			rc = CALL(rp, id++, "book",
+				  "{s:s s:I s:I s:{s:s s:s s:s} s:s}",
+				  "resource", "r1", "start", q, "end",
+				  q + Q_SECONDS, "booker", "name",
+				  "Honest Visitor", "email", HONEST_EMAIL,
+				  "phone", HONEST_PHONE, "key", key);
+			count(&a->t[A_REPLAY], rc);
+			if (rc == 0 || h_result(&U) != NULL ||
+			    (U.data.type == MSGPACK_OBJECT_MAP &&
+			     obj_has_str(&U.data, HONEST_PHONE)))
+				a->t[A_REPLAY].leaks++;
+		}
+	}
+}
+
+/* In an attacker child: die with the test, and yield the CPU to the
+ * engine and the honest client (on a real deployment the attackers' own
+ * processes do not share the engine's cores; here they must not starve it
+ * of the CPU it would have). */
+static void attacker_init(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
+		perror("setpriority");
+}
+
 START_TEST(all_attacks_at_once)
 {
-	enum { SLOW = 32, BOOKS = 100 };
-	int fd, flood, slow[SLOW], subs;
+	enum { SLOW = 32, BOOKS = 50, CYCLE_MS = 100, MAXP = 8192 };
+	static const char *const subjects[8] = {
+	    "flood-r1", "flood-other", "lockout", "takeover",
+	    "churn",	"resched",     "text",	  "replay"};
+	static char tok[8][600], honest_tok[600];
+	static long rtt[MAXP];
+	int adm, hon, flood, slow[SLOW], subs, np = 0;
 	uint64_t id = 1;
 	msgpack_sbuffer lists, nils;
 	static char body[256 * 1024];
 	unsigned char hdr[4] = {0x00, 0x0f, 0xff, 0xff};
-	char meta[2001];
-	long rtt[BOOKS], rss0, rss_max = 0;
-	int64_t day0 = h_day(3);
-	pid_t kid;
+	char meta[2001], refs[BOOKS][64];
+	long rss0, rss_max = 0;
+	int64_t day0 = h_day(3), anchor = day0 + 20 * 3600, t0, secs;
+	struct arena *a;
+	pid_t kid, holds_kid, writes_kid;
+	struct tally *t;
 
 	small_asan_quarantine();
-	ck_assert_int_eq(h_start(&H, NULL), 0);
-	fd = h_connect_raw(&H);
+	ck_assert_int_eq(h_start(&H, "--hold-ttl-ms 60000"), 0);
+	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(a, MAP_FAILED);
+	memset(a, 0, sizeof(*a));
+	adm = h_connect_raw(&H);
 	memset(meta, 'm', sizeof(meta) - 1);
 	meta[sizeof(meta) - 1] = 0;
-	for (int i = 0; i < 50; i++) {
+	for (int i = 0; i < 64; i++) {
 		char rid[16];
 		snprintf(rid, sizeof(rid), "r%d", i);
-		ck_assert_int_eq(CALL(fd, id++, "resource.create",
+		ck_assert_int_eq(CALL(adm, id++, "resource.create",
 				      "{s:s s:{s:s}}", "id", rid, "meta", "x",
 				      meta),
 				 0);
 	}
+	for (int i = 0; i < 8; i++)
+		mint_public(subjects[i], tok[i]);
+	mint_public("honest", honest_tok);
+	hon = h_connect_raw(&H);
+	ck_assert_int_eq(CALL(hon, id++, "hello", "{s:s}", "token", honest_tok),
+			 0);
+	/* The honest client's session holds r4 from the start. */
+	ck_assert_int_eq(CALL(hon, id++, "hold", "{s:s s:I s:I s:s}",
+			      "resource", "r4", "start", anchor, "end",
+			      anchor + Q_SECONDS, "session", HONEST_SESSION),
+			 0);
 	rss0 = proc_kb(H.pid, "VmRSS");
 	/* Output amplification. */
 	msgpack_sbuffer_init(&lists);
@@ -1052,17 +1497,20 @@ START_TEST(all_attacks_at_once)
 					    "subscribe", "{s:s s:s}", "topic",
 					    "slots", "resource", "r0"),
 				 0);
-	/* Expensive frames, from a child, as fast as they go. */
+	/* Expensive frames, from a child, as fast as they go; the caller
+	 * attacks from two more.  Children leave by _exit only (an exit
+	 * handler of the harness would stop the engine). */
 	msgpack_sbuffer_init(&nils);
 	for (int i = 0; i < 8; i++)
 		nils_frame(&nils, 60000);
+	t0 = now_ms();
 	kid = fork();
 	ck_assert_int_ge(kid, 0);
 	if (kid == 0) {
 		int c[2] = {h_connect_raw(&H), h_connect_raw(&H)};
-		int64_t end = now_ms() + 5000;
 		char sink[65536];
-		while (now_ms() < end)
+		attacker_init();
+		while (!atomic_load(&a->stop) && now_ms() < t0 + 20000)
 			for (int k = 0; k < 2; k++) {
 				send_for(c[k], nils.data, nils.size, 50);
 				while (recv(c[k], sink, sizeof(sink),
@@ -1071,40 +1519,152 @@ START_TEST(all_attacks_at_once)
 			}
 		_exit(0);
 	}
-	/* The honest client books on r1 (with a subscriber flood on r0). */
+	holds_kid = fork();
+	ck_assert_int_ge(holds_kid, 0);
+	if (holds_kid == 0) {
+		attacker_init();
+		attack_holds(a, tok, day0, t0 + 20000);
+		_exit(0);
+	}
+	writes_kid = fork();
+	ck_assert_int_ge(writes_kid, 0);
+	if (writes_kid == 0) {
+		attacker_init();
+		attack_writes(a, tok + 4, day0, t0 + 20000);
+		_exit(0);
+	}
+	/* The honest client books r1, quarter after quarter: renew its
+	 * session's hold on r4, hold the quarter, book it with the session
+	 * and a key; ping until the next cycle. */
 	for (int i = 0; i < BOOKS; i++) {
 		int64_t s = day0 + (int64_t)i * Q_SECONDS;
-		long r;
-		ck_assert_int_eq(
-		    CALL(fd, id++, "book", "{s:s s:I s:I s:{s:s s:s}}",
-			 "resource", "r1", "start", s, "end", s + Q_SECONDS,
-			 "booker", "name", "H", "email", "h@example.com"),
-		    0);
-		r = ping_us(fd, id++);
-		ck_assert_int_ge(r, 0);
-		rtt[i] = r;
-		if (i % 10 == 0) {
+		char key[32];
+		int rc;
+
+		atomic_store(&a->cur, i);
+		snprintf(key, sizeof(key), "web-%d", i);
+		rc = CALL(hon, id++, "hold", "{s:s s:I s:I s:s}", "resource",
+			  "r4", "start", anchor, "end", anchor + Q_SECONDS,
+			  "session", HONEST_SESSION);
+		ck_assert_msg(rc == 0, "renew %d: %s", i, err_code(&U));
+		rc = CALL(hon, id++, "hold", "{s:s s:I s:I s:s}", "resource",
+			  "r1", "start", s, "end", s + Q_SECONDS, "session",
+			  HONEST_SESSION);
+		ck_assert_msg(rc == 0, "hold %d: %s", i, err_code(&U));
+		rc = CALL(hon, id++, "book",
+			  "{s:s s:I s:I s:{s:s s:s s:s} s:s s:s}", "resource",
+			  "r1", "start", s, "end", s + Q_SECONDS, "booker",
+			  "name", "Honest Visitor", "email", HONEST_EMAIL,
+			  "phone", HONEST_PHONE, "session", HONEST_SESSION,
+			  "key", key);
+		ck_assert_msg(rc == 0, "book %d: %s", i, err_code(&U));
+		ck_assert_int_eq(wire_cstr(wire_get(h_result(&U), "ref"),
+					   refs[i], sizeof(refs[i])),
+				 0);
+		atomic_store(&a->done, i + 1);
+		do {
+			long r = ping_us(hon, id++);
+			ck_assert_int_ge(r, 0);
+			if (np < MAXP)
+				rtt[np++] = r;
+			usleep(1000);
+		} while (now_ms() < t0 + (int64_t)(i + 1) * CYCLE_MS);
+		{
 			long k = proc_kb(H.pid, "VmRSS");
 			if (k > rss_max)
 				rss_max = k;
 		}
 	}
+	atomic_store(&a->stop, 1);
 	waitpid(kid, NULL, 0);
-	qsort(rtt, BOOKS, sizeof(long), cmp_long);
+	{
+		int st1, st2;
+		ck_assert_int_eq(waitpid(holds_kid, &st1, 0), holds_kid);
+		ck_assert_int_eq(waitpid(writes_kid, &st2, 0), writes_kid);
+		ck_assert_msg(WIFEXITED(st1) && WEXITSTATUS(st1) == 0,
+			      "hold attacker: status %d", st1);
+		ck_assert_msg(WIFEXITED(st2) && WEXITSTATUS(st2) == 0,
+			      "write attacker: status %d", st2);
+	}
+	secs = (now_ms() - t0 + 999) / 1000;
+	/* The honest bookings are all there, confirmed, as booked. */
+	for (int i = 0; i < BOOKS; i++) {
+		ck_assert_int_eq(
+		    CALL(hon, id++, "booking.get", "{s:s}", "ref", refs[i]), 0);
+		ck_assert(
+		    wire_str_eq(wire_get(h_result(&U), "status"), "confirmed"));
+		ck_assert(wire_str_eq(
+		    wire_get(wire_get(h_result(&U), "booker"), "email"),
+		    HONEST_EMAIL));
+	}
+	qsort(rtt, (size_t)np, sizeof(long), cmp_long);
 	fprintf(stderr,
-		"all at once: %d bookings ok; ping p50 %ld us p99 %ld us; "
-		"RSS %ld -> max %ld kB\n",
-		BOOKS, rtt[BOOKS / 2], rtt[BOOKS * 99 / 100], rss0, rss_max);
+		"all at once: %d bookings ok; %d pings: p50 %ld us p99 %ld us "
+		"(bound %d us); RSS %ld -> max %ld kB; %lld s\n",
+		BOOKS, np, rtt[np / 2], rtt[np * 99 / 100], COMBINED_P99_US,
+		rss0, rss_max, (long long)secs);
+	for (int k = 0; k < A__COUNT; k++) {
+		t = &a->t[k];
+		fprintf(stderr,
+			"  %-18s n %4d ok %3d LIMIT %4d (rate %4d) FORBIDDEN "
+			"%4d BAD_REQUEST %4d OUT_OF_RANGE %4d CONFLICT %3d "
+			"other %d leaks %d\n",
+			atk_name[k], t->n, t->ok, t->limit, t->rate,
+			t->forbidden, t->bad, t->oor, t->conflict, t->other,
+			t->leaks);
+	}
+	/* Holds: 16 per caller, nothing for 30 days, nothing in the past,
+	 * never the honest client's session. */
+	for (int k = A_FLOOD_R1; k <= A_FLOOD_DROPPED; k++) {
+		t = &a->t[k];
+		ck_assert_msg(t->ok == 16 && t->limit == t->n - 16,
+			      "%s: %d of %d held", atk_name[k], t->ok, t->n);
+	}
+	t = &a->t[A_MANY_LONG];
+	ck_assert(t->n > 0 && t->limit == t->n);
+	t = &a->t[A_MANY_WIDE];
+	ck_assert(t->n > 0 && t->limit == t->n);
+	t = &a->t[A_PAST];
+	ck_assert(t->n > 0 && t->oor == t->n);
+	t = &a->t[A_TAKE_BOOK];
+	ck_assert(t->n > 0 && t->forbidden > 0 &&
+		  t->forbidden + t->rate == t->n);
+	t = &a->t[A_TAKE_HOLD];
+	ck_assert(t->n > 0 && t->forbidden == t->n);
+	/* Writes: the rate stops the churn (each refused write took a token
+	 * too), 4 KB notes are refused, 50 moves and no more. */
+	t = &a->t[A_CHURN_BOOK];
+	ck_assert(t->n > 0 && t->ok > 0 && t->ok + t->rate == t->n);
+	t = &a->t[A_CHURN_CANCEL];
+	ck_assert(t->ok + t->rate == t->n);
+	ck_assert_int_gt(t->rate + a->t[A_CHURN_BOOK].rate, 0);
+	ck_assert_int_le(a->t[A_CHURN_BOOK].ok + t->ok + a->t[A_BIG_NOTES].bad,
+			 60 + (int)secs + 1);
+	t = &a->t[A_BIG_NOTES];
+	ck_assert(t->ok == 0 && t->bad > 0 && t->bad + t->rate == t->n);
+	t = &a->t[A_RESCHED];
+	ck_assert_int_eq(t->ok, 50);
+	ck_assert_int_gt(t->limit - t->rate, 0); /* the cap, not the rate */
+	ck_assert_int_eq(t->ok + t->limit, t->n);
+	t = &a->t[A_RESCHED_SAME];
+	ck_assert(t->n == 1 && t->bad == 1);
+	t = &a->t[A_UTF8_HOLD];
+	ck_assert(t->n > 0 && t->bad == t->n);
+	t = &a->t[A_UTF8_BOOK];
+	ck_assert(t->n > 0 && t->bad > 0 && t->bad + t->rate == t->n);
+	/* Replays of the honest keys meet its bookings and reveal nothing. */
+	t = &a->t[A_REPLAY];
+	ck_assert(t->leaks == 0 && t->ok == 0 && t->conflict > 0 &&
+		  t->conflict + t->rate == t->n);
 	ck_assert_int_lt(rss_max - rss0, COMBINED_RSS_BUDGET_KB);
-	/* A shared machine, maybe the sanitizer build: p99 is bounded
-	 * loosely; the issue's 20 ms holds for the plain build when the
-	 * machine is idle (see the report's figures). */
-	ck_assert_int_lt(rtt[BOOKS * 99 / 100], 200000);
+	ck_assert_int_lt(rtt[np * 99 / 100], COMBINED_P99_US);
 	for (int i = 0; i < SLOW; i++)
 		close(slow[i]);
 	close(flood);
 	close(subs);
-	close(fd);
+	close(hon);
+	close(adm);
+	munmap(a, sizeof(*a));
 	msgpack_sbuffer_destroy(&lists);
 	msgpack_sbuffer_destroy(&nils);
 }
