@@ -381,8 +381,8 @@ int h_booking_list(struct req *r)
 }
 
 /* The common part of a change's input: who does it, and when. */
-static int change_in(struct req *r, struct booking_change_in *in,
-		     char bybuf[129])
+static void change_in(struct req *r, struct booking_change_in *in,
+		      char bybuf[129])
 {
 	memset(in, 0, sizeof(*in));
 	in->by_given = r->a[ARG_by] != NULL;
@@ -390,7 +390,6 @@ static int change_in(struct req *r, struct booking_change_in *in,
 	in->actor = actor(r);
 	in->admin = r->role == ROLE_ADMIN;
 	in->now_ms = now_ms();
-	return 0;
 }
 
 static int transition(struct req *r, struct booking *b, int to)
@@ -442,9 +441,9 @@ int h_booking_reschedule(struct req *r)
 	char session[SESSION_MAX + 1], bybuf[129];
 	uint32_t id;
 
+	change_in(r, &in, bybuf);
 	if (public_write_gate(r) || (b = find_booking(r)) == NULL ||
-	    change_in(r, &in, bybuf) || get_span(r, &in.start, &in.end) ||
-	    session_arg(r, session))
+	    get_span(r, &in.start, &in.end) || session_arg(r, session))
 		return r->e.code;
 	in.session = session[0] ? session : NULL;
 	if (state_reschedule_record(st, b, &in, &r->s->cfg.limits, &rec, &r->e,
