@@ -14,10 +14,11 @@
  * argument write the error themselves and return its code, so a handler
  * reads as a list of steps.
  *
- * Mutations hand a typed input to the domain (state.h), which checks it and
- * encodes the WAL record; the handler logs it and applies that same record
- * with state_apply() (log_and_apply): the live path and recovery are one
- * path.  The server holds the reply until the record is durable.
+ * Mutations hand a typed input to the domain (state.h, bookings.h), which
+ * checks it and encodes the WAL record; the handler logs it and applies
+ * that same record with state_apply() (log_and_apply): the live path and
+ * recovery are one path.  The server holds the reply until the record is
+ * durable.
  */
 #ifndef BOOKD_HANDLERS_H
 #define BOOKD_HANDLERS_H

@@ -15,6 +15,7 @@
  */
 #include <string.h>
 
+#include "bookings.h"
 #include "handlers.h"
 #include "token.h"
 
@@ -293,27 +294,7 @@ int event_type_arg(struct req *r, const msgpack_object *o,
 int et_allows(struct req *r, const struct event_type *e,
 	      const struct resource *res, int64_t len, const char *lenfield)
 {
-	bool ok = false;
-	char offered[128] = "";
-	size_t n = 0;
-
-	if (!state_et_links(e, res->idx))
-		return req_error(r, BOOKD_E_BAD_REQUEST, "event_type",
-				 "'%s' does not use resource '%s'", e->id,
-				 res->id);
-	for (uint32_t i = 0; i < e->nlengths; i++) {
-		ok |= (int64_t)e->lengths[i] * 60 == len;
-		if (n < sizeof(offered))
-			n += (size_t)snprintf(offered + n, sizeof(offered) - n,
-					      "%s%u", i ? ", " : "",
-					      e->lengths[i]);
-	}
-	if (!ok)
-		return req_error(r, BOOKD_E_BAD_REQUEST, lenfield,
-				 "%" PRId64 " minutes is not a length of '%s' "
-				 "(offers %s)",
-				 len / 60, e->id, offered);
-	return 0;
+	return state_et_allows(e, res, len, lenfield, &r->e);
 }
 
 /* ---- session ---------------------------------------------------------- */

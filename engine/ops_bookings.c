@@ -1,6 +1,7 @@
 /*
  * ops_bookings.c - the handlers of bookings; see handlers.h.
  */
+#include "bookings.h"
 #include "handlers.h"
 
 /* ---- bookings --------------------------------------------------------- */
@@ -21,7 +22,6 @@ static char *objdup(const msgpack_object *o, char *buf, size_t len)
 #define PUBLIC_EMAIL_MAX 254
 #define PUBLIC_PHONE_MAX 32
 #define PUBLIC_NOTES_MAX 1000
-#define PUBLIC_NOTE_MAX	 1000
 
 /* Sized by the booker sub-schema's bounds (proto/ops.h). */
 struct booker {
@@ -179,123 +179,38 @@ static int get_items(struct req *r, struct item *items, int *nitems)
 	return 0;
 }
 
-static void random_ref(char out[33])
-{
-	unsigned char b[16];
-	static const char d[] = "0123456789abcdef";
-
-	arc4random_buf(b, sizeof(b));
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[32] = 0;
-}
-
-/*
- * Can items take [start, end) with buffers bb before and ba after?  The
- * span itself must be open and clear of bookings and of other sessions'
- * holds; the buffers need only be clear of bookings (and their buffers).
- */
-static int check_booking(struct state *st, const struct item *items, int nitems,
-			 int64_t start, int64_t end, int32_t bb, int32_t ba,
-			 const char *session, struct check_out *co)
-{
-	if (state_check(st, items, nitems, start, end, CHK_OPEN | CHK_HOLDS,
-			session, co))
-		return co->err;
-	if (bb &&
-	    state_check(st, items, nitems, start - bb, start, 0, NULL, co))
-		return co->err;
-	if (ba && state_check(st, items, nitems, end, end + ba, 0, NULL, co))
-		return co->err;
-	return 0;
-}
-
-/* Log booking b (a new state of an existing or new booking) with event
- * ev, apply it, and reply with the stored booking. */
-static int write_booking(struct req *r, const struct booking *b, int ev)
-{
-	struct wbuf rec = {0};
-	msgpack_packer pk;
-	const struct booking *stored;
-
-	wbuf_packer_init(&pk, &rec);
-	state_pack_booking_rec(&pk, &r->s->st, b, ev);
-	int rc = log_and_apply(r, WAL_BOOKING, &rec);
-
-	wbuf_free(&rec);
-	if (rc)
-		return rc;
-	stored = state_booking(&r->s->st, b->id);
-	state_pack_booking(r->pk, &r->s->st, stored,
-			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
-	return 0;
-}
-
-/* An event type's rules for a span: linked resources, one of its lengths,
- * its notice and its window. */
-static int et_rules(struct req *r, const struct event_type *et,
-		    const struct item *items, int nitems, int64_t start,
-		    int64_t end)
-{
-	int64_t now_s = now_ms() / 1000;
-
-	for (int i = 0; i < nitems; i++)
-		if (et_allows(r, et, r->s->st.res[items[i].res], end - start,
-			      "end"))
-			return r->e.code;
-	if (et->min_notice && start < now_s + (int64_t)et->min_notice * 60)
-		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
-				 "start: '%s' needs %u minutes' notice", et->id,
-				 et->min_notice);
-	if (et->max_future && start > now_s + (int64_t)et->max_future * 60)
-		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
-				 "start: '%s' books at most %u minutes ahead",
-				 et->id, et->max_future);
-	return 0;
-}
-
-/* What public callers may book: nothing that has started, and with
- * --public-requires-event-type only through an event type, whose lengths,
- * notice, window and buffers then bind them. */
-static int public_span_rules(struct req *r, const struct event_type *et,
-			     int64_t start, const char *etfield)
-{
-	if (r->role == ROLE_ADMIN)
-		return 0;
-	if (start < now_ms() / 1000)
-		return req_error(r, BOOKD_E_OUT_OF_RANGE, "start",
-				 "in the past: public bookings start now or "
-				 "later");
-	if (et == NULL && r->s->cfg.limits.public_requires_event_type)
-		return req_error(r, BOOKD_E_BAD_REQUEST, etfield,
-				 "required for public bookings "
-				 "(--public-requires-event-type)");
-	return 0;
-}
-
-/* Does an earlier booking match this request (for idempotency keys)? */
-static bool same_request(const struct booking *b, const struct item *items,
-			 int nitems, int64_t start, int64_t end,
-			 const char *email)
-{
-	if (b->start != start || b->end != end || b->nitems != nitems ||
-	    strcmp(b->email ? b->email : "", email) != 0)
-		return false;
-	for (int i = 0; i < nitems; i++)
-		if (b->items[i].res != items[i].res ||
-		    b->items[i].qty != items[i].qty)
-			return false;
-	return true;
-}
-
 /* `by` names the actor in a booking's history: staff only.  Public callers
  * are recorded as their token's subject, or "public". */
 static int by_arg(struct req *r)
 {
 	if (r->a[ARG_by] && r->role != ROLE_ADMIN)
 		return req_error(r, BOOKD_E_FORBIDDEN, NULL, "by: admin only");
+	return 0;
+}
+
+/* A string argument as the domain takes it. */
+static struct book_str arg_str(const msgpack_object *o)
+{
+	if (o == NULL)
+		return (struct book_str){NULL, 0};
+	return (struct book_str){o->via.str.ptr, o->via.str.size};
+}
+
+static void reply_booking(struct req *r, const struct booking *b)
+{
+	state_pack_booking(r->pk, &r->s->st, b,
+			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
+}
+
+/* Log a checked booking record, apply it, and reply with booking id. */
+static int log_booking(struct req *r, struct wbuf *rec, uint32_t id)
+{
+	int rc = log_and_apply(r, WAL_BOOKING, rec);
+
+	wbuf_free(rec);
+	if (rc)
+		return rc;
+	reply_booking(r, state_booking(&r->s->st, id));
 	return 0;
 }
 
@@ -306,106 +221,48 @@ int h_book(struct req *r)
 	_Static_assert(MAX_ITEMS >= PROTO_BOOK_ITEMS_MAX,
 		       "the schema's resources[] bound fits items[]");
 	struct booker bk;
-	struct booking b;
-	struct hist h;
 	struct check_out co;
-	char session[SESSION_MAX + 1], tzbuf[65], notebuf[PROTO_NOTES_MAX + 1],
-	    keybuf[PROTO_KEY_MAX + 1], bybuf[129];
-	int nitems, status = BS_CONFIRMED;
-	int64_t start, end, now = now_ms();
-	const msgpack_object *key = r->a[ARG_key];
-	const struct event_type *et;
-	const struct tz *zone;
-	int32_t bb = 0, ba = 0;
+	struct wbuf rec = {0};
+	const struct booking *repeat;
+	char session[SESSION_MAX + 1], bybuf[129];
+	uint32_t id = st->nbk + 1;
+	struct book_in in = {.items = items};
 
-	if (public_write_gate(r) || get_items(r, items, &nitems) ||
-	    get_span(r, &start, &end) || get_booker(r, &bk) ||
+	if (public_write_gate(r) || get_items(r, items, &in.nitems) ||
+	    get_span(r, &in.start, &in.end) || get_booker(r, &bk) ||
 	    session_arg(r, session) || by_arg(r))
 		return r->e.code;
-	if (r->role != ROLE_ADMIN && r->a[ARG_note] &&
-	    r->a[ARG_note]->via.str.size > PUBLIC_NOTE_MAX)
-		return req_error(r, BOOKD_E_BAD_REQUEST, "note",
-				 "longer than %d bytes", PUBLIC_NOTE_MAX);
-	if (key) {
-		const struct booking *prev = state_booking_by_key(
-		    st, r->principal, key->via.str.ptr, key->via.str.size);
-		if (key->via.str.size == 0)
-			return req_error(r, BOOKD_E_BAD_REQUEST, "key",
-					 "must not be empty");
-		if (prev) {
-			/* A repeat returns the first booking and books
-			 * nothing; a different request under a used key is a
-			 * mistake, and must not reveal that booking. */
-			if (!same_request(prev, items, nitems, start, end,
-					  bk.email))
-				return req_error(r, BOOKD_E_BAD_REQUEST, "key",
-						 "already used for a different "
-						 "booking");
-			state_pack_booking(r->pk, st, prev,
-					   r->role == ROLE_ADMIN ? VIEW_ADMIN
-								 : VIEW_PUBLIC);
-			return 0;
-		}
+	in.name = bk.name;
+	in.email = bk.email;
+	in.phone = bk.phone[0] ? bk.phone : NULL;
+	in.notes = bk.notes[0] ? bk.notes : NULL;
+	in.event_type = arg_str(r->a[ARG_event_type]);
+	in.timezone = arg_str(r->a[ARG_timezone]);
+	in.note = arg_str(r->a[ARG_note]);
+	in.key = arg_str(r->a[ARG_key]);
+	in.status_given = r->a[ARG_status] != NULL;
+	in.status = in.status_given ? bstatus_parse(r->a[ARG_status]) : -1;
+	in.session = session[0] ? session : NULL;
+	in.owner = r->principal;
+	in.actor = objdup(r->a[ARG_by], bybuf, sizeof(bybuf));
+	if (in.actor == NULL)
+		in.actor = actor(r);
+	in.admin = r->role == ROLE_ADMIN;
+	in.now_ms = now_ms();
+	if (state_book_record(st, &in, &r->s->cfg.limits, &rec, &r->e, &co,
+			      &repeat)) {
+		wbuf_free(&rec);
+		return co.err ? check_failed(r, &co) : r->e.code;
 	}
-	if (event_type_arg(r, r->a[ARG_event_type], &et) ||
-	    public_span_rules(r, et, start, "event_type"))
-		return r->e.code;
-	if (et) {
-		if (et_rules(r, et, items, nitems, start, end))
-			return r->e.code;
-		if (et->requires_confirmation)
-			status = BS_PENDING;
-		bb = (int32_t)et->buffer_before * 60;
-		ba = (int32_t)et->buffer_after * 60;
+	if (repeat) {
+		reply_booking(r, repeat);
+		return 0;
 	}
-	if (r->a[ARG_status]) {
-		if (r->role != ROLE_ADMIN)
-			return req_error(r, BOOKD_E_FORBIDDEN, NULL,
-					 "status: admin only");
-		status = bstatus_parse(r->a[ARG_status]);
-		if (status != BS_PENDING && status != BS_CONFIRMED)
-			return req_error(r, BOOKD_E_BAD_REQUEST, "status",
-					 "'pending' or 'confirmed'");
-	}
-	if (get_tz(r, r->a[ARG_timezone], "timezone", NULL, &zone))
-		return r->e.code;
-	if (check_booking(st, items, nitems, start, end, bb, ba,
-			  session[0] ? session : NULL, &co))
-		return check_failed(r, &co);
-
-	memset(&b, 0, sizeof(b));
-	b.id = st->nbk + 1;
-	random_ref(b.ref);
-	b.status = (uint8_t)status;
-	b.start = start;
-	b.end = end;
-	b.buf_before = bb;
-	b.buf_after = ba;
-	b.event_type = et ? (char *)et->id : NULL;
-	b.items = items;
-	b.nitems = (uint8_t)nitems;
-	b.name = bk.name;
-	b.email = bk.email;
-	b.phone = bk.phone[0] ? bk.phone : NULL;
-	b.notes = bk.notes[0] ? bk.notes : NULL;
-	b.timezone = objdup(r->a[ARG_timezone], tzbuf, sizeof(tzbuf));
-	b.note = objdup(r->a[ARG_note], notebuf, sizeof(notebuf));
-	b.key = objdup(key, keybuf, sizeof(keybuf));
-	b.owner = r->principal;
-	b.created_ms = b.updated_ms = now;
-	h = (struct hist){now, -1, (int8_t)status,
-			  objdup(r->a[ARG_by], bybuf, sizeof(bybuf)), NULL};
-	if (h.by == NULL)
-		h.by = (char *)actor(r);
-	b.hist = &h;
-	b.nhist = 1;
-	if (write_booking(r, &b, EV_CREATED))
+	if (log_booking(r, &rec, id))
 		return r->e.code;
 	/* The caller's own holds on these resources have become the
 	 * booking. */
-	if (session[0])
-		for (int i = 0; i < nitems; i++)
-			state_hold_release(st, st->res[items[i].res], session);
+	state_book_release_holds(st, items, in.nitems, in.session);
 	return 0;
 }
 
@@ -523,61 +380,32 @@ int h_booking_list(struct req *r)
 	return 0;
 }
 
-/* Move b to status `to` (or, with a new span, reschedule it): log the
- * change alone, apply it, and reply with the stored booking. */
-static int change_booking(struct req *r, const struct booking *cur, int to,
-			  int64_t start, int64_t end, const char *reason,
-			  int ev)
+/* The common part of a change's input: who does it, and when. */
+static void change_in(struct req *r, struct booking_change_in *in,
+		      char bybuf[129])
 {
-	struct wbuf rec = {0};
-	char bybuf[129];
-	uint32_t id = cur->id;
-	struct booking_change c = {
-	    .status = (uint8_t)to,
-	    .start = start,
-	    .end = end,
-	    .at_ms = now_ms(),
-	    .by = objdup(r->a[ARG_by], bybuf, sizeof(bybuf)),
-	    .reason = reason,
-	    .event = ev,
-	};
-
-	if (by_arg(r))
-		return r->e.code;
-	if (c.by == NULL)
-		c.by = actor(r);
-	if (state_booking_change_record(&r->s->st, cur, &c, &r->s->cfg.limits,
-					&rec, &r->e)) {
-		wbuf_free(&rec);
-		return r->e.code;
-	}
-	if (log_and_apply(r, WAL_BOOKING, &rec)) {
-		wbuf_free(&rec);
-		return r->e.code;
-	}
-	wbuf_free(&rec);
-	state_pack_booking(r->pk, &r->s->st, state_booking(&r->s->st, id),
-			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
-	return 0;
+	memset(in, 0, sizeof(*in));
+	in->by_given = r->a[ARG_by] != NULL;
+	in->by = objdup(r->a[ARG_by], bybuf, 129);
+	in->actor = actor(r);
+	in->admin = r->role == ROLE_ADMIN;
+	in->now_ms = now_ms();
 }
-
-static const int status_event[BS__COUNT] = {
-    [BS_PENDING] = EV_NONE,	   [BS_CONFIRMED] = EV_CONFIRMED,
-    [BS_DECLINED] = EV_DECLINED,   [BS_CANCELLED] = EV_CANCELLED,
-    [BS_COMPLETED] = EV_COMPLETED, [BS_NO_SHOW] = EV_NO_SHOW,
-};
 
 static int transition(struct req *r, struct booking *b, int to)
 {
-	char reason[1025];
+	struct booking_change_in in;
+	struct wbuf rec = {0};
+	char reason[1025], bybuf[129];
 
-	if (!bstatus_can_move(b->status, to))
-		return req_error(r, BOOKD_E_INVALID_STATE, NULL,
-				 "to: a %s booking cannot become %s",
-				 bstatus_names[b->status], bstatus_names[to]);
-	return change_booking(r, b, to, b->start, b->end,
-			      objdup(r->a[ARG_reason], reason, sizeof(reason)),
-			      status_event[to]);
+	change_in(r, &in, bybuf);
+	in.reason = objdup(r->a[ARG_reason], reason, sizeof(reason));
+	if (state_transition_record(&r->s->st, b, to, &in, &r->s->cfg.limits,
+				    &rec, &r->e)) {
+		wbuf_free(&rec);
+		return r->e.code;
+	}
+	return log_booking(r, &rec, b->id);
 }
 
 int h_booking_cancel(struct req *r)
@@ -603,63 +431,31 @@ int h_booking_transition(struct req *r)
 	return transition(r, b, to);
 }
 
-/* "2026-12-01T10:00Z" */
-static void fmt_instant(int64_t t, char buf[24])
-{
-	char date[11];
-	int64_t sec = t - q_day_of(t) * DAY_SECONDS;
-
-	q_format_date(q_day_of(t), date);
-	snprintf(buf, 24, "%sT%02d:%02dZ", date, (int)(sec / 3600),
-		 (int)(sec % 3600 / 60));
-}
-
 int h_booking_reschedule(struct req *r)
 {
 	struct state *st = &r->s->st;
 	struct booking *b;
+	struct booking_change_in in;
 	struct check_out co;
-	int64_t start, end;
-	char reason[96], a[24], z[24], session[SESSION_MAX + 1];
+	struct wbuf rec = {0};
+	char session[SESSION_MAX + 1], bybuf[129];
 	uint32_t id;
-	int rc;
 
+	change_in(r, &in, bybuf);
 	if (public_write_gate(r) || (b = find_booking(r)) == NULL ||
-	    get_span(r, &start, &end) || session_arg(r, session))
+	    get_span(r, &in.start, &in.end) || session_arg(r, session))
 		return r->e.code;
-	if (b->status != BS_PENDING && b->status != BS_CONFIRMED)
-		return req_error(r, BOOKD_E_INVALID_STATE, NULL,
-				 "a %s booking cannot be rescheduled",
-				 bstatus_names[b->status]);
-	/* Check the new span as a new booking would be (its event type's
-	 * rules, its buffers, other sessions' holds), without the booking's
-	 * own old span; then put the old span back. */
-	{
-		const struct event_type *et =
-		    b->event_type ? state_event_type(st, b->event_type,
-						     strlen(b->event_type))
-				  : NULL;
-		if (public_span_rules(r, et, start, "event_type") ||
-		    (et && et_rules(r, et, b->items, b->nitems, start, end)))
-			return r->e.code;
+	in.session = session[0] ? session : NULL;
+	if (state_reschedule_record(st, b, &in, &r->s->cfg.limits, &rec, &r->e,
+				    &co)) {
+		wbuf_free(&rec);
+		return co.err ? check_failed(r, &co) : r->e.code;
 	}
-	state_occupy(st, b, -1, false);
-	rc = check_booking(st, b->items, b->nitems, start, end, b->buf_before,
-			   b->buf_after, session[0] ? session : NULL, &co);
-	state_occupy(st, b, +1, false);
-	if (rc)
-		return check_failed(r, &co);
-	fmt_instant(b->start, a);
-	fmt_instant(start, z);
-	snprintf(reason, sizeof(reason), "rescheduled from %s to %s", a, z);
 	id = b->id; /* b is replaced by the new record */
-	rc =
-	    change_booking(r, b, b->status, start, end, reason, EV_RESCHEDULED);
+	if (log_booking(r, &rec, id))
+		return r->e.code;
 	/* As with book: the caller's own holds have become the booking. */
 	b = state_booking(st, id);
-	if (rc == 0 && session[0])
-		for (int i = 0; i < b->nitems; i++)
-			state_hold_release(st, st->res[b->items[i].res],
-					   session);
-	return rc;
+	state_book_release_holds(st, b->items, b->nitems, in.session);
+	return 0;
 }
