@@ -130,17 +130,17 @@ static void out_field(const char *label, const char *v)
 	putchar('\n');
 }
 
-int out_booking(struct ctx *x, const msgpack_object *o)
+void out_booking(struct ctx *x, const struct bookd_booking *bp)
 {
-	struct bookd_booking b;
-	char from[64], to[64], dur[32], at[64];
+	const struct bookd_booking b = *bp;
+	const struct tz *tz =
+	    zone_show(x, b.nitems ? b.items[0].resource : NULL, b.timezone);
+	char from[96], to[96], dur[32], at[96];
 
-	if (bookd_booking_from_object(o, &b) < 0) {
-		out_json(o);
-		return -1;
-	}
-	when_format(b.start, x->tz, from, sizeof from);
-	when_format(b.end, x->tz, to, sizeof to);
+	if (tz == NULL)
+		tz = x->tz;
+	when_format(b.start, tz, from, sizeof from);
+	when_format(b.end, tz, to, sizeof to);
 	when_format_duration(b.end - b.start, dur, sizeof dur);
 	printf("booking %" PRIu64 "  ", b.id);
 	out_text(b.status);
@@ -167,7 +167,7 @@ int out_booking(struct ctx *x, const msgpack_object *o)
 	for (size_t i = 0; i < b.nhistory; i++) {
 		const struct bookd_history *h = &b.history[i];
 
-		when_format(h->at_ms / 1000, x->tz, at, sizeof at);
+		when_format(h->at_ms / 1000, tz, at, sizeof at);
 		printf("  %-10s %s  ", i ? "" : "history", at);
 		if (h->from[0]) {
 			out_text(h->from);
@@ -184,8 +184,6 @@ int out_booking(struct ctx *x, const msgpack_object *o)
 		}
 		putchar('\n');
 	}
-	bookd_booking_free(&b);
-	return 0;
 }
 
 void out_booking_table(struct ctx *x, const msgpack_object *list)
@@ -195,20 +193,23 @@ void out_booking_table(struct ctx *x, const msgpack_object *list)
 			out_json(list);
 		return;
 	}
-	printf("%8s  %-10s %-22s %7s  %-24s %s\n", "ID", "STATUS", "START",
+	printf("%8s  %-10s %-30s %7s  %-24s %s\n", "ID", "STATUS", "START",
 	       "LENGTH", "RESOURCES", "BOOKER");
 	for (uint32_t i = 0; i < list->via.array.size; i++) {
 		struct bookd_booking b;
-		char start[64], dur[32], st[64];
+		char start[96], dur[32], st[64];
 
 		if (bookd_booking_from_object(&list->via.array.ptr[i], &b) <
 		    0) {
 			out_json(&list->via.array.ptr[i]);
 			continue;
 		}
-		when_format(b.start, x->tz, start, sizeof start);
+		when_format(b.start,
+			    zone_known(x, b.nitems ? b.items[0].resource : NULL,
+				       b.timezone),
+			    start, sizeof start);
 		when_format_duration(b.end - b.start, dur, sizeof dur);
-		printf("%8" PRIu64 "  %-10s %-22s %7s  ", b.id,
+		printf("%8" PRIu64 "  %-10s %-30s %7s  ", b.id,
 		       text_escape(b.status, strlen(b.status), st, sizeof st),
 		       start, dur);
 		print_items(&b);
