@@ -13,6 +13,7 @@
  * falls back to the booking's own zone, then UTC, and the zone printed
  * beside each time says which was used.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,18 +36,21 @@ static const struct tz *cached(const char *id)
 	return NULL;
 }
 
-/* Remember a resource record's zone; an odd record is skipped. */
-static const struct tz *remember(const msgpack_object *r)
+/* Remember a resource record's zone under id (the record's own id when
+ * NULL); a record without a usable zone counts as UTC, the engine's
+ * default. */
+static const struct tz *remember(const msgpack_object *r, const char *id)
 {
-	const msgpack_object *id = wire_get(r, "id");
 	const msgpack_object *tzo = wire_get(r, "timezone");
 	const struct tz *tz = NULL;
 	char name[128], rid[128];
 
-	if (wire_cstr(id, rid, sizeof rid) < 0)
-		return NULL;
 	if (wire_cstr(tzo, name, sizeof name) < 0 || tz_get(name, &tz) < 0)
 		tz_get("UTC", &tz);
+	if (id)
+		snprintf(rid, sizeof rid, "%s", id);
+	else if (wire_cstr(wire_get(r, "id"), rid, sizeof rid) < 0)
+		return tz;
 	if (tz == NULL || cached(rid))
 		return tz;
 	if (ncache == capcache) {
@@ -80,7 +84,7 @@ static int lookup(struct ctx *x, const char *resource, const struct tz **out)
 	bookd_args_free(a);
 	if (rc < 0)
 		return rc;
-	*out = remember(r);
+	*out = remember(r, resource);
 	return *out ? 0 : BOOKD_E_PROTO;
 }
 
@@ -134,6 +138,6 @@ int zone_load_all(struct ctx *x)
 		return bookctl_fail(x, rc);
 	for (uint32_t i = 0;
 	     r->type == MSGPACK_OBJECT_ARRAY && i < r->via.array.size; i++)
-		remember(&r->via.array.ptr[i]);
+		remember(&r->via.array.ptr[i], NULL);
 	return 0;
 }
