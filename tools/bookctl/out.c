@@ -65,21 +65,53 @@ void out_map_lines(const msgpack_object *m)
 	}
 }
 
+static bool is_true(const msgpack_object *o)
+{
+	return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+}
+
 void out_resource(struct ctx *x, const msgpack_object *r, bool detail)
 {
 	const msgpack_object *active = wire_get(r, "active");
-	char id[64];
+	const msgpack_object *sched = wire_get(r, "schedule");
+	char id[64], buf[300];
+	int64_t q = 1;
 
 	(void)x;
-	if (detail) {
-		out_map_lines(r);
+	out_str(wire_get(r, "id"), id, sizeof id);
+	if (!detail) {
+		printf("%s is %s\n", id,
+		       is_true(active) ? "active" : "inactive");
 		return;
 	}
-	printf("%s is %s\n", out_str(wire_get(r, "id"), id, sizeof id),
-	       active && active->type == MSGPACK_OBJECT_BOOLEAN &&
-		       active->via.boolean
-		   ? "active"
-		   : "inactive");
+	if (r == NULL || r->type != MSGPACK_OBJECT_MAP) {
+		if (r)
+			out_json(r);
+		return;
+	}
+	/* For people: what is set, in words; --json shows every field. */
+	printf("resource %s", id);
+	if (*out_str(wire_get(r, "name"), buf, sizeof buf))
+		printf(" (%s)", buf);
+	printf("%s\n", is_true(active) ? "" : "  inactive");
+	if (*out_str(wire_get(r, "kind"), buf, sizeof buf))
+		printf("  kind       %s\n", buf);
+	printf("  timezone   %s\n",
+	       out_str(wire_get(r, "timezone"), buf, sizeof buf));
+	wire_int(wire_get(r, "quantity"), &q);
+	if (q > 1)
+		printf("  quantity   %" PRId64 " interchangeable units\n", q);
+	if (!is_true(wire_get(r, "standalone")))
+		printf("  add-on     booked only together with a standalone "
+		       "resource\n");
+	if (sched && sched->type == MSGPACK_OBJECT_STR)
+		printf("  schedule   %s\n", out_str(sched, buf, sizeof buf));
+	else if (sched && sched->type == MSGPACK_OBJECT_MAP)
+		printf("  schedule   its own hours ('bookctl schedule show "
+		       "%s')\n",
+		       id);
+	else
+		printf("  schedule   none: open around the clock\n");
 }
 
 void out_resource_table(struct ctx *x, const msgpack_object *list)
