@@ -99,6 +99,9 @@ $(O)/tests/%: $(O)/obj/tests/%.o $(TESTLIB_OBJ) $(ENGINE_OBJ) $(CLIENT_OBJ) $(PR
 
 test-bins: $(BINS) $(TEST_BINS)
 
+# The iCalendar writer's unit test links the writer from tools/common.
+$(O)/tests/unit/test_ical: $(O)/obj/tools/common/ical.o $(O)/obj/tools/common/text.o
+
 # ---- libbookd, installed as a system library --------------------------------
 # The library is the client (clients/c) and the protocol pieces it uses;
 # token.c (libcrypto), schedule.c and ops.c stay with the engine and tools.
