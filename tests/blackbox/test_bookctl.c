@@ -1127,6 +1127,75 @@ START_TEST(ical_hostile_strings)
 }
 END_TEST
 
+/* README.md's tour as printed there, on next Monday in Berlin. */
+START_TEST(readme_tour_berlin)
+{
+	static struct run r;
+	int64_t day = h_day(1) / DAY_SECONDS;
+	char d[11], t10[20], t12[20], t13[20], want[160], id[32];
+
+	while (q_weekday(day) != 1)
+		day++;
+	h_date(day * DAY_SECONDS, d);
+	snprintf(t10, sizeof t10, "%sT10:00", d);
+	snprintf(t12, sizeof t12, "%sT12:00", d);
+	snprintf(t13, sizeof t13, "%sT13:00", d);
+
+	OK(&r, "resource", "add", "studio-a", "--name", "Studio A",
+	   "--timezone", "Europe/Berlin");
+	ck_assert_str_eq(r.out, "resource studio-a (Studio A)\n"
+				"  timezone   Europe/Berlin\n"
+				"  schedule   none: open around the clock\n");
+	OK(&r, "schedule", "set", "studio-a", "Europe/Berlin",
+	   "mon-fri=09:00-20:00", "sat=10:00-16:00");
+	HAS(&r, "  Sat  10:00-16:00\n  Sun  closed\n");
+	OK(&r, "book", "studio-a", t10, "2h", "--name", "Ann", "--email",
+	   "ann@example.com");
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+	snprintf(want, sizeof want,
+		 "  when       %s 10:00 Europe/Berlin - %s 12:00 "
+		 "Europe/Berlin (2h)\n",
+		 d, d);
+	HAS(&r, want);
+	OK(&r, "day", "studio-a", d, "--duration", "60");
+	snprintf(want, sizeof want,
+		 "studio-a  %s (Europe/Berlin)  60-minute starts\n"
+		 "  09:00  available\n  12:00  available\n",
+		 d);
+	HAS(&r, want);
+	HAS(&r, "  19:00  available\n");
+	ck_assert_ptr_null(strstr(r.out, "20:00"));
+
+	OK(&r, "hold", "studio-a", t13, "1h", "--session", "browser-42");
+	OK(&r, "day", "studio-a", d, "--duration", "300", "--interval", "60",
+	   "--session", "someone-else");
+	HAS(&r, "  12:00  reserved\n  13:00  reserved\n  14:00  available\n"
+		"  15:00  available\n");
+	ck_assert_int_eq(ctl(&r, "book", "studio-a", t12, "2h", "--name", "Bob",
+			     "--email", "bob@example.com", NULL),
+			 1);
+	ck_assert_str_eq(r.err, "bookctl: HELD: studio-a: overlaps another "
+				"session's hold (resource: studio-a)\n");
+	OK(&r, "release", "studio-a", "--session", "browser-42");
+	OK(&r, "book", "studio-a", t12, "2h", "--name", "Bob", "--email",
+	   "bob@example.com");
+	OK(&r, "list");
+	snprintf(want, sizeof want,
+		 "       1  confirmed  %s 10:00 Europe/Berlin      2h  "
+		 "studio-a  Ann <ann@example.com>\n",
+		 d);
+	HAS(&r, want);
+	OK(&r, "cancel", id, "--reason", "moved to Friday");
+	HAS(&r, "confirmed -> cancelled  by admin: moved to Friday\n");
+	OK(&r, "event-type", "set", "session", "--title", "Studio session",
+	   "--lengths", "60,120,300", "--resources", "studio-a",
+	   "--buffer-after", "15");
+	HAS(&r, "  lengths        60, 120, 300 minutes\n");
+	OK(&r, "ical", "studio-a", "--public");
+	HAS(&r, "STATUS:CANCELLED\r\n");
+}
+END_TEST
+
 static Suite *bookctl_suite(void)
 {
 	Suite *s = suite_create("bookctl");
@@ -1140,6 +1209,7 @@ static Suite *bookctl_suite(void)
 	tcase_add_test(tc, time_zones);
 	tcase_add_test(tc, watch_prints_pushes);
 	tcase_add_test(tc, watch_stops_on_interrupt);
+	tcase_add_test(tc, readme_tour_berlin);
 	tcase_add_test(tc, resource_zone_by_default);
 	tcase_add_test(tc, schedules_and_event_types);
 	tcase_add_test(tc, hold_keep_renews_until_interrupted);
