@@ -70,6 +70,19 @@ ifneq ($(BENCH_SRC),)
 BINS += $(O)/bookd-bench
 endif
 
+# bookd-http, the web gateway (tools/http): libmicrohttpd, jansson and
+# OpenSSL from Debian, over libbookd.a.
+HTTP_SRC := $(wildcard tools/http/*.c)
+HTTP_PKGS := libmicrohttpd jansson
+HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS) 2>/dev/null)
+HTTP_LIBS := $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
+ifneq ($(HTTP_SRC),)
+BINS += $(O)/bookd-http
+endif
+$(call obj,$(HTTP_SRC)): CFLAGS += $(HTTP_CFLAGS) -Itools/http
+$(O)/bookd-http: $(call obj,$(HTTP_SRC)) $(O)/libbookd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(HTTP_LIBS) $(LDLIBS)
+
 .SECONDARY:
 .PHONY: all deps run test test-bins soak fuzz fuzz-parsers bench bench-peers lint format clean \
 	install uninstall
@@ -126,8 +139,8 @@ $(LIB_OBJ): CFLAGS := $(filter-out $(BSD_CFLAGS),$(CFLAGS)) \
 
 # bookctl mints tokens (libcrypto), which the library leaves out; the
 # bench parses its numbers as the tools do and builds raw frames (wbuf.c).
-$(O)/bookctl: $(O)/obj/proto/token.o
-$(O)/bookd-bench: $(O)/obj/tools/common/num.o $(O)/obj/proto/wbuf.o
+$(O)/bookctl: $(O)/obj/proto/token.o $(O)/obj/proto/num.o
+$(O)/bookd-bench: $(O)/obj/proto/num.o $(O)/obj/proto/wbuf.o
 
 $(O)/libbookd.a: $(LIB_OBJ)
 	@rm -f $@
@@ -176,15 +189,23 @@ uninstall:
 # Missing headers or tools mean missing Debian packages: install them when
 # root, otherwise say which command to run.
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
-	pkg-config tzdata python3-msgpack python3-pytest g++ python3-icalendar
+	pkg-config tzdata python3-msgpack python3-pytest g++ \
+	libmicrohttpd-dev libjansson-dev python3-cryptography
+# The booking page's tests run in a real browser (tests/browser).
+DEB_PKGS += chromium chromium-driver python3-selenium
+# The iCalendar feeds are checked with a real parser.
+DEB_PKGS += python3-icalendar
 deps:
 	@missing=""; \
 	for f in /usr/include/liburing.h /usr/include/msgpack.h \
 		/usr/include/check.h /usr/include/bsd/string.h \
 		/usr/include/openssl/hmac.h /usr/bin/pkg-config /usr/bin/c++ \
-		/usr/share/zoneinfo/Europe/Berlin; do \
+		/usr/share/zoneinfo/Europe/Berlin \
+		/usr/include/microhttpd.h /usr/include/jansson.h \
+		/usr/bin/chromium /usr/bin/chromedriver; do \
 		[ -e $$f ] || missing="$$missing $$f"; done; \
-	$(PYTHON) -c 'import msgpack, pytest' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
+	$(PYTHON) -c 'import msgpack, pytest, cryptography' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
+	$(PYTHON) -c 'import selenium' 2>/dev/null || missing="$$missing python3-selenium"; \
 	/usr/bin/python3 -c 'import icalendar' 2>/dev/null || missing="$$missing python3-icalendar"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing:$$missing"; \

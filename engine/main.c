@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "num.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -42,26 +43,22 @@ static void usage(FILE *f)
 	    "  --max-conns N       connections at once (default 4096)\n"
 	    "  --checkpoint-mb N   log written between snapshots (default "
 	    "64)\n"
-	    "  --archive-wal       keep trimmed log segments in wal/archive/\n",
+	    "  --archive-wal       keep trimmed log segments in wal/archive/\n"
+	    "\n"
+	    "What one caller may take (PROTOCOL.md section 5):\n" CALLER_USAGE,
 	    f);
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		     uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v < lo || v > hi) {
+	if (num_parse_u64(s, lo, hi, out) < 0) {
 		fprintf(stderr,
 			"bookd: %s: expected a whole number from %llu to "
 			"%llu, got '%s'\n",
 			opt, (unsigned long long)lo, (unsigned long long)hi, s);
 		return -1;
 	}
-	*out = v;
 	return 0;
 }
 
@@ -82,7 +79,7 @@ int main(int argc, char **argv)
 	    {"archive-wal", no_argument, NULL, 'A'},
 	    {"fail-sync-at", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    CALLER_LONGOPTS{NULL, 0, NULL, 0},
 	};
 	struct config cfg = {
 	    .data_dir = "./var",
@@ -92,6 +89,7 @@ int main(int argc, char **argv)
 	    .max_resources = 1024,
 	    .max_conns = 4096,
 	    .sync = SYNC_URING,
+	    .limits = CALLER_LIMITS_DEFAULT,
 	};
 	static char sockbuf[PATH_MAX];
 	static struct server srv;
@@ -193,6 +191,11 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (c >= CALLER_OPT_FIRST && c < CALLER_OPT_LAST) {
+				if (caller_option(&cfg.limits, c, optarg))
+					return 2;
+				break;
+			}
 			usage(stderr);
 			return 2;
 		}

@@ -56,54 +56,53 @@ static struct io_uring_sqe *get_sqe(struct server *s)
 
 /* ---- replies ---------------------------------------------------------- */
 
-int req_error(struct req *r, int err, const char *fmt, ...)
+int req_error(struct req *r, int code, const char *field, const char *fmt, ...)
 {
 	va_list ap;
+	size_t n = 0;
 
-	r->err = err;
+	memset(&r->e, 0, sizeof(r->e));
+	r->e.code = code;
+	if (field) {
+		snprintf(r->e.field, sizeof(r->e.field), "%s", field);
+		n = (size_t)snprintf(r->e.msg, sizeof(r->e.msg),
+				     "%s: ", r->e.field);
+	}
 	va_start(ap, fmt);
-	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	vsnprintf(r->e.msg + n, sizeof(r->e.msg) - n, fmt, ap);
 	va_end(ap);
-	return err;
+	return code;
 }
 
-static void pack_error(struct server *s, struct req *r)
+/* Pack {ok: false, error: {...}}; the error's code decides its extra
+ * fields, so the map's size follows from the same table. */
+static void pack_error(msgpack_packer *pk, const struct proto_error *e)
 {
-	msgpack_packer *pk = &s->pk;
-	const struct check_out *co = r->co.err ? &r->co : NULL;
-	size_t n = 2;
+	unsigned d = proto_err_details(e->code);
 
-	if (r->field)
-		n++;
-	if (co && co->err == BOOKD_E_CONFLICT)
-		n++;
-	if (co && (co->err == BOOKD_E_CONFLICT || co->err == BOOKD_E_HELD ||
-		   co->err == BOOKD_E_CLOSED || co->err == BOOKD_E_INACTIVE))
-		n++;
 	wire_pk_str(pk, "ok");
 	msgpack_pack_false(pk);
 	wire_pk_str(pk, "error");
-	msgpack_pack_map(pk, n);
-	wire_pk_kstr(pk, "code", proto_err_name(r->err));
+	bool retry = (d & BOOKD_ERRD_RETRY) && e->retry_after_ms > 0;
+
+	msgpack_pack_map(pk, 2 + (e->field[0] != 0) +
+				 !!(d & BOOKD_ERRD_CONFLICTS) +
+				 !!(d & BOOKD_ERRD_RESOURCE) + retry);
+	wire_pk_kstr(pk, "code", proto_err_name(e->code));
 	wire_pk_kstr(pk, "message",
-		     r->msg[0] ? r->msg : proto_err_message(r->err));
-	if (r->field)
-		wire_pk_kstr(pk, "field", r->field);
-	if (co && co->err == BOOKD_E_CONFLICT) {
-		/* Admins see which bookings are in the way; public callers
-		 * learn only that something is. */
+		     e->msg[0] ? e->msg : proto_err_message(e->code));
+	if (e->field[0])
+		wire_pk_kstr(pk, "field", e->field);
+	if (d & BOOKD_ERRD_CONFLICTS) {
 		wire_pk_str(pk, "conflicts");
-		if (r->admin_details) {
-			msgpack_pack_array(pk, co->nids);
-			for (uint32_t i = 0; i < co->nids; i++)
-				msgpack_pack_uint32(pk, co->ids[i]);
-		} else {
-			msgpack_pack_array(pk, 0);
-		}
+		msgpack_pack_array(pk, e->nconflicts);
+		for (uint32_t i = 0; i < e->nconflicts; i++)
+			msgpack_pack_uint32(pk, e->conflicts[i]);
 	}
-	if (co && (co->err == BOOKD_E_CONFLICT || co->err == BOOKD_E_HELD ||
-		   co->err == BOOKD_E_CLOSED || co->err == BOOKD_E_INACTIVE))
-		wire_pk_kstr(pk, "resource", s->st.res[co->res]->id);
+	if (d & BOOKD_ERRD_RESOURCE)
+		wire_pk_kstr(pk, "resource", e->resource);
+	if (retry)
+		wire_pk_kint(pk, "retry_after_ms", e->retry_after_ms);
 }
 
 /* Route the finished reply in s->rb to the connection. */
@@ -160,25 +159,14 @@ static void release_parked(struct server *s)
 	}
 }
 
-static void reply_simple_error(struct server *s, struct conn *c,
-			       const msgpack_object *id, int err,
-			       const char *msg)
+static void deliver(struct server *s, struct conn *c, uint64_t need_lsn);
+
+/* The one way an error reply leaves: a whole frame {id, ok: false, error}. */
+static void send_error(struct server *s, struct conn *c,
+		       const msgpack_object *id, const struct proto_error *e)
 {
-	struct req r;
 	size_t off;
 
-	memset(&r, 0, sizeof(r));
-	r.err = err;
-	snprintf(r.msg, sizeof(r.msg), "%s", msg);
-	if (err == BOOKD_E_BAD_REQUEST) {
-		/* Messages of argument checks start with the field's name. */
-		size_t n = strcspn(msg, ": ");
-		if (msg[n] == ':' && n > 0 && n < sizeof(r.fieldbuf)) {
-			memcpy(r.fieldbuf, msg, n);
-			r.fieldbuf[n] = 0;
-			r.field = r.fieldbuf;
-		}
-	}
 	s->rb.len = 0;
 	off = wire_frame_begin(&s->rb);
 	msgpack_pack_map(&s->pk, 3);
@@ -187,9 +175,20 @@ static void reply_simple_error(struct server *s, struct conn *c,
 		msgpack_pack_uint64(&s->pk, id->via.u64);
 	else
 		msgpack_pack_nil(&s->pk);
-	pack_error(s, &r);
+	pack_error(&s->pk, e);
 	wire_frame_end(&s->rb, off);
 	deliver(s, c, wal_last_lsn(s->wal));
+}
+
+/* A request-level refusal: code, field (NULL: none) and message. */
+static void reply_simple_error(struct server *s, struct conn *c,
+			       const msgpack_object *id, int code,
+			       const char *field, const char *msg)
+{
+	struct proto_error e;
+
+	proto_err_set(&e, code, field, "%s", msg);
+	send_error(s, c, id, &e);
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -199,7 +198,7 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 {
 	msgpack_unpacked u;
 	size_t used = 0;
-	const msgpack_object *id, *op, *args;
+	const msgpack_object *id, *op, *args, *as;
 	struct req r;
 	int opi, rc;
 	size_t off;
@@ -212,45 +211,52 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	    (used = 0, msgpack_unpack_next(&u, body, len, &used) !=
 			   MSGPACK_UNPACK_SUCCESS) ||
 	    used != len) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "request: not one MessagePack value");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "request",
+				   "not one MessagePack value");
 		goto out;
 	}
 	if (u.data.type != MSGPACK_OBJECT_MAP) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "request: must be a map");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "request",
+				   "must be a map");
 		goto out;
 	}
 	id = wire_get(&u.data, "id");
 	op = wire_get(&u.data, "op");
 	args = wire_get(&u.data, "args");
+	as = wire_get(&u.data, "as");
 	if (id && id->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST,
-				   "id: must be a non-negative integer");
+		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "id",
+				   "must be a non-negative integer");
 		goto out;
 	}
 	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
 		const msgpack_object *k = &u.data.via.map.ptr[i].key;
 		if (!wire_str_eq(k, "id") && !wire_str_eq(k, "op") &&
-		    !wire_str_eq(k, "args")) {
+		    !wire_str_eq(k, "args") && !wire_str_eq(k, "as")) {
 			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
-					   "request: unknown key (expected "
-					   "id, op, args)");
+					   "request",
+					   "unknown key (expected id, op, "
+					   "args, as)");
 			goto out;
 		}
 	}
 	if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
-		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
-				   "op: required, a string");
+		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "op",
+				   "required, a string");
 		goto out;
 	}
 	opi = proto_op_lookup(op->via.str.ptr, op->via.str.size);
 	if (opi < 0) {
 		char m[128];
-		snprintf(m, sizeof(m), "op: unknown operation '%.*s'",
-			 (int)(op->via.str.size > 64 ? 64 : op->via.str.size),
-			 op->via.str.ptr);
-		reply_simple_error(s, c, id, BOOKD_E_UNKNOWN_OP, m);
+		int n = (int)(op->via.str.size > 64 ? 64 : op->via.str.size);
+		if (wire_text_check(op->via.str.ptr, (size_t)n, false))
+			snprintf(m, sizeof(m),
+				 "op: unknown operation (its name is not "
+				 "valid text)");
+		else
+			snprintf(m, sizeof(m), "op: unknown operation '%.*s'",
+				 n, op->via.str.ptr);
+		reply_simple_error(s, c, id, BOOKD_E_UNKNOWN_OP, NULL, m);
 		goto out;
 	}
 	memset(&r, 0, sizeof(r));
@@ -258,20 +264,43 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	r.c = c;
 	r.op = opi;
 	r.pk = &s->pk;
-	r.admin_details = c->role == ROLE_ADMIN;
-	if (proto_ops[opi].role > c->role) {
+	r.role = c->role;
+	if (as) {
+		/* A gateway names the visitor it acts for; the request then
+		 * runs as public, whatever the connection may do. */
+		if (c->role != ROLE_ADMIN && c->role != ROLE_GATEWAY) {
+			reply_simple_error(
+			    s, c, id, BOOKD_E_FORBIDDEN, NULL,
+			    "as: only a gateway may act for visitors");
+			goto out;
+		}
+		if (as->type != MSGPACK_OBJECT_STR ||
+		    !caller_visitor_ok(as->via.str.ptr, as->via.str.size)) {
+			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "as",
+					   "1 to 64 bytes of A-Z a-z 0-9 . _ "
+					   ": -");
+			goto out;
+		}
+		r.role = ROLE_PUBLIC;
+		r.visitor = true;
+	}
+	caller_principal(r.principal, c->subject, c->uid,
+			 as ? as->via.str.ptr : NULL,
+			 as ? as->via.str.size : 0);
+	r.admin_details = r.role == ROLE_ADMIN;
+	if (proto_ops[opi].role > r.role) {
 		char m[128];
 		snprintf(m, sizeof(m), "%s: admin only", proto_ops[opi].name);
-		reply_simple_error(s, c, id, BOOKD_E_FORBIDDEN, m);
+		reply_simple_error(s, c, id, BOOKD_E_FORBIDDEN, NULL, m);
 		goto out;
 	}
 	if (s->stopping && (proto_ops[opi].flags & OPF_WRITE)) {
-		reply_simple_error(s, c, id, BOOKD_E_UNAVAILABLE,
+		reply_simple_error(s, c, id, BOOKD_E_UNAVAILABLE, NULL,
 				   "shutting down");
 		goto out;
 	}
-	if (proto_validate_args(opi, args, r.a, r.msg, sizeof(r.msg)) != 0) {
-		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, r.msg);
+	if (proto_validate_args(opi, args, r.a, &r.e) != 0) {
+		send_error(s, c, id, &r.e);
 		goto out;
 	}
 	s->rb.len = 0;
@@ -282,21 +311,18 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 		msgpack_pack_uint64(&s->pk, id->via.u64);
 	else
 		msgpack_pack_nil(&s->pk);
-	{
-		size_t mark = s->rb.len;
-		wire_pk_str(&s->pk, "ok");
-		msgpack_pack_true(&s->pk);
-		wire_pk_str(&s->pk, "result");
-		rc = op_handlers[opi](&r);
-		if (rc != 0 || r.err != 0) {
-			if (r.err == 0)
-				r.err = rc;
-			s->rb.len = mark;
-			pack_error(s, &r);
-		}
+	wire_pk_str(&s->pk, "ok");
+	msgpack_pack_true(&s->pk);
+	wire_pk_str(&s->pk, "result");
+	rc = op_handlers[opi](&r);
+	if (rc != 0 || r.e.code != 0) {
+		if (r.e.code == 0)
+			r.e.code = rc;
+		send_error(s, c, id, &r.e);
+		goto out;
 	}
 	if (wire_frame_end(&s->rb, off) < 0) {
-		reply_simple_error(s, c, id, BOOKD_E_TOO_LARGE,
+		reply_simple_error(s, c, id, BOOKD_E_TOO_LARGE, NULL,
 				   "result: larger than 1 MiB; ask for less "
 				   "(limit)");
 		goto out;
@@ -515,7 +541,7 @@ static void on_recv(struct server *s, struct conn *c, int res)
 	if (k < 0) {
 		/* The length cannot be trusted, so the stream cannot be
 		 * resynchronised: answer and hang up. */
-		reply_simple_error(s, c, NULL, BOOKD_E_TOO_LARGE,
+		reply_simple_error(s, c, NULL, BOOKD_E_TOO_LARGE, NULL,
 				   "frame: larger than 1 MiB");
 		c->close_after_send = true;
 		c->in.len = 0;

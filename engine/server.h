@@ -37,6 +37,7 @@
 #include <liburing.h>
 #include <msgpack.h>
 
+#include "caller.h"
 #include "ops.h"
 #include "snapshot.h"
 #include "state.h"
@@ -62,6 +63,7 @@ struct config {
 	uint64_t
 	    checkpoint_bytes; /* log bytes between checkpoints, 0: default */
 	bool archive;	      /* keep trimmed segments in wal/archive/ */
+	struct caller_limits limits; /* what one caller may take */
 	/* Test builds only: fail the Nth fdatasync (0: never). */
 	uint64_t fail_sync_at;
 };
@@ -206,22 +208,23 @@ struct req {
 	int op;
 	const msgpack_object *a[ARG__COUNT];
 	msgpack_packer *pk;
-	/* error reply */
-	int err;
-	char msg[256];
-	const char *field;
-	char fieldbuf[64];
-	struct check_out co; /* a refused span check (co.err != 0) */
-	bool admin_details;
+	/* Who the request acts for (caller.h) and the role it runs with: the
+	 * connection's, or public when it names a visitor. */
+	uint8_t role;
+	bool visitor;
+	char principal[PRINCIPAL_MAX + 1];
+	struct proto_error e; /* the error reply, when e.code != 0 */
+	bool admin_details;   /* may see which bookings are in the way */
 };
 
 int server_init(struct server *s, const struct config *cfg);
 int server_run(struct server *s);
 void server_free(struct server *s);
 
-/* For handlers. */
-int req_error(struct req *r, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* For handlers: refuse the request with code, naming field (NULL: none;
+ * with a field the message reads "<field>: ...").  Returns code. */
+int req_error(struct req *r, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 uint64_t server_log_record(struct server *s, uint16_t type,
 			   const struct wbuf *payload);
 int server_subscribe(struct server *s, struct conn *c, uint8_t topic,

@@ -17,10 +17,19 @@
  *   readers.
  * - A day's booked bits equal the union of the occupying bookings that cover
  *   it; a pool's units equal the sum of their quantities.  Every check
- *   (state_check_span) looks at every day and resource of a request before
+ *   (state_check) looks at every day and resource of a request before
  *   anything changes.
  * - Holds are memory only.  Their expiry order equals their renewal order
  *   (the TTL is one constant), so a FIFO list serves as the timer queue.
+ * - Every live hold is counted once under its session and once under its
+ *   owner (state.sessions, state.holders); a session with live holds has
+ *   exactly one owner, and an entry leaves its table with its last hold.
+ * - Booking ids are dense (1..nbk), every booking is counted in exactly one
+ *   status, and a booking's history grows by one entry per logged change.
+ * - The domain owns its record formats: each has one encoder here (typed
+ *   inputs in, checked, encoded), used for the log, snapshots and replies.
+ * These are asserted where they are kept (assert(), on in every build that
+ * does not define NDEBUG, which none of the Makefile's do).
  *
  * Days live in a ring of window_days slots per resource, indexed by
  * day % window_days, covering [first_day, last_day].  A request touching a
@@ -29,20 +38,26 @@
 #ifndef BOOKD_STATE_H
 #define BOOKD_STATE_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <msgpack.h>
 
+#include "errors.h"
+#include "caller.h"
 #include "hmap.h"
+#include "ktab.h"
+#include "ops.h"
+#include "quanta.h"
 #include "schedule.h"
 #include "tz.h"
 #include "wire.h"
 
 #define DAY_NONE    INT64_MIN
-#define MAX_ITEMS   32
-#define SESSION_MAX 128
+#define MAX_ITEMS   PROTO_BOOK_ITEMS_MAX
+#define SESSION_MAX PROTO_SESSION_MAX
 
 enum bstatus {
 	BS_PENDING,
@@ -86,6 +101,7 @@ struct hold {
 	int64_t start, end;
 	int64_t expires_ms; /* monotonic clock */
 	char session[SESSION_MAX + 1];
+	char owner[PRINCIPAL_MAX + 1]; /* the principal holding it */
 };
 
 struct sub;
@@ -133,6 +149,7 @@ struct booking {
 	struct item *items;
 	char *name, *email, *phone, *notes;
 	char *timezone, *event_type, *note, *key;
+	char *owner; /* the principal that created it (caller.h), or NULL */
 	int64_t created_ms, updated_ms;
 	struct hist *hist;
 };
@@ -154,8 +171,13 @@ struct delta {
 	const void *ptr;
 };
 
-#define ET_MAX_LENGTHS	 16
-#define ET_MAX_RESOURCES 64
+#define ET_MAX_LENGTHS	 PROTO_ET_LENGTHS_MAX
+#define ET_MAX_RESOURCES PROTO_ET_RESOURCES_MAX
+/* Bounds of an event type's minutes: a length at most 31 days, a slot
+ * interval or buffer at most a day, a notice or horizon at most ten years. */
+#define ET_MAX_LENGTH_MINUTES (31 * Q_DAY_MINUTES)
+#define ET_MAX_GAP_MINUTES    Q_DAY_MINUTES
+#define ET_MAX_NOTICE_MINUTES (3660 * Q_DAY_MINUTES)
 
 /* An event type: what a booker picks, with durations and linked resources. */
 struct event_type {
@@ -227,6 +249,9 @@ struct state {
 	size_t ndeltas, capdeltas;
 	struct hold *exp_head, *exp_tail;
 	uint32_t nholds;
+	/* Live holds by session (n; val: the session's owner) and by owner
+	 * (n).  An entry lives while it counts at least one hold. */
+	struct ktab sessions, holders;
 	struct state_hooks hooks;
 };
 
@@ -239,8 +264,10 @@ struct resource *state_resource(const struct state *st, const char *id,
 struct booking *state_booking(const struct state *st, uint64_t id);
 struct booking *state_booking_by_ref(const struct state *st, const char *ref,
 				     size_t len);
-struct booking *state_booking_by_key(const struct state *st, const char *key,
-				     size_t len);
+/* The booking made by principal `owner` under idempotency key `key`. */
+struct booking *state_booking_by_key(const struct state *st, const char *owner,
+				     const char *key, size_t len);
+#define STATE_KEY_INDEX_MAX (PRINCIPAL_MAX + 1 + PROTO_KEY_MAX)
 struct rday *state_day(const struct state *st, const struct resource *r,
 		       int64_t day);
 
@@ -266,12 +293,87 @@ static inline int64_t occ_end(const struct booking *b)
 	return b->end + b->buf_after;
 }
 
+/*
+ * Typed inputs of the mutations that create or replace a directory entry.
+ * The domain checks them, encodes the WAL record with the one encoder of
+ * its format, and the same encoder writes snapshots and replies, so a
+ * record format has one owner (this file and state.c).
+ */
+struct resource_in {
+	const char *id;			    /* a slug */
+	const char *name, *kind, *timezone; /* NULL: absent */
+	uint32_t quantity;		    /* 1..STATE_MAX_QUANTITY */
+	bool standalone, active;
+	const char *meta; /* a packed MessagePack map, or NULL */
+	uint32_t meta_len;
+	const struct sched *sched; /* NULL: open around the clock */
+	int64_t created_ms, updated_ms;
+};
+
+struct event_type_in {
+	const char *id, *title;
+	uint32_t lengths[ET_MAX_LENGTHS]; /* minutes */
+	uint32_t nlengths;
+	uint32_t slot_interval;
+	uint32_t res[ET_MAX_RESOURCES]; /* resource indices */
+	uint32_t nres;
+	uint32_t buffer_before, buffer_after, min_notice, max_future;
+	bool requires_confirmation, active;
+	const char *meta;
+	uint32_t meta_len;
+	int64_t created_ms, updated_ms;
+};
+
+#define STATE_MAX_QUANTITY 10000
+
+/* The input that reproduces a stored entry (for updates and encoding). */
+void state_resource_in(const struct resource *r, struct resource_in *in);
+void state_event_type_in(const struct event_type *e, struct event_type_in *in);
+
+/* The one encoder of each record: a map of the record's keys plus `extra`
+ * more, which the caller packs after it (a reply's additions). */
+void state_encode_resource(msgpack_packer *pk, const struct resource_in *in,
+			   uint32_t extra);
+void state_encode_event_type(msgpack_packer *pk, const struct state *st,
+			     const struct event_type_in *in);
+
+/* Check an input against the state and encode its WAL record into *rec
+ * (which the caller frees).  Returns 0, or a BOOKD_E_* code with *e filled
+ * (the field named as on the wire). */
+int state_resource_record(const struct state *st, const struct resource_in *in,
+			  struct wbuf *rec, struct proto_error *e);
+int state_event_type_record(const struct state *st,
+			    const struct event_type_in *in, struct wbuf *rec,
+			    struct proto_error *e);
+
 /* Pack records. */
 void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r);
 void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
 			    const struct booking *b, int event);
 void state_pack_event_type(msgpack_packer *pk, const struct state *st,
 			   const struct event_type *e);
+
+/* A change of a stored booking: its new status and span, and who did it
+ * and why (one history entry). */
+struct booking_change {
+	uint8_t status;
+	int64_t start, end;
+	int64_t at_ms;
+	const char *by, *reason;
+	int event; /* EV_*, EV_NONE for none */
+};
+/*
+ * Check a change of booking cur against the per-booking bounds (a
+ * reschedule must move it and stays under lim->max_reschedules; the
+ * history under lim->max_reschedules + CALLER_HISTORY_EXTRA) and encode its WAL
+ * record: the change alone, never the booking's history.  Returns 0 or a
+ * BOOKD_E_* code with *e filled.
+ */
+int state_booking_change_record(const struct state *st,
+				const struct booking *cur,
+				const struct booking_change *c,
+				const struct caller_limits *lim,
+				struct wbuf *rec, struct proto_error *e);
 
 enum view { VIEW_PUBLIC, VIEW_ADMIN };
 void state_pack_resource(msgpack_packer *pk, const struct state *st,
@@ -287,20 +389,15 @@ struct check_out {
 	uint32_t nids;
 };
 
-/*
- * Can items[] take [start, end)?  Checks, for every resource and day:
- * window, active, open hours, bookings and, when check_holds, holds of
- * sessions other than `session` (NULL: every hold counts).  Returns 0 or the
- * error code also stored in out->err.
- */
-int state_check_span(struct state *st, const struct item *items, int nitems,
-		     int64_t start, int64_t end, bool check_holds,
-		     const char *session, struct check_out *out);
-
 #define CHK_OPEN  1u /* the span must be inside open hours */
 #define CHK_HOLDS 2u /* other sessions' holds count */
-/* state_check_span with explicit CHK_* flags (buffers need no open hours
- * and ignore holds). */
+/*
+ * Can items[] take [start, end)?  Checks, for every resource and day:
+ * window, active, bookings and, with CHK_OPEN, open hours, and with
+ * CHK_HOLDS, holds of sessions other than `session` (NULL: every hold
+ * counts).  Buffers need neither (they only keep bookings apart).  Returns
+ * 0 or the error code also stored in out->err.
+ */
 int state_check(struct state *st, const struct item *items, int nitems,
 		int64_t start, int64_t end, unsigned flags, const char *session,
 		struct check_out *out);
@@ -316,9 +413,16 @@ void state_occupy(struct state *st, const struct booking *b, int sign,
 
 /* Holds.  All times of expiry are monotonic milliseconds. */
 struct hold *state_hold_find(const struct resource *r, const char *session);
-/* Create, replace or renew; returns 1 if the held bits changed. */
+/* Create, replace or renew session's hold on r for principal owner (a
+ * session with live holds has one owner: the caller checks with
+ * state_session_owner first).  Returns 1 if the held bits changed. */
 int state_hold_set(struct state *st, struct resource *r, const char *session,
-		   int64_t start, int64_t end, int64_t expires_ms);
+		   const char *owner, int64_t start, int64_t end,
+		   int64_t expires_ms);
+/* The principal whose live holds use this session name, or NULL. */
+const char *state_session_owner(const struct state *st, const char *session);
+/* How many live holds principal owner has. */
+uint32_t state_holds_of(const struct state *st, const char *owner);
 int state_hold_release(struct state *st, struct resource *r,
 		       const char *session);
 /* Expire holds due at now; returns how many. */
@@ -339,16 +443,18 @@ void state_commit_deltas(struct state *st, const struct delta *d, size_t n);
 static inline void span_days(int64_t start, int64_t end, int64_t *d0,
 			     int64_t *d1)
 {
-	*d0 = start >= 0 ? start / 86400 : -((-start + 86399) / 86400);
-	*d1 = (end - 1) >= 0 ? (end - 1) / 86400
-			     : -((-(end - 1) + 86399) / 86400);
+	*d0 = q_day_of(start);
+	*d1 = q_day_of(end - 1);
 }
 static inline void span_slots(int64_t start, int64_t end, int64_t day,
 			      int *from, int *to)
 {
-	int64_t ds = day * 86400;
-	*from = start <= ds ? 0 : (int)((start - ds) / 900);
-	*to = end >= ds + 86400 ? 96 : (int)((end - ds) / 900);
+	int64_t ds = day * DAY_SECONDS;
+	*from = start <= ds ? 0 : (int)((start - ds) / Q_SECONDS);
+	*to =
+	    end >= ds + DAY_SECONDS ? Q_PER_DAY : (int)((end - ds) / Q_SECONDS);
+	/* The caller asks only for days the span touches. */
+	assert(0 <= *from && *from <= *to && *to <= Q_PER_DAY);
 }
 
 #endif

@@ -16,34 +16,41 @@
 #ifndef BOOKD_ERRORS_H
 #define BOOKD_ERRORS_H
 
-/* X(name, "message") */
+/* Extra fields an error of a code carries on the wire, besides code,
+ * message and field (PROTOCOL.md section 6). */
+#define BOOKD_ERRD_RESOURCE  1u /* "resource": the resource refused */
+#define BOOKD_ERRD_CONFLICTS 2u /* "conflicts": the bookings in the way */
+#define BOOKD_ERRD_RETRY     4u /* "retry_after_ms", when the wait is known */
+
+/* X(name, "message", extra fields) */
 #define BOOKD_ERROR_LIST(X)                                                    \
-	X(BAD_REQUEST, "malformed or invalid request")                         \
-	X(UNKNOWN_OP, "unknown operation")                                     \
-	X(NOT_FOUND, "no such object")                                         \
-	X(EXISTS, "object already exists")                                     \
-	X(CONFLICT, "overlaps an active booking")                              \
-	X(HELD, "overlaps another session's hold")                             \
-	X(CLOSED, "outside the resource's open hours")                         \
-	X(INACTIVE, "resource is deactivated")                                 \
-	X(OUT_OF_RANGE, "outside the bookable window")                         \
-	X(INVALID_STATE, "illegal status transition")                          \
-	X(UNAUTHENTICATED, "authentication failed")                            \
-	X(FORBIDDEN, "not allowed for this role")                              \
-	X(TOO_LARGE, "message too large")                                      \
-	X(LIMIT, "a configured limit was reached")                             \
-	X(UNAVAILABLE, "server unavailable or shutting down")                  \
-	X(INTERNAL, "internal server error")                                   \
+	X(BAD_REQUEST, "malformed or invalid request", 0)                      \
+	X(UNKNOWN_OP, "unknown operation", 0)                                  \
+	X(NOT_FOUND, "no such object", 0)                                      \
+	X(EXISTS, "object already exists", 0)                                  \
+	X(CONFLICT, "overlaps an active booking",                              \
+	  BOOKD_ERRD_CONFLICTS | BOOKD_ERRD_RESOURCE)                          \
+	X(HELD, "overlaps another session's hold", BOOKD_ERRD_RESOURCE)        \
+	X(CLOSED, "outside the resource's open hours", BOOKD_ERRD_RESOURCE)    \
+	X(INACTIVE, "resource is deactivated", BOOKD_ERRD_RESOURCE)            \
+	X(OUT_OF_RANGE, "outside the bookable window", 0)                      \
+	X(INVALID_STATE, "illegal status transition", 0)                       \
+	X(UNAUTHENTICATED, "authentication failed", 0)                         \
+	X(FORBIDDEN, "not allowed for this role", 0)                           \
+	X(TOO_LARGE, "message too large", 0)                                   \
+	X(LIMIT, "a configured limit was reached", BOOKD_ERRD_RETRY)           \
+	X(UNAVAILABLE, "server unavailable or shutting down", 0)               \
+	X(INTERNAL, "internal server error", 0)                                \
 	/* client-side only: */                                                \
-	X(IO, "connection or system error (see errno)")                        \
-	X(PROTO, "malformed reply from server")                                \
-	X(CLOSED_CONN, "connection closed by server")                          \
-	X(NOMEM, "out of memory")                                              \
-	X(STALE, "reader could not get a consistent copy")
+	X(IO, "connection or system error (see errno)", 0)                     \
+	X(PROTO, "malformed reply from server", 0)                             \
+	X(CLOSED_CONN, "connection closed by server", 0)                       \
+	X(NOMEM, "out of memory", 0)                                           \
+	X(STALE, "reader could not get a consistent copy", 0)
 
 enum bookd_err {
 	BOOKD_OK = 0,
-#define BOOKD_X_ENUM(name, msg) BOOKD_E_##name,
+#define BOOKD_X_ENUM(name, msg, details) BOOKD_E_##name,
 	BOOKD_E_FIRST_ = -1000,
 	BOOKD_ERROR_LIST(BOOKD_X_ENUM)
 #undef BOOKD_X_ENUM

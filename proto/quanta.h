@@ -12,9 +12,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define Q_SECONDS   900
-#define Q_PER_DAY   96
-#define DAY_SECONDS 86400
+#define Q_SECONDS     900
+#define Q_PER_DAY     96
+#define DAY_SECONDS   86400
+#define Q_MINUTES     (Q_SECONDS / 60)
+#define Q_DAY_MINUTES (DAY_SECONDS / 60)
+/* Most quarter starts in one local day: UTC offsets stay within 26 hours
+ * either way, so a local day lasts less than 76 hours.  The engine's slot
+ * grids and the reader's slot lists (BOOKD_READER_MAX_STARTS) use it. */
+#define Q_MAX_LOCAL_DAY_STARTS (76 * 4)
 
 static inline int64_t q_floor_div(int64_t a, int64_t b)
 {

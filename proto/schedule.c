@@ -425,10 +425,15 @@ static void pack_time(msgpack_packer *pk, const char *key, unsigned q)
 
 void sched_pack(const struct sched *s, msgpack_packer *pk)
 {
+	sched_pack_map(s, pk, 0);
+}
+
+void sched_pack_map(const struct sched *s, msgpack_packer *pk, uint32_t extra)
+{
 	size_t nweekly = 0;
 	char date[11];
 
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, 3 + extra);
 	wire_pk_kstr(pk, "timezone", tz_name(s->tz));
 	for (int d = 0; d < 7; d++)
 		nweekly += (size_t)s->weekly[d].n;

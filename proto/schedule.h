@@ -65,6 +65,8 @@ struct sched;
 int sched_parse(const msgpack_object *obj, struct sched **out, char *err,
 		size_t errlen);
 void sched_pack(const struct sched *s, msgpack_packer *pk);
+/* The same map with room for `extra` more entries the caller packs after. */
+void sched_pack_map(const struct sched *s, msgpack_packer *pk, uint32_t extra);
 void sched_free(struct sched *s);
 
 const struct tz *sched_tz(const struct sched *s);

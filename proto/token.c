@@ -56,7 +56,8 @@ int token_mint(const unsigned char key[TOKEN_KEY_LEN], const char *role,
 	unsigned char m[32];
 	int n;
 
-	if ((strcmp(role, "admin") != 0 && strcmp(role, "public") != 0) ||
+	if ((strcmp(role, "admin") != 0 && strcmp(role, "public") != 0 &&
+	     strcmp(role, "gateway") != 0) ||
 	    subject[0] == 0 || strlen(subject) > TOKEN_SUBJECT_MAX ||
 	    strchr(subject, '\n'))
 		return -1;

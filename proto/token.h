@@ -21,8 +21,8 @@
 /* Returns 0, or -1 if role/subject are unusable (empty, too long, "\n"). */
 int token_mint(const unsigned char key[TOKEN_KEY_LEN], const char *role,
 	       const char *subject, int64_t expires, char *out, size_t outlen);
-/* Returns 0 with role ("admin"/"public") and subject filled, -1 when the
- * token is malformed, forged or expired at now. */
+/* Returns 0 with role ("admin", "gateway" or "public") and subject filled, -1
+ * when the token is malformed, forged or expired at now. */
 int token_verify(const unsigned char key[TOKEN_KEY_LEN], const char *tok,
 		 size_t len, int64_t now, char role[8],
 		 char subject[TOKEN_SUBJECT_MAX + 1]);

@@ -225,3 +225,83 @@ void wire_pk_obj(msgpack_packer *pk, const msgpack_object *o)
 {
 	msgpack_pack_object(pk, *o);
 }
+
+int wire_text_check(const char *s, size_t n, bool multiline)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = p[i];
+		uint32_t cp;
+		size_t len;
+
+		if (c < 0x80) {
+			if ((c < 0x20 &&
+			     !(multiline && (c == '\t' || c == '\n'))) ||
+			    c == 0x7f)
+				return WIRE_TEXT_CONTROL;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return WIRE_TEXT_BAD_UTF8; /* continuation, overlong
+						      lead or beyond 0xf4 */
+		}
+		if (n - i < len)
+			return WIRE_TEXT_BAD_UTF8;
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return WIRE_TEXT_BAD_UTF8;
+			cp = (cp << 6) | (p[i + k] & 0x3fu);
+		}
+		/* Overlong forms, surrogates, beyond U+10FFFF. */
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return WIRE_TEXT_BAD_UTF8;
+		/* C1 controls. */
+		if (cp >= 0x80 && cp <= 0x9f)
+			return WIRE_TEXT_CONTROL;
+		i += len;
+	}
+	return 0;
+}
+
+int wire_text_check_all(const msgpack_object *o)
+{
+	int rc = 0;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		return wire_text_check(o->via.str.ptr, o->via.str.size, true);
+	case MSGPACK_OBJECT_ARRAY:
+		for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i++)
+			rc = wire_text_check_all(&o->via.array.ptr[i]);
+		return rc;
+	case MSGPACK_OBJECT_MAP:
+		for (uint32_t i = 0; rc == 0 && i < o->via.map.size; i++) {
+			rc = wire_text_check_all(&o->via.map.ptr[i].key);
+			if (rc == 0)
+				rc =
+				    wire_text_check_all(&o->via.map.ptr[i].val);
+		}
+		return rc;
+	default:
+		return 0;
+	}
+}
+
+const char *wire_text_problem(int rc)
+{
+	return rc == WIRE_TEXT_BAD_UTF8 ? "not valid UTF-8"
+					: "contains control characters";
+}

@@ -66,6 +66,20 @@ uint64_t wire_be(const unsigned char *p, size_t n);
  */
 int wire_msgpack_check(const void *data, size_t n, size_t *used);
 
+/*
+ * Text checks.  Strings on the wire must be UTF-8 (no overlong forms, no
+ * surrogates) without control characters: C0, DEL and C1; multiline text
+ * may hold tab and newline.  Return 0, WIRE_TEXT_BAD_UTF8 or
+ * WIRE_TEXT_CONTROL.  wire_text_check_all checks every string (keys too)
+ * inside an object as multiline text; objects from msgpack-c are at most 32
+ * levels deep, which bounds its recursion.
+ */
+#define WIRE_TEXT_BAD_UTF8 1
+#define WIRE_TEXT_CONTROL  2
+int wire_text_check(const char *s, size_t n, bool multiline);
+int wire_text_check_all(const msgpack_object *o);
+const char *wire_text_problem(int rc); /* "not valid UTF-8", ... */
+
 /* Object helpers. */
 const msgpack_object *wire_get(const msgpack_object *map, const char *key);
 bool wire_str_eq(const msgpack_object *o, const char *s);

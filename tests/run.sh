@@ -13,6 +13,7 @@ cd "$top"
 export BOOKD_BIN="$top/$O/bookd"
 export BOOKCTL_BIN="$top/$O/bookctl"
 export BOOKD_REPLAY_BIN="$top/$O/bookd-replay"
+export BOOKD_HTTP_BIN="$top/$O/bookd-http"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
@@ -52,6 +53,13 @@ else
 	if [ -d clients/python/tests ]; then
 		run_one python-client env PYTHONPATH=clients/python \
 			/usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python/tests
+	fi
+	run_one http-gateway /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+		tests/http
+	# The booking page in headless Chromium against bookd and bookd-http.
+	if [ -d tests/browser ]; then
+		run_one browser timeout 240 /usr/bin/python3 -m pytest -q \
+			-p no:cacheprovider tests/browser
 	fi
 fi
 echo

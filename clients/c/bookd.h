@@ -111,6 +111,18 @@ void bookd_close(bookd_conn *c);
 int bookd_fd(const bookd_conn *c);
 /* Bound on every wait for a reply, in milliseconds; negative: no bound. */
 void bookd_set_timeout(bookd_conn *c, int timeout_ms);
+/*
+ * Acting for someone else.  On a connection the engine trusts to speak for
+ * its callers (an admin connection, or one authenticated with a token of
+ * role "gateway"), every request sent after bookd_set_as(c, visitor)
+ * carries the envelope key "as": visitor, and the engine runs it with role
+ * public and applies its per-caller limits, idempotency-key scope and hold
+ * ownership to that visitor.  visitor: 1 to BOOKD_AS_MAX bytes of
+ * [A-Za-z0-9._:-] (BOOKD_E_BAD_REQUEST otherwise, and the setting is left
+ * as it was); NULL stops sending it.  The setting stays until changed.
+ */
+#define BOOKD_AS_MAX 64
+int bookd_set_as(bookd_conn *c, const char *visitor);
 /* 0 while the connection is usable, else the sticky transport error. */
 int bookd_broken(const bookd_conn *c);
 

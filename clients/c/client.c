@@ -62,6 +62,7 @@ struct bookd_conn {
 	uint64_t pq_dropped;
 
 	char errmsg[512];
+	char as[BOOKD_AS_MAX + 1]; /* the envelope's "as", "" for none */
 };
 
 static int64_t now_ms(void)
@@ -515,7 +516,7 @@ static int send_req(bookd_conn *c, const char *op, const void *args,
 	c->sb.len = 0;
 	msgpack_packer_init(&pk, c, sbuf_write);
 	rc = sbuf_put(c, "\0\0\0\0", 4);
-	rc |= msgpack_pack_map(&pk, args ? 3 : 2);
+	rc |= msgpack_pack_map(&pk, 2 + (args != NULL) + (c->as[0] != 0));
 	rc |= msgpack_pack_str_with_body(&pk, "id", 2);
 	rc |= msgpack_pack_uint64(&pk, c->next_id);
 	rc |= msgpack_pack_str_with_body(&pk, "op", 2);
@@ -523,6 +524,10 @@ static int send_req(bookd_conn *c, const char *op, const void *args,
 	if (args) {
 		rc |= msgpack_pack_str_with_body(&pk, "args", 4);
 		rc |= sbuf_put(c, args, args_len);
+	}
+	if (c->as[0]) {
+		rc |= msgpack_pack_str_with_body(&pk, "as", 2);
+		rc |= msgpack_pack_str_with_body(&pk, c->as, strlen(c->as));
 	}
 	if (rc != 0)
 		return bookd_fail_(c, BOOKD_E_NOMEM, "out of memory");
@@ -644,6 +649,30 @@ int bookd_fd(const bookd_conn *c)
 void bookd_set_timeout(bookd_conn *c, int timeout_ms)
 {
 	c->timeout_ms = timeout_ms;
+}
+
+int bookd_set_as(bookd_conn *c, const char *visitor)
+{
+	size_t i, n;
+
+	if (visitor == NULL) {
+		c->as[0] = 0;
+		return 0;
+	}
+	n = strlen(visitor);
+	if (n == 0 || n > BOOKD_AS_MAX)
+		return bookd_fail_(c, BOOKD_E_BAD_REQUEST, "as: 1 to %d bytes",
+				   BOOKD_AS_MAX);
+	for (i = 0; i < n; i++) {
+		char ch = visitor[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == ':' || ch == '-'))
+			return bookd_fail_(c, BOOKD_E_BAD_REQUEST,
+					   "as: only [A-Za-z0-9._:-]");
+	}
+	memcpy(c->as, visitor, n + 1);
+	return 0;
 }
 
 int bookd_broken(const bookd_conn *c)

@@ -33,6 +33,9 @@
 #include "quanta.h"
 #include "tz.h"
 
+_Static_assert(BOOKD_READER_MAX_STARTS == Q_MAX_LOCAL_DAY_STARTS,
+	       "the reader's slot lists and the engine's grid share a bound");
+
 #define NO_PAGE UINT32_MAX
 /*
  * UTC days one cut may copy: a month view's local days, plus the few days

@@ -38,6 +38,12 @@ ROLES = {"ROLE_PUBLIC": "public", "ROLE_ADMIN": "admin"}
 FLAGS = {"OPF_READ": False, "OPF_WRITE": True}
 TYPES = {
     "T_STR": "str",
+    "T_TEXT": "str",
+    "T_SLUG": "str",
+    "T_DATE": "str",
+    "T_EMAIL": "str",
+    "T_INSTANT": "int",
+    "T_MINUTES": "uint",
     "T_UINT": "uint",
     "T_INT": "int",
     "T_BOOL": "bool",
@@ -69,6 +75,17 @@ def _defines(text: str) -> dict[str, tuple[list[str], str]]:
     return out
 
 
+def _constants(text: str) -> dict[str, int]:
+    """Every object-like macro whose body is a decimal number."""
+    out: dict[str, int] = {}
+    for line in _logical_lines(text):
+        m = re.match(r"\s*#\s*define\s+(\w+)\s+(\d+)\s*(?:/\*.*\*/)?\s*$",
+                     line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
 def _calls(body: str) -> list[tuple[str, list[str]]]:
     """Split a macro body into its top-level NAME(arg, ...) calls."""
     calls = []
@@ -87,6 +104,7 @@ def _calls(body: str) -> list[tuple[str, list[str]]]:
 
 def _expand_args(name: str, bindings: dict[str, str],
                  defines: dict[str, tuple[list[str], str]],
+                 consts: dict[str, int],
                  depth: int = 0) -> list[tuple[str, str, bool, int]]:
     """Expand an argument-schema macro into (field, type, required, max)."""
     if depth > 8:
@@ -100,13 +118,14 @@ def _expand_args(name: str, bindings: dict[str, str],
                 raise GenError(f"{name}: bad field entry "
                                f"{callee}{tuple(args)}")
             fields.append((args[0], TYPES[args[1]], args[2] != "0",
-                           int(args[3])))
+                           consts[args[3]] if args[3] in consts
+                           else int(args[3])))
         elif callee in defines:
             cparams, _ = defines[callee]
             if len(cparams) != len(args):
                 raise GenError(f"{name}: {callee} takes {len(cparams)} args")
             fields += _expand_args(callee, dict(zip(cparams, args)),
-                                   defines, depth + 1)
+                                   defines, consts, depth + 1)
         else:
             raise GenError(f"{name}: unknown macro {callee}")
     return fields
@@ -130,7 +149,8 @@ def parse_ops(text: str) -> list[tuple[str, str, str, bool, list]]:
         schema = "ARGS_" + ident
         if schema not in defines:
             raise GenError(f"no {schema} for op {ident}")
-        fields = _expand_args(schema, {defines[schema][0][0]: "F"}, defines)
+        fields = _expand_args(schema, {defines[schema][0][0]: "F"}, defines,
+                              _constants(text))
         ops.append((ident, wire.strip('"'), ROLES[role], FLAGS[flags], fields))
     return ops
 

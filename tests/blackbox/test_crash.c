@@ -264,8 +264,14 @@ static int do_change(struct worker *w, int fd, msgpack_unpacked *u)
 		want.status = BS_CANCELLED;
 	else if (kind == 1)
 		want.status = BS_CONFIRMED;
-	else
+	else {
+		int64_t s0 = want.start, e0 = want.end;
 		random_span(w, &want.start, &want.end);
+		/* A reschedule must move the booking (the same span is
+		 * refused): nothing to change then. */
+		if (want.start == s0 && want.end == e0)
+			return 0;
+	}
 	/* Until a reply comes, the engine may hold either version. */
 	pthread_mutex_lock(&M.mu);
 	k = known_at(id);

@@ -249,7 +249,7 @@ static void populate(int fd, struct counts *c)
 
 	memset(c, 0, sizeof(*c));
 	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:s}", "id",
-			      "studio-a", "name", "Studio \"A\"\n"),
+			      "studio-a", "name", "Studio \"A\" \\"),
 			 0);
 	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:i}", "id", "mics",
 			      "quantity", 5),
@@ -382,7 +382,7 @@ START_TEST(healthy_directory)
 	ck_assert_int_eq(json_lines(RUN->out), total(&c));
 	ck_assert(strncmp(RUN->out, "{\"lsn\":1,\"at_ms\":", 17) == 0);
 	ck_assert_ptr_nonnull(
-	    strstr(RUN->out, "\"name\":\"Studio \\\"A\\\"\\n\""));
+	    strstr(RUN->out, "\"name\":\"Studio \\\"A\\\" \\\\\""));
 	ck_assert_ptr_nonnull(strstr(RUN->out, "\"key\":\"multi-day\""));
 	ck_assert_ptr_nonnull(
 	    strstr(RUN->out, "\"event\":\"booking.declined\""));

@@ -48,10 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 4) {
 	case 0: { /* request arguments for every op */
 		const msgpack_object *a[ARG__COUNT];
+		struct proto_error e;
 		if (unpack(data + 1, size - 1, &u) == 0)
 			for (int op = 0; op < OP__COUNT; op++)
-				proto_validate_args(op, &u.data, a, msg,
-						    sizeof(msg));
+				proto_validate_args(op, &u.data, a, &e);
 		break;
 	}
 	case 1: { /* schedules, and their canonical form parses again */

@@ -927,8 +927,8 @@ int h_pack(msgpack_sbuffer *sb, const char *fmt, ...)
 }
 
 /* Pack a framed request into sb; 0 or -1. */
-static int build_req(msgpack_sbuffer *sb, uint64_t id, const char *op,
-		     const char *fmt, va_list ap)
+static int build_req(msgpack_sbuffer *sb, uint64_t id, const char *as,
+		     const char *op, const char *fmt, va_list ap)
 {
 	msgpack_packer pk;
 	size_t n;
@@ -936,10 +936,12 @@ static int build_req(msgpack_sbuffer *sb, uint64_t id, const char *op,
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_sbuffer_write(sb, "\0\0\0\0", 4);
-	msgpack_pack_map(&pk, fmt ? 3 : 2);
+	msgpack_pack_map(&pk, (fmt ? 3 : 2) + (as ? 1 : 0));
 	wire_pk_str(&pk, "id");
 	msgpack_pack_uint64(&pk, id);
 	wire_pk_kstr(&pk, "op", op);
+	if (as)
+		wire_pk_kstr(&pk, "as", as);
 	if (fmt) {
 		wire_pk_str(&pk, "args");
 		if (h_vpack(sb, fmt, ap) < 0)
@@ -956,14 +958,14 @@ static int build_req(msgpack_sbuffer *sb, uint64_t id, const char *op,
 	return 0;
 }
 
-static int vsend_req(int fd, uint64_t id, const char *op, const char *fmt,
-		     va_list ap)
+static int vsend_req(int fd, uint64_t id, const char *as, const char *op,
+		     const char *fmt, va_list ap)
 {
 	msgpack_sbuffer sb;
 	int rc;
 
 	msgpack_sbuffer_init(&sb);
-	rc = build_req(&sb, id, op, fmt, ap);
+	rc = build_req(&sb, id, as, op, fmt, ap);
 	if (rc == 0)
 		rc = h_send_all(fd, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
@@ -976,22 +978,19 @@ int h_send_req(int fd, uint64_t id, const char *op, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = vsend_req(fd, id, op, fmt, ap);
+	rc = vsend_req(fd, id, NULL, op, fmt, ap);
 	va_end(ap);
 	return rc;
 }
 
-int h_call(int fd, msgpack_unpacked *reply, uint64_t id, const char *op,
-	   const char *fmt, ...)
+static int vcall(int fd, msgpack_unpacked *reply, uint64_t id, const char *as,
+		 const char *op, const char *fmt, va_list ap)
 {
 	int64_t deadline = now_ms() + H_CALL_MS;
 	const msgpack_object *v;
-	va_list ap;
 	int rc;
 
-	va_start(ap, fmt);
-	rc = vsend_req(fd, id, op, fmt, ap);
-	va_end(ap);
+	rc = vsend_req(fd, id, as, op, fmt, ap);
 	if (rc < 0)
 		return BOOKD_E_IO;
 	/* Pushes on a subscribed connection may come first: skip them. */
@@ -1015,6 +1014,30 @@ int h_call(int fd, msgpack_unpacked *reply, uint64_t id, const char *op,
 	if (v == NULL || v->type != MSGPACK_OBJECT_STR)
 		return BOOKD_E_PROTO;
 	return proto_err_from_name(v->via.str.ptr, v->via.str.size);
+}
+
+int h_call(int fd, msgpack_unpacked *reply, uint64_t id, const char *op,
+	   const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vcall(fd, reply, id, NULL, op, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int h_call_as(int fd, msgpack_unpacked *reply, uint64_t id, const char *as,
+	      const char *op, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vcall(fd, reply, id, as, op, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 const msgpack_object *h_result(const msgpack_unpacked *reply)

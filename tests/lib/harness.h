@@ -141,6 +141,10 @@ int h_send_req(int fd, uint64_t id, const char *op, const char *fmt, ...);
 int h_call(int fd, msgpack_unpacked *reply, uint64_t id, const char *op,
 	   const char *fmt, ...);
 
+/* h_call with "as": <visitor> in the request envelope (as NULL: none). */
+int h_call_as(int fd, msgpack_unpacked *reply, uint64_t id, const char *as,
+	      const char *op, const char *fmt, ...);
+
 /* The "result" of a reply (NULL when absent). */
 const msgpack_object *h_result(const msgpack_unpacked *reply);
 /* The "error" map of a reply (NULL when absent). */

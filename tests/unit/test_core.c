@@ -1,8 +1,8 @@
 /*
- * test_core.c - unit tests of the core modules: slot math and dates
+ * test_core.c - unit tests of the small core modules: slot math and dates
  * (proto/quanta), bitmaps, framing and argument validation (proto/wire,
- * proto/ops), the booking state machine and span checks (engine/state),
- * the string map (engine/hmap), CRC-32C and tokens.
+ * proto/ops), the string map (engine/hmap), CRC-32C and tokens.  The
+ * domain (engine/state) has its own suite, test_state.c.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "suite_main.h"
 #include "crc32c.h"
 #include "hmap.h"
+#include "num.h"
 #include "ops.h"
 #include "quanta.h"
 #include "state.h"
@@ -163,7 +164,11 @@ static int validate(int op, const char *bytes, size_t n, char *msg)
 	msgpack_unpacked_init(&u);
 	ck_assert_int_eq(msgpack_unpack_next(&u, bytes, n, &off),
 			 MSGPACK_UNPACK_SUCCESS);
-	rc = proto_validate_args(op, &u.data, a, msg, 256);
+	{
+		struct proto_error e = {0};
+		rc = proto_validate_args(op, &u.data, a, &e);
+		snprintf(msg, 256, "%s", e.msg);
+	}
 	msgpack_unpacked_destroy(&u);
 	return rc;
 }
@@ -275,181 +280,61 @@ START_TEST(validation)
 }
 END_TEST
 
-START_TEST(state_machine)
+START_TEST(text_checks)
 {
-	static const char *legal[] = {
-	    "pending>confirmed",   "pending>declined",	  "pending>cancelled",
-	    "confirmed>completed", "confirmed>cancelled", "confirmed>no_show",
+	static const struct {
+		const char *s;
+		bool multiline;
+		int want;
+	} cases[] = {
+	    {"plain", false, 0},
+	    {"Zo\xc3\xab \xe6\x97\xa5 \xf0\x9f\x98\x80", false, 0},
+	    {"a\tb\nc", true, 0},
+	    {"a\tb", false, WIRE_TEXT_CONTROL},
+	    {"a\nb", false, WIRE_TEXT_CONTROL},
+	    {"a\rb", true, WIRE_TEXT_CONTROL},
+	    {"\x1b"
+	     "[2J",
+	     true, WIRE_TEXT_CONTROL},
+	    {"\x7f", true, WIRE_TEXT_CONTROL},
+	    {"\xc2\x85", true, WIRE_TEXT_CONTROL}, /* C1 NEL */
+	    {"\xc2\xa0", false, 0},		   /* NBSP */
+	    {"\xff", false, WIRE_TEXT_BAD_UTF8},
+	    {"\xc0\xaf", false, WIRE_TEXT_BAD_UTF8},	 /* overlong */
+	    {"\xe0\x80\xaf", false, WIRE_TEXT_BAD_UTF8}, /* overlong */
+	    {"\xed\xa0\x80", false, WIRE_TEXT_BAD_UTF8}, /* surrogate */
+	    {"\xf4\x90\x80\x80", false, WIRE_TEXT_BAD_UTF8},
+	    {"\xe6\x97", false, WIRE_TEXT_BAD_UTF8}, /* cut short */
+	    {"\x80", false, WIRE_TEXT_BAD_UTF8},
 	};
-	int nlegal = 0;
 
-	for (int a = 0; a < BS__COUNT; a++)
-		for (int b = 0; b < BS__COUNT; b++) {
-			char k[40];
-			bool want = false;
-			snprintf(k, sizeof(k), "%s>%s", bstatus_names[a],
-				 bstatus_names[b]);
-			for (size_t i = 0; i < sizeof(legal) / sizeof(*legal);
-			     i++)
-				want |= strcmp(k, legal[i]) == 0;
-			ck_assert_int_eq(bstatus_can_move(a, b), want);
-			nlegal += want;
-		}
-	ck_assert_int_eq(nlegal, 6);
-	ck_assert(!bstatus_occupies(BS_DECLINED));
-	ck_assert(!bstatus_occupies(BS_CANCELLED));
-	ck_assert(bstatus_occupies(BS_PENDING));
-	ck_assert(bstatus_occupies(BS_COMPLETED));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(wire_text_check(cases[i].s, strlen(cases[i].s),
+					      cases[i].multiline) ==
+				  cases[i].want,
+			      "case %zu", i);
+	ck_assert_int_eq(wire_text_check("a\0b", 3, true), WIRE_TEXT_CONTROL);
 }
 END_TEST
 
-/* Apply a resource record to st. */
-static void put_resource(struct state *st, const char *id, int quantity)
+START_TEST(numbers)
 {
-	struct wbuf b = {0};
-	msgpack_packer pk;
+	uint64_t v = 7;
 
-	wbuf_packer_init(&pk, &b);
-	msgpack_pack_map(&pk, 2);
-	wire_pk_kstr(&pk, "id", id);
-	wire_pk_kint(&pk, "quantity", quantity);
+	ck_assert_int_eq(num_parse_u64("42", 1, 100, &v), 0);
+	ck_assert_uint_eq(v, 42);
 	ck_assert_int_eq(
-	    state_apply(st, WAL_RESOURCE, b.data, (uint32_t)b.len, 1, 0), 0);
-	wbuf_free(&b);
-}
-
-static void put_booking(struct state *st, uint32_t id, const char *res, int qty,
-			int64_t s, int64_t e, const char *status)
-{
-	struct wbuf b = {0};
-	msgpack_packer pk;
-	char ref[33];
-
-	snprintf(ref, sizeof(ref), "ref%u", id);
-	wbuf_packer_init(&pk, &b);
-	msgpack_pack_map(&pk, 6);
-	wire_pk_kint(&pk, "id", id);
-	wire_pk_kstr(&pk, "ref", ref);
-	wire_pk_kstr(&pk, "status", status);
-	wire_pk_kint(&pk, "start", s);
-	wire_pk_kint(&pk, "end", e);
-	wire_pk_str(&pk, "items");
-	msgpack_pack_array(&pk, 1);
-	msgpack_pack_map(&pk, 2);
-	wire_pk_kstr(&pk, "resource", res);
-	wire_pk_kint(&pk, "quantity", qty);
+	    num_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
+	ck_assert_uint_eq(v, UINT64_MAX);
 	ck_assert_int_eq(
-	    state_apply(st, WAL_BOOKING, b.data, (uint32_t)b.len, id + 1, 0),
-	    0);
-	wbuf_free(&b);
-}
-
-START_TEST(span_checks)
-{
-	struct state st;
-	int64_t today = 20000, mon = (today + 1) * 86400;
-	struct check_out co;
-	struct item a = {0, 1}, pool = {1, 2};
-
-	ck_assert_int_eq(state_init(&st, 8, today - 7, today + 30, 40), 0);
-	put_resource(&st, "a", 1);
-	put_resource(&st, "mics", 3);
-	/* Mon 14:00 -> Wed 10:00 marks exactly those slots. */
-	put_booking(&st, 1, "a", 1, mon + 14 * 3600,
-		    mon + 2 * 86400 + 10 * 3600, "confirmed");
-	{
-		const struct resource *r = state_resource(&st, "a", 1);
-		const struct rday *d0 = state_day(&st, r, today + 1);
-		const struct rday *d1 = state_day(&st, r, today + 2);
-		const struct rday *d2 = state_day(&st, r, today + 3);
-		ck_assert_uint_eq(d0->booked[0], ~0ull << 56);
-		ck_assert_uint_eq(d0->booked[1], 0xffffffffull);
-		ck_assert_uint_eq(d1->booked[0], ~0ull);
-		ck_assert_uint_eq(d2->booked[0], (1ull << 40) - 1);
-		ck_assert_uint_eq(d2->booked[1], 0);
-		/* Committed copies follow only the deltas. */
-		ck_assert_uint_eq(d0->cbooked[0], 0);
-	}
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
-					  mon + 14 * 3600, true, NULL, &co),
-			 0);
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
-					  mon + 15 * 3600, true, NULL, &co),
-			 BOOKD_E_CONFLICT);
-	ck_assert_int_eq(co.nids, 1);
-	ck_assert_int_eq(co.ids[0], 1);
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 40 * 86400,
-					  mon + 40 * 86400 + 900, true, NULL,
-					  &co),
-			 BOOKD_E_OUT_OF_RANGE);
-	/* Cancelling frees the slots. */
-	put_booking(&st, 1, "a", 1, mon + 14 * 3600,
-		    mon + 2 * 86400 + 10 * 3600, "cancelled");
-	ck_assert_int_eq(state_check_span(&st, &a, 1, mon + 13 * 3600,
-					  mon + 15 * 3600, true, NULL, &co),
-			 0);
-	/* Pools count units: 2 + 2 > 3, 2 + 1 fits. */
-	put_booking(&st, 2, "mics", 2, mon, mon + 3600, "confirmed");
-	ck_assert_int_eq(
-	    state_check_span(&st, &pool, 1, mon, mon + 900, true, NULL, &co),
-	    BOOKD_E_CONFLICT);
-	pool.qty = 1;
-	ck_assert_int_eq(
-	    state_check_span(&st, &pool, 1, mon, mon + 900, true, NULL, &co),
-	    0);
-	/* Holds conflict only with other sessions. */
-	ck_assert_int_eq(
-	    state_hold_set(&st, st.res[0], "S", mon, mon + 3600, 1000), 1);
-	ck_assert_int_eq(
-	    state_check_span(&st, &a, 1, mon, mon + 900, true, "T", &co),
-	    BOOKD_E_HELD);
-	ck_assert_int_eq(
-	    state_check_span(&st, &a, 1, mon, mon + 900, true, "S", &co), 0);
-	/* Renewal of the same span changes no bits; expiry frees them. */
-	ck_assert_int_eq(
-	    state_hold_set(&st, st.res[0], "S", mon, mon + 3600, 2000), 0);
-	ck_assert_int_eq(state_hold_expire(&st, 1500), 0);
-	ck_assert_int_eq(state_hold_expire(&st, 2000), 1);
-	ck_assert_int_eq(
-	    state_check_span(&st, &a, 1, mon, mon + 900, true, "T", &co), 0);
-	{
-		size_t n;
-		struct delta *dl = state_take_deltas(&st, &n);
-		state_commit_deltas(&st, dl, n);
-		free(dl);
-		ck_assert_uint_eq(
-		    state_day(&st, st.res[0], today + 1)->cbooked[0], 0);
-		ck_assert_uint_eq(
-		    state_day(&st, st.res[1], today + 1)->cunits[0], 2);
-	}
-	state_free(&st);
-}
-END_TEST
-
-START_TEST(requantify)
-{
-	struct state st;
-	int64_t today = 20000, d = (today + 1) * 86400;
-	const struct rday *r;
-
-	ck_assert_int_eq(state_init(&st, 4, today - 7, today + 10, 20), 0);
-	put_resource(&st, "p", 2);
-	put_booking(&st, 1, "p", 1, d, d + 900, "confirmed");
-	put_booking(&st, 2, "p", 1, d, d + 900, "confirmed");
-	r = state_day(&st, st.res[0], today + 1);
-	ck_assert_uint_eq(r->booked[0] & 1, 1);
-	/* Raising the pool frees the slot; lowering to 1 keeps both
-	 * bookings (never dropped) and counts. */
-	put_resource(&st, "p", 3);
-	ck_assert_uint_eq(r->booked[0] & 1, 0);
-	put_resource(&st, "p", 1);
-	ck_assert_uint_eq(r->booked[0] & 1, 1);
-	ck_assert_uint_eq(r->units[0], 2);
-	put_booking(&st, 2, "p", 1, d, d + 900, "cancelled");
-	ck_assert_uint_eq(r->booked[0] & 1, 1);
-	put_booking(&st, 1, "p", 1, d, d + 900, "cancelled");
-	ck_assert_uint_eq(r->booked[0] & 1, 0);
-	state_free(&st);
+	    num_parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -1);
+	ck_assert_int_eq(num_parse_u64("", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("-1", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("+1", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64(" 1", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("1x", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("11", 0, 10, &v), -1);
+	ck_assert_int_eq(num_parse_u64("0", 1, 10, &v), -1);
 }
 END_TEST
 
@@ -519,9 +404,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, span_iteration);
 	tcase_add_test(tc, framing);
 	tcase_add_test(tc, validation);
-	tcase_add_test(tc, state_machine);
-	tcase_add_test(tc, span_checks);
-	tcase_add_test(tc, requantify);
+	tcase_add_test(tc, text_checks);
+	tcase_add_test(tc, numbers);
 	tcase_add_test(tc, hash_map);
 	tcase_add_test(tc, crc);
 	tcase_add_test(tc, tokens);

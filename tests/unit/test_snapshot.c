@@ -352,9 +352,10 @@ static void canon(const struct state *st, struct wbuf *o)
 		ck_assert_ptr_eq(
 		    state_booking_by_ref(st, b->ref, strlen(b->ref)), b);
 		if (b->key)
-			ck_assert_ptr_eq(
-			    state_booking_by_key(st, b->key, strlen(b->key)),
-			    b);
+			ck_assert_ptr_eq(state_booking_by_key(st, b->owner,
+							      b->key,
+							      strlen(b->key)),
+					 b);
 	}
 	for (size_t i = 0; i < st->nev; i++) {
 		msgpack_pack_uint64(&pk, st->ev[i].lsn);

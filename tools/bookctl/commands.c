@@ -767,7 +767,7 @@ int cmd_token(struct ctx *x)
 	if (token_mint(key, role, subject, (int64_t)time(NULL) + ttl, tok,
 		       sizeof(tok)) < 0)
 		return bookctl_usage(x,
-				     "--role admin|public and a --subject "
+				     "--role admin|gateway|public and a --subject "
 				     "of 1 to %d bytes without newlines",
 				     TOKEN_SUBJECT_MAX);
 	explicit_bzero(key, sizeof(key));

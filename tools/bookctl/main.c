@@ -140,8 +140,9 @@ static const struct command commands[] = {
     {"token", "DATA-DIR", OPTBIT(role) | OPTBIT(subject) | OPTBIT(ttl), 1, 1,
      cmd_token,
      "Mint a signed token for `hello {token}` with the key in DATA-DIR\n"
-     "(readable by the engine's owner only).  --role admin|public\n"
-     "(default public), --subject names the caller (the audit actor),\n"
+     "(readable by the engine's owner only).  --role admin|gateway|public\n"
+     "(default public; a gateway may act for visitors with \"as\"),\n"
+     "--subject names the caller (the audit actor),\n"
      "--ttl is its lifetime in seconds (default 86400).",
      true},
 };

@@ -544,8 +544,8 @@ static void check_objects(struct verify *v, const struct state *st)
 		if (state_booking_by_ref(st, b->ref, strlen(b->ref)) != b)
 			problem(v, "state: booking #%u is not found by its ref",
 				b->id);
-		if (b->key &&
-		    state_booking_by_key(st, b->key, strlen(b->key)) != b)
+		if (b->key && state_booking_by_key(st, b->owner, b->key,
+						   strlen(b->key)) != b)
 			problem(v,
 				"state: booking #%u is not found by its "
 				"idempotency key",

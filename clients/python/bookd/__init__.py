@@ -62,6 +62,7 @@ from .types import (
     RESERVED,
     Booking,
     BookingPage,
+    ResourcePage,
     CheckResult,
     DaySlots,
     Event,
@@ -79,7 +80,7 @@ from .view import day_view
 __version__ = "0.1.0"
 
 __all__ = [
-    "AVAILABLE", "Arg", "BadRequest", "Booking", "BookingPage",
+    "AVAILABLE", "Arg", "BadRequest", "Booking", "BookingPage", "ResourcePage",
     "CheckResult", "Client", "Closed", "Conflict", "ConnectionClosed",
     "ConnectionFailed", "DaySlots", "Error", "Event", "EventPage",
     "EventType", "Exists",

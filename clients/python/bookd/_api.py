@@ -30,6 +30,7 @@ from ._wire import wire_args
 from .types import (
     Booking,
     BookingPage,
+    ResourcePage,
     CheckResult,
     DaySlots,
     EventPage,
@@ -222,11 +223,20 @@ class Operations(abc.ABC):
         a public connection)."""
         return self._op("resource.get", _args(id=id), Resource.from_wire)
 
-    def resource_list(self, active_only: Optional[bool] = None
-                      ) -> list[Resource]:
-        """All resources (public connections see active ones only)."""
-        return self._op("resource.list", _args(active_only=active_only),
-                        _list_of(Resource))
+    def resource_list(self, active_only: Optional[bool] = None,
+                      after: Optional[int] = None,
+                      limit: Optional[int] = None) -> Any:
+        """All resources (public connections see active ones only).
+
+        With ``after`` or ``limit``, one page instead: a ``ResourcePage``;
+        continue with ``after=page.next`` while it is not None.
+        """
+        if after is None and limit is None:
+            return self._op("resource.list", _args(active_only=active_only),
+                            _list_of(Resource))
+        return self._op("resource.list", _args(
+            active_only=active_only, after=after, limit=limit),
+            ResourcePage.from_wire)
 
     # Schedules
 

@@ -142,6 +142,24 @@ class BookingPage:
 
 
 @dataclass
+class ResourcePage:
+    """One page of ``resource.list {after, limit}``; pass ``next`` as
+    ``after`` for more."""
+
+    resources: list[Resource]
+    next: Optional[int]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> "ResourcePage":
+        page = _build(cls, data, {
+            "resources": lambda v: [Resource.from_wire(r) for r in v]})
+        if page.resources is None:
+            page.resources = []
+        return page
+
+
+@dataclass
 class Event:
     """One entry of the durable ``events`` feed."""
 

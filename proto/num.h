@@ -1,11 +1,10 @@
 /*
- * num.h - whole numbers from command lines, for bookctl, bookd-replay and
- * bookd-bench.
+ * num.h - whole numbers from command lines, for bookd, bookctl,
+ * bookd-replay and bookd-bench: one parser for all of them.
  *
  * Only plain decimal digits are a number: no sign, no spaces, no "0x",
  * nothing after the digits; a value that overflows 64 bits or falls
- * outside [lo, hi] is refused.  (The engine's own option parser is its
- * own.)
+ * outside [lo, hi] is refused.  Each program prints its own message.
  */
 #ifndef BOOKD_NUM_H
 #define BOOKD_NUM_H

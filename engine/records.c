@@ -1,0 +1,893 @@
+/*
+ * records.c - the domain's record formats: applying WAL records to the
+ * state, and the one encoder of each format (resource, event type,
+ * booking, booking change), used for the log, snapshots and replies; see
+ * state.h.
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bookd_errors.h"
+#include "quanta.h"
+#include "state.h"
+#include "state_int.h"
+#include "wal.h"
+
+/* ---- records ---------------------------------------------------------- */
+
+static char *obj_strdup(const msgpack_object *o)
+{
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+		return NULL;
+	return st_strndup(o->via.str.ptr, o->via.str.size);
+}
+
+static int64_t obj_int(const msgpack_object *o, int64_t dflt)
+{
+	int64_t v;
+	return wire_int(o, &v) ? v : dflt;
+}
+
+static bool obj_bool(const msgpack_object *o, bool dflt)
+{
+	return o && o->type == MSGPACK_OBJECT_BOOLEAN ? o->via.boolean : dflt;
+}
+
+static void pack_meta(const msgpack_object *o, char **out, uint32_t *len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	free(*out);
+	*out = NULL;
+	*len = 0;
+	if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+		return;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, *o);
+	*out = sb.data; /* sbuffer memory is malloc'd: ours now */
+	*len = (uint32_t)sb.size;
+}
+
+static void replace_str(char **dst, const msgpack_object *o)
+{
+	if (o == NULL)
+		return;
+	free(*dst);
+	*dst = obj_strdup(o);
+}
+
+static bool sched_equal(const struct sched *a, const struct sched *b)
+{
+	struct wbuf x = {0}, y = {0};
+	msgpack_packer px, py;
+	bool eq;
+
+	wbuf_packer_init(&px, &x);
+	wbuf_packer_init(&py, &y);
+	sched_pack(a, &px);
+	sched_pack(b, &py);
+	eq = x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+	wbuf_free(&x);
+	wbuf_free(&y);
+	return eq;
+}
+
+/*
+ * Install a resource's schedule from its record (absent: unchanged; nil:
+ * none).  The working open bits change now; the committed ones when the
+ * DELTA_OPEN is committed.  Replaced schedules stay allocated because a
+ * delta in flight may still name them.
+ */
+static int apply_schedule(struct state *st, struct resource *r,
+			  const msgpack_object *o)
+{
+	struct sched *sc = NULL;
+	char err[160];
+
+	if (o == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_NIL &&
+	    sched_parse(o, &sc, err, sizeof(err)) < 0)
+		return -1;
+	if (sc == NULL && r->sched == NULL)
+		return 0;
+	if (sc && r->sched && sched_equal(sc, r->sched)) {
+		sched_free(sc); /* unchanged: no republication, no pushes */
+		return 0;
+	}
+	if (r->sched) {
+		st->old_scheds = st_grow(st->old_scheds, &st->capold,
+					 st->nold + 1, sizeof(*st->old_scheds));
+		st->old_scheds[st->nold++] = r->sched;
+	}
+	r->sched = sc;
+	for (uint32_t k = 0; k < st->window_days; k++)
+		if (r->days[k].day != DAY_NONE)
+			st_open_bits(sc, r->days[k].day, r->days[k].open);
+	{
+		struct delta dl = {DELTA_OPEN, 0, 0, 0, r->idx, 0, sc};
+		st_push_delta(st, &dl);
+	}
+	return 0;
+}
+
+static int apply_resource(struct state *st, const msgpack_object *m)
+{
+	const msgpack_object *id = wire_get(m, "id");
+	struct resource *r;
+	bool created = false, was_active;
+	uint32_t q;
+
+	if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
+	    id->via.str.size == 0 || id->via.str.size > PROTO_SLUG_MAX)
+		return -1;
+	q = (uint32_t)obj_int(wire_get(m, "quantity"), 1);
+	if (q < 1 || q > STATE_MAX_QUANTITY)
+		return -1;
+	r = state_resource(st, id->via.str.ptr, id->via.str.size);
+	if (r == NULL) {
+		if (st->nres >= st->max_resources)
+			return -1;
+		r = st_calloc(1, sizeof(*r));
+		r->idx = st->nres;
+		memcpy(r->id, id->via.str.ptr, id->via.str.size);
+		r->quantity = r->cquantity = q;
+		r->days = st_calloc(st->window_days, sizeof(*r->days));
+		for (uint32_t k = 0; k < st->window_days; k++)
+			r->days[k].day = DAY_NONE;
+		r->tz = NULL;
+		for (int64_t d = st->first_day; d <= st->last_day; d++)
+			st_init_day(r, &r->days[st_ring(st, d)], d);
+		st->res[st->nres++] = r;
+		hmap_put(&st->res_by_id, r->id, strlen(r->id), r->idx);
+		created = true;
+	} else if (q != r->quantity) {
+		struct delta dl = {DELTA_REQUANT, 0, 0, (int32_t)q, r->idx, 0};
+		r->quantity = q;
+		for (uint32_t k = 0; k < st->window_days; k++)
+			if (r->days[k].day != DAY_NONE)
+				st_requant_copy(&r->days[k].units,
+						r->days[k].booked, q);
+		st_push_delta(st, &dl);
+	}
+	replace_str(&r->name, wire_get(m, "name"));
+	replace_str(&r->kind, wire_get(m, "kind"));
+	replace_str(&r->timezone, wire_get(m, "timezone"));
+	r->tz = NULL;
+	if (r->timezone && tz_get(r->timezone, &r->tz) < 0)
+		r->tz = NULL; /* checked when logged; UTC if tzdata lost it */
+	if (apply_schedule(st, r, wire_get(m, "schedule")) < 0)
+		return -1;
+	if (wire_get(m, "meta"))
+		pack_meta(wire_get(m, "meta"), &r->meta, &r->meta_len);
+	r->standalone = obj_bool(wire_get(m, "standalone"), true);
+	was_active = r->active;
+	r->active = obj_bool(wire_get(m, "active"), true);
+	r->created_ms = obj_int(wire_get(m, "created_ms"), 0);
+	r->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
+	{
+		/* qty 1: (de)activation, which changes every day's slots. */
+		struct delta dl = {
+		    DELTA_RESOURCE, 0, 0, created || was_active != r->active,
+		    r->idx,	    0};
+		st_push_delta(st, &dl);
+	}
+	return 0;
+}
+
+static int parse_hist(const msgpack_object *a, struct booking *b)
+{
+	if (a == NULL)
+		return 0;
+	if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size > 65535)
+		return -1;
+	b->hist = st_calloc(a->via.array.size, sizeof(*b->hist));
+	for (uint32_t i = 0; i < a->via.array.size; i++) {
+		const msgpack_object *h = &a->via.array.ptr[i];
+		struct hist *x = &b->hist[b->nhist++];
+		x->at_ms = obj_int(wire_get(h, "at_ms"), 0);
+		x->from = (int8_t)bstatus_parse(wire_get(h, "from"));
+		x->to = (int8_t)bstatus_parse(wire_get(h, "to"));
+		if (x->to < 0)
+			return -1;
+		x->by = obj_strdup(wire_get(h, "by"));
+		x->reason = obj_strdup(wire_get(h, "reason"));
+	}
+	return 0;
+}
+
+static int parse_booking(struct state *st, const msgpack_object *m,
+			 struct booking *b)
+{
+	const msgpack_object *items = wire_get(m, "items");
+	const msgpack_object *booker = wire_get(m, "booker");
+	const msgpack_object *ref = wire_get(m, "ref");
+	int s = bstatus_parse(wire_get(m, "status"));
+
+	b->id = (uint32_t)obj_int(wire_get(m, "id"), 0);
+	b->start = obj_int(wire_get(m, "start"), 0);
+	b->end = obj_int(wire_get(m, "end"), 0);
+	if (b->id == 0 || s < 0 || b->start >= b->end || items == NULL ||
+	    items->type != MSGPACK_OBJECT_ARRAY || items->via.array.size == 0 ||
+	    items->via.array.size > MAX_ITEMS || ref == NULL ||
+	    wire_cstr(ref, b->ref, sizeof(b->ref)) < 0)
+		return -1;
+	b->status = (uint8_t)s;
+	b->items = st_calloc(items->via.array.size, sizeof(*b->items));
+	for (uint32_t i = 0; i < items->via.array.size; i++) {
+		const msgpack_object *it = &items->via.array.ptr[i];
+		const msgpack_object *rid = wire_get(it, "resource");
+		struct resource *r;
+		if (rid == NULL || rid->type != MSGPACK_OBJECT_STR)
+			return -1;
+		r = state_resource(st, rid->via.str.ptr, rid->via.str.size);
+		if (r == NULL)
+			return -1;
+		b->items[i].res = r->idx;
+		b->items[i].qty =
+		    (uint32_t)obj_int(wire_get(it, "quantity"), 1);
+		if (b->items[i].qty < 1 || b->items[i].qty > STATE_MAX_QUANTITY)
+			return -1;
+		b->nitems++;
+	}
+	b->name = obj_strdup(wire_get(booker, "name"));
+	b->email = obj_strdup(wire_get(booker, "email"));
+	b->phone = obj_strdup(wire_get(booker, "phone"));
+	b->notes = obj_strdup(wire_get(booker, "notes"));
+	b->timezone = obj_strdup(wire_get(m, "timezone"));
+	b->event_type = obj_strdup(wire_get(m, "event_type"));
+	b->note = obj_strdup(wire_get(m, "note"));
+	b->key = obj_strdup(wire_get(m, "key"));
+	b->owner = obj_strdup(wire_get(m, "owner"));
+	b->created_ms = obj_int(wire_get(m, "created_ms"), 0);
+	b->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
+	b->buf_before = (int32_t)obj_int(wire_get(m, "buffer_before"), 0) * 60;
+	b->buf_after = (int32_t)obj_int(wire_get(m, "buffer_after"), 0) * 60;
+	if (b->buf_before < 0 || b->buf_after < 0 ||
+	    b->buf_before > ET_MAX_GAP_MINUTES * 60 ||
+	    b->buf_after > ET_MAX_GAP_MINUTES * 60)
+		return -1;
+	return parse_hist(wire_get(m, "history"), b);
+}
+
+static int event_of(const msgpack_object *o)
+{
+	for (int i = 1; i < EV__COUNT; i++)
+		if (wire_str_eq(o, event_names[i]))
+			return i;
+	return EV_NONE;
+}
+
+static bool same_occupancy(const struct booking *a, const struct booking *b)
+{
+	if (occ_start(a) != occ_start(b) || occ_end(a) != occ_end(b) ||
+	    a->nitems != b->nitems)
+		return false;
+	for (int i = 0; i < a->nitems; i++)
+		if (a->items[i].res != b->items[i].res ||
+		    a->items[i].qty != b->items[i].qty)
+			return false;
+	return true;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? st_strndup(s, strlen(s)) : NULL;
+}
+
+/* A deep copy of o with room for one more history entry. */
+static struct booking *dup_booking(const struct booking *o)
+{
+	struct booking *b = st_calloc(1, sizeof(*b));
+
+	*b = *o;
+	b->items = st_calloc(o->nitems, sizeof(*b->items));
+	memcpy(b->items, o->items, o->nitems * sizeof(*b->items));
+	b->name = dup_or_null(o->name);
+	b->email = dup_or_null(o->email);
+	b->phone = dup_or_null(o->phone);
+	b->notes = dup_or_null(o->notes);
+	b->timezone = dup_or_null(o->timezone);
+	b->event_type = dup_or_null(o->event_type);
+	b->note = dup_or_null(o->note);
+	b->key = dup_or_null(o->key);
+	b->owner = dup_or_null(o->owner);
+	b->hist = st_calloc((size_t)o->nhist + 1, sizeof(*b->hist));
+	for (int i = 0; i < o->nhist; i++) {
+		b->hist[i] = o->hist[i];
+		b->hist[i].by = dup_or_null(o->hist[i].by);
+		b->hist[i].reason = dup_or_null(o->hist[i].reason);
+	}
+	return b;
+}
+
+static int install_booking(struct state *st, struct booking *b,
+			   const msgpack_object *m, uint64_t lsn,
+			   int64_t at_ms);
+
+/*
+ * A change record: the booking's new status and span and one history
+ * entry, applied to the stored booking.  Its size does not grow with the
+ * booking's history (a full record per change would make n changes cost
+ * O(n^2) bytes of log).
+ */
+static int apply_booking_change(struct state *st, const msgpack_object *m,
+				uint64_t lsn, int64_t at_ms)
+{
+	const msgpack_object *ch = wire_get(m, "change");
+	const struct booking *old =
+	    state_booking(st, (uint64_t)obj_int(wire_get(m, "id"), 0));
+	const msgpack_object *ref = wire_get(m, "ref");
+	int s = bstatus_parse(wire_get(m, "status"));
+	struct booking *b;
+	struct hist *h;
+
+	if (old == NULL || ref == NULL || !wire_str_eq(ref, old->ref) ||
+	    s < 0 || ch == NULL || ch->type != MSGPACK_OBJECT_MAP ||
+	    old->nhist == UINT16_MAX)
+		return -1;
+	b = dup_booking(old);
+	b->status = (uint8_t)s;
+	b->start = obj_int(wire_get(m, "start"), old->start);
+	b->end = obj_int(wire_get(m, "end"), old->end);
+	b->updated_ms = obj_int(wire_get(m, "updated_ms"), old->updated_ms);
+	h = &b->hist[b->nhist++];
+	h->at_ms = obj_int(wire_get(ch, "at_ms"), 0);
+	h->from = (int8_t)bstatus_parse(wire_get(ch, "from"));
+	h->to = (int8_t)bstatus_parse(wire_get(ch, "to"));
+	h->by = obj_strdup(wire_get(ch, "by"));
+	h->reason = obj_strdup(wire_get(ch, "reason"));
+	if (b->start >= b->end || h->to < 0) {
+		st_free_booking(b);
+		return -1;
+	}
+	return install_booking(st, b, m, lsn, at_ms);
+}
+
+static int apply_booking(struct state *st, const msgpack_object *m,
+			 uint64_t lsn, int64_t at_ms)
+{
+	struct booking *b;
+
+	if (wire_get(m, "change"))
+		return apply_booking_change(st, m, lsn, at_ms);
+	b = st_calloc(1, sizeof(*b));
+	if (parse_booking(st, m, b) < 0) {
+		st_free_booking(b);
+		return -1;
+	}
+	return install_booking(st, b, m, lsn, at_ms);
+}
+
+/* Put b in place of the booking with its id (or add it), keeping the
+ * bitmaps, indexes, counters and feed in step. */
+static int install_booking(struct state *st, struct booking *b,
+			   const msgpack_object *m, uint64_t lsn, int64_t at_ms)
+{
+	bool same_slots = false;
+	struct booking *old;
+	int ev;
+
+	old = state_booking(st, b->id);
+	if (old == NULL && b->id != st->nbk + 1) {
+		st_free_booking(b); /* ids are sequential: a gap is damage */
+		return -1;
+	}
+	if (old) {
+		if (strcmp(old->ref, b->ref) != 0) {
+			st_free_booking(b);
+			return -1;
+		}
+		/* A change that keeps the same slots (pending -> confirmed, a
+		 * note) leaves the bitmaps, and the subscribers, alone. */
+		same_slots = bstatus_occupies(old->status) &&
+			     bstatus_occupies(b->status) &&
+			     same_occupancy(old, b);
+		if (bstatus_occupies(old->status) && !same_slots)
+			state_occupy(st, old, -1, true);
+		st->by_status[old->status]--;
+		st_free_booking(old);
+		st->bk[b->id - 1] = b;
+	} else {
+		st->bk =
+		    st_grow(st->bk, &st->capbk, st->nbk + 1, sizeof(*st->bk));
+		st->bk[st->nbk++] = b;
+		hmap_put(&st->bk_by_ref, b->ref, strlen(b->ref), b->id);
+		if (b->key) {
+			char ix[STATE_KEY_INDEX_MAX];
+			size_t n = st_key_index(ix, sizeof(ix), b->owner,
+						b->key, strlen(b->key));
+			if (n)
+				hmap_put(&st->bk_by_key, ix, n, b->id);
+		}
+	}
+	st->by_status[b->status]++;
+	/* Ids are dense and every booking is counted in exactly one
+	 * status. */
+	assert(b->id >= 1 && b->id <= st->nbk && st->bk[b->id - 1] == b);
+	assert(b->nitems >= 1 && b->nitems <= MAX_ITEMS && b->start < b->end);
+#ifndef NDEBUG
+	{
+		uint64_t total = 0;
+		for (int k = 0; k < BS__COUNT; k++)
+			total += st->by_status[k];
+		assert(total == st->nbk);
+	}
+#endif
+	if (bstatus_occupies(b->status) && !same_slots)
+		state_occupy(st, b, +1, true);
+	ev = event_of(wire_get(m, "event"));
+	if (ev != EV_NONE) {
+		st->ev =
+		    st_grow(st->ev, &st->capev, st->nev + 1, sizeof(*st->ev));
+		st->ev[st->nev++] =
+		    (struct event){lsn, at_ms, b->id, (uint8_t)ev};
+	}
+	return 0;
+}
+
+/* Pack key and an already packed value (meta maps), or nil. */
+static void pk_kraw(msgpack_packer *pk, const char *key, const char *raw,
+		    uint32_t len)
+{
+	wire_pk_str(pk, key);
+	if (raw)
+		pk->callback(pk->data, raw, len);
+	else
+		msgpack_pack_nil(pk);
+}
+
+struct event_type *state_event_type(const struct state *st, const char *id,
+				    size_t len)
+{
+	uint64_t v;
+	return hmap_get(&st->et_by_id, id, len, &v) ? st->et[v] : NULL;
+}
+
+bool state_et_links(const struct event_type *e, uint32_t idx)
+{
+	for (uint32_t i = 0; i < e->nres; i++)
+		if (e->res[i] == idx)
+			return true;
+	return false;
+}
+
+static int u32_list(const msgpack_object *a, uint32_t *out, uint32_t max,
+		    uint32_t *n)
+{
+	*n = 0;
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY ||
+	    a->via.array.size > max)
+		return -1;
+	for (uint32_t i = 0; i < a->via.array.size; i++) {
+		if (a->via.array.ptr[i].type !=
+			MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    a->via.array.ptr[i].via.u64 > UINT32_MAX)
+			return -1;
+		out[(*n)++] = (uint32_t)a->via.array.ptr[i].via.u64;
+	}
+	return 0;
+}
+
+static int apply_event_type(struct state *st, const msgpack_object *m)
+{
+	const msgpack_object *id = wire_get(m, "id");
+	const msgpack_object *res = wire_get(m, "resources");
+	struct event_type e, *x;
+
+	memset(&e, 0, sizeof(e));
+	if (id == NULL || wire_cstr(id, e.id, sizeof(e.id)) < 0 ||
+	    u32_list(wire_get(m, "lengths"), e.lengths, ET_MAX_LENGTHS,
+		     &e.nlengths) < 0 ||
+	    res == NULL || res->type != MSGPACK_OBJECT_ARRAY ||
+	    res->via.array.size > ET_MAX_RESOURCES)
+		return -1;
+	for (uint32_t i = 0; i < res->via.array.size; i++) {
+		const msgpack_object *o = &res->via.array.ptr[i];
+		struct resource *r;
+		if (o->type != MSGPACK_OBJECT_STR)
+			return -1;
+		r = state_resource(st, o->via.str.ptr, o->via.str.size);
+		if (r == NULL)
+			return -1;
+		e.res[e.nres++] = r->idx;
+	}
+	e.slot_interval = (uint32_t)obj_int(wire_get(m, "slot_interval"), 0);
+	e.buffer_before = (uint32_t)obj_int(wire_get(m, "buffer_before"), 0);
+	e.buffer_after = (uint32_t)obj_int(wire_get(m, "buffer_after"), 0);
+	e.min_notice = (uint32_t)obj_int(wire_get(m, "min_notice"), 0);
+	e.max_future = (uint32_t)obj_int(wire_get(m, "max_future"), 0);
+	e.requires_confirmation =
+	    obj_bool(wire_get(m, "requires_confirmation"), false);
+	e.active = obj_bool(wire_get(m, "active"), true);
+	e.created_ms = obj_int(wire_get(m, "created_ms"), 0);
+	e.updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
+	x = state_event_type(st, e.id, strlen(e.id));
+	if (x == NULL) {
+		x = st_calloc(1, sizeof(*x));
+		st->et =
+		    st_grow(st->et, &st->capet, st->net + 1, sizeof(*st->et));
+		hmap_put(&st->et_by_id, e.id, strlen(e.id), st->net);
+		st->et[st->net++] = x;
+	}
+	e.title = x->title;
+	e.meta = x->meta;
+	e.meta_len = x->meta_len;
+	*x = e;
+	replace_str(&x->title, wire_get(m, "title"));
+	pack_meta(wire_get(m, "meta"), &x->meta, &x->meta_len);
+	return 0;
+}
+
+void state_event_type_in(const struct event_type *e, struct event_type_in *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->id = e->id;
+	in->title = e->title;
+	memcpy(in->lengths, e->lengths, sizeof(in->lengths));
+	in->nlengths = e->nlengths;
+	in->slot_interval = e->slot_interval;
+	memcpy(in->res, e->res, sizeof(in->res));
+	in->nres = e->nres;
+	in->buffer_before = e->buffer_before;
+	in->buffer_after = e->buffer_after;
+	in->min_notice = e->min_notice;
+	in->max_future = e->max_future;
+	in->requires_confirmation = e->requires_confirmation;
+	in->active = e->active;
+	in->meta = e->meta;
+	in->meta_len = e->meta_len;
+	in->created_ms = e->created_ms;
+	in->updated_ms = e->updated_ms;
+}
+
+void state_encode_event_type(msgpack_packer *pk, const struct state *st,
+			     const struct event_type_in *e)
+{
+	msgpack_pack_map(pk, 14);
+	wire_pk_kstr(pk, "id", e->id);
+	wire_pk_kstr(pk, "title", e->title);
+	wire_pk_str(pk, "lengths");
+	msgpack_pack_array(pk, e->nlengths);
+	for (uint32_t i = 0; i < e->nlengths; i++)
+		msgpack_pack_uint32(pk, e->lengths[i]);
+	wire_pk_kint(pk, "slot_interval", e->slot_interval);
+	wire_pk_str(pk, "resources");
+	msgpack_pack_array(pk, e->nres);
+	for (uint32_t i = 0; i < e->nres; i++)
+		wire_pk_str(pk, st->res[e->res[i]]->id);
+	wire_pk_kint(pk, "buffer_before", e->buffer_before);
+	wire_pk_kint(pk, "buffer_after", e->buffer_after);
+	wire_pk_kint(pk, "min_notice", e->min_notice);
+	wire_pk_str(pk, "max_future");
+	if (e->max_future)
+		msgpack_pack_uint32(pk, e->max_future);
+	else
+		msgpack_pack_nil(pk);
+	wire_pk_kbool(pk, "requires_confirmation", e->requires_confirmation);
+	wire_pk_kbool(pk, "active", e->active);
+	pk_kraw(pk, "meta", e->meta, e->meta_len);
+	wire_pk_kint(pk, "created_ms", e->created_ms);
+	wire_pk_kint(pk, "updated_ms", e->updated_ms);
+}
+
+void state_pack_event_type(msgpack_packer *pk, const struct state *st,
+			   const struct event_type *e)
+{
+	struct event_type_in in;
+
+	state_event_type_in(e, &in);
+	state_encode_event_type(pk, st, &in);
+}
+
+static bool minutes_ok(uint32_t m, bool q15, uint32_t max)
+{
+	return (!q15 || m % Q_MINUTES == 0) && m <= max;
+}
+
+int state_event_type_record(const struct state *st,
+			    const struct event_type_in *in, struct wbuf *rec,
+			    struct proto_error *e)
+{
+	msgpack_packer pk;
+	char field[48];
+
+	if (!proto_slug_ok(in->id, strlen(in->id)))
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
+				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (in->nlengths == 0)
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "lengths",
+				     "at least one length");
+	for (uint32_t i = 0; i < in->nlengths; i++) {
+		if (in->lengths[i] == 0 ||
+		    !minutes_ok(in->lengths[i], true, ET_MAX_LENGTH_MINUTES)) {
+			snprintf(field, sizeof(field), "lengths[%u]", i);
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, field,
+					     "minutes, a positive multiple of "
+					     "15");
+		}
+	}
+	if (in->nres == 0)
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "resources",
+				     "at least one resource");
+	for (uint32_t i = 0; i < in->nres; i++) {
+		assert(in->res[i] < st->nres);
+		for (uint32_t k = 0; k < i; k++)
+			if (in->res[k] == in->res[i]) {
+				snprintf(field, sizeof(field), "resources[%u]",
+					 i);
+				return proto_err_set(e, BOOKD_E_BAD_REQUEST,
+						     field, "listed twice");
+			}
+	}
+	{
+		static const struct {
+			const char *name;
+			size_t off;
+			bool q15;
+			uint32_t max;
+		} mf[] = {
+		    {"slot_interval",
+		     offsetof(struct event_type_in, slot_interval), true,
+		     ET_MAX_GAP_MINUTES},
+		    {"buffer_before",
+		     offsetof(struct event_type_in, buffer_before), true,
+		     ET_MAX_GAP_MINUTES},
+		    {"buffer_after",
+		     offsetof(struct event_type_in, buffer_after), true,
+		     ET_MAX_GAP_MINUTES},
+		    {"min_notice", offsetof(struct event_type_in, min_notice),
+		     false, ET_MAX_NOTICE_MINUTES},
+		    {"max_future", offsetof(struct event_type_in, max_future),
+		     false, ET_MAX_NOTICE_MINUTES},
+		};
+		for (size_t i = 0; i < sizeof(mf) / sizeof(mf[0]); i++) {
+			uint32_t v;
+			memcpy(&v, (const char *)in + mf[i].off, sizeof(v));
+			if (!minutes_ok(v, mf[i].q15, mf[i].max))
+				return proto_err_set(
+				    e, BOOKD_E_BAD_REQUEST, mf[i].name,
+				    "%sat most %u minutes",
+				    mf[i].q15 ? "a multiple of 15, " : "",
+				    mf[i].max);
+		}
+	}
+	wbuf_packer_init(&pk, rec);
+	state_encode_event_type(&pk, st, in);
+	return 0;
+}
+
+int state_apply(struct state *st, uint16_t type, const char *payload,
+		uint32_t len, uint64_t lsn, int64_t at_ms)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	int rc = -1;
+
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, payload, len, &off) ==
+		MSGPACK_UNPACK_SUCCESS &&
+	    u.data.type == MSGPACK_OBJECT_MAP) {
+		if (type == WAL_RESOURCE)
+			rc = apply_resource(st, &u.data);
+		else if (type == WAL_BOOKING)
+			rc = apply_booking(st, &u.data, lsn, at_ms);
+		else if (type == WAL_EVENT_TYPE)
+			rc = apply_event_type(st, &u.data);
+	}
+	msgpack_unpacked_destroy(&u);
+	return rc;
+}
+
+/* ---- packing ---------------------------------------------------------- */
+
+void state_resource_in(const struct resource *r, struct resource_in *in)
+{
+	*in = (struct resource_in){
+	    .id = r->id,
+	    .name = r->name,
+	    .kind = r->kind,
+	    .timezone = r->timezone,
+	    .quantity = r->quantity,
+	    .standalone = r->standalone,
+	    .active = r->active,
+	    .meta = r->meta,
+	    .meta_len = r->meta_len,
+	    .sched = r->sched,
+	    .created_ms = r->created_ms,
+	    .updated_ms = r->updated_ms,
+	};
+}
+
+void state_encode_resource(msgpack_packer *pk, const struct resource_in *r,
+			   uint32_t extra)
+{
+	msgpack_pack_map(pk, 11 + extra);
+	wire_pk_kstr(pk, "id", r->id);
+	wire_pk_kstr(pk, "name", r->name);
+	wire_pk_kstr(pk, "kind", r->kind);
+	wire_pk_kstr(pk, "timezone", r->timezone);
+	wire_pk_kint(pk, "quantity", r->quantity);
+	wire_pk_kbool(pk, "standalone", r->standalone);
+	wire_pk_kbool(pk, "active", r->active);
+	pk_kraw(pk, "meta", r->meta, r->meta_len);
+	wire_pk_str(pk, "schedule");
+	if (r->sched)
+		sched_pack(r->sched, pk);
+	else
+		msgpack_pack_nil(pk);
+	wire_pk_kint(pk, "created_ms", r->created_ms);
+	wire_pk_kint(pk, "updated_ms", r->updated_ms);
+}
+
+int state_resource_record(const struct state *st, const struct resource_in *in,
+			  struct wbuf *rec, struct proto_error *e)
+{
+	const struct tz *z;
+	msgpack_packer pk;
+
+	if (!proto_slug_ok(in->id, strlen(in->id)))
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
+				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (in->quantity < 1 || in->quantity > STATE_MAX_QUANTITY)
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "quantity",
+				     "from 1 to %u", STATE_MAX_QUANTITY);
+	if (in->timezone && tz_get(in->timezone, &z) < 0)
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "timezone",
+				     "unknown time zone '%.64s'", in->timezone);
+	if (state_resource(st, in->id, strlen(in->id)) == NULL &&
+	    st->nres >= st->max_resources)
+		return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+				     "resources: at most %u (--max-resources)",
+				     st->max_resources);
+	wbuf_packer_init(&pk, rec);
+	state_encode_resource(&pk, in, 0);
+	return 0;
+}
+
+void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r)
+{
+	struct resource_in in;
+
+	state_resource_in(r, &in);
+	state_encode_resource(pk, &in, 0);
+}
+
+void state_pack_resource(msgpack_packer *pk, const struct state *st,
+			 const struct resource *r)
+{
+	(void)st;
+	state_pack_resource_rec(pk, r);
+}
+
+static void pack_booking_body(msgpack_packer *pk, const struct state *st,
+			      const struct booking *b, int extra)
+{
+	msgpack_pack_map(pk, (size_t)(16 + extra));
+	wire_pk_kint(pk, "id", b->id);
+	wire_pk_kstr(pk, "ref", b->ref);
+	wire_pk_str(pk, "resources");
+	msgpack_pack_array(pk, b->nitems);
+	for (int i = 0; i < b->nitems; i++)
+		wire_pk_str(pk, st->res[b->items[i].res]->id);
+	wire_pk_str(pk, "items");
+	msgpack_pack_array(pk, b->nitems);
+	for (int i = 0; i < b->nitems; i++) {
+		msgpack_pack_map(pk, 2);
+		wire_pk_kstr(pk, "resource", st->res[b->items[i].res]->id);
+		wire_pk_kint(pk, "quantity", b->items[i].qty);
+	}
+	wire_pk_kint(pk, "start", b->start);
+	wire_pk_kint(pk, "end", b->end);
+	wire_pk_kint(pk, "buffer_before", b->buf_before / 60);
+	wire_pk_kint(pk, "buffer_after", b->buf_after / 60);
+	wire_pk_kstr(pk, "status", bstatus_names[b->status]);
+	wire_pk_str(pk, "booker");
+	msgpack_pack_map(pk, 4);
+	wire_pk_kstr(pk, "name", b->name);
+	wire_pk_kstr(pk, "email", b->email);
+	wire_pk_kstr(pk, "phone", b->phone);
+	wire_pk_kstr(pk, "notes", b->notes);
+	wire_pk_kstr(pk, "timezone", b->timezone);
+	wire_pk_kstr(pk, "event_type", b->event_type);
+	wire_pk_kstr(pk, "note", b->note);
+	wire_pk_kint(pk, "created_ms", b->created_ms);
+	wire_pk_kint(pk, "updated_ms", b->updated_ms);
+	wire_pk_str(pk, "history");
+	msgpack_pack_array(pk, b->nhist);
+	for (int i = 0; i < b->nhist; i++) {
+		const struct hist *h = &b->hist[i];
+		msgpack_pack_map(pk, 5);
+		wire_pk_kint(pk, "at_ms", h->at_ms);
+		wire_pk_kstr(pk, "from",
+			     h->from >= 0 ? bstatus_names[(int)h->from] : NULL);
+		wire_pk_kstr(pk, "to", bstatus_names[(int)h->to]);
+		wire_pk_kstr(pk, "by", h->by);
+		wire_pk_kstr(pk, "reason", h->reason);
+	}
+}
+
+void state_pack_booking(msgpack_packer *pk, const struct state *st,
+			const struct booking *b, enum view v)
+{
+	(void)v; /* both views carry the same fields; see PROTOCOL.md */
+	pack_booking_body(pk, st, b, 0);
+}
+
+void state_pack_booking_rec(msgpack_packer *pk, const struct state *st,
+			    const struct booking *b, int event)
+{
+	pack_booking_body(pk, st, b, 3);
+	wire_pk_kstr(pk, "key", b->key);
+	wire_pk_kstr(pk, "owner", b->owner);
+	wire_pk_kstr(pk, "event",
+		     event > EV_NONE && event < EV__COUNT ? event_names[event]
+							  : NULL);
+}
+
+int state_booking_change_record(const struct state *st,
+				const struct booking *cur,
+				const struct booking_change *c,
+				const struct caller_limits *lim,
+				struct wbuf *rec, struct proto_error *e)
+{
+	msgpack_packer pk;
+	bool move = c->start != cur->start || c->end != cur->end;
+
+	assert(c->start < c->end && cur->nitems > 0);
+	if (c->event == EV_RESCHEDULED) {
+		uint32_t n = 0;
+		if (!move)
+			return proto_err_set(e, BOOKD_E_BAD_REQUEST, "start",
+					     "the booking already has this "
+					     "span");
+		for (int i = 0; i < cur->nhist; i++)
+			n += cur->hist[i].from == cur->hist[i].to;
+		if (n >= lim->max_reschedules)
+			return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+					     "booking: rescheduled %u times "
+					     "already (--max-reschedules)",
+					     n);
+	}
+	if (cur->nhist >= lim->max_reschedules + CALLER_HISTORY_EXTRA)
+		return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+				     "booking: its history holds %u entries "
+				     "already",
+				     (unsigned)cur->nhist);
+	wbuf_packer_init(&pk, rec);
+	msgpack_pack_map(&pk, 11);
+	wire_pk_kint(&pk, "id", cur->id);
+	wire_pk_kstr(&pk, "ref", cur->ref);
+	wire_pk_kstr(&pk, "status", bstatus_names[c->status]);
+	wire_pk_kint(&pk, "start", c->start);
+	wire_pk_kint(&pk, "end", c->end);
+	/* Items and buffers are unchanged; they are repeated so that a
+	 * reader of the log sees what each record occupies. */
+	wire_pk_kint(&pk, "buffer_before", cur->buf_before / 60);
+	wire_pk_kint(&pk, "buffer_after", cur->buf_after / 60);
+	wire_pk_str(&pk, "items");
+	msgpack_pack_array(&pk, cur->nitems);
+	for (int i = 0; i < cur->nitems; i++) {
+		msgpack_pack_map(&pk, 2);
+		wire_pk_kstr(&pk, "resource", st->res[cur->items[i].res]->id);
+		wire_pk_kint(&pk, "quantity", cur->items[i].qty);
+	}
+	wire_pk_kint(&pk, "updated_ms", c->at_ms);
+	wire_pk_str(&pk, "change");
+	msgpack_pack_map(&pk, 5);
+	wire_pk_kint(&pk, "at_ms", c->at_ms);
+	wire_pk_kstr(&pk, "from", bstatus_names[cur->status]);
+	wire_pk_kstr(&pk, "to", bstatus_names[c->status]);
+	wire_pk_kstr(&pk, "by", c->by);
+	wire_pk_kstr(&pk, "reason", c->reason);
+	wire_pk_kstr(&pk, "event",
+		     c->event > EV_NONE && c->event < EV__COUNT
+			 ? event_names[c->event]
+			 : NULL);
+	return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * state_int.h - what state.c and records.c share inside the domain, and no
+ * one else uses.  Allocation failure in these helpers is fatal (abort), as
+ * everywhere in the in-memory state.
+ */
+#ifndef BOOKD_STATE_INT_H
+#define BOOKD_STATE_INT_H
+
+#include "state.h"
+
+void *st_calloc(size_t n, size_t sz);
+char *st_strndup(const char *s, size_t n);
+/* Grow v (of *cap elements of sz bytes) to hold need; returns it. */
+void *st_grow(void *v, size_t *cap, size_t need, size_t sz);
+/* The slot of day in each resource's ring of days. */
+uint32_t st_ring(const struct state *st, int64_t day);
+void st_free_booking(struct booking *b);
+void st_push_delta(struct state *st, const struct delta *d);
+/* The open bits of day under schedule sc (NULL: always open). */
+void st_open_bits(const struct sched *sc, int64_t day, uint64_t open[2]);
+/* (Re)build day's slot of r from its schedule. */
+void st_init_day(const struct resource *r, struct rday *d, int64_t day);
+void st_requant_copy(uint16_t **unitsp, uint64_t booked[2], uint32_t q);
+/* "<owner>\x1f<key>" into buf: the index of an idempotency key; 0 when it
+ * does not fit. */
+size_t st_key_index(char *buf, size_t cap, const char *owner, const char *key,
+		    size_t len);
+
+#endif
