@@ -7,6 +7,8 @@
 #     the booking from the shared pages (webuser.c), but can read none of
 #     lock, wal/, auth.key;
 #   - a user outside that group cannot even reach the socket;
+#   - bookd-http runs as the web server's user with a gateway token and
+#     reports the engine up and the pages mapped;
 #   - root is admin; the engine leaves the directory's mode alone and sets
 #     pages 0644, the socket 0666, auth.key 0600.
 # Needs root (to run processes as other users); make test runs as root.
@@ -91,6 +93,31 @@ tok=$("$bin/bookctl" token "$tmp/data" --role public --subject web) ||
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	"$bin/bookctl" token "$tmp/data" --subject web >/dev/null 2>&1 &&
 	fail "nobody minted a token"
+
+# bookd-http as the web server's user with a gateway token kept where only
+# its group can read it (tools/bookd-http.service).
+if [ -x "$bin/bookd-http" ]; then
+	install -d -m 0750 -g nogroup "$tmp/etc"
+	"$bin/bookctl" token "$tmp/data" --role gateway --subject web \
+		>"$tmp/etc/web.token" || fail "gateway token"
+	chgrp nogroup "$tmp/etc/web.token" && chmod 0640 "$tmp/etc/web.token"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$bin/bookd-http" --data "$tmp/data" --listen 127.0.0.1:0 \
+		--token-file "$tmp/etc/web.token" >"$tmp/http.out" 2>"$tmp/http.log" &
+	hpid=$!
+	port=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$tmp/http.out")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { kill $hpid; fail "bookd-http did not start: $(cat "$tmp/http.log")"; }
+	health=$(/usr/bin/python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/healthz" % sys.argv[1], timeout=10).read().decode())' "$port" 2>&1)
+	kill $hpid; wait $hpid 2>/dev/null
+	grep -q '"engine":"up"' <<<"$health" && grep -q '"pages":true' <<<"$health" ||
+		fail "bookd-http as nobody: $health $(cat "$tmp/http.log")"
+fi
 
 kill "$pid"
 wait "$pid" || fail "bookd did not stop cleanly"
