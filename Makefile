@@ -112,8 +112,10 @@ $(O)/tests/%: $(O)/obj/tests/%.o $(TESTLIB_OBJ) $(ENGINE_OBJ) $(CLIENT_OBJ) $(PR
 
 test-bins: $(BINS) $(TEST_BINS)
 
-# The iCalendar writer's unit test links the writer from tools/common.
+# The iCalendar writer (tools/common/ical.c) in its unit test and in the
+# gateway's calendar feeds.
 $(O)/tests/unit/test_ical: $(O)/obj/tools/common/ical.o $(O)/obj/tools/common/text.o
+$(O)/bookd-http: $(O)/obj/tools/common/ical.o $(O)/obj/tools/common/text.o
 
 # ---- libbookd, installed as a system library --------------------------------
 # The library is the client (clients/c) and the protocol pieces it uses;

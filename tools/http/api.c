@@ -1201,6 +1201,8 @@ enum MHD_Result gw_api(struct gw_req *q)
 		if (strcmp(slash, "/month") == 0)
 			return get ? month(q, id, (size_t)(slash - id))
 				   : method_not_allowed(q);
+		if (strcmp(slash, "/calendar.ics") == 0)
+			return gw_ical(q, id, (size_t)(slash - id), false);
 		if (strncmp(slash, "/days/", 6) == 0 &&
 		    strchr(slash + 6, '/') == NULL)
 			return day(q, id, (size_t)(slash - id), slash + 6);
