@@ -117,6 +117,27 @@ test-bins: $(BINS) $(TEST_BINS)
 $(O)/tests/unit/test_ical: $(O)/obj/tools/common/ical.o $(O)/obj/tools/common/text.o
 $(O)/bookd-http: $(O)/obj/tools/common/ical.o $(O)/obj/tools/common/text.o
 
+# The test build of the engine: bookd compiled with BOOKD_TEST_HOOKS, which
+# adds the fault-injection flags of the tests (--fail-sync-at,
+# --test-sync-delay-ms, --test-wal-max-payload).  Only tests run it
+# ($BOOKD_TEST_BIN); the bookd that is built and installed has none of them.
+TEST_ENGINE_OBJ := $(patsubst %.c,$(O)/tobj/%.o,engine/main.c $(ENGINE_SRC))
+
+$(O)/tobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DBOOKD_TEST_HOOKS -MMD -MP -c $< -o $@
+
+$(O)/bookd-test: $(TEST_ENGINE_OBJ) $(PROTO_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+test-bins: $(O)/bookd-test
+
+# tests/abuse: attacks on a real engine (issue 11), one Check binary each.
+ABUSE_BINS := $(patsubst %.c,$(O)/%,$(wildcard tests/abuse/test_*.c))
+test-bins: $(ABUSE_BINS)
+
+-include $(shell find $(O)/tobj -name '*.d' 2>/dev/null)
+
 # ---- libbookd, installed as a system library --------------------------------
 # The library is the client (clients/c) and the protocol pieces it uses;
 # token.c (libcrypto), schedule.c and ops.c stay with the engine and tools.

@@ -40,3 +40,17 @@ int64_t mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+bool log_due(struct log_rate *r, int64_t interval_ms, uint64_t *suppressed)
+{
+	int64_t now = mono_ms();
+
+	if (r->last_ms != 0 && now - r->last_ms < interval_ms) {
+		r->suppressed++;
+		return false;
+	}
+	*suppressed = r->suppressed;
+	r->suppressed = 0;
+	r->last_ms = now;
+	return true;
+}

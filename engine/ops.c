@@ -225,6 +225,10 @@ int log_and_apply(struct req *r, uint16_t type, struct wbuf *rec)
 	struct server *s = r->s;
 	uint64_t lsn = server_log_record(s, type, rec);
 
+	if (lsn == 0)
+		return req_error(r, BOOKD_E_TOO_LARGE, "record",
+				 "%zu bytes, more than the log takes (limit)",
+				 rec->len);
 	if (state_apply(&s->st, type, rec->data, (uint32_t)rec->len, lsn,
 			now_ms()) < 0) {
 		/* A record the engine just built must apply; if it does not,
@@ -414,10 +418,31 @@ int h_stats(struct req *r)
 
 /* ---- subscriptions and events ----------------------------------------- */
 
+/* The events feed (admin): a push when new events are durable. */
+static int subscribe_events(struct req *r)
+{
+	uint64_t id;
+
+	if (r->role != ROLE_ADMIN)
+		return req_error(r, BOOKD_E_FORBIDDEN, "topic",
+				 "'events' is admin only");
+	if (r->a[ARG_resource] || r->a[ARG_from] || r->a[ARG_to])
+		return req_error(r, BOOKD_E_BAD_REQUEST, "resource",
+				 "topic 'events' takes no resource, from or "
+				 "to");
+	if (server_subscribe(r->s, r->c, TOPIC_EVENTS, 0, 0, 0, &id))
+		return req_error(r, BOOKD_E_LIMIT, NULL,
+				 "subscriptions: limit reached (4096 on one "
+				 "connection, --max-subs-per-caller of one "
+				 "caller, --max-subs in all)");
+	msgpack_pack_map(r->pk, 1);
+	wire_pk_kint(r->pk, "sub", (int64_t)id);
+	return 0;
+}
+
 int h_subscribe(struct req *r)
 {
-	struct resource *res =
-	    find_res(r, r->a[ARG_resource], "resource", false);
+	struct resource *res;
 	const msgpack_object *topic = r->a[ARG_topic];
 	const struct tz *z;
 	int64_t from, to;
@@ -425,6 +450,12 @@ int h_subscribe(struct req *r)
 	uint64_t id;
 	int rc;
 
+	if (wire_str_eq(topic, "events"))
+		return subscribe_events(r);
+	if (r->a[ARG_resource] == NULL)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "resource",
+				 "required");
+	res = find_res(r, r->a[ARG_resource], "resource", false);
 	if (res == NULL)
 		return r->e.code;
 	/* Dates are local dates in the resource's zone; by default the
@@ -439,7 +470,7 @@ int h_subscribe(struct req *r)
 		t = TOPIC_HOLDS;
 	else
 		return req_error(r, BOOKD_E_BAD_REQUEST, "topic",
-				 "'slots' or 'holds'");
+				 "'slots', 'holds' or 'events'");
 	if (r->a[ARG_from] && get_date(r, ARG_from, "from", &from))
 		return r->e.code;
 	if (r->a[ARG_to]) {
@@ -453,8 +484,9 @@ int h_subscribe(struct req *r)
 	rc = server_subscribe(r->s, r->c, t, res->idx, from, to, &id);
 	if (rc)
 		return req_error(r, rc, NULL,
-				 "subscriptions: at most 4096 on one "
-				 "connection");
+				 "subscriptions: limit reached (4096 on one "
+				 "connection, --max-subs-per-caller of one "
+				 "caller, --max-subs in all)");
 	msgpack_pack_map(r->pk, 1);
 	wire_pk_kint(r->pk, "sub", (int64_t)id);
 	return 0;

@@ -222,8 +222,11 @@ static int write_booking(struct req *r, const struct booking *b, int ev)
 
 	wbuf_packer_init(&pk, &rec);
 	state_pack_booking_rec(&pk, &r->s->st, b, ev);
-	log_and_apply(r, WAL_BOOKING, &rec);
+	int rc = log_and_apply(r, WAL_BOOKING, &rec);
+
 	wbuf_free(&rec);
+	if (rc)
+		return rc;
 	stored = state_booking(&r->s->st, b->id);
 	state_pack_booking(r->pk, &r->s->st, stored,
 			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);
@@ -396,7 +399,8 @@ int h_book(struct req *r)
 		h.by = (char *)actor(r);
 	b.hist = &h;
 	b.nhist = 1;
-	write_booking(r, &b, EV_CREATED);
+	if (write_booking(r, &b, EV_CREATED))
+		return r->e.code;
 	/* The caller's own holds on these resources have become the
 	 * booking. */
 	if (session[0])
@@ -547,7 +551,10 @@ static int change_booking(struct req *r, const struct booking *cur, int to,
 		wbuf_free(&rec);
 		return r->e.code;
 	}
-	log_and_apply(r, WAL_BOOKING, &rec);
+	if (log_and_apply(r, WAL_BOOKING, &rec)) {
+		wbuf_free(&rec);
+		return r->e.code;
+	}
 	wbuf_free(&rec);
 	state_pack_booking(r->pk, &r->s->st, state_booking(&r->s->st, id),
 			   r->role == ROLE_ADMIN ? VIEW_ADMIN : VIEW_PUBLIC);

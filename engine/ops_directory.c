@@ -145,7 +145,10 @@ static int write_resource(struct req *r, const struct resource_in *in,
 		wbuf_free(&rec);
 		return r->e.code;
 	}
-	log_and_apply(r, WAL_RESOURCE, &rec);
+	if (log_and_apply(r, WAL_RESOURCE, &rec)) {
+		wbuf_free(&rec);
+		return r->e.code;
+	}
 	wbuf_free(&rec);
 	res = state_resource(&r->s->st, in->id, strlen(in->id));
 	assert(res != NULL);
@@ -351,8 +354,9 @@ int h_event_type_put(struct req *r)
 	in.updated_ms = now_ms();
 	in.created_ms = old ? old->created_ms : in.updated_ms;
 	rc = state_event_type_record(&r->s->st, &in, &rec, &r->e);
+	if (rc == 0)
+		rc = log_and_apply(r, WAL_EVENT_TYPE, &rec);
 	if (rc == 0) {
-		log_and_apply(r, WAL_EVENT_TYPE, &rec);
 		state_pack_event_type(
 		    r->pk, &r->s->st,
 		    state_event_type(&r->s->st, id, strlen(id)));

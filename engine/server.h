@@ -1,30 +1,43 @@
 /*
- * server.h - the engine's event loop, connections and commit pipeline.
+ * server.h - the glue between the event loop and the domain: the engine
+ * as one process.
  *
- * One thread, one io_uring.  The loop accepts connections, receives bytes,
- * frames and dispatches requests through the op table, and sends replies.
- * It also owns the one place where the order "WAL durable -> replies ->
- * pages -> pushes" is kept (group_durable in server.c):
+ * The engine is four parts with one job each:
  *
- *   1. Handlers run against in-memory state.  A mutation appends its WAL
- *      record and applies it at once, so later requests see it.
+ *   loop.c       io_uring, the turn, the timer, signals, the socket;
+ *   conn.c       connections: framing, replies parked by LSN, pushes out,
+ *                the limits of one connection (neither knows bookings);
+ *   commit.c     gathers WAL records into groups, writes and syncs them,
+ *                then calls one durable(lsn);
+ *   publisher.c  the shared pages and the pushes, and every subscription;
+ *   state.c, ops.c  the domain and its operations.
+ *
+ * This file connects them and keeps the one order of things:
+ *
+ *   1. A frame becomes a request; its handler runs against in-memory
+ *      state.  A mutation appends its WAL record (server_log_record) and
+ *      applies it at once, so later requests see it.
  *   2. Every reply is tagged with the last LSN its handler could have seen.
  *      It leaves when that LSN is durable: a mutation's reply waits for its
  *      own group, and a read that observed an uncommitted change waits too,
  *      so nobody is told anything a crash could take back.
- *   3. At the end of each loop turn the gathered records become one group:
- *      one write into the page cache, then one fdatasync through io_uring
- *      (or, with --sync-mode plain, inline).  While it is in flight the next
- *      group gathers.
+ *   3. At the end of each loop turn the gathered records become one group
+ *      (commit.c).  While it is in flight the next group gathers.
  *   4. When the group is durable its deltas are published to the shared
- *      pages, parked replies are released, and "slots" subscribers of the
- *      touched resource-days are pushed.
+ *      pages, parked replies are released, "slots" subscribers of the
+ *      touched resource-days and "events" subscribers are pushed.  A
+ *      checkpoint, when due, runs after that turn's replies were handed to
+ *      the kernel, never inside the durable callback.
  *
  * Holds take the short path: memory, the pages' held bits and "holds"
- * pushes, at once.
+ * pushes, at once.  One exception keeps readers from ever seeing a slot
+ * free that is being booked: held bits released by a request that also
+ * logged a change (a booking consuming its own hold) stay on the pages
+ * until that change is durable, and leave in the same publication as the
+ * booked bits.
  *
- * A failed WAL write or fdatasync ends the process (exit status 3) after a
- * log line: no parked reply is ever sent, so no client is told a lost
+ * A failed WAL write or fdatasync ends the process (BOOKD_EXIT_FATAL) after
+ * a log line: no parked reply is ever sent, so no client is told a lost
  * change succeeded.
  */
 #ifndef BOOKD_SERVER_H
@@ -34,19 +47,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <liburing.h>
 #include <msgpack.h>
 
 #include "caller.h"
+#include "commit.h"
+#include "loop.h"
 #include "ops.h"
+#include "publisher.h"
 #include "snapshot.h"
 #include "state.h"
+#include "stats.h"
 #include "wal.h"
 #include "wire.h"
-
-struct pagesw;
-
-enum sync_mode { SYNC_URING, SYNC_PLAIN, SYNC_OFF };
 
 struct config {
 	const char *data_dir;
@@ -64,141 +76,64 @@ struct config {
 	    checkpoint_bytes; /* log bytes between checkpoints, 0: default */
 	bool archive;	      /* keep trimmed segments in wal/archive/ */
 	struct caller_limits limits; /* what one caller may take */
-	/* Test builds only: fail the Nth fdatasync (0: never). */
-	uint64_t fail_sync_at;
+	/* Limits (proto/PROTOCOL.md section 5): see struct loop_config. */
+	uint32_t admin_reserve;
+	uint32_t max_conns_per_uid; /* 0: a quarter of max_conns */
+	uint64_t conn_out_max;
+	uint64_t out_budget;
+	uint64_t in_budget;
+	int64_t frame_timeout_ms;
+	int64_t idle_timeout_ms;
+	uint32_t frames_per_turn;
+	uint64_t bytes_per_turn;
+	uint32_t max_frame_items; /* MessagePack objects in one request */
+	uint32_t max_subs_per_caller;
+	uint64_t max_subs;
+#ifdef BOOKD_TEST_HOOKS
+	uint64_t fail_sync_at;	  /* fail the Nth fdatasync (0: never) */
+	uint32_t sync_delay_ms;	  /* sleep before each plain fdatasync */
+	uint32_t wal_max_payload; /* lower the log's record limit (0: no) */
+	uint32_t nofile;	  /* RLIMIT_NOFILE after start-up (0: no) */
+#endif
 };
 
-enum ev_kind {
-	EV_ACCEPT = 1,
-	EV_RECV,
-	EV_SEND,
-	EV_TIMER,
-	EV_WAL_SYNC,
-	EV_SIGNAL,
-	EV_GATHER, /* the group-commit gathering window ended */
-};
-
-struct ev {
-	uint8_t kind;
-	void *owner;
-};
-
-struct park {
-	size_t end;   /* end offset of the reply in conn.parked */
-	uint64_t lsn; /* released when this LSN is durable */
-};
-
-struct sub {
-	struct sub *rnext, *rprev; /* the resource's subscriptions */
-	struct sub *cnext;	   /* the connection's subscriptions */
-	struct conn *conn;
-	uint64_t id;
-	uint32_t res;
-	uint8_t topic; /* 0 slots, 1 holds */
-	int64_t from_day, to_day;
-};
-
-#define TOPIC_SLOTS 0
-#define TOPIC_HOLDS 1
-
-/* A resource-day whose subscribers are due a push (day: a local date in the
- * resource's zone). */
-struct dayref {
+/* Held bits a request released while it also logged a change: kept on the
+ * pages until that change is durable (lsn 0: the request is running). */
+struct held_defer {
 	uint32_t res;
 	int64_t day;
-};
-
-struct dayrefs {
-	struct dayref *v;
-	size_t n, cap;
-};
-
-struct conn {
-	struct ev rd, wr;
-	int fd;
-	uint64_t cid;
-	uint8_t role;
-	bool reading, writing, closing, close_after_send, paused;
-	bool dropped; /* hello {role: public}: for good */
-	bool cut;     /* too far behind on pushes: closed at the turn's end */
-	int inflight; /* SQEs not yet completed */
-	uid_t uid;
-	char subject[64];
-	struct wbuf in;
-	struct wbuf out;     /* to send next */
-	struct wbuf sending; /* owned by the send in flight */
-	struct wbuf parked;  /* replies waiting for durability */
-	struct park *parks;
-	size_t nparks, capparks;
-	struct conn *pnext; /* on server.parked_conns */
-	bool on_parked;
-	struct sub *subs;
-	uint32_t nsubs;
-	struct conn *next, *prev; /* all connections */
-};
-
-struct stats {
-	uint64_t conns_total;
-	uint64_t ops;
-	uint64_t commits;
-	uint64_t fsyncs;
-	uint64_t records;
-	uint64_t pushes;
-	uint64_t cut_off;
+	uint64_t bits[2];
+	uint64_t lsn;
 };
 
 struct server {
 	struct config cfg;
-	struct io_uring ring;
+	struct loop loop;
+	struct commit commit;
+	struct publisher pub;
 	int dirfd;
 	int lockfd;
-	int listen_fd;
-	int signal_fd;
-	struct ev accept_ev, signal_ev, timer_ev, wal_sync_ev;
-	struct ev gather_ev;
-	struct __kernel_timespec gather_ts;
-	bool gather_armed;
-	/* Group commit: records gathered for the next group, the size of the
-	 * last group, when the next may stop waiting for more, and how long
-	 * the last write+fdatasync took (microseconds). */
-	uint32_t gathered;
-	uint32_t last_group;
-	uint32_t expect; /* records expected in the next group */
-	int64_t gather_until_us;
-	int64_t sync_started_us, last_sync_us;
-	struct __kernel_timespec timer_ts;
-	int timers_armed;
-	int64_t timer_deadline;
-	struct signalfd_siginfo *sigbuf;
-	bool accepting;
-	bool stopping;
 	bool started;
+	bool in_handler;
 	struct state st;
 	struct wal *wal;
 	struct checkpoint ck;
-	struct pagesw *pages;
-	struct wal_group group;
 	struct delta *flight_deltas;
 	size_t nflight_deltas;
 	uint32_t group_mark;
-	struct conn *conns;
-	uint32_t nconns;
-	struct conn *parked_conns;
-	uint64_t next_cid;
-	uint64_t next_sub;
-	uint64_t nsubs;
-	uint64_t syncs_done;
+	struct held_defer *defers;
+	size_t ndefers, capdefers;
 	int64_t today;
 	int64_t started_ms;
 	uint64_t last_checkpoint_lsn;
 	unsigned char auth_key[32];
 	struct stats stats;
+	/* Mirrors of the loop's and the publisher's counts for "stats",
+	 * refreshed before each request. */
+	uint32_t nconns;
+	uint64_t nsubs;
 	struct wbuf rb; /* the reply being built */
 	msgpack_packer pk;
-	struct wbuf pb; /* a push being built (pushes happen inside handlers) */
-	struct dayrefs due_slots, due_holds; /* pushes of this turn */
-	uint64_t holds_seq;		     /* version of "holds" pushes */
-	msgpack_packer ppk;
 };
 
 /* The request being handled; handlers read args and pack the result. */
@@ -231,6 +166,8 @@ int server_subscribe(struct server *s, struct conn *c, uint8_t topic,
 		     uint32_t res, int64_t from_day, int64_t to_day,
 		     uint64_t *id);
 int server_unsubscribe(struct server *s, struct conn *c, uint64_t id);
+/* Send the finished reply in s->rb to c once need_lsn is durable. */
+void server_deliver(struct server *s, struct conn *c, uint64_t need_lsn);
 
 /* The handler table (ops.c). */
 typedef int (*handler_fn)(struct req *r);

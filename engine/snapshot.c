@@ -12,10 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fhdr.h"
 #include "le.h"
 #include "crc32c.h"
 #include "log.h"
 #include "snapshot.h"
+
+_Static_assert(SNAP_HEADER == FHDR_SIZE,
+	       "the header is the common file header");
 
 /* Flush the output buffer to the file past this many bytes. */
 #define SNAP_WRITE_CHUNK (1u << 20)
@@ -113,17 +117,12 @@ static int sw_body(struct swriter *w, const struct state *st, uint64_t lsn)
 	unsigned char h[SNAP_HEADER], t[SNAP_TRAILER];
 	int rc;
 
-	memset(h, 0, sizeof(h));
-	memcpy(h, SNAP_MAGIC, 8);
-	put32(h + 8, SNAP_VERSION);
-	put32(h + 12, SNAP_HEADER);
-	put64(h + 16, lsn);
-	put64(h + 24, (uint64_t)now_ms());
+	fhdr_begin(h, SNAP_MAGIC, SNAP_VERSION, lsn, now_ms());
 	put32(h + 32, st->nres);
 	put32(h + 36, st->net);
 	put32(h + 40, st->nbk);
 	put64(h + 48, st->nev);
-	put32(h + 60, crc32c(0, h, 60));
+	fhdr_seal(h);
 	rc = sw_emit(w, h, sizeof(h));
 	for (uint32_t i = 0; i < st->nres && rc == 0; i++) {
 		state_pack_resource_rec(&w->pk, st->res[i]);
@@ -267,14 +266,22 @@ static int check_header(const struct sfile *f, struct snapshot_info *info,
 	const unsigned char *h = f->p;
 	const char *what = NULL;
 
-	if (memcmp(h, SNAP_MAGIC, 8) != 0)
+	switch (fhdr_check(h, f->len, SNAP_MAGIC, SNAP_VERSION)) {
+	case FHDR_OK:
+		break;
+	case FHDR_MAGIC:
 		what = "not a snapshot (bad magic)";
-	else if (crc32c(0, h, 60) != get32(h + 60))
+		break;
+	case FHDR_CRC_BAD:
 		what = "header checksum mismatch";
-	else if (get32(h + 8) != SNAP_VERSION)
+		break;
+	case FHDR_VERSION:
 		what = "unknown version";
-	else if (get32(h + 12) != SNAP_HEADER)
+		break;
+	case FHDR_SIZE_BAD:
 		what = "unexpected header size";
+		break;
+	}
 	if (what) {
 		snprintf(err, errlen, "%s: %s", SNAP_FILE, what);
 		return -EUCLEAN;

@@ -104,8 +104,6 @@ struct hold {
 	char owner[PRINCIPAL_MAX + 1]; /* the principal holding it */
 };
 
-struct sub;
-
 struct resource {
 	uint32_t idx;
 	char id[64];
@@ -122,7 +120,6 @@ struct resource {
 	struct rday *days; /* [window_days] */
 	struct hold *holds;
 	uint32_t nholds;
-	struct sub *subs; /* subscriptions, owned by the server */
 };
 
 struct item {

@@ -15,9 +15,13 @@
 
 #include "le.h"
 #include "crc32c.h"
+#include "fhdr.h"
 #include "log.h"
 #include "wal.h"
 #include "wire.h"
+
+_Static_assert(WAL_SEG_HEADER == FHDR_SIZE,
+	       "the header is the common file header");
 
 struct seg {
 	uint64_t first_lsn;
@@ -32,7 +36,8 @@ struct wal {
 	int fd;	    /* current segment */
 	uint64_t seg_first;
 	uint64_t seg_size;
-	off_t offset; /* next write offset in the current segment */
+	uint32_t max_payload; /* WAL_MAX_PAYLOAD, lower in tests */
+	off_t offset;	      /* next write offset in the current segment */
 	uint64_t last_lsn;
 	uint64_t durable_lsn;
 	struct wbuf gather;
@@ -189,11 +194,8 @@ static int parse_rec(const struct mapped *m, size_t off, struct wal_rec *r)
 
 static int check_seg_header(const struct mapped *m, uint64_t first_lsn)
 {
-	if (m->len < WAL_SEG_HEADER || memcmp(m->p, WAL_SEG_MAGIC, 8) != 0 ||
-	    get32(m->p + 8) != WAL_VERSION ||
-	    get32(m->p + 12) != WAL_SEG_HEADER ||
-	    get64(m->p + 16) != first_lsn ||
-	    crc32c(0, m->p, 60) != get32(m->p + 60))
+	if (fhdr_check(m->p, m->len, WAL_SEG_MAGIC, WAL_VERSION) != FHDR_OK ||
+	    get64(m->p + 16) != first_lsn)
 		return -1;
 	return 0;
 }
@@ -430,13 +432,8 @@ static int new_segment(struct wal *w, uint64_t first_lsn)
 		    0640);
 	if (fd < 0)
 		return -errno;
-	memset(h, 0, sizeof(h));
-	memcpy(h, WAL_SEG_MAGIC, 8);
-	put32(h + 8, WAL_VERSION);
-	put32(h + 12, WAL_SEG_HEADER);
-	put64(h + 16, first_lsn);
-	put64(h + 24, (uint64_t)now_ms());
-	put32(h + 60, crc32c(0, h, 60));
+	fhdr_begin(h, WAL_SEG_MAGIC, WAL_VERSION, first_lsn, now_ms());
+	fhdr_seal(h);
 	/* Preallocating makes every later fdatasync cheaper: the file size
 	 * no longer changes with each group. */
 	rc = posix_fallocate(fd, 0, (off_t)w->seg_size);
@@ -546,6 +543,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 	}
 	w->fd = -1;
 	w->dirfd = dirfd;
+	w->max_payload = WAL_MAX_PAYLOAD;
 	w->seg_size =
 	    opts->segment_size ? opts->segment_size : WAL_DEFAULT_SEGMENT;
 	w->waldfd = openat(dirfd, "wal", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -644,7 +642,13 @@ uint64_t wal_append(struct wal *w, uint16_t type, const void *payload,
 {
 	unsigned char h[WAL_REC_HEADER];
 	size_t total = pad8(WAL_REC_HEADER + len);
-	uint64_t lsn = ++w->last_lsn;
+	uint64_t lsn;
+
+	/* Recovery refuses a record over the limit as corruption, so one
+	 * must never be acknowledged: refuse it here, before it has an LSN. */
+	if (len > w->max_payload)
+		return 0;
+	lsn = ++w->last_lsn;
 
 	memset(h, 0, sizeof(h));
 	put32(h, len);
@@ -795,3 +799,10 @@ out:
 	free(segs);
 	return rc < 0 ? rc : n;
 }
+
+#ifdef BOOKD_TEST_HOOKS
+void wal_set_max_payload(struct wal *w, uint32_t max)
+{
+	w->max_payload = max < WAL_MAX_PAYLOAD ? max : WAL_MAX_PAYLOAD;
+}
+#endif

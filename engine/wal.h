@@ -143,9 +143,15 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 	     size_t errlen);
 void wal_close(struct wal *w);
 
-/* Queue a record for the next group; returns its LSN. */
+/* Queue a record for the next group; returns its LSN, or 0 (and appends
+ * nothing) when the payload is longer than WAL_MAX_PAYLOAD. */
 uint64_t wal_append(struct wal *w, uint16_t type, const void *payload,
 		    uint32_t len, int64_t at_ms);
+
+#ifdef BOOKD_TEST_HOOKS
+/* Lower the payload limit (tests of the refusal). */
+void wal_set_max_payload(struct wal *w, uint32_t max);
+#endif
 
 uint64_t wal_last_lsn(const struct wal *w);    /* last appended */
 uint64_t wal_durable_lsn(const struct wal *w); /* last known durable */

@@ -215,7 +215,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	    F(session, T_STR, 0, PROTO_SESSION_MAX)
 #define ARGS_subscribe(F)                                                      \
 	F(topic, T_STR, 1, 16)                                                 \
-	F(resource, T_STR, 1, PROTO_SLUG_MAX) F(from, T_DATE, 0, 10) F(to, T_DATE, 0, 10)
+	F(resource, T_STR, 0, PROTO_SLUG_MAX) F(from, T_DATE, 0, 10) F(to, T_DATE, 0, 10)
 #define ARGS_unsubscribe(F) F(sub, T_UINT, 1, 0)
 #define ARGS_events(F)	    F(after, T_UINT, 0, 0) F(limit, T_UINT, 0, 0)
 

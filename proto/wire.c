@@ -91,9 +91,16 @@ static const struct mp_hdr {
  */
 int wire_msgpack_check(const void *data, size_t n, size_t *used)
 {
+	return wire_msgpack_check_max(data, n, SIZE_MAX, used);
+}
+
+int wire_msgpack_check_max(const void *data, size_t n, size_t max_objects,
+			   size_t *used)
+{
 	const unsigned char *p = data;
 	size_t off = 0;
 	size_t pending = 1;
+	size_t seen = 1;
 
 	while (pending > 0) {
 		/* A header is followed by "bytes" payload bytes, or announces
@@ -130,6 +137,9 @@ int wire_msgpack_check(const void *data, size_t n, size_t *used)
 		off += (size_t)bytes + fixed;
 		if (items > n - off || pending > n - off - items)
 			return -1;
+		if (items > max_objects - seen)
+			return -2;
+		seen += (size_t)items;
 		pending += (size_t)items;
 	}
 	*used = off;

@@ -65,6 +65,11 @@ uint64_t wire_be(const unsigned char *p, size_t n);
  * do not hold one whole object.
  */
 int wire_msgpack_check(const void *data, size_t n, size_t *used);
+/* The same, and -2 when the object holds more than max_objects objects
+ * (itself, array items, map keys and values, all nested), found before
+ * walking further: bounds the work and the allocation of unpacking it. */
+int wire_msgpack_check_max(const void *data, size_t n, size_t max_objects,
+			   size_t *used);
 
 /*
  * Text checks.  Strings on the wire must be UTF-8 (no overlong forms, no

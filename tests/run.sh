@@ -11,6 +11,7 @@ MODE=${2:-all}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export BOOKD_BIN="$top/$O/bookd"
+export BOOKD_TEST_BIN="$top/$O/bookd-test"
 export BOOKCTL_BIN="$top/$O/bookctl"
 export BOOKD_REPLAY_BIN="$top/$O/bookd-replay"
 export BOOKD_HTTP_BIN="$top/$O/bookd-http"
@@ -42,7 +43,8 @@ if [ "$MODE" = soak ]; then
 	export BOOKD_SOAK_CYCLES=${BOOKD_SOAK_CYCLES:-30}
 	run_one crash-soak "$O/tests/blackbox/test_crash"
 else
-	for t in "$O"/tests/unit/test_* "$O"/tests/blackbox/test_*; do
+	for t in "$O"/tests/unit/test_* "$O"/tests/blackbox/test_* \
+		"$O"/tests/abuse/test_*; do
 		[ -x "$t" ] || continue
 		run_one "$(basename "$t")" "$t"
 	done

@@ -671,6 +671,8 @@ static void failing_sync(const char *mode)
 
 	snprintf(args, sizeof(args), "--fail-sync-at 25%s%s", *mode ? " " : "",
 		 mode);
+	/* The fault injection exists only in the test build. */
+	ck_assert_int_eq(h_use_test_build(), 0);
 	ck_assert_int_eq(h_start(&H, args), 0);
 	fd = h_connect_raw(&H);
 	ck_assert_int_ge(fd, 0);

@@ -230,6 +230,19 @@ static int split_args(const char *extra, char *copy, size_t copylen,
 	return argc;
 }
 
+int h_use_test_build(void)
+{
+	const char *bin = getenv("BOOKD_TEST_BIN");
+
+	if (bin == NULL || *bin == 0 || access(bin, X_OK) != 0) {
+		fprintf(stderr, "harness: BOOKD_TEST_BIN (the engine built "
+				"with BOOKD_TEST_HOOKS) is not set or not "
+				"executable\n");
+		return -1;
+	}
+	return setenv("BOOKD_BIN", bin, 1);
+}
+
 /*
  * Fork and exec the engine on h's directory with its stderr on a new pipe,
  * whose read end goes to *rfd.  Returns the pid or -1.

@@ -60,6 +60,13 @@ struct harness {
  * started or exited first (its status is then in h->status).
  */
 int h_start(struct harness *h, const char *extra_args);
+/*
+ * Make the following h_start/h_restart run the test build of the engine
+ * ($BOOKD_TEST_BIN, built with BOOKD_TEST_HOOKS: the fault-injection flags
+ * such as --fail-sync-at) instead of $BOOKD_BIN.  0, or -1 when it is not
+ * set or not executable.
+ */
+int h_use_test_build(void);
 /* The same in the existing directory, after h_stop() or h_kill9(). */
 int h_restart(struct harness *h, const char *extra_args);
 /* SIGTERM, then waitpid for at most H_STOP_MS, then SIGKILL.  Returns the

@@ -173,7 +173,7 @@ OPS: tuple[Op, ...] = (
     )),
     Op('subscribe', 'subscribe', 'public', False, (
         Arg('topic', 'str', True, 16),
-        Arg('resource', 'str', True, 63),
+        Arg('resource', 'str', False, 63),
         Arg('from', 'str', False, 10),
         Arg('to', 'str', False, 10),
     )),

@@ -336,11 +336,13 @@ class AsyncClient(Operations):
         """
         return self._send(op, _wire.wire_args(args))[1]
 
-    async def subscribe(self, topic: str, resource: str,
+    async def subscribe(self, topic: str, resource: Optional[str] = None,
                         from_: Optional[Day] = None, to: Optional[Day] = None,
                         callback: Optional[Callable[[Push], Any]] = None
                         ) -> AsyncSubscription:
-        """Subscribe to ``slots`` or ``holds`` changes of a resource's days.
+        """Subscribe to ``slots`` or ``holds`` changes of a resource's days,
+        or (admin, no resource) to ``events``: a push when new events are
+        durable.
 
         With ``callback`` (a function or coroutine function), each push is
         also handed to it from a task of its own.

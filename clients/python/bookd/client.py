@@ -396,11 +396,13 @@ class Client(Operations):
 
     # Subscriptions, holds and the day view
 
-    def subscribe(self, topic: str, resource: str, from_: Optional[Day] = None,
-                  to: Optional[Day] = None,
+    def subscribe(self, topic: str, resource: Optional[str] = None,
+                  from_: Optional[Day] = None, to: Optional[Day] = None,
                   callback: Optional[Callable[[Push], Any]] = None
                   ) -> Subscription:
-        """Subscribe to ``slots`` or ``holds`` changes of a resource's days.
+        """Subscribe to ``slots`` or ``holds`` changes of a resource's days,
+        or (admin, no resource) to ``events``: a push when new events are
+        durable.
 
         Returns a :class:`Subscription` to iterate; with ``callback``, each
         push is also handed to it on a thread of its own.

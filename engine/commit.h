@@ -1,0 +1,79 @@
+/*
+ * commit.h - group commit: gather WAL records, write them as one group,
+ * make it durable, then say so once.
+ *
+ * Records appended during a loop turn (commit_append) gather in the WAL.
+ * At the end of the turn (commit_turn_end) they are sealed into one group
+ * (hooks.sealed is called then, so the caller can set aside what the group
+ * changed), written into the page cache with one pwrite and made durable
+ * with one fdatasync: through io_uring (SYNC_URING, the default), inline
+ * (SYNC_PLAIN) or not at all (SYNC_OFF, benchmarks only).  When the group
+ * is durable, hooks.durable(lsn) is called exactly once, from a completion
+ * of the loop (or inline in the plain modes), with the group's last LSN.
+ * While one group is in flight the next gathers.
+ *
+ * A group may wait a little for more records (see gather_more in
+ * commit.c), never longer than 1 ms or half of the last sync.
+ *
+ * How it fails: a failed write, fdatasync or segment roll ends the process
+ * with BOOKD_EXIT_FATAL after a log line, before hooks.durable: nothing of
+ * the group is ever acknowledged.
+ */
+#ifndef BOOKD_COMMIT_H
+#define BOOKD_COMMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "stats.h"
+#include "wal.h"
+
+enum sync_mode { SYNC_URING, SYNC_PLAIN, SYNC_OFF };
+
+struct commit_hooks {
+	void *ctx;
+	/* The records gathered so far became the group now in flight. */
+	void (*sealed)(void *ctx);
+	/* Every record up to lsn is durable. */
+	void (*durable)(void *ctx, uint64_t lsn);
+};
+
+struct commit {
+	struct loop *loop;
+	struct wal *wal;
+	enum sync_mode sync;
+	struct commit_hooks hooks;
+	struct stats *stats;
+	struct wal_group group;
+	struct loop_ev sync_ev, gather_ev;
+	struct __kernel_timespec gather_ts;
+	bool gather_armed;
+	/* Records gathered for the next group, the size of the last group,
+	 * when the next may stop waiting for more, and how long the last
+	 * write+fdatasync took (microseconds). */
+	uint32_t gathered;
+	uint32_t last_group;
+	uint32_t expect; /* records expected in the next group */
+	int64_t gather_until_us;
+	int64_t sync_started_us, last_sync_us;
+	uint64_t syncs_done;
+#ifdef BOOKD_TEST_HOOKS
+	uint64_t fail_sync_at;	/* fail the Nth fdatasync (0: never) */
+	uint32_t sync_delay_ms; /* sleep before each plain fdatasync */
+#endif
+};
+
+void commit_init(struct commit *k, struct loop *loop, struct wal *wal,
+		 enum sync_mode sync, const struct commit_hooks *hooks,
+		 struct stats *stats);
+/* Queue a record for the next group; its LSN, or 0 when it is longer than
+ * the log takes (nothing was appended). */
+uint64_t commit_append(struct commit *k, uint16_t type, const void *payload,
+		       uint32_t len, int64_t at_ms);
+/* End of a loop turn: seal and start a group when one is due. */
+void commit_turn_end(struct commit *k, bool stopping);
+/* Nothing gathered and nothing in flight. */
+bool commit_settled(const struct commit *k);
+
+#endif
