@@ -795,3 +795,15 @@ void state_slide(struct state *st, int64_t first_day, int64_t last_day)
 		}
 	}
 }
+
+uint32_t state_et_step(const struct event_type *et)
+{
+	uint32_t m = et->nlengths ? et->lengths[0] : 15;
+
+	if (et->slot_interval)
+		return et->slot_interval;
+	for (uint32_t i = 1; i < et->nlengths; i++)
+		if (et->lengths[i] < m)
+			m = et->lengths[i];
+	return m;
+}

@@ -182,7 +182,7 @@ struct event_type {
 	char *title;
 	uint32_t lengths[ET_MAX_LENGTHS]; /* minutes */
 	uint32_t nlengths;
-	uint32_t slot_interval; /* minutes, 0: the chosen length */
+	uint32_t slot_interval; /* minutes, 0: the shortest length */
 	uint32_t res[ET_MAX_RESOURCES];
 	uint32_t nres;
 	uint32_t buffer_before, buffer_after; /* minutes */
@@ -453,5 +453,9 @@ static inline void span_slots(int64_t start, int64_t end, int64_t day,
 	/* The caller asks only for days the span touches. */
 	assert(0 <= *from && *from <= *to && *to <= Q_PER_DAY);
 }
+
+/* Minutes between an event type's offered starts: its slot_interval, or
+ * its shortest length when that is 0. */
+uint32_t state_et_step(const struct event_type *et);
 
 #endif

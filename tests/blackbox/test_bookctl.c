@@ -1196,6 +1196,52 @@ START_TEST(readme_tour_berlin)
 }
 END_TEST
 
+/* An event type without slot_interval offers starts every shortest length
+ * of its own (a 5-hour session at every hour of a 10:00-20:00 day), and
+ * with a single length every that length. */
+START_TEST(event_type_steps_by_shortest_length)
+{
+	static struct run r, py;
+	char args[256];
+
+	OK(&r, "resource", "add", "studio-a");
+	OK(&r, "schedule", "set", "studio-a", "UTC", "mon-sun=10:00-20:00");
+	OK(&r, "event-type", "set", "session", "--title", "S", "--lengths",
+	   "60,300,120", "--resources", "studio-a");
+	HAS(&r, "starts every   its shortest length");
+	OK(&r, "event-type", "set", "long", "--title", "L", "--lengths", "300",
+	   "--resources", "studio-a");
+	snprintf(args, sizeof args,
+		 "{\"resource\": \"studio-a\", \"date\": \"%s\", "
+		 "\"duration\": 300, \"event_type\": \"session\"}",
+		 date);
+	OK(&r, "call", "slots.day", args);
+	ck_assert_int_eq(
+	    py_json(&py, r.out, "[(s % 86400) // 3600 for s in d['slots']]"),
+	    0);
+	ck_assert_str_eq(py.out, "[10, 11, 12, 13, 14, 15]\n");
+	snprintf(args, sizeof args,
+		 "{\"resource\": \"studio-a\", \"date\": \"%s\", "
+		 "\"duration\": 300, \"event_type\": \"long\"}",
+		 date);
+	OK(&r, "call", "slots.day", args);
+	ck_assert_int_eq(
+	    py_json(&py, r.out, "[(s % 86400) // 3600 for s in d['slots']]"),
+	    0);
+	ck_assert_str_eq(py.out, "[10, 15]\n");
+	/* Without an event type the duration is the step, as before. */
+	snprintf(args, sizeof args,
+		 "{\"resource\": \"studio-a\", \"date\": \"%s\", "
+		 "\"duration\": 300}",
+		 date);
+	OK(&r, "call", "slots.day", args);
+	ck_assert_int_eq(
+	    py_json(&py, r.out, "[(s % 86400) // 3600 for s in d['slots']]"),
+	    0);
+	ck_assert_str_eq(py.out, "[10, 15]\n");
+}
+END_TEST
+
 static Suite *bookctl_suite(void)
 {
 	Suite *s = suite_create("bookctl");
@@ -1210,6 +1256,7 @@ static Suite *bookctl_suite(void)
 	tcase_add_test(tc, watch_prints_pushes);
 	tcase_add_test(tc, watch_stops_on_interrupt);
 	tcase_add_test(tc, readme_tour_berlin);
+	tcase_add_test(tc, event_type_steps_by_shortest_length);
 	tcase_add_test(tc, resource_zone_by_default);
 	tcase_add_test(tc, schedules_and_event_types);
 	tcase_add_test(tc, hold_keep_renews_until_interrupted);

@@ -330,8 +330,15 @@ static int view_args(struct gw_req *q, const char *id, size_t idlen,
 		 * what is wrong in its own words. */
 		if (e && linked && length) {
 			v->et = e;
-			if (v->interval == 0)
+			/* As the engine: the type's slot_interval, else its
+			 * shortest length. */
+			if (v->interval == 0 && e->slot_interval)
 				v->interval = e->slot_interval;
+			else if (v->interval == 0)
+				for (size_t i = 0; i < e->nlen; i++)
+					if (v->interval == 0 ||
+					    e->lengths[i] < v->interval)
+						v->interval = e->lengths[i];
 		}
 		if (v->duration == 0)
 			v->duration = 15;
