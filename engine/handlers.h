@@ -83,6 +83,12 @@ int get_minutes(struct req *r, int field, const char *name, uint64_t dflt,
 		int64_t *secs);
 int session_arg(struct req *r, char *buf);
 int check_failed(struct req *r, const struct check_out *co);
+/* For OUT_OF_RANGE messages: "bookable from 2026-12-01 to 2028-12-03"
+ * (the window's UTC dates), an instant "2026-12-03 18:15 UTC", and a
+ * length of minutes "2 h", "1 h 30 min", "30 d". */
+void window_text(const struct state *st, char *buf, size_t len);
+void instant_text(int64_t t, char *buf, size_t len);
+void minutes_text(uint64_t m, char *buf, size_t len);
 int event_type_arg(struct req *r, const msgpack_object *o,
 		   const struct event_type **out);
 int et_allows(struct req *r, const struct event_type *e,

@@ -113,9 +113,14 @@ static int grid_args(struct req *r, struct grid *g)
 		return r->e.code;
 	grid_day(g, day);
 	if (q_day_of(g->day_end - 1) < r->s->st.first_day ||
-	    q_day_of(g->day_start) > r->s->st.last_day)
-		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
-				 "date: outside the bookable window");
+	    q_day_of(g->day_start) > r->s->st.last_day) {
+		char win[64];
+
+		window_text(&r->s->st, win, sizeof win);
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, "date",
+				 "outside the bookable window: %s (UTC dates)",
+				 win);
+	}
 	return 0;
 }
 
