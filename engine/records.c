@@ -398,6 +398,7 @@ static int install_booking(struct state *st, struct booking *b,
 		    st_grow(st->bk, &st->capbk, st->nbk + 1, sizeof(*st->bk));
 		st->bk[st->nbk++] = b;
 		hmap_put(&st->bk_by_ref, b->ref, strlen(b->ref), b->id);
+		st_index_email(st, b);
 		if (b->key) {
 			char ix[STATE_KEY_INDEX_MAX];
 			size_t n = st_key_index(ix, sizeof(ix), b->owner,

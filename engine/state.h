@@ -222,6 +222,12 @@ struct state_hooks {
 	void *ctx;
 };
 
+struct id_list {
+	uint32_t *ids;
+	uint32_t n;
+	size_t cap;
+};
+
 struct state {
 	uint32_t window_days;
 	int64_t first_day, last_day;
@@ -233,6 +239,11 @@ struct state {
 	uint32_t nbk;
 	size_t capbk;
 	struct hmap bk_by_ref, bk_by_key;
+	/* Bookings by booker e-mail (ASCII case folded): the value indexes
+	 * by_email_ids, whose lists hold booking ids in ascending order. */
+	struct hmap bk_by_email;
+	struct id_list *by_email_ids;
+	size_t n_email, cap_email;
 	uint64_t by_status[BS__COUNT];
 	struct event *ev;
 	size_t nev, capev;
@@ -457,5 +468,10 @@ static inline void span_slots(int64_t start, int64_t end, int64_t day,
 /* Minutes between an event type's offered starts: its slot_interval, or
  * its shortest length when that is 0. */
 uint32_t state_et_step(const struct event_type *et);
+
+/* The ids of the bookings whose booker e-mail is email (any ASCII case),
+ * ascending; NULL when there are none. */
+const struct id_list *state_bookings_by_email(const struct state *st,
+					      const char *email, size_t len);
 
 #endif

@@ -201,7 +201,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	F(resource, T_STR, 0, PROTO_SLUG_MAX)                                  \
 	F(from, T_INT, 0, 0)                                                   \
 	F(to, T_INT, 0, 0) F(status, T_STR, 0, 16) F(limit, T_UINT, 0, 0)      \
-	    F(after, T_UINT, 0, 0)
+	    F(after, T_UINT, 0, 0) F(email, T_EMAIL, 0, PROTO_EMAIL_MAX)
 #define ARGS_booking_cancel(F)                                                 \
 	F(id, T_UINT, 0, 0)                                                    \
 	F(ref, T_STR, 0, 64) F(reason, T_TEXT, 0, 1024) F(by, T_STR, 0, 128)

@@ -1242,6 +1242,50 @@ START_TEST(event_type_steps_by_shortest_length)
 }
 END_TEST
 
+/* booking.list {email}: one booker's bookings in any case, paged, and
+ * the same after a restart (the index is rebuilt from snapshot and log). */
+START_TEST(list_by_email)
+{
+	static struct run r;
+	int64_t day = h_day(7) / DAY_SECONDS;
+
+	OK(&r, "resource", "add", "studio-a");
+	for (int i = 0; i < 6; i++) {
+		char at[20], d[11];
+
+		h_date((day + i) * DAY_SECONDS, d);
+		snprintf(at, sizeof at, "%sT10:00", d);
+		OK(&r, "book", "studio-a", at, "1h", "--name", "N", "--email",
+		   i % 2 ? "Ann@Example.org" : "bob@example.org");
+	}
+	for (int round = 0; round < 2; round++) {
+		OK(&r, "list", "--email", "ann@EXAMPLE.org");
+		HAS(&r, "       2  confirmed");
+		HAS(&r, "       4  confirmed");
+		HAS(&r, "       6  confirmed");
+		ck_assert_ptr_null(strstr(r.out, "bob@"));
+		ck_assert_ptr_null(strstr(r.out, "\n       1 "));
+		OK(&r, "list", "--email", "ann@example.org", "--limit", "2");
+		HAS(&r, "more: bookctl list --after 4");
+		ck_assert_ptr_null(strstr(r.out, "\n       6 "));
+		OK(&r, "list", "--email", "ann@example.org", "--after", "4");
+		HAS(&r, "       6  confirmed");
+		ck_assert_ptr_null(strstr(r.out, "\n       4 "));
+		OK(&r, "list", "--email", "nobody@example.org");
+		ck_assert_ptr_null(strstr(r.out, "confirmed"));
+		/* Other filters still apply. */
+		OK(&r, "list", "--email", "bob@example.org", "--status",
+		   "cancelled");
+		ck_assert_ptr_null(strstr(r.out, "confirmed"));
+		ck_assert_int_eq(
+		    ctl(&r, "list", "--email", "not-an-email", NULL), 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "email"));
+		ck_assert_int_eq(h_stop(&h), 0);
+		ck_assert_int_eq(h_restart(&h, NULL), 0);
+	}
+}
+END_TEST
+
 static Suite *bookctl_suite(void)
 {
 	Suite *s = suite_create("bookctl");
@@ -1256,6 +1300,7 @@ static Suite *bookctl_suite(void)
 	tcase_add_test(tc, watch_prints_pushes);
 	tcase_add_test(tc, watch_stops_on_interrupt);
 	tcase_add_test(tc, readme_tour_berlin);
+	tcase_add_test(tc, list_by_email);
 	tcase_add_test(tc, event_type_steps_by_shortest_length);
 	tcase_add_test(tc, resource_zone_by_default);
 	tcase_add_test(tc, schedules_and_event_types);

@@ -301,6 +301,7 @@ int cmd_list(struct ctx *x)
 		return BOOKCTL_CONN;
 	bookd_args_str(a, "resource", x->opt[OPT_resource]);
 	bookd_args_str(a, "status", x->opt[OPT_status]);
+	bookd_args_str(a, "email", x->opt[OPT_email]);
 	if (x->opt[OPT_limit])
 		bookd_args_int(a, "limit", limit);
 	if (x->opt[OPT_after])
@@ -766,10 +767,11 @@ int cmd_token(struct ctx *x)
 	}
 	if (token_mint(key, role, subject, (int64_t)time(NULL) + ttl, tok,
 		       sizeof(tok)) < 0)
-		return bookctl_usage(x,
-				     "--role admin|gateway|public and a --subject "
-				     "of 1 to %d bytes without newlines",
-				     TOKEN_SUBJECT_MAX);
+		return bookctl_usage(
+		    x,
+		    "--role admin|gateway|public and a --subject "
+		    "of 1 to %d bytes without newlines",
+		    TOKEN_SUBJECT_MAX);
 	explicit_bzero(key, sizeof(key));
 	if (x->json)
 		printf("{\"token\":\"%s\"}\n", tok);

@@ -80,8 +80,11 @@ static const struct command commands[] = {
      "Cancel a booking; its time is free again at once."},
     {"show", "REF|ID", 0, 1, 1, cmd_show, "Show a booking and its history."},
     {"list", "",
-     OPTBIT(resource) | OPTBIT(limit) | OPTBIT(status) | OPTBIT(after), 0, 0,
-     cmd_list, "List bookings, oldest first; --after ID continues a listing."},
+     OPTBIT(resource) | OPTBIT(limit) | OPTBIT(status) | OPTBIT(after) |
+	 OPTBIT(email),
+     0, 0, cmd_list,
+     "List bookings, oldest first; --after ID continues a listing.\n"
+     "--email lists one booker's bookings (any case)."},
     {"confirm", "ID", OPTBIT(reason), 1, 1, cmd_transition,
      "Confirm a pending booking."},
     {"decline", "ID", OPTBIT(reason), 1, 1, cmd_transition,

@@ -1120,11 +1120,13 @@ static enum MHD_Result me(struct gw_req *q)
 				  "the gateway's engine connection cannot list "
 				  "bookings (it needs admin rights)",
 				  NULL);
-	/* The engine has no lookup by email: scan a bounded number of pages
-	 * of recent and future bookings and keep the booker's. */
+	/* The engine's index by booker e-mail (booking.list {email}) gives
+	 * this booker's recent and future bookings, a bounded number of
+	 * pages of them. */
 	for (int page = 0; page < ME_PAGES; page++) {
 		struct pk k;
-		pk_init(&k, 3);
+		pk_init(&k, 4);
+		pk_str(&k, "email", q->who.email);
 		pk_int(&k, "from", (int64_t)time(NULL) - ME_DAYS_BACK * 86400);
 		pk_int(&k, "limit", ME_PAGE_SIZE);
 		pk_int(&k, "after", (int64_t)after);

@@ -423,11 +423,13 @@ class Operations(abc.ABC):
                      to: Optional[Instant] = None,
                      status: Optional[str] = None,
                      limit: Optional[int] = None,
-                     after: Optional[int] = None) -> BookingPage:
-        """A page of bookings (admin); continue with ``after=page.next``."""
+                     after: Optional[int] = None,
+                     email: Optional[str] = None) -> BookingPage:
+        """A page of bookings (admin); continue with ``after=page.next``.
+        ``email`` selects one booker's bookings (any case), by index."""
         return self._op("booking.list", _args(
             resource=resource, from_=from_, to=to, status=status, limit=limit,
-            after=after), BookingPage.from_wire)
+            after=after, email=email), BookingPage.from_wire)
 
     def booking_cancel(self, id: Optional[int] = None,
                        ref: Optional[str] = None,

@@ -150,6 +150,7 @@ OPS: tuple[Op, ...] = (
         Arg('status', 'str', False, 16),
         Arg('limit', 'uint', False, 0),
         Arg('after', 'uint', False, 0),
+        Arg('email', 'str', False, 256),
     )),
     Op('booking_cancel', 'booking.cancel', 'public', True, (
         Arg('id', 'uint', False, 0),
