@@ -116,6 +116,8 @@ struct resource {
 	const struct sched *csched; /* the committed schedule */
 	const struct tz *tz;	    /* the resource's zone for local dates */
 	bool standalone, active;
+	bool
+	    archived; /* resource.delete: inactive for good, kept for history */
 	int64_t created_ms, updated_ms;
 	struct rday *days; /* [window_days] */
 	struct hold *holds;
@@ -188,6 +190,7 @@ struct event_type {
 	uint32_t buffer_before, buffer_after; /* minutes */
 	uint32_t min_notice, max_future;      /* minutes, 0: no bound */
 	bool requires_confirmation, active;
+	bool archived; /* event_type.delete: inactive for good */
 	char *meta;
 	uint32_t meta_len;
 	int64_t created_ms, updated_ms;
@@ -312,6 +315,7 @@ struct resource_in {
 	const char *name, *kind, *timezone; /* NULL: absent */
 	uint32_t quantity;		    /* 1..STATE_MAX_QUANTITY */
 	bool standalone, active;
+	bool archived;	  /* written as "archived": true only when set */
 	const char *meta; /* a packed MessagePack map, or NULL */
 	uint32_t meta_len;
 	const struct sched *sched; /* NULL: open around the clock */
@@ -327,6 +331,7 @@ struct event_type_in {
 	uint32_t nres;
 	uint32_t buffer_before, buffer_after, min_notice, max_future;
 	bool requires_confirmation, active;
+	bool archived; /* written as "archived": true only when set */
 	const char *meta;
 	uint32_t meta_len;
 	int64_t created_ms, updated_ms;

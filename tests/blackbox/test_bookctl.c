@@ -1286,6 +1286,76 @@ START_TEST(list_by_email)
 }
 END_TEST
 
+/* resource.delete and event_type.delete: refused while bookings from now
+ * on use them (saying how many), then archived: inactive for good, past
+ * bookings still readable, nothing more to change; across a restart. */
+START_TEST(delete_archives)
+{
+	static struct run r, py;
+	char id[32], id2[32], args[400];
+
+	OK(&r, "resource", "add", "studio-a", "--name", "Studio A");
+	OK(&r, "event-type", "set", "session", "--title", "S", "--lengths",
+	   "60", "--resources", "studio-a");
+	OK(&r, "book", "studio-a", at10, "1h", "--name", "N", "--email",
+	   "n@example.org");
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+	snprintf(args, sizeof args,
+		 "{\"resource\": \"studio-a\", \"event_type\": \"session\", "
+		 "\"start\": %lld, \"end\": %lld, \"booker\": {\"name\": "
+		 "\"E\", \"email\": \"e@example.org\"}}",
+		 (long long)h_day(7) + 15 * 3600,
+		 (long long)h_day(7) + 16 * 3600);
+	OK(&r, "--json", "call", "book", args);
+	ck_assert_int_eq(py_json(&py, r.out, "d['id']"), 0);
+	snprintf(id2, sizeof id2, "%ld", strtol(py.out, NULL, 10));
+	ck_assert_int_eq(ctl(&r, "resource", "delete", "studio-a", NULL), 1);
+	ck_assert_msg(
+	    strstr(r.err, "INVALID_STATE") &&
+		strstr(r.err, "'studio-a' has 2 bookings from now on"),
+	    "%s", r.err);
+	ck_assert_int_eq(ctl(&r, "event-type", "delete", "session", NULL), 1);
+	ck_assert_msg(strstr(r.err, "'session' has 1 booking from now on"),
+		      "%s", r.err);
+	OK(&r, "cancel", id);
+	OK(&r, "cancel", id2);
+	OK(&r, "resource", "delete", "studio-a");
+	HAS(&r, "resource studio-a deleted (archived");
+	OK(&r, "event-type", "delete", "session");
+	HAS(&r, "event type session deleted");
+	for (int round = 0; round < 2; round++) {
+		OK(&r, "resource", "show", "studio-a");
+		HAS(&r, "resource studio-a (Studio A)  deleted (archived)");
+		OK(&r, "show", id);
+		HAS(&r, "cancelled");
+		HAS(&r, "studio-a");
+		ck_assert_int_eq(ctl(&r, "book", "studio-a", at12, "1h",
+				     "--name", "N", "--email", "n@example.org",
+				     NULL),
+				 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "INACTIVE"));
+		ck_assert_int_eq(
+		    ctl(&r, "resource", "enable", "studio-a", NULL), 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "was deleted"));
+		ck_assert_int_eq(ctl(&r, "resource", "add", "studio-a", NULL),
+				 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "EXISTS"));
+		ck_assert_int_eq(ctl(&r, "event-type", "set", "session",
+				     "--title", "S", "--lengths", "60",
+				     "--resources", "studio-a", NULL),
+				 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "was deleted"));
+		OK(&r, "--json", "event-type", "show", "session");
+		HAS(&r, "\"archived\":true");
+		ck_assert_int_eq(ctl(&r, "resource", "delete", "nope", NULL),
+				 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "NOT_FOUND"));
+		ck_assert_int_eq(h_stop(&h), 0);
+		ck_assert_int_eq(h_restart(&h, NULL), 0);
+	}
+}
+END_TEST
+
 static Suite *bookctl_suite(void)
 {
 	Suite *s = suite_create("bookctl");
@@ -1301,6 +1371,7 @@ static Suite *bookctl_suite(void)
 	tcase_add_test(tc, watch_stops_on_interrupt);
 	tcase_add_test(tc, readme_tour_berlin);
 	tcase_add_test(tc, list_by_email);
+	tcase_add_test(tc, delete_archives);
 	tcase_add_test(tc, event_type_steps_by_shortest_length);
 	tcase_add_test(tc, resource_zone_by_default);
 	tcase_add_test(tc, schedules_and_event_types);

@@ -136,6 +136,7 @@ int cmd_resource_add(struct ctx *x);
 int cmd_resource_list(struct ctx *x);
 int cmd_resource_show(struct ctx *x);
 int cmd_resource_active(struct ctx *x);
+int cmd_delete(struct ctx *x);
 int cmd_book(struct ctx *x);
 int cmd_day(struct ctx *x);
 int cmd_check(struct ctx *x);

@@ -176,6 +176,25 @@ int cmd_resource_active(struct ctx *x)
 	return done(x, rc);
 }
 
+int cmd_delete(struct ctx *x)
+{
+	bool res = strcmp(x->cmd, "resource delete") == 0;
+	const msgpack_object *r;
+	bookd_args *a;
+	int rc;
+
+	if ((a = args_new()) == NULL)
+		return BOOKCTL_CONN;
+	bookd_args_str(a, "id", x->argv[0]);
+	rc = args_call(x, a, res ? "resource.delete" : "event_type.delete", &r);
+	if (rc == 0 && !as_json(x, r)) {
+		printf("%s ", res ? "resource" : "event type");
+		out_text(x->argv[0]);
+		printf(" deleted (archived; past bookings keep it)\n");
+	}
+	return done(x, rc);
+}
+
 /* ---- bookings ----------------------------------------------------------- */
 
 /* The result of the typed helper that just succeeded, printed as JSON with

@@ -53,6 +53,9 @@ static const struct command commands[] = {
      "Deactivate a resource: nothing new can be booked or held on it."},
     {"resource enable", "ID", 0, 1, 1, cmd_resource_active,
      "Activate a resource again."},
+    {"resource delete", "ID", 0, 1, 1, cmd_delete,
+     "Delete a resource that no booking from now on uses: it is archived,\n"
+     "not erased (inactive for good; past bookings keep naming it)."},
     {"book", "RESOURCE[,RESOURCE...] START DURATION", BOOKER, 3, 3, cmd_book,
      "Book one or several resources at once (all or nothing).  Write\n"
      "ID:N for N units of a pool.  START is 2026-12-14T10:00 in the\n"
@@ -118,6 +121,9 @@ static const struct command commands[] = {
      "List event types: what a booker picks, its lengths and resources."},
     {"event-type show", "ID", 0, 1, 1, cmd_event_type_show,
      "Show one event type."},
+    {"event-type delete", "ID", 0, 1, 1, cmd_delete,
+     "Delete an event type that no booking from now on uses (archived:\n"
+     "inactive for good, past bookings keep naming it)."},
     {"event-type set", "ID",
      OPTBIT(title) | OPTBIT(lengths) | OPTBIT(resources) | OPTBIT(interval) |
 	 OPTBIT(buffer_before) | OPTBIT(buffer_after) | OPTBIT(min_notice) |

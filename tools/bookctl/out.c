@@ -93,7 +93,9 @@ void out_resource(struct ctx *x, const msgpack_object *r, bool detail)
 	printf("resource %s", id);
 	if (*out_str(wire_get(r, "name"), buf, sizeof buf))
 		printf(" (%s)", buf);
-	printf("%s\n", is_true(active) ? "" : "  inactive");
+	printf("%s\n", is_true(wire_get(r, "archived")) ? "  deleted (archived)"
+		       : is_true(active)		? ""
+							: "  inactive");
 	if (*out_str(wire_get(r, "kind"), buf, sizeof buf))
 		printf("  kind       %s\n", buf);
 	printf("  timezone   %s\n",

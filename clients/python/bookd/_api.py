@@ -418,6 +418,15 @@ class Operations(abc.ABC):
         return self._op("booking.get", _args(id=id, ref=ref),
                         Booking.from_wire)
 
+    def resource_delete(self, id: str) -> Resource:
+        """Archive a resource no booking from now on uses (admin)."""
+        return self._op("resource.delete", {"id": id}, Resource.from_wire)
+
+    def event_type_delete(self, id: str) -> EventType:
+        """Archive an event type no booking from now on uses (admin)."""
+        return self._op("event_type.delete", {"id": id},
+                        EventType.from_wire)
+
     def booking_list(self, resource: Optional[str] = None,
                      from_: Optional[Instant] = None,
                      to: Optional[Instant] = None,

@@ -37,6 +37,9 @@ OPS: tuple[Op, ...] = (
         Arg('active', 'bool', False, 0),
         Arg('meta', 'any', False, 0),
     )),
+    Op('resource_delete', 'resource.delete', 'admin', True, (
+        Arg('id', 'str', True, 63),
+    )),
     Op('resource_get', 'resource.get', 'public', False, (
         Arg('id', 'str', True, 63),
     )),
@@ -73,6 +76,9 @@ OPS: tuple[Op, ...] = (
         Arg('id', 'str', True, 63),
     )),
     Op('event_type_list', 'event_type.list', 'public', False, ()),
+    Op('event_type_delete', 'event_type.delete', 'admin', True, (
+        Arg('id', 'str', True, 63),
+    )),
     Op('check', 'check', 'public', False, (
         Arg('resource', 'str', True, 63),
         Arg('start', 'int', True, 0),
