@@ -17,6 +17,7 @@
 # (make test uses O=build/asan SAN=1).  Sources are found by directory, so a
 # new module is a new .c file and nothing else.
 
+.DEFAULT_GOAL := all
 O ?= build
 SAN ?=
 CC ?= cc
@@ -70,6 +71,14 @@ ifneq ($(BENCH_SRC),)
 BINS += $(O)/bookd-bench
 endif
 
+# bookd-notify: webhooks and emails from the events feed (tools/notify),
+# linked against libbookd and libcurl.
+NOTIFY_SRC := $(wildcard tools/notify/*.c)
+ifneq ($(NOTIFY_SRC),)
+BINS += $(O)/bookd-notify
+endif
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+
 # bookd-http, the web gateway (tools/http): libmicrohttpd, jansson and
 # OpenSSL from Debian, over libbookd.a.
 HTTP_SRC := $(wildcard tools/http/*.c)
@@ -103,6 +112,9 @@ $(O)/bookd-replay: $(call obj,$(REPLAY_SRC)) $(ENGINE_OBJ) $(PROTO_OBJ)
 
 $(O)/bookd-bench: $(call obj,$(BENCH_SRC)) $(O)/libbookd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bookd-notify: $(call obj,$(NOTIFY_SRC) $(wildcard tools/common/*.c)) $(O)/libbookd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
 
 # Every test links the whole engine (minus main), the client library and
 # the test helpers, so a unit test can reach any module.
@@ -164,6 +176,7 @@ $(LIB_OBJ): CFLAGS := $(filter-out $(BSD_CFLAGS),$(CFLAGS)) \
 # bench parses its numbers as the tools do and builds raw frames (wbuf.c).
 $(O)/bookctl: $(O)/obj/proto/token.o $(O)/obj/proto/num.o
 $(O)/bookd-bench: $(O)/obj/proto/num.o $(O)/obj/proto/wbuf.o
+$(O)/bookd-http: $(O)/obj/proto/num.o
 
 $(O)/libbookd.a: $(LIB_OBJ)
 	@rm -f $@
@@ -213,11 +226,10 @@ uninstall:
 # root, otherwise say which command to run.
 DEB_PKGS := liburing-dev libmsgpack-dev check libbsd-dev libssl-dev \
 	pkg-config tzdata python3-msgpack python3-pytest g++ \
-	libmicrohttpd-dev libjansson-dev python3-cryptography
+	libmicrohttpd-dev libjansson-dev python3-cryptography \
+	libcurl4-openssl-dev python3-aiosmtpd python3-icalendar
 # The booking page's tests run in a real browser (tests/browser).
 DEB_PKGS += chromium chromium-driver python3-selenium
-# The iCalendar feeds are checked with a real parser.
-DEB_PKGS += python3-icalendar
 deps:
 	@missing=""; \
 	for f in /usr/include/liburing.h /usr/include/msgpack.h \
@@ -229,7 +241,8 @@ deps:
 		[ -e $$f ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import msgpack, pytest, cryptography' 2>/dev/null || missing="$$missing python3-msgpack/pytest"; \
 	$(PYTHON) -c 'import selenium' 2>/dev/null || missing="$$missing python3-selenium"; \
-	/usr/bin/python3 -c 'import icalendar' 2>/dev/null || missing="$$missing python3-icalendar"; \
+	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
+	$(PYTHON) -c 'import aiosmtpd, icalendar' 2>/dev/null || missing="$$missing python3-aiosmtpd/icalendar"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: missing:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then \

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bookd_errors.h"
+#include "hooks.h"
 #include "quanta.h"
 #include "state.h"
 #include "state_int.h"
@@ -685,6 +686,8 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 			rc = apply_booking(st, &u.data, lsn, at_ms);
 		else if (type == WAL_EVENT_TYPE)
 			rc = apply_event_type(st, &u.data);
+		else if (type == WAL_HOOK)
+			rc = hooks_apply(st, &u.data);
 	}
 	msgpack_unpacked_destroy(&u);
 	return rc;

@@ -15,6 +15,7 @@
 #include "fhdr.h"
 #include "le.h"
 #include "crc32c.h"
+#include "hooks.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -138,6 +139,10 @@ static int sw_body(struct swriter *w, const struct state *st, uint64_t lsn)
 	}
 	if (rc == 0)
 		rc = sw_events(w, st);
+	for (uint32_t i = 0; i < hooks_count(st) && rc == 0; i++) {
+		hooks_pack_rec(&w->pk, st, i);
+		rc = sw_record(w, WAL_HOOK);
+	}
 	if (rc < 0)
 		return rc;
 	memset(t, 0, sizeof(t));
@@ -323,6 +328,8 @@ static const char *type_name(uint16_t type)
 		return "booking";
 	case SNAP_EVENTS:
 		return "events";
+	case WAL_HOOK:
+		return "hook";
 	default:
 		return "unknown";
 	}
@@ -340,6 +347,8 @@ static int type_rank(uint16_t type)
 		return 2;
 	case SNAP_EVENTS:
 		return 3;
+	case WAL_HOOK:
+		return 4;
 	default:
 		return -1;
 	}
@@ -472,6 +481,15 @@ static int load_records(const struct sfile *f, struct state *st,
 			if (load_events(st, h + SNAP_REC_HEADER, len, info->lsn,
 					&why) < 0)
 				break;
+		} else if (type == WAL_HOOK) {
+			uint32_t before = hooks_count(st);
+			if (state_apply(st, type,
+					(const char *)h + SNAP_REC_HEADER, len,
+					info->lsn, info->created_ms) < 0 ||
+			    hooks_count(st) != before + 1) {
+				why = "hook record does not apply";
+				break;
+			}
 		} else {
 			uint32_t before = type == WAL_RESOURCE	? st->nres
 					  : type == WAL_BOOKING ? st->nbk

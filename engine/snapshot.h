@@ -46,6 +46,9 @@
  *                       of at most SNAP_EVENTS_PER_REC fixed 24-byte
  *                       entries: 0 LSN (8), 8 at_ms (8), 16 booking id (4),
  *                       20 enum feed_event (1), 21 zero (3)
+ *   WAL_HOOK (4)        every webhook, as hooks_pack_rec() (engine/hooks.h);
+ *                       a snapshot without hooks has none of these, so
+ *                       version 1 files from before hooks still load
  *
  * Trailer, the last 32 bytes of the file:
  *

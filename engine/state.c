@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bookd_errors.h"
+#include "hooks.h"
 #include "quanta.h"
 #include "state.h"
 #include "state_int.h"
@@ -166,6 +167,7 @@ void state_free(struct state *st)
 		st_free_booking(st->bk[i]);
 	free(st->bk);
 	free(st->ev);
+	hooks_free(st);
 	free(st->deltas);
 	for (size_t i = 0; i < st->nold; i++)
 		sched_free(st->old_scheds[i]);

@@ -264,6 +264,7 @@ struct state {
 	 * (n).  An entry lives while it counts at least one hold. */
 	struct ktab sessions, holders;
 	struct state_hooks hooks;
+	struct hook_set *webhooks; /* hooks.h; NULL until the first hook */
 };
 
 int state_init(struct state *st, uint32_t max_resources, int64_t first_day,

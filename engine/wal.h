@@ -69,6 +69,7 @@ enum wal_type {
 	WAL_RESOURCE = 1,   /* full resource */
 	WAL_BOOKING = 2,    /* full booking, plus the event it records */
 	WAL_EVENT_TYPE = 3, /* full event type */
+	WAL_HOOK = 4,	    /* a webhook, or its deletion (engine/hooks.h) */
 };
 
 struct wal_rec {

@@ -1,6 +1,6 @@
 /*
  * num.h - whole numbers from command lines, for bookd, bookctl,
- * bookd-replay and bookd-bench: one parser for all of them.
+ * bookd-replay, bookd-bench and bookd-http: one parser for all of them.
  *
  * Only plain decimal digits are a number: no sign, no spaces, no "0x",
  * nothing after the digits; a value that overflows 64 bits or falls

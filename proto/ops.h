@@ -125,7 +125,11 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	X(booking_reschedule, "booking.reschedule", ROLE_PUBLIC, OPF_WRITE)    \
 	X(subscribe, "subscribe", ROLE_PUBLIC, OPF_READ)                       \
 	X(unsubscribe, "unsubscribe", ROLE_PUBLIC, OPF_READ)                   \
-	X(events, "events", ROLE_ADMIN, OPF_READ)
+	X(events, "events", ROLE_ADMIN, OPF_READ)                              \
+	X(hook_put, "hook.put", ROLE_ADMIN, OPF_WRITE)                         \
+	X(hook_get, "hook.get", ROLE_ADMIN, OPF_READ)                          \
+	X(hook_list, "hook.list", ROLE_ADMIN, OPF_READ)                        \
+	X(hook_delete, "hook.delete", ROLE_ADMIN, OPF_WRITE)
 
 /* Argument schemas: F(field, type, required, max). */
 #define ARGS_hello(F)                                                          \
@@ -222,6 +226,13 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	F(resource, T_STR, 0, PROTO_SLUG_MAX) F(from, T_DATE, 0, 10) F(to, T_DATE, 0, 10)
 #define ARGS_unsubscribe(F) F(sub, T_UINT, 1, 0)
 #define ARGS_events(F)	    F(after, T_UINT, 0, 0) F(limit, T_UINT, 0, 0)
+#define ARGS_hook_put(F)                                                       \
+	F(id, T_STR, 1, 63)                                                    \
+	F(url, T_STR, 1, 2048)                                                 \
+	F(events, T_ARR, 1, 8) F(secret, T_STR, 0, 96) F(active, T_BOOL, 0, 0)
+#define ARGS_hook_get(F)    F(id, T_STR, 1, 63)
+#define ARGS_hook_list(F)   F(secrets, T_BOOL, 0, 0)
+#define ARGS_hook_delete(F) F(id, T_STR, 1, 63)
 
 /* Sub-schemas.  booker is book's booker map; holds[] entries of hold.many
  * follow ARGS_check without session. */
@@ -244,7 +255,9 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 				    N(slot_interval) N(buffer_before)          \
 					N(buffer_after) N(min_notice)          \
 					    N(max_future)                      \
-						N(requires_confirmation)
+						N(requires_confirmation)       \
+						    N(url) N(events)           \
+							N(secret) N(secrets)
 
 /* clang-format on */
 

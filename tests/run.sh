@@ -14,6 +14,7 @@ export BOOKD_BIN="$top/$O/bookd"
 export BOOKD_TEST_BIN="$top/$O/bookd-test"
 export BOOKCTL_BIN="$top/$O/bookctl"
 export BOOKD_REPLAY_BIN="$top/$O/bookd-replay"
+export BOOKD_NOTIFY_BIN="$top/$O/bookd-notify"
 export BOOKD_HTTP_BIN="$top/$O/bookd-http"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -56,6 +57,7 @@ else
 		run_one python-client env PYTHONPATH=clients/python \
 			/usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python/tests
 	fi
+	run_one notify /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/notify
 	run_one http-gateway /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 		tests/http
 	# The booking page in headless Chromium against bookd and bookd-http.

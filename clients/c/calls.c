@@ -371,10 +371,23 @@ bad:
 	return oom ? BOOKD_E_NOMEM : BOOKD_E_PROTO;
 }
 
-/* Finish a call whose result is a booking. */
-static int booking_result(bookd_conn *c, const char *op, int rc,
-			  const msgpack_object *r, struct bookd_booking *out)
+/* The builder of a call whose result is a booking; out (when given) is
+ * cleared first, so that it may be freed whatever the call does. */
+static bookd_args *booking_begin(bookd_conn *c, struct bookd_booking *out,
+				 int *rc)
 {
+	if (out)
+		memset(out, 0, sizeof *out);
+	return args_begin(c, rc);
+}
+
+/* Make call op with a and copy its result, a booking, into out. */
+static int booking_call(bookd_conn *c, const char *op, bookd_args *a,
+			struct bookd_booking *out)
+{
+	const msgpack_object *r = NULL;
+	int rc = bookd_call_args(c, op, a, &r);
+
 	if (rc < 0 || out == NULL)
 		return rc;
 	rc = bookd_booking_from_object(r, out);
@@ -388,7 +401,6 @@ static int booking_result(bookd_conn *c, const char *op, int rc,
 int bookd_book(bookd_conn *c, const struct bookd_book_req *req,
 	       struct bookd_booking *out)
 {
-	const msgpack_object *r = NULL;
 	bookd_args *a;
 	int rc;
 
@@ -434,79 +446,58 @@ int bookd_book(bookd_conn *c, const struct bookd_book_req *req,
 	bookd_args_str(a, "key", req->key);
 	bookd_args_str(a, "by", req->by);
 	bookd_args_str(a, "note", req->note);
-	rc = bookd_call_args(c, "book", a, &r);
-	return booking_result(c, "book", rc, r, out);
+	return booking_call(c, "book", a, out);
 }
 
 int bookd_booking_get(bookd_conn *c, uint64_t id, const char *ref,
 		      struct bookd_booking *out)
 {
-	const msgpack_object *r = NULL;
-	bookd_args *a;
 	int rc;
+	bookd_args *a = booking_begin(c, out, &rc);
 
-	if (out)
-		memset(out, 0, sizeof *out);
-	a = args_begin(c, &rc);
 	if (a == NULL)
 		return rc;
 	a_id_or_ref(a, id, ref);
-	rc = bookd_call_args(c, "booking.get", a, &r);
-	return booking_result(c, "booking.get", rc, r, out);
+	return booking_call(c, "booking.get", a, out);
 }
 
 int bookd_cancel(bookd_conn *c, uint64_t id, const char *ref,
 		 const char *reason, struct bookd_booking *out)
 {
-	const msgpack_object *r = NULL;
-	bookd_args *a;
 	int rc;
+	bookd_args *a = booking_begin(c, out, &rc);
 
-	if (out)
-		memset(out, 0, sizeof *out);
-	a = args_begin(c, &rc);
 	if (a == NULL)
 		return rc;
 	a_id_or_ref(a, id, ref);
 	bookd_args_str(a, "reason", reason);
-	rc = bookd_call_args(c, "booking.cancel", a, &r);
-	return booking_result(c, "booking.cancel", rc, r, out);
+	return booking_call(c, "booking.cancel", a, out);
 }
 
 int bookd_transition(bookd_conn *c, uint64_t id, const char *to,
 		     const char *reason, struct bookd_booking *out)
 {
-	const msgpack_object *r = NULL;
-	bookd_args *a;
 	int rc;
+	bookd_args *a = booking_begin(c, out, &rc);
 
-	if (out)
-		memset(out, 0, sizeof *out);
-	a = args_begin(c, &rc);
 	if (a == NULL)
 		return rc;
 	bookd_args_uint(a, "id", id);
 	bookd_args_str(a, "to", to);
 	bookd_args_str(a, "reason", reason);
-	rc = bookd_call_args(c, "booking.transition", a, &r);
-	return booking_result(c, "booking.transition", rc, r, out);
+	return booking_call(c, "booking.transition", a, out);
 }
 
 int bookd_reschedule(bookd_conn *c, uint64_t id, const char *ref, int64_t start,
 		     int64_t end, struct bookd_booking *out)
 {
-	const msgpack_object *r = NULL;
-	bookd_args *a;
 	int rc;
+	bookd_args *a = booking_begin(c, out, &rc);
 
-	if (out)
-		memset(out, 0, sizeof *out);
-	a = args_begin(c, &rc);
 	if (a == NULL)
 		return rc;
 	a_id_or_ref(a, id, ref);
 	bookd_args_int(a, "start", start);
 	bookd_args_int(a, "end", end);
-	rc = bookd_call_args(c, "booking.reschedule", a, &r);
-	return booking_result(c, "booking.reschedule", rc, r, out);
+	return booking_call(c, "booking.reschedule", a, out);
 }

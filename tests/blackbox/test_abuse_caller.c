@@ -18,57 +18,54 @@
 
 #define HOUR 3600
 
-static struct harness H;
-static msgpack_unpacked R;
-static uint64_t next_id = 1;
+static struct h_case C;
 
 static void setup(void)
 {
-	ck_assert_int_eq(h_start(&H, NULL), 0);
-	msgpack_unpacked_init(&R);
+	h_case_start(&C, NULL);
 }
 
 static void teardown(void)
 {
-	msgpack_unpacked_destroy(&R);
-	h_cleanup(&H);
+	h_case_end(&C);
 }
 
-/* One call; the reply stays in R until the next call. */
-#define CALL(fd, op, ...)                                                      \
-	(msgpack_unpacked_destroy(&R), msgpack_unpacked_init(&R),              \
-	 h_call(fd, &R, next_id++, op, __VA_ARGS__))
+/* The case's engine again, started with args instead. */
+static void restart_with(const char *args)
+{
+	h_cleanup(&C.h);
+	ck_assert_int_eq(h_start(&C.h, args), 0);
+}
+
+/* One call; the reply stays in C.r until the next call. */
+#define CALL(fd, op, ...) h_case_call(&C, fd, NULL, op, __VA_ARGS__)
 /* The same for visitor `as` of a gateway connection. */
-#define CALL_AS(fd, as, op, ...)                                               \
-	(msgpack_unpacked_destroy(&R), msgpack_unpacked_init(&R),              \
-	 h_call_as(fd, &R, next_id++, as, op, __VA_ARGS__))
+#define CALL_AS(fd, as, op, ...) h_case_call(&C, fd, as, op, __VA_ARGS__)
 
 static const msgpack_object *res(void)
 {
-	return h_result(&R);
+	return h_result(&C.r);
 }
 
 static bool err_msg_has(const char *needle)
 {
 	char buf[300];
-	const msgpack_object *m = wire_get(h_error(&R), "message");
+	const msgpack_object *m = wire_get(h_error(&C.r), "message");
 	return m && wire_cstr(m, buf, sizeof(buf)) == 0 &&
 	       strstr(buf, needle) != NULL;
 }
 
 static int conn(void)
 {
-	int fd = h_connect_raw(&H);
-	ck_assert_int_ge(fd, 0);
-	return fd;
+	return h_case_conn(&C);
 }
 
 /* A token of `role` for `subject`, minted by bookctl. */
 static void mint(const char *role, const char *subject, char tok[600])
 {
 	const char *bin = getenv("BOOKCTL_BIN");
-	const char *argv[] = {bin,	   "token", H.data,  "--role", role,
-			      "--subject", subject, "--ttl", "600",    NULL};
+	const char *argv[] = {bin,	   "token", C.h.data, "--role", role,
+			      "--subject", subject, "--ttl",  "600",	NULL};
 	char err[256];
 
 	ck_assert_ptr_nonnull(bin);
@@ -98,7 +95,7 @@ static int conn_public(void)
 
 static void mkres(int fd, const char *id)
 {
-	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", id), 0);
+	h_case_mkres(&C, fd, id);
 }
 
 static const char *first_by(void)
@@ -243,7 +240,7 @@ START_TEST(keys_are_per_caller)
 	ck_assert_int_eq(book_key(mallory, "a", d + 9 * HOUR, d + 10 * HOUR,
 				  "alice@x.org", "web-42-1"),
 			 BOOKD_E_CONFLICT);
-	ck_assert(h_result(&R) == NULL);
+	ck_assert(h_result(&C.r) == NULL);
 	/* Under the same key, another span is Mallory's own booking, not a
 	 * key reused for a different one. */
 	ck_assert_int_eq(book_key(mallory, "a", d + 11 * HOUR, d + 12 * HOUR,
@@ -269,8 +266,8 @@ START_TEST(keys_are_per_caller)
 		close(gw);
 	}
 	/* Keys stay per caller across a restart (the owner is logged). */
-	ck_assert_int_eq(h_stop(&H), 0);
-	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	ck_assert_int_eq(h_stop(&C.h), 0);
+	ck_assert_int_eq(h_restart(&C.h, NULL), 0);
 	close(alice);
 	close(mallory);
 	alice = conn_token("public", "alice");
@@ -389,8 +386,7 @@ START_TEST(holds_per_resource)
 	int64_t d = h_day(3);
 	char v[16];
 
-	h_cleanup(&H);
-	ck_assert_int_eq(h_start(&H, "--max-holds-per-resource 3"), 0);
+	restart_with("--max-holds-per-resource 3");
 	adm = conn();
 	gw = conn_token("gateway", "web");
 	mkres(adm, "a");
@@ -454,8 +450,7 @@ START_TEST(public_requires_event_type)
 	int64_t d = h_day(3);
 	char ref[40];
 
-	h_cleanup(&H);
-	ck_assert_int_eq(h_start(&H, "--public-requires-event-type on"), 0);
+	restart_with("--public-requires-event-type on");
 	adm = conn();
 	pub = conn_token("public", "p");
 	mkres(adm, "a");
@@ -565,8 +560,7 @@ START_TEST(reschedules_log_the_change)
 	uint64_t w0, w1;
 	const int n = 400;
 
-	h_cleanup(&H);
-	ck_assert_int_eq(h_start(&H, "--max-reschedules 1000 --sync off"), 0);
+	restart_with("--max-reschedules 1000 --sync off");
 	adm = conn();
 	mkres(adm, "a");
 	ck_assert_int_eq(book_at(adm, "a", d + 9 * HOUR, d + 10 * HOUR, NULL),
@@ -588,8 +582,8 @@ START_TEST(reschedules_log_the_change)
 	 * 40 kB per record by the end. */
 	ck_assert_uint_lt(w1 - w0, (uint64_t)n * 1024);
 	/* The history still tells the whole story, across a restart. */
-	ck_assert_int_eq(h_stop(&H), 0);
-	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	ck_assert_int_eq(h_stop(&C.h), 0);
+	ck_assert_int_eq(h_restart(&C.h, NULL), 0);
 	close(adm);
 	adm = conn();
 	ck_assert_int_eq(CALL(adm, "booking.get", "{s:s}", "ref", ref), 0);
@@ -704,8 +698,7 @@ START_TEST(public_writes_are_bounded)
 	int64_t d = h_day(3), wait = 0;
 	static char notes[1002];
 
-	h_cleanup(&H);
-	ck_assert_int_eq(h_start(&H, "--public-writes-per-minute 5"), 0);
+	restart_with("--public-writes-per-minute 5");
 	adm = conn();
 	pub = conn_token("public", "p");
 	other = conn_token("public", "q");
@@ -730,7 +723,7 @@ START_TEST(public_writes_are_bounded)
 		    book_at(pub, "a", d + i * 900, d + (i + 1) * 900, NULL), 0);
 	ck_assert_int_eq(book_at(pub, "a", d + 6 * 900, d + 7 * 900, NULL),
 			 BOOKD_E_LIMIT);
-	ck_assert(wire_int(wire_get(h_error(&R), "retry_after_ms"), &wait));
+	ck_assert(wire_int(wire_get(h_error(&C.r), "retry_after_ms"), &wait));
 	ck_assert_int_gt(wait, 0);
 	ck_assert_int_le(wait, 12000);
 	/* Another caller has a bucket of its own; staff have none. */

@@ -19,36 +19,28 @@
 #include "tz.h"
 #include "wire.h"
 
-static struct harness H;
-static msgpack_unpacked R;
-static uint64_t next_id = 1;
+static struct h_case C;
 
 static void setup(void)
 {
-	ck_assert_int_eq(h_start(&H, "--horizon-days 1100"), 0);
-	msgpack_unpacked_init(&R);
+	h_case_start(&C, "--horizon-days 1100");
 }
 
 static void teardown(void)
 {
-	msgpack_unpacked_destroy(&R);
-	h_cleanup(&H);
+	h_case_end(&C);
 }
 
-#define CALL(fd, op, ...)                                                      \
-	(msgpack_unpacked_destroy(&R), msgpack_unpacked_init(&R),              \
-	 h_call(fd, &R, next_id++, op, __VA_ARGS__))
+#define CALL(fd, op, ...) h_case_call(&C, fd, NULL, op, __VA_ARGS__)
 
 static int conn(void)
 {
-	int fd = h_connect_raw(&H);
-	ck_assert_int_ge(fd, 0);
-	return fd;
+	return h_case_conn(&C);
 }
 
 static const msgpack_object *res(void)
 {
-	return h_result(&R);
+	return h_result(&C.r);
 }
 
 /* The last error's message. */
@@ -56,7 +48,7 @@ static const char *errmsg(void)
 {
 	static char buf[256];
 
-	if (wire_cstr(wire_get(h_error(&R), "message"), buf, sizeof buf) < 0)
+	if (wire_cstr(wire_get(h_error(&C.r), "message"), buf, sizeof buf) < 0)
 		buf[0] = 0;
 	return buf;
 }
@@ -353,8 +345,9 @@ START_TEST(event_types)
 		int64_t first = ((now + 3600 - 1) / 900 + 1) * 900;
 		char want[96], got[200], date[11];
 
-		ck_assert(wire_str_eq(wire_get(h_error(&R), "field"), "start"));
-		ck_assert_int_eq(wire_cstr(wire_get(h_error(&R), "message"),
+		ck_assert(
+		    wire_str_eq(wire_get(h_error(&C.r), "field"), "start"));
+		ck_assert_int_eq(wire_cstr(wire_get(h_error(&C.r), "message"),
 					   got, sizeof got),
 				 0);
 		h_date(first, date);
@@ -369,7 +362,7 @@ START_TEST(event_types)
 	}
 	ck_assert_int_eq(BOOK_ET("a", d + 40 * 86400, d + 40 * 86400 + 3600),
 			 BOOKD_E_OUT_OF_RANGE); /* window */
-	ck_assert(wire_str_eq(wire_get(h_error(&R), "field"), "start"));
+	ck_assert(wire_str_eq(wire_get(h_error(&C.r), "field"), "start"));
 	ck_assert_msg(
 	    strstr(errmsg(), "books at most 30 d ahead: bookable until "), "%s",
 	    errmsg());
@@ -382,7 +375,8 @@ START_TEST(event_types)
 				      "resource", "a", "date", far, "duration",
 				      60),
 				 BOOKD_E_OUT_OF_RANGE);
-		ck_assert(wire_str_eq(wire_get(h_error(&R), "field"), "date"));
+		ck_assert(
+		    wire_str_eq(wire_get(h_error(&C.r), "field"), "date"));
 		ck_assert_msg(strstr(errmsg(), "date: outside the bookable "
 					       "window: bookable from "),
 			      "%s", errmsg());
@@ -447,7 +441,7 @@ START_TEST(pool_race)
 		pids[i] = fork();
 		ck_assert_int_ge(pids[i], 0);
 		if (pids[i] == 0) {
-			int c = h_connect_raw(&H);
+			int c = h_connect_raw(&C.h);
 			for (int k = 0; k < 10; k++) {
 				int q = 1 + (i + k) % 3;
 				int64_t s =

@@ -18,30 +18,24 @@
 #include "harness.h"
 #include "wire.h"
 
-static struct harness H;
-static msgpack_unpacked R;
-static uint64_t next_id = 1;
+static struct h_case C;
 
 static void setup(void)
 {
-	ck_assert_int_eq(h_start(&H, "--hold-ttl-ms 600"), 0);
-	msgpack_unpacked_init(&R);
+	h_case_start(&C, "--hold-ttl-ms 600");
 }
 
 static void teardown(void)
 {
-	msgpack_unpacked_destroy(&R);
-	h_cleanup(&H);
+	h_case_end(&C);
 }
 
-/* One call; the reply stays in R until the next call. */
-#define CALL(fd, op, ...)                                                      \
-	(msgpack_unpacked_destroy(&R), msgpack_unpacked_init(&R),              \
-	 h_call(fd, &R, next_id++, op, __VA_ARGS__))
+/* One call; the reply stays in C.r until the next call. */
+#define CALL(fd, op, ...) h_case_call(&C, fd, NULL, op, __VA_ARGS__)
 
 static const msgpack_object *res(void)
 {
-	return h_result(&R);
+	return h_result(&C.r);
 }
 
 static int64_t ires(const char *key)
@@ -56,7 +50,7 @@ static int64_t ires(const char *key)
 static const char *err_field(void)
 {
 	static char buf[128];
-	const msgpack_object *f = wire_get(h_error(&R), "field");
+	const msgpack_object *f = wire_get(h_error(&C.r), "field");
 	if (f == NULL || wire_cstr(f, buf, sizeof(buf)) < 0)
 		return "";
 	return buf;
@@ -64,14 +58,12 @@ static const char *err_field(void)
 
 static int conn(void)
 {
-	int fd = h_connect_raw(&H);
-	ck_assert_int_ge(fd, 0);
-	return fd;
+	return h_case_conn(&C);
 }
 
 static void mkres(int fd, const char *id)
 {
-	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s}", "id", id), 0);
+	h_case_mkres(&C, fd, id);
 }
 
 static int book(int fd, const char *resource, int64_t s, int64_t e,
@@ -296,7 +288,7 @@ START_TEST(scenario7_race)
 		pids[i] = fork();
 		ck_assert_int_ge(pids[i], 0);
 		if (pids[i] == 0) {
-			int cfd = h_connect_raw(&H);
+			int cfd = h_connect_raw(&C.h);
 			unsigned seed = (unsigned)i * 7919u + 1;
 			close(pipes[i][0]);
 			for (int k = 0; k < TRIES; k++) {
@@ -488,8 +480,8 @@ START_TEST(restart_keeps_bookings)
 	ck_assert_int_eq(CALL(fd, "booking.cancel", "{s:I}", "id", (int64_t)3),
 			 0);
 	close(fd);
-	ck_assert_int_eq(h_stop(&H), 0);
-	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	ck_assert_int_eq(h_stop(&C.h), 0);
+	ck_assert_int_eq(h_restart(&C.h, NULL), 0);
 	fd = conn();
 	ck_assert_int_eq(CALL(fd, "booking.get", "{s:s}", "ref", ref), 0);
 	ck_assert_int_eq(ires("id"), 10);
@@ -501,8 +493,8 @@ START_TEST(restart_keeps_bookings)
 	ck_assert_int_eq(
 	    book(fd, "studio-a", d + 20 * HOUR, d + 21 * HOUR, NULL), 0);
 	close(fd);
-	h_kill9(&H);
-	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	h_kill9(&C.h);
+	ck_assert_int_eq(h_restart(&C.h, NULL), 0);
 	fd = conn();
 	ck_assert(booked(fd, "studio-a", d + 20 * HOUR));
 	ck_assert_int_eq(CALL(fd, "booking.get", "{s:I}", "id", (int64_t)11),
@@ -518,7 +510,7 @@ END_TEST
 START_TEST(second_engine_refused)
 {
 	char err[512];
-	int st = h_run_to_exit(&H, NULL, 20000, err, sizeof(err));
+	int st = h_run_to_exit(&C.h, NULL, 20000, err, sizeof(err));
 	ck_assert_int_ne(st, 0);
 	ck_assert_ptr_nonnull(strstr(err, "in use"));
 }
@@ -639,7 +631,8 @@ START_TEST(public_role)
 	ck_assert_int_eq(book(fd, "studio-a", d, d + HOUR, NULL),
 			 BOOKD_E_CONFLICT);
 	/* Public callers learn that something is in the way, not what. */
-	ck_assert_int_eq(wire_get(h_error(&R), "conflicts")->via.array.size, 0);
+	ck_assert_int_eq(wire_get(h_error(&C.r), "conflicts")->via.array.size,
+			 0);
 	ck_assert_int_eq(book(fd, "studio-a", d + HOUR, d + 2 * HOUR, NULL), 0);
 	ck_assert_int_eq(wire_cstr(wire_get(res(), "ref"), ref, sizeof(ref)),
 			 0);
@@ -671,7 +664,8 @@ START_TEST(error_codes)
 	ck_assert_int_eq(book(fd, "studio-a", d, d + HOUR, NULL), 0);
 	ck_assert_int_eq(book(fd, "studio-a", d, d + HOUR, NULL),
 			 BOOKD_E_CONFLICT);
-	ck_assert_int_eq(wire_get(h_error(&R), "conflicts")->via.array.size, 1);
+	ck_assert_int_eq(wire_get(h_error(&C.r), "conflicts")->via.array.size,
+			 1);
 	ck_assert_int_eq(CALL(fd, "hold", "{s:s s:I s:I s:s}", "resource",
 			      "studio-a", "start", d + HOUR, "end",
 			      d + 2 * HOUR, "session", "X"),
@@ -708,8 +702,8 @@ START_TEST(limit_resources)
 {
 	int fd;
 
-	ck_assert_int_eq(h_stop(&H), 0);
-	ck_assert_int_eq(h_restart(&H, "--max-resources 2"), 0);
+	ck_assert_int_eq(h_stop(&C.h), 0);
+	ck_assert_int_eq(h_restart(&C.h, "--max-resources 2"), 0);
 	fd = conn();
 	mkres(fd, "a");
 	mkres(fd, "b");
@@ -931,16 +925,16 @@ START_TEST(plain_sync_mode)
 	int fd;
 	int64_t d = h_day(1);
 
-	ck_assert_int_eq(h_stop(&H), 0);
-	ck_assert_int_eq(h_restart(&H, "--sync-mode plain"), 0);
+	ck_assert_int_eq(h_stop(&C.h), 0);
+	ck_assert_int_eq(h_restart(&C.h, "--sync-mode plain"), 0);
 	fd = conn();
 	mkres(fd, "p");
 	for (int i = 0; i < 20; i++)
 		ck_assert_int_eq(
 		    book(fd, "p", d + i * Q, d + (i + 1) * Q, NULL), 0);
 	close(fd);
-	h_kill9(&H);
-	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	h_kill9(&C.h);
+	ck_assert_int_eq(h_restart(&C.h, NULL), 0);
 	fd = conn();
 	ck_assert_int_eq(CALL(fd, "stats", NULL), 0);
 	ck_assert_int_eq(ires("bookings"), 20);
@@ -978,7 +972,7 @@ START_TEST(slow_subscriber_cut_off)
 	}
 	ck_assert_int_eq(ires("cut_off"), 1);
 	ck_assert_int_eq(ires("subscriptions"), 0);
-	ck_assert(h_log_contains(&H, "cut off"));
+	ck_assert(h_log_contains(&C.h, "cut off"));
 	/* The cut connection ends (after whatever was already sent). */
 	msgpack_unpacked_init(&u);
 	for (;;) {
@@ -1009,7 +1003,7 @@ START_TEST(tokens_name_the_actor)
 	mkres(fd, "a");
 	snprintf(cmd, sizeof(cmd),
 		 "%s token %s --role public --subject web@front --ttl 60", bin,
-		 H.data);
+		 C.h.data);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_ptr_nonnull(fgets(tok, sizeof(tok), p));
@@ -1178,8 +1172,9 @@ START_TEST(checkpoints_and_recovery)
 	int64_t d = h_day(4), lsn;
 	static char note[3001];
 
-	ck_assert_int_eq(h_stop(&H), 0);
-	ck_assert_int_eq(h_restart(&H, "--checkpoint-mb 1 --segment-mb 1"), 0);
+	ck_assert_int_eq(h_stop(&C.h), 0);
+	ck_assert_int_eq(h_restart(&C.h, "--checkpoint-mb 1 --segment-mb 1"),
+			 0);
 	fd = conn();
 	mkres(fd, "cp");
 	memset(note, 'n', sizeof(note) - 1);
@@ -1197,8 +1192,8 @@ START_TEST(checkpoints_and_recovery)
 	ck_assert_int_gt(ires("last_checkpoint"), 0);
 	ck_assert_int_lt(ires("log_segments"), 4);
 	close(fd);
-	h_kill9(&H);
-	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	h_kill9(&C.h);
+	ck_assert_int_eq(h_restart(&C.h, NULL), 0);
 	fd = conn();
 	ck_assert_int_eq(CALL(fd, "stats", NULL), 0);
 	ck_assert_int_eq(ires("lsn"), lsn);

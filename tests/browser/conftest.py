@@ -139,7 +139,9 @@ class Stack:
                           str(REPO / "tools" / "http" / "www"),
                           "--jwks", str(jwks), "--issuer", ISSUER,
                           "--audience", "bookd", "--admin-claim",
-                          "role=admin", "--rate-per-ip", "0"],
+                          "role=admin", "--rate-per-ip", "0",
+                          # Every test browser is 127.0.0.1.
+                          "--max-streams-per-ip", "64"],
                          root / "http.log")
         self.wait(self.healthy, self.http, "bookd-http /healthz")
 
@@ -312,6 +314,13 @@ class Pool:
     def close(self) -> None:
         while self.idle:
             self.quit(self.idle.pop())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_failures() -> None:
+    """Captures of failures from an earlier run would mislead."""
+    for f in SHOTS.glob("fail-*"):
+        f.unlink()
 
 
 @pytest.fixture(scope="session")

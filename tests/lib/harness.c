@@ -2,6 +2,7 @@
  * harness.c - a real bookd under test, and raw protocol access; see
  * harness.h.
  */
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1051,6 +1052,46 @@ int h_call_as(int fd, msgpack_unpacked *reply, uint64_t id, const char *as,
 	rc = vcall(fd, reply, id, as, op, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+void h_case_start(struct h_case *c, const char *extra_args)
+{
+	ck_assert_int_eq(h_start(&c->h, extra_args), 0);
+	msgpack_unpacked_init(&c->r);
+}
+
+void h_case_end(struct h_case *c)
+{
+	msgpack_unpacked_destroy(&c->r);
+	h_cleanup(&c->h);
+}
+
+int h_case_call(struct h_case *c, int fd, const char *as, const char *op,
+		const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	msgpack_unpacked_destroy(&c->r);
+	msgpack_unpacked_init(&c->r);
+	va_start(ap, fmt);
+	rc = vcall(fd, &c->r, ++c->last_id, as, op, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int h_case_conn(const struct h_case *c)
+{
+	int fd = h_connect_raw(&c->h);
+
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+void h_case_mkres(struct h_case *c, int fd, const char *id)
+{
+	ck_assert_int_eq(
+	    h_case_call(c, fd, NULL, "resource.create", "{s:s}", "id", id), 0);
 }
 
 const msgpack_object *h_result(const msgpack_unpacked *reply)

@@ -157,6 +157,31 @@ const msgpack_object *h_result(const msgpack_unpacked *reply);
 /* The "error" map of a reply (NULL when absent). */
 const msgpack_object *h_error(const msgpack_unpacked *reply);
 
+/*
+ * A case's frame, shared by the black-box suites that speak to one engine
+ * per case: the engine, the reply to the last call (valid until the next
+ * call) and the last request id used.  The functions that can fail fail the
+ * running Check case.
+ */
+struct h_case {
+	struct harness h;
+	msgpack_unpacked r;
+	uint64_t last_id;
+};
+
+/* Start c's engine with extra_args (h_start) and ready its reply. */
+void h_case_start(struct h_case *c, const char *extra_args);
+/* Free the reply; stop the engine and remove its directory (h_cleanup). */
+void h_case_end(struct h_case *c);
+/* h_call_as (as NULL: h_call) with c's next id, into c's reply (the
+ * previous one is dropped). */
+int h_case_call(struct h_case *c, int fd, const char *as, const char *op,
+		const char *fmt, ...);
+/* A raw connection to c's engine. */
+int h_case_conn(const struct h_case *c);
+/* resource.create {id} on fd, which must succeed. */
+void h_case_mkres(struct h_case *c, int fd, const char *id);
+
 /* Unix seconds of a UTC civil time, for building requests. */
 int64_t h_utc(int y, int mo, int d, int hh, int mm);
 /*

@@ -131,6 +131,12 @@ const char *out_str(const msgpack_object *o, char *buf, size_t len);
 /* A C string to stdout, escaped for a terminal. */
 void out_text(const char *s);
 
+/* cmd_notify.c: webhooks and the notifier. */
+int cmd_hook_add(struct ctx *x);
+int cmd_hook_list(struct ctx *x);
+int cmd_hook_rm(struct ctx *x);
+int cmd_notify_status(struct ctx *x);
+
 /* commands.c: one function per command. */
 int cmd_resource_add(struct ctx *x);
 int cmd_resource_list(struct ctx *x);

@@ -146,6 +146,13 @@ static const struct command commands[] = {
      "print its result as JSON, e.g.\n"
      "  bookctl call slots.day '{\"resource\": \"studio-a\", "
      "\"date\": \"2026-12-01\", \"duration\": 60}'"},
+    {"hook add", "ID URL [EVENT...]", 0, 2, 9, cmd_hook_add,
+     "Register (or replace) a webhook for booking events (default all)."},
+    {"hook list", "", 0, 0, 0, cmd_hook_list, "List webhooks."},
+    {"hook rm", "ID", 0, 1, 1, cmd_hook_rm, "Delete a webhook."},
+    {"notify status", "STATE-DIR", 0, 1, 1, cmd_notify_status,
+     "What bookd-notify --state STATE-DIR is doing: cursor, lag, retries,\n"
+     "dead letters, per-hook failures."},
     {"token", "DATA-DIR", OPTBIT(role) | OPTBIT(subject) | OPTBIT(ttl), 1, 1,
      cmd_token,
      "Mint a signed token for `hello {token}` with the key in DATA-DIR\n"

@@ -485,7 +485,7 @@ static enum MHD_Result month(struct gw_req *q, const char *id, size_t idlen)
 			b = gw_get(res, ds);
 			json_array_append_new(
 			    days,
-			    json_pack("{s:s,s:b}", "date", ds,
+			    json_pack("{s:s,s:b}", "date", ds, "available",
 				      b && b->type == MSGPACK_OBJECT_BOOLEAN &&
 					  b->via.boolean));
 		}

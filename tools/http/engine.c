@@ -157,30 +157,39 @@ static bool read_only(const char *op)
 	return false;
 }
 
-int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
-	    const msgpack_object **res, const msgpack_object **errobj)
+/* Points *slotp at this thread's connection for visitor (the public one
+ * when the engine cannot act for visitors) and makes it live: a dead one
+ * closed, a missing one opened, acting for visitor unless public.  0,
+ * BOOKD_E_NOMEM, BOOKD_E_UNAVAILABLE when the engine cannot be reached, or
+ * the error of naming the visitor. */
+static int ready(const char *visitor, bookd_conn ***slotp)
 {
 	struct thread_eng *t = eng();
 	bool public = visitor && !gw_as_supported;
 	bookd_conn **slot;
+
+	if (t == NULL)
+		return BOOKD_E_NOMEM;
+	slot = *slotp = public ? &t->pub : &t->priv;
+	if (*slot && gone(*slot)) {
+		bookd_close(*slot);
+		*slot = NULL;
+	}
+	if (*slot == NULL && (*slot = open_conn(public)) == NULL)
+		return BOOKD_E_UNAVAILABLE;
+	return public ? 0 : bookd_set_as(*slot, visitor);
+}
+
+int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
+	    const msgpack_object **res, const msgpack_object **errobj)
+{
+	bookd_conn **slot;
 	int rc = BOOKD_E_NOMEM, tries;
 
 	*errobj = NULL;
-	if (t == NULL)
-		return BOOKD_E_NOMEM;
-	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if (*slot && gone(*slot)) {
-			bookd_close(*slot);
-			*slot = NULL;
-		}
-		if (*slot == NULL && (*slot = open_conn(public)) == NULL)
-			return BOOKD_E_UNAVAILABLE;
-		if (!public) {
-			rc = bookd_set_as(*slot, visitor);
-			if (rc != 0)
-				return rc;
-		}
+		if ((rc = ready(visitor, &slot)) != 0)
+			return rc;
 		rc = bookd_call(*slot, op, args ? args->data : NULL,
 				args ? args->size : 0, res);
 		if (rc == 0)
@@ -200,24 +209,13 @@ int gw_call(const char *visitor, const char *op, const msgpack_sbuffer *args,
 int gw_call_n(const char *visitor, size_t n, const char *const *ops,
 	      const msgpack_sbuffer *const *args, gw_take_fn take, void *ctx)
 {
-	struct thread_eng *t = eng();
-	bool public = visitor && !gw_as_supported;
 	const msgpack_object *res;
 	bookd_conn **slot;
 	size_t sent, i;
-	int rc = BOOKD_E_NOMEM, tries;
+	int rc, tries;
 
-	if (t == NULL)
-		return BOOKD_E_NOMEM;
-	slot = public ? &t->pub : &t->priv;
 	for (tries = 0; tries < 2; tries++) {
-		if (*slot && gone(*slot)) {
-			bookd_close(*slot);
-			*slot = NULL;
-		}
-		if (*slot == NULL && (*slot = open_conn(public)) == NULL)
-			return BOOKD_E_UNAVAILABLE;
-		if (!public && (rc = bookd_set_as(*slot, visitor)) != 0)
+		if ((rc = ready(visitor, &slot)) != 0)
 			return rc;
 		for (sent = 0; sent < n; sent++)
 			if ((rc = bookd_send(
@@ -412,11 +410,7 @@ enum MHD_Result gw_engine_problem(struct gw_req *q, int err,
 		MHD_add_response_header(r, "Content-Type",
 					"application/problem+json");
 		MHD_add_response_header(r, "Retry-After", hdr);
-		gw_common_headers(q, r);
-		enum MHD_Result ok = MHD_queue_response(q->conn, 429, r);
-		MHD_destroy_response(r);
-		gw_metrics_record(q->route, 429, gw_now_ns() - q->t0_ns);
-		return ok;
+		return gw_queue(q, 429, r);
 	}
 	return gw_problem(q, status, code, msg, field[0] ? field : NULL);
 }

@@ -131,6 +131,10 @@ enum gw_route {
 
 /* ---- main.c: responses ---- */
 
+/* Add the common headers to r, queue it with status, release it and record
+ * the request in the metrics. */
+enum MHD_Result gw_queue(struct gw_req *q, unsigned status,
+			 struct MHD_Response *r);
 /* Queue body (taken over) with status; ctype NULL means JSON. */
 enum MHD_Result gw_send(struct gw_req *q, unsigned status, char *body,
 			size_t len, const char *ctype);

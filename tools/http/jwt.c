@@ -105,25 +105,36 @@ static BIGNUM *bn_of(json_t *o, const char *name)
 	return n > 0 ? BN_bin2bn(buf, (int)n, NULL) : NULL;
 }
 
-static EVP_PKEY *rsa_key(json_t *k)
+/* The public key of type alg ("RSA", "EC") made of the parameters pushed on
+ * b, or NULL when pushed is false or OpenSSL refuses them. Frees b. */
+static EVP_PKEY *key_of(OSSL_PARAM_BLD *b, bool pushed, const char *alg)
 {
-	BIGNUM *n = bn_of(k, "n"), *e = bn_of(k, "e");
-	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *p = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pk = NULL;
 
-	if (n && e && b && BN_num_bits(n) >= 2048 &&
-	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, n) &&
-	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, e) &&
-	    (p = OSSL_PARAM_BLD_to_param(b)) &&
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) &&
+	if (pushed && (p = OSSL_PARAM_BLD_to_param(b)) &&
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL)) &&
 	    EVP_PKEY_fromdata_init(ctx) > 0)
 		if (EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, p) <= 0)
 			pk = NULL;
 	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_free(p);
 	OSSL_PARAM_BLD_free(b);
+	return pk;
+}
+
+static EVP_PKEY *rsa_key(json_t *k)
+{
+	BIGNUM *n = bn_of(k, "n"), *e = bn_of(k, "e");
+	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+	EVP_PKEY *pk;
+
+	pk = key_of(b,
+		    n && e && b && BN_num_bits(n) >= 2048 &&
+			OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, n) &&
+			OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, e),
+		    "RSA");
 	BN_free(n);
 	BN_free(e);
 	return pk;
@@ -135,9 +146,6 @@ static EVP_PKEY *ec_key(json_t *k)
 	json_t *x = json_object_get(k, "x"), *y = json_object_get(k, "y"),
 	       *crv = json_object_get(k, "crv");
 	OSSL_PARAM_BLD *b;
-	OSSL_PARAM *p = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pk = NULL;
 
 	if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256") ||
 	    !json_is_string(x) || !json_is_string(y))
@@ -149,20 +157,13 @@ static EVP_PKEY *ec_key(json_t *k)
 		32)
 		return NULL;
 	b = OSSL_PARAM_BLD_new();
-	if (b &&
-	    OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME,
-					    "prime256v1", 0) &&
-	    OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, pub,
-					     sizeof pub) &&
-	    (p = OSSL_PARAM_BLD_to_param(b)) &&
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) &&
-	    EVP_PKEY_fromdata_init(ctx) > 0)
-		if (EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, p) <= 0)
-			pk = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(p);
-	OSSL_PARAM_BLD_free(b);
-	return pk;
+	return key_of(b,
+		      b &&
+			  OSSL_PARAM_BLD_push_utf8_string(
+			      b, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+			  OSSL_PARAM_BLD_push_octet_string(
+			      b, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub),
+		      "EC");
 }
 
 /* With mu held. */

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "num.h"
 
 struct gw_config gw_cfg = {
     .threads = 2,
@@ -115,11 +116,22 @@ void gw_common_headers(struct gw_req *q, struct MHD_Response *r)
 	}
 }
 
+enum MHD_Result gw_queue(struct gw_req *q, unsigned status,
+			 struct MHD_Response *r)
+{
+	enum MHD_Result ok;
+
+	gw_common_headers(q, r);
+	ok = MHD_queue_response(q->conn, status, r);
+	MHD_destroy_response(r);
+	gw_metrics_record(q->route, status, gw_now_ns() - q->t0_ns);
+	return ok;
+}
+
 enum MHD_Result gw_send(struct gw_req *q, unsigned status, char *body,
 			size_t len, const char *ctype)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ok;
 
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
@@ -128,11 +140,7 @@ enum MHD_Result gw_send(struct gw_req *q, unsigned status, char *body,
 	}
 	MHD_add_response_header(r, "Content-Type",
 				ctype ? ctype : "application/json");
-	gw_common_headers(q, r);
-	ok = MHD_queue_response(q->conn, status, r);
-	MHD_destroy_response(r);
-	gw_metrics_record(q->route, status, gw_now_ns() - q->t0_ns);
-	return ok;
+	return gw_queue(q, status, r);
 }
 
 enum MHD_Result gw_json(struct gw_req *q, unsigned status, json_t *obj)
@@ -266,11 +274,7 @@ static enum MHD_Result serve_static(struct gw_req *q)
 	MHD_add_response_header(r, "Content-Type", ctype_of(real));
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
-	gw_common_headers(q, r);
-	enum MHD_Result ok = MHD_queue_response(q->conn, 200, r);
-	MHD_destroy_response(r);
-	gw_metrics_record(q->route, 200, gw_now_ns() - q->t0_ns);
-	return ok;
+	return gw_queue(q, 200, r);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -433,11 +437,7 @@ static enum MHD_Result handle(struct gw_req *q)
 					"Content-Type, Authorization, "
 					"Idempotency-Key, Last-Event-ID");
 		MHD_add_response_header(r, "Access-Control-Max-Age", "600");
-		gw_common_headers(q, r);
-		ans = MHD_queue_response(q->conn, 204, r);
-		MHD_destroy_response(r);
-		gw_metrics_record(q->route, 204, gw_now_ns() - q->t0_ns);
-		return ans;
+		return gw_queue(q, 204, r);
 	}
 	if (identity(q, &ans) != 0)
 		return ans;
@@ -564,17 +564,39 @@ static void usage(void)
 
 static unsigned num(const char *opt, const char *v, unsigned lo, unsigned hi)
 {
-	char *end;
-	unsigned long n;
+	uint64_t n;
 
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end || end == v || n < lo || n > hi) {
+	if (num_parse_u64(v, lo, hi, &n) < 0) {
 		fprintf(stderr, "bookd-http: %s: expected a number %u..%u\n",
 			opt, lo, hi);
 		exit(2);
 	}
 	return (unsigned)n;
+}
+
+/* The options that take a whole number: where it goes and its bounds. */
+struct num_opt {
+	const char *name;
+	unsigned *to;
+	unsigned lo, hi;
+};
+
+static const struct num_opt *num_opt(const char *name)
+{
+	static const struct num_opt opts[] = {
+	    {"--rate-per-ip", &gw_cfg.rate_per_ip, 0, 1000000},
+	    {"--threads", &gw_cfg.threads, 1, 64},
+	    {"--max-conns", &gw_cfg.max_conns, 1, 100000},
+	    {"--max-conns-per-ip", &gw_cfg.max_conns_per_ip, 1, 100000},
+	    {"--timeout", &gw_cfg.timeout_s, 1, 3600},
+	    {"--max-streams", &gw_cfg.max_streams, 0, 2000},
+	    {"--max-streams-per-ip", &gw_cfg.max_streams_per_ip, 0, 2000},
+	};
+
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (strcmp(name, opts[i].name) == 0)
+			return &opts[i];
+	return NULL;
 }
 
 static char *read_token(const char *path)
@@ -609,6 +631,7 @@ static void parse_args(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const struct num_opt *no;
 #define TAKE()                                                                 \
 	do {                                                                   \
 		if (v == NULL)                                                 \
@@ -675,27 +698,9 @@ static void parse_args(int argc, char **argv)
 				exit(2);
 			}
 			gw_cfg.cors[gw_cfg.ncors++] = v;
-		} else if (strcmp(a, "--rate-per-ip") == 0) {
+		} else if ((no = num_opt(a)) != NULL) {
 			TAKE();
-			gw_cfg.rate_per_ip = num(a, v, 0, 1000000);
-		} else if (strcmp(a, "--threads") == 0) {
-			TAKE();
-			gw_cfg.threads = num(a, v, 1, 64);
-		} else if (strcmp(a, "--max-conns") == 0) {
-			TAKE();
-			gw_cfg.max_conns = num(a, v, 1, 100000);
-		} else if (strcmp(a, "--max-conns-per-ip") == 0) {
-			TAKE();
-			gw_cfg.max_conns_per_ip = num(a, v, 1, 100000);
-		} else if (strcmp(a, "--timeout") == 0) {
-			TAKE();
-			gw_cfg.timeout_s = num(a, v, 1, 3600);
-		} else if (strcmp(a, "--max-streams") == 0) {
-			TAKE();
-			gw_cfg.max_streams = num(a, v, 0, 2000);
-		} else if (strcmp(a, "--max-streams-per-ip") == 0) {
-			TAKE();
-			gw_cfg.max_streams_per_ip = num(a, v, 0, 2000);
+			*no->to = num(a, v, no->lo, no->hi);
 		} else if (strcmp(a, "--max-body") == 0) {
 			TAKE();
 			gw_cfg.max_body = num(a, v, 1024, 1u << 20);

@@ -449,11 +449,7 @@ enum MHD_Result gw_stream_open(struct gw_req *q)
 		MHD_add_response_header(lr, "Content-Type",
 					"application/problem+json");
 		MHD_add_response_header(lr, "Retry-After", "5");
-		gw_common_headers(q, lr);
-		ok = MHD_queue_response(q->conn, 429, lr);
-		MHD_destroy_response(lr);
-		gw_metrics_record(q->route, 429, gw_now_ns() - q->t0_ns);
-		return ok;
+		return gw_queue(q, 429, lr);
 	}
 	s = calloc(1, sizeof *s);
 	if (s == NULL) {

@@ -72,6 +72,8 @@ const char *rlog_type_name(uint16_t type)
 		return "booking";
 	case WAL_EVENT_TYPE:
 		return "event_type";
+	case 4: /* WAL_HOOK (engine/hooks.h) */
+		return "hook";
 	default:
 		return "unknown";
 	}

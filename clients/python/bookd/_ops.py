@@ -191,6 +191,22 @@ OPS: tuple[Op, ...] = (
         Arg('after', 'uint', False, 0),
         Arg('limit', 'uint', False, 0),
     )),
+    Op('hook_put', 'hook.put', 'admin', True, (
+        Arg('id', 'str', True, 63),
+        Arg('url', 'str', True, 2048),
+        Arg('events', 'array', True, 8),
+        Arg('secret', 'str', False, 96),
+        Arg('active', 'bool', False, 0),
+    )),
+    Op('hook_get', 'hook.get', 'admin', False, (
+        Arg('id', 'str', True, 63),
+    )),
+    Op('hook_list', 'hook.list', 'admin', False, (
+        Arg('secrets', 'bool', False, 0),
+    )),
+    Op('hook_delete', 'hook.delete', 'admin', True, (
+        Arg('id', 'str', True, 63),
+    )),
 )
 
 WIRE_ERRORS: tuple[str, ...] = (

@@ -37,6 +37,16 @@ def _build(cls: type[T], data: Any,
     return cls(**kwargs)
 
 
+def _page(cls: type[T], data: Any, key: str,
+          item: Callable[[Any], Any]) -> T:
+    """Fill page dataclass cls: its list ``key`` made of ``item(each)``,
+    ``[]`` when the reply leaves it out."""
+    page = _build(cls, data, {key: lambda v: [item(x) for x in v]})
+    if getattr(page, key) is None:
+        setattr(page, key, [])
+    return page
+
+
 @dataclass
 class ServerInfo:
     """The reply to ``hello``."""
@@ -134,11 +144,7 @@ class BookingPage:
 
     @classmethod
     def from_wire(cls, data: Any) -> "BookingPage":
-        page = _build(cls, data, {
-            "bookings": lambda v: [Booking.from_wire(b) for b in v]})
-        if page.bookings is None:
-            page.bookings = []
-        return page
+        return _page(cls, data, "bookings", Booking.from_wire)
 
 
 @dataclass
@@ -152,11 +158,7 @@ class ResourcePage:
 
     @classmethod
     def from_wire(cls, data: Any) -> "ResourcePage":
-        page = _build(cls, data, {
-            "resources": lambda v: [Resource.from_wire(r) for r in v]})
-        if page.resources is None:
-            page.resources = []
-        return page
+        return _page(cls, data, "resources", Resource.from_wire)
 
 
 @dataclass
@@ -184,11 +186,7 @@ class EventPage:
 
     @classmethod
     def from_wire(cls, data: Any) -> "EventPage":
-        page = _build(cls, data, {
-            "events": lambda v: [Event.from_wire(e) for e in v]})
-        if page.events is None:
-            page.events = []
-        return page
+        return _page(cls, data, "events", Event.from_wire)
 
 
 @dataclass

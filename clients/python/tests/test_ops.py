@@ -480,3 +480,22 @@ def test_generic_call_and_ops_without_typed_methods(client, rid):
     assert client.resource_get.__name__ == "resource_get"
     with pytest.raises(AttributeError):
         client.no_such_operation
+
+
+@covers("hook.put", "hook.get", "hook.list", "hook.delete")
+def test_hooks(client):
+    hid = new_resource_id()
+    made = client.hook_put(id=hid, url="https://example.org/hook",
+                           events=["booking.created"])
+    assert made["secret"].startswith("whsec_") and len(made["secret"]) == 50
+    got = client.hook_get(id=hid)
+    assert got["url"] == "https://example.org/hook"
+    assert got["secret"] != made["secret"]  # masked
+    assert hid in [h["id"] for h in client.hook_list()["hooks"]]
+    full = {h["id"]: h for h in client.hook_list(secrets=True)["hooks"]}
+    assert full[hid]["secret"] == made["secret"]
+    with pytest.raises(bookd.BadRequest):
+        client.hook_put(id=hid, url="gopher://x", events=["*"])
+    assert client.hook_delete(id=hid) == {"id": hid, "deleted": True}
+    with pytest.raises(bookd.NotFound):
+        client.hook_get(id=hid)

@@ -109,8 +109,9 @@ function openLive() {
     es.onmessage = changed;
     s.streams.push(es);
   }
-  // More resources than streams: re-read the rest now and then.
-  if (s.resources.length > MAX_STREAMS) s.poll = setInterval(() => soon(), 15000);
+  // Re-read now and then too: for the resources beyond the streams, and in
+  // case a stream was refused (too many open) and is not coming back.
+  s.poll = setInterval(() => soon(), 15000);
 }
 
 function stopLive() {

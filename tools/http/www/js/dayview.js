@@ -16,7 +16,7 @@
 import * as api from "./api.js";
 import { clock, daysLater, addDays, shortDate } from "./time.js";
 
-const POLL_MS = 15000;
+const POLL_MS = 10000;
 // A browser keeps at most six HTTP/1.1 connections to one host, and each
 // stream holds one open: follow at most this many resources live per page.
 export const MAX_STREAMS = 3;
@@ -33,6 +33,7 @@ export class DayView {
     this.slots = [];
     this.selected = null;
     this.streams = [];
+    this.retries = [];
     this.loading = null;
     this.dirty = false;
     this.poller = 0;
@@ -87,37 +88,51 @@ export class DayView {
   openStreams() {
     this.closeStreams();
     if (!this.date || typeof EventSource === "undefined") return;
+    this.resources.slice(0, MAX_STREAMS).forEach((r, i) => this.follow(r, i, 0));
+    this.updatePolling();
+  }
+
+  // Follow one resource's days. EventSource reconnects by itself after a
+  // dropped connection, but gives up on an answer that is not a stream
+  // (429 when too many are open, 503): then try again later, backing off.
+  follow(r, i, failures) {
     // A local day can touch two of the resource's days; watch around it.
     const from = addDays(this.date, -1);
     const to = addDays(this.date, 1);
-    for (const r of this.resources.slice(0, MAX_STREAMS)) {
-      const url = `/v1/stream?resource=${encodeURIComponent(r)}&from=${from}&to=${to}`;
-      const es = new EventSource(url);
-      let broken = false;
-      const changed = () => this.refresh();
-      es.addEventListener("slots", changed);
-      es.addEventListener("holds", changed);
-      es.addEventListener("resync", changed);
-      es.onmessage = changed;
-      es.onopen = () => {
-        if (broken) {
-          broken = false;
-          this.refresh();
-        }
-        this.updatePolling();
-      };
-      es.onerror = () => {
-        broken = true;
-        this.updatePolling();
-      };
-      this.streams.push(es);
-    }
-    this.updatePolling();
+    const es = new EventSource(`/v1/stream?resource=${encodeURIComponent(r)}&from=${from}&to=${to}`);
+    let broken = false;
+    const changed = () => this.refresh();
+    es.addEventListener("slots", changed);
+    es.addEventListener("holds", changed);
+    es.addEventListener("resync", changed);
+    es.onmessage = changed;
+    es.onopen = () => {
+      failures = 0;
+      if (broken) {
+        broken = false;
+        this.refresh();
+      }
+      this.updatePolling();
+    };
+    es.onerror = () => {
+      broken = true;
+      this.updatePolling();
+      if (es.readyState !== EventSource.CLOSED) return;
+      const wait = Math.min(60000, 2000 * 2 ** Math.min(failures, 5));
+      this.retries[i] = setTimeout(() => {
+        if (this.streams[i] !== es) return;
+        this.follow(r, i, failures + 1);
+        this.refresh();
+      }, wait);
+    };
+    this.streams[i] = es;
   }
 
   closeStreams() {
     for (const es of this.streams) es.close();
+    for (const t of this.retries) clearTimeout(t);
     this.streams = [];
+    this.retries = [];
     this.updatePolling();
   }
 
