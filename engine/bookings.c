@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bookings.h"
+#include "quanta.h"
 
 int state_et_allows(const struct event_type *et, const struct resource *res,
 		    int64_t len, const char *lenfield, struct proto_error *e)
@@ -89,15 +90,30 @@ static int et_rules(const struct state *st, const struct event_type *et,
 		if (state_et_allows(et, st->res[items[i].res], end - start,
 				    "end", e))
 			return e->code;
-	if (et->min_notice && start < now_s + (int64_t)et->min_notice * 60)
-		return proto_err_set(e, BOOKD_E_OUT_OF_RANGE, NULL,
-				     "start: '%s' needs %u minutes' notice",
-				     et->id, et->min_notice);
-	if (et->max_future && start > now_s + (int64_t)et->max_future * 60)
-		return proto_err_set(e, BOOKD_E_OUT_OF_RANGE, NULL,
-				     "start: '%s' books at most %u minutes "
-				     "ahead",
-				     et->id, et->max_future);
+	if (et->min_notice && start < now_s + (int64_t)et->min_notice * 60) {
+		int64_t first = now_s + (int64_t)et->min_notice * 60;
+		char m[32], at[40];
+
+		/* The first start on the quarter grid that is far enough. */
+		first = (q_floor_div(first - 1, Q_SECONDS) + 1) * Q_SECONDS;
+		q_minutes_text(et->min_notice, m, sizeof m);
+		q_instant_text(first, at, sizeof at);
+		return proto_err_set(e, BOOKD_E_OUT_OF_RANGE, "start",
+				     "'%s' needs at least %s notice: bookable "
+				     "from %s",
+				     et->id, m, at);
+	}
+	if (et->max_future && start > now_s + (int64_t)et->max_future * 60) {
+		char m[32], at[40];
+
+		q_minutes_text(et->max_future, m, sizeof m);
+		q_instant_text(now_s + (int64_t)et->max_future * 60, at,
+			       sizeof at);
+		return proto_err_set(e, BOOKD_E_OUT_OF_RANGE, "start",
+				     "'%s' books at most %s ahead: bookable "
+				     "until %s",
+				     et->id, m, at);
+	}
 	return 0;
 }
 

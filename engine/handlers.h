@@ -85,6 +85,10 @@ int get_minutes(struct req *r, int field, const char *name, uint64_t dflt,
 		int64_t *secs);
 int session_arg(struct req *r, char *buf);
 int check_failed(struct req *r, const struct check_out *co);
+/* For OUT_OF_RANGE messages: "bookable from 2026-12-01 to 2028-12-03"
+ * (the window's UTC dates); instants and lengths of minutes in words are
+ * q_instant_text() and q_minutes_text() of quanta.h. */
+void window_text(const struct state *st, char *buf, size_t len);
 int event_type_arg(struct req *r, const msgpack_object *o,
 		   const struct event_type **out);
 int et_allows(struct req *r, const struct event_type *e,

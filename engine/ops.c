@@ -179,6 +179,15 @@ int session_arg(struct req *r, char *buf)
 	return 0;
 }
 
+void window_text(const struct state *st, char *buf, size_t len)
+{
+	char from[11], to[11];
+
+	q_format_date(st->first_day, from);
+	q_format_date(st->last_day, to);
+	snprintf(buf, len, "bookable from %s to %s", from, to);
+}
+
 /* Turn a refused check into the error reply. */
 int check_failed(struct req *r, const struct check_out *co)
 {
@@ -209,13 +218,18 @@ int check_failed(struct req *r, const struct check_out *co)
 	case BOOKD_E_INACTIVE:
 		req_error(r, co->err, NULL, "%s: deactivated", id);
 		break;
-	default:
+	default: {
+		char win[64];
+
+		window_text(&r->s->st, win, sizeof win);
 		return req_error(
 		    r, co->err, NULL,
-		    "span: outside the bookable window (%" PRId64
-		    " days back to %" PRId64 " days ahead)",
+		    "span: outside the bookable window: %s (UTC "
+		    "dates; %" PRId64 " days back to %" PRId64 " days ahead)",
+		    win,
 		    r->s->cfg.past_days > 0 ? (int64_t)r->s->cfg.past_days : 0,
 		    (int64_t)r->s->cfg.horizon_days);
+	}
 	}
 	snprintf(r->e.resource, sizeof(r->e.resource), "%s", id);
 	return r->e.code;

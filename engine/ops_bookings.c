@@ -353,6 +353,43 @@ int h_booking_list(struct req *r)
 		wire_int(a[ARG_from], &from);
 	if (a[ARG_to])
 		wire_int(a[ARG_to], &to);
+	/* By e-mail: walk the booker's own list (ids ascending), not every
+	 * booking. */
+	if (a[ARG_email]) {
+		const struct id_list *l = state_bookings_by_email(
+		    st, a[ARG_email]->via.str.ptr, a[ARG_email]->via.str.size);
+		uint32_t k = 0, lo = 0, hi = l ? l->n : 0;
+
+		/* The first id past the cursor. */
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (l->ids[mid] <= after)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (k = lo; l && k < l->n; k++) {
+			const struct booking *b = st->bk[l->ids[k] - 1];
+
+			if (!booking_matches(b, res, status,
+					     a[ARG_from] ? &from : NULL,
+					     a[ARG_to] ? &to : NULL))
+				continue;
+			if (n == limit) {
+				more = true;
+				break;
+			}
+			page_mark(&pg);
+			state_pack_booking(&pg.pk, st, b, VIEW_ADMIN);
+			if (page_over(&pg, n)) {
+				more = true;
+				break;
+			}
+			n++;
+			last = b->id;
+		}
+		goto done;
+	}
 	for (i = after < st->nbk ? (uint32_t)after : st->nbk; i < st->nbk;
 	     i++) {
 		if (!booking_matches(st->bk[i], res, status,
@@ -372,6 +409,7 @@ int h_booking_list(struct req *r)
 		n++;
 		last = i + 1;
 	}
+done:
 	msgpack_pack_map(r->pk, more ? 2 : 1);
 	wire_pk_str(r->pk, "bookings");
 	page_emit(&pg, r->pk, n);

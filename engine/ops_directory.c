@@ -202,7 +202,58 @@ int h_resource_update(struct req *r)
 
 	if (old == NULL)
 		return r->e.code;
+	if (old->archived)
+		return req_error(r, BOOKD_E_INVALID_STATE, "id",
+				 "'%s' was deleted (archived)", old->id);
 	return put_resource(r, old);
+}
+
+/* Bookings that still occupy time from now on (pending, confirmed, ...)
+ * and use resource res (or, with res NULL, event type et). */
+static uint32_t future_bookings(const struct state *st,
+				const struct resource *res, const char *et)
+{
+	int64_t now_s = now_ms() / 1000;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < st->nbk; i++) {
+		const struct booking *b = st->bk[i];
+		bool uses = false;
+
+		if (!bstatus_occupies(b->status) || b->end <= now_s)
+			continue;
+		if (res) {
+			for (int k = 0; k < b->nitems && !uses; k++)
+				uses = b->items[k].res == res->idx;
+		} else {
+			uses = b->event_type && strcmp(b->event_type, et) == 0;
+		}
+		n += uses;
+	}
+	return n;
+}
+
+/* Archive, never erase: past bookings keep naming the resource and stay
+ * readable; it stays inactive for good and its id stays taken. */
+int h_resource_delete(struct req *r)
+{
+	struct resource *res = find_res(r, r->a[ARG_id], "id", true);
+	struct resource_in in;
+	uint32_t n;
+
+	if (res == NULL)
+		return r->e.code;
+	if ((n = future_bookings(&r->s->st, res, NULL)) > 0)
+		return req_error(r, BOOKD_E_INVALID_STATE, "id",
+				 "'%s' has %u booking%s from now on: cancel "
+				 "or move %s first",
+				 res->id, n, n == 1 ? "" : "s",
+				 n == 1 ? "it" : "them");
+	state_resource_in(res, &in);
+	in.active = false;
+	in.archived = true;
+	in.updated_ms = now_ms();
+	return write_resource(r, &in, false);
 }
 
 /* ---- schedules -------------------------------------------------------- */
@@ -220,6 +271,9 @@ int h_schedule_put(struct req *r)
 
 	if (res == NULL)
 		return r->e.code;
+	if (res->archived)
+		return req_error(r, BOOKD_E_INVALID_STATE, "id",
+				 "'%s' was deleted (archived)", res->id);
 	/* The schedule is the arguments without the resource id. */
 	kv[n].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
 				     .via.str = {8, "timezone"}};
@@ -351,6 +405,9 @@ int h_event_type_put(struct req *r)
 	if (meta_arg(r, &meta, &in.meta, &in.meta_len))
 		return r->e.code;
 	old = state_event_type(&r->s->st, id, strlen(id));
+	if (old && old->archived)
+		return req_error(r, BOOKD_E_INVALID_STATE, "id",
+				 "'%s' was deleted (archived)", id);
 	in.updated_ms = now_ms();
 	in.created_ms = old ? old->created_ms : in.updated_ms;
 	rc = state_event_type_record(&r->s->st, &in, &rec, &r->e);
@@ -363,6 +420,37 @@ int h_event_type_put(struct req *r)
 	}
 	wbuf_free(&rec);
 	wbuf_free(&meta);
+	return rc;
+}
+
+int h_event_type_delete(struct req *r)
+{
+	const struct event_type *e;
+	struct event_type_in in;
+	struct wbuf rec = {0};
+	uint32_t n;
+	int rc;
+
+	if (event_type_arg(r, r->a[ARG_id], &e))
+		return r->e.code;
+	if ((n = future_bookings(&r->s->st, NULL, e->id)) > 0)
+		return req_error(r, BOOKD_E_INVALID_STATE, "id",
+				 "'%s' has %u booking%s from now on: cancel "
+				 "or move %s first",
+				 e->id, n, n == 1 ? "" : "s",
+				 n == 1 ? "it" : "them");
+	state_event_type_in(e, &in);
+	in.active = false;
+	in.archived = true;
+	in.updated_ms = now_ms();
+	rc = state_event_type_record(&r->s->st, &in, &rec, &r->e);
+	if (rc == 0)
+		rc = log_and_apply(r, WAL_EVENT_TYPE, &rec);
+	if (rc == 0)
+		state_pack_event_type(
+		    r->pk, &r->s->st,
+		    state_event_type(&r->s->st, in.id, strlen(in.id)));
+	wbuf_free(&rec);
 	return rc;
 }
 

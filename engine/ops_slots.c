@@ -88,8 +88,10 @@ static int grid_common(struct req *r, struct grid *g)
 		return r->e.code;
 	if (g->et && et_allows(r, g->et, g->res, g->dur, "duration"))
 		return r->e.code;
-	dflt = g->et && g->et->slot_interval ? g->et->slot_interval
-					     : (uint64_t)g->dur / 60;
+	/* An event type steps by its slot_interval, else by its shortest
+	 * length (so a 5-hour session in a 10:00-20:00 day is offered at
+	 * every hour a 1-hour one is, not only at 10:00 and 15:00). */
+	dflt = g->et ? state_et_step(g->et) : (uint64_t)g->dur / 60;
 	if (get_minutes(r, ARG_interval, "interval", dflt, &g->step))
 		return r->e.code;
 	grid_bounds(g, now_ms() / 1000);
@@ -111,9 +113,14 @@ static int grid_args(struct req *r, struct grid *g)
 		return r->e.code;
 	grid_day(g, day);
 	if (q_day_of(g->day_end - 1) < r->s->st.first_day ||
-	    q_day_of(g->day_start) > r->s->st.last_day)
-		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
-				 "date: outside the bookable window");
+	    q_day_of(g->day_start) > r->s->st.last_day) {
+		char win[64];
+
+		window_text(&r->s->st, win, sizeof win);
+		return req_error(r, BOOKD_E_OUT_OF_RANGE, "date",
+				 "outside the bookable window: %s (UTC dates)",
+				 win);
+	}
 	return 0;
 }
 

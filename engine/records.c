@@ -169,6 +169,7 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	r->standalone = obj_bool(wire_get(m, "standalone"), true);
 	was_active = r->active;
 	r->active = obj_bool(wire_get(m, "active"), true);
+	r->archived = obj_bool(wire_get(m, "archived"), false);
 	r->created_ms = obj_int(wire_get(m, "created_ms"), 0);
 	r->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	{
@@ -399,6 +400,7 @@ static int install_booking(struct state *st, struct booking *b,
 		    st_grow(st->bk, &st->capbk, st->nbk + 1, sizeof(*st->bk));
 		st->bk[st->nbk++] = b;
 		hmap_put(&st->bk_by_ref, b->ref, strlen(b->ref), b->id);
+		st_index_email(st, b);
 		if (b->key) {
 			char ix[STATE_KEY_INDEX_MAX];
 			size_t n = st_key_index(ix, sizeof(ix), b->owner,
@@ -506,6 +508,7 @@ static int apply_event_type(struct state *st, const msgpack_object *m)
 	e.requires_confirmation =
 	    obj_bool(wire_get(m, "requires_confirmation"), false);
 	e.active = obj_bool(wire_get(m, "active"), true);
+	e.archived = obj_bool(wire_get(m, "archived"), false);
 	e.created_ms = obj_int(wire_get(m, "created_ms"), 0);
 	e.updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
 	x = state_event_type(st, e.id, strlen(e.id));
@@ -541,6 +544,7 @@ void state_event_type_in(const struct event_type *e, struct event_type_in *in)
 	in->max_future = e->max_future;
 	in->requires_confirmation = e->requires_confirmation;
 	in->active = e->active;
+	in->archived = e->archived;
 	in->meta = e->meta;
 	in->meta_len = e->meta_len;
 	in->created_ms = e->created_ms;
@@ -550,7 +554,7 @@ void state_event_type_in(const struct event_type *e, struct event_type_in *in)
 void state_encode_event_type(msgpack_packer *pk, const struct state *st,
 			     const struct event_type_in *e)
 {
-	msgpack_pack_map(pk, 14);
+	msgpack_pack_map(pk, 14 + (e->archived ? 1 : 0));
 	wire_pk_kstr(pk, "id", e->id);
 	wire_pk_kstr(pk, "title", e->title);
 	wire_pk_str(pk, "lengths");
@@ -572,6 +576,8 @@ void state_encode_event_type(msgpack_packer *pk, const struct state *st,
 		msgpack_pack_nil(pk);
 	wire_pk_kbool(pk, "requires_confirmation", e->requires_confirmation);
 	wire_pk_kbool(pk, "active", e->active);
+	if (e->archived)
+		wire_pk_kbool(pk, "archived", true);
 	pk_kraw(pk, "meta", e->meta, e->meta_len);
 	wire_pk_kint(pk, "created_ms", e->created_ms);
 	wire_pk_kint(pk, "updated_ms", e->updated_ms);
@@ -699,6 +705,7 @@ void state_resource_in(const struct resource *r, struct resource_in *in)
 	    .quantity = r->quantity,
 	    .standalone = r->standalone,
 	    .active = r->active,
+	    .archived = r->archived,
 	    .meta = r->meta,
 	    .meta_len = r->meta_len,
 	    .sched = r->sched,
@@ -710,7 +717,7 @@ void state_resource_in(const struct resource *r, struct resource_in *in)
 void state_encode_resource(msgpack_packer *pk, const struct resource_in *r,
 			   uint32_t extra)
 {
-	msgpack_pack_map(pk, 11 + extra);
+	msgpack_pack_map(pk, 11 + (r->archived ? 1 : 0) + extra);
 	wire_pk_kstr(pk, "id", r->id);
 	wire_pk_kstr(pk, "name", r->name);
 	wire_pk_kstr(pk, "kind", r->kind);
@@ -718,6 +725,8 @@ void state_encode_resource(msgpack_packer *pk, const struct resource_in *r,
 	wire_pk_kint(pk, "quantity", r->quantity);
 	wire_pk_kbool(pk, "standalone", r->standalone);
 	wire_pk_kbool(pk, "active", r->active);
+	if (r->archived)
+		wire_pk_kbool(pk, "archived", true);
 	pk_kraw(pk, "meta", r->meta, r->meta_len);
 	wire_pk_str(pk, "schedule");
 	if (r->sched)

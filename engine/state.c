@@ -182,6 +182,10 @@ void state_free(struct state *st)
 	hmap_free(&st->res_by_id);
 	hmap_free(&st->bk_by_ref);
 	hmap_free(&st->bk_by_key);
+	hmap_free(&st->bk_by_email);
+	for (size_t i = 0; i < st->n_email; i++)
+		free(st->by_email_ids[i].ids);
+	free(st->by_email_ids);
 	ktab_free(&st->sessions);
 	ktab_free(&st->holders);
 	memset(st, 0, sizeof(*st));
@@ -796,4 +800,68 @@ void state_slide(struct state *st, int64_t first_day, int64_t last_day)
 			}
 		}
 	}
+}
+
+uint32_t state_et_step(const struct event_type *et)
+{
+	uint32_t m = et->nlengths ? et->lengths[0] : 15;
+
+	if (et->slot_interval)
+		return et->slot_interval;
+	for (uint32_t i = 1; i < et->nlengths; i++)
+		if (et->lengths[i] < m)
+			m = et->lengths[i];
+	return m;
+}
+
+/* The index key of an e-mail: ASCII letters folded to lower case (the
+ * domain is case-insensitive, and people do not tell local parts apart by
+ * case either).  Returns its length, 0 when it does not fit. */
+static size_t email_key(const char *email, size_t len, char *out, size_t cap)
+{
+	if (len == 0 || len >= cap)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)(email[i] >= 'A' && email[i] <= 'Z'
+				    ? email[i] - 'A' + 'a'
+				    : email[i]);
+	return len;
+}
+
+const struct id_list *state_bookings_by_email(const struct state *st,
+					      const char *email, size_t len)
+{
+	char key[PROTO_EMAIL_MAX + 1];
+	uint64_t v;
+	size_t n = email_key(email, len, key, sizeof key);
+
+	if (n == 0 || !hmap_get(&st->bk_by_email, key, n, &v))
+		return NULL;
+	return &st->by_email_ids[v];
+}
+
+void st_index_email(struct state *st, const struct booking *b)
+{
+	char key[PROTO_EMAIL_MAX + 1];
+	size_t n = b->email
+		       ? email_key(b->email, strlen(b->email), key, sizeof key)
+		       : 0;
+	struct id_list *l;
+	uint64_t v;
+
+	if (n == 0)
+		return;
+	if (!hmap_get(&st->bk_by_email, key, n, &v)) {
+		st->by_email_ids =
+		    st_grow(st->by_email_ids, &st->cap_email, st->n_email + 1,
+			    sizeof(*st->by_email_ids));
+		v = st->n_email++;
+		memset(&st->by_email_ids[v], 0, sizeof(st->by_email_ids[v]));
+		hmap_put(&st->bk_by_email, key, n, v);
+	}
+	l = &st->by_email_ids[v];
+	/* Bookings are added in id order, so each list stays ascending. */
+	assert(l->n == 0 || l->ids[l->n - 1] < b->id);
+	l->ids = st_grow(l->ids, &l->cap, l->n + 1, sizeof(*l->ids));
+	l->ids[l->n++] = b->id;
 }

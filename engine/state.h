@@ -116,6 +116,8 @@ struct resource {
 	const struct sched *csched; /* the committed schedule */
 	const struct tz *tz;	    /* the resource's zone for local dates */
 	bool standalone, active;
+	bool
+	    archived; /* resource.delete: inactive for good, kept for history */
 	int64_t created_ms, updated_ms;
 	struct rday *days; /* [window_days] */
 	struct hold *holds;
@@ -182,12 +184,13 @@ struct event_type {
 	char *title;
 	uint32_t lengths[ET_MAX_LENGTHS]; /* minutes */
 	uint32_t nlengths;
-	uint32_t slot_interval; /* minutes, 0: the chosen length */
+	uint32_t slot_interval; /* minutes, 0: the shortest length */
 	uint32_t res[ET_MAX_RESOURCES];
 	uint32_t nres;
 	uint32_t buffer_before, buffer_after; /* minutes */
 	uint32_t min_notice, max_future;      /* minutes, 0: no bound */
 	bool requires_confirmation, active;
+	bool archived; /* event_type.delete: inactive for good */
 	char *meta;
 	uint32_t meta_len;
 	int64_t created_ms, updated_ms;
@@ -222,6 +225,12 @@ struct state_hooks {
 	void *ctx;
 };
 
+struct id_list {
+	uint32_t *ids;
+	uint32_t n;
+	size_t cap;
+};
+
 struct state {
 	uint32_t window_days;
 	int64_t first_day, last_day;
@@ -233,6 +242,11 @@ struct state {
 	uint32_t nbk;
 	size_t capbk;
 	struct hmap bk_by_ref, bk_by_key;
+	/* Bookings by booker e-mail (ASCII case folded): the value indexes
+	 * by_email_ids, whose lists hold booking ids in ascending order. */
+	struct hmap bk_by_email;
+	struct id_list *by_email_ids;
+	size_t n_email, cap_email;
 	uint64_t by_status[BS__COUNT];
 	struct event *ev;
 	size_t nev, capev;
@@ -302,6 +316,7 @@ struct resource_in {
 	const char *name, *kind, *timezone; /* NULL: absent */
 	uint32_t quantity;		    /* 1..STATE_MAX_QUANTITY */
 	bool standalone, active;
+	bool archived;	  /* written as "archived": true only when set */
 	const char *meta; /* a packed MessagePack map, or NULL */
 	uint32_t meta_len;
 	const struct sched *sched; /* NULL: open around the clock */
@@ -317,6 +332,7 @@ struct event_type_in {
 	uint32_t nres;
 	uint32_t buffer_before, buffer_after, min_notice, max_future;
 	bool requires_confirmation, active;
+	bool archived; /* written as "archived": true only when set */
 	const char *meta;
 	uint32_t meta_len;
 	int64_t created_ms, updated_ms;
@@ -454,5 +470,14 @@ static inline void span_slots(int64_t start, int64_t end, int64_t day,
 	/* The caller asks only for days the span touches. */
 	assert(0 <= *from && *from <= *to && *to <= Q_PER_DAY);
 }
+
+/* Minutes between an event type's offered starts: its slot_interval, or
+ * its shortest length when that is 0. */
+uint32_t state_et_step(const struct event_type *et);
+
+/* The ids of the bookings whose booker e-mail is email (any ASCII case),
+ * ascending; NULL when there are none. */
+const struct id_list *state_bookings_by_email(const struct state *st,
+					      const char *email, size_t len);
 
 #endif

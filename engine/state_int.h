@@ -12,6 +12,8 @@ void *st_calloc(size_t n, size_t sz);
 char *st_strndup(const char *s, size_t n);
 /* Grow v (of *cap elements of sz bytes) to hold need; returns it. */
 void *st_grow(void *v, size_t *cap, size_t need, size_t sz);
+/* Add a new booking to the e-mail index (records.c, on insertion). */
+void st_index_email(struct state *st, const struct booking *b);
 /* The slot of day in each resource's ring of days. */
 uint32_t st_ring(const struct state *st, int64_t day);
 void st_free_booking(struct booking *b);

@@ -99,6 +99,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	X(stats, "stats", ROLE_ADMIN, OPF_READ)                                \
 	X(resource_create, "resource.create", ROLE_ADMIN, OPF_WRITE)           \
 	X(resource_update, "resource.update", ROLE_ADMIN, OPF_WRITE)           \
+	X(resource_delete, "resource.delete", ROLE_ADMIN, OPF_WRITE)           \
 	X(resource_get, "resource.get", ROLE_PUBLIC, OPF_READ)                 \
 	X(resource_list, "resource.list", ROLE_PUBLIC, OPF_READ)               \
 	X(schedule_put, "schedule.put", ROLE_ADMIN, OPF_WRITE)                 \
@@ -107,6 +108,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	X(event_type_put, "event_type.put", ROLE_ADMIN, OPF_WRITE)             \
 	X(event_type_get, "event_type.get", ROLE_PUBLIC, OPF_READ)             \
 	X(event_type_list, "event_type.list", ROLE_PUBLIC, OPF_READ)           \
+	X(event_type_delete, "event_type.delete", ROLE_ADMIN, OPF_WRITE)       \
 	X(check, "check", ROLE_PUBLIC, OPF_READ)                               \
 	X(slots_day, "slots.day", ROLE_PUBLIC, OPF_READ)                       \
 	X(slots_month, "slots.month", ROLE_PUBLIC, OPF_READ)                   \
@@ -163,6 +165,8 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 			F(requires_confirmation, T_BOOL, 0, 0)                 \
 			    F(active, T_BOOL, 0, 0) F(meta, T_ANY, 0, 0)
 #define ARGS_event_type_get(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
+#define ARGS_event_type_delete(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
+#define ARGS_resource_delete(F)	  F(id, T_STR, 1, PROTO_SLUG_MAX)
 #define ARGS_event_type_list(F)
 #define ARGS_check(F)                                                          \
 	F(resource, T_STR, 1, PROTO_SLUG_MAX)                                  \
@@ -205,7 +209,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	F(resource, T_STR, 0, PROTO_SLUG_MAX)                                  \
 	F(from, T_INT, 0, 0)                                                   \
 	F(to, T_INT, 0, 0) F(status, T_STR, 0, 16) F(limit, T_UINT, 0, 0)      \
-	    F(after, T_UINT, 0, 0)
+	    F(after, T_UINT, 0, 0) F(email, T_EMAIL, 0, PROTO_EMAIL_MAX)
 #define ARGS_booking_cancel(F)                                                 \
 	F(id, T_UINT, 0, 0)                                                    \
 	F(ref, T_STR, 0, 64) F(reason, T_TEXT, 0, 1024) F(by, T_STR, 0, 128)

@@ -5,6 +5,9 @@
  * algorithms: exact for every proleptic Gregorian date, no tables, no
  * time-zone state.
  */
+#include <inttypes.h>
+#include <stdio.h>
+
 #include "quanta.h"
 
 int64_t q_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -93,4 +96,28 @@ void q_format_date(int64_t day, char buf[11])
 	buf[8] = (char)('0' + d / 10);
 	buf[9] = (char)('0' + d % 10);
 	buf[10] = 0;
+}
+
+void q_instant_text(int64_t t, char *buf, size_t len)
+{
+	char date[11];
+	int64_t day = q_day_of(t);
+	int64_t sec = t - day * DAY_SECONDS;
+
+	q_format_date(day, date);
+	snprintf(buf, len, "%s %02d:%02d UTC", date, (int)(sec / 3600),
+		 (int)(sec / 60 % 60));
+}
+
+void q_minutes_text(uint64_t m, char *buf, size_t len)
+{
+	if (m % 1440 == 0)
+		snprintf(buf, len, "%" PRIu64 " d", m / 1440);
+	else if (m % 60 == 0)
+		snprintf(buf, len, "%" PRIu64 " h", m / 60);
+	else if (m > 60)
+		snprintf(buf, len, "%" PRIu64 " h %" PRIu64 " min", m / 60,
+			 m % 60);
+	else
+		snprintf(buf, len, "%" PRIu64 " min", m);
 }

@@ -54,6 +54,11 @@ int q_parse_date(const char *s, unsigned long len, int64_t *day);
 /* Format a day as "YYYY-MM-DD" into buf[11]. */
 void q_format_date(int64_t day, char buf[11]);
 
+/* Words for messages: an instant "2026-12-03 18:15 UTC", and a length of
+ * minutes "2 h", "1 h 30 min", "30 d" (NUL-terminated, truncated to len). */
+void q_instant_text(int64_t t, char *buf, size_t len);
+void q_minutes_text(uint64_t m, char *buf, size_t len);
+
 /*
  * Set bits [from, to) of a 96-slot bitmap (two words).  Slots outside 0..96
  * are clipped.

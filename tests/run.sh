@@ -51,6 +51,8 @@ else
 	done
 	# The installed library (make install DESTDIR=...) through pkg-config.
 	run_one install tests/install/run.sh
+	# README's "Running bookd for a website": users, groups and modes.
+	run_one website tests/website/run.sh
 	if [ -d clients/python/tests ]; then
 		run_one python-client env PYTHONPATH=clients/python \
 			/usr/bin/python3 -m pytest -q -p no:cacheprovider clients/python/tests

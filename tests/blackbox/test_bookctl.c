@@ -800,6 +800,562 @@ START_TEST(hostile_strings_escaped)
 }
 END_TEST
 
+/* Run /usr/bin/python3 with prog over input; output in r->out. */
+static int py_run(struct run *r, const char *input, const char *prog)
+{
+	char *argv[] = {"/usr/bin/python3", "-c", (char *)prog, NULL};
+	int out_fd, err_fd;
+	pid_t pid;
+
+	pid = spawn(argv, input, &out_fd, &err_fd);
+	collect(r, pid, out_fd, err_fd);
+	return r->status;
+}
+
+START_TEST(resource_zone_by_default)
+{
+	static struct run r, py;
+	const struct tz *berlin;
+	int64_t day = h_day(7) / DAY_SECONDS;
+	int64_t start;
+	char want[128], id[32];
+
+	ck_assert_int_eq(tz_get("Europe/Berlin", &berlin), 0);
+	start = tz_local_to_utc(berlin, day, 10 * 3600);
+
+	/* Without --tz, 10:00 means 10:00 where the studio is. */
+	OK(&r, "resource", "add", "studio-b", "--timezone", "Europe/Berlin");
+	OK(&r, "book", "studio-b", at10, "1h", "--name", "Z", "--email",
+	   "z@example.org");
+	snprintf(want, sizeof want,
+		 "%s 10:00 Europe/Berlin - %s 11:00 Europe/Berlin (1h)", date,
+		 date);
+	HAS(&r, want);
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+	OK(&r, "--json", "show", id);
+	ck_assert_int_eq(
+	    py_json(&py, r.out, "d['start'], d['end'], d['timezone']"), 0);
+	snprintf(want, sizeof want, "%lld %lld Europe/Berlin\n",
+		 (long long)start, (long long)start + 3600);
+	ck_assert_str_eq(py.out, want);
+	/* Every listing shows the zone beside the time. */
+	OK(&r, "list");
+	snprintf(want, sizeof want, "%s 10:00 Europe/Berlin", date);
+	HAS(&r, want);
+	OK(&r, "events");
+	HAS(&r, "Europe/Berlin");
+	OK(&r, "day", "studio-b", date);
+	HAS(&r, "(Europe/Berlin)");
+	ck_assert_ptr_null(strstr(r.out, "10:00  available"));
+	HAS(&r, "11:00  available");
+	OK(&r, "check", "studio-b", at10, "1h");
+	HAS(&r, "not free: booked");
+
+	/* $BOOKD_TZ overrides the resource's zone, and --tz overrides both. */
+	setenv("BOOKD_TZ", "UTC", 1);
+	OK(&r, "show", id);
+	snprintf(want, sizeof want, "%02d:00 UTC",
+		 (int)(start % DAY_SECONDS / 3600));
+	HAS(&r, want);
+	OK(&r, "--tz", "America/New_York", "show", id);
+	HAS(&r, "America/New_York");
+	unsetenv("BOOKD_TZ");
+
+	/* A resource the engine does not know is reported as such. */
+	ck_assert_int_eq(ctl(&r, "book", "nope", at10, "1h", "--name", "Z",
+			     "--email", "z@example.org", NULL),
+			 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "NOT_FOUND"));
+	/* A reschedule reads its new START in the booking's zone. */
+	OK(&r, "reschedule", id, at12, "1h");
+	snprintf(want, sizeof want, "%s 12:00 Europe/Berlin", date);
+	HAS(&r, want);
+}
+END_TEST
+
+START_TEST(schedules_and_event_types)
+{
+	static struct run r, py;
+
+	OK(&r, "resource", "add", "studio-a", "--timezone", "Europe/Berlin");
+	OK(&r, "schedule", "list");
+	HAS(&r, "no schedules");
+	OK(&r, "schedule", "set", "studio-a", "Europe/Berlin",
+	   "mon-fri=09:00-12:00,13:00-18:00", "sat=10:00-14:00",
+	   "2026-12-24=closed", "2026-12-31=10:00-13:00");
+	HAS(&r, "hours in Europe/Berlin");
+	HAS(&r, "Mon  09:00-12:00, 13:00-18:00");
+	HAS(&r, "Sat  10:00-14:00");
+	HAS(&r, "Sun  closed");
+	HAS(&r, "2026-12-24  closed");
+	HAS(&r, "2026-12-31  10:00-13:00");
+	OK(&r, "--json", "schedule", "show", "studio-a");
+	ck_assert_int_eq(py_json(&py, r.out,
+				 "len(d['weekly']), d['overrides'][0]['date'],"
+				 " d['overrides'][0]['windows']"),
+			 0);
+	ck_assert_str_eq(py.out, "11 2026-12-24 []\n");
+	OK(&r, "schedule", "list");
+	HAS(&r, "studio-a");
+	HAS(&r, "Fri  09:00-12:00, 13:00-18:00");
+	/* Rules bookctl cannot read never reach the engine. */
+	ck_assert_int_eq(ctl(&r, "schedule", "set", "studio-a", "UTC",
+			     "monday=09:00-17:00", NULL),
+			 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "monday=09:00-17:00"));
+	ck_assert_int_eq(
+	    ctl(&r, "schedule", "set", "studio-a", "UTC", "mon=9-17", NULL), 2);
+	ck_assert_int_eq(ctl(&r, "schedule", "set", "studio-a", "UTC",
+			     "fri-mon=09:00-17:00", NULL),
+			 2);
+	/* What the engine refuses comes back as a refusal. */
+	ck_assert_int_eq(ctl(&r, "schedule", "set", "studio-a", "UTC",
+			     "mon=09:10-17:00", NULL),
+			 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "15 minutes"));
+
+	OK(&r, "event-type", "list");
+	HAS(&r, "no event types");
+	OK(&r, "event-type", "set", "session", "--title", "Studio session",
+	   "--lengths", "60,120,300", "--resources", "studio-a",
+	   "--buffer-after", "15", "--min-notice", "120", "--confirm");
+	HAS(&r, "event type session: Studio session");
+	HAS(&r, "60, 120, 300 minutes");
+	HAS(&r, "buffer after   15m");
+	HAS(&r, "min notice     2h");
+	HAS(&r, "required (new bookings are pending)");
+	OK(&r, "event-type", "list");
+	HAS(&r, "Studio session");
+	OK(&r, "--json", "event-type", "show", "session");
+	ck_assert_int_eq(py_json(&py, r.out,
+				 "d['lengths'], d['buffer_after'], "
+				 "d['requires_confirmation']"),
+			 0);
+	ck_assert_str_eq(py.out, "[60, 120, 300] 15 True\n");
+	ck_assert_int_eq(ctl(&r, "event-type", "set", "x", "--title", "X",
+			     "--lengths", "60", NULL),
+			 2);
+	ck_assert_int_eq(ctl(&r, "event-type", "set", "x", "--title", "X",
+			     "--lengths", "1h", "--resources", "studio-a",
+			     NULL),
+			 2);
+	ck_assert_int_eq(ctl(&r, "event-type", "set", "x", "--title", "X",
+			     "--lengths", "60", "--resources", "nope", NULL),
+			 1);
+	ck_assert_int_eq(ctl(&r, "--confirm=yes", "event-type", "list", NULL),
+			 2);
+}
+END_TEST
+
+START_TEST(hold_keep_renews_until_interrupted)
+{
+	static struct run r;
+	char *argv[MAX_ARGV];
+	char line[256];
+	int out_fd, err_fd, n = 0;
+	pid_t pid;
+
+	/* A short TTL: without renewals the hold would be gone in 1 s. */
+	ck_assert_int_eq(h_stop(&h), 0);
+	ck_assert_int_eq(h_restart(&h, "--hold-ttl-ms 1000"), 0);
+	OK(&r, "resource", "add", "studio-a");
+	argv[n++] = getenv("BOOKCTL_BIN");
+	argv[n++] = "--socket";
+	argv[n++] = h.sock;
+	argv[n++] = "hold";
+	argv[n++] = "studio-a";
+	argv[n++] = at15;
+	argv[n++] = "1h";
+	argv[n++] = "--session";
+	argv[n++] = "keeper";
+	argv[n++] = "--keep";
+	argv[n] = NULL;
+	ck_assert_ptr_nonnull(argv[0]);
+	pid = spawn(argv, NULL, &out_fd, &err_fd);
+	ck_assert(read_line(out_fd, line, sizeof line));
+	ck_assert_msg(strstr(line, "held studio-a") != NULL, "%s", line);
+	ck_assert(read_line(out_fd, line, sizeof line));
+	ck_assert_msg(strstr(line, "Ctrl-C releases it") != NULL, "%s", line);
+	/* Three TTLs later the hold still stands in everyone else's way. */
+	usleep(3000 * 1000);
+	ck_assert_int_eq(ctl(&r, "book", "studio-a", at15, "1h", "--name", "B",
+			     "--email", "b@example.org", NULL),
+			 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "HELD"));
+	kill(pid, SIGINT);
+	collect(&r, pid, out_fd, err_fd);
+	ck_assert_int_eq(r.status, 0);
+	HAS(&r, "released");
+	OK(&r, "book", "studio-a", at15, "1h", "--name", "B", "--email",
+	   "b@example.org");
+}
+END_TEST
+
+START_TEST(connect_error_says_what_to_do)
+{
+	static struct run r;
+	char missing[400];
+
+	snprintf(missing, sizeof missing, "%s/nope.sock", h.dir);
+	ck_assert_int_eq(ctl_bare(&r, "--socket", missing, "ping", NULL), 3);
+	ck_assert_ptr_nonnull(strstr(r.err, "cannot connect"));
+	ck_assert_ptr_nonnull(strstr(r.err, "make run"));
+	ck_assert_ptr_nonnull(strstr(r.err, "$BOOKD_SOCKET"));
+}
+END_TEST
+
+/* Checks of a feed on stdin with the icalendar parser: prints one line
+ * per event "UID STATUS SUMMARY-as-ascii has-attendee" and fails on any
+ * line longer than 75 octets or not ending in CRLF. */
+static const char ical_check[] =
+    "import sys, icalendar\n"
+    "raw = sys.stdin.buffer.read()\n"
+    "assert raw.endswith(b'\\r\\n'), 'no final CRLF'\n"
+    "for l in raw.split(b'\\r\\n')[:-1]:\n"
+    "    assert len(l) <= 75, ('long line', l)\n"
+    "    assert b'\\n' not in l and b'\\r' not in l, ('bare newline', l)\n"
+    "    l.decode('utf-8')\n"
+    "cal = icalendar.Calendar.from_ical(raw)\n"
+    "assert cal['VERSION'] == '2.0' and cal.get('PRODID')\n"
+    "for e in cal.walk('VEVENT'):\n"
+    "    e.decoded('DTSTART'); e.decoded('DTEND'); e.decoded('DTSTAMP')\n"
+    "    print(e['UID'], e['STATUS'], ascii(str(e['SUMMARY'])),\n"
+    "          'ATTENDEE' in e, ascii(str(e.get('DESCRIPTION', ''))))\n";
+
+START_TEST(ical_feed_parses)
+{
+	static struct run r, py, r2;
+	static const char notes[] =
+	    "Bring: cables, stands; the \\ key\nsecond line "
+	    "\xc3\xa4\xc3\xb6\xc3\xbc\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+	    "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+	    "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac "
+	    "and more text to push the line well past seventy-five octets";
+	char id1[32], want[256];
+
+	OK(&r, "resource", "add", "studio-a", "--name", "Studio A, Berlin",
+	   "--timezone", "Europe/Berlin");
+	OK(&r, "book", "studio-a", at10, "2h", "--name", "Ann; \"Annie\", Lee",
+	   "--email", "ann+x@example.com", "--notes", notes);
+	snprintf(id1, sizeof id1, "%ld", booking_id(&r));
+	OK(&r, "book", "studio-a", at15, "1h", "--name", "Bob", "--email",
+	   "bob@example.com");
+	OK(&r, "cancel", "2", "--reason", "moved");
+
+	OK(&r, "ical", "studio-a");
+	HAS(&r, "X-WR-TIMEZONE:Europe/Berlin\r\n");
+	ck_assert_int_eq(py_run(&py, r.out, ical_check), 0);
+	snprintf(want, sizeof want,
+		 "booking-%s@bookd CONFIRMED 'Studio A, Berlin: Ann; "
+		 "\"Annie\", Lee' True",
+		 id1);
+	ck_assert_msg(strstr(py.out, want) != NULL, "no '%s' in %s", want,
+		      py.out);
+	ck_assert_ptr_nonnull(strstr(py.out, "booking-2@bookd CANCELLED"));
+	/* The notes came through escaped and folded, and unfold whole. */
+	ck_assert_msg(strstr(py.out,
+			     "Notes: Bring: cables, stands; the \\\\ key\\n"
+			     "second line \\xe4\\xf6\\xfc\\u20ac"),
+		      "%s", py.out);
+	ck_assert_ptr_nonnull(strstr(py.out, "seventy-five octets"));
+
+	/* UIDs are stable: a reschedule keeps the UID and bumps SEQUENCE. */
+	OK(&r, "reschedule", id1, at12, "2h");
+	OK(&r2, "ical", "studio-a");
+	snprintf(want, sizeof want, "UID:booking-%s@bookd\r\n", id1);
+	ck_assert_ptr_nonnull(strstr(r2.out, want));
+	ck_assert_ptr_nonnull(strstr(r2.out, "SEQUENCE:1\r\n"));
+
+	/* A public feed: busy times, no booker. */
+	OK(&r, "ical", "studio-a", "--public", "--domain", "studio.example");
+	ck_assert_int_eq(py_run(&py, r.out, ical_check), 0);
+	ck_assert_ptr_null(strstr(r.out, "Ann"));
+	ck_assert_ptr_null(strstr(r.out, "example.com"));
+	ck_assert_ptr_null(strstr(r.out, "ATTENDEE"));
+	ck_assert_ptr_null(strstr(r.out, "DESCRIPTION"));
+	ck_assert_ptr_nonnull(strstr(py.out, "@studio.example CONFIRMED "
+					     "'Studio A, Berlin' False"));
+
+	/* --from/--to are local dates and bound the feed. */
+	OK(&r, "ical", "studio-a", "--from", "2020-01-01", "--to",
+	   "2020-01-02");
+	ck_assert_ptr_null(strstr(r.out, "BEGIN:VEVENT"));
+	ck_assert_int_eq(py_run(&py, r.out, ical_check), 0);
+	ck_assert_int_eq(ctl(&r, "ical", "studio-a", "--from", "soon", NULL),
+			 2);
+}
+END_TEST
+
+/* Terminal escapes, C1 controls and invalid UTF-8 from the stand-in
+ * engine: the feed still parses, with no control character in it. */
+START_TEST(ical_hostile_strings)
+{
+	static struct run r, py;
+	char dir[] = "/tmp/bookctl-ical-XXXXXX", path[64];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int lfd, ws;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/sock", dir);
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		hostile_serve(lfd);
+	close(lfd);
+
+	ck_assert_msg(ctl_bare(&r, "--socket", path, "ical", "x", NULL) == 0,
+		      "bookctl ical: %s", r.err);
+	for (const char *p = r.out; *p; p++)
+		ck_assert_msg((unsigned char)*p >= 0x20 || *p == '\r' ||
+				  *p == '\n' || *p == '\t',
+			      "control byte %02x in the feed",
+			      (unsigned char)*p);
+	ck_assert_ptr_null(strstr(r.out, "\xc2\x9b"));
+	ck_assert_int_eq(py_run(&py, r.out, ical_check), 0);
+	ck_assert_ptr_nonnull(strstr(py.out, "x:  [2Jevil\\ufffd\\ufffd'"));
+
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* README.md's tour as printed there, on next Monday in Berlin. */
+START_TEST(readme_tour_berlin)
+{
+	static struct run r;
+	int64_t day = h_day(1) / DAY_SECONDS;
+	char d[11], t10[20], t12[20], t13[20], want[160], id[32];
+
+	while (q_weekday(day) != 1)
+		day++;
+	h_date(day * DAY_SECONDS, d);
+	snprintf(t10, sizeof t10, "%sT10:00", d);
+	snprintf(t12, sizeof t12, "%sT12:00", d);
+	snprintf(t13, sizeof t13, "%sT13:00", d);
+
+	OK(&r, "resource", "add", "studio-a", "--name", "Studio A",
+	   "--timezone", "Europe/Berlin");
+	ck_assert_str_eq(r.out, "resource studio-a (Studio A)\n"
+				"  timezone   Europe/Berlin\n"
+				"  schedule   none: open around the clock\n");
+	OK(&r, "schedule", "set", "studio-a", "Europe/Berlin",
+	   "mon-fri=09:00-20:00", "sat=10:00-16:00");
+	HAS(&r, "  Sat  10:00-16:00\n  Sun  closed\n");
+	OK(&r, "book", "studio-a", t10, "2h", "--name", "Ann", "--email",
+	   "ann@example.com");
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+	snprintf(want, sizeof want,
+		 "  when       %s 10:00 Europe/Berlin - %s 12:00 "
+		 "Europe/Berlin (2h)\n",
+		 d, d);
+	HAS(&r, want);
+	OK(&r, "day", "studio-a", d, "--duration", "60");
+	snprintf(want, sizeof want,
+		 "studio-a  %s (Europe/Berlin)  60-minute starts\n"
+		 "  09:00  available\n  12:00  available\n",
+		 d);
+	HAS(&r, want);
+	HAS(&r, "  19:00  available\n");
+	ck_assert_ptr_null(strstr(r.out, "20:00"));
+
+	OK(&r, "hold", "studio-a", t13, "1h", "--session", "browser-42");
+	OK(&r, "day", "studio-a", d, "--duration", "300", "--interval", "60",
+	   "--session", "someone-else");
+	HAS(&r, "  12:00  reserved\n  13:00  reserved\n  14:00  available\n"
+		"  15:00  available\n");
+	ck_assert_int_eq(ctl(&r, "book", "studio-a", t12, "2h", "--name", "Bob",
+			     "--email", "bob@example.com", NULL),
+			 1);
+	ck_assert_str_eq(r.err, "bookctl: HELD: studio-a: overlaps another "
+				"session's hold (resource: studio-a)\n");
+	OK(&r, "release", "studio-a", "--session", "browser-42");
+	OK(&r, "book", "studio-a", t12, "2h", "--name", "Bob", "--email",
+	   "bob@example.com");
+	OK(&r, "list");
+	snprintf(want, sizeof want,
+		 "       1  confirmed  %s 10:00 Europe/Berlin      2h  "
+		 "studio-a  Ann <ann@example.com>\n",
+		 d);
+	HAS(&r, want);
+	OK(&r, "cancel", id, "--reason", "moved to Friday");
+	HAS(&r, "confirmed -> cancelled  by admin: moved to Friday\n");
+	OK(&r, "event-type", "set", "session", "--title", "Studio session",
+	   "--lengths", "60,120,300", "--resources", "studio-a",
+	   "--buffer-after", "15");
+	HAS(&r, "  lengths        60, 120, 300 minutes\n");
+	OK(&r, "ical", "studio-a", "--public");
+	HAS(&r, "STATUS:CANCELLED\r\n");
+}
+END_TEST
+
+/* An event type without slot_interval offers starts every shortest length
+ * of its own (a 5-hour session at every hour of a 10:00-20:00 day), and
+ * with a single length every that length. */
+START_TEST(event_type_steps_by_shortest_length)
+{
+	static struct run r, py;
+	char args[256];
+
+	OK(&r, "resource", "add", "studio-a");
+	OK(&r, "schedule", "set", "studio-a", "UTC", "mon-sun=10:00-20:00");
+	OK(&r, "event-type", "set", "session", "--title", "S", "--lengths",
+	   "60,300,120", "--resources", "studio-a");
+	HAS(&r, "starts every   its shortest length");
+	OK(&r, "event-type", "set", "long", "--title", "L", "--lengths", "300",
+	   "--resources", "studio-a");
+	snprintf(args, sizeof args,
+		 "{\"resource\": \"studio-a\", \"date\": \"%s\", "
+		 "\"duration\": 300, \"event_type\": \"session\"}",
+		 date);
+	OK(&r, "call", "slots.day", args);
+	ck_assert_int_eq(
+	    py_json(&py, r.out, "[(s % 86400) // 3600 for s in d['slots']]"),
+	    0);
+	ck_assert_str_eq(py.out, "[10, 11, 12, 13, 14, 15]\n");
+	snprintf(args, sizeof args,
+		 "{\"resource\": \"studio-a\", \"date\": \"%s\", "
+		 "\"duration\": 300, \"event_type\": \"long\"}",
+		 date);
+	OK(&r, "call", "slots.day", args);
+	ck_assert_int_eq(
+	    py_json(&py, r.out, "[(s % 86400) // 3600 for s in d['slots']]"),
+	    0);
+	ck_assert_str_eq(py.out, "[10, 15]\n");
+	/* Without an event type the duration is the step, as before. */
+	snprintf(args, sizeof args,
+		 "{\"resource\": \"studio-a\", \"date\": \"%s\", "
+		 "\"duration\": 300}",
+		 date);
+	OK(&r, "call", "slots.day", args);
+	ck_assert_int_eq(
+	    py_json(&py, r.out, "[(s % 86400) // 3600 for s in d['slots']]"),
+	    0);
+	ck_assert_str_eq(py.out, "[10, 15]\n");
+}
+END_TEST
+
+/* booking.list {email}: one booker's bookings in any case, paged, and
+ * the same after a restart (the index is rebuilt from snapshot and log). */
+START_TEST(list_by_email)
+{
+	static struct run r;
+	int64_t day = h_day(7) / DAY_SECONDS;
+
+	OK(&r, "resource", "add", "studio-a");
+	for (int i = 0; i < 6; i++) {
+		char at[20], d[11];
+
+		h_date((day + i) * DAY_SECONDS, d);
+		snprintf(at, sizeof at, "%sT10:00", d);
+		OK(&r, "book", "studio-a", at, "1h", "--name", "N", "--email",
+		   i % 2 ? "Ann@Example.org" : "bob@example.org");
+	}
+	for (int round = 0; round < 2; round++) {
+		OK(&r, "list", "--email", "ann@EXAMPLE.org");
+		HAS(&r, "       2  confirmed");
+		HAS(&r, "       4  confirmed");
+		HAS(&r, "       6  confirmed");
+		ck_assert_ptr_null(strstr(r.out, "bob@"));
+		ck_assert_ptr_null(strstr(r.out, "\n       1 "));
+		OK(&r, "list", "--email", "ann@example.org", "--limit", "2");
+		HAS(&r, "more: bookctl list --after 4");
+		ck_assert_ptr_null(strstr(r.out, "\n       6 "));
+		OK(&r, "list", "--email", "ann@example.org", "--after", "4");
+		HAS(&r, "       6  confirmed");
+		ck_assert_ptr_null(strstr(r.out, "\n       4 "));
+		OK(&r, "list", "--email", "nobody@example.org");
+		ck_assert_ptr_null(strstr(r.out, "confirmed"));
+		/* Other filters still apply. */
+		OK(&r, "list", "--email", "bob@example.org", "--status",
+		   "cancelled");
+		ck_assert_ptr_null(strstr(r.out, "confirmed"));
+		ck_assert_int_eq(
+		    ctl(&r, "list", "--email", "not-an-email", NULL), 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "email"));
+		ck_assert_int_eq(h_stop(&h), 0);
+		ck_assert_int_eq(h_restart(&h, NULL), 0);
+	}
+}
+END_TEST
+
+/* resource.delete and event_type.delete: refused while bookings from now
+ * on use them (saying how many), then archived: inactive for good, past
+ * bookings still readable, nothing more to change; across a restart. */
+START_TEST(delete_archives)
+{
+	static struct run r, py;
+	char id[32], id2[32], args[400];
+
+	OK(&r, "resource", "add", "studio-a", "--name", "Studio A");
+	OK(&r, "event-type", "set", "session", "--title", "S", "--lengths",
+	   "60", "--resources", "studio-a");
+	OK(&r, "book", "studio-a", at10, "1h", "--name", "N", "--email",
+	   "n@example.org");
+	snprintf(id, sizeof id, "%ld", booking_id(&r));
+	snprintf(args, sizeof args,
+		 "{\"resource\": \"studio-a\", \"event_type\": \"session\", "
+		 "\"start\": %lld, \"end\": %lld, \"booker\": {\"name\": "
+		 "\"E\", \"email\": \"e@example.org\"}}",
+		 (long long)h_day(7) + 15 * 3600,
+		 (long long)h_day(7) + 16 * 3600);
+	OK(&r, "--json", "call", "book", args);
+	ck_assert_int_eq(py_json(&py, r.out, "d['id']"), 0);
+	snprintf(id2, sizeof id2, "%ld", strtol(py.out, NULL, 10));
+	ck_assert_int_eq(ctl(&r, "resource", "delete", "studio-a", NULL), 1);
+	ck_assert_msg(
+	    strstr(r.err, "INVALID_STATE") &&
+		strstr(r.err, "'studio-a' has 2 bookings from now on"),
+	    "%s", r.err);
+	ck_assert_int_eq(ctl(&r, "event-type", "delete", "session", NULL), 1);
+	ck_assert_msg(strstr(r.err, "'session' has 1 booking from now on"),
+		      "%s", r.err);
+	OK(&r, "cancel", id);
+	OK(&r, "cancel", id2);
+	OK(&r, "resource", "delete", "studio-a");
+	HAS(&r, "resource studio-a deleted (archived");
+	OK(&r, "event-type", "delete", "session");
+	HAS(&r, "event type session deleted");
+	for (int round = 0; round < 2; round++) {
+		OK(&r, "resource", "show", "studio-a");
+		HAS(&r, "resource studio-a (Studio A)  deleted (archived)");
+		OK(&r, "show", id);
+		HAS(&r, "cancelled");
+		HAS(&r, "studio-a");
+		ck_assert_int_eq(ctl(&r, "book", "studio-a", at12, "1h",
+				     "--name", "N", "--email", "n@example.org",
+				     NULL),
+				 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "INACTIVE"));
+		ck_assert_int_eq(
+		    ctl(&r, "resource", "enable", "studio-a", NULL), 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "was deleted"));
+		ck_assert_int_eq(ctl(&r, "resource", "add", "studio-a", NULL),
+				 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "EXISTS"));
+		ck_assert_int_eq(ctl(&r, "event-type", "set", "session",
+				     "--title", "S", "--lengths", "60",
+				     "--resources", "studio-a", NULL),
+				 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "was deleted"));
+		OK(&r, "--json", "event-type", "show", "session");
+		HAS(&r, "\"archived\":true");
+		ck_assert_int_eq(ctl(&r, "resource", "delete", "nope", NULL),
+				 1);
+		ck_assert_ptr_nonnull(strstr(r.err, "NOT_FOUND"));
+		ck_assert_int_eq(h_stop(&h), 0);
+		ck_assert_int_eq(h_restart(&h, NULL), 0);
+	}
+}
+END_TEST
+
 static Suite *bookctl_suite(void)
 {
 	Suite *s = suite_create("bookctl");
@@ -813,10 +1369,20 @@ static Suite *bookctl_suite(void)
 	tcase_add_test(tc, time_zones);
 	tcase_add_test(tc, watch_prints_pushes);
 	tcase_add_test(tc, watch_stops_on_interrupt);
+	tcase_add_test(tc, readme_tour_berlin);
+	tcase_add_test(tc, list_by_email);
+	tcase_add_test(tc, delete_archives);
+	tcase_add_test(tc, event_type_steps_by_shortest_length);
+	tcase_add_test(tc, resource_zone_by_default);
+	tcase_add_test(tc, schedules_and_event_types);
+	tcase_add_test(tc, hold_keep_renews_until_interrupted);
+	tcase_add_test(tc, connect_error_says_what_to_do);
+	tcase_add_test(tc, ical_feed_parses);
 	suite_add_tcase(s, tc);
 	/* Against a stand-in server: no engine needed. */
 	tc = tcase_create("hostile");
 	tcase_add_test(tc, hostile_strings_escaped);
+	tcase_add_test(tc, ical_hostile_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -43,6 +43,16 @@ static const msgpack_object *res(void)
 	return h_result(&C.r);
 }
 
+/* The last error's message. */
+static const char *errmsg(void)
+{
+	static char buf[256];
+
+	if (wire_cstr(wire_get(h_error(&C.r), "message"), buf, sizeof buf) < 0)
+		buf[0] = 0;
+	return buf;
+}
+
 /* A 7-day schedule of one window a day. */
 static int put_weekly(int fd, const char *id, const char *zone,
 		      const char *start, const char *end)
@@ -329,8 +339,48 @@ START_TEST(event_types)
 			 BOOKD_E_BAD_REQUEST); /* 45 is not a length */
 	ck_assert_int_eq(BOOK_ET("a", soon, soon + 3600),
 			 BOOKD_E_OUT_OF_RANGE); /* notice */
+	/* The refusal names the field and says from when it is bookable:
+	 * the first quarter an hour from now. */
+	{
+		int64_t first = ((now + 3600 - 1) / 900 + 1) * 900;
+		char want[96], got[200], date[11];
+
+		ck_assert(
+		    wire_str_eq(wire_get(h_error(&C.r), "field"), "start"));
+		ck_assert_int_eq(wire_cstr(wire_get(h_error(&C.r), "message"),
+					   got, sizeof got),
+				 0);
+		h_date(first, date);
+		snprintf(want, sizeof want,
+			 "start: 'session' needs at least 1 h notice: bookable "
+			 "from %s %02d:%02d UTC",
+			 date, (int)(first % 86400 / 3600),
+			 (int)(first % 3600 / 60));
+		/* A second may pass between the two clocks. */
+		ck_assert_msg(strncmp(got, want, strlen(want) - 9) == 0, "%s",
+			      got);
+	}
 	ck_assert_int_eq(BOOK_ET("a", d + 40 * 86400, d + 40 * 86400 + 3600),
 			 BOOKD_E_OUT_OF_RANGE); /* window */
+	ck_assert(wire_str_eq(wire_get(h_error(&C.r), "field"), "start"));
+	ck_assert_msg(
+	    strstr(errmsg(), "books at most 30 d ahead: bookable until "), "%s",
+	    errmsg());
+	/* A date past the engine's window says what the window is. */
+	{
+		char far[11];
+
+		h_date(d + 1200 * 86400, far);
+		ck_assert_int_eq(CALL(fd, "slots.day", "{s:s s:s s:i}",
+				      "resource", "a", "date", far, "duration",
+				      60),
+				 BOOKD_E_OUT_OF_RANGE);
+		ck_assert(
+		    wire_str_eq(wire_get(h_error(&C.r), "field"), "date"));
+		ck_assert_msg(strstr(errmsg(), "date: outside the bookable "
+					       "window: bookable from "),
+			      "%s", errmsg());
+	}
 	ck_assert_int_eq(BOOK_ET("a", d + 10 * 3600, d + 11 * 3600), 0);
 	ck_assert(wire_str_eq(wire_get(res(), "status"), "pending"));
 	/* Buffers stack: the next booking must leave 30 + 15 minutes. */

@@ -756,3 +756,72 @@ def test_month_from_engine(engine, rid, day):
             assert d["available"] == (wd <= 5), d
     finally:
         assert g.stop() == 0, g.log()
+
+
+def test_calendar_feeds(gw, keys, rid, day, engine):
+    """The iCalendar feeds (tools/common/ical.c through tools/http/feed.c),
+    parsed by the icalendar package: stable UIDs, CANCELLED, bookers only
+    in the admin feed."""
+    import datetime as dt
+
+    import icalendar
+    v = gw.visitor()
+    v.get("/v1/resources")  # the session cookie
+    a = v.request("POST", "/v1/bookings",
+                  body={"resource": rid, "start": utc(day, "08:00"),
+                        "end": utc(day, "09:00"),
+                        "name": "Ann; \"A\", Lee",
+                        "email": "ann@example.org"})
+    assert a.status == 201, a.raw
+    b = v.request("POST", "/v1/bookings",
+                  body={"resource": rid, "start": utc(day, "10:00"),
+                        "end": utc(day, "11:00"), **BOOKER})
+    assert b.status == 201, b.raw
+    r = v.request("POST", f"/v1/bookings/{b.json['ref']}/cancel",
+                  body={"reason": "moved"})
+    assert r.status == 200, r.raw
+
+    def events(r):
+        assert r.status == 200, r.raw
+        assert r.headers["Content-Type"].startswith("text/calendar")
+        cal = icalendar.Calendar.from_ical(r.raw)
+        assert cal["X-WR-TIMEZONE"] == "Europe/Berlin"
+        return {str(e["UID"]): e for e in cal.walk("VEVENT")}
+
+    adm = Visitor(gw.port)
+    adm.bearer = keys.token(sub="desk", role="admin")
+    ev = events(adm.get(f"/v1/admin/resources/{rid}/calendar.ics"))
+    ua = f"booking-{a.json['id']}@bookd"
+    ub = f"booking-{b.json['id']}@bookd"
+    assert set(ev) == {ua, ub}, ev.keys()
+    assert ev[ua]["STATUS"] == "CONFIRMED"
+    assert ev[ub]["STATUS"] == "CANCELLED"
+    assert str(ev[ua]["SUMMARY"]).endswith(": Ann; \"A\", Lee")
+    assert "ann@example.org" in str(ev[ua]["ATTENDEE"])
+    assert ev[ua].decoded("DTSTART").timestamp() == utc(day, "08:00")
+
+    pub = v.get(f"/v1/resources/{rid}/calendar.ics")
+    ev = events(pub)
+    assert set(ev) == {ua, ub}
+    for bad in (b"Ann", b"example.org", b"ATTENDEE", b"DESCRIPTION",
+                a.json["ref"].encode()):
+        assert bad not in pub.raw, bad
+
+    # Local dates bound the feed; bad ones are refused.
+    far = (day + dt.timedelta(days=40)).isoformat()
+    assert events(v.get(f"/v1/resources/{rid}/calendar.ics?from={far}")) \
+        == {}
+    problem(v.get(f"/v1/resources/{rid}/calendar.ics?from=soon"), 400,
+            "BAD_REQUEST", "from")
+    problem(v.get("/v1/resources/no-such-room/calendar.ics"), 404,
+            "NOT_FOUND")
+    problem(gw.visitor().get(f"/v1/admin/resources/{rid}/calendar.ics"),
+            401, "UNAUTHENTICATED")
+    # A gateway-role engine connection cannot list bookings: 503, said so.
+    g = Gateway(engine, "--token-file",
+                str(engine.token("gateway", "web-feed")))
+    try:
+        problem(g.visitor().get(f"/v1/resources/{rid}/calendar.ics"), 503,
+                "UNAVAILABLE")
+    finally:
+        assert g.stop() == 0, g.log()

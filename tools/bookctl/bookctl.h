@@ -28,7 +28,8 @@ enum {
 	BOOKCTL_CONN = 3,
 };
 
-/* The per-command options, X(ident, "name", "metavar"). */
+/* The per-command options, X(ident, "name", "metavar"); a NULL metavar
+ * makes a flag that takes no value (its value reads "1"). */
 #define BOOKCTL_OPTS(X)                                                        \
 	X(name, "name", "NAME")                                                \
 	X(kind, "kind", "KIND")                                                \
@@ -50,7 +51,21 @@ enum {
 	X(count, "count", "N")                                                 \
 	X(role, "role", "ROLE")                                                \
 	X(subject, "subject", "NAME")                                          \
-	X(ttl, "ttl", "SECONDS")
+	X(ttl, "ttl", "SECONDS")                                               \
+	X(title, "title", "TEXT")                                              \
+	X(lengths, "lengths", "MINUTES,...")                                   \
+	X(resources, "resources", "ID,...")                                    \
+	X(buffer_before, "buffer-before", "MINUTES")                           \
+	X(buffer_after, "buffer-after", "MINUTES")                             \
+	X(min_notice, "min-notice", "MINUTES")                                 \
+	X(max_future, "max-future", "MINUTES")                                 \
+	X(confirm, "confirm", NULL)                                            \
+	X(inactive, "inactive", NULL)                                          \
+	X(keep, "keep", NULL)                                                  \
+	X(from, "from", "DATE")                                                \
+	X(to, "to", "DATE")                                                    \
+	X(public, "public", NULL)                                              \
+	X(domain, "domain", "DOMAIN")
 
 enum opt_id {
 #define OPT_ENUM(ident, name, meta) OPT_##ident,
@@ -59,13 +74,16 @@ enum opt_id {
 	    OPT__COUNT
 };
 
-#define OPTBIT(ident) (1u << OPT_##ident)
+#define OPTBIT(ident) ((uint64_t)1 << OPT_##ident)
 
 struct ctx {
-	const char *cmd;     /* the command's name, e.g. "resource add" */
-	const char *socket;  /* --socket, or NULL for the library default */
-	bool json;	     /* --json */
-	const struct tz *tz; /* --tz, or NULL for UTC */
+	const char *cmd;    /* the command's name, e.g. "resource add" */
+	const char *socket; /* --socket, or NULL for the library default */
+	bool json;	    /* --json */
+	/* The zone times are read and shown in: --tz or $BOOKD_TZ when
+	 * tz_fixed, else set per command to the resource's own (zone.c). */
+	const struct tz *tz;
+	bool tz_fixed;
 	bookd_conn *c;
 	int argc; /* the command's positional arguments */
 	char **argv;
@@ -80,11 +98,31 @@ int bookctl_fail(struct ctx *x, int rc);
 int bookctl_usage(struct ctx *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* zone.c: the resource's time zone, looked up once per resource. */
+/* The zone for RESOURCE's times (x->tz when tz_fixed): 0, or an exit code
+ * after reporting why it could not be learnt.  Replaces the connection's
+ * last result. */
+int zone_of(struct ctx *x, const char *resource, const struct tz **out);
+/* The same for output, which must not fail: fallback (a zone name, may be
+ * NULL), then UTC, when the resource cannot be looked up. */
+const struct tz *zone_show(struct ctx *x, const char *resource,
+			   const char *fallback);
+/* The same from what is already known, with no call (while a result is
+ * still in use); never NULL. */
+const struct tz *zone_known(struct ctx *x, const char *resource,
+			    const char *fallback);
+/* Learn every resource's zone with one resource.list (before listing
+ * bookings of many resources).  0, or an exit code after reporting. */
+int zone_load_all(struct ctx *x);
+
 /* out.c: human output. */
 void out_json(const msgpack_object *o);
 void out_resource(struct ctx *x, const msgpack_object *r, bool detail);
 void out_resource_table(struct ctx *x, const msgpack_object *list);
-int out_booking(struct ctx *x, const msgpack_object *o);
+/* A booking's card, its times in its first resource's zone. */
+void out_booking(struct ctx *x, const struct bookd_booking *b);
+void out_schedule(const msgpack_object *s);
+void out_event_type(const msgpack_object *e, bool detail);
 void out_booking_table(struct ctx *x, const msgpack_object *list);
 void out_map_lines(const msgpack_object *m);
 /* A string object into buf, escaped for a terminal (text.h); "" when not a
@@ -104,6 +142,7 @@ int cmd_resource_add(struct ctx *x);
 int cmd_resource_list(struct ctx *x);
 int cmd_resource_show(struct ctx *x);
 int cmd_resource_active(struct ctx *x);
+int cmd_delete(struct ctx *x);
 int cmd_book(struct ctx *x);
 int cmd_day(struct ctx *x);
 int cmd_check(struct ctx *x);
@@ -120,5 +159,12 @@ int cmd_events(struct ctx *x);
 int cmd_watch(struct ctx *x);
 int cmd_call(struct ctx *x);
 int cmd_token(struct ctx *x);
+int cmd_schedule_show(struct ctx *x);
+int cmd_schedule_list(struct ctx *x);
+int cmd_schedule_set(struct ctx *x);
+int cmd_event_type_list(struct ctx *x);
+int cmd_event_type_show(struct ctx *x);
+int cmd_event_type_set(struct ctx *x);
+int cmd_ical(struct ctx *x);
 
 #endif

@@ -176,19 +176,38 @@ int cmd_resource_active(struct ctx *x)
 	return done(x, rc);
 }
 
+int cmd_delete(struct ctx *x)
+{
+	bool res = strcmp(x->cmd, "resource delete") == 0;
+	const msgpack_object *r;
+	bookd_args *a;
+	int rc;
+
+	if ((a = args_new()) == NULL)
+		return BOOKCTL_CONN;
+	bookd_args_str(a, "id", x->argv[0]);
+	rc = args_call(x, a, res ? "resource.delete" : "event_type.delete", &r);
+	if (rc == 0 && !as_json(x, r)) {
+		printf("%s ", res ? "resource" : "event type");
+		out_text(x->argv[0]);
+		printf(" deleted (archived; past bookings keep it)\n");
+	}
+	return done(x, rc);
+}
+
 /* ---- bookings ----------------------------------------------------------- */
 
 /* The result of the typed helper that just succeeded, printed as JSON with
  * --json and as a booking card otherwise. */
 static int booking_done(struct ctx *x, int rc, struct bookd_booking *b)
 {
-	const msgpack_object *r = bookd_result(x->c);
-
-	bookd_booking_free(b);
-	if (rc < 0)
+	if (rc < 0) {
+		bookd_booking_free(b);
 		return bookctl_fail(x, rc);
-	if (!as_json(x, r))
-		out_booking(x, r);
+	}
+	if (!as_json(x, bookd_result(x->c)))
+		out_booking(x, b);
+	bookd_booking_free(b);
 	return BOOKCTL_OK;
 }
 
@@ -233,11 +252,17 @@ int cmd_book(struct ctx *x)
 	struct bookd_book_req req = {0};
 	struct bookd_booking b = {0};
 	size_t n;
+	int rc;
 
 	if (x->opt[OPT_name] == NULL || x->opt[OPT_email] == NULL)
 		return bookctl_usage(x, "book needs --name and --email");
-	if (parse_span(x, 1, &req.start, &req.end) != 0 ||
-	    parse_resources(x, x->argv[0], buf, sizeof buf, items, &n) != 0)
+	if (parse_resources(x, x->argv[0], buf, sizeof buf, items, &n) != 0)
+		return BOOKCTL_USAGE;
+	/* START is read in the first resource's zone, which the booking
+	 * keeps as its own (the zone its e-mails show). */
+	if ((rc = zone_of(x, items[0].resource, &x->tz)) != 0)
+		return rc;
+	if (parse_span(x, 1, &req.start, &req.end) != 0)
 		return BOOKCTL_USAGE;
 	/* One plain id goes as "resource", anything else as "resources". */
 	if (n == 1 && items[0].quantity == 1) {
@@ -250,7 +275,7 @@ int cmd_book(struct ctx *x)
 	req.email = x->opt[OPT_email];
 	req.phone = x->opt[OPT_phone];
 	req.notes = x->opt[OPT_notes];
-	req.timezone = x->tz ? tz_name(x->tz) : NULL;
+	req.timezone = tz_name(x->tz);
 	req.key = x->opt[OPT_key];
 	req.session = x->opt[OPT_session];
 	req.status = x->opt[OPT_status];
@@ -289,10 +314,13 @@ int cmd_list(struct ctx *x)
 	if ((x->opt[OPT_limit] && opt_uint(x, OPT_limit, "limit", &limit)) ||
 	    (x->opt[OPT_after] && opt_uint(x, OPT_after, "after", &after)))
 		return BOOKCTL_USAGE;
+	if (!x->json && (rc = zone_load_all(x)) != 0)
+		return rc;
 	if ((a = args_new()) == NULL)
 		return BOOKCTL_CONN;
 	bookd_args_str(a, "resource", x->opt[OPT_resource]);
 	bookd_args_str(a, "status", x->opt[OPT_status]);
+	bookd_args_str(a, "email", x->opt[OPT_email]);
 	if (x->opt[OPT_limit])
 		bookd_args_int(a, "limit", limit);
 	if (x->opt[OPT_after])
@@ -339,9 +367,23 @@ int cmd_reschedule(struct ctx *x)
 	const char *ref;
 	uint64_t id;
 
+	int rc;
+
+	/* The new START is read in the zone of the booking's resource. */
+	booking_name(x->argv[0], &id, &ref);
+	if (!x->tz_fixed) {
+		rc = bookd_booking_get(x->c, id, ref, &b);
+		if (rc < 0)
+			return booking_done(x, rc, &b);
+		x->tz = zone_show(x, b.nitems ? b.items[0].resource : NULL,
+				  b.timezone);
+		bookd_booking_free(&b);
+		memset(&b, 0, sizeof b);
+		if (x->tz == NULL)
+			return bookctl_fail(x, BOOKD_E_IO);
+	}
 	if (parse_span(x, 1, &start, &end) != 0)
 		return BOOKCTL_USAGE;
-	booking_name(x->argv[0], &id, &ref);
 	return booking_done(x, bookd_reschedule(x->c, id, ref, start, end, &b),
 			    &b);
 }
@@ -364,6 +406,8 @@ int cmd_day(struct ctx *x)
 	    (x->opt[OPT_interval] &&
 	     opt_uint(x, OPT_interval, "interval", &step)))
 		return BOOKCTL_USAGE;
+	if ((rc = zone_of(x, x->argv[0], &x->tz)) != 0)
+		return rc;
 	if ((a = args_new()) == NULL)
 		return BOOKCTL_CONN;
 	bookd_args_str(a, "resource", x->argv[0]);
@@ -371,8 +415,7 @@ int cmd_day(struct ctx *x)
 	bookd_args_int(a, "duration", dur);
 	if (x->opt[OPT_interval])
 		bookd_args_int(a, "interval", step);
-	if (x->tz)
-		bookd_args_str(a, "tz", tz_name(x->tz));
+	bookd_args_str(a, "tz", tz_name(x->tz));
 	bookd_args_str(a, "session", x->opt[OPT_session]);
 	rc = args_call(x, a, "slots.view", &r);
 	if (rc != 0 || as_json(x, r))
@@ -403,6 +446,8 @@ int cmd_check(struct ctx *x)
 	bool is_free;
 	int rc;
 
+	if ((rc = zone_of(x, x->argv[0], &x->tz)) != 0)
+		return rc;
 	if (parse_span(x, 1, &start, &end) != 0)
 		return BOOKCTL_USAGE;
 	rc = bookd_check(x->c, x->argv[0], start, end, x->opt[OPT_session],
@@ -422,32 +467,99 @@ int cmd_check(struct ctx *x)
 	return BOOKCTL_OK;
 }
 
-int cmd_hold(struct ctx *x)
+static int64_t now_ms(void)
 {
 	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void catch_interrupts(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Renew the session's hold every half of its remaining life until
+ * interrupted, then release it. */
+static int keep_hold(struct ctx *x, int64_t start, int64_t end, int64_t exp)
+{
+	const char *res = x->argv[0], *ses = x->opt[OPT_session];
+	bool released = false;
+	int rc;
+
+	if (!x->json)
+		printf("keeping the hold (renewed every %.1f s); Ctrl-C "
+		       "releases it\n",
+		       (double)(exp - now_ms()) / 2000.0);
+	fflush(stdout);
+	while (!interrupted) {
+		int64_t due = now_ms() + (exp - now_ms()) / 2;
+
+		while (!interrupted && now_ms() < due) {
+			struct timespec nap = {0, 50 * 1000000};
+			nanosleep(&nap, NULL);
+		}
+		if (interrupted)
+			break;
+		rc = bookd_hold(x->c, res, start, end, ses, &exp);
+		if (rc < 0)
+			return bookctl_fail(x, rc);
+	}
+	rc = bookd_release(x->c, res, ses, &released);
+	if (rc < 0)
+		return bookctl_fail(x, rc);
+	if (x->json)
+		printf("{\"released\":%s}\n", released ? "true" : "false");
+	else
+		printf("%s\n",
+		       released ? "released" : "the hold had already gone");
+	return BOOKCTL_OK;
+}
+
+int cmd_hold(struct ctx *x)
+{
 	int64_t start, end, exp = 0;
-	char from[64], to[16];
+	char from[96], to[16];
 	int rc;
 
 	if (x->opt[OPT_session] == NULL)
 		return bookctl_usage(x, "hold needs --session");
+	if ((rc = zone_of(x, x->argv[0], &x->tz)) != 0)
+		return rc;
 	if (parse_span(x, 1, &start, &end) != 0)
 		return BOOKCTL_USAGE;
+	if (x->opt[OPT_keep])
+		catch_interrupts();
 	rc =
 	    bookd_hold(x->c, x->argv[0], start, end, x->opt[OPT_session], &exp);
-	if (rc != 0 || as_json(x, bookd_result(x->c)))
+	if (rc != 0)
 		return done(x, rc);
-	clock_gettime(CLOCK_REALTIME, &now);
+	if (as_json(x, bookd_result(x->c)))
+		return x->opt[OPT_keep] ? keep_hold(x, start, end, exp)
+					: BOOKCTL_OK;
 	when_format(start, x->tz, from, sizeof from);
 	when_format_hm(end, x->tz, to, sizeof to);
 	printf("held ");
 	out_text(x->argv[0]);
 	printf(" %s - %s for session ", from, to);
 	out_text(x->opt[OPT_session]);
-	printf(", expires in %.1f s\n",
-	       (double)(exp -
-			((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000)) /
-		   1000.0);
+	printf(", expires in %.1f s\n", (double)(exp - now_ms()) / 1000.0);
+	if (x->opt[OPT_keep])
+		return keep_hold(x, start, end, exp);
 	return BOOKCTL_OK;
 }
 
@@ -498,6 +610,8 @@ int cmd_events(struct ctx *x)
 	if ((x->opt[OPT_after] && opt_uint(x, OPT_after, "after", &after)) ||
 	    (x->opt[OPT_limit] && opt_uint(x, OPT_limit, "limit", &limit)))
 		return BOOKCTL_USAGE;
+	if (!x->json && (rc = zone_load_all(x)) != 0)
+		return rc;
 	if ((a = args_new()) == NULL)
 		return BOOKCTL_CONN;
 	if (x->opt[OPT_after])
@@ -513,13 +627,21 @@ int cmd_events(struct ctx *x)
 	     i++) {
 		const msgpack_object *e = &ev->via.array.ptr[i];
 		const msgpack_object *b = wire_get(e, "booking");
+		const msgpack_object *rs = wire_get(b, "resources");
 		int64_t lsn = 0, at = 0, id = 0;
-		char when[64], type[64], st[32];
+		char when[96], type[64], st[32], res[128], bz[64];
 
 		wire_int(wire_get(e, "lsn"), &lsn);
 		wire_int(wire_get(e, "at_ms"), &at);
 		wire_int(wire_get(b, "id"), &id);
-		when_format(at / 1000, x->tz, when, sizeof when);
+		if (rs == NULL || rs->type != MSGPACK_OBJECT_ARRAY ||
+		    rs->via.array.size == 0 ||
+		    wire_cstr(&rs->via.array.ptr[0], res, sizeof res) < 0)
+			res[0] = 0;
+		if (wire_cstr(wire_get(b, "timezone"), bz, sizeof bz) < 0)
+			bz[0] = 0;
+		when_format(at / 1000, zone_known(x, res, bz), when,
+			    sizeof when);
 		printf("%8" PRId64 "  %s  %-20s  booking %" PRId64 " %s\n", lsn,
 		       when, out_str(wire_get(e, "type"), type, sizeof type),
 		       id, out_str(wire_get(b, "status"), st, sizeof st));
@@ -529,14 +651,6 @@ int cmd_events(struct ctx *x)
 		printf("next: bookctl events --after %" PRIu64 "\n",
 		       next->via.u64);
 	return BOOKCTL_OK;
-}
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
 }
 
 static void print_push(struct ctx *x, const struct bookd_push *p)
@@ -565,7 +679,6 @@ int cmd_watch(struct ctx *x)
 {
 	const char *from = x->argv[1];
 	const char *to = x->argc > 2 ? x->argv[2] : x->argv[1];
-	struct sigaction sa;
 	uint64_t slots = 0, holds = 0;
 	int64_t count = -1;
 	int rc;
@@ -576,10 +689,7 @@ int cmd_watch(struct ctx *x)
 		return BOOKCTL_USAGE;
 	/* Before the "watching" line: whoever reads it may interrupt at
 	 * once. */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_interrupts();
 	rc = bookd_subscribe(x->c, "slots", x->argv[0], from, to, &slots);
 	if (rc == 0)
 		rc = bookd_subscribe(x->c, "holds", x->argv[0], from, to,
@@ -676,10 +786,11 @@ int cmd_token(struct ctx *x)
 	}
 	if (token_mint(key, role, subject, (int64_t)time(NULL) + ttl, tok,
 		       sizeof(tok)) < 0)
-		return bookctl_usage(x,
-				     "--role admin|gateway|public and a --subject "
-				     "of 1 to %d bytes without newlines",
-				     TOKEN_SUBJECT_MAX);
+		return bookctl_usage(
+		    x,
+		    "--role admin|gateway|public and a --subject "
+		    "of 1 to %d bytes without newlines",
+		    TOKEN_SUBJECT_MAX);
 	explicit_bzero(key, sizeof(key));
 	if (x->json)
 		printf("{\"token\":\"%s\"}\n", tok);

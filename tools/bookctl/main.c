@@ -15,12 +15,12 @@
 
 #include "bookctl.h"
 
-#define MAX_POS 16
+#define MAX_POS 32
 
 struct command {
 	const char *name; /* one or two words */
 	const char *args; /* synopsis of the positional arguments */
-	unsigned opts;	  /* OPTBIT()s of the options it takes */
+	uint64_t opts;	  /* OPTBIT()s of the options it takes */
 	int min, max;	  /* positional argument counts */
 	int (*run)(struct ctx *x);
 	const char *help;
@@ -53,10 +53,14 @@ static const struct command commands[] = {
      "Deactivate a resource: nothing new can be booked or held on it."},
     {"resource enable", "ID", 0, 1, 1, cmd_resource_active,
      "Activate a resource again."},
+    {"resource delete", "ID", 0, 1, 1, cmd_delete,
+     "Delete a resource that no booking from now on uses: it is archived,\n"
+     "not erased (inactive for good; past bookings keep naming it)."},
     {"book", "RESOURCE[,RESOURCE...] START DURATION", BOOKER, 3, 3, cmd_book,
      "Book one or several resources at once (all or nothing).  Write\n"
-     "ID:N for N units of a pool.  START is 2026-12-01T10:00 (UTC, or in\n"
-     "the --tz zone); DURATION is 2h, 90m or 1h30m.  --name and --email\n"
+     "ID:N for N units of a pool.  START is 2026-12-14T10:00 in the\n"
+     "resource's time zone (or the --tz zone); DURATION is 2h, 90m or 1h30m.  "
+     "--name and --email\n"
      "are required.  --session consumes that session's hold; --key makes\n"
      "a retry return the first booking instead of booking twice;\n"
      "--status pending asks for confirmation."},
@@ -67,17 +71,23 @@ static const struct command commands[] = {
      "\"reserved\" (another session holds part of it), in time order."},
     {"check", "RESOURCE START DURATION", OPTBIT(session), 3, 3, cmd_check,
      "Say whether the span is free, and if not why."},
-    {"hold", "RESOURCE START DURATION", OPTBIT(session), 3, 3, cmd_hold,
+    {"hold", "RESOURCE START DURATION", OPTBIT(session) | OPTBIT(keep), 3, 3,
+     cmd_hold,
      "Hold the span for --session (required) while a form is filled in.\n"
-     "The hold expires unless renewed by holding the same span again."},
+     "The hold expires unless renewed by holding the same span again;\n"
+     "with --keep, bookctl renews it every half TTL until Ctrl-C, then\n"
+     "releases it."},
     {"release", "RESOURCE", OPTBIT(session), 1, 1, cmd_release,
      "Release --session's hold on RESOURCE."},
     {"cancel", "REF|ID", OPTBIT(reason), 1, 1, cmd_cancel,
      "Cancel a booking; its time is free again at once."},
     {"show", "REF|ID", 0, 1, 1, cmd_show, "Show a booking and its history."},
     {"list", "",
-     OPTBIT(resource) | OPTBIT(limit) | OPTBIT(status) | OPTBIT(after), 0, 0,
-     cmd_list, "List bookings, oldest first; --after ID continues a listing."},
+     OPTBIT(resource) | OPTBIT(limit) | OPTBIT(status) | OPTBIT(after) |
+	 OPTBIT(email),
+     0, 0, cmd_list,
+     "List bookings, oldest first; --after ID continues a listing.\n"
+     "--email lists one booker's bookings (any case)."},
     {"confirm", "ID", OPTBIT(reason), 1, 1, cmd_transition,
      "Confirm a pending booking."},
     {"decline", "ID", OPTBIT(reason), 1, 1, cmd_transition,
@@ -96,6 +106,41 @@ static const struct command commands[] = {
      "Print one line per change of RESOURCE's bookings (slots) or holds\n"
      "on DATE (through DATE2) until interrupted, or until --count\n"
      "changes."},
+    {"schedule list", "", 0, 0, 0, cmd_schedule_list,
+     "List the resources that have open hours, with their hours."},
+    {"schedule show", "ID", 0, 1, 1, cmd_schedule_show,
+     "Show a resource's open hours (weekly windows and dated overrides)."},
+    {"schedule set", "ID ZONE RULE...", 0, 3, 28, cmd_schedule_set,
+     "Set a resource's open hours, read in ZONE.  Each RULE is DAYS=HOURS:\n"
+     "DAYS is mon..sun, a range mon-fri, or a date 2026-12-24; HOURS is\n"
+     "09:00-17:00, several joined by commas, or 'closed'.  A date's rule\n"
+     "replaces that day's weekly hours.  e.g.\n"
+     "  bookctl schedule set studio-a Europe/Berlin mon-fri=09:00-18:00 \\\n"
+     "      sat=10:00-14:00 2026-12-24=closed"},
+    {"event-type list", "", 0, 0, 0, cmd_event_type_list,
+     "List event types: what a booker picks, its lengths and resources."},
+    {"event-type show", "ID", 0, 1, 1, cmd_event_type_show,
+     "Show one event type."},
+    {"event-type delete", "ID", 0, 1, 1, cmd_delete,
+     "Delete an event type that no booking from now on uses (archived:\n"
+     "inactive for good, past bookings keep naming it)."},
+    {"event-type set", "ID",
+     OPTBIT(title) | OPTBIT(lengths) | OPTBIT(resources) | OPTBIT(interval) |
+	 OPTBIT(buffer_before) | OPTBIT(buffer_after) | OPTBIT(min_notice) |
+	 OPTBIT(max_future) | OPTBIT(confirm) | OPTBIT(inactive),
+     1, 1, cmd_event_type_set,
+     "Create or replace an event type.  --title, --lengths (minutes, e.g.\n"
+     "60,120,300) and --resources (ids) are required; --interval steps the\n"
+     "offered starts; buffers, --min-notice and --max-future are minutes;\n"
+     "--confirm makes new bookings pending until confirmed; --inactive\n"
+     "hides it from public callers."},
+    {"ical", "RESOURCE",
+     OPTBIT(from) | OPTBIT(to) | OPTBIT(public) | OPTBIT(domain), 1, 1,
+     cmd_ical,
+     "Print RESOURCE's bookings as an iCalendar (RFC 5545) feed, with\n"
+     "cancelled ones marked STATUS:CANCELLED.  --from and --to (dates in\n"
+     "the resource's zone) bound it; --public leaves out the bookers'\n"
+     "details; --domain sets the right-hand side of the UIDs."},
     {"call", "OP [JSON-ARGS]", 0, 1, 2, cmd_call,
      "Call any operation with arguments written as a JSON object and\n"
      "print its result as JSON, e.g.\n"
@@ -126,9 +171,13 @@ static void synopsis(FILE *f, const struct command *cmd)
 	if (cmd->args[0])
 		fprintf(f, " %s", cmd->args);
 	for (int i = 0; i < OPT__COUNT; i++)
-		if (cmd->opts & (1u << i))
-			fprintf(f, " [--%s %s]", opt_names[i].name,
-				opt_names[i].meta);
+		if (cmd->opts & ((uint64_t)1 << i)) {
+			if (opt_names[i].meta)
+				fprintf(f, " [--%s %s]", opt_names[i].name,
+					opt_names[i].meta);
+			else
+				fprintf(f, " [--%s]", opt_names[i].name);
+		}
 	fputc('\n', f);
 }
 
@@ -141,7 +190,9 @@ static void usage(FILE *f)
 	      "else " BOOKD_DEFAULT_SOCKET ")\n"
 	      "  --json         print the engine's result as JSON\n"
 	      "  --tz ZONE      read and show times in ZONE (e.g. "
-	      "Europe/Berlin), not UTC\n\n"
+	      "Europe/Berlin), not in\n"
+	      "                 the resource's own zone (default "
+	      "$BOOKD_TZ)\n\n"
 	      "Commands:\n",
 	      f);
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -204,6 +255,21 @@ static int find_opt(const char *name, size_t len)
 	return -1;
 }
 
+/* What to do when the engine cannot be reached, by the reason. */
+static void connect_hint(int e)
+{
+	if (e == EACCES || e == EPERM)
+		fputs("  The socket exists but this user may not open it: run "
+		      "as the engine's\n  user or group (see \"Running bookd "
+		      "for a website\" in README.md).\n",
+		      stderr);
+	else
+		fputs("  Is bookd running?  Start it with 'make run' (it "
+		      "serves ./var/bookd.sock),\n  or point bookctl at its "
+		      "socket with --socket PATH or $BOOKD_SOCKET.\n",
+		      stderr);
+}
+
 int main(int argc, char **argv)
 {
 	struct ctx x;
@@ -249,6 +315,14 @@ int main(int argc, char **argv)
 		    !(nlen == 2 && memcmp(name, "tz", 2) == 0))
 			return bookctl_usage(NULL, "unknown option --%.*s",
 					     (int)nlen, name);
+		if (o >= 0 && opt_names[o].meta == NULL) {
+			if (eq)
+				return bookctl_usage(NULL,
+						     "--%.*s takes no value",
+						     (int)nlen, name);
+			x.opt[o] = "1";
+			continue;
+		}
 		if (eq)
 			val = eq + 1;
 		else if (i + 1 < argc)
@@ -293,14 +367,22 @@ int main(int argc, char **argv)
 		return bookctl_usage(&x, "usage: bookctl %s%s%s", cmd->name,
 				     cmd->args[0] ? " " : "", cmd->args);
 	for (int i = 0; i < OPT__COUNT; i++)
-		if (x.opt[i] && !(cmd->opts & (1u << i)))
+		if (x.opt[i] && !(cmd->opts & ((uint64_t)1 << i)))
 			return bookctl_usage(&x, "%s takes no --%s", cmd->name,
 					     opt_names[i].name);
+	if (tzname == NULL && (tzname = getenv("BOOKD_TZ")) != NULL &&
+	    *tzname == 0)
+		tzname = NULL;
 	if (tzname) {
 		int e = tz_get(tzname, &x.tz);
 		if (e < 0)
 			return bookctl_usage(&x, "time zone %s: %s", tzname,
 					     tz_strerror(e));
+		x.tz_fixed = true;
+	} else if (tz_get("UTC", &x.tz) < 0) {
+		fprintf(stderr, "bookctl: cannot load the UTC zone (is tzdata "
+				"installed?)\n");
+		return BOOKCTL_USAGE;
 	}
 
 	if (cmd->offline)
@@ -308,10 +390,12 @@ int main(int argc, char **argv)
 	x.c = bookd_connect(x.socket, &err);
 	if (x.c == NULL) {
 		const char *path = x.socket ? x.socket : getenv("BOOKD_SOCKET");
+		int e = errno;
+
 		fprintf(stderr, "bookctl: cannot connect to %s: %s\n",
 			path && *path ? path : BOOKD_DEFAULT_SOCKET,
-			err == BOOKD_E_IO ? strerror(errno)
-					  : bookd_strerror(err));
+			err == BOOKD_E_IO ? strerror(e) : bookd_strerror(err));
+		connect_hint(err == BOOKD_E_IO ? e : 0);
 		return BOOKCTL_CONN;
 	}
 	rc = cmd->run(&x);

@@ -65,21 +65,55 @@ void out_map_lines(const msgpack_object *m)
 	}
 }
 
+static bool is_true(const msgpack_object *o)
+{
+	return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+}
+
 void out_resource(struct ctx *x, const msgpack_object *r, bool detail)
 {
 	const msgpack_object *active = wire_get(r, "active");
-	char id[64];
+	const msgpack_object *sched = wire_get(r, "schedule");
+	char id[64], buf[300];
+	int64_t q = 1;
 
 	(void)x;
-	if (detail) {
-		out_map_lines(r);
+	out_str(wire_get(r, "id"), id, sizeof id);
+	if (!detail) {
+		printf("%s is %s\n", id,
+		       is_true(active) ? "active" : "inactive");
 		return;
 	}
-	printf("%s is %s\n", out_str(wire_get(r, "id"), id, sizeof id),
-	       active && active->type == MSGPACK_OBJECT_BOOLEAN &&
-		       active->via.boolean
-		   ? "active"
-		   : "inactive");
+	if (r == NULL || r->type != MSGPACK_OBJECT_MAP) {
+		if (r)
+			out_json(r);
+		return;
+	}
+	/* For people: what is set, in words; --json shows every field. */
+	printf("resource %s", id);
+	if (*out_str(wire_get(r, "name"), buf, sizeof buf))
+		printf(" (%s)", buf);
+	printf("%s\n", is_true(wire_get(r, "archived")) ? "  deleted (archived)"
+		       : is_true(active)		? ""
+							: "  inactive");
+	if (*out_str(wire_get(r, "kind"), buf, sizeof buf))
+		printf("  kind       %s\n", buf);
+	printf("  timezone   %s\n",
+	       out_str(wire_get(r, "timezone"), buf, sizeof buf));
+	wire_int(wire_get(r, "quantity"), &q);
+	if (q > 1)
+		printf("  quantity   %" PRId64 " interchangeable units\n", q);
+	if (!is_true(wire_get(r, "standalone")))
+		printf("  add-on     booked only together with a standalone "
+		       "resource\n");
+	if (sched && sched->type == MSGPACK_OBJECT_STR)
+		printf("  schedule   %s\n", out_str(sched, buf, sizeof buf));
+	else if (sched && sched->type == MSGPACK_OBJECT_MAP)
+		printf("  schedule   its own hours ('bookctl schedule show "
+		       "%s')\n",
+		       id);
+	else
+		printf("  schedule   none: open around the clock\n");
 }
 
 void out_resource_table(struct ctx *x, const msgpack_object *list)
@@ -130,17 +164,17 @@ static void out_field(const char *label, const char *v)
 	putchar('\n');
 }
 
-int out_booking(struct ctx *x, const msgpack_object *o)
+void out_booking(struct ctx *x, const struct bookd_booking *bp)
 {
-	struct bookd_booking b;
-	char from[64], to[64], dur[32], at[64];
+	const struct bookd_booking b = *bp;
+	const struct tz *tz =
+	    zone_show(x, b.nitems ? b.items[0].resource : NULL, b.timezone);
+	char from[96], to[96], dur[32], at[96];
 
-	if (bookd_booking_from_object(o, &b) < 0) {
-		out_json(o);
-		return -1;
-	}
-	when_format(b.start, x->tz, from, sizeof from);
-	when_format(b.end, x->tz, to, sizeof to);
+	if (tz == NULL)
+		tz = x->tz;
+	when_format(b.start, tz, from, sizeof from);
+	when_format(b.end, tz, to, sizeof to);
 	when_format_duration(b.end - b.start, dur, sizeof dur);
 	printf("booking %" PRIu64 "  ", b.id);
 	out_text(b.status);
@@ -167,7 +201,7 @@ int out_booking(struct ctx *x, const msgpack_object *o)
 	for (size_t i = 0; i < b.nhistory; i++) {
 		const struct bookd_history *h = &b.history[i];
 
-		when_format(h->at_ms / 1000, x->tz, at, sizeof at);
+		when_format(h->at_ms / 1000, tz, at, sizeof at);
 		printf("  %-10s %s  ", i ? "" : "history", at);
 		if (h->from[0]) {
 			out_text(h->from);
@@ -184,8 +218,6 @@ int out_booking(struct ctx *x, const msgpack_object *o)
 		}
 		putchar('\n');
 	}
-	bookd_booking_free(&b);
-	return 0;
 }
 
 void out_booking_table(struct ctx *x, const msgpack_object *list)
@@ -195,20 +227,23 @@ void out_booking_table(struct ctx *x, const msgpack_object *list)
 			out_json(list);
 		return;
 	}
-	printf("%8s  %-10s %-22s %7s  %-24s %s\n", "ID", "STATUS", "START",
+	printf("%8s  %-10s %-30s %7s  %-24s %s\n", "ID", "STATUS", "START",
 	       "LENGTH", "RESOURCES", "BOOKER");
 	for (uint32_t i = 0; i < list->via.array.size; i++) {
 		struct bookd_booking b;
-		char start[64], dur[32], st[64];
+		char start[96], dur[32], st[64];
 
 		if (bookd_booking_from_object(&list->via.array.ptr[i], &b) <
 		    0) {
 			out_json(&list->via.array.ptr[i]);
 			continue;
 		}
-		when_format(b.start, x->tz, start, sizeof start);
+		when_format(b.start,
+			    zone_known(x, b.nitems ? b.items[0].resource : NULL,
+				       b.timezone),
+			    start, sizeof start);
 		when_format_duration(b.end - b.start, dur, sizeof dur);
-		printf("%8" PRIu64 "  %-10s %-22s %7s  ", b.id,
+		printf("%8" PRIu64 "  %-10s %-30s %7s  ", b.id,
 		       text_escape(b.status, strlen(b.status), st, sizeof st),
 		       start, dur);
 		print_items(&b);

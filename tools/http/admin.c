@@ -377,6 +377,8 @@ enum MHD_Result gw_admin(struct gw_req *q, const char *path)
 		}
 		if (slash && strncmp(slash, "/grid/", 6) == 0 && get)
 			return grid(q, id, slash + 6);
+		if (slash && strcmp(slash, "/calendar.ics") == 0)
+			return gw_ical(q, id, n, true);
 	}
 	return gw_problem(q, 404, "NOT_FOUND", "no such admin route", NULL);
 }

@@ -330,8 +330,15 @@ static int view_args(struct gw_req *q, const char *id, size_t idlen,
 		 * what is wrong in its own words. */
 		if (e && linked && length) {
 			v->et = e;
-			if (v->interval == 0)
+			/* As the engine: the type's slot_interval, else its
+			 * shortest length. */
+			if (v->interval == 0 && e->slot_interval)
 				v->interval = e->slot_interval;
+			else if (v->interval == 0)
+				for (size_t i = 0; i < e->nlen; i++)
+					if (v->interval == 0 ||
+					    e->lengths[i] < v->interval)
+						v->interval = e->lengths[i];
 		}
 		if (v->duration == 0)
 			v->duration = 15;
@@ -1113,11 +1120,13 @@ static enum MHD_Result me(struct gw_req *q)
 				  "the gateway's engine connection cannot list "
 				  "bookings (it needs admin rights)",
 				  NULL);
-	/* The engine has no lookup by email: scan a bounded number of pages
-	 * of recent and future bookings and keep the booker's. */
+	/* The engine's index by booker e-mail (booking.list {email}) gives
+	 * this booker's recent and future bookings, a bounded number of
+	 * pages of them. */
 	for (int page = 0; page < ME_PAGES; page++) {
 		struct pk k;
-		pk_init(&k, 3);
+		pk_init(&k, 4);
+		pk_str(&k, "email", q->who.email);
 		pk_int(&k, "from", (int64_t)time(NULL) - ME_DAYS_BACK * 86400);
 		pk_int(&k, "limit", ME_PAGE_SIZE);
 		pk_int(&k, "after", (int64_t)after);
@@ -1201,6 +1210,8 @@ enum MHD_Result gw_api(struct gw_req *q)
 		if (strcmp(slash, "/month") == 0)
 			return get ? month(q, id, (size_t)(slash - id))
 				   : method_not_allowed(q);
+		if (strcmp(slash, "/calendar.ics") == 0)
+			return gw_ical(q, id, (size_t)(slash - id), false);
 		if (strncmp(slash, "/days/", 6) == 0 &&
 		    strchr(slash + 6, '/') == NULL)
 			return day(q, id, (size_t)(slash - id), slash + 6);

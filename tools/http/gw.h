@@ -120,7 +120,8 @@ struct gw_req {
 	X(ADMIN, "admin")                                                      \
 	X(HEALTH, "healthz")                                                   \
 	X(METRICS, "metrics")                                                  \
-	X(STATIC, "static")
+	X(STATIC, "static")                                                    \
+	X(ICAL, "ical")
 enum gw_route {
 #define X(a, b) GW_ROUTE_##a,
 	GW_ROUTES(X)
@@ -210,6 +211,9 @@ const msgpack_object *gw_get(const msgpack_object *map, const char *key);
 /* ---- api.c / admin.c ---- */
 enum MHD_Result gw_api(struct gw_req *q);
 enum MHD_Result gw_admin(struct gw_req *q, const char *path);
+/* feed.c: GET .../resources/{id}/calendar.ics (admin: with bookers). */
+enum MHD_Result gw_ical(struct gw_req *q, const char *id, size_t idlen,
+			bool admin);
 enum MHD_Result gw_health(struct gw_req *q);
 enum MHD_Result gw_metrics(struct gw_req *q);
 

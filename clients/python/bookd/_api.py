@@ -418,16 +418,27 @@ class Operations(abc.ABC):
         return self._op("booking.get", _args(id=id, ref=ref),
                         Booking.from_wire)
 
+    def resource_delete(self, id: str) -> Resource:
+        """Archive a resource no booking from now on uses (admin)."""
+        return self._op("resource.delete", {"id": id}, Resource.from_wire)
+
+    def event_type_delete(self, id: str) -> EventType:
+        """Archive an event type no booking from now on uses (admin)."""
+        return self._op("event_type.delete", {"id": id},
+                        EventType.from_wire)
+
     def booking_list(self, resource: Optional[str] = None,
                      from_: Optional[Instant] = None,
                      to: Optional[Instant] = None,
                      status: Optional[str] = None,
                      limit: Optional[int] = None,
-                     after: Optional[int] = None) -> BookingPage:
-        """A page of bookings (admin); continue with ``after=page.next``."""
+                     after: Optional[int] = None,
+                     email: Optional[str] = None) -> BookingPage:
+        """A page of bookings (admin); continue with ``after=page.next``.
+        ``email`` selects one booker's bookings (any case), by index."""
         return self._op("booking.list", _args(
             resource=resource, from_=from_, to=to, status=status, limit=limit,
-            after=after), BookingPage.from_wire)
+            after=after, email=email), BookingPage.from_wire)
 
     def booking_cancel(self, id: Optional[int] = None,
                        ref: Optional[str] = None,

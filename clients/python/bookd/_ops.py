@@ -37,6 +37,9 @@ OPS: tuple[Op, ...] = (
         Arg('active', 'bool', False, 0),
         Arg('meta', 'any', False, 0),
     )),
+    Op('resource_delete', 'resource.delete', 'admin', True, (
+        Arg('id', 'str', True, 63),
+    )),
     Op('resource_get', 'resource.get', 'public', False, (
         Arg('id', 'str', True, 63),
     )),
@@ -73,6 +76,9 @@ OPS: tuple[Op, ...] = (
         Arg('id', 'str', True, 63),
     )),
     Op('event_type_list', 'event_type.list', 'public', False, ()),
+    Op('event_type_delete', 'event_type.delete', 'admin', True, (
+        Arg('id', 'str', True, 63),
+    )),
     Op('check', 'check', 'public', False, (
         Arg('resource', 'str', True, 63),
         Arg('start', 'int', True, 0),
@@ -150,6 +156,7 @@ OPS: tuple[Op, ...] = (
         Arg('status', 'str', False, 16),
         Arg('limit', 'uint', False, 0),
         Arg('after', 'uint', False, 0),
+        Arg('email', 'str', False, 256),
     )),
     Op('booking_cancel', 'booking.cancel', 'public', True, (
         Arg('id', 'uint', False, 0),

@@ -356,6 +356,40 @@ def test_booking_list_pages(client, rid, day):
     assert [b.id for b in window.bookings] == ids[1:]
 
 
+@covers("booking.list")
+def test_booking_list_by_email(client, rid, day):
+    mine = client.book(resource=rid, start=at(day, "05:00"),
+                       end=at(day, "05:30"),
+                       booker={"name": "M", "email": "Mine@Example.org"}).id
+    client.book(resource=rid, start=at(day, "06:00"), end=at(day, "06:30"),
+                booker=BOOKER)
+    page = client.booking_list(email="mine@example.ORG")
+    assert [b.id for b in page.bookings] == [mine]
+
+
+@covers("resource.delete", "event_type.delete")
+def test_delete_archives(client, day):
+    rid = new_resource_id()
+    client.resource_create(rid)
+    client.event_type_put("et-" + rid, title="T", lengths=[60],
+                          resources=[rid])
+    b = client.book(resource=rid, start=at(day, "09:00"),
+                    end=at(day, "10:00"), booker=BOOKER,
+                    event_type="et-" + rid)
+    for call in (lambda: client.resource_delete(rid),
+                 lambda: client.event_type_delete("et-" + rid)):
+        with pytest.raises(bookd.InvalidState) as e:
+            call()
+        assert e.value.code == "INVALID_STATE"
+        assert "has 1 booking from now on" in str(e.value)
+    client.booking_cancel(id=b.id)
+    et = client.event_type_delete("et-" + rid)
+    assert et.active is False and et.extra.get("archived") is True
+    res = client.resource_delete(rid)
+    assert res.active is False and res.extra.get("archived") is True
+    assert client.booking_get(id=b.id).resources == [rid]
+
+
 @covers("booking.cancel")
 def test_booking_cancel_frees_slots(engine, client, rid, day):
     b = client.book(resource=rid, start=at(day, "10:00"),
