@@ -144,7 +144,8 @@ $(O)/bookd-test: $(TEST_ENGINE_OBJ) $(PROTO_OBJ)
 
 test-bins: $(O)/bookd-test
 
-# tests/abuse: attacks on a real engine (issue 11), one Check binary each.
+# tests/abuse: attacks on a real engine, one Check binary each (connection
+# level and caller level).
 ABUSE_BINS := $(patsubst %.c,$(O)/%,$(wildcard tests/abuse/test_*.c))
 test-bins: $(ABUSE_BINS)
 
