@@ -1617,7 +1617,9 @@ START_TEST(all_attacks_at_once)
 	 * never the honest client's session. */
 	for (int k = A_FLOOD_R1; k <= A_FLOOD_DROPPED; k++) {
 		t = &a->t[k];
-		ck_assert_msg(t->ok == 16 && t->limit == t->n - 16,
+		int cap = t->n < 16 ? t->n : 16;
+		ck_assert_msg(t->n > 0 && t->ok == cap &&
+				  t->limit == t->n - cap,
 			      "%s: %d of %d held", atk_name[k], t->ok, t->n);
 	}
 	t = &a->t[A_MANY_LONG];
@@ -1637,15 +1639,24 @@ START_TEST(all_attacks_at_once)
 	ck_assert(t->n > 0 && t->ok > 0 && t->ok + t->rate == t->n);
 	t = &a->t[A_CHURN_CANCEL];
 	ck_assert(t->ok + t->rate == t->n);
-	ck_assert_int_gt(t->rate + a->t[A_CHURN_BOOK].rate, 0);
+	/* The attackers run for a fixed time at low priority: on a loaded
+	 * machine they may not reach a limit, so each limit is asserted once
+	 * they made more attempts than it allows. */
+	if (a->t[A_CHURN_BOOK].n + t->n + a->t[A_BIG_NOTES].n >
+	    60 + (int)secs + 1)
+		ck_assert_int_gt(t->rate + a->t[A_CHURN_BOOK].rate, 0);
 	ck_assert_int_le(a->t[A_CHURN_BOOK].ok + t->ok + a->t[A_BIG_NOTES].bad,
 			 60 + (int)secs + 1);
 	t = &a->t[A_BIG_NOTES];
 	ck_assert(t->ok == 0 && t->bad > 0 && t->bad + t->rate == t->n);
 	t = &a->t[A_RESCHED];
-	ck_assert_int_eq(t->ok, 50);
-	ck_assert_int_gt(t->limit - t->rate, 0); /* the cap, not the rate */
 	ck_assert_int_eq(t->ok + t->limit, t->n);
+	if (t->n > 50) {
+		ck_assert_int_eq(t->ok, 50);
+		ck_assert_int_gt(t->limit - t->rate, 0); /* the cap */
+	} else {
+		ck_assert_int_eq(t->ok, t->n);
+	}
 	t = &a->t[A_RESCHED_SAME];
 	ck_assert(t->n == 1 && t->bad == 1);
 	t = &a->t[A_UTF8_HOLD];
