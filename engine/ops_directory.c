@@ -225,15 +225,28 @@ int h_resource_update(struct req *r)
 
 /* ---- schedules -------------------------------------------------------- */
 
-/* Pack the ids of the resources using shared schedule id. */
-static void pack_users(msgpack_packer *pk, const struct state *st,
-		       const char *id)
+/* Pack the ids of the resources using shared schedule id (for a public
+ * caller the active ones only, as resource.list shows them). */
+static void pack_users(const struct req *r, const char *id)
 {
-	msgpack_pack_array(pk, state_sched_users(st, id));
-	for (uint32_t i = 0; i < st->nres; i++)
-		if (st->res[i]->sched_ref &&
-		    strcmp(st->res[i]->sched_ref, id) == 0)
-			wire_pk_str(pk, st->res[i]->id);
+	const struct state *st = &r->s->st;
+	uint32_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			msgpack_pack_array(r->pk, n);
+		for (uint32_t i = 0; i < st->nres; i++) {
+			const struct resource *res = st->res[i];
+			if (!res->sched_ref ||
+			    strcmp(res->sched_ref, id) != 0 ||
+			    (!res->active && r->role != ROLE_ADMIN))
+				continue;
+			if (pass == 0)
+				n++;
+			else
+				wire_pk_str(r->pk, res->id);
+		}
+	}
 }
 
 /*
@@ -277,7 +290,7 @@ static int put_shared(struct req *r, const struct sched *sched)
 	sched_pack_map(ss->sched, r->pk, 2);
 	wire_pk_kstr(r->pk, "id", id);
 	wire_pk_str(r->pk, "resources");
-	pack_users(r->pk, st, id);
+	pack_users(r, id);
 	return 0;
 }
 
@@ -340,7 +353,7 @@ int h_schedule_get(struct req *r)
 	if (ss) {
 		sched_pack_map(ss->sched, r->pk, 1);
 		wire_pk_str(r->pk, "resources");
-		pack_users(r->pk, &r->s->st, ss->id);
+		pack_users(r, ss->id);
 		return 0;
 	}
 	res = find_res(r, ido, "id", false);
@@ -382,7 +395,7 @@ int h_schedule_list(struct req *r)
 		wire_pk_str(r->pk, "schedule");
 		sched_pack(st->ss[i].sched, r->pk);
 		wire_pk_str(r->pk, "resources");
-		pack_users(r->pk, st, st->ss[i].id);
+		pack_users(r, st->ss[i].id);
 	}
 	return 0;
 }
