@@ -49,7 +49,7 @@ static int meta_arg(struct req *r, struct wbuf *buf, const char **meta,
 
 /* The strings a resource input points into while it is built. */
 struct resource_bufs {
-	char id[64], name[257], kind[65], timezone[65];
+	char id[64], name[257], kind[65], timezone[65], sched_ref[64];
 	struct wbuf meta;
 };
 
@@ -94,16 +94,33 @@ static int resource_input(struct req *r, const struct resource *old,
 		in->standalone = a[ARG_standalone]->via.boolean;
 	if (a[ARG_active])
 		in->active = a[ARG_active]->via.boolean;
-	if (sc) {
+	if (sc && sc->type == MSGPACK_OBJECT_STR) {
+		/* A string names a shared schedule: the resource gets a copy,
+		 * rewritten whenever the shared one changes. */
+		const struct shared_sched *ss = state_shared_sched(
+		    &r->s->st, sc->via.str.ptr, sc->via.str.size);
+		if (ss == NULL)
+			return req_error(r, BOOKD_E_NOT_FOUND, "schedule",
+					 "no shared schedule '%.*s'",
+					 (int)(sc->via.str.size > PROTO_SLUG_MAX
+						   ? PROTO_SLUG_MAX
+						   : sc->via.str.size),
+					 sc->via.str.ptr);
+		snprintf(b->sched_ref, sizeof(b->sched_ref), "%s", ss->id);
+		in->sched = ss->sched;
+		in->sched_ref = b->sched_ref;
+	} else if (sc) {
 		if (sc->type != MSGPACK_OBJECT_NIL &&
 		    sc->type != MSGPACK_OBJECT_MAP)
 			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
-					 "must be a map or nil");
+					 "must be a map, a shared schedule's "
+					 "id or nil");
 		if (sc->type == MSGPACK_OBJECT_MAP &&
 		    sched_parse(sc, sched, err, sizeof(err)) < 0)
 			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
 					 "%s", err);
 		in->sched = *sched;
+		in->sched_ref = NULL;
 	}
 	return 0;
 }
@@ -190,7 +207,8 @@ int h_resource_create(struct req *r)
 	if (!valid_slug(id))
 		return req_error(r, BOOKD_E_BAD_REQUEST, "id",
 				 "a slug: [a-z0-9][a-z0-9._-]{0,62}");
-	if (state_resource(&r->s->st, id->via.str.ptr, id->via.str.size))
+	if (state_resource(&r->s->st, id->via.str.ptr, id->via.str.size) ||
+	    state_shared_sched(&r->s->st, id->via.str.ptr, id->via.str.size))
 		return req_error(r, BOOKD_E_EXISTS, NULL, "id: '%.*s' exists",
 				 (int)id->via.str.size, id->via.str.ptr);
 	return put_resource(r, NULL);
@@ -258,9 +276,80 @@ int h_resource_delete(struct req *r)
 
 /* ---- schedules -------------------------------------------------------- */
 
+/* Pack the ids of the resources using shared schedule id (for a public
+ * caller the active ones only, as resource.list shows them). */
+static void pack_users(const struct req *r, const char *id)
+{
+	const struct state *st = &r->s->st;
+	uint32_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			msgpack_pack_array(r->pk, n);
+		for (uint32_t i = 0; i < st->nres; i++) {
+			const struct resource *res = st->res[i];
+			if (!res->sched_ref ||
+			    strcmp(res->sched_ref, id) != 0 ||
+			    (!res->active && r->role != ROLE_ADMIN))
+				continue;
+			if (pass == 0)
+				n++;
+			else
+				wire_pk_str(r->pk, res->id);
+		}
+	}
+}
+
+/*
+ * Create or replace the shared schedule id, then rewrite the record of
+ * every resource using it: the same path as a per-resource change, so
+ * their days are republished and their `slots` subscribers pushed.
+ */
+static int put_shared(struct req *r, const struct sched *sched)
+{
+	struct state *st = &r->s->st;
+	const struct shared_sched *ss;
+	struct wbuf rec = {0};
+	char id[64];
+
+	if (wire_cstr(r->a[ARG_id], id, sizeof(id)) < 0)
+		return req_error(r, BOOKD_E_BAD_REQUEST, "id",
+				 "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (state_schedule_record(st, id, sched, &rec, &r->e) ||
+	    log_and_apply(r, WAL_SCHEDULE, &rec)) {
+		wbuf_free(&rec);
+		return r->e.code;
+	}
+	ss = state_shared_sched(st, id, strlen(id));
+	assert(ss != NULL);
+	for (uint32_t i = 0; i < st->nres; i++) {
+		struct resource_in in;
+		if (!st->res[i]->sched_ref ||
+		    strcmp(st->res[i]->sched_ref, id) != 0)
+			continue;
+		state_resource_in(st->res[i], &in);
+		in.sched = ss->sched;
+		in.updated_ms = now_ms();
+		rec.len = 0;
+		if (state_resource_record(st, &in, &rec, &r->e) ||
+		    log_and_apply(r, WAL_RESOURCE, &rec)) {
+			wbuf_free(&rec);
+			return r->e.code;
+		}
+	}
+	wbuf_free(&rec);
+	sched_pack_map(ss->sched, r->pk, 2);
+	wire_pk_kstr(r->pk, "id", id);
+	wire_pk_str(r->pk, "resources");
+	pack_users(r, id);
+	return 0;
+}
+
 int h_schedule_put(struct req *r)
 {
-	struct resource *res = find_res(r, r->a[ARG_id], "id", true);
+	const msgpack_object *ido = r->a[ARG_id];
+	struct resource *res =
+	    state_resource(&r->s->st, ido->via.str.ptr, ido->via.str.size);
 	msgpack_object_kv kv[3];
 	msgpack_object m;
 	struct sched *sched;
@@ -269,12 +358,10 @@ int h_schedule_put(struct req *r)
 	uint32_t n = 0;
 	int rc;
 
-	if (res == NULL)
-		return r->e.code;
-	if (res->archived)
+	if (res && res->archived)
 		return req_error(r, BOOKD_E_INVALID_STATE, "id",
 				 "'%s' was deleted (archived)", res->id);
-	/* The schedule is the arguments without the resource id. */
+	/* The schedule is the arguments without the id. */
 	kv[n].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
 				     .via.str = {8, "timezone"}};
 	kv[n++].val = *r->a[ARG_timezone];
@@ -293,10 +380,17 @@ int h_schedule_put(struct req *r)
 		/* The schedule's own field names are the arguments' names. */
 		return req_error(r, BOOKD_E_BAD_REQUEST, NULL, "%s", err);
 	}
+	if (res == NULL) {
+		/* Not a resource's id: a shared schedule by its own id. */
+		rc = put_shared(r, sched);
+		sched_free(sched);
+		return rc;
+	}
 	/* Only the schedule changes: the resource keeps its own zone for
 	 * local dates, whatever zone the schedule's hours are given in. */
 	state_resource_in(res, &in);
 	in.sched = sched;
+	in.sched_ref = NULL; /* its own schedule from now on */
 	in.updated_ms = now_ms();
 	rc = write_resource(r, &in, true);
 	sched_free(sched);
@@ -305,8 +399,18 @@ int h_schedule_put(struct req *r)
 
 int h_schedule_get(struct req *r)
 {
-	struct resource *res = find_res(r, r->a[ARG_id], "id", false);
+	const msgpack_object *ido = r->a[ARG_id];
+	const struct shared_sched *ss =
+	    state_shared_sched(&r->s->st, ido->via.str.ptr, ido->via.str.size);
+	struct resource *res;
 
+	if (ss) {
+		sched_pack_map(ss->sched, r->pk, 1);
+		wire_pk_str(r->pk, "resources");
+		pack_users(r, ss->id);
+		return 0;
+	}
+	res = find_res(r, ido, "id", false);
 	if (res == NULL)
 		return r->e.code;
 	/* nil: no schedule, open around the clock. */
@@ -325,17 +429,67 @@ int h_schedule_list(struct req *r)
 	for (uint32_t i = 0; i < st->nres; i++)
 		n += st->res[i]->sched &&
 		     (st->res[i]->active || r->role == ROLE_ADMIN);
-	msgpack_pack_array(r->pk, n);
+	msgpack_pack_array(r->pk, n + st->nss);
 	for (uint32_t i = 0; i < st->nres; i++) {
 		const struct resource *res = st->res[i];
 		if (!res->sched || (!res->active && r->role != ROLE_ADMIN))
 			continue;
-		msgpack_pack_map(r->pk, 2);
+		msgpack_pack_map(r->pk, res->sched_ref ? 3 : 2);
 		wire_pk_kstr(r->pk, "id", res->id);
 		wire_pk_str(r->pk, "schedule");
 		sched_pack(res->sched, r->pk);
+		if (res->sched_ref)
+			wire_pk_kstr(r->pk, "schedule_ref", res->sched_ref);
+	}
+	/* Shared schedules: {id, shared: true, schedule, resources}. */
+	for (uint32_t i = 0; i < st->nss; i++) {
+		msgpack_pack_map(r->pk, 4);
+		wire_pk_kstr(r->pk, "id", st->ss[i].id);
+		wire_pk_kbool(r->pk, "shared", true);
+		wire_pk_str(r->pk, "schedule");
+		sched_pack(st->ss[i].sched, r->pk);
+		wire_pk_str(r->pk, "resources");
+		pack_users(r, st->ss[i].id);
 	}
 	return 0;
+}
+
+int h_schedule_delete(struct req *r)
+{
+	const msgpack_object *ido = r->a[ARG_id];
+	struct state *st = &r->s->st;
+	const struct shared_sched *ss =
+	    state_shared_sched(st, ido->via.str.ptr, ido->via.str.size);
+	struct wbuf rec = {0};
+	uint32_t users;
+	int rc = 0;
+
+	if (ss == NULL)
+		return req_error(r, BOOKD_E_NOT_FOUND, "id",
+				 "no shared schedule '%.*s'",
+				 (int)(ido->via.str.size > PROTO_SLUG_MAX
+					   ? PROTO_SLUG_MAX
+					   : ido->via.str.size),
+				 ido->via.str.ptr);
+	users = state_sched_users(st, ss->id);
+	if (users)
+		return req_error(r, BOOKD_E_INVALID_STATE, NULL,
+				 "schedule '%s' is used by %u resource%s",
+				 ss->id, users, users == 1 ? "" : "s");
+	{
+		char id[64];
+		snprintf(id, sizeof(id), "%s", ss->id);
+		if (state_schedule_record(st, id, NULL, &rec, &r->e) ||
+		    log_and_apply(r, WAL_SCHEDULE, &rec))
+			rc = r->e.code;
+		else {
+			msgpack_pack_map(r->pk, 2);
+			wire_pk_kstr(r->pk, "id", id);
+			wire_pk_kbool(r->pk, "deleted", true);
+		}
+	}
+	wbuf_free(&rec);
+	return rc;
 }
 
 /* ---- event types ------------------------------------------------------ */

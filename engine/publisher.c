@@ -234,7 +234,8 @@ static void subscribers_of(struct publisher *p, uint32_t res, uint8_t topic,
 	for (uint32_t n = (uint32_t)k + p->index_days; n >= 1; n /= 2)
 		for (struct sub_ent *e = heads[n]; e; e = e->next)
 			match_add(p, e->sub);
-	qsort(p->match, p->nmatch, sizeof(*p->match), newest_first);
+	if (p->nmatch > 1) /* match is NULL until the first one */
+		qsort(p->match, p->nmatch, sizeof(*p->match), newest_first);
 }
 
 /* ---- pages ------------------------------------------------------------ */

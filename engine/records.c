@@ -164,6 +164,8 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 		r->tz = NULL; /* checked when logged; UTC if tzdata lost it */
 	if (apply_schedule(st, r, wire_get(m, "schedule")) < 0)
 		return -1;
+	free(r->sched_ref);
+	r->sched_ref = obj_strdup(wire_get(m, "schedule_ref"));
 	if (wire_get(m, "meta"))
 		pack_meta(wire_get(m, "meta"), &r->meta, &r->meta_len);
 	r->standalone = obj_bool(wire_get(m, "standalone"), true);
@@ -669,6 +671,108 @@ int state_event_type_record(const struct state *st,
 	return 0;
 }
 
+/* ---- shared schedules ------------------------------------------------ */
+
+struct shared_sched *state_shared_sched(const struct state *st, const char *id,
+					size_t len)
+{
+	for (uint32_t i = 0; i < st->nss; i++)
+		if (strlen(st->ss[i].id) == len &&
+		    memcmp(st->ss[i].id, id, len) == 0)
+			return &st->ss[i];
+	return NULL;
+}
+
+uint32_t state_sched_users(const struct state *st, const char *id)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < st->nres; i++)
+		n += st->res[i]->sched_ref &&
+		     strcmp(st->res[i]->sched_ref, id) == 0;
+	return n;
+}
+
+/* {id, schedule: map | nil}; nil deletes.  The resources using it carry
+ * their own copy in their records, so nothing else changes here. */
+static int apply_shared_sched(struct state *st, const msgpack_object *m)
+{
+	const msgpack_object *id = wire_get(m, "id");
+	const msgpack_object *o = wire_get(m, "schedule");
+	struct shared_sched *s;
+	struct sched *sc = NULL;
+	char err[160];
+
+	if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
+	    id->via.str.size == 0 || id->via.str.size > PROTO_SLUG_MAX ||
+	    o == NULL)
+		return -1;
+	if (o->type != MSGPACK_OBJECT_NIL &&
+	    sched_parse(o, &sc, err, sizeof(err)) < 0)
+		return -1;
+	s = state_shared_sched(st, id->via.str.ptr, id->via.str.size);
+	if (sc == NULL) {
+		if (s) {
+			sched_free(s->sched);
+			*s = st->ss[--st->nss];
+		}
+		return 0;
+	}
+	if (s == NULL) {
+		if (st->nss >= STATE_MAX_SHARED_SCHED) {
+			sched_free(sc);
+			return -1;
+		}
+		st->ss =
+		    st_grow(st->ss, &st->capss, st->nss + 1, sizeof(*st->ss));
+		s = &st->ss[st->nss++];
+		memset(s, 0, sizeof(*s));
+		memcpy(s->id, id->via.str.ptr, id->via.str.size);
+	}
+	sched_free(s->sched);
+	s->sched = sc;
+	return 0;
+}
+
+static void encode_schedule(msgpack_packer *pk, const char *id,
+			    const struct sched *sched)
+{
+	msgpack_pack_map(pk, 2);
+	wire_pk_kstr(pk, "id", id);
+	wire_pk_str(pk, "schedule");
+	if (sched)
+		sched_pack(sched, pk);
+	else
+		msgpack_pack_nil(pk);
+}
+
+int state_schedule_record(const struct state *st, const char *id,
+			  const struct sched *sched, struct wbuf *rec,
+			  struct proto_error *e)
+{
+	msgpack_packer pk;
+
+	if (!proto_slug_ok(id, strlen(id)))
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
+				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (state_resource(st, id, strlen(id)))
+		return proto_err_set(e, BOOKD_E_EXISTS, "id",
+				     "'%s' is a resource", id);
+	if (sched && !state_shared_sched(st, id, strlen(id)) &&
+	    st->nss >= STATE_MAX_SHARED_SCHED)
+		return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+				     "shared schedules: at most %u",
+				     STATE_MAX_SHARED_SCHED);
+	wbuf_packer_init(&pk, rec);
+	encode_schedule(&pk, id, sched);
+	return 0;
+}
+
+void state_pack_schedule_rec(msgpack_packer *pk, const struct shared_sched *s)
+{
+	encode_schedule(pk, s->id, s->sched);
+}
+
 int state_apply(struct state *st, uint16_t type, const char *payload,
 		uint32_t len, uint64_t lsn, int64_t at_ms)
 {
@@ -688,6 +792,8 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 			rc = apply_event_type(st, &u.data);
 		else if (type == WAL_HOOK)
 			rc = hooks_apply(st, &u.data);
+		else if (type == WAL_SCHEDULE)
+			rc = apply_shared_sched(st, &u.data);
 	}
 	msgpack_unpacked_destroy(&u);
 	return rc;
@@ -709,6 +815,7 @@ void state_resource_in(const struct resource *r, struct resource_in *in)
 	    .meta = r->meta,
 	    .meta_len = r->meta_len,
 	    .sched = r->sched,
+	    .sched_ref = r->sched_ref,
 	    .created_ms = r->created_ms,
 	    .updated_ms = r->updated_ms,
 	};
@@ -717,7 +824,8 @@ void state_resource_in(const struct resource *r, struct resource_in *in)
 void state_encode_resource(msgpack_packer *pk, const struct resource_in *r,
 			   uint32_t extra)
 {
-	msgpack_pack_map(pk, 11 + (r->archived ? 1 : 0) + extra);
+	msgpack_pack_map(pk, 11 + (r->archived ? 1 : 0) +
+				 (r->sched_ref ? 1 : 0) + extra);
 	wire_pk_kstr(pk, "id", r->id);
 	wire_pk_kstr(pk, "name", r->name);
 	wire_pk_kstr(pk, "kind", r->kind);
@@ -733,6 +841,8 @@ void state_encode_resource(msgpack_packer *pk, const struct resource_in *r,
 		sched_pack(r->sched, pk);
 	else
 		msgpack_pack_nil(pk);
+	if (r->sched_ref)
+		wire_pk_kstr(pk, "schedule_ref", r->sched_ref);
 	wire_pk_kint(pk, "created_ms", r->created_ms);
 	wire_pk_kint(pk, "updated_ms", r->updated_ms);
 }

@@ -143,6 +143,10 @@ static int sw_body(struct swriter *w, const struct state *st, uint64_t lsn)
 		hooks_pack_rec(&w->pk, st, i);
 		rc = sw_record(w, WAL_HOOK);
 	}
+	for (uint32_t i = 0; i < st->nss && rc == 0; i++) {
+		state_pack_schedule_rec(&w->pk, &st->ss[i]);
+		rc = sw_record(w, WAL_SCHEDULE);
+	}
 	if (rc < 0)
 		return rc;
 	memset(t, 0, sizeof(t));
@@ -330,6 +334,8 @@ static const char *type_name(uint16_t type)
 		return "events";
 	case WAL_HOOK:
 		return "hook";
+	case WAL_SCHEDULE:
+		return "shared schedule";
 	default:
 		return "unknown";
 	}
@@ -349,6 +355,8 @@ static int type_rank(uint16_t type)
 		return 3;
 	case WAL_HOOK:
 		return 4;
+	case WAL_SCHEDULE:
+		return 5;
 	default:
 		return -1;
 	}
@@ -481,6 +489,15 @@ static int load_records(const struct sfile *f, struct state *st,
 			if (load_events(st, h + SNAP_REC_HEADER, len, info->lsn,
 					&why) < 0)
 				break;
+		} else if (type == WAL_SCHEDULE) {
+			uint32_t before = st->nss;
+			if (state_apply(st, type,
+					(const char *)h + SNAP_REC_HEADER, len,
+					info->lsn, info->created_ms) < 0 ||
+			    st->nss != before + 1) {
+				why = "shared schedule record does not apply";
+				break;
+			}
 		} else if (type == WAL_HOOK) {
 			uint32_t before = hooks_count(st);
 			if (state_apply(st, type,

@@ -156,6 +156,7 @@ void state_free(struct state *st)
 			free_day(&r->days[d]);
 		free(r->days);
 		sched_free(r->sched);
+		free(r->sched_ref);
 		free(r->name);
 		free(r->kind);
 		free(r->timezone);
@@ -172,6 +173,9 @@ void state_free(struct state *st)
 	for (size_t i = 0; i < st->nold; i++)
 		sched_free(st->old_scheds[i]);
 	free(st->old_scheds);
+	for (uint32_t i = 0; i < st->nss; i++)
+		sched_free(st->ss[i].sched);
+	free(st->ss);
 	for (uint32_t i = 0; i < st->net; i++) {
 		free(st->et[i]->title);
 		free(st->et[i]->meta);

@@ -104,6 +104,14 @@ struct hold {
 	char owner[PRINCIPAL_MAX + 1]; /* the principal holding it */
 };
 
+/* A shared (named) schedule: resources naming it carry a copy of it in
+ * their own record, rewritten whenever it changes. */
+#define STATE_MAX_SHARED_SCHED 1024u
+struct shared_sched {
+	char id[64];
+	struct sched *sched;
+};
+
 struct resource {
 	uint32_t idx;
 	char id[64];
@@ -114,6 +122,7 @@ struct resource {
 	uint32_t cquantity;	    /* committed quantity (what readers see) */
 	struct sched *sched;	    /* NULL: open around the clock */
 	const struct sched *csched; /* the committed schedule */
+	char *sched_ref;	    /* the shared schedule it uses, or NULL */
 	const struct tz *tz;	    /* the resource's zone for local dates */
 	bool standalone, active;
 	bool
@@ -265,11 +274,25 @@ struct state {
 	struct ktab sessions, holders;
 	struct state_hooks hooks;
 	struct hook_set *webhooks; /* hooks.h; NULL until the first hook */
+	struct shared_sched *ss;   /* shared schedules, by id order of put */
+	uint32_t nss;
+	size_t capss;
 };
 
 int state_init(struct state *st, uint32_t max_resources, int64_t first_day,
 	       int64_t last_day, uint32_t window_days);
 void state_free(struct state *st);
+
+/* Shared schedules (engine/records.c). */
+struct shared_sched *state_shared_sched(const struct state *st, const char *id,
+					size_t len);
+uint32_t state_sched_users(const struct state *st, const char *id);
+/* The record of a shared schedule: sched NULL deletes it.  The id is a
+ * slug that no resource uses; at most STATE_MAX_SHARED_SCHED. */
+int state_schedule_record(const struct state *st, const char *id,
+			  const struct sched *sched, struct wbuf *rec,
+			  struct proto_error *e);
+void state_pack_schedule_rec(msgpack_packer *pk, const struct shared_sched *s);
 
 struct resource *state_resource(const struct state *st, const char *id,
 				size_t len);
@@ -320,6 +343,7 @@ struct resource_in {
 	const char *meta; /* a packed MessagePack map, or NULL */
 	uint32_t meta_len;
 	const struct sched *sched; /* NULL: open around the clock */
+	const char *sched_ref;	   /* the shared schedule's id, or NULL */
 	int64_t created_ms, updated_ms;
 };
 

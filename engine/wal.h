@@ -70,6 +70,7 @@ enum wal_type {
 	WAL_BOOKING = 2,    /* full booking, plus the event it records */
 	WAL_EVENT_TYPE = 3, /* full event type */
 	WAL_HOOK = 4,	    /* a webhook, or its deletion (engine/hooks.h) */
+	WAL_SCHEDULE = 5,   /* a shared schedule, or its deletion */
 };
 
 struct wal_rec {

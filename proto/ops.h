@@ -105,6 +105,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	X(schedule_put, "schedule.put", ROLE_ADMIN, OPF_WRITE)                 \
 	X(schedule_get, "schedule.get", ROLE_PUBLIC, OPF_READ)                 \
 	X(schedule_list, "schedule.list", ROLE_PUBLIC, OPF_READ)               \
+	X(schedule_delete, "schedule.delete", ROLE_ADMIN, OPF_WRITE)           \
 	X(event_type_put, "event_type.put", ROLE_ADMIN, OPF_WRITE)             \
 	X(event_type_get, "event_type.get", ROLE_PUBLIC, OPF_READ)             \
 	X(event_type_list, "event_type.list", ROLE_PUBLIC, OPF_READ)           \
@@ -155,6 +156,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	F(weekly, T_ARR, 1, 64) F(overrides, T_ARR, 0, 366)
 #define ARGS_schedule_get(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
 #define ARGS_schedule_list(F)
+#define ARGS_schedule_delete(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
 #define ARGS_event_type_put(F)                                                 \
 	F(id, T_SLUG, 1, PROTO_SLUG_MAX)                                       \
 	F(title, T_STR, 1, 256)                                                \

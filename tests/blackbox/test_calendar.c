@@ -629,6 +629,151 @@ START_TEST(property_slots_day)
 }
 END_TEST
 
+/* Count the slots pushes on w up to the answer of a ping. */
+static int slots_pushes(int w)
+{
+	msgpack_unpacked u;
+	int n = 0;
+
+	ck_assert_int_eq(h_send_req(w, 999, "ping", NULL), 0);
+	msgpack_unpacked_init(&u);
+	for (;;) {
+		ck_assert_int_eq(h_recv_frame(w, &u, 10000), 1);
+		if (wire_get(&u.data, "push") == NULL)
+			break;
+		n += wire_str_eq(wire_get(&u.data, "topic"), "slots");
+	}
+	msgpack_unpacked_destroy(&u);
+	return n;
+}
+
+/* The first slot of a resource's day and how many there are. */
+static int first_slot(int fd, const char *r, const char *date, int64_t *first)
+{
+	int64_t st[128];
+	int n = slots(fd, r, date, 60, NULL, st, 128);
+	*first = n ? st[0] : -1;
+	return n;
+}
+
+START_TEST(shared_schedules)
+{
+	int fd = conn(), w[2];
+	int64_t d = h_day(10), first;
+	const char *ids[2] = {"sa", "sb"};
+	char date[11];
+	const msgpack_object *o;
+
+	h_date(d, date);
+	ck_assert_int_eq(
+	    put_weekly(fd, "studio-hours", "UTC", "09:00", "17:00"), 0);
+	ck_assert_int_eq(wire_get(res(), "resources")->via.array.size, 0);
+	/* One resource names it at creation, the other by an update. */
+	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:s}", "id", "sa",
+			      "schedule", "studio-hours"),
+			 0);
+	ck_assert(wire_str_eq(wire_get(res(), "schedule_ref"), "studio-hours"));
+	h_case_mkres(&C, fd, "sb");
+	ck_assert_int_eq(CALL(fd, "resource.update", "{s:s s:s}", "id", "sb",
+			      "schedule", "studio-hours"),
+			 0);
+	ck_assert_int_eq(CALL(fd, "resource.create", "{s:s s:s}", "id", "sc",
+			      "schedule", "no-such"),
+			 BOOKD_E_NOT_FOUND);
+	ck_assert_int_eq(
+	    CALL(fd, "resource.create", "{s:s}", "id", "studio-hours"),
+	    BOOKD_E_EXISTS);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(first_slot(fd, ids[i], date, &first), 8);
+		ck_assert_int_eq(first, d + 9 * 3600);
+		w[i] = conn();
+		ck_assert_int_eq(CALL(w[i], "subscribe", "{s:s s:s s:s s:s}",
+				      "topic", "slots", "resource", ids[i],
+				      "from", date, "to", date),
+				 0);
+	}
+	/* Changing it changes both, and pushes to each one's watcher. */
+	ck_assert_int_eq(
+	    put_weekly(fd, "studio-hours", "UTC", "10:00", "12:00"), 0);
+	ck_assert_int_eq(wire_get(res(), "resources")->via.array.size, 2);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(first_slot(fd, ids[i], date, &first), 2);
+		ck_assert_int_eq(first, d + 10 * 3600);
+		ck_assert_int_ge(slots_pushes(w[i]), 1);
+		close(w[i]);
+	}
+	ck_assert_int_eq(
+	    CALL(fd, "schedule.get", "{s:s}", "id", "studio-hours"), 0);
+	ck_assert_int_eq(wire_get(res(), "resources")->via.array.size, 2);
+	ck_assert_int_eq(CALL(fd, "schedule.list", NULL), 0);
+	ck_assert_int_eq(res()->via.array.size, 3);
+	/* Deleting it is refused while used, naming how many use it. */
+	ck_assert_int_eq(
+	    CALL(fd, "schedule.delete", "{s:s}", "id", "studio-hours"),
+	    BOOKD_E_INVALID_STATE);
+	o = wire_get(h_error(&C.r), "message");
+	ck_assert(o && o->type == MSGPACK_OBJECT_STR);
+	ck_assert(memmem(o->via.str.ptr, o->via.str.size, "2 resources", 11));
+	close(fd);
+
+	/* A clean stop writes a snapshot: the schedule and the references
+	 * come back from it. */
+	ck_assert_int_eq(h_stop(&C.h), 0);
+	ck_assert_int_eq(h_restart(&C.h, "--horizon-days 1100"), 0);
+	fd = conn();
+	ck_assert_int_eq(
+	    CALL(fd, "schedule.get", "{s:s}", "id", "studio-hours"), 0);
+	ck_assert_int_eq(wire_get(res(), "resources")->via.array.size, 2);
+	ck_assert_int_eq(
+	    put_weekly(fd, "studio-hours", "UTC", "13:00", "14:00"), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(first_slot(fd, ids[i], date, &first), 1);
+		ck_assert_int_eq(first, d + 13 * 3600);
+	}
+	close(fd);
+
+	/* kill -9: the log alone brings it back. */
+	h_kill9(&C.h);
+	ck_assert_int_eq(h_restart(&C.h, "--horizon-days 1100"), 0);
+	fd = conn();
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(first_slot(fd, ids[i], date, &first), 1);
+		ck_assert_int_eq(first, d + 13 * 3600);
+	}
+	ck_assert_int_eq(
+	    put_weekly(fd, "studio-hours", "UTC", "15:00", "17:00"), 0);
+	ck_assert_int_eq(first_slot(fd, "sa", date, &first), 2);
+	ck_assert_int_eq(first, d + 15 * 3600);
+	/* Once neither uses it (sa drops it, sb takes its own), it goes. */
+	ck_assert_int_eq(
+	    CALL(fd, "resource.update", "{s:s s:n}", "id", "sa", "schedule"),
+	    0);
+	ck_assert_ptr_null(wire_get(res(), "schedule_ref"));
+	ck_assert_int_eq(put_weekly(fd, "sb", "UTC", "08:00", "09:00"), 0);
+	ck_assert_int_eq(
+	    put_weekly(fd, "studio-hours", "UTC", "10:00", "11:00"), 0);
+	ck_assert_int_eq(first_slot(fd, "sb", date, &first), 1);
+	ck_assert_int_eq(first, d + 8 * 3600);
+	ck_assert_int_eq(
+	    CALL(fd, "schedule.delete", "{s:s}", "id", "studio-hours"), 0);
+	ck_assert_int_eq(
+	    CALL(fd, "schedule.get", "{s:s}", "id", "studio-hours"),
+	    BOOKD_E_NOT_FOUND);
+	ck_assert_int_eq(
+	    CALL(fd, "schedule.delete", "{s:s}", "id", "studio-hours"),
+	    BOOKD_E_NOT_FOUND);
+	close(fd);
+	h_kill9(&C.h);
+	ck_assert_int_eq(h_restart(&C.h, "--horizon-days 1100"), 0);
+	fd = conn();
+	ck_assert_int_eq(
+	    CALL(fd, "schedule.get", "{s:s}", "id", "studio-hours"),
+	    BOOKD_E_NOT_FOUND);
+	ck_assert_int_eq(first_slot(fd, "sa", date, &first), 24);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("calendar");
@@ -642,6 +787,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, event_types);
 	tcase_add_test(tc, pool_race);
 	tcase_add_test(tc, property_slots_day);
+	tcase_add_test(tc, shared_schedules);
 	suite_add_tcase(s, tc);
 	return s;
 }

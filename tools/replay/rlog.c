@@ -74,6 +74,8 @@ const char *rlog_type_name(uint16_t type)
 		return "event_type";
 	case 4: /* WAL_HOOK (engine/hooks.h) */
 		return "hook";
+	case WAL_SCHEDULE:
+		return "schedule";
 	default:
 		return "unknown";
 	}

@@ -193,7 +193,8 @@ class Operations(abc.ABC):
         """Create a resource (admin); :class:`bookd.Exists` if the id is taken.
 
         ``schedule`` is ``{timezone, weekly: [{day, start, end}],
-        overrides?}`` as for ``schedule.put``; none means always open.
+        overrides?}`` as for ``schedule.put``, or the id of a shared
+        schedule (a string); none means always open.
         """
         return self._op("resource.create", _args(
             id=id, name=name, kind=kind, timezone=timezone,
@@ -247,6 +248,9 @@ class Operations(abc.ABC):
                      ) -> Any:
         """Set a resource's weekly open hours and date overrides (admin).
 
+        With an id that is not a resource's, create or replace the shared
+        schedule of that id; every resource using it changes with it.
+
         ``weekly`` holds ``{day, start, end}`` maps or ``(day, start, end)``
         triples: ISO weekday (Monday = 1) and ``"HH:MM"`` strings or
         :class:`datetime.time` values (``end`` may be ``"24:00"``).
@@ -263,8 +267,14 @@ class Operations(abc.ABC):
         return self._op("schedule.get", _args(id=id), _raw)
 
     def schedule_list(self) -> list[dict[str, Any]]:
-        """Every resource's schedule, as the engine lists them."""
+        """Every resource's schedule and every shared schedule (``shared:
+        True``, with the ``resources`` using it), as the engine lists them."""
         return self._op("schedule.list", {}, _raw)
+
+    def schedule_delete(self, id: str) -> Any:
+        """Delete a shared schedule (admin); :class:`bookd.InvalidState`
+        while resources use it."""
+        return self._op("schedule.delete", _args(id=id), _raw)
 
     # Event types
 

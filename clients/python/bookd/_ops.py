@@ -58,6 +58,9 @@ OPS: tuple[Op, ...] = (
         Arg('id', 'str', True, 63),
     )),
     Op('schedule_list', 'schedule.list', 'public', False, ()),
+    Op('schedule_delete', 'schedule.delete', 'admin', True, (
+        Arg('id', 'str', True, 63),
+    )),
     Op('event_type_put', 'event_type.put', 'admin', True, (
         Arg('id', 'str', True, 63),
         Arg('title', 'str', True, 256),

@@ -111,6 +111,30 @@ def test_schedules(client, rid, day):
     assert hhmm(client.slots_day(rid, day, 60).slots) == ["10:00", "11:00"]
 
 
+@covers("schedule.delete")
+def test_shared_schedules(client, day):
+    sid, a, b = new_resource_id(), new_resource_id(), new_resource_id()
+    client.schedule_put(sid, "UTC",
+                        [(d, "09:00", "11:00") for d in range(1, 8)])
+    client.resource_create(a, schedule=sid)
+    client.resource_create(b)
+    client.resource_update(b, schedule=sid)
+    assert sorted(client.schedule_get(sid)["resources"]) == sorted([a, b])
+    client.schedule_put(sid, "UTC",
+                        [(d, "14:00", "15:00") for d in range(1, 8)])
+    for r in (a, b):
+        assert hhmm(client.slots_day(r, day, 60).slots) == ["14:00"]
+    shared = [s for s in client.schedule_list() if s.get("id") == sid]
+    assert shared and shared[0]["shared"] is True
+    with pytest.raises(bookd.InvalidState):
+        client.schedule_delete(sid)
+    client.resource_update(a, schedule=bookd.NIL)
+    client.resource_update(b, schedule=bookd.NIL)
+    client.schedule_delete(sid)
+    with pytest.raises(bookd.NotFound):
+        client.schedule_get(sid)
+
+
 @covers("event_type.put", "event_type.get", "event_type.list")
 def test_event_types(engine, client, rid, day):
     et_id = f"et-{rid}"
