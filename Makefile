@@ -125,9 +125,10 @@ $(O)/tests/%: $(O)/obj/tests/%.o $(TESTLIB_OBJ) $(ENGINE_OBJ) $(CLIENT_OBJ) $(PR
 test-bins: $(BINS) $(TEST_BINS)
 
 # The iCalendar writer (tools/common/ical.c) in its unit test and in the
-# gateway's calendar feeds.
+# gateway's calendar feeds, which map bookings with tools/common/icalfeed.c.
 $(O)/tests/unit/test_ical: $(O)/obj/tools/common/ical.o $(O)/obj/tools/common/text.o
-$(O)/bookd-http: $(O)/obj/tools/common/ical.o $(O)/obj/tools/common/text.o
+$(O)/bookd-http: $(O)/obj/tools/common/ical.o $(O)/obj/tools/common/text.o \
+	$(O)/obj/tools/common/icalfeed.o
 
 # The test build of the engine: bookd compiled with BOOKD_TEST_HOOKS, which
 # adds the fault-injection flags of the tests (--fail-sync-at,

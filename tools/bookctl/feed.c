@@ -15,6 +15,7 @@
 
 #include "bookctl.h"
 #include "ical.h"
+#include "icalfeed.h"
 #include "quanta.h"
 #include "wire.h"
 
@@ -43,26 +44,12 @@ static int write_page(struct ctx *x, const msgpack_object *list,
 			     i < list->via.array.size;
 	     i++) {
 		struct bookd_booking b;
-		struct ical_booking e = {0};
+		struct ical_booking e;
 		int rc;
 
 		if (bookd_booking_from_object(&list->via.array.ptr[i], &b) < 0)
 			continue;
-		e.id = b.id;
-		e.status = b.status;
-		e.start = b.start;
-		e.end = b.end;
-		e.created_ms = b.created_ms;
-		e.updated_ms = b.updated_ms;
-		e.sequence = b.nhistory ? (unsigned)b.nhistory - 1 : 0;
-		e.title = admin && b.event_type[0] ? b.event_type : title;
-		e.location = title;
-		e.name = b.name;
-		e.email = b.email;
-		e.phone = b.phone;
-		e.notes = b.notes;
-		e.note = b.note;
-		e.ref = b.ref;
+		ical_from_booking(&e, &b, title, admin);
 		rc = ical_event(stdout, &e, x->opt[OPT_domain], admin);
 		bookd_booking_free(&b);
 		if (rc < 0)

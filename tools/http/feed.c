@@ -20,6 +20,7 @@
 
 #include "gw.h"
 #include "ical.h"
+#include "icalfeed.h"
 #include "quanta.h"
 #include "tz.h"
 
@@ -66,27 +67,11 @@ static void write_page(struct feed *fd, const msgpack_object *list)
 			     i < list->via.array.size && fd->n < FEED_MAX;
 	     i++) {
 		struct bookd_booking b;
-		struct ical_booking e = {0};
+		struct ical_booking e;
 
 		if (bookd_booking_from_object(&list->via.array.ptr[i], &b) < 0)
 			continue;
-		e.id = b.id;
-		e.status = b.status;
-		e.start = b.start;
-		e.end = b.end;
-		e.created_ms = b.created_ms;
-		e.updated_ms = b.updated_ms;
-		e.sequence = b.nhistory ? (unsigned)b.nhistory - 1 : 0;
-		e.title = fd->admin && b.event_type && b.event_type[0]
-			      ? b.event_type
-			      : fd->title;
-		e.location = fd->title;
-		e.name = b.name;
-		e.email = b.email;
-		e.phone = b.phone;
-		e.notes = b.notes;
-		e.note = b.note;
-		e.ref = b.ref;
+		ical_from_booking(&e, &b, fd->title, fd->admin);
 		ical_event(fd->f, &e, NULL, fd->admin);
 		bookd_booking_free(&b);
 		fd->n++;
