@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,46 @@ struct seg {
 	char name[32];
 };
 
+/*
+ * Segment preparation, on a thread of its own so that the commit path never
+ * waits for it.  posix_fallocate leaves unwritten extents: the first write
+ * into each block makes the group's fdatasync also commit the file system
+ * journal.  Blocks that were written (with zeros) and synced beforehand
+ * cost only the data.  The thread keeps the current segment zeroed up to
+ * ZERO_AHEAD bytes past the writer, and from half-way through a segment
+ * prepares the next one in full as wal/PREP_NAME, which the switch renames.
+ *
+ * Zeros are harmless to recovery: a zero length word ends a segment's
+ * records, and a renamed segment whose header never reached the disk is
+ * the newest one, a torn tail.  The thread writes only at or after the
+ * writer's reservation, and both happen under mu, so it never overwrites
+ * a record.  A failure of the thread only costs speed (logged once): the
+ * switch falls back to a fallocated segment.
+ */
+#define PREP_NAME	"next.wal.prep"
+#define ZERO_CHUNK	(1u << 20)
+#define ZERO_AHEAD	(8ull << 20)
+#define ZERO_SYNC_EVERY (4ull << 20)
+
+struct prep {
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	int waldfd;	   /* DATA/wal, shared with the WAL (read only) */
+	uint64_t seg_size; /* as the WAL's */
+	int cur_fd;	   /* dup of the current segment, -1 when none */
+	uint64_t reserved; /* the writer's end in the current segment */
+	uint64_t zeroed;   /* zeros written from reserved up to here */
+	uint64_t dirty;	   /* zero bytes written but not yet synced */
+	int next_fd;	   /* the prepared next segment, -1 when none */
+	bool next_busy;	   /* the thread is preparing it */
+	bool failed;	   /* an I/O error: prepare no more */
+	uint64_t prepared; /* segments taken ready by a switch */
+	uint64_t fallbacks;
+};
+
 struct wal {
 	int dirfd;  /* DATA */
 	int waldfd; /* DATA/wal */
@@ -48,7 +90,238 @@ struct wal {
 	uint64_t flight_last;
 	uint32_t segments;
 	struct wal_stats st;
+	struct prep prep;
 };
+
+static const char zero_block[ZERO_CHUNK];
+
+static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* Write and sync a whole zero-filled segment as wal/PREP_NAME. */
+static int prep_next_file(struct prep *p)
+{
+	int fd = openat(p->waldfd, PREP_NAME,
+			O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (uint64_t off = 0; off < p->seg_size && rc == 0;
+	     off += ZERO_CHUNK) {
+		uint64_t n = p->seg_size - off;
+		if (__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
+			rc = -ECANCELED;
+			break;
+		}
+		rc = pwrite_all(fd, zero_block, n < ZERO_CHUNK ? n : ZERO_CHUNK,
+				(off_t)off);
+	}
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void *prep_main(void *arg)
+{
+	struct prep *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		if (p->failed) {
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
+		}
+		if (p->cur_fd >= 0 && p->zeroed < p->seg_size &&
+		    p->zeroed < p->reserved + ZERO_AHEAD) {
+			/* Zero the next chunk past the writer, under mu: the
+			 * writer cannot reserve it meanwhile. */
+			uint64_t z =
+			    p->zeroed > p->reserved ? p->zeroed : p->reserved;
+			uint64_t n = p->seg_size - z;
+			int rc;
+			if (n > ZERO_CHUNK)
+				n = ZERO_CHUNK;
+			rc = pwrite_all(p->cur_fd, zero_block, n, (off_t)z);
+			if (rc < 0) {
+				log_msg("WAL segment preparation stopped: "
+					"zeroing: %s",
+					strerror(-rc));
+				p->failed = true;
+				continue;
+			}
+			p->zeroed = z + n;
+			p->dirty += n;
+			if (p->dirty < ZERO_SYNC_EVERY &&
+			    p->zeroed < p->seg_size &&
+			    p->zeroed < p->reserved + ZERO_AHEAD)
+				continue;
+		}
+		if (p->dirty > 0 && p->cur_fd >= 0) {
+			int fd = dup(p->cur_fd);
+			p->dirty = 0;
+			pthread_mutex_unlock(&p->mu);
+			if (fd >= 0) {
+				(void)fdatasync(fd);
+				close(fd);
+			}
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
+		if (p->next_fd < 0 && p->cur_fd >= 0 &&
+		    p->reserved >= p->seg_size / 2) {
+			int fd;
+			p->next_busy = true;
+			pthread_mutex_unlock(&p->mu);
+			fd = prep_next_file(p);
+			pthread_mutex_lock(&p->mu);
+			p->next_busy = false;
+			if (fd >= 0) {
+				p->next_fd = fd;
+			} else if (fd != -ECANCELED) {
+				log_msg("WAL segment preparation stopped: "
+					"%s: %s",
+					PREP_NAME, strerror(-fd));
+				p->failed = true;
+			}
+			continue;
+		}
+		pthread_cond_wait(&p->cv, &p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* The writer moved on to a new current segment fd, of which the bytes
+ * below zeroed are known written. */
+static void prep_set_current(struct prep *p, int fd, uint64_t reserved,
+			     uint64_t zeroed)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (p->cur_fd >= 0)
+		close(p->cur_fd);
+	p->cur_fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	p->reserved = reserved;
+	p->zeroed = zeroed;
+	p->dirty = 0;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void prep_reserve(struct prep *p, uint64_t end)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->reserved = end;
+	if ((p->zeroed < p->seg_size && p->zeroed < end + ZERO_AHEAD) ||
+	    (p->next_fd < 0 && !p->next_busy && end >= p->seg_size / 2))
+		pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/*
+ * The prepared segment, if ready, renamed to name: its fd, else -1.  The
+ * rename happens under mu, and the thread forgets the old segment, so it
+ * cannot begin the next preparation (which recreates PREP_NAME) before the
+ * file it made is out of the way.
+ */
+static int prep_take_next(struct prep *p, const char *name)
+{
+	int fd = -1;
+
+	if (!p->started)
+		return -1;
+	pthread_mutex_lock(&p->mu);
+	if (p->next_fd >= 0) {
+		fd = p->next_fd;
+		p->next_fd = -1;
+		if (renameat(p->waldfd, PREP_NAME, p->waldfd, name) < 0) {
+			log_msg("WAL segment preparation: renaming %s: %s",
+				PREP_NAME, strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		p->prepared++;
+	else
+		p->fallbacks++;
+	if (p->cur_fd >= 0)
+		close(p->cur_fd);
+	p->cur_fd = -1;
+	p->reserved = 0;
+	pthread_mutex_unlock(&p->mu);
+	return fd;
+}
+
+static void prep_start(struct wal *w)
+{
+	struct prep *p = &w->prep;
+	sigset_t all, old;
+	int rc;
+
+	p->waldfd = w->waldfd;
+	p->seg_size = w->seg_size;
+	p->cur_fd = -1;
+	p->next_fd = -1;
+	if (pthread_mutex_init(&p->mu, NULL) != 0)
+		return;
+	if (pthread_cond_init(&p->cv, NULL) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	/* The thread takes no signals: they belong to the loop (signalfd),
+	 * and a signal delivered here would take its default action. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->th, NULL, prep_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_msg("WAL segment preparation not started: no thread");
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	p->started = true;
+}
+
+static void prep_stop(struct prep *p)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->th, NULL);
+	if (p->cur_fd >= 0)
+		close(p->cur_fd);
+	if (p->next_fd >= 0)
+		close(p->next_fd);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	p->started = false;
+}
 
 static int seg_cmp(const void *a, const void *b)
 {
@@ -426,26 +699,42 @@ static int new_segment(struct wal *w, uint64_t first_lsn)
 	unsigned char h[WAL_SEG_HEADER];
 	char name[32];
 	int fd, rc;
+	bool ready = false;
 
 	snprintf(name, sizeof(name), "%016" PRIx64 ".wal", first_lsn);
-	fd = openat(w->waldfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0640);
-	if (fd < 0)
-		return -errno;
 	fhdr_begin(h, WAL_SEG_MAGIC, WAL_VERSION, first_lsn, now_ms());
 	fhdr_seal(h);
-	/* Preallocating makes every later fdatasync cheaper: the file size
-	 * no longer changes with each group. */
-	rc = posix_fallocate(fd, 0, (off_t)w->seg_size);
-	if (rc != 0 && rc != EOPNOTSUPP) {
-		close(fd);
-		return -rc;
+	fd = prep_take_next(&w->prep, name);
+	if (fd >= 0) {
+		/* Zero-filled and synced, now named: write its header.  The
+		 * first group's fdatasync on this file makes the header
+		 * durable with the records; a crash before that leaves a
+		 * newest segment with a bad header, a torn tail. */
+		if (pwrite_all(fd, h, sizeof(h), 0) < 0) {
+			close(fd);
+			fd = -1;
+		} else {
+			ready = true;
+		}
 	}
-	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    fdatasync(fd) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc ? rc : -EIO;
+	if (fd < 0) {
+		fd = openat(w->waldfd, name,
+			    O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (fd < 0)
+			return -errno;
+		/* Preallocating keeps the file size constant across groups;
+		 * the thread then writes the blocks ahead of the writer. */
+		rc = posix_fallocate(fd, 0, (off_t)w->seg_size);
+		if (rc != 0 && rc != EOPNOTSUPP) {
+			close(fd);
+			return -rc;
+		}
+		if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+		    fdatasync(fd) < 0) {
+			rc = -errno;
+			close(fd);
+			return rc ? rc : -EIO;
+		}
 	}
 	rc = fsync_dir(w->waldfd);
 	if (rc < 0) {
@@ -458,6 +747,8 @@ static int new_segment(struct wal *w, uint64_t first_lsn)
 	w->seg_first = first_lsn;
 	w->offset = WAL_SEG_HEADER;
 	w->segments++;
+	prep_set_current(&w->prep, fd, WAL_SEG_HEADER,
+			 ready ? w->seg_size : WAL_SEG_HEADER);
 	return 0;
 }
 
@@ -542,6 +833,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 		return -ENOMEM;
 	}
 	w->fd = -1;
+	w->prep.cur_fd = w->prep.next_fd = -1;
 	w->dirfd = dirfd;
 	w->max_payload = WAL_MAX_PAYLOAD;
 	w->seg_size =
@@ -555,6 +847,13 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 	 * --sync off can lose its tail); new records follow both. */
 	w->last_lsn = w->durable_lsn =
 	    scan->last_lsn > opts->after_lsn ? scan->last_lsn : opts->after_lsn;
+	/* A segment being prepared when the process stopped: never part of
+	 * the log (its name is not a segment's), made again when needed. */
+	if (unlinkat(w->waldfd, PREP_NAME, 0) < 0 && errno != ENOENT) {
+		rc = -errno;
+		goto fail;
+	}
+	prep_start(w);
 	if (scan->verdict == WAL_TORN) {
 		log_msg("cutting a torn log tail at LSN %" PRIu64 ": %s",
 			scan->bad_lsn, scan->detail);
@@ -603,6 +902,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 			}
 			w->seg_first = sg->first_lsn;
 			w->offset = (off_t)off;
+			prep_set_current(&w->prep, w->fd, off, off);
 		}
 	}
 	if (w->fd < 0) {
@@ -628,6 +928,7 @@ void wal_close(struct wal *w)
 {
 	if (w == NULL)
 		return;
+	prep_stop(&w->prep);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->waldfd >= 0)
@@ -721,6 +1022,9 @@ int wal_group_begin(struct wal *w, struct wal_group *g)
 	g->records = w->gather_records;
 	w->flight_last = w->last_lsn;
 	w->offset += (off_t)w->flight.len;
+	/* Before the caller writes the group: the preparing thread writes
+	 * zeros only past this. */
+	prep_reserve(&w->prep, (uint64_t)w->offset);
 	w->in_flight = 1;
 	w->st.groups++;
 	w->st.records += w->gather_records;
@@ -740,6 +1044,13 @@ void wal_get_stats(const struct wal *w, struct wal_stats *st)
 {
 	*st = w->st;
 	st->segments = w->segments;
+	if (w->prep.started) {
+		pthread_mutex_lock((pthread_mutex_t *)&w->prep.mu);
+		st->seg_prepared = w->prep.prepared;
+		st->seg_fallbacks = w->prep.fallbacks;
+		st->seg_ready = w->prep.next_fd >= 0;
+		pthread_mutex_unlock((pthread_mutex_t *)&w->prep.mu);
+	}
 }
 
 int wal_trim(struct wal *w, uint64_t upto_lsn, bool archive)
