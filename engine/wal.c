@@ -37,21 +37,24 @@ struct seg {
  * waits for it.  posix_fallocate leaves unwritten extents: the first write
  * into each block makes the group's fdatasync also commit the file system
  * journal.  Blocks that were written (with zeros) and synced beforehand
- * cost only the data.  The thread keeps the current segment zeroed up to
- * ZERO_AHEAD bytes past the writer, and from half-way through a segment
- * prepares the next one in full as wal/PREP_NAME, which the switch renames.
+ * cost only the data.  So from half-way through a segment the thread
+ * writes the next one in full with zeros, syncing as it goes, as
+ * wal/PREP_NAME; the switch renames it and writes its header.  The first
+ * segment of a log is written with zeros at open, FIRST_SEG bytes at most
+ * (the thread then prepares a full-size one).
  *
  * Zeros are harmless to recovery: a zero length word ends a segment's
  * records, and a renamed segment whose header never reached the disk is
- * the newest one, a torn tail.  The thread writes only at or after the
- * writer's reservation, and both happen under mu, so it never overwrites
- * a record.  A failure of the thread only costs speed (logged once): the
- * switch falls back to a fallocated segment.
+ * the newest one, a torn tail.  PREP_NAME is not a segment's name, so a
+ * half-prepared file is never read as log.  The thread never touches the
+ * segment being written (its dirty pages would ride on the commits'
+ * fdatasyncs).  A failure of the thread only costs speed (logged once): the
+ * switch then falls back to a fallocated segment.
  */
 #define PREP_NAME	"next.wal.prep"
 #define ZERO_CHUNK	(1u << 20)
-#define ZERO_AHEAD	(8ull << 20)
 #define ZERO_SYNC_EVERY (4ull << 20)
+#define FIRST_SEG	(8ull << 20)
 
 struct prep {
 	pthread_t th;
@@ -60,11 +63,10 @@ struct prep {
 	pthread_cond_t cv;
 	bool stop;
 	int waldfd;	   /* DATA/wal, shared with the WAL (read only) */
-	uint64_t seg_size; /* as the WAL's */
-	int cur_fd;	   /* dup of the current segment, -1 when none */
-	uint64_t reserved; /* the writer's end in the current segment */
-	uint64_t zeroed;   /* zeros written from reserved up to here */
-	uint64_t dirty;	   /* zero bytes written but not yet synced */
+	uint64_t seg_size; /* of a prepared segment */
+	bool cur;	   /* a current segment is being written */
+	uint64_t cur_size; /* its size */
+	uint64_t reserved; /* the writer's end in it */
 	int next_fd;	   /* the prepared next segment, -1 when none */
 	bool next_busy;	   /* the thread is preparing it */
 	bool failed;	   /* an I/O error: prepare no more */
@@ -78,6 +80,7 @@ struct wal {
 	int fd;	    /* current segment */
 	uint64_t seg_first;
 	uint64_t seg_size;
+	uint64_t cur_size;    /* of the current segment */
 	uint32_t max_payload; /* WAL_MAX_PAYLOAD, lower in tests */
 	off_t offset;	      /* next write offset in the current segment */
 	uint64_t last_lsn;
@@ -111,32 +114,48 @@ static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
 	return 0;
 }
 
+/* Write size bytes of zeros into fd from 0, syncing every few MiB (short
+ * bursts for the disk) and at the end; stop (-ECANCELED) when *stop. */
+static int zero_fill(int fd, uint64_t size, const bool *stop)
+{
+	int rc = 0;
+
+	for (uint64_t off = 0; off < size && rc == 0; off += ZERO_CHUNK) {
+		uint64_t n = size - off;
+		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
+			return -ECANCELED;
+		rc = pwrite_all(fd, zero_block, n < ZERO_CHUNK ? n : ZERO_CHUNK,
+				(off_t)off);
+		if (rc == 0 && (off + ZERO_CHUNK) % ZERO_SYNC_EVERY == 0 &&
+		    fdatasync(fd) < 0)
+			rc = -errno;
+	}
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	return rc;
+}
+
 /* Write and sync a whole zero-filled segment as wal/PREP_NAME. */
 static int prep_next_file(struct prep *p)
 {
 	int fd = openat(p->waldfd, PREP_NAME,
 			O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	int rc = 0;
+	int rc;
 
 	if (fd < 0)
 		return -errno;
-	for (uint64_t off = 0; off < p->seg_size && rc == 0;
-	     off += ZERO_CHUNK) {
-		uint64_t n = p->seg_size - off;
-		if (__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
-			rc = -ECANCELED;
-			break;
-		}
-		rc = pwrite_all(fd, zero_block, n < ZERO_CHUNK ? n : ZERO_CHUNK,
-				(off_t)off);
-	}
-	if (rc == 0 && fdatasync(fd) < 0)
-		rc = -errno;
+	rc = zero_fill(fd, p->seg_size, &p->stop);
 	if (rc < 0) {
 		close(fd);
 		return rc;
 	}
 	return fd;
+}
+
+static bool prep_wanted(const struct prep *p)
+{
+	return !p->failed && p->cur && p->next_fd < 0 && !p->next_busy &&
+	       p->reserved >= p->cur_size / 2;
 }
 
 static void *prep_main(void *arg)
@@ -145,85 +164,39 @@ static void *prep_main(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
-		if (p->failed) {
+		int fd;
+		if (!prep_wanted(p)) {
 			pthread_cond_wait(&p->cv, &p->mu);
 			continue;
 		}
-		if (p->cur_fd >= 0 && p->zeroed < p->seg_size &&
-		    p->zeroed < p->reserved + ZERO_AHEAD) {
-			/* Zero the next chunk past the writer, under mu: the
-			 * writer cannot reserve it meanwhile. */
-			uint64_t z =
-			    p->zeroed > p->reserved ? p->zeroed : p->reserved;
-			uint64_t n = p->seg_size - z;
-			int rc;
-			if (n > ZERO_CHUNK)
-				n = ZERO_CHUNK;
-			rc = pwrite_all(p->cur_fd, zero_block, n, (off_t)z);
-			if (rc < 0) {
-				log_msg("WAL segment preparation stopped: "
-					"zeroing: %s",
-					strerror(-rc));
-				p->failed = true;
-				continue;
-			}
-			p->zeroed = z + n;
-			p->dirty += n;
-			if (p->dirty < ZERO_SYNC_EVERY &&
-			    p->zeroed < p->seg_size &&
-			    p->zeroed < p->reserved + ZERO_AHEAD)
-				continue;
+		p->next_busy = true;
+		pthread_mutex_unlock(&p->mu);
+		fd = prep_next_file(p);
+		pthread_mutex_lock(&p->mu);
+		p->next_busy = false;
+		if (fd >= 0) {
+			p->next_fd = fd;
+		} else if (fd != -ECANCELED) {
+			log_msg("WAL segment preparation stopped: %s: %s",
+				PREP_NAME, strerror(-fd));
+			p->failed = true;
 		}
-		if (p->dirty > 0 && p->cur_fd >= 0) {
-			int fd = dup(p->cur_fd);
-			p->dirty = 0;
-			pthread_mutex_unlock(&p->mu);
-			if (fd >= 0) {
-				(void)fdatasync(fd);
-				close(fd);
-			}
-			pthread_mutex_lock(&p->mu);
-			continue;
-		}
-		if (p->next_fd < 0 && p->cur_fd >= 0 &&
-		    p->reserved >= p->seg_size / 2) {
-			int fd;
-			p->next_busy = true;
-			pthread_mutex_unlock(&p->mu);
-			fd = prep_next_file(p);
-			pthread_mutex_lock(&p->mu);
-			p->next_busy = false;
-			if (fd >= 0) {
-				p->next_fd = fd;
-			} else if (fd != -ECANCELED) {
-				log_msg("WAL segment preparation stopped: "
-					"%s: %s",
-					PREP_NAME, strerror(-fd));
-				p->failed = true;
-			}
-			continue;
-		}
-		pthread_cond_wait(&p->cv, &p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-/* The writer moved on to a new current segment fd, of which the bytes
- * below zeroed are known written. */
-static void prep_set_current(struct prep *p, int fd, uint64_t reserved,
-			     uint64_t zeroed)
+/* The writer moved on to a new current segment of size bytes. */
+static void prep_set_current(struct prep *p, uint64_t size, uint64_t reserved)
 {
 	if (!p->started)
 		return;
 	pthread_mutex_lock(&p->mu);
-	if (p->cur_fd >= 0)
-		close(p->cur_fd);
-	p->cur_fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	p->cur = true;
+	p->cur_size = size;
 	p->reserved = reserved;
-	p->zeroed = zeroed;
-	p->dirty = 0;
-	pthread_cond_signal(&p->cv);
+	if (prep_wanted(p))
+		pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -233,17 +206,16 @@ static void prep_reserve(struct prep *p, uint64_t end)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->reserved = end;
-	if ((p->zeroed < p->seg_size && p->zeroed < end + ZERO_AHEAD) ||
-	    (p->next_fd < 0 && !p->next_busy && end >= p->seg_size / 2))
+	if (prep_wanted(p))
 		pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
 /*
  * The prepared segment, if ready, renamed to name: its fd, else -1.  The
- * rename happens under mu, and the thread forgets the old segment, so it
- * cannot begin the next preparation (which recreates PREP_NAME) before the
- * file it made is out of the way.
+ * rename happens under mu, and the thread forgets the current segment, so
+ * it cannot begin the next preparation (which recreates PREP_NAME) before
+ * the file it made is out of the way.
  */
 static int prep_take_next(struct prep *p, const char *name)
 {
@@ -266,10 +238,7 @@ static int prep_take_next(struct prep *p, const char *name)
 		p->prepared++;
 	else
 		p->fallbacks++;
-	if (p->cur_fd >= 0)
-		close(p->cur_fd);
-	p->cur_fd = -1;
-	p->reserved = 0;
+	p->cur = false;
 	pthread_mutex_unlock(&p->mu);
 	return fd;
 }
@@ -282,7 +251,6 @@ static void prep_start(struct wal *w)
 
 	p->waldfd = w->waldfd;
 	p->seg_size = w->seg_size;
-	p->cur_fd = -1;
 	p->next_fd = -1;
 	if (pthread_mutex_init(&p->mu, NULL) != 0)
 		return;
@@ -314,8 +282,6 @@ static void prep_stop(struct prep *p)
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->th, NULL);
-	if (p->cur_fd >= 0)
-		close(p->cur_fd);
 	if (p->next_fd >= 0)
 		close(p->next_fd);
 	pthread_cond_destroy(&p->cv);
@@ -694,12 +660,17 @@ static int fsync_dir(int fd)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-static int new_segment(struct wal *w, uint64_t first_lsn)
+/*
+ * Start the segment for first_lsn: the prepared one when ready; else, at
+ * open (at_open), one written with zeros now (FIRST_SEG bytes at most); on
+ * the commit path, a fallocated one.
+ */
+static int new_segment(struct wal *w, uint64_t first_lsn, bool at_open)
 {
+	uint64_t size = w->seg_size;
 	unsigned char h[WAL_SEG_HEADER];
 	char name[32];
 	int fd, rc;
-	bool ready = false;
 
 	snprintf(name, sizeof(name), "%016" PRIx64 ".wal", first_lsn);
 	fhdr_begin(h, WAL_SEG_MAGIC, WAL_VERSION, first_lsn, now_ms());
@@ -713,8 +684,6 @@ static int new_segment(struct wal *w, uint64_t first_lsn)
 		if (pwrite_all(fd, h, sizeof(h), 0) < 0) {
 			close(fd);
 			fd = -1;
-		} else {
-			ready = true;
 		}
 	}
 	if (fd < 0) {
@@ -722,9 +691,14 @@ static int new_segment(struct wal *w, uint64_t first_lsn)
 			    O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		if (fd < 0)
 			return -errno;
-		/* Preallocating keeps the file size constant across groups;
-		 * the thread then writes the blocks ahead of the writer. */
-		rc = posix_fallocate(fd, 0, (off_t)w->seg_size);
+		/* Preallocating keeps the file size constant across groups,
+		 * though not the blocks' state (see "Segment preparation"). */
+		if (at_open) {
+			size = size < FIRST_SEG ? size : FIRST_SEG;
+			rc = -zero_fill(fd, size, NULL);
+		} else {
+			rc = posix_fallocate(fd, 0, (off_t)size);
+		}
 		if (rc != 0 && rc != EOPNOTSUPP) {
 			close(fd);
 			return -rc;
@@ -746,9 +720,9 @@ static int new_segment(struct wal *w, uint64_t first_lsn)
 	w->fd = fd;
 	w->seg_first = first_lsn;
 	w->offset = WAL_SEG_HEADER;
+	w->cur_size = size;
 	w->segments++;
-	prep_set_current(&w->prep, fd, WAL_SEG_HEADER,
-			 ready ? w->seg_size : WAL_SEG_HEADER);
+	prep_set_current(&w->prep, size, WAL_SEG_HEADER);
 	return 0;
 }
 
@@ -833,7 +807,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 		return -ENOMEM;
 	}
 	w->fd = -1;
-	w->prep.cur_fd = w->prep.next_fd = -1;
+	w->prep.next_fd = -1;
 	w->dirfd = dirfd;
 	w->max_payload = WAL_MAX_PAYLOAD;
 	w->seg_size =
@@ -902,7 +876,10 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 			}
 			w->seg_first = sg->first_lsn;
 			w->offset = (off_t)off;
-			prep_set_current(&w->prep, w->fd, off, off);
+			/* A short file (a first segment, or one cut by
+			 * hand) grows up to the usual size. */
+			w->cur_size = m.len > w->seg_size ? m.len : w->seg_size;
+			prep_set_current(&w->prep, w->cur_size, off);
 		}
 	}
 	if (w->fd < 0) {
@@ -910,7 +887,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 		 * one: the next LSN starts a segment of its own, which the
 		 * recovery rule accepts because the snapshot covers the
 		 * gap. */
-		rc = new_segment(w, w->last_lsn + 1);
+		rc = new_segment(w, w->last_lsn + 1, true);
 		if (rc < 0)
 			goto fail;
 	}
@@ -994,9 +971,9 @@ int wal_group_begin(struct wal *w, struct wal_group *g)
 
 	if (w->in_flight || w->gather_records == 0)
 		return 0;
-	if ((uint64_t)w->offset + w->gather.len > w->seg_size &&
+	if ((uint64_t)w->offset + w->gather.len > w->cur_size &&
 	    (uint64_t)w->offset > WAL_SEG_HEADER) {
-		rc = new_segment(w, w->gather_first);
+		rc = new_segment(w, w->gather_first, false);
 		if (rc < 0)
 			return rc;
 	}
@@ -1022,8 +999,6 @@ int wal_group_begin(struct wal *w, struct wal_group *g)
 	g->records = w->gather_records;
 	w->flight_last = w->last_lsn;
 	w->offset += (off_t)w->flight.len;
-	/* Before the caller writes the group: the preparing thread writes
-	 * zeros only past this. */
 	prep_reserve(&w->prep, (uint64_t)w->offset);
 	w->in_flight = 1;
 	w->st.groups++;

@@ -36,8 +36,8 @@
  *   ..     zero padding to a multiple of 8
  *
  * A segment reads as zeros past its last record: it is written with zeros
- * beforehand by a thread of this module (see "Segment preparation" in
- * wal.c), or preallocated (fallocate) when none was ready; a zero length word
+ * beforehand (at open, or by a thread of this module: see "Segment
+ * preparation" in wal.c), or preallocated (fallocate) when none was ready; a zero length word
  * ends the segment's records (in the newest segment, zeros followed by a record
  * that proves them durable, as below, are a lost write: corruption).
  *

@@ -428,10 +428,9 @@ static bool wait_ready(struct wal *w, int ms)
 
 /*
  * Segments prepared in the background (zero-filled, synced, renamed at the
- * switch) hold the log like any other: every record replays, each switch
- * after the first uses a prepared file, the thread's zeros never land on a
- * record (it zeroes the first, fallocated segment while groups are written
- * into it), and a preparation file is never read as log.  A crash
+ * switch) hold the log like any other: every record replays while the
+ * thread prepares files as groups are written, switches use prepared files
+ * when ready, and a preparation file is never read as log.  A crash
  * right after a switch, before the header reached the disk, is a torn tail:
  * the records after it are never replayed and the log goes on after the
  * last complete record.
@@ -452,7 +451,7 @@ START_TEST(prepared_segments)
 	ck_assert_msg(
 	    wal_open(&w, dirfd_, &o, NULL, NULL, &res, err, sizeof(err)) == 0,
 	    "wal_open: %s", err);
-	/* A first burst with no waiting races the zeroing of segment 1. */
+	/* Bursts with no waiting race the preparation of the next file. */
 	for (int g = 0; g < 1000; g++) {
 		for (int r = 0; r < 1 + g % 4; r++) {
 			uint64_t lsn = wal_last_lsn(w) + 1;
