@@ -37,11 +37,13 @@ struct seg {
  * waits for it.  posix_fallocate leaves unwritten extents: the first write
  * into each block makes the group's fdatasync also commit the file system
  * journal.  Blocks that were written (with zeros) and synced beforehand
- * cost only the data.  So from half-way through a segment the thread
- * writes the next one in full with zeros, syncing as it goes, as
+ * cost only the data.  So from a quarter of the way through a segment the
+ * thread writes the next one in full with zeros, syncing as it goes, as
  * wal/PREP_NAME; the switch renames it and writes its header.  The first
  * segment of a log is written with zeros at open, FIRST_SEG bytes at most
- * (the thread then prepares a full-size one).
+ * (cheap for an engine that writes little); each prepared one is four
+ * times the size of the one before, up to the segment size, so that it is
+ * ready before the writer needs it.
  *
  * Zeros are harmless to recovery: a zero length word ends a segment's
  * records, and a renamed segment whose header never reached the disk is
@@ -54,7 +56,7 @@ struct seg {
 #define PREP_NAME	"next.wal.prep"
 #define ZERO_CHUNK	(1u << 20)
 #define ZERO_SYNC_EVERY (4ull << 20)
-#define FIRST_SEG	(8ull << 20)
+#define FIRST_SEG	(1ull << 20)
 
 struct prep {
 	pthread_t th;
@@ -62,15 +64,16 @@ struct prep {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
-	int waldfd;	   /* DATA/wal, shared with the WAL (read only) */
-	uint64_t seg_size; /* of a prepared segment */
-	bool cur;	   /* a current segment is being written */
-	uint64_t cur_size; /* its size */
-	uint64_t reserved; /* the writer's end in it */
-	int next_fd;	   /* the prepared next segment, -1 when none */
-	bool next_busy;	   /* the thread is preparing it */
-	bool failed;	   /* an I/O error: prepare no more */
-	uint64_t prepared; /* segments taken ready by a switch */
+	int waldfd;	    /* DATA/wal, shared with the WAL (read only) */
+	uint64_t seg_size;  /* the largest segment */
+	uint64_t next_size; /* of the segment being prepared */
+	bool cur;	    /* a current segment is being written */
+	uint64_t cur_size;  /* its size */
+	uint64_t reserved;  /* the writer's end in it */
+	int next_fd;	    /* the prepared next segment, -1 when none */
+	bool next_busy;	    /* the thread is preparing it */
+	bool failed;	    /* an I/O error: prepare no more */
+	uint64_t prepared;  /* segments taken ready by a switch */
 	uint64_t fallbacks;
 };
 
@@ -144,7 +147,7 @@ static int prep_next_file(struct prep *p)
 
 	if (fd < 0)
 		return -errno;
-	rc = zero_fill(fd, p->seg_size, &p->stop);
+	rc = zero_fill(fd, p->next_size, &p->stop);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -155,7 +158,7 @@ static int prep_next_file(struct prep *p)
 static bool prep_wanted(const struct prep *p)
 {
 	return !p->failed && p->cur && p->next_fd < 0 && !p->next_busy &&
-	       p->reserved >= p->cur_size / 2;
+	       p->reserved >= p->cur_size / 4;
 }
 
 static void *prep_main(void *arg)
@@ -194,6 +197,7 @@ static void prep_set_current(struct prep *p, uint64_t size, uint64_t reserved)
 	pthread_mutex_lock(&p->mu);
 	p->cur = true;
 	p->cur_size = size;
+	p->next_size = size < p->seg_size / 4 ? size * 4 : p->seg_size;
 	p->reserved = reserved;
 	if (prep_wanted(p))
 		pthread_cond_signal(&p->cv);
@@ -217,7 +221,7 @@ static void prep_reserve(struct prep *p, uint64_t end)
  * it cannot begin the next preparation (which recreates PREP_NAME) before
  * the file it made is out of the way.
  */
-static int prep_take_next(struct prep *p, const char *name)
+static int prep_take_next(struct prep *p, const char *name, uint64_t *size)
 {
 	int fd = -1;
 
@@ -234,10 +238,12 @@ static int prep_take_next(struct prep *p, const char *name)
 			fd = -1;
 		}
 	}
-	if (fd >= 0)
+	if (fd >= 0) {
 		p->prepared++;
-	else
+		*size = p->next_size;
+	} else {
 		p->fallbacks++;
+	}
 	p->cur = false;
 	pthread_mutex_unlock(&p->mu);
 	return fd;
@@ -675,7 +681,7 @@ static int new_segment(struct wal *w, uint64_t first_lsn, bool at_open)
 	snprintf(name, sizeof(name), "%016" PRIx64 ".wal", first_lsn);
 	fhdr_begin(h, WAL_SEG_MAGIC, WAL_VERSION, first_lsn, now_ms());
 	fhdr_seal(h);
-	fd = prep_take_next(&w->prep, name);
+	fd = prep_take_next(&w->prep, name, &size);
 	if (fd >= 0) {
 		/* Zero-filled and synced, now named: write its header.  The
 		 * first group's fdatasync on this file makes the header
