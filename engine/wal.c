@@ -703,6 +703,12 @@ static int new_segment(struct wal *w, uint64_t first_lsn, bool at_open)
 			size = size < FIRST_SEG ? size : FIRST_SEG;
 			rc = -zero_fill(fd, size, NULL);
 		} else {
+			uint64_t nf = w->prep.fallbacks; /* this one included */
+			if ((nf & (nf - 1)) == 0)	 /* 1st, 2nd, 4th... */
+				log_msg("WAL segment %s: none prepared in "
+					"time, preallocating one (%" PRIu64
+					" times so far)",
+					name, nf);
 			rc = posix_fallocate(fd, 0, (off_t)size);
 		}
 		if (rc != 0 && rc != EOPNOTSUPP) {
