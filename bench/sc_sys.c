@@ -310,8 +310,38 @@ static int64_t file_size(const char *dir, const char *name)
 	return (int64_t)st.st_size;
 }
 
+/*
+ * The engine's own split of its last recovery ("recovery took T ms:
+ * snapshot load S ms, log scan and replay R ms" in its log); 0 when found.
+ */
+static int recovery_split(const char *log, double *snap_ms, double *log_ms)
+{
+	FILE *f = fopen(log, "r");
+	char line[512];
+	int found = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		const char *p = strstr(line, "recovery took ");
+		long long t, sn, rp;
+		if (p && sscanf(p,
+				"recovery took %lld ms: snapshot load %lld ms, "
+				"log scan and replay %lld ms",
+				&t, &sn, &rp) == 3) {
+			*snap_ms = (double)sn;
+			*log_ms = (double)rp;
+			found = 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 static int recover_one(struct bench_ctx *x, uint64_t records)
 {
+	double snap_ms[BENCH_MAX_REPEATS], log_ms[BENCH_MAX_REPEATS];
+	bool split = true;
 	double ms[BENCH_MAX_REPEATS];
 	char k[BENCH_KEY_MAX], l[BENCH_LABEL_MAX], tag[32];
 	struct bench_stats st, after;
@@ -335,6 +365,8 @@ static int recover_one(struct bench_ctx *x, uint64_t records)
 		if (bench_engine_restart(&e, RECOVER_READY_MS, &ns) < 0)
 			goto out;
 		ms[r] = (double)ns / 1e6;
+		if (recovery_split(e.log, &snap_ms[r], &log_ms[r]) < 0)
+			split = false;
 	}
 	c = bench_engine_connect(&e);
 	if (c == NULL || bench_engine_stats(c, &after) < 0) {
@@ -353,6 +385,17 @@ static int recover_one(struct bench_ctx *x, uint64_t records)
 	bench_fmt(l, sizeof l, "restart after kill -9, %lld log records",
 		  (long long)st.lsn);
 	bench_report_add(x->rep, "recover", k, l, "ms", ms, (size_t)x->repeats);
+	if (split) {
+		bench_fmt(k, sizeof k, "recover.%s.snapshot_load_ms", tag);
+		bench_report_add(x->rep, "recover", k,
+				 "  of which snapshot load (engine's log)",
+				 "ms", snap_ms, (size_t)x->repeats);
+		bench_fmt(k, sizeof k, "recover.%s.log_replay_ms", tag);
+		bench_report_add(
+		    x->rep, "recover", k,
+		    "  of which log scan and replay (engine's log)", "ms",
+		    log_ms, (size_t)x->repeats);
+	}
 	bench_fmt(k, sizeof k, "recover.%s.log_mib", tag);
 	bench_fmt(l, sizeof l, "log size, %lld records", (long long)st.lsn);
 	bench_report_add1(x->rep, "recover", k, l, "MiB",
