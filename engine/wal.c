@@ -467,7 +467,15 @@ static int later_proof(const struct seg *segs, size_t nsegs, size_t i,
 		}
 		for (; pos + WAL_REC_HEADER <= m.len; pos += 8) {
 			struct wal_rec r;
-			uint32_t len = get32(m.p + pos);
+			uint32_t len;
+			/* A segment's unused rest is zeros (megabytes of it
+			 * in a prepared segment): skip zero runs 64 bytes at
+			 * a time; a record starts with a non-zero length, so
+			 * none begins inside a run. */
+			while (pos + 64 + WAL_REC_HEADER <= m.len &&
+			       memcmp(m.p + pos, zero_block, 64) == 0)
+				pos += 64;
+			len = get32(m.p + pos);
 			uint64_t lsn = get64(m.p + pos + 8);
 			uint64_t synced = get64(m.p + pos + 16);
 			if (len == 0 || lsn < e || synced < e || synced >= lsn)
