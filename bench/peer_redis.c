@@ -381,7 +381,10 @@ fail:
 
 struct rresult {
 	double per_s, conflict_pct, p50, p99, p999;
+	double cpu_us; /* redis-server's CPU per request answered ok */
 };
+
+static pid_t redis_pid; /* from INFO server; 0 when unknown */
 
 static int redis_run(struct bench_ctx *x, const struct bench_shape *sh,
 		     const char *sha, enum rmode mode, int nconn, int depth,
@@ -416,6 +419,7 @@ static int redis_run(struct bench_ctx *x, const struct bench_shape *sh,
 		}
 		started++;
 	}
+	ph.cpu_pid = redis_pid;
 	if (rc == 0)
 		bench_phase_drive(&ph, x->warm_ms, x->run_ms);
 	atomic_store(&ph.phase, BENCH_STOP);
@@ -440,6 +444,10 @@ static int redis_run(struct bench_ctx *x, const struct bench_shape *sh,
 		out->p50 = (double)bench_samples_quantile(&all, 0.5) / 1e3;
 		out->p99 = (double)bench_samples_quantile(&all, 0.99) / 1e3;
 		out->p999 = (double)bench_samples_quantile(&all, 0.999) / 1e3;
+		out->cpu_us =
+		    ok && ph.cpu0 && ph.cpu1 > ph.cpu0
+			? (double)(ph.cpu1 - ph.cpu0) / 1e3 / (double)ok
+			: 0;
 	}
 	bench_samples_free(&all);
 	return rc;
@@ -506,7 +514,7 @@ static int redis_book_level(struct bench_ctx *x, struct rconn *adm,
 {
 	double per[BENCH_MAX_REPEATS], cpct[BENCH_MAX_REPEATS],
 	    p50[BENCH_MAX_REPEATS], p99[BENCH_MAX_REPEATS],
-	    p999[BENCH_MAX_REPEATS];
+	    p999[BENCH_MAX_REPEATS], cpu[BENCH_MAX_REPEATS];
 	char k[BENCH_KEY_MAX], l[BENCH_LABEL_MAX], sha[48];
 
 	for (int r = 0; r < x->repeats; r++) {
@@ -520,6 +528,7 @@ static int redis_book_level(struct bench_ctx *x, struct rconn *adm,
 		p50[r] = res.p50;
 		p99[r] = res.p99;
 		p999[r] = res.p999;
+		cpu[r] = res.cpu_us;
 	}
 	bench_fmt(k, sizeof k, "redis.book.c%d.per_s", nclients);
 	bench_fmt(l, sizeof l, "%d clients: bookings/s", nclients);
@@ -536,6 +545,13 @@ static int redis_book_level(struct bench_ctx *x, struct rconn *adm,
 	bench_fmt(k, sizeof k, "redis.book.c%d.p999_us", nclients);
 	bench_fmt(l, sizeof l, "%d clients: booking latency p999", nclients);
 	add_fig(x, k, l, "us", p999);
+	if (redis_pid > 0) {
+		bench_fmt(k, sizeof k, "redis.book.c%d.cpu_us", nclients);
+		bench_fmt(l, sizeof l,
+			  "%d clients: redis-server CPU per booking (/proc)",
+			  nclients);
+		add_fig(x, k, l, "us", cpu);
+	}
 	return 0;
 }
 
@@ -564,6 +580,27 @@ static int redis_check_level(struct bench_ctx *x, const struct bench_shape *sh,
 	return 0;
 }
 
+/* redis-server's PID (INFO server), when it runs on this machine. */
+static pid_t redis_server_pid(struct rconn *c)
+{
+	const char *info[] = {"INFO", "server"};
+	struct rreply r;
+	const char *p;
+	char path[64];
+	long v;
+
+	if (r_call(c, 2, info, &r) < 0 || r.type != '$' || r.s == NULL)
+		return 0;
+	p = memmem(r.s, r.len, "process_id:", 11);
+	if (p == NULL)
+		return 0;
+	v = strtol(p + 11, NULL, 10);
+	if (v <= 0 || v > INT32_MAX)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", v);
+	return access(path, R_OK) == 0 ? (pid_t)v : 0;
+}
+
 int sc_redis(struct bench_ctx *x)
 {
 	struct bench_shape sh;
@@ -579,6 +616,10 @@ int sc_redis(struct bench_ctx *x)
 	bench_shape_init(&sh, x->nres, x->ndays);
 	if (r_connect(x->redis_sock, &adm) < 0)
 		return -1;
+	redis_pid = redis_server_pid(&adm);
+	if (redis_pid <= 0)
+		bench_log("redis: no process_id in INFO server: its CPU is "
+			  "not reported");
 	for (size_t i = 0; i < x->nclients; i++)
 		if (redis_book_level(x, &adm, &sh, x->clients[i]) < 0)
 			goto out;

@@ -3,8 +3,9 @@
  *
  * raw measures what no engine can beat on this machine, in the same run:
  *  - fdatasync after a 4 KiB write at the end of the written part of a file
- *    preallocated with fallocate (as the WAL preallocates its segments), in
- *    the directory the engines use, and the same on a file that grows;
+ *    laid out as the WAL's segments are (written with zeros and synced
+ *    beforehand), in the directory the engines use, and the same on a file
+ *    preallocated with fallocate (unwritten extents) and on one that grows;
  *  - a blocking round trip of a 32-byte message over a Unix stream socket
  *    between two processes, neither pinned (as bookd and its clients);
  *  - bookd's own ping over the socket, synchronous, to set against it.
@@ -36,18 +37,24 @@
 #include "sc_sys.h"
 #include "util.h"
 
-#define FSYNC_BLOCK	 4096
-#define FSYNC_FILE	 (256u << 20) /* bytes preallocated */
+#define FSYNC_BLOCK 4096
+#define FSYNC_FILE  (256u << 20) /* bytes preallocated */
+
+enum layout {
+	LAYOUT_ZEROED, /* written with zeros and synced: the WAL's segments */
+	LAYOUT_FALLOC, /* posix_fallocate: unwritten extents */
+	LAYOUT_GROW,   /* appends extend the file */
+};
 #define PINGPONG_BYTES	 32
 #define RECOVER_READY_MS 900000 /* replaying 10 M records takes a while */
 
 /* ---- raw -------------------------------------------------------------- */
 
 /*
- * fdatasync latency of 4 KiB appends on a new file in dir, preallocated or
- * growing, for the run time (and at most the file's size); samples in ns.
+ * fdatasync latency of 4 KiB appends on a new file in dir laid out as asked,
+ * for the run time (and at most the file's size); samples in ns.
  */
-static int fsync_run(struct bench_ctx *x, const char *dir, bool prealloc,
+static int fsync_run(struct bench_ctx *x, const char *dir, enum layout lay,
 		     struct bench_samples *out)
 {
 	char path[PATH_MAX], block[FSYNC_BLOCK];
@@ -64,9 +71,17 @@ static int fsync_run(struct bench_ctx *x, const char *dir, bool prealloc,
 	}
 	unlink(path);
 	memset(block, 'x', sizeof block);
-	if (prealloc && (errno = posix_fallocate(fd, 0, FSYNC_FILE)) != 0) {
+	if (lay == LAYOUT_FALLOC &&
+	    (errno = posix_fallocate(fd, 0, FSYNC_FILE)) != 0) {
 		bench_log("fallocate: %s", strerror(errno));
 		goto out;
+	}
+	if (lay == LAYOUT_ZEROED) {
+		static const char zeros[1u << 20];
+		for (off_t z = 0; z < (off_t)FSYNC_FILE; z += sizeof zeros)
+			if (pwrite(fd, zeros, sizeof zeros, z) !=
+			    (ssize_t)sizeof zeros)
+				goto io;
 	}
 	if (fdatasync(fd) < 0)
 		goto io;
@@ -171,9 +186,10 @@ static int pingpong_run(struct bench_ctx *x, struct bench_samples *out)
 int sc_raw(struct bench_ctx *x)
 {
 	double fs_pre[BENCH_MAX_REPEATS], fs_pre99[BENCH_MAX_REPEATS],
-	    fs_grow[BENCH_MAX_REPEATS], pp[BENCH_MAX_REPEATS],
-	    pp99[BENCH_MAX_REPEATS], ping[BENCH_MAX_REPEATS],
-	    ping99[BENCH_MAX_REPEATS], ratio[BENCH_MAX_REPEATS];
+	    fs_falloc[BENCH_MAX_REPEATS], fs_grow[BENCH_MAX_REPEATS],
+	    pp[BENCH_MAX_REPEATS], pp99[BENCH_MAX_REPEATS],
+	    ping[BENCH_MAX_REPEATS], ping99[BENCH_MAX_REPEATS],
+	    ratio[BENCH_MAX_REPEATS];
 	const char *dir = x->attach_data ? x->attach_data : x->base;
 	struct bench_engine e;
 	struct bench_shape sh;
@@ -183,21 +199,24 @@ int sc_raw(struct bench_ctx *x)
 	if (bench_ctx_engine(x, &e, NULL) < 0)
 		return -1;
 	for (int r = 0; r < x->repeats; r++) {
-		struct bench_samples a = {0}, b = {0}, c = {0};
+		struct bench_samples a = {0}, b = {0}, c = {0}, f = {0};
 		struct bench_sock_result pr;
 
-		if (fsync_run(x, dir, true, &a) < 0 ||
-		    fsync_run(x, dir, false, &b) < 0 ||
+		if (fsync_run(x, dir, LAYOUT_ZEROED, &a) < 0 ||
+		    fsync_run(x, dir, LAYOUT_FALLOC, &f) < 0 ||
+		    fsync_run(x, dir, LAYOUT_GROW, &b) < 0 ||
 		    pingpong_run(x, &c) < 0 ||
 		    bench_socket_run(x, &e, &sh, BENCH_Q_PING, 1, 1,
 				     300 + (uint64_t)r, &pr) < 0) {
 			bench_samples_free(&a);
 			bench_samples_free(&b);
 			bench_samples_free(&c);
+			bench_samples_free(&f);
 			goto out;
 		}
 		fs_pre[r] = (double)bench_samples_quantile(&a, 0.5) / 1e3;
 		fs_pre99[r] = (double)bench_samples_quantile(&a, 0.99) / 1e3;
+		fs_falloc[r] = (double)bench_samples_quantile(&f, 0.5) / 1e3;
 		fs_grow[r] = (double)bench_samples_quantile(&b, 0.5) / 1e3;
 		pp[r] = (double)bench_samples_quantile(&c, 0.5) / 1e3;
 		pp99[r] = (double)bench_samples_quantile(&c, 0.99) / 1e3;
@@ -207,13 +226,19 @@ int sc_raw(struct bench_ctx *x)
 		bench_samples_free(&a);
 		bench_samples_free(&b);
 		bench_samples_free(&c);
+		bench_samples_free(&f);
 	}
 	bench_report_add(x->rep, "raw", "raw.fdatasync.us",
-			 "fdatasync of a 4 KiB append, preallocated, p50", "us",
-			 fs_pre, (size_t)x->repeats);
+			 "fdatasync of a 4 KiB append, WAL segment layout "
+			 "(zero-filled, synced), p50",
+			 "us", fs_pre, (size_t)x->repeats);
 	bench_report_add(x->rep, "raw", "raw.fdatasync.p99_us",
-			 "fdatasync of a 4 KiB append, preallocated, p99", "us",
-			 fs_pre99, (size_t)x->repeats);
+			 "fdatasync of a 4 KiB append, WAL segment layout "
+			 "(zero-filled, synced), p99",
+			 "us", fs_pre99, (size_t)x->repeats);
+	bench_report_add(x->rep, "raw", "raw.fdatasync_falloc.us",
+			 "fdatasync of a 4 KiB append, fallocated file, p50",
+			 "us", fs_falloc, (size_t)x->repeats);
 	bench_report_add(x->rep, "raw", "raw.fdatasync_grow.us",
 			 "fdatasync of a 4 KiB append, growing file, p50", "us",
 			 fs_grow, (size_t)x->repeats);
@@ -285,8 +310,38 @@ static int64_t file_size(const char *dir, const char *name)
 	return (int64_t)st.st_size;
 }
 
+/*
+ * The engine's own split of its last recovery ("recovery took T ms:
+ * snapshot load S ms, log scan and replay R ms" in its log); 0 when found.
+ */
+static int recovery_split(const char *log, double *snap_ms, double *log_ms)
+{
+	FILE *f = fopen(log, "r");
+	char line[512];
+	int found = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		const char *p = strstr(line, "recovery took ");
+		long long t, sn, rp;
+		if (p && sscanf(p,
+				"recovery took %lld ms: snapshot load %lld ms, "
+				"log scan and replay %lld ms",
+				&t, &sn, &rp) == 3) {
+			*snap_ms = (double)sn;
+			*log_ms = (double)rp;
+			found = 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 static int recover_one(struct bench_ctx *x, uint64_t records)
 {
+	double snap_ms[BENCH_MAX_REPEATS], log_ms[BENCH_MAX_REPEATS];
+	bool split = true;
 	double ms[BENCH_MAX_REPEATS];
 	char k[BENCH_KEY_MAX], l[BENCH_LABEL_MAX], tag[32];
 	struct bench_stats st, after;
@@ -310,6 +365,8 @@ static int recover_one(struct bench_ctx *x, uint64_t records)
 		if (bench_engine_restart(&e, RECOVER_READY_MS, &ns) < 0)
 			goto out;
 		ms[r] = (double)ns / 1e6;
+		if (recovery_split(e.log, &snap_ms[r], &log_ms[r]) < 0)
+			split = false;
 	}
 	c = bench_engine_connect(&e);
 	if (c == NULL || bench_engine_stats(c, &after) < 0) {
@@ -328,6 +385,17 @@ static int recover_one(struct bench_ctx *x, uint64_t records)
 	bench_fmt(l, sizeof l, "restart after kill -9, %lld log records",
 		  (long long)st.lsn);
 	bench_report_add(x->rep, "recover", k, l, "ms", ms, (size_t)x->repeats);
+	if (split) {
+		bench_fmt(k, sizeof k, "recover.%s.snapshot_load_ms", tag);
+		bench_report_add(x->rep, "recover", k,
+				 "  of which snapshot load (engine's log)",
+				 "ms", snap_ms, (size_t)x->repeats);
+		bench_fmt(k, sizeof k, "recover.%s.log_replay_ms", tag);
+		bench_report_add(
+		    x->rep, "recover", k,
+		    "  of which log scan and replay (engine's log)", "ms",
+		    log_ms, (size_t)x->repeats);
+	}
 	bench_fmt(k, sizeof k, "recover.%s.log_mib", tag);
 	bench_fmt(l, sizeof l, "log size, %lld records", (long long)st.lsn);
 	bench_report_add1(x->rep, "recover", k, l, "MiB",

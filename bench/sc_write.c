@@ -99,6 +99,7 @@ static void *book_main(void *arg)
 struct book_result {
 	double per_s, replies_s, conflict_pct, p50, p99, p999, group;
 	double fsyncs_s;
+	double cpu_us; /* the engine's CPU per booking */
 	uint64_t other;
 };
 
@@ -146,11 +147,13 @@ static int book_once(struct bench_ctx *x, const struct bench_engine *e,
 	if (rc == 0) {
 		bench_sleep_ms(x->warm_ms);
 		rc = bench_engine_stats(admin, &s0);
+		ph.cpu0 = bench_proc_cpu_ns(e->peer_pid);
 		ph.t0 = bench_now_ns();
 		atomic_store(&ph.phase, BENCH_MEASURE);
 		bench_sleep_ms(x->run_ms);
 		atomic_store(&ph.phase, BENCH_STOP);
 		ph.t1 = bench_now_ns();
+		ph.cpu1 = bench_proc_cpu_ns(e->peer_pid);
 		if (rc == 0)
 			rc = bench_engine_stats(admin, &s1);
 	}
@@ -187,6 +190,10 @@ static int book_once(struct bench_ctx *x, const struct bench_engine *e,
 				       (double)(s1.commits - s0.commits)
 				 : 0;
 		out->fsyncs_s = (double)(s1.fsyncs - s0.fsyncs) / secs;
+		out->cpu_us =
+		    ok && ph.cpu0 && ph.cpu1 > ph.cpu0
+			? (double)(ph.cpu1 - ph.cpu0) / 1e3 / (double)ok
+			: 0;
 	}
 	bench_samples_free(&all);
 	return rc;
@@ -207,7 +214,8 @@ static int book_level(struct bench_ctx *x, bool sync, int nclients)
 	double per[BENCH_MAX_REPEATS], rep[BENCH_MAX_REPEATS],
 	    cpct[BENCH_MAX_REPEATS], p50[BENCH_MAX_REPEATS],
 	    p99[BENCH_MAX_REPEATS], p999[BENCH_MAX_REPEATS],
-	    grp[BENCH_MAX_REPEATS], fs[BENCH_MAX_REPEATS];
+	    grp[BENCH_MAX_REPEATS], fs[BENCH_MAX_REPEATS],
+	    cpu[BENCH_MAX_REPEATS];
 	char key[BENCH_KEY_MAX], l[BENCH_LABEL_MAX];
 	const char *mode = sync ? "sync" : "nosync";
 	struct bench_shape sh;
@@ -234,6 +242,7 @@ static int book_level(struct bench_ctx *x, bool sync, int nclients)
 		p999[r] = res.p999;
 		grp[r] = res.group;
 		fs[r] = res.fsyncs_s;
+		cpu[r] = res.cpu_us;
 		other += res.other;
 	}
 	bench_fmt(key, sizeof key, "book.%s.c%d", mode, nclients);
@@ -256,6 +265,10 @@ static int book_level(struct bench_ctx *x, bool sync, int nclients)
 	bench_fmt(l, sizeof l, "%s, %d clients: WAL records per group", mode,
 		  nclients);
 	add_series(x, key, "group", l, "", grp);
+	bench_fmt(l, sizeof l,
+		  "%s, %d clients: engine CPU per booking (/proc, all threads)",
+		  mode, nclients);
+	add_series(x, key, "cpu_us", l, "us", cpu);
 	if (sync) {
 		bench_fmt(l, sizeof l, "%s, %d clients: fsyncs/s", mode,
 			  nclients);

@@ -8,6 +8,7 @@
 
 #include "quanta.h"
 #include "wire.h"
+#include <unistd.h>
 #include "work.h"
 
 #define SLOTS 96
@@ -232,15 +233,44 @@ out:
 	return rc;
 }
 
+uint64_t bench_proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	long tck = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* The command name may hold spaces: fields count from its ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL || tck <= 0 ||
+	    sscanf(p + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &ut, &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ull / (unsigned long long)tck);
+}
+
 void bench_phase_drive(struct bench_phase *p, uint64_t warm_ms, uint64_t run_ms)
 {
 	atomic_store(&p->phase, BENCH_WARM);
 	bench_sleep_ms(warm_ms);
+	if (p->cpu_pid > 0)
+		p->cpu0 = bench_proc_cpu_ns(p->cpu_pid);
 	p->t0 = bench_now_ns();
 	atomic_store(&p->phase, BENCH_MEASURE);
 	bench_sleep_ms(run_ms);
 	atomic_store(&p->phase, BENCH_STOP);
 	p->t1 = bench_now_ns();
+	if (p->cpu_pid > 0)
+		p->cpu1 = bench_proc_cpu_ns(p->cpu_pid);
 }
 
 double bench_phase_secs(const struct bench_phase *p)

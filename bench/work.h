@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <msgpack.h>
 
@@ -88,8 +89,13 @@ int bench_load(const struct bench_engine *e, const struct bench_shape *shape,
 enum { BENCH_WARM, BENCH_MEASURE, BENCH_STOP };
 struct bench_phase {
 	_Atomic int phase;
-	uint64_t t0, t1; /* the MEASURE phase, ns */
+	uint64_t t0, t1;     /* the MEASURE phase, ns */
+	pid_t cpu_pid;	     /* > 0: sample this process's CPU time */
+	uint64_t cpu0, cpu1; /* its user + system CPU at t0 and t1, ns */
 };
+/* User + system CPU time of process pid (every thread), from /proc, in
+ * ns; 0 when it cannot be read. */
+uint64_t bench_proc_cpu_ns(pid_t pid);
 /* From the main thread: WARM for warm_ms, MEASURE for run_ms, then STOP. */
 void bench_phase_drive(struct bench_phase *p, uint64_t warm_ms,
 		       uint64_t run_ms);

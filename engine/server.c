@@ -572,6 +572,7 @@ int server_init(struct server *s, const struct config *cfg)
 	char err[512];
 	int64_t first, last;
 	uint32_t window;
+	int64_t t_start, t_snap, t_log;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -616,17 +617,20 @@ int server_init(struct server *s, const struct config *cfg)
 	s->st.hooks.held_changed = on_held_changed;
 	s->st.hooks.ctx = s;
 
+	t_start = mono_ms();
 	rc = snapshot_load(s->dirfd, &s->st, &wo.after_lsn, err, sizeof(err));
 	if (rc < 0) {
 		log_msg("%s", err);
 		return BOOKD_EXIT_START;
 	}
+	t_snap = mono_ms();
 	rc = wal_open(&s->wal, s->dirfd, &wo, replay_rec, s, &scan, err,
 		      sizeof(err));
 	if (rc < 0) {
 		log_msg("%s", err);
 		return BOOKD_EXIT_START;
 	}
+	t_log = mono_ms();
 	/* Recovery's deltas are already in the committed copies' future:
 	 * everything replayed is durable. */
 	{
@@ -641,6 +645,10 @@ int server_init(struct server *s, const struct config *cfg)
 	log_msg("recovered %" PRIu64 " log records (LSN %" PRIu64
 		"): %u resources, %u bookings",
 		scan.records, wal_last_lsn(s->wal), s->st.nres, s->st.nbk);
+	log_msg("recovery took %lld ms: snapshot load %lld ms, log scan and "
+		"replay %lld ms",
+		(long long)(mono_ms() - t_start), (long long)(t_snap - t_start),
+		(long long)(t_log - t_snap));
 
 	rc = pub_init(&s->pub, s->dirfd, cfg->max_resources, window, first,
 		      last, &s->stats);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +32,58 @@ struct seg {
 	char name[32];
 };
 
+/*
+ * Segment preparation, on a thread of its own so that the commit path never
+ * waits for it.  posix_fallocate leaves unwritten extents: the first write
+ * into each block makes the group's fdatasync also commit the file system
+ * journal.  Blocks that were written (with zeros) and synced beforehand
+ * cost only the data.  So from a quarter of the way through a segment the
+ * thread writes the next one in full with zeros, syncing as it goes, as
+ * wal/PREP_NAME; the switch renames it and writes its header.  The first
+ * segment of a log is written with zeros at open, FIRST_SEG bytes at most
+ * (cheap for an engine that writes little); each prepared one is four
+ * times the size of the one before, up to the segment size, so that it is
+ * ready before the writer needs it.
+ *
+ * Zeros are harmless to recovery: a zero length word ends a segment's
+ * records, and a renamed segment whose header never reached the disk is
+ * the newest one, a torn tail.  PREP_NAME is not a segment's name, so a
+ * half-prepared file is never read as log.  The thread never touches the
+ * segment being written (its dirty pages would ride on the commits'
+ * fdatasyncs).  A failure of the thread only costs speed (logged once): the
+ * switch then falls back to a fallocated segment.
+ */
+#define PREP_NAME	"next.wal.prep"
+#define ZERO_CHUNK	(1u << 20)
+#define ZERO_SYNC_EVERY (4ull << 20)
+#define FIRST_SEG	(1ull << 20)
+
+struct prep {
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	int waldfd;	    /* DATA/wal, shared with the WAL (read only) */
+	uint64_t seg_size;  /* the largest segment */
+	uint64_t next_size; /* of the segment being prepared */
+	bool cur;	    /* a current segment is being written */
+	uint64_t cur_size;  /* its size */
+	uint64_t reserved;  /* the writer's end in it */
+	int next_fd;	    /* the prepared next segment, -1 when none */
+	bool next_busy;	    /* the thread is preparing it */
+	bool failed;	    /* an I/O error: prepare no more */
+	uint64_t prepared;  /* segments taken ready by a switch */
+	uint64_t fallbacks;
+};
+
 struct wal {
 	int dirfd;  /* DATA */
 	int waldfd; /* DATA/wal */
 	int fd;	    /* current segment */
 	uint64_t seg_first;
 	uint64_t seg_size;
+	uint64_t cur_size;    /* of the current segment */
 	uint32_t max_payload; /* WAL_MAX_PAYLOAD, lower in tests */
 	off_t offset;	      /* next write offset in the current segment */
 	uint64_t last_lsn;
@@ -48,7 +96,204 @@ struct wal {
 	uint64_t flight_last;
 	uint32_t segments;
 	struct wal_stats st;
+	struct prep prep;
 };
+
+static const char zero_block[ZERO_CHUNK];
+
+static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* Write size bytes of zeros into fd from 0, syncing every few MiB (short
+ * bursts for the disk) and at the end; stop (-ECANCELED) when *stop. */
+static int zero_fill(int fd, uint64_t size, const bool *stop)
+{
+	int rc = 0;
+
+	for (uint64_t off = 0; off < size && rc == 0; off += ZERO_CHUNK) {
+		uint64_t n = size - off;
+		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
+			return -ECANCELED;
+		rc = pwrite_all(fd, zero_block, n < ZERO_CHUNK ? n : ZERO_CHUNK,
+				(off_t)off);
+		if (rc == 0 && (off + ZERO_CHUNK) % ZERO_SYNC_EVERY == 0 &&
+		    fdatasync(fd) < 0)
+			rc = -errno;
+	}
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	return rc;
+}
+
+/* Write and sync a whole zero-filled segment as wal/PREP_NAME. */
+static int prep_next_file(struct prep *p)
+{
+	int fd = openat(p->waldfd, PREP_NAME,
+			O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = zero_fill(fd, p->next_size, &p->stop);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static bool prep_wanted(const struct prep *p)
+{
+	return !p->failed && p->cur && p->next_fd < 0 && !p->next_busy &&
+	       p->reserved >= p->cur_size / 4;
+}
+
+static void *prep_main(void *arg)
+{
+	struct prep *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		int fd;
+		if (!prep_wanted(p)) {
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
+		}
+		p->next_busy = true;
+		pthread_mutex_unlock(&p->mu);
+		fd = prep_next_file(p);
+		pthread_mutex_lock(&p->mu);
+		p->next_busy = false;
+		if (fd >= 0) {
+			p->next_fd = fd;
+		} else if (fd != -ECANCELED) {
+			log_msg("WAL segment preparation stopped: %s: %s",
+				PREP_NAME, strerror(-fd));
+			p->failed = true;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* The writer moved on to a new current segment of size bytes. */
+static void prep_set_current(struct prep *p, uint64_t size, uint64_t reserved)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->cur = true;
+	p->cur_size = size;
+	p->next_size = size < p->seg_size / 4 ? size * 4 : p->seg_size;
+	p->reserved = reserved;
+	if (prep_wanted(p))
+		pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void prep_reserve(struct prep *p, uint64_t end)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->reserved = end;
+	if (prep_wanted(p))
+		pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/*
+ * The prepared segment, if ready, renamed to name: its fd, else -1.  The
+ * rename happens under mu, and the thread forgets the current segment, so
+ * it cannot begin the next preparation (which recreates PREP_NAME) before
+ * the file it made is out of the way.
+ */
+static int prep_take_next(struct prep *p, const char *name, uint64_t *size)
+{
+	int fd = -1;
+
+	if (!p->started)
+		return -1;
+	pthread_mutex_lock(&p->mu);
+	if (p->next_fd >= 0) {
+		fd = p->next_fd;
+		p->next_fd = -1;
+		if (renameat(p->waldfd, PREP_NAME, p->waldfd, name) < 0) {
+			log_msg("WAL segment preparation: renaming %s: %s",
+				PREP_NAME, strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0) {
+		p->prepared++;
+		*size = p->next_size;
+	} else {
+		p->fallbacks++;
+	}
+	p->cur = false;
+	pthread_mutex_unlock(&p->mu);
+	return fd;
+}
+
+static void prep_start(struct wal *w)
+{
+	struct prep *p = &w->prep;
+	sigset_t all, old;
+	int rc;
+
+	p->waldfd = w->waldfd;
+	p->seg_size = w->seg_size;
+	p->next_fd = -1;
+	if (pthread_mutex_init(&p->mu, NULL) != 0)
+		return;
+	if (pthread_cond_init(&p->cv, NULL) != 0) {
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	/* The thread takes no signals: they belong to the loop (signalfd),
+	 * and a signal delivered here would take its default action. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->th, NULL, prep_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_msg("WAL segment preparation not started: no thread");
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	p->started = true;
+}
+
+static void prep_stop(struct prep *p)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->th, NULL);
+	if (p->next_fd >= 0)
+		close(p->next_fd);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	p->started = false;
+}
 
 static int seg_cmp(const void *a, const void *b)
 {
@@ -222,7 +467,15 @@ static int later_proof(const struct seg *segs, size_t nsegs, size_t i,
 		}
 		for (; pos + WAL_REC_HEADER <= m.len; pos += 8) {
 			struct wal_rec r;
-			uint32_t len = get32(m.p + pos);
+			uint32_t len;
+			/* A segment's unused rest is zeros (megabytes of it
+			 * in a prepared segment): skip zero runs 64 bytes at
+			 * a time; a record starts with a non-zero length, so
+			 * none begins inside a run. */
+			while (pos + 64 + WAL_REC_HEADER <= m.len &&
+			       memcmp(m.p + pos, zero_block, 64) == 0)
+				pos += 64;
+			len = get32(m.p + pos);
 			uint64_t lsn = get64(m.p + pos + 8);
 			uint64_t synced = get64(m.p + pos + 16);
 			if (len == 0 || lsn < e || synced < e || synced >= lsn)
@@ -421,31 +674,61 @@ static int fsync_dir(int fd)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-static int new_segment(struct wal *w, uint64_t first_lsn)
+/*
+ * Start the segment for first_lsn: the prepared one when ready; else, at
+ * open (at_open), one written with zeros now (FIRST_SEG bytes at most); on
+ * the commit path, a fallocated one.
+ */
+static int new_segment(struct wal *w, uint64_t first_lsn, bool at_open)
 {
+	uint64_t size = w->seg_size;
 	unsigned char h[WAL_SEG_HEADER];
 	char name[32];
 	int fd, rc;
 
 	snprintf(name, sizeof(name), "%016" PRIx64 ".wal", first_lsn);
-	fd = openat(w->waldfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0640);
-	if (fd < 0)
-		return -errno;
 	fhdr_begin(h, WAL_SEG_MAGIC, WAL_VERSION, first_lsn, now_ms());
 	fhdr_seal(h);
-	/* Preallocating makes every later fdatasync cheaper: the file size
-	 * no longer changes with each group. */
-	rc = posix_fallocate(fd, 0, (off_t)w->seg_size);
-	if (rc != 0 && rc != EOPNOTSUPP) {
-		close(fd);
-		return -rc;
+	fd = prep_take_next(&w->prep, name, &size);
+	if (fd >= 0) {
+		/* Zero-filled and synced, now named: write its header.  The
+		 * first group's fdatasync on this file makes the header
+		 * durable with the records; a crash before that leaves a
+		 * newest segment with a bad header, a torn tail. */
+		if (pwrite_all(fd, h, sizeof(h), 0) < 0) {
+			close(fd);
+			fd = -1;
+		}
 	}
-	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    fdatasync(fd) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc ? rc : -EIO;
+	if (fd < 0) {
+		fd = openat(w->waldfd, name,
+			    O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (fd < 0)
+			return -errno;
+		/* Preallocating keeps the file size constant across groups,
+		 * though not the blocks' state (see "Segment preparation"). */
+		if (at_open) {
+			size = size < FIRST_SEG ? size : FIRST_SEG;
+			rc = -zero_fill(fd, size, NULL);
+		} else {
+			uint64_t nf = w->prep.fallbacks; /* this one included */
+			if ((nf & (nf - 1)) == 0)	 /* 1st, 2nd, 4th... */
+				log_msg("WAL segment %s: none prepared in "
+					"time, preallocating one (%" PRIu64
+					" times so far)",
+					name, nf);
+			rc = posix_fallocate(fd, 0, (off_t)size);
+		}
+		if (rc != 0 && rc != EOPNOTSUPP) {
+			close(fd);
+			return -rc;
+		}
+		if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+		    fdatasync(fd) < 0) {
+			rc = -errno;
+			close(fd);
+			return rc ? rc : -EIO;
+		}
 	}
 	rc = fsync_dir(w->waldfd);
 	if (rc < 0) {
@@ -457,7 +740,9 @@ static int new_segment(struct wal *w, uint64_t first_lsn)
 	w->fd = fd;
 	w->seg_first = first_lsn;
 	w->offset = WAL_SEG_HEADER;
+	w->cur_size = size;
 	w->segments++;
+	prep_set_current(&w->prep, size, WAL_SEG_HEADER);
 	return 0;
 }
 
@@ -542,6 +827,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 		return -ENOMEM;
 	}
 	w->fd = -1;
+	w->prep.next_fd = -1;
 	w->dirfd = dirfd;
 	w->max_payload = WAL_MAX_PAYLOAD;
 	w->seg_size =
@@ -555,6 +841,13 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 	 * --sync off can lose its tail); new records follow both. */
 	w->last_lsn = w->durable_lsn =
 	    scan->last_lsn > opts->after_lsn ? scan->last_lsn : opts->after_lsn;
+	/* A segment being prepared when the process stopped: never part of
+	 * the log (its name is not a segment's), made again when needed. */
+	if (unlinkat(w->waldfd, PREP_NAME, 0) < 0 && errno != ENOENT) {
+		rc = -errno;
+		goto fail;
+	}
+	prep_start(w);
 	if (scan->verdict == WAL_TORN) {
 		log_msg("cutting a torn log tail at LSN %" PRIu64 ": %s",
 			scan->bad_lsn, scan->detail);
@@ -603,6 +896,10 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 			}
 			w->seg_first = sg->first_lsn;
 			w->offset = (off_t)off;
+			/* A short file (a first segment, or one cut by
+			 * hand) grows up to the usual size. */
+			w->cur_size = m.len > w->seg_size ? m.len : w->seg_size;
+			prep_set_current(&w->prep, w->cur_size, off);
 		}
 	}
 	if (w->fd < 0) {
@@ -610,7 +907,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 		 * one: the next LSN starts a segment of its own, which the
 		 * recovery rule accepts because the snapshot covers the
 		 * gap. */
-		rc = new_segment(w, w->last_lsn + 1);
+		rc = new_segment(w, w->last_lsn + 1, true);
 		if (rc < 0)
 			goto fail;
 	}
@@ -628,6 +925,7 @@ void wal_close(struct wal *w)
 {
 	if (w == NULL)
 		return;
+	prep_stop(&w->prep);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->waldfd >= 0)
@@ -693,9 +991,9 @@ int wal_group_begin(struct wal *w, struct wal_group *g)
 
 	if (w->in_flight || w->gather_records == 0)
 		return 0;
-	if ((uint64_t)w->offset + w->gather.len > w->seg_size &&
+	if ((uint64_t)w->offset + w->gather.len > w->cur_size &&
 	    (uint64_t)w->offset > WAL_SEG_HEADER) {
-		rc = new_segment(w, w->gather_first);
+		rc = new_segment(w, w->gather_first, false);
 		if (rc < 0)
 			return rc;
 	}
@@ -721,6 +1019,7 @@ int wal_group_begin(struct wal *w, struct wal_group *g)
 	g->records = w->gather_records;
 	w->flight_last = w->last_lsn;
 	w->offset += (off_t)w->flight.len;
+	prep_reserve(&w->prep, (uint64_t)w->offset);
 	w->in_flight = 1;
 	w->st.groups++;
 	w->st.records += w->gather_records;
@@ -740,6 +1039,13 @@ void wal_get_stats(const struct wal *w, struct wal_stats *st)
 {
 	*st = w->st;
 	st->segments = w->segments;
+	if (w->prep.started) {
+		pthread_mutex_lock((pthread_mutex_t *)&w->prep.mu);
+		st->seg_prepared = w->prep.prepared;
+		st->seg_fallbacks = w->prep.fallbacks;
+		st->seg_ready = w->prep.next_fd >= 0;
+		pthread_mutex_unlock((pthread_mutex_t *)&w->prep.mu);
+	}
 }
 
 int wal_trim(struct wal *w, uint64_t upto_lsn, bool archive)

@@ -35,10 +35,11 @@
  *          mutation (the new full state of the object it names)
  *   ..     zero padding to a multiple of 8
  *
- * A segment is preallocated (fallocate) and reads as zeros past its last
- * record; a zero length word ends the segment's records (in the newest
- * segment, zeros followed by a record that proves them durable, as below,
- * are a lost write: corruption).
+ * A segment reads as zeros past its last record: it is written with zeros
+ * beforehand (at open, or by a thread of this module: see "Segment
+ * preparation" in wal.c), or preallocated (fallocate) when none was ready; a zero length word
+ * ends the segment's records (in the newest segment, zeros followed by a record
+ * that proves them durable, as below, are a lost write: corruption).
  *
  * Recovery rule
  * -------------
@@ -185,6 +186,9 @@ struct wal_stats {
 	uint64_t records;
 	uint64_t bytes;
 	uint32_t segments;
+	uint64_t seg_prepared;	/* switches to a segment zeroed beforehand */
+	uint64_t seg_fallbacks; /* switches that had to fallocate one */
+	bool seg_ready;		/* the next segment is prepared */
 };
 void wal_get_stats(const struct wal *w, struct wal_stats *st);
 

@@ -413,6 +413,112 @@ static int seg_firsts(const struct seen *s, uint64_t *out, int max)
 	return k;
 }
 
+/* Wait (bounded) until the log has the next segment prepared. */
+static bool wait_ready(struct wal *w, int ms)
+{
+	struct wal_stats st;
+	for (int i = 0; i < ms; i++) {
+		wal_get_stats(w, &st);
+		if (st.seg_ready)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/*
+ * Segments prepared in the background (zero-filled, synced, renamed at the
+ * switch) hold the log like any other: every record replays while the
+ * thread prepares files as groups are written, switches use prepared files
+ * when ready, and a preparation file is never read as log.  A crash
+ * right after a switch, before the header reached the disk, is a torn tail:
+ * the records after it are never replayed and the log goes on after the
+ * last complete record.
+ */
+START_TEST(prepared_segments)
+{
+	const uint64_t seg = 32 << 10;
+	struct wal *w;
+	struct wal_opts o = {seg, 0};
+	struct wal_scan res;
+	struct wal_stats st;
+	struct seen s;
+	char err[256], path[400];
+	unsigned char buf[512], *p;
+	uint64_t newest = 1, n;
+	size_t len;
+
+	ck_assert_msg(
+	    wal_open(&w, dirfd_, &o, NULL, NULL, &res, err, sizeof(err)) == 0,
+	    "wal_open: %s", err);
+	/* Bursts with no waiting race the preparation of the next file. */
+	for (int g = 0; g < 1000; g++) {
+		for (int r = 0; r < 1 + g % 4; r++) {
+			uint64_t lsn = wal_last_lsn(w) + 1;
+			uint32_t l = payload_of(lsn, buf);
+			ck_assert_uint_eq(wal_append(w, WAL_BOOKING, buf, l, 1),
+					  lsn);
+		}
+		write_group(w);
+		wal_get_stats(w, &st);
+		if (st.segments >= 2 && st.segments < 6)
+			(void)wait_ready(w, 20);
+	}
+	wal_get_stats(w, &st);
+	ck_assert_uint_ge(st.segments, 8);
+	ck_assert_uint_ge(st.seg_prepared, 3);
+	/* The last switch went to a prepared segment: wait for the next and
+	 * switch into it, then stop as a crash would. */
+	ck_assert(wait_ready(w, 5000));
+	for (uint64_t segs = st.segments; st.segments == segs;) {
+		uint64_t lsn = wal_last_lsn(w) + 1;
+		uint32_t l = payload_of(lsn, buf);
+		ck_assert_uint_eq(wal_append(w, WAL_BOOKING, buf, l, 1), lsn);
+		write_group(w);
+		wal_get_stats(w, &st);
+		newest = lsn;
+	}
+	n = wal_last_lsn(w);
+	wal_close(w);
+
+	scan(0, &s, &res);
+	ck_assert_msg(res.verdict == WAL_CLEAN, "%s", res.detail);
+	ck_assert_uint_eq(res.last_lsn, n);
+	ck_assert_uint_eq(res.segments, st.segments);
+	ck_assert(s.ordered);
+	check_payloads(&s);
+	/* A prepared segment has its full size, zeros after its records. */
+	p = slurp(seg_path(newest, path, sizeof(path)), &len);
+	ck_assert_uint_eq(len, seg);
+	free(p);
+
+	/* A preparation file left by a crash, holding a copy of a valid
+	 * segment: never replayed, removed by wal_open. */
+	p = slurp(seg_path(1, path, sizeof(path)), &len);
+	snprintf(path, sizeof(path), "%s/wal/next.wal.prep", dir);
+	spit(path, p, len);
+	free(p);
+	scan(0, &s, &res);
+	ck_assert_int_eq(res.verdict, WAL_CLEAN);
+	ck_assert_uint_eq(res.last_lsn, n);
+
+	/* The newest (prepared) segment's header never reached the disk. */
+	p = slurp(seg_path(newest, path, sizeof(path)), &len);
+	memset(p, 0, WAL_SEG_HEADER);
+	spit(path, p, len);
+	free(p);
+	scan(0, &s, &res);
+	ck_assert_int_eq(res.verdict, WAL_TORN);
+	ck_assert_uint_eq(res.last_lsn, newest - 1);
+	ck_assert_uint_eq(append_log(seg, 0, 5, 2), newest + 4);
+	scan(0, &s, &res);
+	ck_assert_int_eq(res.verdict, WAL_CLEAN);
+	ck_assert_uint_eq(res.last_lsn, newest + 4);
+	ck_assert(s.ordered);
+	check_payloads(&s);
+}
+END_TEST
+
 START_TEST(newest_segment_bad_header)
 {
 	struct seen s;
@@ -593,6 +699,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, corruption_names_lsn);
 	tcase_add_test(tc, segments_roll);
 	tcase_add_test(tc, newest_segment_bad_header);
+	tcase_add_test(tc, prepared_segments);
 	tcase_add_test(tc, snapshot_coverage);
 	tcase_add_test(tc, snapshot_past_log_end);
 	tcase_add_test(tc, trim_removes);
