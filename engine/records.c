@@ -1,7 +1,8 @@
 /*
  * records.c - the domain's record formats: applying WAL records to the
  * state, and the one encoder of each format (resource, event type,
- * booking, booking change), used for the log, snapshots and replies; see
+ * booking, booking change; event types and shared schedules are in
+ * records_catalog.c), used for the log, snapshots and replies; see
  * state.h.
  */
 #include <assert.h>
@@ -26,18 +27,18 @@ static char *obj_strdup(const msgpack_object *o)
 	return st_strndup(o->via.str.ptr, o->via.str.size);
 }
 
-static int64_t obj_int(const msgpack_object *o, int64_t dflt)
+int64_t rec_int(const msgpack_object *o, int64_t dflt)
 {
 	int64_t v;
 	return wire_int(o, &v) ? v : dflt;
 }
 
-static bool obj_bool(const msgpack_object *o, bool dflt)
+bool rec_bool(const msgpack_object *o, bool dflt)
 {
 	return o && o->type == MSGPACK_OBJECT_BOOLEAN ? o->via.boolean : dflt;
 }
 
-static void pack_meta(const msgpack_object *o, char **out, uint32_t *len)
+void rec_pack_meta(const msgpack_object *o, char **out, uint32_t *len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -54,7 +55,7 @@ static void pack_meta(const msgpack_object *o, char **out, uint32_t *len)
 	*len = (uint32_t)sb.size;
 }
 
-static void replace_str(char **dst, const msgpack_object *o)
+void rec_replace_str(char **dst, const msgpack_object *o)
 {
 	if (o == NULL)
 		return;
@@ -127,7 +128,7 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
 	    id->via.str.size == 0 || id->via.str.size > PROTO_SLUG_MAX)
 		return -1;
-	q = (uint32_t)obj_int(wire_get(m, "quantity"), 1);
+	q = (uint32_t)rec_int(wire_get(m, "quantity"), 1);
 	if (q < 1 || q > STATE_MAX_QUANTITY)
 		return -1;
 	r = state_resource(st, id->via.str.ptr, id->via.str.size);
@@ -156,9 +157,9 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 						r->days[k].booked, q);
 		st_push_delta(st, &dl);
 	}
-	replace_str(&r->name, wire_get(m, "name"));
-	replace_str(&r->kind, wire_get(m, "kind"));
-	replace_str(&r->timezone, wire_get(m, "timezone"));
+	rec_replace_str(&r->name, wire_get(m, "name"));
+	rec_replace_str(&r->kind, wire_get(m, "kind"));
+	rec_replace_str(&r->timezone, wire_get(m, "timezone"));
 	r->tz = NULL;
 	if (r->timezone && tz_get(r->timezone, &r->tz) < 0)
 		r->tz = NULL; /* checked when logged; UTC if tzdata lost it */
@@ -167,13 +168,13 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	free(r->sched_ref);
 	r->sched_ref = obj_strdup(wire_get(m, "schedule_ref"));
 	if (wire_get(m, "meta"))
-		pack_meta(wire_get(m, "meta"), &r->meta, &r->meta_len);
-	r->standalone = obj_bool(wire_get(m, "standalone"), true);
+		rec_pack_meta(wire_get(m, "meta"), &r->meta, &r->meta_len);
+	r->standalone = rec_bool(wire_get(m, "standalone"), true);
 	was_active = r->active;
-	r->active = obj_bool(wire_get(m, "active"), true);
-	r->archived = obj_bool(wire_get(m, "archived"), false);
-	r->created_ms = obj_int(wire_get(m, "created_ms"), 0);
-	r->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
+	r->active = rec_bool(wire_get(m, "active"), true);
+	r->archived = rec_bool(wire_get(m, "archived"), false);
+	r->created_ms = rec_int(wire_get(m, "created_ms"), 0);
+	r->updated_ms = rec_int(wire_get(m, "updated_ms"), 0);
 	{
 		/* qty 1: (de)activation, which changes every day's slots. */
 		struct delta dl = {
@@ -194,7 +195,7 @@ static int parse_hist(const msgpack_object *a, struct booking *b)
 	for (uint32_t i = 0; i < a->via.array.size; i++) {
 		const msgpack_object *h = &a->via.array.ptr[i];
 		struct hist *x = &b->hist[b->nhist++];
-		x->at_ms = obj_int(wire_get(h, "at_ms"), 0);
+		x->at_ms = rec_int(wire_get(h, "at_ms"), 0);
 		x->from = (int8_t)bstatus_parse(wire_get(h, "from"));
 		x->to = (int8_t)bstatus_parse(wire_get(h, "to"));
 		if (x->to < 0)
@@ -213,9 +214,9 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 	const msgpack_object *ref = wire_get(m, "ref");
 	int s = bstatus_parse(wire_get(m, "status"));
 
-	b->id = (uint32_t)obj_int(wire_get(m, "id"), 0);
-	b->start = obj_int(wire_get(m, "start"), 0);
-	b->end = obj_int(wire_get(m, "end"), 0);
+	b->id = (uint32_t)rec_int(wire_get(m, "id"), 0);
+	b->start = rec_int(wire_get(m, "start"), 0);
+	b->end = rec_int(wire_get(m, "end"), 0);
 	if (b->id == 0 || s < 0 || b->start >= b->end || items == NULL ||
 	    items->type != MSGPACK_OBJECT_ARRAY || items->via.array.size == 0 ||
 	    items->via.array.size > MAX_ITEMS || ref == NULL ||
@@ -234,7 +235,7 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 			return -1;
 		b->items[i].res = r->idx;
 		b->items[i].qty =
-		    (uint32_t)obj_int(wire_get(it, "quantity"), 1);
+		    (uint32_t)rec_int(wire_get(it, "quantity"), 1);
 		if (b->items[i].qty < 1 || b->items[i].qty > STATE_MAX_QUANTITY)
 			return -1;
 		b->nitems++;
@@ -248,10 +249,10 @@ static int parse_booking(struct state *st, const msgpack_object *m,
 	b->note = obj_strdup(wire_get(m, "note"));
 	b->key = obj_strdup(wire_get(m, "key"));
 	b->owner = obj_strdup(wire_get(m, "owner"));
-	b->created_ms = obj_int(wire_get(m, "created_ms"), 0);
-	b->updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
-	b->buf_before = (int32_t)obj_int(wire_get(m, "buffer_before"), 0) * 60;
-	b->buf_after = (int32_t)obj_int(wire_get(m, "buffer_after"), 0) * 60;
+	b->created_ms = rec_int(wire_get(m, "created_ms"), 0);
+	b->updated_ms = rec_int(wire_get(m, "updated_ms"), 0);
+	b->buf_before = (int32_t)rec_int(wire_get(m, "buffer_before"), 0) * 60;
+	b->buf_after = (int32_t)rec_int(wire_get(m, "buffer_after"), 0) * 60;
 	if (b->buf_before < 0 || b->buf_after < 0 ||
 	    b->buf_before > ET_MAX_GAP_MINUTES * 60 ||
 	    b->buf_after > ET_MAX_GAP_MINUTES * 60)
@@ -325,7 +326,7 @@ static int apply_booking_change(struct state *st, const msgpack_object *m,
 {
 	const msgpack_object *ch = wire_get(m, "change");
 	const struct booking *old =
-	    state_booking(st, (uint64_t)obj_int(wire_get(m, "id"), 0));
+	    state_booking(st, (uint64_t)rec_int(wire_get(m, "id"), 0));
 	const msgpack_object *ref = wire_get(m, "ref");
 	int s = bstatus_parse(wire_get(m, "status"));
 	struct booking *b;
@@ -337,11 +338,11 @@ static int apply_booking_change(struct state *st, const msgpack_object *m,
 		return -1;
 	b = dup_booking(old);
 	b->status = (uint8_t)s;
-	b->start = obj_int(wire_get(m, "start"), old->start);
-	b->end = obj_int(wire_get(m, "end"), old->end);
-	b->updated_ms = obj_int(wire_get(m, "updated_ms"), old->updated_ms);
+	b->start = rec_int(wire_get(m, "start"), old->start);
+	b->end = rec_int(wire_get(m, "end"), old->end);
+	b->updated_ms = rec_int(wire_get(m, "updated_ms"), old->updated_ms);
 	h = &b->hist[b->nhist++];
-	h->at_ms = obj_int(wire_get(ch, "at_ms"), 0);
+	h->at_ms = rec_int(wire_get(ch, "at_ms"), 0);
 	h->from = (int8_t)bstatus_parse(wire_get(ch, "from"));
 	h->to = (int8_t)bstatus_parse(wire_get(ch, "to"));
 	h->by = obj_strdup(wire_get(ch, "by"));
@@ -437,340 +438,14 @@ static int install_booking(struct state *st, struct booking *b,
 }
 
 /* Pack key and an already packed value (meta maps), or nil. */
-static void pk_kraw(msgpack_packer *pk, const char *key, const char *raw,
-		    uint32_t len)
+void rec_pk_kraw(msgpack_packer *pk, const char *key, const char *raw,
+		 uint32_t len)
 {
 	wire_pk_str(pk, key);
 	if (raw)
 		pk->callback(pk->data, raw, len);
 	else
 		msgpack_pack_nil(pk);
-}
-
-struct event_type *state_event_type(const struct state *st, const char *id,
-				    size_t len)
-{
-	uint64_t v;
-	return hmap_get(&st->et_by_id, id, len, &v) ? st->et[v] : NULL;
-}
-
-bool state_et_links(const struct event_type *e, uint32_t idx)
-{
-	for (uint32_t i = 0; i < e->nres; i++)
-		if (e->res[i] == idx)
-			return true;
-	return false;
-}
-
-static int u32_list(const msgpack_object *a, uint32_t *out, uint32_t max,
-		    uint32_t *n)
-{
-	*n = 0;
-	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY ||
-	    a->via.array.size > max)
-		return -1;
-	for (uint32_t i = 0; i < a->via.array.size; i++) {
-		if (a->via.array.ptr[i].type !=
-			MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    a->via.array.ptr[i].via.u64 > UINT32_MAX)
-			return -1;
-		out[(*n)++] = (uint32_t)a->via.array.ptr[i].via.u64;
-	}
-	return 0;
-}
-
-static int apply_event_type(struct state *st, const msgpack_object *m)
-{
-	const msgpack_object *id = wire_get(m, "id");
-	const msgpack_object *res = wire_get(m, "resources");
-	struct event_type e, *x;
-
-	memset(&e, 0, sizeof(e));
-	if (id == NULL || wire_cstr(id, e.id, sizeof(e.id)) < 0 ||
-	    u32_list(wire_get(m, "lengths"), e.lengths, ET_MAX_LENGTHS,
-		     &e.nlengths) < 0 ||
-	    res == NULL || res->type != MSGPACK_OBJECT_ARRAY ||
-	    res->via.array.size > ET_MAX_RESOURCES)
-		return -1;
-	for (uint32_t i = 0; i < res->via.array.size; i++) {
-		const msgpack_object *o = &res->via.array.ptr[i];
-		struct resource *r;
-		if (o->type != MSGPACK_OBJECT_STR)
-			return -1;
-		r = state_resource(st, o->via.str.ptr, o->via.str.size);
-		if (r == NULL)
-			return -1;
-		e.res[e.nres++] = r->idx;
-	}
-	e.slot_interval = (uint32_t)obj_int(wire_get(m, "slot_interval"), 0);
-	e.buffer_before = (uint32_t)obj_int(wire_get(m, "buffer_before"), 0);
-	e.buffer_after = (uint32_t)obj_int(wire_get(m, "buffer_after"), 0);
-	e.min_notice = (uint32_t)obj_int(wire_get(m, "min_notice"), 0);
-	e.max_future = (uint32_t)obj_int(wire_get(m, "max_future"), 0);
-	e.requires_confirmation =
-	    obj_bool(wire_get(m, "requires_confirmation"), false);
-	e.active = obj_bool(wire_get(m, "active"), true);
-	e.archived = obj_bool(wire_get(m, "archived"), false);
-	e.created_ms = obj_int(wire_get(m, "created_ms"), 0);
-	e.updated_ms = obj_int(wire_get(m, "updated_ms"), 0);
-	x = state_event_type(st, e.id, strlen(e.id));
-	if (x == NULL) {
-		x = st_calloc(1, sizeof(*x));
-		st->et =
-		    st_grow(st->et, &st->capet, st->net + 1, sizeof(*st->et));
-		hmap_put(&st->et_by_id, e.id, strlen(e.id), st->net);
-		st->et[st->net++] = x;
-	}
-	e.title = x->title;
-	e.meta = x->meta;
-	e.meta_len = x->meta_len;
-	*x = e;
-	replace_str(&x->title, wire_get(m, "title"));
-	pack_meta(wire_get(m, "meta"), &x->meta, &x->meta_len);
-	return 0;
-}
-
-void state_event_type_in(const struct event_type *e, struct event_type_in *in)
-{
-	memset(in, 0, sizeof(*in));
-	in->id = e->id;
-	in->title = e->title;
-	memcpy(in->lengths, e->lengths, sizeof(in->lengths));
-	in->nlengths = e->nlengths;
-	in->slot_interval = e->slot_interval;
-	memcpy(in->res, e->res, sizeof(in->res));
-	in->nres = e->nres;
-	in->buffer_before = e->buffer_before;
-	in->buffer_after = e->buffer_after;
-	in->min_notice = e->min_notice;
-	in->max_future = e->max_future;
-	in->requires_confirmation = e->requires_confirmation;
-	in->active = e->active;
-	in->archived = e->archived;
-	in->meta = e->meta;
-	in->meta_len = e->meta_len;
-	in->created_ms = e->created_ms;
-	in->updated_ms = e->updated_ms;
-}
-
-void state_encode_event_type(msgpack_packer *pk, const struct state *st,
-			     const struct event_type_in *e)
-{
-	msgpack_pack_map(pk, 14 + (e->archived ? 1 : 0));
-	wire_pk_kstr(pk, "id", e->id);
-	wire_pk_kstr(pk, "title", e->title);
-	wire_pk_str(pk, "lengths");
-	msgpack_pack_array(pk, e->nlengths);
-	for (uint32_t i = 0; i < e->nlengths; i++)
-		msgpack_pack_uint32(pk, e->lengths[i]);
-	wire_pk_kint(pk, "slot_interval", e->slot_interval);
-	wire_pk_str(pk, "resources");
-	msgpack_pack_array(pk, e->nres);
-	for (uint32_t i = 0; i < e->nres; i++)
-		wire_pk_str(pk, st->res[e->res[i]]->id);
-	wire_pk_kint(pk, "buffer_before", e->buffer_before);
-	wire_pk_kint(pk, "buffer_after", e->buffer_after);
-	wire_pk_kint(pk, "min_notice", e->min_notice);
-	wire_pk_str(pk, "max_future");
-	if (e->max_future)
-		msgpack_pack_uint32(pk, e->max_future);
-	else
-		msgpack_pack_nil(pk);
-	wire_pk_kbool(pk, "requires_confirmation", e->requires_confirmation);
-	wire_pk_kbool(pk, "active", e->active);
-	if (e->archived)
-		wire_pk_kbool(pk, "archived", true);
-	pk_kraw(pk, "meta", e->meta, e->meta_len);
-	wire_pk_kint(pk, "created_ms", e->created_ms);
-	wire_pk_kint(pk, "updated_ms", e->updated_ms);
-}
-
-void state_pack_event_type(msgpack_packer *pk, const struct state *st,
-			   const struct event_type *e)
-{
-	struct event_type_in in;
-
-	state_event_type_in(e, &in);
-	state_encode_event_type(pk, st, &in);
-}
-
-static bool minutes_ok(uint32_t m, bool q15, uint32_t max)
-{
-	return (!q15 || m % Q_MINUTES == 0) && m <= max;
-}
-
-int state_event_type_record(const struct state *st,
-			    const struct event_type_in *in, struct wbuf *rec,
-			    struct proto_error *e)
-{
-	msgpack_packer pk;
-	char field[48];
-
-	if (!proto_slug_ok(in->id, strlen(in->id)))
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
-				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
-	if (in->nlengths == 0)
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "lengths",
-				     "at least one length");
-	for (uint32_t i = 0; i < in->nlengths; i++) {
-		if (in->lengths[i] == 0 ||
-		    !minutes_ok(in->lengths[i], true, ET_MAX_LENGTH_MINUTES)) {
-			snprintf(field, sizeof(field), "lengths[%u]", i);
-			return proto_err_set(e, BOOKD_E_BAD_REQUEST, field,
-					     "minutes, a positive multiple of "
-					     "15");
-		}
-	}
-	if (in->nres == 0)
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "resources",
-				     "at least one resource");
-	for (uint32_t i = 0; i < in->nres; i++) {
-		assert(in->res[i] < st->nres);
-		for (uint32_t k = 0; k < i; k++)
-			if (in->res[k] == in->res[i]) {
-				snprintf(field, sizeof(field), "resources[%u]",
-					 i);
-				return proto_err_set(e, BOOKD_E_BAD_REQUEST,
-						     field, "listed twice");
-			}
-	}
-	{
-		static const struct {
-			const char *name;
-			size_t off;
-			bool q15;
-			uint32_t max;
-		} mf[] = {
-		    {"slot_interval",
-		     offsetof(struct event_type_in, slot_interval), true,
-		     ET_MAX_GAP_MINUTES},
-		    {"buffer_before",
-		     offsetof(struct event_type_in, buffer_before), true,
-		     ET_MAX_GAP_MINUTES},
-		    {"buffer_after",
-		     offsetof(struct event_type_in, buffer_after), true,
-		     ET_MAX_GAP_MINUTES},
-		    {"min_notice", offsetof(struct event_type_in, min_notice),
-		     false, ET_MAX_NOTICE_MINUTES},
-		    {"max_future", offsetof(struct event_type_in, max_future),
-		     false, ET_MAX_NOTICE_MINUTES},
-		};
-		for (size_t i = 0; i < sizeof(mf) / sizeof(mf[0]); i++) {
-			uint32_t v;
-			memcpy(&v, (const char *)in + mf[i].off, sizeof(v));
-			if (!minutes_ok(v, mf[i].q15, mf[i].max))
-				return proto_err_set(
-				    e, BOOKD_E_BAD_REQUEST, mf[i].name,
-				    "%sat most %u minutes",
-				    mf[i].q15 ? "a multiple of 15, " : "",
-				    mf[i].max);
-		}
-	}
-	wbuf_packer_init(&pk, rec);
-	state_encode_event_type(&pk, st, in);
-	return 0;
-}
-
-/* ---- shared schedules ------------------------------------------------ */
-
-struct shared_sched *state_shared_sched(const struct state *st, const char *id,
-					size_t len)
-{
-	for (uint32_t i = 0; i < st->nss; i++)
-		if (strlen(st->ss[i].id) == len &&
-		    memcmp(st->ss[i].id, id, len) == 0)
-			return &st->ss[i];
-	return NULL;
-}
-
-uint32_t state_sched_users(const struct state *st, const char *id)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < st->nres; i++)
-		n += st->res[i]->sched_ref &&
-		     strcmp(st->res[i]->sched_ref, id) == 0;
-	return n;
-}
-
-/* {id, schedule: map | nil}; nil deletes.  The resources using it carry
- * their own copy in their records, so nothing else changes here. */
-static int apply_shared_sched(struct state *st, const msgpack_object *m)
-{
-	const msgpack_object *id = wire_get(m, "id");
-	const msgpack_object *o = wire_get(m, "schedule");
-	struct shared_sched *s;
-	struct sched *sc = NULL;
-	char err[160];
-
-	if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
-	    id->via.str.size == 0 || id->via.str.size > PROTO_SLUG_MAX ||
-	    o == NULL)
-		return -1;
-	if (o->type != MSGPACK_OBJECT_NIL &&
-	    sched_parse(o, &sc, err, sizeof(err)) < 0)
-		return -1;
-	s = state_shared_sched(st, id->via.str.ptr, id->via.str.size);
-	if (sc == NULL) {
-		if (s) {
-			sched_free(s->sched);
-			*s = st->ss[--st->nss];
-		}
-		return 0;
-	}
-	if (s == NULL) {
-		if (st->nss >= STATE_MAX_SHARED_SCHED) {
-			sched_free(sc);
-			return -1;
-		}
-		st->ss =
-		    st_grow(st->ss, &st->capss, st->nss + 1, sizeof(*st->ss));
-		s = &st->ss[st->nss++];
-		memset(s, 0, sizeof(*s));
-		memcpy(s->id, id->via.str.ptr, id->via.str.size);
-	}
-	sched_free(s->sched);
-	s->sched = sc;
-	return 0;
-}
-
-static void encode_schedule(msgpack_packer *pk, const char *id,
-			    const struct sched *sched)
-{
-	msgpack_pack_map(pk, 2);
-	wire_pk_kstr(pk, "id", id);
-	wire_pk_str(pk, "schedule");
-	if (sched)
-		sched_pack(sched, pk);
-	else
-		msgpack_pack_nil(pk);
-}
-
-int state_schedule_record(const struct state *st, const char *id,
-			  const struct sched *sched, struct wbuf *rec,
-			  struct proto_error *e)
-{
-	msgpack_packer pk;
-
-	if (!proto_slug_ok(id, strlen(id)))
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
-				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
-	if (state_resource(st, id, strlen(id)))
-		return proto_err_set(e, BOOKD_E_EXISTS, "id",
-				     "'%s' is a resource", id);
-	if (sched && !state_shared_sched(st, id, strlen(id)) &&
-	    st->nss >= STATE_MAX_SHARED_SCHED)
-		return proto_err_set(e, BOOKD_E_LIMIT, NULL,
-				     "shared schedules: at most %u",
-				     STATE_MAX_SHARED_SCHED);
-	wbuf_packer_init(&pk, rec);
-	encode_schedule(&pk, id, sched);
-	return 0;
-}
-
-void state_pack_schedule_rec(msgpack_packer *pk, const struct shared_sched *s)
-{
-	encode_schedule(pk, s->id, s->sched);
 }
 
 int state_apply(struct state *st, uint16_t type, const char *payload,
@@ -789,11 +464,11 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 		else if (type == WAL_BOOKING)
 			rc = apply_booking(st, &u.data, lsn, at_ms);
 		else if (type == WAL_EVENT_TYPE)
-			rc = apply_event_type(st, &u.data);
+			rc = rec_apply_event_type(st, &u.data);
 		else if (type == WAL_HOOK)
 			rc = hooks_apply(st, &u.data);
 		else if (type == WAL_SCHEDULE)
-			rc = apply_shared_sched(st, &u.data);
+			rc = rec_apply_shared_sched(st, &u.data);
 	}
 	msgpack_unpacked_destroy(&u);
 	return rc;
@@ -835,7 +510,7 @@ void state_encode_resource(msgpack_packer *pk, const struct resource_in *r,
 	wire_pk_kbool(pk, "active", r->active);
 	if (r->archived)
 		wire_pk_kbool(pk, "archived", true);
-	pk_kraw(pk, "meta", r->meta, r->meta_len);
+	rec_pk_kraw(pk, "meta", r->meta, r->meta_len);
 	wire_pk_str(pk, "schedule");
 	if (r->sched)
 		sched_pack(r->sched, pk);

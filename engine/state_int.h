@@ -28,4 +28,15 @@ void st_requant_copy(uint16_t **unitsp, uint64_t booked[2], uint32_t q);
 size_t st_key_index(char *buf, size_t cap, const char *owner, const char *key,
 		    size_t len);
 
+/* Shared by the record files (records.c, records_catalog.c): field readers
+ * of a decoded record, and the appliers of the catalog's records. */
+int64_t rec_int(const msgpack_object *o, int64_t dflt);
+bool rec_bool(const msgpack_object *o, bool dflt);
+void rec_pack_meta(const msgpack_object *o, char **out, uint32_t *len);
+void rec_replace_str(char **dst, const msgpack_object *o);
+void rec_pk_kraw(msgpack_packer *pk, const char *key, const char *raw,
+		 uint32_t len);
+int rec_apply_event_type(struct state *st, const msgpack_object *m);
+int rec_apply_shared_sched(struct state *st, const msgpack_object *m);
+
 #endif

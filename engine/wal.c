@@ -20,61 +20,20 @@
 #include "fhdr.h"
 #include "log.h"
 #include "wal.h"
+#include "walprep.h"
 #include "wire.h"
 
 _Static_assert(WAL_SEG_HEADER == FHDR_SIZE,
 	       "the header is the common file header");
+
+/* What a run of unused log looks like: recovery skips such runs. */
+static const unsigned char zero64[64];
 
 struct seg {
 	uint64_t first_lsn;
 	int dfd;       /* the directory holding it: wal/ or wal/archive/ */
 	bool archived; /* in wal/archive/ */
 	char name[32];
-};
-
-/*
- * Segment preparation, on a thread of its own so that the commit path never
- * waits for it.  posix_fallocate leaves unwritten extents: the first write
- * into each block makes the group's fdatasync also commit the file system
- * journal.  Blocks that were written (with zeros) and synced beforehand
- * cost only the data.  So from a quarter of the way through a segment the
- * thread writes the next one in full with zeros, syncing as it goes, as
- * wal/PREP_NAME; the switch renames it and writes its header.  The first
- * segment of a log is written with zeros at open, FIRST_SEG bytes at most
- * (cheap for an engine that writes little); each prepared one is four
- * times the size of the one before, up to the segment size, so that it is
- * ready before the writer needs it.
- *
- * Zeros are harmless to recovery: a zero length word ends a segment's
- * records, and a renamed segment whose header never reached the disk is
- * the newest one, a torn tail.  PREP_NAME is not a segment's name, so a
- * half-prepared file is never read as log.  The thread never touches the
- * segment being written (its dirty pages would ride on the commits'
- * fdatasyncs).  A failure of the thread only costs speed (logged once): the
- * switch then falls back to a fallocated segment.
- */
-#define PREP_NAME	"next.wal.prep"
-#define ZERO_CHUNK	(1u << 20)
-#define ZERO_SYNC_EVERY (4ull << 20)
-#define FIRST_SEG	(1ull << 20)
-
-struct prep {
-	pthread_t th;
-	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stop;
-	int waldfd;	    /* DATA/wal, shared with the WAL (read only) */
-	uint64_t seg_size;  /* the largest segment */
-	uint64_t next_size; /* of the segment being prepared */
-	bool cur;	    /* a current segment is being written */
-	uint64_t cur_size;  /* its size */
-	uint64_t reserved;  /* the writer's end in it */
-	int next_fd;	    /* the prepared next segment, -1 when none */
-	bool next_busy;	    /* the thread is preparing it */
-	bool failed;	    /* an I/O error: prepare no more */
-	uint64_t prepared;  /* segments taken ready by a switch */
-	uint64_t fallbacks;
 };
 
 struct wal {
@@ -98,202 +57,6 @@ struct wal {
 	struct wal_stats st;
 	struct prep prep;
 };
-
-static const char zero_block[ZERO_CHUNK];
-
-static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
-/* Write size bytes of zeros into fd from 0, syncing every few MiB (short
- * bursts for the disk) and at the end; stop (-ECANCELED) when *stop. */
-static int zero_fill(int fd, uint64_t size, const bool *stop)
-{
-	int rc = 0;
-
-	for (uint64_t off = 0; off < size && rc == 0; off += ZERO_CHUNK) {
-		uint64_t n = size - off;
-		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
-			return -ECANCELED;
-		rc = pwrite_all(fd, zero_block, n < ZERO_CHUNK ? n : ZERO_CHUNK,
-				(off_t)off);
-		if (rc == 0 && (off + ZERO_CHUNK) % ZERO_SYNC_EVERY == 0 &&
-		    fdatasync(fd) < 0)
-			rc = -errno;
-	}
-	if (rc == 0 && fdatasync(fd) < 0)
-		rc = -errno;
-	return rc;
-}
-
-/* Write and sync a whole zero-filled segment as wal/PREP_NAME. */
-static int prep_next_file(struct prep *p)
-{
-	int fd = openat(p->waldfd, PREP_NAME,
-			O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	int rc;
-
-	if (fd < 0)
-		return -errno;
-	rc = zero_fill(fd, p->next_size, &p->stop);
-	if (rc < 0) {
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
-static bool prep_wanted(const struct prep *p)
-{
-	return !p->failed && p->cur && p->next_fd < 0 && !p->next_busy &&
-	       p->reserved >= p->cur_size / 4;
-}
-
-static void *prep_main(void *arg)
-{
-	struct prep *p = arg;
-
-	pthread_mutex_lock(&p->mu);
-	while (!p->stop) {
-		int fd;
-		if (!prep_wanted(p)) {
-			pthread_cond_wait(&p->cv, &p->mu);
-			continue;
-		}
-		p->next_busy = true;
-		pthread_mutex_unlock(&p->mu);
-		fd = prep_next_file(p);
-		pthread_mutex_lock(&p->mu);
-		p->next_busy = false;
-		if (fd >= 0) {
-			p->next_fd = fd;
-		} else if (fd != -ECANCELED) {
-			log_msg("WAL segment preparation stopped: %s: %s",
-				PREP_NAME, strerror(-fd));
-			p->failed = true;
-		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-/* The writer moved on to a new current segment of size bytes. */
-static void prep_set_current(struct prep *p, uint64_t size, uint64_t reserved)
-{
-	if (!p->started)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->cur = true;
-	p->cur_size = size;
-	p->next_size = size < p->seg_size / 4 ? size * 4 : p->seg_size;
-	p->reserved = reserved;
-	if (prep_wanted(p))
-		pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-static void prep_reserve(struct prep *p, uint64_t end)
-{
-	if (!p->started)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->reserved = end;
-	if (prep_wanted(p))
-		pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-/*
- * The prepared segment, if ready, renamed to name: its fd, else -1.  The
- * rename happens under mu, and the thread forgets the current segment, so
- * it cannot begin the next preparation (which recreates PREP_NAME) before
- * the file it made is out of the way.
- */
-static int prep_take_next(struct prep *p, const char *name, uint64_t *size)
-{
-	int fd = -1;
-
-	if (!p->started)
-		return -1;
-	pthread_mutex_lock(&p->mu);
-	if (p->next_fd >= 0) {
-		fd = p->next_fd;
-		p->next_fd = -1;
-		if (renameat(p->waldfd, PREP_NAME, p->waldfd, name) < 0) {
-			log_msg("WAL segment preparation: renaming %s: %s",
-				PREP_NAME, strerror(errno));
-			close(fd);
-			fd = -1;
-		}
-	}
-	if (fd >= 0) {
-		p->prepared++;
-		*size = p->next_size;
-	} else {
-		p->fallbacks++;
-	}
-	p->cur = false;
-	pthread_mutex_unlock(&p->mu);
-	return fd;
-}
-
-static void prep_start(struct wal *w)
-{
-	struct prep *p = &w->prep;
-	sigset_t all, old;
-	int rc;
-
-	p->waldfd = w->waldfd;
-	p->seg_size = w->seg_size;
-	p->next_fd = -1;
-	if (pthread_mutex_init(&p->mu, NULL) != 0)
-		return;
-	if (pthread_cond_init(&p->cv, NULL) != 0) {
-		pthread_mutex_destroy(&p->mu);
-		return;
-	}
-	/* The thread takes no signals: they belong to the loop (signalfd),
-	 * and a signal delivered here would take its default action. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&p->th, NULL, prep_main, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		log_msg("WAL segment preparation not started: no thread");
-		pthread_cond_destroy(&p->cv);
-		pthread_mutex_destroy(&p->mu);
-		return;
-	}
-	p->started = true;
-}
-
-static void prep_stop(struct prep *p)
-{
-	if (!p->started)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->th, NULL);
-	if (p->next_fd >= 0)
-		close(p->next_fd);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	p->started = false;
-}
 
 static int seg_cmp(const void *a, const void *b)
 {
@@ -473,7 +236,7 @@ static int later_proof(const struct seg *segs, size_t nsegs, size_t i,
 			 * a time; a record starts with a non-zero length, so
 			 * none begins inside a run. */
 			while (pos + 64 + WAL_REC_HEADER <= m.len &&
-			       memcmp(m.p + pos, zero_block, 64) == 0)
+			       memcmp(m.p + pos, zero64, 64) == 0)
 				pos += 64;
 			len = get32(m.p + pos);
 			uint64_t lsn = get64(m.p + pos + 8);
@@ -695,7 +458,7 @@ static int new_segment(struct wal *w, uint64_t first_lsn, bool at_open)
 		 * first group's fdatasync on this file makes the header
 		 * durable with the records; a crash before that leaves a
 		 * newest segment with a bad header, a torn tail. */
-		if (pwrite_all(fd, h, sizeof(h), 0) < 0) {
+		if (prep_pwrite_all(fd, h, sizeof(h), 0) < 0) {
 			close(fd);
 			fd = -1;
 		}
@@ -709,7 +472,7 @@ static int new_segment(struct wal *w, uint64_t first_lsn, bool at_open)
 		 * though not the blocks' state (see "Segment preparation"). */
 		if (at_open) {
 			size = size < FIRST_SEG ? size : FIRST_SEG;
-			rc = -zero_fill(fd, size, NULL);
+			rc = -prep_zero_fill(fd, size, NULL);
 		} else {
 			uint64_t nf = w->prep.fallbacks; /* this one included */
 			if ((nf & (nf - 1)) == 0)	 /* 1st, 2nd, 4th... */
@@ -847,7 +610,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 		rc = -errno;
 		goto fail;
 	}
-	prep_start(w);
+	prep_start(&w->prep, w->waldfd, w->seg_size);
 	if (scan->verdict == WAL_TORN) {
 		log_msg("cutting a torn log tail at LSN %" PRIu64 ": %s",
 			scan->bad_lsn, scan->detail);
