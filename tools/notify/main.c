@@ -54,11 +54,27 @@ static const char *const ev_names[] = {
 };
 #define NEV (sizeof(ev_names) / sizeof(ev_names[0]))
 
+/* Deliveries to one destination: a hook, or the mail transport. */
+struct tally {
+	uint64_t attempts, failures, delivered;
+	char last_error[128];
+};
+
+static void tally_add(struct tally *t, bool ok, const char *what)
+{
+	t->attempts++;
+	if (ok) {
+		t->delivered++;
+	} else {
+		t->failures++;
+		snprintf(t->last_error, sizeof(t->last_error), "%s", what);
+	}
+}
+
 struct hook_state {
 	struct hook_cfg c;
 	uint32_t mask; /* bit per ev_names index */
-	uint64_t attempts, failures, delivered;
-	char last_error[128];
+	struct tally t;
 };
 
 struct slot {
@@ -94,9 +110,8 @@ struct app {
 	uint64_t settled;  /* every event up to here is settled */
 	int64_t cursor_at; /* when the cursor was last written */
 	bool pushed;	   /* a push said there are new events */
-	uint64_t mail_attempts, mail_failures, mail_sent, mail_skipped,
-	    dead_total;
-	char mail_error[128];
+	struct tally mail; /* delivered: sent */
+	uint64_t mail_skipped, dead_total;
 	struct cache_ent titles[CACHE_ENTRIES], res[CACHE_ENTRIES];
 	int64_t scan_at;
 };
@@ -222,25 +237,10 @@ static void on_done(void *ctx, struct job *j, bool ok, const char *what,
 		   j->kind == JOB_HOOK ? "webhook" : "email", j->target,
 		   j->msgid, j->label, j->attempts, ok ? "ok" : "failed", what,
 		   ms);
-	if (h) {
-		h->attempts++;
-		if (ok)
-			h->delivered++;
-		else {
-			h->failures++;
-			snprintf(h->last_error, sizeof(h->last_error), "%s",
-				 what);
-		}
-	} else if (j->kind != JOB_HOOK) {
-		a->mail_attempts++;
-		if (ok)
-			a->mail_sent++;
-		else {
-			a->mail_failures++;
-			snprintf(a->mail_error, sizeof(a->mail_error), "%s",
-				 what);
-		}
-	}
+	if (h)
+		tally_add(&h->t, ok, what);
+	else if (j->kind != JOB_HOOK)
+		tally_add(&a->mail, ok, what);
 	if (ok) {
 		if (j->kind == JOB_REMIND) {
 			/* Remembered until a day past the booking's start. */
@@ -432,11 +432,7 @@ static void refresh_hooks(struct app *a)
 		}
 		for (int k = 0; k < nold; k++)
 			if (strcmp(old[k].c.id, s->c.id) == 0) {
-				s->attempts = old[k].attempts;
-				s->failures = old[k].failures;
-				s->delivered = old[k].delivered;
-				memcpy(s->last_error, old[k].last_error,
-				       sizeof(s->last_error));
+				s->t = old[k].t;
 			}
 		a->nhooks++;
 	}
@@ -1109,9 +1105,9 @@ static void write_status(struct app *a)
 	fprintf(f,
 		"\"email\":{\"attempts\":%" PRIu64 ",\"failures\":%" PRIu64
 		",\"sent\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"last_error\":",
-		a->mail_attempts, a->mail_failures, a->mail_sent,
+		a->mail.attempts, a->mail.failures, a->mail.delivered,
 		a->mail_skipped);
-	json_print_str(f, a->mail_error, strlen(a->mail_error));
+	json_print_str(f, a->mail.last_error, strlen(a->mail.last_error));
 	fputs("},\"hooks\":[", f);
 	for (int i = 0; i < a->nhooks; i++) {
 		struct hook_state *h = &a->hooks[i];
@@ -1125,9 +1121,9 @@ static void write_status(struct app *a)
 			",\"active\":%s,\"attempts\":%" PRIu64
 			",\"failures\":%" PRIu64 ",\"delivered\":%" PRIu64
 			",\"pending\":%zu,\"last_error\":",
-			h->c.active ? "true" : "false", h->attempts,
-			h->failures, h->delivered, pend);
-		json_print_str(f, h->last_error, strlen(h->last_error));
+			h->c.active ? "true" : "false", h->t.attempts,
+			h->t.failures, h->t.delivered, pend);
+		json_print_str(f, h->t.last_error, strlen(h->t.last_error));
 		fputs("}", f);
 	}
 	fputs("]}\n", f);
