@@ -1,11 +1,11 @@
 /*
  * handlers.h - what the request handlers share (engine/ops*.c).
  *
- * One handler h_<op>() per operation of the op table (proto/ops.h), in five
+ * One handler h_<op>() per operation of the op table (proto/ops.h), in six
  * files by subject: ops.c (argument helpers, session, stats, subscriptions,
  * events, the table), ops_directory.c (resources, schedules, event types),
  * ops_slots.c (availability and holds), ops_bookings.c (bookings),
- * ops_hooks.c (the webhook registry).
+ * ops_hooks.c (the webhook registry), ops_holidays.c (holiday calendars).
  *
  * A handler gets its arguments already checked against the op's schema
  * (types, semantic types, sizes, text) in r->a[ARG_x].  It validates what

@@ -115,10 +115,17 @@ static int resource_input(struct req *r, const struct resource *old,
 			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
 					 "must be a map, a shared schedule's "
 					 "id or nil");
-		if (sc->type == MSGPACK_OBJECT_MAP &&
-		    sched_parse(sc, sched, err, sizeof(err)) < 0)
-			return req_error(r, BOOKD_E_BAD_REQUEST, "schedule",
-					 "%s", err);
+		if (sc->type == MSGPACK_OBJECT_MAP) {
+			int rc = sched_parse_wire(sc, state_holidays_resolve,
+						  &r->s->st, sched, err,
+						  sizeof(err));
+			if (rc < 0)
+				return req_error(r,
+						 rc == -ENOENT
+						     ? BOOKD_E_NOT_FOUND
+						     : BOOKD_E_BAD_REQUEST,
+						 "schedule", "%s", err);
+		}
 		in->sched = *sched;
 		in->sched_ref = NULL;
 	}
@@ -173,7 +180,7 @@ static int write_resource(struct req *r, const struct resource_in *in,
 	 * bookings, is allowed (bookings are never dropped) and reported. */
 	stranded(&r->s->st, res, &overbooked, &closed);
 	if (reply_schedule) {
-		sched_pack_map(res->sched, r->pk, closed ? 1 : 0);
+		sched_pack_wire(res->sched, r->pk, closed ? 1 : 0);
 	} else {
 		state_resource_in(res, &now);
 		state_encode_resource(r->pk, &now,
@@ -338,7 +345,7 @@ static int put_shared(struct req *r, const struct sched *sched)
 		}
 	}
 	wbuf_free(&rec);
-	sched_pack_map(ss->sched, r->pk, 2);
+	sched_pack_wire(ss->sched, r->pk, 2);
 	wire_pk_kstr(r->pk, "id", id);
 	wire_pk_str(r->pk, "resources");
 	pack_users(r, id);
@@ -350,7 +357,7 @@ int h_schedule_put(struct req *r)
 	const msgpack_object *ido = r->a[ARG_id];
 	struct resource *res =
 	    state_resource(&r->s->st, ido->via.str.ptr, ido->via.str.size);
-	msgpack_object_kv kv[3];
+	msgpack_object_kv kv[4];
 	msgpack_object m;
 	struct sched *sched;
 	struct resource_in in;
@@ -373,12 +380,21 @@ int h_schedule_put(struct req *r)
 					     .via.str = {9, "overrides"}};
 		kv[n++].val = *r->a[ARG_overrides];
 	}
+	if (r->a[ARG_holidays]) {
+		kv[n].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+					     .via.str = {8, "holidays"}};
+		kv[n++].val = *r->a[ARG_holidays];
+	}
 	m.type = MSGPACK_OBJECT_MAP;
 	m.via.map.size = n;
 	m.via.map.ptr = kv;
-	if (sched_parse(&m, &sched, err, sizeof(err)) < 0) {
+	rc = sched_parse_wire(&m, state_holidays_resolve, &r->s->st, &sched,
+			      err, sizeof(err));
+	if (rc < 0) {
 		/* The schedule's own field names are the arguments' names. */
-		return req_error(r, BOOKD_E_BAD_REQUEST, NULL, "%s", err);
+		return req_error(
+		    r, rc == -ENOENT ? BOOKD_E_NOT_FOUND : BOOKD_E_BAD_REQUEST,
+		    NULL, "%s", err);
 	}
 	if (res == NULL) {
 		/* Not a resource's id: a shared schedule by its own id. */
@@ -405,7 +421,7 @@ int h_schedule_get(struct req *r)
 	struct resource *res;
 
 	if (ss) {
-		sched_pack_map(ss->sched, r->pk, 1);
+		sched_pack_wire(ss->sched, r->pk, 1);
 		wire_pk_str(r->pk, "resources");
 		pack_users(r, ss->id);
 		return 0;
@@ -415,7 +431,7 @@ int h_schedule_get(struct req *r)
 		return r->e.code;
 	/* nil: no schedule, open around the clock. */
 	if (res->sched)
-		sched_pack(res->sched, r->pk);
+		sched_pack_wire(res->sched, r->pk, 0);
 	else
 		msgpack_pack_nil(r->pk);
 	return 0;
@@ -437,7 +453,7 @@ int h_schedule_list(struct req *r)
 		msgpack_pack_map(r->pk, res->sched_ref ? 3 : 2);
 		wire_pk_kstr(r->pk, "id", res->id);
 		wire_pk_str(r->pk, "schedule");
-		sched_pack(res->sched, r->pk);
+		sched_pack_wire(res->sched, r->pk, 0);
 		if (res->sched_ref)
 			wire_pk_kstr(r->pk, "schedule_ref", res->sched_ref);
 	}
@@ -447,7 +463,7 @@ int h_schedule_list(struct req *r)
 		wire_pk_kstr(r->pk, "id", st->ss[i].id);
 		wire_pk_kbool(r->pk, "shared", true);
 		wire_pk_str(r->pk, "schedule");
-		sched_pack(st->ss[i].sched, r->pk);
+		sched_pack_wire(st->ss[i].sched, r->pk, 0);
 		wire_pk_str(r->pk, "resources");
 		pack_users(r, st->ss[i].id);
 	}

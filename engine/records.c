@@ -469,6 +469,8 @@ int state_apply(struct state *st, uint16_t type, const char *payload,
 			rc = hooks_apply(st, &u.data);
 		else if (type == WAL_SCHEDULE)
 			rc = rec_apply_shared_sched(st, &u.data);
+		else if (type == WAL_HOLIDAYS)
+			rc = rec_apply_holidays(st, &u.data);
 	}
 	msgpack_unpacked_destroy(&u);
 	return rc;

@@ -1,7 +1,7 @@
 /*
- * records_catalog.c - the record formats of the catalog: event types and
- * shared schedules (apply, the one encoder of each, the typed-input
- * checks); the rest of the records are in records.c, see state.h.
+ * records_catalog.c - the record formats of the catalog: event types,
+ * shared schedules and holiday calendars (apply, the one encoder of each, the
+ * typed-input checks); the rest of the records are in records.c, see state.h.
  */
 #include <assert.h>
 #include <stddef.h>
@@ -339,4 +339,124 @@ int state_schedule_record(const struct state *st, const char *id,
 void state_pack_schedule_rec(msgpack_packer *pk, const struct shared_sched *s)
 {
 	encode_schedule(pk, s->id, s->sched);
+}
+
+/* ---- holiday calendars ------------------------------------------------ */
+
+struct holiday_cal *state_holidays(const struct state *st, const char *id,
+				   size_t len)
+{
+	for (uint32_t i = 0; i < st->nhc; i++)
+		if (strlen(st->hc[i].id) == len &&
+		    memcmp(st->hc[i].id, id, len) == 0)
+			return &st->hc[i];
+	return NULL;
+}
+
+const struct hcal *state_holidays_resolve(void *ctx, const char *id, size_t len)
+{
+	const struct holiday_cal *h = state_holidays(ctx, id, len);
+
+	return h ? h->cal : NULL;
+}
+
+uint32_t state_holidays_users(const struct state *st, const char *id)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < st->nss; i++)
+		n += sched_has_holidays(st->ss[i].sched, id);
+	for (uint32_t i = 0; i < st->nres; i++) {
+		const struct resource *r = st->res[i];
+		n += !r->archived && r->sched && !r->sched_ref &&
+		     sched_has_holidays(r->sched, id);
+	}
+	return n;
+}
+
+/* {id, name, dates: [...] | nil, created_ms, updated_ms}; nil deletes.
+ * The schedules including it carry their own copy of its dates, so
+ * nothing else changes here. */
+int rec_apply_holidays(struct state *st, const msgpack_object *m)
+{
+	const msgpack_object *id = wire_get(m, "id");
+	const msgpack_object *o = wire_get(m, "dates");
+	struct holiday_cal *h;
+	struct hcal *cal = NULL;
+	char err[160];
+
+	if (id == NULL || id->type != MSGPACK_OBJECT_STR ||
+	    !proto_slug_ok(id->via.str.ptr, id->via.str.size) || o == NULL)
+		return -1;
+	if (o->type != MSGPACK_OBJECT_NIL &&
+	    hcal_parse(o, &cal, err, sizeof(err)) < 0)
+		return -1;
+	h = state_holidays(st, id->via.str.ptr, id->via.str.size);
+	if (cal == NULL) {
+		if (h) {
+			hcal_free(h->cal);
+			free(h->name);
+			*h = st->hc[--st->nhc];
+		}
+		return 0;
+	}
+	if (h == NULL) {
+		if (st->nhc >= STATE_MAX_HOLIDAYS) {
+			hcal_free(cal);
+			return -1;
+		}
+		st->hc =
+		    st_grow(st->hc, &st->caphc, st->nhc + 1, sizeof(*st->hc));
+		h = &st->hc[st->nhc++];
+		memset(h, 0, sizeof(*h));
+		memcpy(h->id, id->via.str.ptr, id->via.str.size);
+	}
+	hcal_free(h->cal);
+	h->cal = cal;
+	rec_replace_str(&h->name, wire_get(m, "name"));
+	h->created_ms = rec_int(wire_get(m, "created_ms"), 0);
+	h->updated_ms = rec_int(wire_get(m, "updated_ms"), 0);
+	return 0;
+}
+
+static void encode_holidays(msgpack_packer *pk, const char *id,
+			    const char *name, const struct hcal *cal,
+			    int64_t created_ms, int64_t updated_ms)
+{
+	msgpack_pack_map(pk, 5);
+	wire_pk_kstr(pk, "id", id);
+	wire_pk_kstr(pk, "name", name);
+	wire_pk_str(pk, "dates");
+	if (cal)
+		hcal_pack(cal, pk);
+	else
+		msgpack_pack_nil(pk);
+	wire_pk_kint(pk, "created_ms", created_ms);
+	wire_pk_kint(pk, "updated_ms", updated_ms);
+}
+
+int state_holidays_record(const struct state *st, const char *id,
+			  const char *name, const struct hcal *cal,
+			  int64_t created_ms, int64_t updated_ms,
+			  struct wbuf *rec, struct proto_error *e)
+{
+	msgpack_packer pk;
+
+	if (!proto_slug_ok(id, strlen(id)))
+		return proto_err_set(e, BOOKD_E_BAD_REQUEST, "id",
+				     "a slug: [a-z0-9][a-z0-9._-]{0,62}");
+	if (cal && !state_holidays(st, id, strlen(id)) &&
+	    st->nhc >= STATE_MAX_HOLIDAYS)
+		return proto_err_set(e, BOOKD_E_LIMIT, NULL,
+				     "holiday calendars: at most %u",
+				     STATE_MAX_HOLIDAYS);
+	wbuf_packer_init(&pk, rec);
+	encode_holidays(&pk, id, name, cal, created_ms, updated_ms);
+	return 0;
+}
+
+void state_pack_holidays_rec(msgpack_packer *pk, const struct holiday_cal *h)
+{
+	encode_holidays(pk, h->id, h->name, h->cal, h->created_ms,
+			h->updated_ms);
 }

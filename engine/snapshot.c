@@ -147,6 +147,10 @@ static int sw_body(struct swriter *w, const struct state *st, uint64_t lsn)
 		state_pack_schedule_rec(&w->pk, &st->ss[i]);
 		rc = sw_record(w, WAL_SCHEDULE);
 	}
+	for (uint32_t i = 0; i < st->nhc && rc == 0; i++) {
+		state_pack_holidays_rec(&w->pk, &st->hc[i]);
+		rc = sw_record(w, WAL_HOLIDAYS);
+	}
 	if (rc < 0)
 		return rc;
 	memset(t, 0, sizeof(t));
@@ -275,7 +279,13 @@ static int check_header(const struct sfile *f, struct snapshot_info *info,
 	const unsigned char *h = f->p;
 	const char *what = NULL;
 
-	switch (fhdr_check(h, f->len, SNAP_MAGIC, SNAP_VERSION)) {
+	enum fhdr_fault fault = fhdr_check(h, f->len, SNAP_MAGIC, SNAP_VERSION);
+
+	/* Older versions hold a subset of the record types: read them too. */
+	for (uint32_t v = SNAP_VERSION_OLDEST;
+	     fault == FHDR_VERSION && v < SNAP_VERSION; v++)
+		fault = fhdr_check(h, f->len, SNAP_MAGIC, v);
+	switch (fault) {
 	case FHDR_OK:
 		break;
 	case FHDR_MAGIC:
@@ -336,6 +346,8 @@ static const char *type_name(uint16_t type)
 		return "hook";
 	case WAL_SCHEDULE:
 		return "shared schedule";
+	case WAL_HOLIDAYS:
+		return "holiday calendar";
 	default:
 		return "unknown";
 	}
@@ -357,6 +369,8 @@ static int type_rank(uint16_t type)
 		return 4;
 	case WAL_SCHEDULE:
 		return 5;
+	case WAL_HOLIDAYS:
+		return 6;
 	default:
 		return -1;
 	}
@@ -496,6 +510,16 @@ static int load_records(const struct sfile *f, struct state *st,
 					info->lsn, info->created_ms) < 0 ||
 			    st->nss != before + 1) {
 				why = "shared schedule record does not apply";
+				break;
+			}
+		} else if (type == WAL_HOLIDAYS) {
+			uint32_t before = st->nhc;
+			if (state_apply(st, type,
+					(const char *)h + SNAP_REC_HEADER, len,
+					info->lsn, info->created_ms) < 0 ||
+			    st->nhc != before + 1) {
+				why = "holiday calendar record does not "
+				      "apply";
 				break;
 			}
 		} else if (type == WAL_HOOK) {

@@ -12,7 +12,7 @@
  * Header, 64 bytes:
  *
  *   0   8  magic "BOOKDSNP"
- *   8   4  version (1)
+ *   8   4  version (2; version 1 files are still read)
  *   12  4  header size (64)
  *   16  8  LSN: the state is that of the log up to and including this LSN
  *   24  8  creation time, ms since the epoch
@@ -49,6 +49,11 @@
  *   WAL_HOOK (4)        every webhook, as hooks_pack_rec() (engine/hooks.h);
  *                       a snapshot without hooks has none of these, so
  *                       version 1 files from before hooks still load
+ *   WAL_SCHEDULE (5)    every shared schedule, as state_pack_schedule_rec()
+ *   WAL_HOLIDAYS (6)    every holiday calendar, as state_pack_holidays_rec();
+ *                       new in version 2 (a version 1 file has none), so
+ *                       an older engine refuses a file that may hold them
+ *                       by its version instead of by an unknown record
  *
  * Trailer, the last 32 bytes of the file:
  *
@@ -96,7 +101,8 @@
 
 #define SNAP_MAGIC	    "BOOKDSNP"
 #define SNAP_END_MAGIC	    "BOOKDEND"
-#define SNAP_VERSION	    1u
+#define SNAP_VERSION	    2u
+#define SNAP_VERSION_OLDEST 1u /* the oldest version still read */
 #define SNAP_HEADER	    64u
 #define SNAP_REC_HEADER	    16u
 #define SNAP_TRAILER	    32u

@@ -176,6 +176,11 @@ void state_free(struct state *st)
 	for (uint32_t i = 0; i < st->nss; i++)
 		sched_free(st->ss[i].sched);
 	free(st->ss);
+	for (uint32_t i = 0; i < st->nhc; i++) {
+		hcal_free(st->hc[i].cal);
+		free(st->hc[i].name);
+	}
+	free(st->hc);
 	for (uint32_t i = 0; i < st->net; i++) {
 		free(st->et[i]->title);
 		free(st->et[i]->meta);

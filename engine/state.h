@@ -112,6 +112,16 @@ struct shared_sched {
 	struct sched *sched;
 };
 
+/* A holiday calendar: schedules including it carry a copy of its dates
+ * (proto/schedule.h), rewritten whenever it changes. */
+#define STATE_MAX_HOLIDAYS PROTO_HOLIDAY_CALENDARS_MAX
+struct holiday_cal {
+	char id[64];
+	char *name;	  /* NULL: none */
+	struct hcal *cal; /* its dates */
+	int64_t created_ms, updated_ms;
+};
+
 struct resource {
 	uint32_t idx;
 	char id[64];
@@ -277,6 +287,9 @@ struct state {
 	struct shared_sched *ss;   /* shared schedules, by id order of put */
 	uint32_t nss;
 	size_t capss;
+	struct holiday_cal *hc; /* holiday calendars, in order of put */
+	uint32_t nhc;
+	size_t caphc;
 };
 
 int state_init(struct state *st, uint32_t max_resources, int64_t first_day,
@@ -293,6 +306,23 @@ int state_schedule_record(const struct state *st, const char *id,
 			  const struct sched *sched, struct wbuf *rec,
 			  struct proto_error *e);
 void state_pack_schedule_rec(msgpack_packer *pk, const struct shared_sched *s);
+
+/* Holiday calendars (engine/records_catalog.c). */
+struct holiday_cal *state_holidays(const struct state *st, const char *id,
+				   size_t len);
+/* A sched_resolve_fn over the calendars of the state ctx. */
+const struct hcal *state_holidays_resolve(void *ctx, const char *id,
+					  size_t len);
+/* How many schedules include calendar id: shared ones, and the own
+ * schedules of resources not archived. */
+uint32_t state_holidays_users(const struct state *st, const char *id);
+/* The record of a calendar: cal NULL deletes it.  The id is a slug; at
+ * most STATE_MAX_HOLIDAYS calendars. */
+int state_holidays_record(const struct state *st, const char *id,
+			  const char *name, const struct hcal *cal,
+			  int64_t created_ms, int64_t updated_ms,
+			  struct wbuf *rec, struct proto_error *e);
+void state_pack_holidays_rec(msgpack_packer *pk, const struct holiday_cal *h);
 
 struct resource *state_resource(const struct state *st, const char *id,
 				size_t len);

@@ -38,5 +38,6 @@ void rec_pk_kraw(msgpack_packer *pk, const char *key, const char *raw,
 		 uint32_t len);
 int rec_apply_event_type(struct state *st, const msgpack_object *m);
 int rec_apply_shared_sched(struct state *st, const msgpack_object *m);
+int rec_apply_holidays(struct state *st, const msgpack_object *m);
 
 #endif

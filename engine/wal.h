@@ -72,6 +72,7 @@ enum wal_type {
 	WAL_EVENT_TYPE = 3, /* full event type */
 	WAL_HOOK = 4,	    /* a webhook, or its deletion (engine/hooks.h) */
 	WAL_SCHEDULE = 5,   /* a shared schedule, or its deletion */
+	WAL_HOLIDAYS = 6,   /* a holiday calendar, or its deletion */
 };
 
 struct wal_rec {

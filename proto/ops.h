@@ -56,6 +56,13 @@
 #define PROTO_BOOK_ITEMS_MAX   32    /* book resources[] */
 #define PROTO_ET_LENGTHS_MAX   16    /* event_type.put lengths[] */
 #define PROTO_ET_RESOURCES_MAX 64    /* event_type.put resources[] */
+/* Holiday calendars (proto/schedule.h): how many calendars exist, the
+ * dates of one, the windows of one date, the calendars one schedule
+ * includes.  Their ids are slugs (PROTO_SLUG_MAX). */
+#define PROTO_HOLIDAY_CALENDARS_MAX 256
+#define PROTO_HOLIDAY_DATES_MAX	    400
+#define PROTO_HOLIDAY_WINDOWS_MAX   8
+#define PROTO_SCHED_HOLIDAYS_MAX    8
 
 enum arg_type {
 	T_STR,	/* one-line text of at most max bytes */
@@ -106,6 +113,10 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 	X(schedule_get, "schedule.get", ROLE_PUBLIC, OPF_READ)                 \
 	X(schedule_list, "schedule.list", ROLE_PUBLIC, OPF_READ)               \
 	X(schedule_delete, "schedule.delete", ROLE_ADMIN, OPF_WRITE)           \
+	X(holidays_put, "holidays.put", ROLE_ADMIN, OPF_WRITE)                 \
+	X(holidays_get, "holidays.get", ROLE_ADMIN, OPF_READ)                  \
+	X(holidays_list, "holidays.list", ROLE_ADMIN, OPF_READ)                \
+	X(holidays_delete, "holidays.delete", ROLE_ADMIN, OPF_WRITE)           \
 	X(event_type_put, "event_type.put", ROLE_ADMIN, OPF_WRITE)             \
 	X(event_type_get, "event_type.get", ROLE_PUBLIC, OPF_READ)             \
 	X(event_type_list, "event_type.list", ROLE_PUBLIC, OPF_READ)           \
@@ -153,10 +164,17 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 #define ARGS_schedule_put(F)                                                   \
 	F(id, T_STR, 1, PROTO_SLUG_MAX)                                        \
 	F(timezone, T_STR, 1, 64)                                              \
-	F(weekly, T_ARR, 1, 64) F(overrides, T_ARR, 0, 366)
+	F(weekly, T_ARR, 1, 64) F(overrides, T_ARR, 0, 366)                   \
+	    F(holidays, T_ARR, 0, PROTO_SCHED_HOLIDAYS_MAX)
 #define ARGS_schedule_get(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
 #define ARGS_schedule_list(F)
 #define ARGS_schedule_delete(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
+#define ARGS_holidays_put(F)                                                   \
+	F(id, T_SLUG, 1, PROTO_SLUG_MAX)                                       \
+	F(name, T_STR, 0, 256) F(dates, T_ARR, 1, PROTO_HOLIDAY_DATES_MAX)
+#define ARGS_holidays_get(F)	F(id, T_STR, 1, PROTO_SLUG_MAX)
+#define ARGS_holidays_list(F)
+#define ARGS_holidays_delete(F) F(id, T_STR, 1, PROTO_SLUG_MAX)
 #define ARGS_event_type_put(F)                                                 \
 	F(id, T_SLUG, 1, PROTO_SLUG_MAX)                                       \
 	F(title, T_STR, 1, 256)                                                \
@@ -259,7 +277,7 @@ enum role { ROLE_PUBLIC = 0, ROLE_GATEWAY = 1, ROLE_ADMIN = 2 };
 					    N(max_future)                      \
 						N(requires_confirmation)       \
 						    N(url) N(events)           \
-							N(secret) N(secrets)
+							N(secret) N(secrets) N(holidays) N(dates)
 
 /* clang-format on */
 

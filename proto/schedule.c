@@ -5,7 +5,11 @@
  * Windows are kept as quarter indexes of the local day, 0..96, so a window
  * is two small integers and "24:00" is simply 96.  A parsed schedule holds
  * the merged windows of each ISO weekday and a date-sorted array of
- * overrides, looked up by binary search.
+ * overrides, looked up by binary search.  Holiday dates, of a calendar
+ * and as a schedule's resolved copy, are day numbers with the open
+ * quarters of that local day as a 96-bit mask (bits 0..95 of m[0], m[1]),
+ * sorted by day: merging windows or intersecting calendars is then a
+ * bitwise operation.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -36,12 +40,29 @@ struct sover {
 	struct swin w[SCHED_MAX_OVERRIDE_WINDOWS];
 };
 
+/* A holiday date: the quarters of local day `day` that are open. */
+struct shol {
+	int64_t day;
+	uint64_t m[2];
+};
+
+struct hcal {
+	size_t n;
+	struct shol *d; /* sorted by day, days distinct */
+};
+
 struct sched {
 	const struct tz *tz;
 	struct sday weekly[7]; /* [ISO day - 1] */
 	size_t nover;
 	struct sover *over; /* sorted by day, days distinct */
+	int nhid;	    /* included calendars, in the order given */
+	char hid[SCHED_MAX_HOLIDAYS][PROTO_SLUG_MAX + 1];
+	size_t nhol;
+	struct shol *hol; /* their dates, united; sorted, days distinct */
 };
+
+static void pack_time(msgpack_packer *pk, const char *key, unsigned q);
 
 /* Errors. */
 
@@ -347,6 +368,326 @@ static int parse_overrides(struct sched *s, const msgpack_object *o, char *err,
 	return 0;
 }
 
+/* Holidays. */
+
+static int hol_cmp(const void *a, const void *b)
+{
+	const struct shol *x = a, *y = b;
+
+	return x->day < y->day ? -1 : x->day > y->day;
+}
+
+/* Day numbers of 0000-01-01 and 9999-12-31, the dates q_parse_date()
+ * accepts. */
+#define HOL_MIN_DAY (-719528)
+#define HOL_MAX_DAY 2932896
+
+static bool q_bit(const uint64_t m[2], int q)
+{
+	return (m[q / 64] >> (q % 64)) & 1;
+}
+
+/* The windows of a 96-quarter mask, merged and in order. */
+static int mask_windows(const uint64_t m[2], struct swin w[SCHED_DAY_MAX])
+{
+	int n = 0, q = 0;
+
+	while (q < QUARTERS) {
+		int e;
+		if (!q_bit(m, q)) {
+			q++;
+			continue;
+		}
+		for (e = q; e < QUARTERS && q_bit(m, e); e++)
+			;
+		w[n].start = (uint8_t)q;
+		w[n].end = (uint8_t)e;
+		n++;
+		q = e;
+	}
+	return n;
+}
+
+static int parse_hday(struct shol *h, const msgpack_object *o, uint32_t i,
+		      char *err, size_t errlen)
+{
+	struct field f[] = {{"date", NULL}, {"windows", NULL}};
+	const msgpack_object *ws;
+	char path[32], sub[64];
+	int rc;
+
+	snprintf(path, sizeof(path), "dates[%u]", i);
+	rc = get_fields(o, path, f, 2, err, errlen);
+	if (rc)
+		return rc;
+	join(sub, sizeof(sub), path, "date");
+	if (f[0].val == NULL)
+		return fail(err, errlen, sub, "required");
+	if (f[0].val->type != MSGPACK_OBJECT_STR ||
+	    q_parse_date(f[0].val->via.str.ptr, f[0].val->via.str.size,
+			 &h->day))
+		return fail(err, errlen, sub,
+			    "not a valid date \"YYYY-MM-DD\"");
+	h->m[0] = h->m[1] = 0;
+	ws = f[1].val;
+	if (ws == NULL || ws->type == MSGPACK_OBJECT_NIL)
+		return 0; /* closed all day */
+	join(sub, sizeof(sub), path, "windows");
+	if (ws->type != MSGPACK_OBJECT_ARRAY)
+		return fail(err, errlen, sub, "not an array");
+	if (ws->via.array.size > HCAL_MAX_WINDOWS)
+		return fail(err, errlen, sub, "more than %d windows",
+			    HCAL_MAX_WINDOWS);
+	for (uint32_t j = 0; j < ws->via.array.size; j++) {
+		char wpath[80];
+		struct swin w;
+
+		snprintf(wpath, sizeof(wpath), "%s[%u]", sub, j);
+		rc = parse_window(&ws->via.array.ptr[j], wpath, NULL, &w, err,
+				  errlen);
+		if (rc)
+			return rc;
+		q_bits_set(h->m, w.start, w.end);
+	}
+	return 0;
+}
+
+void hcal_free(struct hcal *h)
+{
+	if (h == NULL)
+		return;
+	free(h->d);
+	free(h);
+}
+
+size_t hcal_count(const struct hcal *h)
+{
+	return h->n;
+}
+
+int hcal_parse(const msgpack_object *o, struct hcal **out, char *err,
+	       size_t errlen)
+{
+	struct hcal *h;
+	int rc = 0;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = 0;
+	if (o == NULL)
+		return fail(err, errlen, "dates", "required");
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return fail(err, errlen, "dates", "not an array");
+	if (o->via.array.size > HCAL_MAX_DATES)
+		return fail(err, errlen, "dates", "more than %d dates",
+			    HCAL_MAX_DATES);
+	h = calloc(1, sizeof(*h));
+	if (h && o->via.array.size)
+		h->d = reallocarray(NULL, o->via.array.size, sizeof(*h->d));
+	if (h == NULL || (o->via.array.size && h->d == NULL)) {
+		hcal_free(h);
+		fail(err, errlen, "dates", "out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < o->via.array.size && rc == 0; i++)
+		rc = parse_hday(&h->d[i], &o->via.array.ptr[i], i, err, errlen);
+	if (rc == 0) {
+		h->n = o->via.array.size;
+		/* Find a repeated date by its input position, for the
+		 * message: sort a copy of (day, index). */
+		for (size_t i = 0; i < h->n; i++)
+			h->d[i].m[1] |= (uint64_t)i << 32;
+		qsort(h->d, h->n, sizeof(*h->d), hol_cmp);
+		for (size_t i = 1; i < h->n && rc == 0; i++) {
+			if (h->d[i].day != h->d[i - 1].day)
+				continue;
+			unsigned a = (unsigned)(h->d[i - 1].m[1] >> 32);
+			unsigned b = (unsigned)(h->d[i].m[1] >> 32);
+			char path[40];
+			snprintf(path, sizeof(path), "dates[%u].date",
+				 a > b ? a : b);
+			rc = fail(err, errlen, path, "same date as dates[%u]",
+				  a > b ? b : a);
+		}
+		for (size_t i = 0; i < h->n; i++)
+			h->d[i].m[1] &= 0xffffffffu;
+	}
+	if (rc) {
+		hcal_free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+static void pack_windows(msgpack_packer *pk, const struct swin *w, int n)
+{
+	msgpack_pack_array(pk, (size_t)n);
+	for (int j = 0; j < n; j++) {
+		msgpack_pack_map(pk, 2);
+		pack_time(pk, "start", w[j].start);
+		pack_time(pk, "end", w[j].end);
+	}
+}
+
+void hcal_pack(const struct hcal *h, msgpack_packer *pk)
+{
+	struct swin w[SCHED_DAY_MAX];
+	char date[11];
+
+	msgpack_pack_array(pk, h->n);
+	for (size_t i = 0; i < h->n; i++) {
+		int n = mask_windows(h->d[i].m, w);
+
+		msgpack_pack_map(pk, n ? 2 : 1);
+		q_format_date(h->d[i].day, date);
+		wire_pk_kstr(pk, "date", date);
+		if (n) {
+			wire_pk_str(pk, "windows");
+			pack_windows(pk, w, n);
+		}
+	}
+}
+
+/* "holidays": an array of distinct slugs. */
+static int parse_holiday_ids(struct sched *s, const msgpack_object *o,
+			     char *err, size_t errlen)
+{
+	char path[32], buf[40];
+
+	if (o == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return fail(err, errlen, "holidays", "not an array");
+	if (o->via.array.size > SCHED_MAX_HOLIDAYS)
+		return fail(err, errlen, "holidays",
+			    "more than %d holiday calendars",
+			    SCHED_MAX_HOLIDAYS);
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		const msgpack_object *v = &o->via.array.ptr[i];
+
+		snprintf(path, sizeof(path), "holidays[%u]", i);
+		if (v->type != MSGPACK_OBJECT_STR ||
+		    !proto_slug_ok(v->via.str.ptr, v->via.str.size))
+			return fail(err, errlen, path,
+				    "not a holiday calendar id (a slug)");
+		for (int k = 0; k < s->nhid; k++)
+			if (strlen(s->hid[k]) == v->via.str.size &&
+			    memcmp(s->hid[k], v->via.str.ptr,
+				   v->via.str.size) == 0) {
+				printable(v->via.str.ptr, v->via.str.size, buf,
+					  sizeof(buf));
+				return fail(err, errlen, path,
+					    "'%s' listed twice", buf);
+			}
+		memcpy(s->hid[s->nhid], v->via.str.ptr, v->via.str.size);
+		s->hid[s->nhid][v->via.str.size] = 0;
+		s->nhid++;
+	}
+	return 0;
+}
+
+/* Look the calendars up and unite their dates into s->hol: a date in
+ * several calendars is open only where all of them open it. */
+static int resolve_holidays(struct sched *s, sched_resolve_fn fn, void *ctx,
+			    char *err, size_t errlen)
+{
+	const struct hcal *cal[SCHED_MAX_HOLIDAYS];
+	size_t total = 0, k = 0;
+	char path[32];
+
+	free(s->hol);
+	s->hol = NULL;
+	s->nhol = 0;
+	for (int i = 0; i < s->nhid; i++) {
+		cal[i] = fn ? fn(ctx, s->hid[i], strlen(s->hid[i])) : NULL;
+		if (cal[i] == NULL) {
+			snprintf(path, sizeof(path), "holidays[%d]", i);
+			fail(err, errlen, path, "no holiday calendar '%s'",
+			     s->hid[i]);
+			return -ENOENT;
+		}
+		total += cal[i]->n;
+	}
+	if (total == 0)
+		return 0;
+	s->hol = reallocarray(NULL, total, sizeof(*s->hol));
+	if (s->hol == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < s->nhid; i++) {
+		memcpy(s->hol + k, cal[i]->d, cal[i]->n * sizeof(*s->hol));
+		k += cal[i]->n;
+	}
+	qsort(s->hol, total, sizeof(*s->hol), hol_cmp);
+	k = 0;
+	for (size_t i = 0; i < total; i++) {
+		if (k > 0 && s->hol[k - 1].day == s->hol[i].day) {
+			s->hol[k - 1].m[0] &= s->hol[i].m[0];
+			s->hol[k - 1].m[1] &= s->hol[i].m[1];
+			continue;
+		}
+		s->hol[k++] = s->hol[i];
+	}
+	s->nhol = k;
+	return 0;
+}
+
+/* "holiday_days" of the full form: [[day, lo, hi], ...], days ascending. */
+static int parse_holiday_days(struct sched *s, const msgpack_object *o,
+			      char *err, size_t errlen)
+{
+	char path[40];
+
+	if (o == NULL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return fail(err, errlen, "holiday_days", "not an array");
+	if (o->via.array.size > SCHED_MAX_HOLIDAY_DAYS)
+		return fail(err, errlen, "holiday_days", "more than %d days",
+			    SCHED_MAX_HOLIDAY_DAYS);
+	if (o->via.array.size == 0)
+		return 0;
+	s->hol = reallocarray(NULL, o->via.array.size, sizeof(*s->hol));
+	if (s->hol == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		const msgpack_object *e = &o->via.array.ptr[i];
+		const msgpack_object *v;
+
+		snprintf(path, sizeof(path), "holiday_days[%u]", i);
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3)
+			return fail(err, errlen, path, "not [day, lo, hi]");
+		v = e->via.array.ptr;
+		for (int j = 0; j < 3; j++)
+			if (v[j].type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+			    (j > 0 ||
+			     v[j].type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
+				return fail(err, errlen, path,
+					    "not [day, lo, hi]");
+		if (v[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+			? v[0].via.u64 > HOL_MAX_DAY
+			: v[0].via.i64 < HOL_MIN_DAY)
+			return fail(err, errlen, path, "day out of range");
+		s->hol[i].day = v[0].via.i64;
+		if (v[2].via.u64 >> 32 ||
+		    (i > 0 && s->hol[i].day <= s->hol[i - 1].day))
+			return fail(err, errlen, path,
+				    "mask out of range or day out of order");
+		s->hol[i].m[0] = v[1].via.u64;
+		s->hol[i].m[1] = v[2].via.u64;
+		s->nhol = i + 1;
+	}
+	return 0;
+}
+
+bool sched_has_holidays(const struct sched *s, const char *id)
+{
+	for (int i = 0; i < s->nhid; i++)
+		if (strcmp(s->hid[i], id) == 0)
+			return true;
+	return false;
+}
+
 static int parse_tz(struct sched *s, const msgpack_object *o, char *err,
 		    size_t errlen)
 {
@@ -377,14 +718,20 @@ void sched_free(struct sched *s)
 	if (s == NULL)
 		return;
 	free(s->over);
+	free(s->hol);
 	free(s);
 }
 
-int sched_parse(const msgpack_object *obj, struct sched **out, char *err,
-		size_t errlen)
+/* Both forms: with wire set, "holiday_days" is an unknown field and the
+ * calendars are looked up with fn. */
+static int parse(const msgpack_object *obj, bool wire, sched_resolve_fn fn,
+		 void *ctx, struct sched **out, char *err, size_t errlen)
 {
-	struct field f[] = {
-	    {"timezone", NULL}, {"weekly", NULL}, {"overrides", NULL}};
+	struct field f[] = {{"timezone", NULL},
+			    {"weekly", NULL},
+			    {"overrides", NULL},
+			    {"holidays", NULL},
+			    {"holiday_days", NULL}};
 	struct sched *s;
 	int rc;
 
@@ -396,13 +743,19 @@ int sched_parse(const msgpack_object *obj, struct sched **out, char *err,
 		fail(err, errlen, "", "out of memory");
 		return -ENOMEM;
 	}
-	rc = get_fields(obj, "", f, 3, err, errlen);
+	rc = get_fields(obj, "", f, wire ? 4 : 5, err, errlen);
 	if (rc == 0)
 		rc = parse_tz(s, f[0].val, err, errlen);
 	if (rc == 0)
 		rc = parse_weekly(s, f[1].val, err, errlen);
 	if (rc == 0)
 		rc = parse_overrides(s, f[2].val, err, errlen);
+	if (rc == 0)
+		rc = parse_holiday_ids(s, f[3].val, err, errlen);
+	if (rc == 0 && wire)
+		rc = resolve_holidays(s, fn, ctx, err, errlen);
+	if (rc == 0 && !wire)
+		rc = parse_holiday_days(s, f[4].val, err, errlen);
 	if (rc == -ENOMEM)
 		fail(err, errlen, "", "out of memory");
 	if (rc) {
@@ -410,6 +763,50 @@ int sched_parse(const msgpack_object *obj, struct sched **out, char *err,
 		return rc;
 	}
 	*out = s;
+	return 0;
+}
+
+int sched_parse(const msgpack_object *obj, struct sched **out, char *err,
+		size_t errlen)
+{
+	return parse(obj, false, NULL, NULL, out, err, errlen);
+}
+
+int sched_parse_wire(const msgpack_object *obj, sched_resolve_fn fn, void *ctx,
+		     struct sched **out, char *err, size_t errlen)
+{
+	return parse(obj, true, fn, ctx, out, err, errlen);
+}
+
+int sched_rebind(const struct sched *s, sched_resolve_fn fn, void *ctx,
+		 struct sched **out, char *err, size_t errlen)
+{
+	struct sched *n = malloc(sizeof(*n));
+	int rc;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = 0;
+	if (n == NULL)
+		return -ENOMEM;
+	*n = *s;
+	n->hol = NULL;
+	n->nhol = 0;
+	n->over = NULL;
+	if (s->nover) {
+		n->over = reallocarray(NULL, s->nover, sizeof(*n->over));
+		if (n->over == NULL) {
+			free(n);
+			return -ENOMEM;
+		}
+		memcpy(n->over, s->over, s->nover * sizeof(*n->over));
+	}
+	rc = resolve_holidays(n, fn, ctx, err, errlen);
+	if (rc) {
+		sched_free(n);
+		return rc;
+	}
+	*out = n;
 	return 0;
 }
 
@@ -428,12 +825,13 @@ void sched_pack(const struct sched *s, msgpack_packer *pk)
 	sched_pack_map(s, pk, 0);
 }
 
-void sched_pack_map(const struct sched *s, msgpack_packer *pk, uint32_t extra)
+static void pack_form(const struct sched *s, msgpack_packer *pk, uint32_t extra,
+		      bool full)
 {
 	size_t nweekly = 0;
 	char date[11];
 
-	msgpack_pack_map(pk, 3 + extra);
+	msgpack_pack_map(pk, 3 + extra + (s->nhid ? 1 + full : 0));
 	wire_pk_kstr(pk, "timezone", tz_name(s->tz));
 	for (int d = 0; d < 7; d++)
 		nweekly += (size_t)s->weekly[d].n;
@@ -456,13 +854,34 @@ void sched_pack_map(const struct sched *s, msgpack_packer *pk, uint32_t extra)
 		q_format_date(ov->day, date);
 		wire_pk_kstr(pk, "date", date);
 		wire_pk_str(pk, "windows");
-		msgpack_pack_array(pk, (size_t)ov->n);
-		for (int j = 0; j < ov->n; j++) {
-			msgpack_pack_map(pk, 2);
-			pack_time(pk, "start", ov->w[j].start);
-			pack_time(pk, "end", ov->w[j].end);
-		}
+		pack_windows(pk, ov->w, ov->n);
 	}
+	if (s->nhid == 0)
+		return;
+	wire_pk_str(pk, "holidays");
+	msgpack_pack_array(pk, (size_t)s->nhid);
+	for (int i = 0; i < s->nhid; i++)
+		wire_pk_str(pk, s->hid[i]);
+	if (!full)
+		return;
+	wire_pk_str(pk, "holiday_days");
+	msgpack_pack_array(pk, s->nhol);
+	for (size_t i = 0; i < s->nhol; i++) {
+		msgpack_pack_array(pk, 3);
+		msgpack_pack_int64(pk, s->hol[i].day);
+		msgpack_pack_uint64(pk, s->hol[i].m[0]);
+		msgpack_pack_uint64(pk, s->hol[i].m[1]);
+	}
+}
+
+void sched_pack_map(const struct sched *s, msgpack_packer *pk, uint32_t extra)
+{
+	pack_form(s, pk, extra, true);
+}
+
+void sched_pack_wire(const struct sched *s, msgpack_packer *pk, uint32_t extra)
+{
+	pack_form(s, pk, extra, false);
 }
 
 const struct tz *sched_tz(const struct sched *s)
@@ -472,8 +891,11 @@ const struct tz *sched_tz(const struct sched *s)
 
 /* Conversion to UTC. */
 
+/* The windows of local day `day`: its override, else its holiday (built
+ * in buf), else its weekday's. */
 static void day_windows(const struct sched *s, int64_t day,
-			const struct swin **w, int *n)
+			struct swin buf[SCHED_DAY_MAX], const struct swin **w,
+			int *n)
 {
 	size_t lo = 0, hi = s->nover;
 
@@ -487,6 +909,20 @@ static void day_windows(const struct sched *s, int64_t day,
 	if (lo < s->nover && s->over[lo].day == day) {
 		*w = s->over[lo].w;
 		*n = s->over[lo].n;
+		return;
+	}
+	lo = 0;
+	hi = s->nhol;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->hol[mid].day < day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->nhol && s->hol[lo].day == day) {
+		*n = mask_windows(s->hol[lo].m, buf);
+		*w = buf;
 		return;
 	}
 	*w = s->weekly[q_weekday(day) - 1].w;
@@ -514,10 +950,11 @@ static int64_t wall_to_utc(const struct tz *z, int64_t day, int q)
 static int utc_windows(const struct sched *s, int64_t day,
 		       int64_t st[SCHED_DAY_MAX], int64_t en[SCHED_DAY_MAX])
 {
+	struct swin buf[SCHED_DAY_MAX];
 	const struct swin *w;
 	int n, k = 0, m = 0;
 
-	day_windows(s, day, &w, &n);
+	day_windows(s, day, buf, &w, &n);
 	for (int i = 0; i < n; i++) {
 		int64_t a = wall_to_utc(s->tz, day, w[i].start);
 		int64_t b = wall_to_utc(s->tz, day, w[i].end);

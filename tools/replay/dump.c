@@ -78,6 +78,16 @@ static void summary(uint16_t type, const msgpack_object *m)
 	case WAL_EVENT_TYPE:
 		ostr(m, "id");
 		break;
+	case WAL_HOLIDAYS: {
+		const msgpack_object *dates = wire_get(m, "dates");
+		ostr(m, "id");
+		if (dates && dates->type == MSGPACK_OBJECT_ARRAY)
+			printf(" %u date%s", dates->via.array.size,
+			       dates->via.array.size == 1 ? "" : "s");
+		else
+			fputs(" deleted", stdout);
+		break;
+	}
 	default:
 		break;
 	}

@@ -76,6 +76,8 @@ const char *rlog_type_name(uint16_t type)
 		return "hook";
 	case WAL_SCHEDULE:
 		return "schedule";
+	case WAL_HOLIDAYS:
+		return "holidays";
 	default:
 		return "unknown";
 	}

@@ -244,7 +244,8 @@ class Operations(abc.ABC):
     def schedule_put(self, id: str, timezone: str,
                      weekly: Iterable[Union[Mapping[str, Any],
                                             tuple[int, Any, Any]]],
-                     overrides: Optional[Iterable[Mapping[str, Any]]] = None
+                     overrides: Optional[Iterable[Mapping[str, Any]]] = None,
+                     holidays: Optional[Sequence[str]] = None
                      ) -> Any:
         """Set a resource's weekly open hours and date overrides (admin).
 
@@ -255,11 +256,15 @@ class Operations(abc.ABC):
         triples: ISO weekday (Monday = 1) and ``"HH:MM"`` strings or
         :class:`datetime.time` values (``end`` may be ``"24:00"``).
         ``overrides`` holds ``{date, windows: [{start, end}]}``; an override
-        without windows closes that date.  Returns the engine's reply as is.
+        without windows closes that date.  ``holidays`` names holiday
+        calendars (see :meth:`holidays_put`) whose dates the schedule
+        includes; its own overrides win over them.  Returns the engine's
+        reply as is.
         """
         return self._op("schedule.put", _args(
             id=id, timezone=timezone, weekly=_weekly(weekly),
-            overrides=None if overrides is None else list(overrides)), _raw)
+            overrides=None if overrides is None else list(overrides),
+            holidays=None if holidays is None else list(holidays)), _raw)
 
     def schedule_get(self, id: str) -> dict[str, Any]:
         """A resource's schedule ``{timezone, weekly, overrides}``;
@@ -275,6 +280,32 @@ class Operations(abc.ABC):
         """Delete a shared schedule (admin); :class:`bookd.InvalidState`
         while resources use it."""
         return self._op("schedule.delete", _args(id=id), _raw)
+
+    # Holiday calendars
+
+    def holidays_put(self, id: str, dates: Iterable[Mapping[str, Any]],
+                     name: Optional[str] = None) -> dict[str, Any]:
+        """Create or replace a holiday calendar (admin).
+
+        ``dates`` holds ``{date: "YYYY-MM-DD", windows?: [{start, end}]}``:
+        a date without windows is closed all day, one with windows open
+        only then.  Every schedule including the calendar changes with it.
+        """
+        return self._op("holidays.put", _args(
+            id=id, dates=list(dates), name=name), _raw)
+
+    def holidays_get(self, id: str) -> dict[str, Any]:
+        """A holiday calendar ``{id, name, dates, used_by, ...}`` (admin)."""
+        return self._op("holidays.get", _args(id=id), _raw)
+
+    def holidays_list(self) -> list[dict[str, Any]]:
+        """Every holiday calendar ``{id, name, count, used_by}`` (admin)."""
+        return self._op("holidays.list", {}, _raw)
+
+    def holidays_delete(self, id: str) -> Any:
+        """Delete a holiday calendar (admin); :class:`bookd.InvalidState`
+        while schedules include it."""
+        return self._op("holidays.delete", _args(id=id), _raw)
 
     # Event types
 

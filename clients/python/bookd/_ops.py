@@ -53,12 +53,25 @@ OPS: tuple[Op, ...] = (
         Arg('timezone', 'str', True, 64),
         Arg('weekly', 'array', True, 64),
         Arg('overrides', 'array', False, 366),
+        Arg('holidays', 'array', False, 8),
     )),
     Op('schedule_get', 'schedule.get', 'public', False, (
         Arg('id', 'str', True, 63),
     )),
     Op('schedule_list', 'schedule.list', 'public', False, ()),
     Op('schedule_delete', 'schedule.delete', 'admin', True, (
+        Arg('id', 'str', True, 63),
+    )),
+    Op('holidays_put', 'holidays.put', 'admin', True, (
+        Arg('id', 'str', True, 63),
+        Arg('name', 'str', False, 256),
+        Arg('dates', 'array', True, 400),
+    )),
+    Op('holidays_get', 'holidays.get', 'admin', False, (
+        Arg('id', 'str', True, 63),
+    )),
+    Op('holidays_list', 'holidays.list', 'admin', False, ()),
+    Op('holidays_delete', 'holidays.delete', 'admin', True, (
         Arg('id', 'str', True, 63),
     )),
     Op('event_type_put', 'event_type.put', 'admin', True, (

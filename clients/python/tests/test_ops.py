@@ -135,6 +135,31 @@ def test_shared_schedules(client, day):
         client.schedule_get(sid)
 
 
+@covers("holidays.put", "holidays.get", "holidays.list", "holidays.delete")
+def test_holidays(client, day):
+    cal, sid, a = new_resource_id(), new_resource_id(), new_resource_id()
+    client.holidays_put(cal, [{"date": day}], name="Closed")
+    client.schedule_put(sid, "UTC",
+                        [(d, "09:00", "11:00") for d in range(1, 8)],
+                        holidays=[cal])
+    client.resource_create(a, schedule=sid)
+    assert client.slots_day(a, day, 60).slots == []
+    got = client.holidays_put(cal, [{"date": day, "windows": [
+        {"start": "10:00", "end": "11:00"}]}])
+    assert got["republished"] == 1 and got["name"] == "Closed"
+    assert hhmm(client.slots_day(a, day, 60).slots) == ["10:00"]
+    assert client.holidays_get(cal)["used_by"] == 1
+    assert cal in [c["id"] for c in client.holidays_list()]
+    with pytest.raises(bookd.InvalidState):
+        client.holidays_delete(cal)
+    client.schedule_put(sid, "UTC",
+                        [(d, "09:00", "11:00") for d in range(1, 8)])
+    assert hhmm(client.slots_day(a, day, 60).slots) == ["09:00", "10:00"]
+    client.holidays_delete(cal)
+    with pytest.raises(bookd.NotFound):
+        client.holidays_get(cal)
+
+
 @covers("event_type.put", "event_type.get", "event_type.list")
 def test_event_types(engine, client, rid, day):
     et_id = f"et-{rid}"
