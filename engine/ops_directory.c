@@ -183,6 +183,7 @@ static int write_resource(struct req *r, const struct resource_in *in,
 		sched_pack_wire(res->sched, r->pk, closed ? 1 : 0);
 	} else {
 		state_resource_in(res, &now);
+		now.sched_wire = true;
 		state_encode_resource(r->pk, &now,
 				      (overbooked ? 1 : 0) + (closed ? 1 : 0));
 		if (overbooked)

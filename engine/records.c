@@ -514,7 +514,9 @@ void state_encode_resource(msgpack_packer *pk, const struct resource_in *r,
 		wire_pk_kbool(pk, "archived", true);
 	rec_pk_kraw(pk, "meta", r->meta, r->meta_len);
 	wire_pk_str(pk, "schedule");
-	if (r->sched)
+	if (r->sched && r->sched_wire)
+		sched_pack_wire(r->sched, pk, 0);
+	else if (r->sched)
 		sched_pack(r->sched, pk);
 	else
 		msgpack_pack_nil(pk);
@@ -560,8 +562,12 @@ void state_pack_resource_rec(msgpack_packer *pk, const struct resource *r)
 void state_pack_resource(msgpack_packer *pk, const struct state *st,
 			 const struct resource *r)
 {
+	struct resource_in in;
+
 	(void)st;
-	state_pack_resource_rec(pk, r);
+	state_resource_in(r, &in);
+	in.sched_wire = true;
+	state_encode_resource(pk, &in, 0);
 }
 
 static void pack_booking_body(msgpack_packer *pk, const struct state *st,

@@ -375,6 +375,9 @@ struct resource_in {
 	const struct sched *sched; /* NULL: open around the clock */
 	const char *sched_ref;	   /* the shared schedule's id, or NULL */
 	int64_t created_ms, updated_ms;
+	/* Encode the schedule in its wire form (a reply), not the full form
+	 * of a record (proto/schedule.h). */
+	bool sched_wire;
 };
 
 struct event_type_in {

@@ -877,6 +877,342 @@ START_TEST(small_error_buffers)
 }
 END_TEST
 
+/* Holiday calendars. */
+
+static struct hcal *cals[4];
+static const char *cal_ids[4];
+static int ncals;
+
+static const struct hcal *resolve(void *ctx, const char *id, size_t len)
+{
+	(void)ctx;
+	for (int i = 0; i < ncals; i++)
+		if (strlen(cal_ids[i]) == len &&
+		    memcmp(cal_ids[i], id, len) == 0)
+			return cals[i];
+	return NULL;
+}
+
+/* Parse json with hcal_parse (wire = 0), sched_parse_wire (1) or
+ * sched_parse (2). */
+static int parse_as(int how, const char *json, void **out, char *err,
+		    size_t errlen)
+{
+	msgpack_sbuffer sb;
+	msgpack_unpacked u;
+	int rc;
+
+	pack_json(&sb, json);
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL),
+			 MSGPACK_UNPACK_SUCCESS);
+	if (how == 0)
+		rc = hcal_parse(&u.data, (struct hcal **)out, err, errlen);
+	else if (how == 1)
+		rc = sched_parse_wire(&u.data, resolve, NULL,
+				      (struct sched **)out, err, errlen);
+	else
+		rc = sched_parse(&u.data, (struct sched **)out, err, errlen);
+	memset(sb.data, 0xa5, sb.size);
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+static void add_cal(const char *id, const char *json)
+{
+	void *h = NULL;
+	char err[256];
+
+	ck_assert_int_lt(ncals, 4);
+	ck_assert_msg(parse_as(0, json, &h, err, sizeof(err)) == 0, "%s: %s",
+		      json, err);
+	cals[ncals] = h;
+	cal_ids[ncals++] = id;
+}
+
+static void clear_cals(void)
+{
+	while (ncals > 0)
+		hcal_free(cals[--ncals]);
+}
+
+static struct sched *must_wire(const char *json)
+{
+	void *s = NULL;
+	char err[256];
+
+	ck_assert_msg(parse_as(1, json, &s, err, sizeof(err)) == 0, "%s: %s",
+		      json, err);
+	return s;
+}
+
+#define EVERY_DAY_9_17                                                         \
+	"'weekly': [{'day': 1, 'start': '09:00', 'end': '17:00'},"             \
+	"{'day': 2, 'start': '09:00', 'end': '17:00'},"                        \
+	"{'day': 3, 'start': '09:00', 'end': '17:00'},"                        \
+	"{'day': 4, 'start': '09:00', 'end': '17:00'},"                        \
+	"{'day': 5, 'start': '09:00', 'end': '17:00'},"                        \
+	"{'day': 6, 'start': '09:00', 'end': '17:00'},"                        \
+	"{'day': 7, 'start': '09:00', 'end': '17:00'}]"
+
+START_TEST(holidays_precedence)
+{
+	struct sched *s;
+
+	add_cal("xmas", "[{'date': '2026-12-24', 'windows': [{'start': "
+			"'09:00', 'end': '12:00'}]}, {'date': '2026-12-25'},"
+			"{'date': '2026-12-26', 'windows': [{'start': '10:00',"
+			" 'end': '11:00'}]}, {'date': '2026-12-27', "
+			"'windows': []}]");
+	s = must_wire("{'timezone': 'Europe/Berlin', " EVERY_DAY_9_17
+		      ", 'overrides': [{'date': '2026-12-26', 'windows': "
+		      "[{'start': '09:00', 'end': '10:00'}]}],"
+		      "'holidays': ['xmas']}");
+	ck_assert(sched_has_holidays(s, "xmas"));
+	ck_assert(!sched_has_holidays(s, "xma"));
+	/* CET: local 09:00 is 08:00 UTC, slot 32. */
+	expect_bits(s, dayn(2026, 12, 23), 32, 64, 0, 0); /* weekly */
+	expect_bits(s, dayn(2026, 12, 24), 32, 44, 0, 0); /* shortened */
+	expect_bits(s, dayn(2026, 12, 25), 0, 0, 0, 0);	  /* closed */
+	expect_bits(s, dayn(2026, 12, 26), 32, 36, 0, 0); /* own override */
+	expect_bits(s, dayn(2026, 12, 27), 0, 0, 0, 0);	  /* empty windows */
+	expect_bits(s, dayn(2026, 12, 28), 32, 64, 0, 0);
+	{
+		int64_t d = dayn(2026, 12, 24) * 86400;
+		int64_t want[] = {d + 8 * H, d + 11 * H};
+		expect_windows(s, dayn(2026, 12, 24), 1, want);
+		expect_windows(s, dayn(2026, 12, 25), 0, NULL);
+	}
+	sched_free(s);
+	clear_cals();
+}
+END_TEST
+
+START_TEST(holidays_several_calendars_intersect)
+{
+	struct sched *s;
+
+	add_cal("a", "[{'date': '2026-12-24', 'windows': [{'start': '09:00', "
+		     "'end': '12:00'}]}, {'date': '2026-12-31', 'windows': "
+		     "[{'start': '10:00', 'end': '11:00'}]}]");
+	add_cal("b", "[{'date': '2026-12-24', 'windows': [{'start': '11:00', "
+		     "'end': '14:00'}]}, {'date': '2026-12-31'},"
+		     "{'date': '2027-01-01', 'windows': [{'start': '10:00', "
+		     "'end': '11:00'}, {'start': '11:00', 'end': '12:00'}]}]");
+	s = must_wire("{'timezone': 'UTC', " EVERY_DAY_9_17
+		      ", 'holidays': ['a', 'b']}");
+	expect_bits(s, dayn(2026, 12, 24), 44, 48, 0, 0);
+	expect_bits(s, dayn(2026, 12, 31), 0, 0, 0, 0);
+	expect_bits(s, dayn(2027, 1, 1), 40, 48, 0, 0);
+	expect_bits(s, dayn(2027, 1, 2), 36, 68, 0, 0);
+	sched_free(s);
+	clear_cals();
+}
+END_TEST
+
+static void pack_wire(msgpack_sbuffer *sb, const struct sched *s)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	sched_pack_wire(s, &pk, 0);
+}
+
+static void expect_packed(msgpack_sbuffer *got, const char *json)
+{
+	msgpack_sbuffer want;
+
+	pack_json(&want, json);
+	ck_assert_uint_eq(got->size, want.size);
+	ck_assert_int_eq(memcmp(got->data, want.data, got->size), 0);
+	msgpack_sbuffer_destroy(&want);
+	msgpack_sbuffer_destroy(got);
+}
+
+START_TEST(holidays_forms_and_rebind)
+{
+	struct sched *s, *s2, *s3;
+	msgpack_sbuffer full, again, w;
+	msgpack_unpacked u;
+	char err[256];
+	void *p = NULL;
+	int64_t d = dayn(2026, 12, 24);
+
+	add_cal("c", "[{'date': '2026-12-24'}]");
+	s = must_wire("{'timezone': 'UTC', 'weekly': [{'day': 4, 'start': "
+		      "'09:00', 'end': '10:00'}], 'holidays': ['c']}");
+	/* The wire form names the calendar only. */
+	pack_wire(&w, s);
+	expect_packed(&w, "{'timezone': 'UTC', 'weekly': [{'day': 4, "
+			  "'start': '09:00', 'end': '10:00'}], 'overrides': "
+			  "[], 'holidays': ['c']}");
+	/* The full form carries the dates and reads back alone. */
+	pack_sched(&full, s);
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(msgpack_unpack_next(&u, full.data, full.size, NULL),
+			 MSGPACK_UNPACK_SUCCESS);
+	ck_assert_int_eq(sched_parse(&u.data, &s2, err, sizeof(err)), 0);
+	/* A caller cannot hand in the resolved dates. */
+	ck_assert_int_eq(
+	    sched_parse_wire(&u.data, resolve, NULL, &s3, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_str_eq(err, "holiday_days: unknown field");
+	msgpack_unpacked_destroy(&u);
+	pack_sched(&again, s2);
+	ck_assert_uint_eq(again.size, full.size);
+	ck_assert_int_eq(memcmp(again.data, full.data, full.size), 0);
+	msgpack_sbuffer_destroy(&again);
+	msgpack_sbuffer_destroy(&full);
+	expect_bits(s2, d, 0, 0, 0, 0);
+	expect_bits(s2, d + 7, 36, 40, 0, 0);
+	/* The calendar changes: a rebind sees it, the old copy does not. */
+	clear_cals();
+	add_cal("c", "[{'date': '2026-12-31'}]");
+	ck_assert_int_eq(sched_rebind(s2, resolve, NULL, &s3, err, sizeof(err)),
+			 0);
+	expect_bits(s3, d, 36, 40, 0, 0);
+	expect_bits(s3, d + 7, 0, 0, 0, 0);
+	expect_bits(s2, d, 0, 0, 0, 0);
+	sched_free(s3);
+	/* Gone: the rebind and a new parse name it. */
+	clear_cals();
+	ck_assert_int_eq(sched_rebind(s2, resolve, NULL, &s3, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_str_eq(err, "holidays[0]: no holiday calendar 'c'");
+	ck_assert_int_eq(parse_as(1,
+				  "{'timezone': 'UTC', 'weekly': [], "
+				  "'holidays': ['c']}",
+				  &p, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_ptr_null(p);
+	sched_free(s);
+	sched_free(s2);
+}
+END_TEST
+
+START_TEST(holidays_calendar_form)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct hcal *h;
+
+	add_cal("x", "[{'date': '2027-01-01', 'windows': [{'start': '12:00', "
+		     "'end': '14:00'}, {'start': '10:00', 'end': '12:00'}]},"
+		     "{'date': '2026-12-25'}]");
+	h = cals[0];
+	ck_assert_uint_eq(hcal_count(h), 2);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	hcal_pack(h, &pk);
+	expect_packed(&sb, "[{'date': '2026-12-25'}, {'date': '2027-01-01', "
+			   "'windows': [{'start': '10:00', 'end': "
+			   "'14:00'}]}]");
+	clear_cals();
+}
+END_TEST
+
+static const struct {
+	int how; /* as parse_as() */
+	const char *json, *msg;
+} hbad[] = {
+    {0, "{}", "dates: not an array"},
+    {0, "[{'date': '2026-02-30'}]",
+     "dates[0].date: not a valid date \"YYYY-MM-DD\""},
+    {0, "[{}]", "dates[0].date: required"},
+    {0, "[{'date': '2026-12-24', 'close': true}]",
+     "dates[0].close: unknown field"},
+    {0, "[{'date': '2026-12-24', 'windows': {}}]",
+     "dates[0].windows: not an array"},
+    {0,
+     "[{'date': '2026-12-24'}, {'date': '2026-12-25'}, "
+     "{'date': '2026-12-24'}]",
+     "dates[2].date: same date as dates[0]"},
+    {0,
+     "[{'date': '2026-12-24', 'windows': [{'start': '10:00', 'end': "
+     "'09:00'}]}]",
+     "dates[0].windows[0].end: not after start"},
+    {1, "{'timezone': 'UTC', 'weekly': [], 'holidays': 'x'}",
+     "holidays: not an array"},
+    {1, "{'timezone': 'UTC', 'weekly': [], 'holidays': ['Bad!']}",
+     "holidays[0]: not a holiday calendar id (a slug)"},
+    {1, "{'timezone': 'UTC', 'weekly': [], 'holidays': ['a', 'a']}",
+     "holidays[1]: 'a' listed twice"},
+    {1,
+     "{'timezone': 'UTC', 'weekly': [], 'holidays': ['a', 'b', 'c', 'd',"
+     " 'e', 'f', 'g', 'h', 'i']}",
+     "holidays: more than 8 holiday calendars"},
+    {2,
+     "{'timezone': 'UTC', 'weekly': [], 'holiday_days': [[5, 0, 0], "
+     "[4, 0, 0]]}",
+     "holiday_days[1]: mask out of range or day out of order"},
+    {2,
+     "{'timezone': 'UTC', 'weekly': [], 'holiday_days': "
+     "[[9999999999, 0, 0]]}",
+     "holiday_days[0]: day out of range"},
+    {2,
+     "{'timezone': 'UTC', 'weekly': [], 'holiday_days': [[1, 0, "
+     "4294967296]]}",
+     "holiday_days[0]: mask out of range or day out of order"},
+    {2, "{'timezone': 'UTC', 'weekly': [], 'holiday_days': [[1, 0]]}",
+     "holiday_days[0]: not [day, lo, hi]"},
+};
+
+START_TEST(holidays_malformed)
+{
+	void *out = (void *)1;
+	char err[256];
+
+	ck_assert_int_eq(
+	    parse_as(hbad[_i].how, hbad[_i].json, &out, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_ptr_null(out);
+	ck_assert_str_eq(err, hbad[_i].msg);
+}
+END_TEST
+
+START_TEST(holidays_limits)
+{
+	/* The most dates and windows a calendar takes, and one more. */
+	static char buf[1 << 17];
+	size_t n = 0;
+	void *h = NULL;
+	char err[256];
+
+	append(buf, sizeof(buf), &n, "[");
+	for (int i = 0; i < HCAL_MAX_DATES; i++) {
+		char date[11];
+		q_format_date(dayn(2027, 1, 1) + i, date);
+		append(buf, sizeof(buf), &n, "%s{'date': '%s', 'windows': [",
+		       i ? "," : "", date);
+		for (int j = 0; j < HCAL_MAX_WINDOWS; j++)
+			append(buf, sizeof(buf), &n,
+			       "%s{'start': '%02d:00', 'end': '%02d:30'}",
+			       j ? "," : "", j * 2, j * 2);
+		append(buf, sizeof(buf), &n, "]}");
+	}
+	append(buf, sizeof(buf), &n, "]");
+	ck_assert_msg(parse_as(0, buf, &h, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(hcal_count(h), HCAL_MAX_DATES);
+	hcal_free(h);
+	buf[n - 1] = 0;
+	n--;
+	append(buf, sizeof(buf), &n, ",{'date': '2030-01-01'}]");
+	ck_assert_int_eq(parse_as(0, buf, &h, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "dates: more than 400 dates");
+	n = 0;
+	append(buf, sizeof(buf), &n, "[{'date': '2027-01-01', 'windows': [");
+	for (int j = 0; j <= HCAL_MAX_WINDOWS; j++)
+		append(buf, sizeof(buf), &n,
+		       "%s{'start': '%02d:00', 'end': '%02d:30'}", j ? "," : "",
+		       j, j);
+	append(buf, sizeof(buf), &n, "]}]");
+	ck_assert_int_eq(parse_as(0, buf, &h, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "dates[0].windows: more than 8 windows");
+}
+END_TEST
+
 static Suite *sched_suite(void)
 {
 	Suite *s = suite_create("sched");
@@ -901,6 +1237,13 @@ static Suite *sched_suite(void)
 			    (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, malformed_limits);
 	tcase_add_test(tc, small_error_buffers);
+	tcase_add_test(tc, holidays_precedence);
+	tcase_add_test(tc, holidays_several_calendars_intersect);
+	tcase_add_test(tc, holidays_forms_and_rebind);
+	tcase_add_test(tc, holidays_calendar_form);
+	tcase_add_loop_test(tc, holidays_malformed, 0,
+			    (int)(sizeof(hbad) / sizeof(hbad[0])));
+	tcase_add_test(tc, holidays_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
