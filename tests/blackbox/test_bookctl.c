@@ -947,6 +947,119 @@ START_TEST(schedules_and_event_types)
 }
 END_TEST
 
+START_TEST(shared_schedules_and_holidays)
+{
+	static struct run r, py;
+	char d1[11], d2[11], d3[11], d1at10[20], d2at9[20], d2at10[20],
+	    d3at9[20], path[400];
+	FILE *f;
+
+	h_date(h_day(20), d1);
+	h_date(h_day(21), d2);
+	h_date(h_day(22), d3);
+	snprintf(d1at10, sizeof d1at10, "%sT10:00", d1);
+	snprintf(d2at9, sizeof d2at9, "%sT09:00", d2);
+	snprintf(d2at10, sizeof d2at10, "%sT10:00", d2);
+	snprintf(d3at9, sizeof d3at9, "%sT09:00", d3);
+	OK(&r, "resource", "add", "studio-a", "--timezone", "Europe/Berlin");
+	OK(&r, "resource", "add", "studio-b", "--timezone", "Europe/Berlin");
+	OK(&r, "holidays", "list");
+	HAS(&r, "no holiday calendars");
+	{
+		char rule[40];
+		snprintf(rule, sizeof rule, "%s=10:00-14:00", d2);
+		OK(&r, "holidays", "set", "de-be", "--name", "Berlin", d1,
+		   rule);
+	}
+	HAS(&r, "de-be  Berlin  (used by 0 schedules)");
+	HAS(&r, "  closed\n");
+	HAS(&r, "open only 10:00-14:00");
+	/* A schedule of its own id is a shared one; its hours are read and
+	 * shown in its zone. */
+	OK(&r, "schedule", "set", "studio-hours", "Europe/Berlin",
+	   "mon-sun=09:00-18:00", "--holidays", "de-be");
+	HAS(&r, "hours in Europe/Berlin");
+	HAS(&r, "holidays  de-be");
+	OK(&r, "call", "resource.update",
+	   "{\"id\": \"studio-a\", \"schedule\": \"studio-hours\"}");
+	OK(&r, "call", "resource.update",
+	   "{\"id\": \"studio-b\", \"schedule\": \"studio-hours\"}");
+	OK(&r, "schedule", "show", "studio-hours");
+	HAS(&r, "used by   studio-a, studio-b");
+	OK(&r, "schedule", "list");
+	HAS(&r, "studio-hours  (shared schedule)");
+	HAS(&r, "studio-a  (uses shared schedule studio-hours)");
+	/* The holiday is closed for both; the shortened day opens at 10. */
+	OK(&r, "check", "studio-a", d1at10, "1h");
+	HAS(&r, "not free: closed");
+	OK(&r, "check", "studio-b", d1at10, "1h");
+	HAS(&r, "not free: closed");
+	OK(&r, "check", "studio-b", d2at9, "1h");
+	HAS(&r, "not free: closed");
+	OK(&r, "check", "studio-b", d2at10, "1h");
+	HAS(&r, "free");
+	OK(&r, "holidays", "list");
+	HAS(&r, "de-be  Berlin  2 dates  used by 1 schedule");
+	OK(&r, "--json", "holidays", "show", "de-be");
+	ck_assert_int_eq(py_json(&py, r.out,
+				 "d['used_by'], len(d['dates']), "
+				 "d['dates'][1]['windows'][0]['start']"),
+			 0);
+	ck_assert_str_eq(py.out, "1 2 10:00\n");
+	/* In use: neither goes, and the refusal says why. */
+	ck_assert_int_eq(ctl(&r, "holidays", "delete", "de-be", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "used by 1 schedule"));
+	ck_assert_int_eq(ctl(&r, "schedule", "delete", "studio-hours", NULL),
+			 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "used by 2 resources"));
+	/* Dates bookctl cannot read, or unknown calendars. */
+	ck_assert_int_eq(ctl(&r, "holidays", "set", "x", "2027-13-01", NULL),
+			 2);
+	ck_assert_int_eq(ctl(&r, "schedule", "set", "studio-hours", "UTC",
+			     "mon=09:00-10:00", "--holidays", "nope", NULL),
+			 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "no holiday calendar 'nope'"));
+	/* The whole schedule from a JSON file, without the calendar now. */
+	snprintf(path, sizeof path, "%s/hours.json", h.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"timezone\": \"Europe/Berlin\", \"weekly\": [{\"day\": 1, "
+	      "\"start\": \"09:00\", \"end\": \"18:00\"}, {\"day\": 2, "
+	      "\"start\": \"09:00\", \"end\": \"18:00\"}, {\"day\": 3, "
+	      "\"start\": \"09:00\", \"end\": \"18:00\"}, {\"day\": 4, "
+	      "\"start\": \"09:00\", \"end\": \"18:00\"}, {\"day\": 5, "
+	      "\"start\": \"09:00\", \"end\": \"18:00\"}, {\"day\": 6, "
+	      "\"start\": \"09:00\", \"end\": \"18:00\"}, {\"day\": 7, "
+	      "\"start\": \"09:00\", \"end\": \"18:00\"}]}",
+	      f);
+	ck_assert_int_eq(fclose(f), 0);
+	OK(&r, "schedule", "set", "studio-hours", "--file", path);
+	ck_assert_ptr_null(strstr(r.out, "holidays"));
+	OK(&r, "check", "studio-a", d1at10, "1h");
+	HAS(&r, "free");
+	OK(&r, "check", "studio-a", d3at9, "1h");
+	HAS(&r, "free");
+	OK(&r, "holidays", "delete", "de-be");
+	HAS(&r, "deleted holiday calendar de-be");
+	ck_assert_int_eq(ctl(&r, "holidays", "show", "de-be", NULL), 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "NOT_FOUND"));
+	/* A calendar from a file holding just its dates. */
+	snprintf(path, sizeof path, "%s/dates.json", h.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[{\"date\": \"%s\"}]", d3);
+	ck_assert_int_eq(fclose(f), 0);
+	OK(&r, "--json", "holidays", "set", "may", "--file", path, "--name",
+	   "May");
+	ck_assert_int_eq(
+	    py_json(&py, r.out, "d['id'], d['name'], d['dates'][0]['date']"),
+	    0);
+	ck_assert(strncmp(py.out, "may May ", 8) == 0);
+	ck_assert_int_eq(
+	    ctl(&r, "holidays", "set", "may", "--file", path, d1, NULL), 2);
+}
+END_TEST
+
 START_TEST(hold_keep_renews_until_interrupted)
 {
 	static struct run r;
@@ -1375,6 +1488,7 @@ static Suite *bookctl_suite(void)
 	tcase_add_test(tc, event_type_steps_by_shortest_length);
 	tcase_add_test(tc, resource_zone_by_default);
 	tcase_add_test(tc, schedules_and_event_types);
+	tcase_add_test(tc, shared_schedules_and_holidays);
 	tcase_add_test(tc, hold_keep_renews_until_interrupted);
 	tcase_add_test(tc, connect_error_says_what_to_do);
 	tcase_add_test(tc, ical_feed_parses);

@@ -65,7 +65,9 @@ enum {
 	X(from, "from", "DATE")                                                \
 	X(to, "to", "DATE")                                                    \
 	X(public, "public", NULL)                                              \
-	X(domain, "domain", "DOMAIN")
+	X(domain, "domain", "DOMAIN")                                          \
+	X(holidays, "holidays", "ID,...")                                      \
+	X(file, "file", "PATH")
 
 enum opt_id {
 #define OPT_ENUM(ident, name, meta) OPT_##ident,
@@ -162,6 +164,21 @@ int cmd_token(struct ctx *x);
 int cmd_schedule_show(struct ctx *x);
 int cmd_schedule_list(struct ctx *x);
 int cmd_schedule_set(struct ctx *x);
+/* The windows of HOURS ("closed", or HH:MM-HH:MM[,...]) as {start, end}
+ * maps (with "day" when as_weekly) into the array being built in a; -1
+ * when they cannot be read. */
+int schedule_add_windows(bookd_args *a, const char *hours, bool as_weekly,
+			 int day);
+
+/* cmd_holidays.c: holiday calendars, deleting shared schedules, --file. */
+/* schedule.put from the JSON object in --file, with id argv[0]; 0 with
+ * its result in *r, or an exit code after reporting. */
+int schedule_set_file(struct ctx *x, const msgpack_object **r);
+int cmd_schedule_delete(struct ctx *x);
+int cmd_holidays_list(struct ctx *x);
+int cmd_holidays_show(struct ctx *x);
+int cmd_holidays_set(struct ctx *x);
+int cmd_holidays_delete(struct ctx *x);
 int cmd_event_type_list(struct ctx *x);
 int cmd_event_type_show(struct ctx *x);
 int cmd_event_type_set(struct ctx *x);

@@ -1,7 +1,8 @@
 /*
  * catalog.c - the commands for what bookings are made against besides
- * resources: open hours (schedule list|show|set) and event types
- * (event-type list|show|set), with their human output.
+ * resources: open hours (schedule list|show|set, for a resource or a
+ * shared schedule) and event types (event-type list|show|set), with their
+ * human output; holiday calendars are in cmd_holidays.c.
  *
  * "schedule set" reads open hours written for people (mon-fri=09:00-18:00,
  * 2026-12-24=closed) and sends them as schedule.put's weekly windows and
@@ -57,10 +58,8 @@ static int parse_days(const char *d, size_t n, int *from, int *to, bool *date)
 	return *from && *to && *from <= *to ? 0 : -1;
 }
 
-/* The windows of HOURS ("closed", or HH:MM-HH:MM[,HH:MM-HH:MM...]) into
- * the array being built; -1 when they cannot be read. */
-static int add_windows(bookd_args *a, const char *hours, bool as_weekly,
-		       int day)
+int schedule_add_windows(bookd_args *a, const char *hours, bool as_weekly,
+			 int day)
 {
 	char buf[512], *save = NULL, *tok;
 
@@ -109,7 +108,7 @@ static int add_rules(struct ctx *x, bookd_args *a, bool dates)
 			bookd_args_array(a, "windows");
 		}
 		for (int d = from; d <= to; d++)
-			if (add_windows(a, eq + 1, !date, d) < 0)
+			if (schedule_add_windows(a, eq + 1, !date, d) < 0)
 				return bookctl_usage(
 				    x,
 				    "bad hours in '%s' (want 09:00-17:00, "
@@ -145,6 +144,23 @@ static void print_windows(const msgpack_object *w)
 		       out_str(wire_get(&w->via.array.ptr[i], "end"), e,
 			       sizeof e));
 	}
+}
+
+/* prefix, the ids of array l joined by commas, suffix and a newline;
+ * nothing when l is absent or empty. */
+static void print_ids(const char *prefix, const msgpack_object *l,
+		      const char *suffix)
+{
+	char id[80];
+
+	if (l == NULL || l->type != MSGPACK_OBJECT_ARRAY ||
+	    l->via.array.size == 0)
+		return;
+	printf("%s", prefix);
+	for (uint32_t i = 0; i < l->via.array.size; i++)
+		printf("%s%s", i ? ", " : "",
+		       out_str(&l->via.array.ptr[i], id, sizeof id));
+	printf("%s\n", suffix);
 }
 
 void out_schedule(const msgpack_object *s)
@@ -192,6 +208,9 @@ void out_schedule(const msgpack_object *s)
 		print_windows(wire_get(o, "windows"));
 		putchar('\n');
 	}
+	print_ids("  holidays  ", wire_get(s, "holidays"),
+		  " (their dates win over the weekly hours)");
+	print_ids("  used by   ", wire_get(s, "resources"), "");
 }
 
 int cmd_schedule_show(struct ctx *x)
@@ -228,10 +247,22 @@ int cmd_schedule_list(struct ctx *x)
 	for (uint32_t i = 0; i < r->via.array.size; i++) {
 		char id[80];
 
-		printf("%s%s\n", i ? "\n" : "",
-		       out_str(wire_get(&r->via.array.ptr[i], "id"), id,
-			       sizeof id));
-		out_schedule(wire_get(&r->via.array.ptr[i], "schedule"));
+		const msgpack_object *e = &r->via.array.ptr[i];
+		const msgpack_object *shared = wire_get(e, "shared");
+		const msgpack_object *ref = wire_get(e, "schedule_ref");
+		char sref[80];
+
+		printf("%s%s", i ? "\n" : "",
+		       out_str(wire_get(e, "id"), id, sizeof id));
+		if (shared && shared->type == MSGPACK_OBJECT_BOOLEAN &&
+		    shared->via.boolean)
+			printf("  (shared schedule)");
+		else if (ref)
+			printf("  (uses shared schedule %s)",
+			       out_str(ref, sref, sizeof sref));
+		putchar('\n');
+		out_schedule(wire_get(e, "schedule"));
+		print_ids("  used by   ", wire_get(e, "resources"), "");
 	}
 	return BOOKCTL_OK;
 }
@@ -244,6 +275,21 @@ int cmd_schedule_set(struct ctx *x)
 
 	if (a == NULL)
 		return BOOKCTL_CONN;
+	if (x->opt[OPT_file]) {
+		rc = schedule_set_file(x, &r);
+		if (rc)
+			goto out;
+		if (x->json) {
+			out_json(r);
+			goto out;
+		}
+		goto show;
+	}
+	if (x->argc < 3) {
+		rc = bookctl_usage(x, "schedule set needs ID ZONE RULE... "
+				      "(or --file PATH)");
+		goto out;
+	}
 	bookd_args_str(a, "id", x->argv[0]);
 	bookd_args_str(a, "timezone", x->argv[1]);
 	bookd_args_array(a, "weekly");
@@ -254,11 +300,26 @@ int cmd_schedule_set(struct ctx *x)
 	if ((rc = add_rules(x, a, true)) != 0)
 		goto out;
 	bookd_args_end(a);
+	if (x->opt[OPT_holidays]) {
+		char buf[1024], *save = NULL, *tok;
+
+		if (snprintf(buf, sizeof buf, "%s", x->opt[OPT_holidays]) >=
+		    (int)sizeof buf) {
+			rc = bookctl_usage(x, "--holidays: too long");
+			goto out;
+		}
+		bookd_args_array(a, "holidays");
+		for (tok = strtok_r(buf, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save))
+			bookd_args_str(a, NULL, tok);
+		bookd_args_end(a);
+	}
 	rc = bookd_call_args(x->c, "schedule.put", a, &r);
 	if (rc < 0 || (x->json && (out_json(r), true))) {
 		rc = done(x, rc);
 		goto out;
 	}
+show:
 	out_text(x->argv[0]);
 	putchar('\n');
 	out_schedule(r);

@@ -107,16 +107,43 @@ static const struct command commands[] = {
      "on DATE (through DATE2) until interrupted, or until --count\n"
      "changes."},
     {"schedule list", "", 0, 0, 0, cmd_schedule_list,
-     "List the resources that have open hours, with their hours."},
+     "List the resources that have open hours and the shared schedules,\n"
+     "with their hours in their zones."},
     {"schedule show", "ID", 0, 1, 1, cmd_schedule_show,
-     "Show a resource's open hours (weekly windows and dated overrides)."},
-    {"schedule set", "ID ZONE RULE...", 0, 3, 28, cmd_schedule_set,
-     "Set a resource's open hours, read in ZONE.  Each RULE is DAYS=HOURS:\n"
-     "DAYS is mon..sun, a range mon-fri, or a date 2026-12-24; HOURS is\n"
-     "09:00-17:00, several joined by commas, or 'closed'.  A date's rule\n"
-     "replaces that day's weekly hours.  e.g.\n"
-     "  bookctl schedule set studio-a Europe/Berlin mon-fri=09:00-18:00 \\\n"
-     "      sat=10:00-14:00 2026-12-24=closed"},
+     "Show a resource's or a shared schedule's open hours (weekly windows,\n"
+     "dated overrides, holiday calendars, and who uses a shared one)."},
+    {"schedule set", "ID [ZONE RULE...]", OPTBIT(holidays) | OPTBIT(file), 1,
+     28, cmd_schedule_set,
+     "Set a resource's open hours, or with an ID that is no resource's\n"
+     "create or replace that shared schedule (resources use it with\n"
+     "resource.update {schedule: ID}, and change with it).  Hours are read\n"
+     "in ZONE.  Each RULE is DAYS=HOURS: DAYS is mon..sun, a range\n"
+     "mon-fri, or a date 2026-12-24; HOURS is 09:00-17:00, several joined\n"
+     "by commas, or 'closed'.  A date's rule replaces that day's hours.\n"
+     "--holidays includes holiday calendars (their dates replace the\n"
+     "weekly hours; the schedule's own dated rules win over them).  --file\n"
+     "reads the whole schedule, schedule.put's JSON object, instead.  e.g.\n"
+     "  bookctl schedule set studio-hours Europe/Berlin mon-fri=09:00-18:00 "
+     "\\\n"
+     "      sat=10:00-14:00 2026-12-24=closed --holidays de-be-2027"},
+    {"schedule delete", "ID", 0, 1, 1, cmd_schedule_delete,
+     "Delete a shared schedule no resource uses."},
+    {"holidays list", "", 0, 0, 0, cmd_holidays_list,
+     "List holiday calendars: their dates and how many schedules include\n"
+     "them."},
+    {"holidays show", "ID", 0, 1, 1, cmd_holidays_show,
+     "Show a holiday calendar's dates."},
+    {"holidays set", "ID [DATE[=HOURS]...]", OPTBIT(name) | OPTBIT(file), 1,
+     401, cmd_holidays_set,
+     "Create or replace a holiday calendar: DATE alone (or DATE=closed)\n"
+     "closes that date all day, DATE=10:00-14:00 opens it only then.\n"
+     "Dates and hours are local to each schedule including the calendar;\n"
+     "every one of them changes with it.  --file reads holidays.put's\n"
+     "JSON object (or just its dates array) instead.  e.g.\n"
+     "  bookctl holidays set de-be-2027 --name 'Berlin 2027' 2027-01-01 \\\n"
+     "      2027-12-24=10:00-14:00 2027-12-25 2027-12-26"},
+    {"holidays delete", "ID", 0, 1, 1, cmd_holidays_delete,
+     "Delete a holiday calendar no schedule includes."},
     {"event-type list", "", 0, 0, 0, cmd_event_type_list,
      "List event types: what a booker picks, its lengths and resources."},
     {"event-type show", "ID", 0, 1, 1, cmd_event_type_show,
