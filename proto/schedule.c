@@ -497,7 +497,8 @@ int hcal_parse(const msgpack_object *o, struct hcal **out, char *err,
 		 * message: sort a copy of (day, index). */
 		for (size_t i = 0; i < h->n; i++)
 			h->d[i].m[1] |= (uint64_t)i << 32;
-		qsort(h->d, h->n, sizeof(*h->d), hol_cmp);
+		if (h->n)
+			qsort(h->d, h->n, sizeof(*h->d), hol_cmp);
 		for (size_t i = 1; i < h->n && rc == 0; i++) {
 			if (h->d[i].day != h->d[i - 1].day)
 				continue;
@@ -615,6 +616,8 @@ static int resolve_holidays(struct sched *s, sched_resolve_fn fn, void *ctx,
 	if (s->hol == NULL)
 		return -ENOMEM;
 	for (int i = 0; i < s->nhid; i++) {
+		if (cal[i]->n == 0)
+			continue;
 		memcpy(s->hol + k, cal[i]->d, cal[i]->n * sizeof(*s->hol));
 		k += cal[i]->n;
 	}

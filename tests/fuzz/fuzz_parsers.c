@@ -54,10 +54,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				proto_validate_args(op, &u.data, a, &e);
 		break;
 	}
-	case 1: { /* schedules, and their canonical form parses again */
+	case 1: { /* schedules and holiday calendars, packed again */
 		struct sched *sc = NULL;
-		if (unpack(data + 1, size - 1, &u) == 0 &&
-		    sched_parse(&u.data, &sc, msg, sizeof(msg)) == 0) {
+		struct hcal *hc = NULL;
+		bool ok = unpack(data + 1, size - 1, &u) == 0;
+		if (ok && hcal_parse(&u.data, &hc, msg, sizeof(msg)) == 0) {
+			msgpack_sbuffer sb;
+			msgpack_packer pk;
+			msgpack_sbuffer_init(&sb);
+			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+			hcal_pack(hc, &pk);
+			msgpack_sbuffer_destroy(&sb);
+			hcal_free(hc);
+		}
+		if (ok && sched_parse(&u.data, &sc, msg, sizeof(msg)) == 0) {
 			uint64_t open[2];
 			int64_t st[SCHED_DAY_MAX], en[SCHED_DAY_MAX];
 			msgpack_sbuffer sb;
