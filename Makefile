@@ -288,7 +288,7 @@ fuzz-parsers: deps
 	@mkdir -p build/fuzz/corpus
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-Iproto $(PKG_CFLAGS) tests/fuzz/fuzz_parsers.c proto/wire.c proto/ops.c \
-		proto/quanta.c proto/schedule.c proto/tz.c proto/errors.c \
+		proto/quanta.c proto/schedule.c proto/holidays.c proto/tz.c proto/errors.c \
 		-o build/fuzz/fuzz_parsers $(PKG_LIBS) -lpthread
 	build/fuzz/fuzz_parsers -max_total_time=$${FUZZ_SECONDS:-120} build/fuzz/corpus
 

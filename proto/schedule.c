@@ -5,11 +5,8 @@
  * Windows are kept as quarter indexes of the local day, 0..96, so a window
  * is two small integers and "24:00" is simply 96.  A parsed schedule holds
  * the merged windows of each ISO weekday and a date-sorted array of
- * overrides, looked up by binary search.  Holiday dates, of a calendar
- * and as a schedule's resolved copy, are day numbers with the open
- * quarters of that local day as a 96-bit mask (bits 0..95 of m[0], m[1]),
- * sorted by day: merging windows or intersecting calendars is then a
- * bitwise operation.
+ * overrides, looked up by binary search; its holiday dates (holidays.c)
+ * come between the two.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,60 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quanta.h"
-#include "schedule.h"
+#include "schedule_int.h"
 #include "wire.h"
-
-#define QUARTERS Q_PER_DAY
-
-struct swin {
-	uint8_t start, end; /* quarters of the local day, start < end <= 96 */
-};
-
-struct sday {
-	int n;
-	struct swin w[SCHED_DAY_MAX];
-};
-
-struct sover {
-	int64_t day;
-	int idx; /* position in the input, for error messages only */
-	int n;
-	struct swin w[SCHED_MAX_OVERRIDE_WINDOWS];
-};
-
-/* A holiday date: the quarters of local day `day` that are open. */
-struct shol {
-	int64_t day;
-	uint64_t m[2];
-};
-
-struct hcal {
-	size_t n;
-	struct shol *d; /* sorted by day, days distinct */
-};
-
-struct sched {
-	const struct tz *tz;
-	struct sday weekly[7]; /* [ISO day - 1] */
-	size_t nover;
-	struct sover *over; /* sorted by day, days distinct */
-	int nhid;	    /* included calendars, in the order given */
-	char hid[SCHED_MAX_HOLIDAYS][PROTO_SLUG_MAX + 1];
-	size_t nhol;
-	struct shol *hol; /* their dates, united; sorted, days distinct */
-};
-
-static void pack_time(msgpack_packer *pk, const char *key, unsigned q);
 
 /* Errors. */
 
-/* Write "path: message" (a bare path names the whole schedule). */
-static int fail(char *err, size_t errlen, const char *path, const char *fmt,
-		...) __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, const char *path, const char *fmt,
-		...)
+int sch_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -87,11 +36,7 @@ static int fail(char *err, size_t errlen, const char *path, const char *fmt,
 	return -EINVAL;
 }
 
-/*
- * Copy an untrusted key into buf for a message: printable ASCII only, at
- * most 32 bytes, marked when cut.
- */
-static void printable(const char *s, size_t n, char *buf, size_t len)
+void sch_printable(const char *s, size_t n, char *buf, size_t len)
 {
 	size_t i, k = 0;
 
@@ -104,45 +49,37 @@ static void printable(const char *s, size_t n, char *buf, size_t len)
 	buf[k] = 0;
 }
 
-static void join(char *buf, size_t len, const char *path, const char *key)
+void sch_join(char *buf, size_t len, const char *path, const char *key)
 {
 	snprintf(buf, len, "%s%s%s", path, path[0] ? "." : "", key);
 }
 
-struct field {
-	const char *key;
-	const msgpack_object *val;
-};
-
-/*
- * Match the keys of map m against f[0..nf); a key that is not a string,
- * not listed or repeated is an error.  Found values land in f[i].val.
- */
-static int get_fields(const msgpack_object *m, const char *path,
-		      struct field *f, int nf, char *err, size_t errlen)
+int sch_get_fields(const msgpack_object *m, const char *path, struct field *f,
+		   int nf, char *err, size_t errlen)
 {
 	char key[40], sub[96];
 
 	if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
-		return fail(err, errlen, path, "not a map");
+		return sch_fail(err, errlen, path, "not a map");
 	for (uint32_t i = 0; i < m->via.map.size; i++) {
 		const msgpack_object *k = &m->via.map.ptr[i].key;
 		int j;
 
 		if (k->type != MSGPACK_OBJECT_STR)
-			return fail(err, errlen, path, "keys must be strings");
+			return sch_fail(err, errlen, path,
+					"keys must be strings");
 		for (j = 0; j < nf; j++)
 			if (wire_str_eq(k, f[j].key))
 				break;
 		if (j == nf) {
-			printable(k->via.str.ptr, k->via.str.size, key,
-				  sizeof(key));
-			join(sub, sizeof(sub), path, key);
-			return fail(err, errlen, sub, "unknown field");
+			sch_printable(k->via.str.ptr, k->via.str.size, key,
+				      sizeof(key));
+			sch_join(sub, sizeof(sub), path, key);
+			return sch_fail(err, errlen, sub, "unknown field");
 		}
 		if (f[j].val != NULL) {
-			join(sub, sizeof(sub), path, f[j].key);
-			return fail(err, errlen, sub, "duplicate field");
+			sch_join(sub, sizeof(sub), path, f[j].key);
+			return sch_fail(err, errlen, sub, "duplicate field");
 		}
 		f[j].val = &m->via.map.ptr[i].val;
 	}
@@ -159,57 +96,59 @@ static int parse_time(const msgpack_object *o, const char *path, bool is_end,
 	int h, m;
 
 	if (o == NULL)
-		return fail(err, errlen, path, "required");
+		return sch_fail(err, errlen, path, "required");
 	if (o->type != MSGPACK_OBJECT_STR)
-		return fail(err, errlen, path, "not a string \"HH:MM\"");
+		return sch_fail(err, errlen, path, "not a string \"HH:MM\"");
 	s = o->via.str.ptr;
 	if (o->via.str.size != 5 || s[2] != ':' || s[0] < '0' || s[0] > '9' ||
 	    s[1] < '0' || s[1] > '9' || s[3] < '0' || s[3] > '9' ||
 	    s[4] < '0' || s[4] > '9')
-		return fail(err, errlen, path, "not a time \"HH:MM\"");
+		return sch_fail(err, errlen, path, "not a time \"HH:MM\"");
 	h = (s[0] - '0') * 10 + (s[1] - '0');
 	m = (s[3] - '0') * 10 + (s[4] - '0');
 	if (h > 24 || m > 59 || (h == 24 && m != 0))
-		return fail(err, errlen, path, "not a time \"HH:MM\"");
+		return sch_fail(err, errlen, path, "not a time \"HH:MM\"");
 	if (m % 15 != 0)
-		return fail(err, errlen, path, "not a multiple of 15 minutes");
+		return sch_fail(err, errlen, path,
+				"not a multiple of 15 minutes");
 	if (h == 24 && !is_end)
-		return fail(err, errlen, path, "24:00 is only valid as an end");
+		return sch_fail(err, errlen, path,
+				"24:00 is only valid as an end");
 	*q = h * 4 + m / 15;
 	return 0;
 }
 
 /* {"start", "end"} and, for weekly windows, "day". */
-static int parse_window(const msgpack_object *o, const char *path, int *day,
-			struct swin *w, char *err, size_t errlen)
+int sch_parse_window(const msgpack_object *o, const char *path, int *day,
+		     struct swin *w, char *err, size_t errlen)
 {
 	struct field f[] = {{"start", NULL}, {"end", NULL}, {"day", NULL}};
 	char sub[96];
 	int s, e, rc;
 
-	rc = get_fields(o, path, f, day ? 3 : 2, err, errlen);
+	rc = sch_get_fields(o, path, f, day ? 3 : 2, err, errlen);
 	if (rc)
 		return rc;
 	if (day) {
-		join(sub, sizeof(sub), path, "day");
+		sch_join(sub, sizeof(sub), path, "day");
 		if (f[2].val == NULL)
-			return fail(err, errlen, sub, "required");
+			return sch_fail(err, errlen, sub, "required");
 		if (f[2].val->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		    f[2].val->via.u64 < 1 || f[2].val->via.u64 > 7)
-			return fail(err, errlen, sub,
-				    "not a weekday 1..7 (Monday = 1)");
+			return sch_fail(err, errlen, sub,
+					"not a weekday 1..7 (Monday = 1)");
 		*day = (int)f[2].val->via.u64;
 	}
-	join(sub, sizeof(sub), path, "start");
+	sch_join(sub, sizeof(sub), path, "start");
 	rc = parse_time(f[0].val, sub, false, &s, err, errlen);
 	if (rc)
 		return rc;
-	join(sub, sizeof(sub), path, "end");
+	sch_join(sub, sizeof(sub), path, "end");
 	rc = parse_time(f[1].val, sub, true, &e, err, errlen);
 	if (rc)
 		return rc;
 	if (e <= s)
-		return fail(err, errlen, sub, "not after start");
+		return sch_fail(err, errlen, sub, "not after start");
 	w->start = (uint8_t)s;
 	w->end = (uint8_t)e;
 	return 0;
@@ -249,19 +188,19 @@ static int parse_weekly(struct sched *s, const msgpack_object *o, char *err,
 	char path[32];
 
 	if (o == NULL)
-		return fail(err, errlen, "weekly", "required");
+		return sch_fail(err, errlen, "weekly", "required");
 	if (o->type != MSGPACK_OBJECT_ARRAY)
-		return fail(err, errlen, "weekly", "not an array");
+		return sch_fail(err, errlen, "weekly", "not an array");
 	if (o->via.array.size > SCHED_MAX_WEEKLY)
-		return fail(err, errlen, "weekly", "more than %d windows",
-			    SCHED_MAX_WEEKLY);
+		return sch_fail(err, errlen, "weekly", "more than %d windows",
+				SCHED_MAX_WEEKLY);
 	for (uint32_t i = 0; i < o->via.array.size; i++) {
 		struct swin w;
 		int day, rc;
 
 		snprintf(path, sizeof(path), "weekly[%u]", i);
-		rc = parse_window(&o->via.array.ptr[i], path, &day, &w, err,
-				  errlen);
+		rc = sch_parse_window(&o->via.array.ptr[i], path, &day, &w, err,
+				      errlen);
 		if (rc)
 			return rc;
 		raw[day - 1][nraw[day - 1]++] = w;
@@ -294,34 +233,34 @@ static int parse_override(struct sover *ov, const msgpack_object *o, uint32_t i,
 	int rc;
 
 	snprintf(path, sizeof(path), "overrides[%u]", i);
-	rc = get_fields(o, path, f, 2, err, errlen);
+	rc = sch_get_fields(o, path, f, 2, err, errlen);
 	if (rc)
 		return rc;
-	join(sub, sizeof(sub), path, "date");
+	sch_join(sub, sizeof(sub), path, "date");
 	if (f[0].val == NULL)
-		return fail(err, errlen, sub, "required");
+		return sch_fail(err, errlen, sub, "required");
 	if (f[0].val->type != MSGPACK_OBJECT_STR ||
 	    q_parse_date(f[0].val->via.str.ptr, f[0].val->via.str.size,
 			 &ov->day))
-		return fail(err, errlen, sub,
-			    "not a valid date \"YYYY-MM-DD\"");
-	join(sub, sizeof(sub), path, "windows");
+		return sch_fail(err, errlen, sub,
+				"not a valid date \"YYYY-MM-DD\"");
+	sch_join(sub, sizeof(sub), path, "windows");
 	ws = f[1].val;
 	if (ws == NULL)
-		return fail(err, errlen, sub, "required");
+		return sch_fail(err, errlen, sub, "required");
 	if (ws->type != MSGPACK_OBJECT_ARRAY)
-		return fail(err, errlen, sub, "not an array");
+		return sch_fail(err, errlen, sub, "not an array");
 	if (ws->via.array.size > SCHED_MAX_OVERRIDE_WINDOWS)
-		return fail(err, errlen, sub, "more than %d windows",
-			    SCHED_MAX_OVERRIDE_WINDOWS);
+		return sch_fail(err, errlen, sub, "more than %d windows",
+				SCHED_MAX_OVERRIDE_WINDOWS);
 	ov->idx = (int)i;
 	ov->n = 0;
 	for (uint32_t j = 0; j < ws->via.array.size; j++) {
 		char wpath[80];
 
 		snprintf(wpath, sizeof(wpath), "%s[%u]", sub, j);
-		rc = parse_window(&ws->via.array.ptr[j], wpath, NULL,
-				  &ov->w[ov->n], err, errlen);
+		rc = sch_parse_window(&ws->via.array.ptr[j], wpath, NULL,
+				      &ov->w[ov->n], err, errlen);
 		if (rc)
 			return rc;
 		ov->n++;
@@ -339,10 +278,10 @@ static int parse_overrides(struct sched *s, const msgpack_object *o, char *err,
 	if (o == NULL)
 		return 0;
 	if (o->type != MSGPACK_OBJECT_ARRAY)
-		return fail(err, errlen, "overrides", "not an array");
+		return sch_fail(err, errlen, "overrides", "not an array");
 	if (o->via.array.size > SCHED_MAX_OVERRIDES)
-		return fail(err, errlen, "overrides", "more than %d dates",
-			    SCHED_MAX_OVERRIDES);
+		return sch_fail(err, errlen, "overrides", "more than %d dates",
+				SCHED_MAX_OVERRIDES);
 	if (o->via.array.size == 0)
 		return 0;
 	s->over = reallocarray(NULL, o->via.array.size, sizeof(*s->over));
@@ -360,335 +299,22 @@ static int parse_overrides(struct sched *s, const msgpack_object *o, char *err,
 		if (s->over[i].day == s->over[i - 1].day) {
 			snprintf(path, sizeof(path), "overrides[%d].date",
 				 s->over[i].idx);
-			return fail(err, errlen, path,
-				    "same date as overrides[%d]",
-				    s->over[i - 1].idx);
+			return sch_fail(err, errlen, path,
+					"same date as overrides[%d]",
+					s->over[i - 1].idx);
 		}
 	}
 	return 0;
 }
 
-/* Holidays. */
-
-static int hol_cmp(const void *a, const void *b)
-{
-	const struct shol *x = a, *y = b;
-
-	return x->day < y->day ? -1 : x->day > y->day;
-}
-
-/* Day numbers of 0000-01-01 and 9999-12-31, the dates q_parse_date()
- * accepts. */
-#define HOL_MIN_DAY (-719528)
-#define HOL_MAX_DAY 2932896
-
-static bool q_bit(const uint64_t m[2], int q)
-{
-	return (m[q / 64] >> (q % 64)) & 1;
-}
-
-/* The windows of a 96-quarter mask, merged and in order. */
-static int mask_windows(const uint64_t m[2], struct swin w[SCHED_DAY_MAX])
-{
-	int n = 0, q = 0;
-
-	while (q < QUARTERS) {
-		int e;
-		if (!q_bit(m, q)) {
-			q++;
-			continue;
-		}
-		for (e = q; e < QUARTERS && q_bit(m, e); e++)
-			;
-		w[n].start = (uint8_t)q;
-		w[n].end = (uint8_t)e;
-		n++;
-		q = e;
-	}
-	return n;
-}
-
-static int parse_hday(struct shol *h, const msgpack_object *o, uint32_t i,
-		      char *err, size_t errlen)
-{
-	struct field f[] = {{"date", NULL}, {"windows", NULL}};
-	const msgpack_object *ws;
-	char path[32], sub[64];
-	int rc;
-
-	snprintf(path, sizeof(path), "dates[%u]", i);
-	rc = get_fields(o, path, f, 2, err, errlen);
-	if (rc)
-		return rc;
-	join(sub, sizeof(sub), path, "date");
-	if (f[0].val == NULL)
-		return fail(err, errlen, sub, "required");
-	if (f[0].val->type != MSGPACK_OBJECT_STR ||
-	    q_parse_date(f[0].val->via.str.ptr, f[0].val->via.str.size,
-			 &h->day))
-		return fail(err, errlen, sub,
-			    "not a valid date \"YYYY-MM-DD\"");
-	h->m[0] = h->m[1] = 0;
-	ws = f[1].val;
-	if (ws == NULL || ws->type == MSGPACK_OBJECT_NIL)
-		return 0; /* closed all day */
-	join(sub, sizeof(sub), path, "windows");
-	if (ws->type != MSGPACK_OBJECT_ARRAY)
-		return fail(err, errlen, sub, "not an array");
-	if (ws->via.array.size > HCAL_MAX_WINDOWS)
-		return fail(err, errlen, sub, "more than %d windows",
-			    HCAL_MAX_WINDOWS);
-	for (uint32_t j = 0; j < ws->via.array.size; j++) {
-		char wpath[80];
-		struct swin w;
-
-		snprintf(wpath, sizeof(wpath), "%s[%u]", sub, j);
-		rc = parse_window(&ws->via.array.ptr[j], wpath, NULL, &w, err,
-				  errlen);
-		if (rc)
-			return rc;
-		q_bits_set(h->m, w.start, w.end);
-	}
-	return 0;
-}
-
-void hcal_free(struct hcal *h)
-{
-	if (h == NULL)
-		return;
-	free(h->d);
-	free(h);
-}
-
-size_t hcal_count(const struct hcal *h)
-{
-	return h->n;
-}
-
-int hcal_parse(const msgpack_object *o, struct hcal **out, char *err,
-	       size_t errlen)
-{
-	struct hcal *h;
-	int rc = 0;
-
-	*out = NULL;
-	if (errlen > 0)
-		err[0] = 0;
-	if (o == NULL)
-		return fail(err, errlen, "dates", "required");
-	if (o->type != MSGPACK_OBJECT_ARRAY)
-		return fail(err, errlen, "dates", "not an array");
-	if (o->via.array.size > HCAL_MAX_DATES)
-		return fail(err, errlen, "dates", "more than %d dates",
-			    HCAL_MAX_DATES);
-	h = calloc(1, sizeof(*h));
-	if (h && o->via.array.size)
-		h->d = reallocarray(NULL, o->via.array.size, sizeof(*h->d));
-	if (h == NULL || (o->via.array.size && h->d == NULL)) {
-		hcal_free(h);
-		fail(err, errlen, "dates", "out of memory");
-		return -ENOMEM;
-	}
-	for (uint32_t i = 0; i < o->via.array.size && rc == 0; i++)
-		rc = parse_hday(&h->d[i], &o->via.array.ptr[i], i, err, errlen);
-	if (rc == 0) {
-		h->n = o->via.array.size;
-		/* Find a repeated date by its input position, for the
-		 * message: sort a copy of (day, index). */
-		for (size_t i = 0; i < h->n; i++)
-			h->d[i].m[1] |= (uint64_t)i << 32;
-		if (h->n)
-			qsort(h->d, h->n, sizeof(*h->d), hol_cmp);
-		for (size_t i = 1; i < h->n && rc == 0; i++) {
-			if (h->d[i].day != h->d[i - 1].day)
-				continue;
-			unsigned a = (unsigned)(h->d[i - 1].m[1] >> 32);
-			unsigned b = (unsigned)(h->d[i].m[1] >> 32);
-			char path[40];
-			snprintf(path, sizeof(path), "dates[%u].date",
-				 a > b ? a : b);
-			rc = fail(err, errlen, path, "same date as dates[%u]",
-				  a > b ? b : a);
-		}
-		for (size_t i = 0; i < h->n; i++)
-			h->d[i].m[1] &= 0xffffffffu;
-	}
-	if (rc) {
-		hcal_free(h);
-		return rc;
-	}
-	*out = h;
-	return 0;
-}
-
-static void pack_windows(msgpack_packer *pk, const struct swin *w, int n)
+void sch_pack_windows(msgpack_packer *pk, const struct swin *w, int n)
 {
 	msgpack_pack_array(pk, (size_t)n);
 	for (int j = 0; j < n; j++) {
 		msgpack_pack_map(pk, 2);
-		pack_time(pk, "start", w[j].start);
-		pack_time(pk, "end", w[j].end);
+		sch_pack_time(pk, "start", w[j].start);
+		sch_pack_time(pk, "end", w[j].end);
 	}
-}
-
-void hcal_pack(const struct hcal *h, msgpack_packer *pk)
-{
-	struct swin w[SCHED_DAY_MAX];
-	char date[11];
-
-	msgpack_pack_array(pk, h->n);
-	for (size_t i = 0; i < h->n; i++) {
-		int n = mask_windows(h->d[i].m, w);
-
-		msgpack_pack_map(pk, n ? 2 : 1);
-		q_format_date(h->d[i].day, date);
-		wire_pk_kstr(pk, "date", date);
-		if (n) {
-			wire_pk_str(pk, "windows");
-			pack_windows(pk, w, n);
-		}
-	}
-}
-
-/* "holidays": an array of distinct slugs. */
-static int parse_holiday_ids(struct sched *s, const msgpack_object *o,
-			     char *err, size_t errlen)
-{
-	char path[32], buf[40];
-
-	if (o == NULL)
-		return 0;
-	if (o->type != MSGPACK_OBJECT_ARRAY)
-		return fail(err, errlen, "holidays", "not an array");
-	if (o->via.array.size > SCHED_MAX_HOLIDAYS)
-		return fail(err, errlen, "holidays",
-			    "more than %d holiday calendars",
-			    SCHED_MAX_HOLIDAYS);
-	for (uint32_t i = 0; i < o->via.array.size; i++) {
-		const msgpack_object *v = &o->via.array.ptr[i];
-
-		snprintf(path, sizeof(path), "holidays[%u]", i);
-		if (v->type != MSGPACK_OBJECT_STR ||
-		    !proto_slug_ok(v->via.str.ptr, v->via.str.size))
-			return fail(err, errlen, path,
-				    "not a holiday calendar id (a slug)");
-		for (int k = 0; k < s->nhid; k++)
-			if (strlen(s->hid[k]) == v->via.str.size &&
-			    memcmp(s->hid[k], v->via.str.ptr,
-				   v->via.str.size) == 0) {
-				printable(v->via.str.ptr, v->via.str.size, buf,
-					  sizeof(buf));
-				return fail(err, errlen, path,
-					    "'%s' listed twice", buf);
-			}
-		memcpy(s->hid[s->nhid], v->via.str.ptr, v->via.str.size);
-		s->hid[s->nhid][v->via.str.size] = 0;
-		s->nhid++;
-	}
-	return 0;
-}
-
-/* Look the calendars up and unite their dates into s->hol: a date in
- * several calendars is open only where all of them open it. */
-static int resolve_holidays(struct sched *s, sched_resolve_fn fn, void *ctx,
-			    char *err, size_t errlen)
-{
-	const struct hcal *cal[SCHED_MAX_HOLIDAYS];
-	size_t total = 0, k = 0;
-	char path[32];
-
-	free(s->hol);
-	s->hol = NULL;
-	s->nhol = 0;
-	for (int i = 0; i < s->nhid; i++) {
-		cal[i] = fn ? fn(ctx, s->hid[i], strlen(s->hid[i])) : NULL;
-		if (cal[i] == NULL) {
-			snprintf(path, sizeof(path), "holidays[%d]", i);
-			fail(err, errlen, path, "no holiday calendar '%s'",
-			     s->hid[i]);
-			return -ENOENT;
-		}
-		total += cal[i]->n;
-	}
-	if (total == 0)
-		return 0;
-	s->hol = reallocarray(NULL, total, sizeof(*s->hol));
-	if (s->hol == NULL)
-		return -ENOMEM;
-	for (int i = 0; i < s->nhid; i++) {
-		if (cal[i]->n == 0)
-			continue;
-		memcpy(s->hol + k, cal[i]->d, cal[i]->n * sizeof(*s->hol));
-		k += cal[i]->n;
-	}
-	qsort(s->hol, total, sizeof(*s->hol), hol_cmp);
-	k = 0;
-	for (size_t i = 0; i < total; i++) {
-		if (k > 0 && s->hol[k - 1].day == s->hol[i].day) {
-			s->hol[k - 1].m[0] &= s->hol[i].m[0];
-			s->hol[k - 1].m[1] &= s->hol[i].m[1];
-			continue;
-		}
-		s->hol[k++] = s->hol[i];
-	}
-	s->nhol = k;
-	return 0;
-}
-
-/* "holiday_days" of the full form: [[day, lo, hi], ...], days ascending. */
-static int parse_holiday_days(struct sched *s, const msgpack_object *o,
-			      char *err, size_t errlen)
-{
-	char path[40];
-
-	if (o == NULL)
-		return 0;
-	if (o->type != MSGPACK_OBJECT_ARRAY)
-		return fail(err, errlen, "holiday_days", "not an array");
-	if (o->via.array.size > SCHED_MAX_HOLIDAY_DAYS)
-		return fail(err, errlen, "holiday_days", "more than %d days",
-			    SCHED_MAX_HOLIDAY_DAYS);
-	if (o->via.array.size == 0)
-		return 0;
-	s->hol = reallocarray(NULL, o->via.array.size, sizeof(*s->hol));
-	if (s->hol == NULL)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < o->via.array.size; i++) {
-		const msgpack_object *e = &o->via.array.ptr[i];
-		const msgpack_object *v;
-
-		snprintf(path, sizeof(path), "holiday_days[%u]", i);
-		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3)
-			return fail(err, errlen, path, "not [day, lo, hi]");
-		v = e->via.array.ptr;
-		for (int j = 0; j < 3; j++)
-			if (v[j].type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
-			    (j > 0 ||
-			     v[j].type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
-				return fail(err, errlen, path,
-					    "not [day, lo, hi]");
-		if (v[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER
-			? v[0].via.u64 > HOL_MAX_DAY
-			: v[0].via.i64 < HOL_MIN_DAY)
-			return fail(err, errlen, path, "day out of range");
-		s->hol[i].day = v[0].via.i64;
-		if (v[2].via.u64 >> 32 ||
-		    (i > 0 && s->hol[i].day <= s->hol[i - 1].day))
-			return fail(err, errlen, path,
-				    "mask out of range or day out of order");
-		s->hol[i].m[0] = v[1].via.u64;
-		s->hol[i].m[1] = v[2].via.u64;
-		s->nhol = i + 1;
-	}
-	return 0;
-}
-
-bool sched_has_holidays(const struct sched *s, const char *id)
-{
-	for (int i = 0; i < s->nhid; i++)
-		if (strcmp(s->hid[i], id) == 0)
-			return true;
-	return false;
 }
 
 static int parse_tz(struct sched *s, const msgpack_object *o, char *err,
@@ -698,21 +324,21 @@ static int parse_tz(struct sched *s, const msgpack_object *o, char *err,
 	int rc;
 
 	if (o == NULL)
-		return fail(err, errlen, "timezone", "required");
+		return sch_fail(err, errlen, "timezone", "required");
 	if (o->type != MSGPACK_OBJECT_STR)
-		return fail(err, errlen, "timezone", "not a string");
+		return sch_fail(err, errlen, "timezone", "not a string");
 	if (wire_cstr(o, name, sizeof(name)) || !tz_name_valid(name))
-		return fail(err, errlen, "timezone",
-			    "not a valid time zone name");
+		return sch_fail(err, errlen, "timezone",
+				"not a valid time zone name");
 	rc = tz_get(name, &s->tz);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc == -ENOENT)
-		return fail(err, errlen, "timezone", "unknown time zone '%s'",
-			    name);
+		return sch_fail(err, errlen, "timezone",
+				"unknown time zone '%s'", name);
 	if (rc)
-		return fail(err, errlen, "timezone", "%s '%s'", tz_strerror(rc),
-			    name);
+		return sch_fail(err, errlen, "timezone", "%s '%s'",
+				tz_strerror(rc), name);
 	return 0;
 }
 
@@ -743,10 +369,10 @@ static int parse(const msgpack_object *obj, bool wire, sched_resolve_fn fn,
 		err[0] = 0;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		fail(err, errlen, "", "out of memory");
+		sch_fail(err, errlen, "", "out of memory");
 		return -ENOMEM;
 	}
-	rc = get_fields(obj, "", f, wire ? 4 : 5, err, errlen);
+	rc = sch_get_fields(obj, "", f, wire ? 4 : 5, err, errlen);
 	if (rc == 0)
 		rc = parse_tz(s, f[0].val, err, errlen);
 	if (rc == 0)
@@ -754,13 +380,13 @@ static int parse(const msgpack_object *obj, bool wire, sched_resolve_fn fn,
 	if (rc == 0)
 		rc = parse_overrides(s, f[2].val, err, errlen);
 	if (rc == 0)
-		rc = parse_holiday_ids(s, f[3].val, err, errlen);
+		rc = sch_parse_holiday_ids(s, f[3].val, err, errlen);
 	if (rc == 0 && wire)
-		rc = resolve_holidays(s, fn, ctx, err, errlen);
+		rc = sch_resolve_holidays(s, fn, ctx, err, errlen);
 	if (rc == 0 && !wire)
-		rc = parse_holiday_days(s, f[4].val, err, errlen);
+		rc = sch_parse_holiday_days(s, f[4].val, err, errlen);
 	if (rc == -ENOMEM)
-		fail(err, errlen, "", "out of memory");
+		sch_fail(err, errlen, "", "out of memory");
 	if (rc) {
 		sched_free(s);
 		return rc;
@@ -781,41 +407,9 @@ int sched_parse_wire(const msgpack_object *obj, sched_resolve_fn fn, void *ctx,
 	return parse(obj, true, fn, ctx, out, err, errlen);
 }
 
-int sched_rebind(const struct sched *s, sched_resolve_fn fn, void *ctx,
-		 struct sched **out, char *err, size_t errlen)
-{
-	struct sched *n = malloc(sizeof(*n));
-	int rc;
-
-	*out = NULL;
-	if (errlen > 0)
-		err[0] = 0;
-	if (n == NULL)
-		return -ENOMEM;
-	*n = *s;
-	n->hol = NULL;
-	n->nhol = 0;
-	n->over = NULL;
-	if (s->nover) {
-		n->over = reallocarray(NULL, s->nover, sizeof(*n->over));
-		if (n->over == NULL) {
-			free(n);
-			return -ENOMEM;
-		}
-		memcpy(n->over, s->over, s->nover * sizeof(*n->over));
-	}
-	rc = resolve_holidays(n, fn, ctx, err, errlen);
-	if (rc) {
-		sched_free(n);
-		return rc;
-	}
-	*out = n;
-	return 0;
-}
-
 /* The canonical form. */
 
-static void pack_time(msgpack_packer *pk, const char *key, unsigned q)
+void sch_pack_time(msgpack_packer *pk, const char *key, unsigned q)
 {
 	char buf[6];
 
@@ -844,8 +438,8 @@ static void pack_form(const struct sched *s, msgpack_packer *pk, uint32_t extra,
 		for (int i = 0; i < s->weekly[d].n; i++) {
 			msgpack_pack_map(pk, 3);
 			wire_pk_kint(pk, "day", d + 1);
-			pack_time(pk, "start", s->weekly[d].w[i].start);
-			pack_time(pk, "end", s->weekly[d].w[i].end);
+			sch_pack_time(pk, "start", s->weekly[d].w[i].start);
+			sch_pack_time(pk, "end", s->weekly[d].w[i].end);
 		}
 	}
 	wire_pk_str(pk, "overrides");
@@ -857,7 +451,7 @@ static void pack_form(const struct sched *s, msgpack_packer *pk, uint32_t extra,
 		q_format_date(ov->day, date);
 		wire_pk_kstr(pk, "date", date);
 		wire_pk_str(pk, "windows");
-		pack_windows(pk, ov->w, ov->n);
+		sch_pack_windows(pk, ov->w, ov->n);
 	}
 	if (s->nhid == 0)
 		return;
@@ -924,7 +518,7 @@ static void day_windows(const struct sched *s, int64_t day,
 			hi = mid;
 	}
 	if (lo < s->nhol && s->hol[lo].day == day) {
-		*n = mask_windows(s->hol[lo].m, buf);
+		*n = sch_mask_windows(s->hol[lo].m, buf);
 		*w = buf;
 		return;
 	}

@@ -708,11 +708,25 @@ START_TEST(hand_written_refused)
 	ck_assert_msg(strstr(err, "counts"), "%s", err);
 	/* A snapshot of a newer version. */
 	hand_begin(&h, 5, 0, 0, 0, 0);
-	le((unsigned char *)h.b.data + 8, 2, 4);
+	le((unsigned char *)h.b.data + 8, SNAP_VERSION + 1, 4);
 	le((unsigned char *)h.b.data + 60, crc32c(0, h.b.data, 60), 4);
 	hand_end(&h);
 	ck_assert_int_eq(try_load(err, sizeof(err)), -EUCLEAN);
 	ck_assert_msg(strstr(err, "version"), "%s", err);
+	/* Version 1, from before holiday calendars, still loads. */
+	hand_begin(&h, 5, 1, 0, 0, 0);
+	le((unsigned char *)h.b.data + 8, 1, 4);
+	le((unsigned char *)h.b.data + 60, crc32c(0, h.b.data, 60), 4);
+	hand_packed(&h, WAL_RESOURCE, "{s:s}", "id", "a");
+	hand_end(&h);
+	ck_assert_msg(try_load(err, sizeof(err)) == 0, "%s", err);
+	/* A holiday calendar that does not parse. */
+	hand_begin(&h, 5, 0, 0, 0, 0);
+	hand_packed(&h, WAL_HOLIDAYS, "{s:s s:s}", "id", "x", "dates", "no");
+	hand_end(&h);
+	ck_assert_int_eq(try_load(err, sizeof(err)), -EUCLEAN);
+	ck_assert_msg(strstr(err, "holiday calendar record does not apply"),
+		      "%s", err);
 }
 END_TEST
 
