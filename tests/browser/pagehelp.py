@@ -29,7 +29,8 @@ def until(what: str, fn: Callable[[], object], timeout: float = WAIT,
             last = fn()
             if last:
                 return last
-        except (NoSuchElementException, StaleElementReferenceException):
+        except (NoSuchElementException, StaleElementReferenceException,
+                IndexError):
             pass
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout} s waiting for {what} "

@@ -337,19 +337,32 @@ def test_admin_page(stack, browsers):
         "return document.querySelectorAll('#grid .q.held').length") == 4,
         timeout=2)
     screenshots(d, "7-admin")
-    row = [r for r in d.find_elements("css selector", "#pending tr")
-           if "Pending Person" in r.text][0]
-    row.find_element("xpath", ".//button[text()='Decline']").click()
-    reason = row.find_element("css selector", "input")
-    reason.send_keys("Studio closed for repairs")
-    reason.submit()
+    # The tables are redrawn when a push arrives, so each attempt finds
+    # its row again (a redraw between two steps makes the row stale).
+
+    def decline():
+        rows = [r for r in d.find_elements("css selector", "#pending tr")
+                if "Pending Person" in r.text]
+        if not rows:
+            return True  # declined by an earlier attempt
+        inputs = rows[0].find_elements("css selector", "input")
+        if not inputs:
+            rows[0].find_element(
+                "xpath", ".//button[text()='Decline']").click()
+            inputs = rows[0].find_elements("css selector", "input")
+        inputs[0].clear()
+        inputs[0].send_keys("Studio closed for repairs")
+        inputs[0].submit()
+        return True
+    until("the decline form", decline)
     until("the decline", lambda: "done" in css(d, "#board-msg").text)
     until("the request gone",
           lambda: "Pending Person" not in css(d, "#pending").text)
     # A booking under way can be marked as a no-show.
-    row = [r for r in d.find_elements("css selector", "#upcoming tr")
-           if "Late Band" in r.text][0]
-    row.find_element("xpath", ".//button[text()='No-show']").click()
+    until("the no-show button", lambda: [
+        r for r in d.find_elements("css selector", "#upcoming tr")
+        if "Late Band" in r.text][0].find_element(
+            "xpath", ".//button[text()='No-show']").click() or True)
     until("the no-show", lambda: "No-show: done" in css(d, "#board-msg").text)
     with stack.client() as c:
         b = c.booking_get(id=ask.id)
