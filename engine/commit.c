@@ -157,9 +157,9 @@ void commit_turn_end(struct commit *k, bool stopping)
 	 * disk, goes to the ring. */
 	write_group(&f->g);
 #ifdef BOOKD_TEST_HOOKS
-	/* Hold back every other group's fdatasync, so that the next group's
-	 * completes first. */
-	if (k->sync_delay_ms && k->groups_begun++ % 2 == 0) {
+	/* Hold back the fdatasync of a group that begins alone, so that one
+	 * begun beside it completes first. */
+	if (k->sync_delay_ms && k->nflight == 1) {
 		f->delay_ts.tv_sec = k->sync_delay_ms / 1000;
 		f->delay_ts.tv_nsec = (k->sync_delay_ms % 1000) * 1000000L;
 		sqe = loop_sqe(k->loop);

@@ -84,10 +84,9 @@ struct commit {
 	uint64_t syncs_done;
 #ifdef BOOKD_TEST_HOOKS
 	uint64_t fail_sync_at; /* fail the Nth fdatasync (0: never) */
-	/* Sleep before each plain fdatasync; with io_uring, hold back every
-	 * other group's fdatasync that long. */
+	/* Sleep before each plain fdatasync; with io_uring, hold back that
+	 * long the fdatasync of each group that begins alone. */
 	uint32_t sync_delay_ms;
-	uint64_t groups_begun;
 #endif
 };
 
