@@ -852,6 +852,57 @@ START_TEST(overlap_proof_after_done)
 }
 END_TEST
 
+/*
+ * A group that needs a new segment waits while another is in flight (an
+ * fdatasync of the new file would not cover the old one, and damage before
+ * the newest segment is corruption), then begins once that one is done.
+ */
+START_TEST(overlap_never_spans_segments)
+{
+	struct wal *w;
+	struct wal_opts o = {4096, 0};
+	struct wal_scan sc;
+	struct wal_group g1, g2;
+	struct seen s;
+	char err[256];
+	uint64_t lsn = 1;
+
+	ck_assert_msg(
+	    wal_open(&w, dirfd_, &o, NULL, NULL, &sc, err, sizeof(err)) == 0,
+	    "wal_open: %s", err);
+	/* Fill the first segment with groups of one until the next record
+	 * would not fit, one group in flight at a time. */
+	for (;; lsn++) {
+		unsigned char buf[512];
+		append_range(w, lsn, lsn);
+		ck_assert_int_eq(wal_group_begin(w, &g1), 1);
+		ck_assert_int_eq(pwrite(g1.fd, g1.buf, g1.len, g1.offset),
+				 (ssize_t)g1.len);
+		if ((uint64_t)g1.offset + g1.len + WAL_REC_HEADER +
+			payload_of(lsn + 1, buf) + 8 >
+		    4096)
+			break;
+		wal_group_done(w);
+	}
+	ck_assert_int_eq(wal_in_flight(w), 1);
+	append_range(w, lsn + 1, lsn + 1);
+	ck_assert_int_eq(wal_group_begin(w, &g2), 0);
+	ck_assert(wal_has_pending(w));
+	wal_group_done(w);
+	ck_assert_int_eq(wal_group_begin(w, &g2), 1);
+	ck_assert_int_ne(g2.fd, g1.fd);
+	ck_assert_int_eq(g2.offset, WAL_SEG_HEADER);
+	ck_assert_int_eq(pwrite(g2.fd, g2.buf, g2.len, g2.offset),
+			 (ssize_t)g2.len);
+	wal_group_done(w);
+	wal_close(w);
+	scan(0, &s, &sc);
+	ck_assert_int_eq(sc.verdict, WAL_CLEAN);
+	ck_assert_uint_eq(s.n, lsn + 1);
+	ck_assert_uint_eq(sc.segments, 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("wal");
@@ -871,6 +922,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, trim_archives);
 	tcase_add_test(tc, overlap_torn_tail);
 	tcase_add_test(tc, overlap_proof_after_done);
+	tcase_add_test(tc, overlap_never_spans_segments);
 	suite_add_tcase(s, tc);
 	return s;
 }
