@@ -38,25 +38,23 @@ static bool sync_fails(struct commit *k)
 #endif
 }
 
-/* The group in flight is durable: say so once. */
-static void group_durable(struct commit *k)
+/* A group and every one before it is durable: say so once. */
+static void group_durable(struct commit *k, uint64_t lsn)
 {
-	uint64_t lsn = k->group.last_lsn;
-
 	wal_group_done(k->wal);
 	k->stats->commits++;
 	k->hooks.durable(k->hooks.ctx, lsn);
 }
 
 /* Write the sealed group into the log file (the page cache). */
-static void write_group(struct commit *k)
+static void write_group(const struct wal_group *g)
 {
-	const char *p = k->group.buf;
-	size_t left = k->group.len;
-	off_t off = k->group.offset;
+	const char *p = g->buf;
+	size_t left = g->len;
+	off_t off = g->offset;
 
 	while (left > 0) {
-		ssize_t w = pwrite(k->group.fd, p, left, off);
+		ssize_t w = pwrite(g->fd, p, left, off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -67,9 +65,9 @@ static void write_group(struct commit *k)
 	}
 }
 
-static void plain_sync(struct commit *k)
+static void plain_sync(struct commit *k, const struct wal_group *g)
 {
-	write_group(k);
+	write_group(g);
 	if (k->sync == SYNC_PLAIN) {
 #ifdef BOOKD_TEST_HOOKS
 		if (k->sync_delay_ms) {
@@ -81,11 +79,11 @@ static void plain_sync(struct commit *k)
 #endif
 		if (sync_fails(k))
 			fatal_io("fdatasync (injected)", EIO);
-		if (fdatasync(k->group.fd) < 0)
+		if (fdatasync(g->fd) < 0)
 			fatal_io("fdatasync", errno);
 		k->stats->fsyncs++;
 	}
-	group_durable(k);
+	group_durable(k, g->last_lsn);
 }
 
 /*
@@ -96,14 +94,24 @@ static void plain_sync(struct commit *k)
  * what was already gathered plus as many records as that group held, and
  * wait for them, at most half an fdatasync (and 1 ms).  A lone client
  * never waits: its record is the one expected.
+ *
+ * With a group in flight, the next one overlaps it once it holds as many
+ * records as that group (a whole cohort, whose fdatasync then runs beside
+ * the other's instead of after it); with fewer, it waits for the group in
+ * flight to complete and then gathers as above, so that a trickle of
+ * records does not become a train of tiny groups, each paying a flush.
  */
 static bool gather_more(struct commit *k, bool stopping)
 {
-	int64_t now = mono_us(), left;
+	int64_t now, left;
 	struct io_uring_sqe *sqe;
 
-	if (k->sync != SYNC_URING || stopping || k->gathered >= k->expect ||
-	    now >= k->gather_until_us)
+	if (k->sync != SYNC_URING || stopping)
+		return false;
+	if (k->nflight > 0)
+		return k->gathered < k->flight[k->head].g.records;
+	now = mono_us();
+	if (k->gathered >= k->expect || now >= k->gather_until_us)
 		return false;
 	if (!k->gather_armed) {
 		left = k->gather_until_us - now;
@@ -119,39 +127,63 @@ static bool gather_more(struct commit *k, bool stopping)
 
 void commit_turn_end(struct commit *k, bool stopping)
 {
+	struct commit_flight *f;
 	struct io_uring_sqe *sqe;
 	int rc;
 
-	if (wal_in_flight(k->wal) || !wal_has_pending(k->wal) ||
+	if (k->nflight == COMMIT_MAX_FLIGHT || !wal_has_pending(k->wal) ||
 	    gather_more(k, stopping))
 		return;
-	k->last_group = k->gathered;
-	k->gathered = 0;
-	k->sync_started_us = mono_us();
-	rc = wal_group_begin(k->wal, &k->group);
+	f = &k->flight[(k->head + k->nflight) % COMMIT_MAX_FLIGHT];
+	rc = wal_group_begin(k->wal, &f->g);
 	if (rc < 0)
 		fatal_io("starting a WAL segment", -rc);
+	if (rc == 0)
+		return; /* a new segment waits for the groups in flight */
+	k->gathered = 0;
+	f->started_us = mono_us();
+	f->synced = false;
 	k->hooks.sealed(k->hooks.ctx);
-	k->stats->records += k->group.records;
+	k->stats->records += f->g.records;
 	if (k->sync != SYNC_URING) {
-		plain_sync(k);
+		plain_sync(k, &f->g);
 		return;
 	}
+	k->nflight++;
 	/* The write only copies into the page cache: doing it here costs a
 	 * few microseconds, while handing it to io_uring puts it on a worker
 	 * thread in front of the fdatasync (measured: the sync period grew
 	 * from ~0.45 to ~1 ms).  Only the fdatasync, which waits for the
 	 * disk, goes to the ring. */
-	write_group(k);
+	write_group(&f->g);
+#ifdef BOOKD_TEST_HOOKS
+	/* Hold back the fdatasync of a group that begins alone, so that one
+	 * begun beside it completes first. */
+	if (k->sync_delay_ms && k->nflight == 1) {
+		f->delay_ts.tv_sec = k->sync_delay_ms / 1000;
+		f->delay_ts.tv_nsec = (k->sync_delay_ms % 1000) * 1000000L;
+		sqe = loop_sqe(k->loop);
+		io_uring_prep_timeout(sqe, &f->delay_ts, 0,
+				      IORING_TIMEOUT_ETIME_SUCCESS);
+		io_uring_sqe_set_data(sqe, NULL);
+		sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+	}
+#endif
 	sqe = loop_sqe(k->loop);
-	io_uring_prep_fsync(sqe, k->group.fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data(sqe, &k->sync_ev);
+	io_uring_prep_fsync(sqe, f->g.fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, &f->ev);
 }
 
+/*
+ * A group's fdatasync completed.  Groups become durable in the order they
+ * began, each only once it and every earlier one have completed: an
+ * fdatasync that finishes first says nothing of an earlier group whose own
+ * fdatasync may yet fail.
+ */
 static void on_sync(void *owner, int res, unsigned flags)
 {
-	struct commit *k = owner;
-	int64_t now = mono_us(), w;
+	struct commit_flight *f = owner;
+	struct commit *k = f->k;
 
 	(void)flags;
 	if (sync_fails(k))
@@ -159,12 +191,21 @@ static void on_sync(void *owner, int res, unsigned flags)
 	if (res < 0)
 		fatal_io("fdatasync", -res);
 	k->stats->fsyncs++;
-	k->last_sync_us = now - k->sync_started_us;
-	w = k->last_sync_us / 2 < GATHER_MAX_US ? k->last_sync_us / 2
-						: GATHER_MAX_US;
-	k->gather_until_us = now + w;
-	k->expect = k->gathered + k->last_group;
-	group_durable(k);
+	f->synced = true;
+	while (k->nflight > 0 && k->flight[k->head].synced) {
+		int64_t now = mono_us(), w;
+
+		f = &k->flight[k->head];
+		f->synced = false;
+		k->head = (k->head + 1) % COMMIT_MAX_FLIGHT;
+		k->nflight--;
+		k->last_sync_us = now - f->started_us;
+		w = k->last_sync_us / 2 < GATHER_MAX_US ? k->last_sync_us / 2
+							: GATHER_MAX_US;
+		k->gather_until_us = now + w;
+		k->expect = k->gathered + f->g.records;
+		group_durable(k, f->g.last_lsn);
+	}
 }
 
 static void on_gather(void *owner, int res, unsigned flags)
@@ -186,7 +227,10 @@ void commit_init(struct commit *k, struct loop *loop, struct wal *wal,
 	k->sync = sync;
 	k->hooks = *hooks;
 	k->stats = stats;
-	k->sync_ev = (struct loop_ev){on_sync, k};
+	for (unsigned i = 0; i < COMMIT_MAX_FLIGHT; i++) {
+		k->flight[i].k = k;
+		k->flight[i].ev = (struct loop_ev){on_sync, &k->flight[i]};
+	}
 	k->gather_ev = (struct loop_ev){on_gather, k};
 }
 
@@ -202,5 +246,5 @@ uint64_t commit_append(struct commit *k, uint16_t type, const void *payload,
 
 bool commit_settled(const struct commit *k)
 {
-	return !wal_in_flight(k->wal) && !wal_has_pending(k->wal);
+	return k->nflight == 0 && !wal_has_pending(k->wal);
 }

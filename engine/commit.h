@@ -10,10 +10,17 @@
  * (SYNC_PLAIN) or not at all (SYNC_OFF, benchmarks only).  When the group
  * is durable, hooks.durable(lsn) is called exactly once, from a completion
  * of the loop (or inline in the plain modes), with the group's last LSN.
- * While one group is in flight the next gathers.
+ *
+ * With io_uring, up to COMMIT_MAX_FLIGHT groups are in flight together:
+ * the next group is written and its fdatasync issued while the previous
+ * one's runs.  Groups are sealed in LSN order (hooks.sealed each time) and
+ * become durable in that order: hooks.durable(lsn) is called for a group
+ * only after its own and every earlier group's fdatasync completed, so lsn
+ * only grows and every reply it releases follows all earlier ones.
  *
  * A group may wait a little for more records (see gather_more in
- * commit.c), never longer than 1 ms or half of the last sync.
+ * commit.c), never longer than 1 ms or half of the last sync; beside a
+ * group in flight, one waits until it holds as many records as that group.
  *
  * How it fails: a failed write, fdatasync or segment roll ends the process
  * with BOOKD_EXIT_FATAL after a log line, before hooks.durable: nothing of
@@ -31,11 +38,27 @@
 
 enum sync_mode { SYNC_URING, SYNC_PLAIN, SYNC_OFF };
 
+#define COMMIT_MAX_FLIGHT WAL_MAX_FLIGHT
+
+struct commit;
+
+/* One group written and waiting for its fdatasync. */
+struct commit_flight {
+	struct commit *k;
+	struct loop_ev ev;
+	struct wal_group g;
+	int64_t started_us;
+	bool synced; /* its fdatasync completed; earlier ones may not have */
+#ifdef BOOKD_TEST_HOOKS
+	struct __kernel_timespec delay_ts;
+#endif
+};
+
 struct commit_hooks {
 	void *ctx;
-	/* The records gathered so far became the group now in flight. */
+	/* The records gathered so far became the newest group in flight. */
 	void (*sealed)(void *ctx);
-	/* Every record up to lsn is durable. */
+	/* Every record up to lsn is durable: the oldest group in flight. */
 	void (*durable)(void *ctx, uint64_t lsn);
 };
 
@@ -45,22 +68,25 @@ struct commit {
 	enum sync_mode sync;
 	struct commit_hooks hooks;
 	struct stats *stats;
-	struct wal_group group;
-	struct loop_ev sync_ev, gather_ev;
+	/* Groups in flight, oldest at head. */
+	struct commit_flight flight[COMMIT_MAX_FLIGHT];
+	unsigned head, nflight;
+	struct loop_ev gather_ev;
 	struct __kernel_timespec gather_ts;
 	bool gather_armed;
-	/* Records gathered for the next group, the size of the last group,
-	 * when the next may stop waiting for more, and how long the last
-	 * write+fdatasync took (microseconds). */
+	/* Records gathered for the next group, when it may stop waiting for
+	 * more, and how long the last group took from its write to being
+	 * durable (microseconds). */
 	uint32_t gathered;
-	uint32_t last_group;
 	uint32_t expect; /* records expected in the next group */
 	int64_t gather_until_us;
-	int64_t sync_started_us, last_sync_us;
+	int64_t last_sync_us;
 	uint64_t syncs_done;
 #ifdef BOOKD_TEST_HOOKS
-	uint64_t fail_sync_at;	/* fail the Nth fdatasync (0: never) */
-	uint32_t sync_delay_ms; /* sleep before each plain fdatasync */
+	uint64_t fail_sync_at; /* fail the Nth fdatasync (0: never) */
+	/* Sleep before each plain fdatasync; with io_uring, hold back that
+	 * long the fdatasync of each group that begins alone. */
+	uint32_t sync_delay_ms;
 #endif
 };
 

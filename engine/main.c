@@ -257,7 +257,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			/* A slow disk for the ordering tests: each plain
-			 * fdatasync starts this much later. */
+			 * fdatasync starts this much later; with io_uring,
+			 * that of each group begun with none in flight, so
+			 * that the next group's completes first. */
 			if (parse_u64("--test-sync-delay-ms", optarg, 1, 10000,
 				      &v))
 				return BOOKD_EXIT_START;

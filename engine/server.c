@@ -163,15 +163,20 @@ static void on_sealed(void *ctx)
 {
 	struct server *s = ctx;
 
-	s->flight_deltas = state_take_deltas(&s->st, &s->nflight_deltas);
+	struct flight_deltas *f =
+	    &s->flight[(s->flight_head + s->nflight) % COMMIT_MAX_FLIGHT];
+
+	f->v = state_take_deltas(&s->st, &f->n);
+	s->nflight++;
 }
 
-/* The group in flight is durable: publish, answer, push. */
+/* The oldest group in flight is durable: publish, answer, push. */
 static void on_durable(void *ctx, uint64_t lsn)
 {
 	struct server *s = ctx;
-	struct delta *dl = s->flight_deltas;
-	size_t n = s->nflight_deltas;
+	struct flight_deltas *f = &s->flight[s->flight_head];
+	struct delta *dl = f->v;
+	size_t n = f->n;
 
 	s->group_mark++;
 	state_commit_deltas(&s->st, dl, n);
@@ -230,8 +235,10 @@ static void on_durable(void *ctx, uint64_t lsn)
 	pub_push_holds(&s->pub);
 	pub_events(&s->pub, last_durable_event(s, lsn));
 	free(dl);
-	s->flight_deltas = NULL;
-	s->nflight_deltas = 0;
+	f->v = NULL;
+	f->n = 0;
+	s->flight_head = (s->flight_head + 1) % COMMIT_MAX_FLIGHT;
+	s->nflight--;
 	/* A checkpoint, when due, is written after this turn's replies are
 	 * on their way (the loop's background hook). */
 	loop_want_background(&s->loop);
@@ -692,7 +699,8 @@ void server_free(struct server *s)
 	loop_free(&s->loop);
 	pub_free(&s->pub);
 	wal_close(s->wal);
-	free(s->flight_deltas);
+	for (unsigned i = 0; i < COMMIT_MAX_FLIGHT; i++)
+		free(s->flight[i].v);
 	free(s->defers);
 	state_free(&s->st);
 	wbuf_free(&s->rb);

@@ -91,7 +91,7 @@ struct config {
 	uint64_t max_subs;
 #ifdef BOOKD_TEST_HOOKS
 	uint64_t fail_sync_at;	  /* fail the Nth fdatasync (0: never) */
-	uint32_t sync_delay_ms;	  /* sleep before each plain fdatasync */
+	uint32_t sync_delay_ms;	  /* slow fdatasyncs (see commit.h) */
 	uint32_t wal_max_payload; /* lower the log's record limit (0: no) */
 	uint32_t nofile;	  /* RLIMIT_NOFILE after start-up (0: no) */
 #endif
@@ -118,8 +118,12 @@ struct server {
 	struct state st;
 	struct wal *wal;
 	struct checkpoint ck;
-	struct delta *flight_deltas;
-	size_t nflight_deltas;
+	/* What each group in flight changed, oldest at flight_head. */
+	struct flight_deltas {
+		struct delta *v;
+		size_t n;
+	} flight[COMMIT_MAX_FLIGHT];
+	unsigned flight_head, nflight;
 	uint32_t group_mark;
 	struct held_defer *defers;
 	size_t ndefers, capdefers;

@@ -1,6 +1,7 @@
 /*
  * wal.c - see wal.h for the format and the recovery rule.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,9 +51,12 @@ struct wal {
 	struct wbuf gather;
 	uint32_t gather_records;
 	uint64_t gather_first;
-	struct wbuf flight;
-	int in_flight;
-	uint64_t flight_last;
+	/* Groups written or being written, oldest at flight_head: their
+	 * buffers stay untouched until wal_group_done. */
+	struct wbuf flight[WAL_MAX_FLIGHT];
+	uint64_t flight_last[WAL_MAX_FLIGHT];
+	unsigned flight_head;
+	unsigned in_flight;
 	uint32_t segments;
 	struct wal_stats st;
 	struct prep prep;
@@ -209,16 +213,23 @@ static int check_seg_header(const struct mapped *m, uint64_t first_lsn)
 }
 
 /*
- * After damage at (segment i, offset off) with expected LSN e: is there a
- * valid record further on that proves e had been durable?
+ * After damage at (segment i, offset off) with expected LSN e, what valid
+ * records with LSN >= e lie further on?  LATER_PROOF: one written after e
+ * was durable (synced >= e), so e's damage came later: corruption.
+ * LATER_STALE: only records written while e was not yet durable (a group
+ * that overlapped a torn one, never acknowledged).  LATER_NONE: neither.
  */
-static int later_proof(const struct seg *segs, size_t nsegs, size_t i,
-		       const struct mapped *cur, size_t off, uint64_t e)
+enum later { LATER_NONE, LATER_STALE, LATER_PROOF };
+
+static enum later later_records(const struct seg *segs, size_t nsegs, size_t i,
+				const struct mapped *cur, size_t off,
+				uint64_t e)
 {
-	for (size_t s = i; s < nsegs; s++) {
+	enum later found = LATER_NONE;
+
+	for (size_t s = i; s < nsegs && found != LATER_PROOF; s++) {
 		struct mapped m;
 		size_t pos;
-		int found = 0;
 
 		if (s == i) {
 			m = *cur;
@@ -241,19 +252,19 @@ static int later_proof(const struct seg *segs, size_t nsegs, size_t i,
 			len = get32(m.p + pos);
 			uint64_t lsn = get64(m.p + pos + 8);
 			uint64_t synced = get64(m.p + pos + 16);
-			if (len == 0 || lsn < e || synced < e || synced >= lsn)
+			if (len == 0 || len > WAL_MAX_PAYLOAD || lsn < e ||
+			    synced >= lsn || !parse_rec(&m, pos, &r))
 				continue;
-			if (parse_rec(&m, pos, &r)) {
-				found = 1;
+			if (synced >= e) {
+				found = LATER_PROOF;
 				break;
 			}
+			found = LATER_STALE;
 		}
 		if (s != i)
 			unmap_segment(&m);
-		if (found)
-			return 1;
 	}
-	return 0;
+	return found;
 }
 
 /*
@@ -369,7 +380,8 @@ int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
 					     : "record cut short or failing "
 					       "its checksum");
 				res->verdict =
-				    later_proof(segs, nsegs, i, &m, off, expect)
+				    later_records(segs, nsegs, i, &m, off,
+						  expect) == LATER_PROOF
 					? WAL_CORRUPT
 					: WAL_TORN;
 				break;
@@ -392,19 +404,39 @@ int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
 			off += pad8(WAL_REC_HEADER + r.len);
 		}
 		if (res->verdict == WAL_CLEAN && i + 1 == nsegs &&
-		    off + WAL_REC_HEADER <= m.len &&
-		    later_proof(segs, nsegs, i, &m, off, expect)) {
-			/* Zeros where the next record belongs, yet a record
-			 * written after it was durable follows: a write that
-			 * was acknowledged got lost. */
-			res->bad_lsn = expect;
-			res->bad_seg = first;
-			res->bad_offset = off;
-			snprintf(res->detail, sizeof(res->detail),
-				 "segment %s offset %zu: zeros where a record "
-				 "should be, before later durable records",
-				 segs[i].name, off);
-			res->verdict = WAL_CORRUPT;
+		    off + WAL_REC_HEADER <= m.len) {
+			enum later l =
+			    later_records(segs, nsegs, i, &m, off, expect);
+			if (l != LATER_NONE) {
+				res->bad_lsn = expect;
+				res->bad_seg = first;
+				res->bad_offset = off;
+			}
+			if (l == LATER_PROOF) {
+				/* Zeros where the next record belongs, yet a
+				 * record written after it was durable
+				 * follows: a write that was acknowledged got
+				 * lost. */
+				snprintf(res->detail, sizeof(res->detail),
+					 "segment %s offset %zu: zeros where a "
+					 "record should be, before later "
+					 "durable records",
+					 segs[i].name, off);
+				res->verdict = WAL_CORRUPT;
+			} else if (l == LATER_STALE) {
+				/* A group written while the one before it
+				 * was in flight, which never reached the
+				 * disk: both were never acknowledged.  The
+				 * cut removes the later one, so that it can
+				 * never be taken for the records that will
+				 * be written where the first should be. */
+				snprintf(res->detail, sizeof(res->detail),
+					 "segment %s offset %zu: zeros where a "
+					 "record should be, then records of a "
+					 "group that was never durable",
+					 segs[i].name, off);
+				res->verdict = WAL_TORN;
+			}
 		}
 		if (res->verdict == WAL_TORN &&
 		    (i + 1 < nsegs || segs[i].archived)) {
@@ -694,7 +726,8 @@ void wal_close(struct wal *w)
 	if (w->waldfd >= 0)
 		close(w->waldfd);
 	wbuf_free(&w->gather);
-	wbuf_free(&w->flight);
+	for (unsigned i = 0; i < WAL_MAX_FLIGHT; i++)
+		wbuf_free(&w->flight[i]);
 	free(w);
 }
 
@@ -743,59 +776,72 @@ int wal_has_pending(const struct wal *w)
 
 int wal_in_flight(const struct wal *w)
 {
-	return w->in_flight;
+	return (int)w->in_flight;
 }
 
 int wal_group_begin(struct wal *w, struct wal_group *g)
 {
 	struct wbuf tmp;
 	size_t off = 0;
+	unsigned slot;
 	int rc;
 
-	if (w->in_flight || w->gather_records == 0)
+	if (w->in_flight == WAL_MAX_FLIGHT || w->gather_records == 0)
 		return 0;
 	if ((uint64_t)w->offset + w->gather.len > w->cur_size &&
 	    (uint64_t)w->offset > WAL_SEG_HEADER) {
+		/* A new segment starts only when every group of this one is
+		 * durable: recovery calls damage before the newest segment
+		 * corruption, and an fdatasync of the new file would not
+		 * cover the old one. */
+		if (w->in_flight > 0)
+			return 0;
 		rc = new_segment(w, w->gather_first, false);
 		if (rc < 0)
 			return rc;
 	}
-	/* Seal: every record learns what was durable when it was written,
-	 * then gets its checksum. */
+	/* Seal: every record learns what was really durable when it was
+	 * written (a group still in flight is not), then gets its
+	 * checksum. */
 	while (off < w->gather.len) {
 		unsigned char *h = (unsigned char *)w->gather.data + off;
 		uint32_t len = get32(h);
-		put64(h + 16, w->gather_first - 1);
+		put64(h + 16, w->durable_lsn);
 		put32(h + 4, crc32c(0, h + 8, WAL_REC_HEADER - 8 + len));
 		off += pad8(WAL_REC_HEADER + len);
 	}
-	tmp = w->flight;
-	w->flight = w->gather;
+	slot = (w->flight_head + w->in_flight) % WAL_MAX_FLIGHT;
+	tmp = w->flight[slot];
+	w->flight[slot] = w->gather;
 	w->gather = tmp;
 	w->gather.len = 0;
 	g->fd = w->fd;
-	g->buf = w->flight.data;
-	g->len = w->flight.len;
+	g->buf = w->flight[slot].data;
+	g->len = w->flight[slot].len;
 	g->offset = w->offset;
 	g->first_lsn = w->gather_first;
 	g->last_lsn = w->last_lsn;
 	g->records = w->gather_records;
-	w->flight_last = w->last_lsn;
-	w->offset += (off_t)w->flight.len;
+	w->flight_last[slot] = w->last_lsn;
+	w->offset += (off_t)w->flight[slot].len;
 	prep_reserve(&w->prep, (uint64_t)w->offset);
-	w->in_flight = 1;
+	w->in_flight++;
 	w->st.groups++;
 	w->st.records += w->gather_records;
-	w->st.bytes += w->flight.len;
+	w->st.bytes += w->flight[slot].len;
 	w->gather_records = 0;
 	return 1;
 }
 
 void wal_group_done(struct wal *w)
 {
-	w->durable_lsn = w->flight_last;
-	w->in_flight = 0;
-	w->flight.len = 0;
+	unsigned slot = w->flight_head;
+
+	assert(w->in_flight > 0);
+	w->durable_lsn = w->flight_last[slot];
+	w->flight[slot].len = 0;
+	w->flight_head = (slot + 1) % WAL_MAX_FLIGHT;
+	w->in_flight--;
 }
 
 void wal_get_stats(const struct wal *w, struct wal_stats *st)

@@ -8,6 +8,14 @@
  * That keeps this module testable without a ring and lets bookd-replay read
  * logs with the same code.
  *
+ * Up to WAL_MAX_FLIGHT groups may be in flight at once: the next group is
+ * written and its fdatasync issued while the previous one's is still
+ * running.  They are reported done in the order they began, and a group
+ * counts as durable only when it and every earlier group are (the caller
+ * waits for every completion rather than reasoning about which fdatasync
+ * covered which write: a write error is reported to one fdatasync only).
+ * No group starts a new segment while another is in flight.
+ *
  * On-disk format (all integers little-endian)
  * -------------------------------------------
  * Segment file wal/<first LSN as 16 hex digits>.wal:
@@ -26,7 +34,8 @@
  *   4   4  CRC-32C of bytes 8 .. 40+N of this record
  *   8   8  LSN (global, consecutive from 1, never reused)
  *   16  8  synced: every LSN <= synced was durable when this record was
- *          written (the last LSN of the previous group)
+ *          written (the last LSN of the last group reported done; with
+ *          no group in flight, the previous group's last LSN)
  *   24  8  commit time, ms since the epoch
  *   32  2  type (enum wal_type)
  *   34  2  flags (0)
@@ -37,9 +46,10 @@
  *
  * A segment reads as zeros past its last record: it is written with zeros
  * beforehand (at open, or by a thread of this module: see "Segment
- * preparation" in wal.c), or preallocated (fallocate) when none was ready; a zero length word
- * ends the segment's records (in the newest segment, zeros followed by a record
- * that proves them durable, as below, are a lost write: corruption).
+ * preparation" in wal.c), or preallocated (fallocate) when none was ready; a
+ * zero length word ends the segment's records (in the newest segment, zeros
+ * followed by a record that proves them durable, as below, are a lost write:
+ * corruption).
  *
  * Recovery rule
  * -------------
@@ -50,6 +60,16 @@
  * record was written after E was durable, so E's damage happened later -
  * corruption.  A torn tail is cut (zeroed and synced) with a log line;
  * corruption makes wal_open fail naming E, and bookd refuses to start.
+ *
+ * With groups in flight together, a crash can leave group N torn (or not
+ * written at all) and group N+1 intact after it.  N+1's synced field is
+ * below N's first LSN (N was not durable when N+1 was written), so it
+ * proves nothing: a torn tail at N.  N+1 was never acknowledged (its
+ * replies wait for N) and is cut with the tail, never replayed; that
+ * includes the case where N's first bytes read as zeros, which would
+ * otherwise end the log cleanly with N+1's records left behind the place
+ * where new records will be written.  A group two behind (N+2 begins only
+ * after N is done) has synced >= N's last LSN and does prove N durable.
  */
 #ifndef BOOKD_WAL_H
 #define BOOKD_WAL_H
@@ -65,6 +85,7 @@
 #define WAL_REC_HEADER	    40u
 #define WAL_MAX_PAYLOAD	    (4u << 20)
 #define WAL_DEFAULT_SEGMENT (64ull << 20)
+#define WAL_MAX_FLIGHT	    2u /* groups written but not yet done */
 
 enum wal_type {
 	WAL_RESOURCE = 1,   /* full resource */
@@ -160,7 +181,7 @@ void wal_set_max_payload(struct wal *w, uint32_t max);
 uint64_t wal_last_lsn(const struct wal *w);    /* last appended */
 uint64_t wal_durable_lsn(const struct wal *w); /* last known durable */
 int wal_has_pending(const struct wal *w);      /* records gathered */
-int wal_in_flight(const struct wal *w);
+int wal_in_flight(const struct wal *w);	       /* groups begun, not done */
 
 struct wal_group {
 	int fd;
@@ -174,12 +195,16 @@ struct wal_group {
 
 /*
  * Seal the gathered records into a group (checksums, synced field), rolling
- * to a new segment first when this one is full.  Returns 1 with *g filled,
- * 0 when nothing is gathered, or a negative errno when a new segment could
- * not be made (fatal for durability).  Only one group may be in flight.
+ * to a new segment first when this one is full.  Returns 1 with *g filled
+ * (g->buf stays valid until the group is done), 0 when it cannot begin now
+ * (nothing gathered, WAL_MAX_FLIGHT groups in flight, or the segment is
+ * full and groups are in flight: try again after wal_group_done), or a
+ * negative errno when a new segment could not be made (fatal for
+ * durability).
  */
 int wal_group_begin(struct wal *w, struct wal_group *g);
-/* The group's write and fdatasync completed: its records are durable. */
+/* The oldest group in flight, and every one before it, completed its write
+ * and fdatasync: its records are durable. */
 void wal_group_done(struct wal *w);
 
 struct wal_stats {

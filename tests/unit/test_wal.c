@@ -687,6 +687,222 @@ START_TEST(trim_archives)
 }
 END_TEST
 
+static uint64_t le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Append records first..last to the gathering group of w. */
+static void append_range(struct wal *w, uint64_t first, uint64_t last)
+{
+	unsigned char buf[512];
+
+	for (uint64_t lsn = first; lsn <= last; lsn++) {
+		uint32_t len = payload_of(lsn, buf);
+		ck_assert_uint_eq(wal_append(w, WAL_BOOKING, buf, len,
+					     (int64_t)(1700000000000ll + lsn)),
+				  lsn);
+	}
+}
+
+static struct wal *open_log(void)
+{
+	struct wal *w;
+	struct wal_opts o = {1 << 20, 0};
+	struct wal_scan sc;
+	char err[256];
+
+	ck_assert_msg(
+	    wal_open(&w, dirfd_, &o, NULL, NULL, &sc, err, sizeof(err)) == 0,
+	    "wal_open: %s", err);
+	ck_assert_int_eq(sc.verdict, WAL_CLEAN);
+	return w;
+}
+
+/*
+ * Two groups in flight, the crash between their writes: group N (LSNs
+ * 11..14) reached the disk only in part (its first `part` bytes; 0: none
+ * of it), group N+1 (15..17) entirely.  N+1 was never acknowledged (N was
+ * not durable), its records say so (synced 10), and recovery must end the
+ * log at 10 and cut N+1 away: rewritten with the same sizes, LSNs 11..14
+ * end exactly where N+1's stale records begin, which would otherwise be
+ * read as LSNs 15..17.
+ */
+START_TEST(overlap_torn_tail)
+{
+	/* Bytes of N that reached the disk; the last case is all of it but
+	 * the last 8 bytes. */
+	static const size_t parts[] = {0, 8, 40, 100, 0};
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		struct wal *w;
+		struct wal_group gn, gn1, g3;
+		struct seen s;
+		struct wal_scan res;
+		size_t part;
+		uint64_t k;
+
+		if (i > 0) {
+			teardown();
+			setup();
+		}
+		ck_assert_uint_eq(append_log(1 << 20, 0, 10, 3), 10);
+		w = open_log();
+		append_range(w, 11, 14);
+		ck_assert_int_eq(wal_group_begin(w, &gn), 1);
+		append_range(w, 15, 17);
+		ck_assert_int_eq(wal_group_begin(w, &gn1), 1);
+		ck_assert_int_eq(wal_in_flight(w), 2);
+		/* The bound: a third group waits. */
+		append_range(w, 18, 18);
+		ck_assert_int_eq(wal_group_begin(w, &g3), 0);
+		/* What N+1 claims durable: only what was. */
+		ck_assert_uint_eq(le64((const unsigned char *)gn1.buf + 16),
+				  10);
+		ck_assert_uint_eq(gn1.offset, gn.offset + (off_t)gn.len);
+		part = i + 1 < sizeof(parts) / sizeof(parts[0]) ? parts[i]
+								: gn.len - 8;
+		ck_assert_uint_lt(part, gn.len);
+		ck_assert_int_eq(pwrite(gn1.fd, gn1.buf, gn1.len, gn1.offset),
+				 (ssize_t)gn1.len);
+		ck_assert_int_eq(pwrite(gn.fd, gn.buf, part, gn.offset),
+				 (ssize_t)part);
+		wal_close(w); /* the crash: neither group done */
+
+		/* Records of N that reached the disk whole. */
+		k = 10;
+		for (size_t at = 0;; k++) {
+			unsigned char buf[512];
+			at += (WAL_REC_HEADER + payload_of(k + 1, buf) + 7) &
+			      ~(size_t)7;
+			if (at > part)
+				break;
+		}
+		scan(0, &s, &res);
+		ck_assert_msg(res.verdict == WAL_TORN,
+			      "part %zu: verdict %d: %s", part, res.verdict,
+			      res.detail);
+		ck_assert_uint_eq(res.bad_lsn, k + 1);
+		ck_assert_uint_eq(res.last_lsn, k);
+		ck_assert_uint_eq(s.n, k);
+		ck_assert(s.ordered);
+
+		/* Reopen (cutting the tail) and write the rest of N again. */
+		ck_assert_uint_eq(append_log(1 << 20, 0, (int)(14 - k), 4), 14);
+		scan(0, &s, &res);
+		ck_assert_msg(res.verdict == WAL_CLEAN, "part %zu: %s", part,
+			      res.detail);
+		ck_assert_uint_eq(s.n, 14);
+		ck_assert_uint_eq(res.last_lsn, 14);
+		ck_assert(s.ordered);
+		check_payloads(&s);
+	}
+}
+END_TEST
+
+/*
+ * The other side of the rule: group N done (acknowledged), N+1 still in
+ * flight, N+2 begun after N was done.  N+2's records prove N durable, so
+ * damage inside N, found later, is corruption, not a tail to cut.
+ */
+START_TEST(overlap_proof_after_done)
+{
+	struct wal *w;
+	struct wal_group g1, g2, g3;
+	struct seen s;
+	struct wal_scan res;
+	char path[512];
+	unsigned char *p, buf[512];
+	size_t len, rec11;
+
+	ck_assert_uint_eq(append_log(1 << 20, 0, 10, 3), 10);
+	w = open_log();
+	append_range(w, 11, 14);
+	ck_assert_int_eq(wal_group_begin(w, &g1), 1);
+	ck_assert_int_eq(pwrite(g1.fd, g1.buf, g1.len, g1.offset),
+			 (ssize_t)g1.len);
+	append_range(w, 15, 17);
+	ck_assert_int_eq(wal_group_begin(w, &g2), 1);
+	ck_assert_int_eq(pwrite(g2.fd, g2.buf, g2.len, g2.offset),
+			 (ssize_t)g2.len);
+	wal_group_done(w);
+	ck_assert_uint_eq(wal_durable_lsn(w), 14);
+	append_range(w, 18, 19);
+	ck_assert_int_eq(wal_group_begin(w, &g3), 1);
+	ck_assert_int_eq(pwrite(g3.fd, g3.buf, g3.len, g3.offset),
+			 (ssize_t)g3.len);
+	wal_close(w);
+
+	scan(0, &s, &res);
+	ck_assert_int_eq(res.verdict, WAL_CLEAN);
+	ck_assert_uint_eq(s.n, 19);
+
+	/* One flipped byte inside LSN 12's payload. */
+	p = slurp(seg_path(1, path, sizeof(path)), &len);
+	rec11 = (WAL_REC_HEADER + payload_of(11, buf) + 7) & ~(size_t)7;
+	p[(size_t)g1.offset + rec11 + WAL_REC_HEADER + 1] ^= 1;
+	spit(path, p, len);
+	free(p);
+	scan(0, &s, &res);
+	ck_assert_msg(res.verdict == WAL_CORRUPT, "verdict %d: %s", res.verdict,
+		      res.detail);
+	ck_assert_uint_eq(res.bad_lsn, 12);
+}
+END_TEST
+
+/*
+ * A group that needs a new segment waits while another is in flight (an
+ * fdatasync of the new file would not cover the old one, and damage before
+ * the newest segment is corruption), then begins once that one is done.
+ */
+START_TEST(overlap_never_spans_segments)
+{
+	struct wal *w;
+	struct wal_opts o = {4096, 0};
+	struct wal_scan sc;
+	struct wal_group g1, g2;
+	struct seen s;
+	char err[256];
+	uint64_t lsn = 1;
+
+	ck_assert_msg(
+	    wal_open(&w, dirfd_, &o, NULL, NULL, &sc, err, sizeof(err)) == 0,
+	    "wal_open: %s", err);
+	/* Fill the first segment with groups of one until the next record
+	 * would not fit, one group in flight at a time. */
+	for (;; lsn++) {
+		unsigned char buf[512];
+		append_range(w, lsn, lsn);
+		ck_assert_int_eq(wal_group_begin(w, &g1), 1);
+		ck_assert_int_eq(pwrite(g1.fd, g1.buf, g1.len, g1.offset),
+				 (ssize_t)g1.len);
+		if ((uint64_t)g1.offset + g1.len + WAL_REC_HEADER +
+			payload_of(lsn + 1, buf) + 8 >
+		    4096)
+			break;
+		wal_group_done(w);
+	}
+	ck_assert_int_eq(wal_in_flight(w), 1);
+	append_range(w, lsn + 1, lsn + 1);
+	ck_assert_int_eq(wal_group_begin(w, &g2), 0);
+	ck_assert(wal_has_pending(w));
+	wal_group_done(w);
+	ck_assert_int_eq(wal_group_begin(w, &g2), 1);
+	ck_assert_int_ne(g2.fd, g1.fd);
+	ck_assert_int_eq(g2.offset, WAL_SEG_HEADER);
+	ck_assert_int_eq(pwrite(g2.fd, g2.buf, g2.len, g2.offset),
+			 (ssize_t)g2.len);
+	wal_group_done(w);
+	wal_close(w);
+	scan(0, &s, &sc);
+	ck_assert_int_eq(sc.verdict, WAL_CLEAN);
+	ck_assert_uint_eq(s.n, lsn + 1);
+	ck_assert_uint_eq(sc.segments, 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("wal");
@@ -704,6 +920,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, snapshot_past_log_end);
 	tcase_add_test(tc, trim_removes);
 	tcase_add_test(tc, trim_archives);
+	tcase_add_test(tc, overlap_torn_tail);
+	tcase_add_test(tc, overlap_proof_after_done);
+	tcase_add_test(tc, overlap_never_spans_segments);
 	suite_add_tcase(s, tc);
 	return s;
 }
