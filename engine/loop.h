@@ -62,6 +62,9 @@ struct sub; /* the publisher's */
 #define CONN_PUBLIC 0
 #define CONN_ADMIN  2
 
+/* caller.h's PRINCIPAL_MAX. */
+#define CONN_PRINCIPAL_MAX 135
+
 struct conn {
 	struct loop_ev rd, wr;
 	struct loop *loop;
@@ -74,6 +77,10 @@ struct conn {
 	int inflight; /* SQEs not yet completed */
 	uid_t uid;
 	char subject[64];
+	/* Who the connection's requests act for (caller.h's principal),
+	 * made on its first request and again after the subject changes;
+	 * "" until then. */
+	char principal[CONN_PRINCIPAL_MAX + 1];
 	struct wbuf in;
 	struct wbuf out;     /* to send next */
 	struct wbuf sending; /* owned by the send in flight */
