@@ -278,6 +278,44 @@ static int run_handler(struct server *s, struct req *r)
 
 /* ---- requests --------------------------------------------------------- */
 
+/* The keys of a request map. */
+enum { ENV_ID, ENV_OP, ENV_ARGS, ENV_AS, ENV__COUNT };
+
+/*
+ * Sort the request map's values by key in one walk: out[] gets the first
+ * value of each known key (NULL when absent); true when some key is none
+ * of them.
+ */
+static bool envelope(const msgpack_object *map,
+		     const msgpack_object *out[ENV__COUNT])
+{
+	bool unknown = false;
+
+	memset(out, 0, sizeof(out[0]) * ENV__COUNT);
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		const char *p = k->via.str.ptr;
+		int which = -1;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 2) {
+			if (p[0] == 'i' && p[1] == 'd')
+				which = ENV_ID;
+			else if (p[0] == 'o' && p[1] == 'p')
+				which = ENV_OP;
+			else if (p[0] == 'a' && p[1] == 's')
+				which = ENV_AS;
+		} else if (k->type == MSGPACK_OBJECT_STR &&
+			   k->via.str.size == 4 && memcmp(p, "args", 4) == 0) {
+			which = ENV_ARGS;
+		}
+		if (which < 0)
+			unknown = true;
+		else if (out[which] == NULL)
+			out[which] = &map->via.map.ptr[i].val;
+	}
+	return unknown;
+}
+
 static void handle_frame(struct server *s, struct conn *c, const char *body,
 			 size_t len)
 {
@@ -285,7 +323,9 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	size_t used = 0;
 	const msgpack_object *id, *op, *args, *as;
 	struct req r;
+	const msgpack_object *env[ENV__COUNT];
 	int opi, rc, vrc;
+	bool unknown;
 	size_t off;
 
 	/* Check the structure before msgpack-c allocates for the counts it
@@ -313,25 +353,20 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 				   "must be a map");
 		goto out;
 	}
-	id = wire_get(&msg, "id");
-	op = wire_get(&msg, "op");
-	args = wire_get(&msg, "args");
-	as = wire_get(&msg, "as");
+	unknown = envelope(&msg, env);
+	id = env[ENV_ID];
+	op = env[ENV_OP];
+	args = env[ENV_ARGS];
+	as = env[ENV_AS];
 	if (id && id->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "id",
 				   "must be a non-negative integer");
 		goto out;
 	}
-	for (uint32_t i = 0; i < msg.via.map.size; i++) {
-		const msgpack_object *k = &msg.via.map.ptr[i].key;
-		if (!wire_str_eq(k, "id") && !wire_str_eq(k, "op") &&
-		    !wire_str_eq(k, "args") && !wire_str_eq(k, "as")) {
-			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
-					   "request",
-					   "unknown key (expected id, op, "
-					   "args, as)");
-			goto out;
-		}
+	if (unknown) {
+		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "request",
+				   "unknown key (expected id, op, args, as)");
+		goto out;
 	}
 	if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
 		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "op",
