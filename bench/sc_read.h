@@ -37,13 +37,18 @@ struct bench_sock_result {
 	uint64_t errors; /* error replies (the connection stays usable) */
 };
 
+/* Who asks: libbookd (what a caller of the library gets), or the thin
+ * client of thin.h (check and ping only), as thin as the Redis peer's, for
+ * the figures set side by side with Redis and with the raw ping-pong. */
+enum bench_client { BENCH_LIBBOOKD, BENCH_THIN };
+
 /*
  * nconn connections, each with depth requests in flight (1: synchronous),
  * asking q about random spans of sh, for x's warm-up and run time.
  */
 int bench_socket_run(struct bench_ctx *x, const struct bench_engine *e,
 		     const struct bench_shape *sh, enum bench_question q,
-		     int nconn, int depth, uint64_t seed,
+		     enum bench_client cl, int nconn, int depth, uint64_t seed,
 		     struct bench_sock_result *out);
 
 #endif
