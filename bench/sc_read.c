@@ -432,6 +432,7 @@ int bench_socket_run(struct bench_ctx *x, const struct bench_engine *e,
 	if (depth > MAX_DEPTH)
 		depth = MAX_DEPTH;
 	memset(out, 0, sizeof *out);
+	ph.cpu_pid = e->peer_pid;
 	atomic_store(&ph.phase, BENCH_WARM);
 	for (int i = 0; i < nconn; i++) {
 		w[i] = (struct sock_worker){.e = e,
@@ -466,6 +467,10 @@ int bench_socket_run(struct bench_ctx *x, const struct bench_engine *e,
 		out->per_s = (double)count / bench_phase_secs(&ph);
 		out->p50_us = (double)bench_samples_quantile(&all, 0.50) / 1e3;
 		out->p99_us = (double)bench_samples_quantile(&all, 0.99) / 1e3;
+		out->cpu_us =
+		    count && ph.cpu0 && ph.cpu1 > ph.cpu0
+			? (double)(ph.cpu1 - ph.cpu0) / 1e3 / (double)count
+			: 0;
 	}
 	bench_samples_free(&all);
 	return rc;
@@ -476,7 +481,7 @@ static void socket_report(struct bench_ctx *x, const char *scen,
 			  const char *key, const char *cl_key,
 			  const char *label, const char *cl_label,
 			  double *s_rate, double *s_p50, double *s_p99,
-			  double *p_rate)
+			  double *p_rate, double *s_cpu, double *p_cpu)
 {
 	char k[BENCH_KEY_MAX], l[BENCH_LABEL_MAX];
 
@@ -496,6 +501,14 @@ static void socket_report(struct bench_ctx *x, const char *scen,
 	bench_fmt(l, sizeof l, "%s/s, %d connections x %d in flight%s", label,
 		  x->pipe_conns, x->pipeline, cl_label);
 	bench_report_add(x->rep, scen, k, l, "/s", p_rate, (size_t)x->repeats);
+	bench_fmt(k, sizeof k, "%s%s.sync.cpu_us", key, cl_key);
+	bench_fmt(l, sizeof l, "engine CPU per answer, synchronous%s",
+		  cl_label);
+	bench_report_add(x->rep, scen, k, l, "us", s_cpu, (size_t)x->repeats);
+	bench_fmt(k, sizeof k, "%s%s.pipe.cpu_us", key, cl_key);
+	bench_fmt(l, sizeof l, "engine CPU per answer, %d x %d%s",
+		  x->pipe_conns, x->pipeline, cl_label);
+	bench_report_add(x->rep, scen, k, l, "us", p_cpu, (size_t)x->repeats);
 }
 
 /*
@@ -509,7 +522,8 @@ static int socket_figures(struct bench_ctx *x, const struct bench_engine *e,
 			  const char *scen, const char *key, const char *label)
 {
 	double s_rate[2][BENCH_MAX_REPEATS], s_p50[2][BENCH_MAX_REPEATS],
-	    s_p99[2][BENCH_MAX_REPEATS], p_rate[2][BENCH_MAX_REPEATS];
+	    s_p99[2][BENCH_MAX_REPEATS], p_rate[2][BENCH_MAX_REPEATS],
+	    s_cpu[2][BENCH_MAX_REPEATS], p_cpu[2][BENCH_MAX_REPEATS];
 	int kinds = q == BENCH_Q_CHECK ? 2 : 1;
 	uint64_t errors = 0;
 
@@ -523,20 +537,23 @@ static int socket_figures(struct bench_ctx *x, const struct bench_engine *e,
 			s_rate[i][r] = res.per_s;
 			s_p50[i][r] = res.p50_us;
 			s_p99[i][r] = res.p99_us;
+			s_cpu[i][r] = res.cpu_us;
 			errors += res.errors;
 			if (bench_socket_run(x, e, sh, q, cl, x->pipe_conns,
 					     x->pipeline, 200 + (uint64_t)r,
 					     &res) < 0)
 				return -1;
 			p_rate[i][r] = res.per_s;
+			p_cpu[i][r] = res.cpu_us;
 			errors += res.errors;
 		}
 	}
 	socket_report(x, scen, key, "", label, "", s_rate[0], s_p50[0],
-		      s_p99[0], p_rate[0]);
+		      s_p99[0], p_rate[0], s_cpu[0], p_cpu[0]);
 	if (kinds > 1)
 		socket_report(x, scen, key, ".thin", label, " (thin client)",
-			      s_rate[1], s_p50[1], s_p99[1], p_rate[1]);
+			      s_rate[1], s_p50[1], s_p99[1], p_rate[1],
+			      s_cpu[1], p_cpu[1]);
 	if (errors)
 		bench_report_note(x->rep, "%s: %llu error replies", key,
 				  (unsigned long long)errors);

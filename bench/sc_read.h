@@ -35,6 +35,7 @@ struct bench_sock_result {
 	double p50_us; /* latency percentiles (synchronous runs only) */
 	double p99_us;
 	uint64_t errors; /* error replies (the connection stays usable) */
+	double cpu_us;	 /* the engine's CPU per answer (0: unknown) */
 };
 
 /* Who asks: libbookd (what a caller of the library gets), or the thin
