@@ -13,7 +13,8 @@
  *      call hooks.frame; sends; the timer calls hooks.tick; completions
  *      other modules armed call their own struct loop_ev);
  *   2. hooks.turn_end (the commit seals and starts a group here);
- *   3. flush every connection, close those cut off;
+ *   3. flush the connections that were given output this turn (one send
+ *      each, with everything they were given), close those cut off;
  *   4. submit the turn's work to the kernel, then hooks.background when
  *      loop_want_background asked for it, so slow work (a checkpoint) never
  *      holds back replies already on their way.
@@ -89,6 +90,8 @@ struct conn {
 	size_t nparks, capparks;
 	struct conn *pnext; /* on loop.parked_conns */
 	bool on_parked;
+	struct conn *fnext; /* on loop.flush: output or a cut-off this turn */
+	bool on_flush;
 	struct sub *subs; /* the publisher's subscriptions of this connection */
 	uint32_t nsubs;
 	struct conn *next, *prev; /* all connections */
@@ -161,6 +164,7 @@ struct loop {
 	struct conn *conns;
 	uint32_t nconns;
 	struct conn *parked_conns;
+	struct conn *flush; /* connections to flush (or close) at turn end */
 	uint64_t next_cid;
 	/* limits */
 	size_t out_bytes; /* unread output of all connections */

@@ -767,6 +767,41 @@ START_TEST(envelope_keys)
 }
 END_TEST
 
+/* Frames that arrive together are answered together: one send with every
+ * reply of the turn, so one read gets them all. */
+START_TEST(replies_of_a_turn_leave_together)
+{
+	enum { N = 20, FLEN = 4 + 13 };
+	unsigned char req[N * FLEN], got[65536];
+	int fd = conn(), n = 0;
+	ssize_t r;
+	size_t off = 0;
+
+	for (int i = 0; i < N; i++) {
+		static const unsigned char tmpl[FLEN] = {
+		    0,	  0,   0,   13,	  0x82, 0xa2, 'i', 'd', 0,
+		    0xa2, 'o', 'p', 0xa4, 'p',	'i',  'n', 'g'};
+		memcpy(req + i * FLEN, tmpl, FLEN);
+		req[i * FLEN + 8] = (unsigned char)(i + 1);
+	}
+	ck_assert_int_eq(h_send_all(fd, req, sizeof(req)), 0);
+	/* Give the engine time to answer all of them before reading. */
+	usleep(300 * 1000);
+	r = recv(fd, got, sizeof(got), MSG_DONTWAIT);
+	ck_assert_int_gt(r, 0);
+	while (off + 4 <= (size_t)r) {
+		size_t len = (size_t)got[off] << 24 |
+			     (size_t)got[off + 1] << 16 |
+			     (size_t)got[off + 2] << 8 | got[off + 3];
+		off += 4 + len;
+		n++;
+	}
+	ck_assert_uint_eq(off, (size_t)r);
+	ck_assert_int_eq(n, N);
+	close(fd);
+}
+END_TEST
+
 START_TEST(bad_input)
 {
 	int fd = conn();
@@ -1298,6 +1333,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, limit_resources);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, envelope_keys);
+	tcase_add_test(tc, replies_of_a_turn_leave_together);
 	tcase_add_test(tc, pipelining_in_order);
 	tcase_add_test(tc, pools_count_units);
 	tcase_add_test(tc, hold_many_all_or_nothing);
