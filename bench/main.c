@@ -237,6 +237,10 @@ static void check_targets(struct bench_report *r, const struct bench_ctx *x)
 	if ((v = fig(r, "raw.ping_ratio")) >= 0)
 		target(r, "target.ping_ratio",
 		       "bookd ping / raw ping-pong (<= 1.5)", "x", v, v <= 1.5);
+	if ((v = fig(r, "raw.ping_thin_ratio")) >= 0)
+		target(r, "target.ping_thin_ratio",
+		       "bookd ping, thin client / raw ping-pong (<= 1.2)", "x",
+		       v, v <= 1.2);
 	if ((v = fig(r, "read-mmap.per_s")) >= 0)
 		target(r, "target.reader_checks",
 		       "reader checks/s on one core (> 20M)", "/s", v, v > 2e7);

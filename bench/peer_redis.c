@@ -558,7 +558,8 @@ static int redis_book_level(struct bench_ctx *x, struct rconn *adm,
 static int redis_check_level(struct bench_ctx *x, const struct bench_shape *sh,
 			     int nconn, int depth, const char *tag)
 {
-	double per[BENCH_MAX_REPEATS], p50[BENCH_MAX_REPEATS];
+	double per[BENCH_MAX_REPEATS], p50[BENCH_MAX_REPEATS],
+	    cpu[BENCH_MAX_REPEATS];
 	char k[BENCH_KEY_MAX], l[BENCH_LABEL_MAX];
 
 	for (int r = 0; r < x->repeats; r++) {
@@ -568,6 +569,15 @@ static int redis_check_level(struct bench_ctx *x, const struct bench_shape *sh,
 			return -1;
 		per[r] = res.per_s;
 		p50[r] = res.p50;
+		cpu[r] = res.cpu_us;
+	}
+	if (redis_pid > 0) {
+		bench_fmt(k, sizeof k, "redis.check.%s.cpu_us", tag);
+		bench_fmt(l, sizeof l,
+			  "redis-server CPU per check, %d conn x %d in "
+			  "flight (/proc)",
+			  nconn, depth);
+		add_fig(x, k, l, "us", cpu);
 	}
 	bench_fmt(k, sizeof k, "redis.check.%s.per_s", tag);
 	bench_fmt(l, sizeof l, "GETRANGE checks/s, %d conn x %d in flight",

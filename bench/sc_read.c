@@ -14,6 +14,7 @@
 #include "bookd_reader.h"
 #include "quanta.h"
 #include "sc_read.h"
+#include "thin.h"
 #include "util.h"
 #include "wire.h"
 
@@ -202,6 +203,7 @@ struct sock_worker {
 	const struct bench_shape *sh;
 	struct bench_phase *ph;
 	enum bench_question q;
+	enum bench_client cl;
 	int depth;
 	uint64_t seed;
 	/* results */
@@ -322,12 +324,78 @@ broken:
 	w->failed = true;
 }
 
+/*
+ * The thin client's loop, as the Redis peer's: keep depth requests in
+ * flight (1: synchronous), one send per refill, replies in order.  A reply
+ * counts when its request was sent in MEASURE and it arrived in MEASURE.
+ */
+static void thin_loop(struct sock_worker *w, struct bench_rng *rng)
+{
+	bool measured[MAX_DEPTH];
+	uint64_t sent_at[MAX_DEPTH];
+	size_t head = 0, inflight = 0;
+	struct thin_conn c;
+
+	if (thin_connect(w->e->sock, &c) < 0) {
+		w->failed = true;
+		return;
+	}
+	for (;;) {
+		bool ok;
+		size_t k;
+
+		while (inflight < (size_t)w->depth &&
+		       bench_phase_get(w->ph) != BENCH_STOP) {
+			k = (head + inflight) % MAX_DEPTH;
+			if (w->q == BENCH_Q_PING) {
+				thin_add_ping(&c);
+			} else {
+				struct bench_span sp;
+				char id[BENCH_ID_LEN];
+				bench_span_random(w->sh, rng, &sp);
+				bench_res_id(sp.res, id);
+				thin_add_check(&c, id, sp.start, sp.end);
+			}
+			measured[k] = bench_phase_get(w->ph) == BENCH_MEASURE;
+			sent_at[k] = bench_now_ns();
+			inflight++;
+		}
+		if (inflight == 0)
+			break;
+		if (c.wlen && thin_flush(&c) < 0)
+			goto fail;
+		if (thin_read(&c, w->q == BENCH_Q_CHECK, &ok) < 0)
+			goto fail;
+		if (measured[head] && bench_phase_get(w->ph) == BENCH_MEASURE) {
+			w->count++;
+			w->errors += !ok;
+			if (w->depth <= 1)
+				bench_samples_add(&w->lat, bench_now_ns() -
+							       sent_at[head]);
+		}
+		head = (head + 1) % MAX_DEPTH;
+		inflight--;
+	}
+	thin_close(&c);
+	return;
+fail:
+	w->failed = true;
+	thin_close(&c);
+}
+
 static void *sock_main(void *arg)
 {
 	struct sock_worker *w = arg;
 	struct bench_rng rng;
 	bookd_args *a;
-	bookd_conn *c = bench_engine_connect(w->e);
+	bookd_conn *c;
+
+	if (w->cl == BENCH_THIN) {
+		bench_rng_seed(&rng, w->seed);
+		thin_loop(w, &rng);
+		return NULL;
+	}
+	c = bench_engine_connect(w->e);
 
 	if (c == NULL) {
 		w->failed = true;
@@ -352,7 +420,7 @@ static void *sock_main(void *arg)
 
 int bench_socket_run(struct bench_ctx *x, const struct bench_engine *e,
 		     const struct bench_shape *sh, enum bench_question q,
-		     int nconn, int depth, uint64_t seed,
+		     enum bench_client cl, int nconn, int depth, uint64_t seed,
 		     struct bench_sock_result *out)
 {
 	struct sock_worker *w = bench_calloc((size_t)nconn, sizeof *w);
@@ -364,12 +432,14 @@ int bench_socket_run(struct bench_ctx *x, const struct bench_engine *e,
 	if (depth > MAX_DEPTH)
 		depth = MAX_DEPTH;
 	memset(out, 0, sizeof *out);
+	ph.cpu_pid = e->peer_pid;
 	atomic_store(&ph.phase, BENCH_WARM);
 	for (int i = 0; i < nconn; i++) {
 		w[i] = (struct sock_worker){.e = e,
 					    .sh = sh,
 					    .ph = &ph,
 					    .q = q,
+					    .cl = cl,
 					    .depth = depth,
 					    .seed = seed * 1000 + (uint64_t)i};
 		if (pthread_create(&w[i].th, NULL, sock_main, &w[i]) != 0) {
@@ -397,52 +467,93 @@ int bench_socket_run(struct bench_ctx *x, const struct bench_engine *e,
 		out->per_s = (double)count / bench_phase_secs(&ph);
 		out->p50_us = (double)bench_samples_quantile(&all, 0.50) / 1e3;
 		out->p99_us = (double)bench_samples_quantile(&all, 0.99) / 1e3;
+		out->cpu_us =
+		    count && ph.cpu0 && ph.cpu1 > ph.cpu0
+			? (double)(ph.cpu1 - ph.cpu0) / 1e3 / (double)count
+			: 0;
 	}
 	bench_samples_free(&all);
 	return rc;
 }
 
+/* The figures of one client kind, cl_key "" (libbookd) or ".thin". */
+static void socket_report(struct bench_ctx *x, const char *scen,
+			  const char *key, const char *cl_key,
+			  const char *label, const char *cl_label,
+			  double *s_rate, double *s_p50, double *s_p99,
+			  double *p_rate, double *s_cpu, double *p_cpu)
+{
+	char k[BENCH_KEY_MAX], l[BENCH_LABEL_MAX];
+
+	bench_fmt(k, sizeof k, "%s%s.sync.per_s", key, cl_key);
+	bench_fmt(l, sizeof l, "%s/s, 1 connection, synchronous%s", label,
+		  cl_label);
+	bench_report_add(x->rep, scen, k, l, "/s", s_rate, (size_t)x->repeats);
+	bench_fmt(k, sizeof k, "%s%s.sync.p50_us", key, cl_key);
+	bench_fmt(l, sizeof l, "%s round trip p50, synchronous%s", label,
+		  cl_label);
+	bench_report_add(x->rep, scen, k, l, "us", s_p50, (size_t)x->repeats);
+	bench_fmt(k, sizeof k, "%s%s.sync.p99_us", key, cl_key);
+	bench_fmt(l, sizeof l, "%s round trip p99, synchronous%s", label,
+		  cl_label);
+	bench_report_add(x->rep, scen, k, l, "us", s_p99, (size_t)x->repeats);
+	bench_fmt(k, sizeof k, "%s%s.pipe.per_s", key, cl_key);
+	bench_fmt(l, sizeof l, "%s/s, %d connections x %d in flight%s", label,
+		  x->pipe_conns, x->pipeline, cl_label);
+	bench_report_add(x->rep, scen, k, l, "/s", p_rate, (size_t)x->repeats);
+	bench_fmt(k, sizeof k, "%s%s.sync.cpu_us", key, cl_key);
+	bench_fmt(l, sizeof l, "engine CPU per answer, synchronous%s",
+		  cl_label);
+	bench_report_add(x->rep, scen, k, l, "us", s_cpu, (size_t)x->repeats);
+	bench_fmt(k, sizeof k, "%s%s.pipe.cpu_us", key, cl_key);
+	bench_fmt(l, sizeof l, "engine CPU per answer, %d x %d%s",
+		  x->pipe_conns, x->pipeline, cl_label);
+	bench_report_add(x->rep, scen, k, l, "us", p_cpu, (size_t)x->repeats);
+}
+
 /*
  * Synchronous (1 connection) and pipelined (pipe_conns connections, each
- * with pipeline requests in flight) figures of question q, over repeats.
+ * with pipeline requests in flight) figures of question q, over repeats:
+ * through libbookd, and for check also through the thin client (thin.h),
+ * whose figures are the ones set against the Redis peer's.
  */
 static int socket_figures(struct bench_ctx *x, const struct bench_engine *e,
 			  const struct bench_shape *sh, enum bench_question q,
 			  const char *scen, const char *key, const char *label)
 {
-	double s_rate[BENCH_MAX_REPEATS], s_p50[BENCH_MAX_REPEATS],
-	    s_p99[BENCH_MAX_REPEATS], p_rate[BENCH_MAX_REPEATS];
-	char k[BENCH_KEY_MAX], l[BENCH_LABEL_MAX];
+	double s_rate[2][BENCH_MAX_REPEATS], s_p50[2][BENCH_MAX_REPEATS],
+	    s_p99[2][BENCH_MAX_REPEATS], p_rate[2][BENCH_MAX_REPEATS],
+	    s_cpu[2][BENCH_MAX_REPEATS], p_cpu[2][BENCH_MAX_REPEATS];
+	int kinds = q == BENCH_Q_CHECK ? 2 : 1;
 	uint64_t errors = 0;
 
 	for (int r = 0; r < x->repeats; r++) {
-		struct bench_sock_result res;
-		if (bench_socket_run(x, e, sh, q, 1, 1, 100 + (uint64_t)r,
-				     &res) < 0)
-			return -1;
-		s_rate[r] = res.per_s;
-		s_p50[r] = res.p50_us;
-		s_p99[r] = res.p99_us;
-		errors += res.errors;
-		if (bench_socket_run(x, e, sh, q, x->pipe_conns, x->pipeline,
-				     200 + (uint64_t)r, &res) < 0)
-			return -1;
-		p_rate[r] = res.per_s;
-		errors += res.errors;
+		for (int i = 0; i < kinds; i++) {
+			enum bench_client cl = i ? BENCH_THIN : BENCH_LIBBOOKD;
+			struct bench_sock_result res;
+			if (bench_socket_run(x, e, sh, q, cl, 1, 1,
+					     100 + (uint64_t)r, &res) < 0)
+				return -1;
+			s_rate[i][r] = res.per_s;
+			s_p50[i][r] = res.p50_us;
+			s_p99[i][r] = res.p99_us;
+			s_cpu[i][r] = res.cpu_us;
+			errors += res.errors;
+			if (bench_socket_run(x, e, sh, q, cl, x->pipe_conns,
+					     x->pipeline, 200 + (uint64_t)r,
+					     &res) < 0)
+				return -1;
+			p_rate[i][r] = res.per_s;
+			p_cpu[i][r] = res.cpu_us;
+			errors += res.errors;
+		}
 	}
-	bench_fmt(k, sizeof k, "%s.sync.per_s", key);
-	bench_fmt(l, sizeof l, "%s/s, 1 connection, synchronous", label);
-	bench_report_add(x->rep, scen, k, l, "/s", s_rate, (size_t)x->repeats);
-	bench_fmt(k, sizeof k, "%s.sync.p50_us", key);
-	bench_fmt(l, sizeof l, "%s round trip p50, synchronous", label);
-	bench_report_add(x->rep, scen, k, l, "us", s_p50, (size_t)x->repeats);
-	bench_fmt(k, sizeof k, "%s.sync.p99_us", key);
-	bench_fmt(l, sizeof l, "%s round trip p99, synchronous", label);
-	bench_report_add(x->rep, scen, k, l, "us", s_p99, (size_t)x->repeats);
-	bench_fmt(k, sizeof k, "%s.pipe.per_s", key);
-	bench_fmt(l, sizeof l, "%s/s, %d connections x %d in flight", label,
-		  x->pipe_conns, x->pipeline);
-	bench_report_add(x->rep, scen, k, l, "/s", p_rate, (size_t)x->repeats);
+	socket_report(x, scen, key, "", label, "", s_rate[0], s_p50[0],
+		      s_p99[0], p_rate[0], s_cpu[0], p_cpu[0]);
+	if (kinds > 1)
+		socket_report(x, scen, key, ".thin", label, " (thin client)",
+			      s_rate[1], s_p50[1], s_p99[1], p_rate[1],
+			      s_cpu[1], p_cpu[1]);
 	if (errors)
 		bench_report_note(x->rep, "%s: %llu error replies", key,
 				  (unsigned long long)errors);
@@ -553,15 +664,16 @@ static int hist_measure(struct bench_ctx *x, const struct bench_shape *sh,
 	struct bench_sock_result res;
 
 	p->mmap[r] = reader_rate(x, &p->rs, R_CHECK, &p->errors);
-	if (bench_socket_run(x, &p->e, sh, BENCH_Q_CHECK, 1, 1,
+	if (bench_socket_run(x, &p->e, sh, BENCH_Q_CHECK, BENCH_LIBBOOKD, 1, 1,
 			     400 + (uint64_t)r, &res) < 0)
 		return -1;
 	p->sync[r] = res.per_s;
 	p->p50[r] = res.p50_us;
 	p->p99[r] = res.p99_us;
 	p->errors += res.errors;
-	if (bench_socket_run(x, &p->e, sh, BENCH_Q_CHECK, x->pipe_conns,
-			     x->pipeline, 500 + (uint64_t)r, &res) < 0)
+	if (bench_socket_run(x, &p->e, sh, BENCH_Q_CHECK, BENCH_LIBBOOKD,
+			     x->pipe_conns, x->pipeline, 500 + (uint64_t)r,
+			     &res) < 0)
 		return -1;
 	p->pipe[r] = res.per_s;
 	p->errors += res.errors;

@@ -35,7 +35,13 @@ struct bench_sock_result {
 	double p50_us; /* latency percentiles (synchronous runs only) */
 	double p99_us;
 	uint64_t errors; /* error replies (the connection stays usable) */
+	double cpu_us;	 /* the engine's CPU per answer (0: unknown) */
 };
+
+/* Who asks: libbookd (what a caller of the library gets), or the thin
+ * client of thin.h (check and ping only), as thin as the Redis peer's, for
+ * the figures set side by side with Redis and with the raw ping-pong. */
+enum bench_client { BENCH_LIBBOOKD, BENCH_THIN };
 
 /*
  * nconn connections, each with depth requests in flight (1: synchronous),
@@ -43,7 +49,7 @@ struct bench_sock_result {
  */
 int bench_socket_run(struct bench_ctx *x, const struct bench_engine *e,
 		     const struct bench_shape *sh, enum bench_question q,
-		     int nconn, int depth, uint64_t seed,
+		     enum bench_client cl, int nconn, int depth, uint64_t seed,
 		     struct bench_sock_result *out);
 
 #endif

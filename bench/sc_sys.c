@@ -189,7 +189,8 @@ int sc_raw(struct bench_ctx *x)
 	    fs_falloc[BENCH_MAX_REPEATS], fs_grow[BENCH_MAX_REPEATS],
 	    pp[BENCH_MAX_REPEATS], pp99[BENCH_MAX_REPEATS],
 	    ping[BENCH_MAX_REPEATS], ping99[BENCH_MAX_REPEATS],
-	    ratio[BENCH_MAX_REPEATS];
+	    ratio[BENCH_MAX_REPEATS], tping[BENCH_MAX_REPEATS],
+	    tratio[BENCH_MAX_REPEATS];
 	const char *dir = x->attach_data ? x->attach_data : x->base;
 	struct bench_engine e;
 	struct bench_shape sh;
@@ -200,14 +201,16 @@ int sc_raw(struct bench_ctx *x)
 		return -1;
 	for (int r = 0; r < x->repeats; r++) {
 		struct bench_samples a = {0}, b = {0}, c = {0}, f = {0};
-		struct bench_sock_result pr;
+		struct bench_sock_result pr, tr;
 
 		if (fsync_run(x, dir, LAYOUT_ZEROED, &a) < 0 ||
 		    fsync_run(x, dir, LAYOUT_FALLOC, &f) < 0 ||
 		    fsync_run(x, dir, LAYOUT_GROW, &b) < 0 ||
 		    pingpong_run(x, &c) < 0 ||
-		    bench_socket_run(x, &e, &sh, BENCH_Q_PING, 1, 1,
-				     300 + (uint64_t)r, &pr) < 0) {
+		    bench_socket_run(x, &e, &sh, BENCH_Q_PING, BENCH_LIBBOOKD,
+				     1, 1, 300 + (uint64_t)r, &pr) < 0 ||
+		    bench_socket_run(x, &e, &sh, BENCH_Q_PING, BENCH_THIN, 1, 1,
+				     400 + (uint64_t)r, &tr) < 0) {
 			bench_samples_free(&a);
 			bench_samples_free(&b);
 			bench_samples_free(&c);
@@ -223,6 +226,8 @@ int sc_raw(struct bench_ctx *x)
 		ping[r] = pr.p50_us;
 		ping99[r] = pr.p99_us;
 		ratio[r] = pr.p50_us / pp[r];
+		tping[r] = tr.p50_us;
+		tratio[r] = tr.p50_us / pp[r];
 		bench_samples_free(&a);
 		bench_samples_free(&b);
 		bench_samples_free(&c);
@@ -257,6 +262,12 @@ int sc_raw(struct bench_ctx *x)
 	bench_report_add(x->rep, "raw", "raw.ping_ratio",
 			 "bookd ping p50 / raw ping-pong p50", "x", ratio,
 			 (size_t)x->repeats);
+	bench_report_add(x->rep, "raw", "raw.ping_thin.us",
+			 "bookd ping (thin client, synchronous), p50", "us",
+			 tping, (size_t)x->repeats);
+	bench_report_add(x->rep, "raw", "raw.ping_thin_ratio",
+			 "bookd ping p50, thin client / raw ping-pong p50", "x",
+			 tratio, (size_t)x->repeats);
 	rc = 0;
 out:
 	bench_engine_cleanup(&e);

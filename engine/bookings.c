@@ -45,17 +45,33 @@ static char *strdup_in(struct book_str s, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * A booking's reference: 16 random bytes in hex.  The bytes come from a
+ * pool filled by one arc4random_buf per 256 references: libbsd's
+ * arc4random_buf asks the kernel for the PID on every call (to notice a
+ * fork), a system call per booking otherwise.  Bytes are wiped from the
+ * pool as they are used, so the pool never holds a reference already
+ * handed out.  Only the engine's thread makes references.
+ */
 static void random_ref(char out[33])
 {
-	unsigned char b[16];
+	static unsigned char pool[16 * 256];
+	static size_t left;
 	static const char d[] = "0123456789abcdef";
+	unsigned char *b;
 
-	arc4random_buf(b, sizeof(b));
+	if (left < 16) {
+		arc4random_buf(pool, sizeof(pool));
+		left = sizeof(pool);
+	}
+	b = pool + sizeof(pool) - left;
+	left -= 16;
 	for (int i = 0; i < 16; i++) {
 		out[2 * i] = d[b[i] >> 4];
 		out[2 * i + 1] = d[b[i] & 15];
 	}
 	out[32] = 0;
+	explicit_bzero(b, 16);
 }
 
 /*

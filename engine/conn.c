@@ -32,6 +32,7 @@ void loop_reply(struct loop *l, struct conn *c, const void *frame, size_t len,
 	l->out_bytes += len;
 	if (c->nparks == 0 && need_lsn <= l->durable_lsn) {
 		wbuf_append(&c->out, frame, len);
+		conn_want_flush(l, c);
 		return;
 	}
 	wbuf_append(&c->parked, frame, len);
@@ -70,7 +71,7 @@ void loop_durable(struct loop *l, uint64_t durable)
 			c->nparks -= k;
 			for (size_t i = 0; i < c->nparks; i++)
 				c->parks[i].end -= bytes;
-			conn_flush(l, c);
+			conn_want_flush(l, c);
 		}
 		if (c->nparks == 0) {
 			c->on_parked = false;
@@ -120,12 +121,13 @@ bool loop_push(struct loop *l, struct conn *c, const void *frame, size_t len)
 			c->cid, conn_backlog(c));
 		l->stats->cut_off++;
 		c->cut = true;
+		conn_want_flush(l, c);
 		return false;
 	}
 	/* Pushes are not replies: they never wait behind parked replies. */
 	l->out_bytes += len;
 	wbuf_append(&c->out, frame, len);
-	conn_flush(l, c);
+	conn_want_flush(l, c);
 	return true;
 }
 
@@ -201,6 +203,33 @@ static void arm_recv(struct loop *l, struct conn *c)
 	io_uring_sqe_set_data(sqe, &c->rd);
 	c->reading = true;
 	c->inflight++;
+}
+
+void conn_want_flush(struct loop *l, struct conn *c)
+{
+	if (c->on_flush)
+		return;
+	c->on_flush = true;
+	c->fnext = l->flush;
+	l->flush = c;
+}
+
+/*
+ * Everything a connection was given in a turn (replies of all the frames
+ * it sent, replies released by a commit, pushes) leaves in one send at the
+ * turn's end, and only connections that were given something are visited.
+ */
+void conn_flush_turn(struct loop *l)
+{
+	while (l->flush) {
+		struct conn *c = l->flush;
+		l->flush = c->fnext;
+		c->on_flush = false;
+		if (c->cut)
+			conn_close(l, c);
+		else
+			conn_flush(l, c);
+	}
 }
 
 void conn_flush(struct loop *l, struct conn *c)
@@ -421,6 +450,12 @@ void conn_free(struct loop *l, struct conn *c)
 			pp = &(*pp)->pnext;
 		*pp = c->pnext;
 	}
+	if (c->on_flush) {
+		struct conn **pp = &l->flush;
+		while (*pp != c)
+			pp = &(*pp)->fnext;
+		*pp = c->fnext;
+	}
 	close(c->fd);
 	wbuf_free(&c->in);
 	wbuf_free(&c->out);
@@ -504,7 +539,6 @@ static void conn_input(struct loop *l, struct conn *c)
 	} else if (pos || c->partial_ms == 0) {
 		c->partial_ms = mono_ms();
 	}
-	conn_flush(l, c);
 	if (c->close_after_send) {
 		if (!c->writing && c->out.len == 0 && c->nparks == 0)
 			conn_close(l, c);

@@ -21,6 +21,10 @@ void conn_close(struct loop *l, struct conn *c);
 void conn_free(struct loop *l, struct conn *c);
 /* Send what c has to send, when no send is in flight. */
 void conn_flush(struct loop *l, struct conn *c);
+/* Flush c at the end of this turn (close it there when cut off). */
+void conn_want_flush(struct loop *l, struct conn *c);
+/* The end of a turn: flush (or close) every connection asked for. */
+void conn_flush_turn(struct loop *l);
 /* Bytes c has not had read yet: to send, in flight, parked. */
 size_t conn_backlog(const struct conn *c);
 /* Each turn: frames left over from the last turn, and connections that

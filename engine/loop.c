@@ -210,19 +210,14 @@ int loop_run(struct loop *l)
 		conn_run_ready(l);
 		conn_run_starved(l);
 		l->hooks.turn_end(l->hooks.ctx);
-		for (struct conn *c = l->conns, *next; c; c = next) {
-			next = c->next;
-			if (c->cut)
-				conn_close(l, c);
-			else
-				conn_flush(l, c);
-		}
+		conn_flush_turn(l);
 		if (l->background_due) {
 			/* Replies and the next sync go to the kernel before
 			 * the slow work starts. */
 			l->background_due = false;
 			io_uring_submit(&l->ring);
 			l->hooks.background(l->hooks.ctx);
+			conn_flush_turn(l);
 		}
 		if (l->stopping) {
 			if (stop_deadline == 0)

@@ -13,7 +13,8 @@
  *      call hooks.frame; sends; the timer calls hooks.tick; completions
  *      other modules armed call their own struct loop_ev);
  *   2. hooks.turn_end (the commit seals and starts a group here);
- *   3. flush every connection, close those cut off;
+ *   3. flush the connections that were given output this turn (one send
+ *      each, with everything they were given), close those cut off;
  *   4. submit the turn's work to the kernel, then hooks.background when
  *      loop_want_background asked for it, so slow work (a checkpoint) never
  *      holds back replies already on their way.
@@ -62,6 +63,9 @@ struct sub; /* the publisher's */
 #define CONN_PUBLIC 0
 #define CONN_ADMIN  2
 
+/* caller.h's PRINCIPAL_MAX. */
+#define CONN_PRINCIPAL_MAX 135
+
 struct conn {
 	struct loop_ev rd, wr;
 	struct loop *loop;
@@ -74,6 +78,10 @@ struct conn {
 	int inflight; /* SQEs not yet completed */
 	uid_t uid;
 	char subject[64];
+	/* Who the connection's requests act for (caller.h's principal),
+	 * made on its first request and again after the subject changes;
+	 * "" until then. */
+	char principal[CONN_PRINCIPAL_MAX + 1];
 	struct wbuf in;
 	struct wbuf out;     /* to send next */
 	struct wbuf sending; /* owned by the send in flight */
@@ -82,6 +90,8 @@ struct conn {
 	size_t nparks, capparks;
 	struct conn *pnext; /* on loop.parked_conns */
 	bool on_parked;
+	struct conn *fnext; /* on loop.flush: output or a cut-off this turn */
+	bool on_flush;
 	struct sub *subs; /* the publisher's subscriptions of this connection */
 	uint32_t nsubs;
 	struct conn *next, *prev; /* all connections */
@@ -154,6 +164,7 @@ struct loop {
 	struct conn *conns;
 	uint32_t nconns;
 	struct conn *parked_conns;
+	struct conn *flush; /* connections to flush (or close) at turn end */
 	uint64_t next_cid;
 	/* limits */
 	size_t out_bytes; /* unread output of all connections */

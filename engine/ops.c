@@ -64,28 +64,35 @@ struct resource *find_res(struct req *r, const msgpack_object *o,
 	return res;
 }
 
+/* A span's field refused: the field's name is made only here, so a valid
+ * span costs no formatting. */
+static int span_refuse(struct req *r, const char *pfx, const char *name,
+		       const char *msg)
+{
+	char f[80];
+
+	snprintf(f, sizeof(f), "%s%s", pfx, name);
+	return req_error(r, BOOKD_E_BAD_REQUEST, f, "%s", msg);
+}
+
 /* Validate a span given as two objects; pfx prefixes the field names
  * ("holds[2]." inside hold.many). */
 int span_of(struct req *r, const msgpack_object *so, const msgpack_object *eo,
 	    const char *pfx, int64_t *start, int64_t *end)
 {
-	char fs[80], fe[80];
+	static const char unaligned[] =
+	    "not a multiple of 900 seconds (15 minutes)";
 
-	snprintf(fs, sizeof(fs), "%sstart", pfx);
-	snprintf(fe, sizeof(fe), "%send", pfx);
 	if (!wire_int(so, start))
-		return req_error(r, BOOKD_E_BAD_REQUEST, fs, "out of range");
+		return span_refuse(r, pfx, "start", "out of range");
 	if (!wire_int(eo, end))
-		return req_error(r, BOOKD_E_BAD_REQUEST, fe, "out of range");
+		return span_refuse(r, pfx, "end", "out of range");
 	if (!q_aligned(*start))
-		return req_error(r, BOOKD_E_BAD_REQUEST, fs,
-				 "not a multiple of 900 seconds (15 minutes)");
+		return span_refuse(r, pfx, "start", unaligned);
 	if (!q_aligned(*end))
-		return req_error(r, BOOKD_E_BAD_REQUEST, fe,
-				 "not a multiple of 900 seconds (15 minutes)");
+		return span_refuse(r, pfx, "end", unaligned);
 	if (*start >= *end)
-		return req_error(r, BOOKD_E_BAD_REQUEST, fe,
-				 "must be after start");
+		return span_refuse(r, pfx, "end", "must be after start");
 	/* Far beyond any window: refuse before day arithmetic can overflow. */
 	if (*start < -((int64_t)1 << 40) || *end > ((int64_t)1 << 40))
 		return req_error(r, BOOKD_E_OUT_OF_RANGE, NULL,
@@ -349,6 +356,7 @@ int h_hello(struct req *r)
 					 "to public for good");
 		c->role = (uint8_t)trl;
 		snprintf(c->subject, sizeof(c->subject), "%s", subject);
+		c->principal[0] = 0;
 	}
 	if (want == ROLE_ADMIN && c->role != ROLE_ADMIN)
 		return req_error(r, BOOKD_E_FORBIDDEN, NULL,

@@ -19,6 +19,12 @@
 #include "reply.h"
 #include "server.h"
 
+/* The first chunk of the request zone: the objects of a usual request. */
+#define ZONE_CHUNK 8192
+
+_Static_assert(CONN_PRINCIPAL_MAX == PRINCIPAL_MAX,
+	       "struct conn's principal holds caller.h's principal");
+
 _Static_assert(CONN_ADMIN == ROLE_ADMIN && CONN_PUBLIC == ROLE_PUBLIC,
 	       "the loop's roles are the protocol's");
 
@@ -279,21 +285,61 @@ static int run_handler(struct server *s, struct req *r)
 
 /* ---- requests --------------------------------------------------------- */
 
+/* The keys of a request map. */
+enum { ENV_ID, ENV_OP, ENV_ARGS, ENV_AS, ENV__COUNT };
+
+/*
+ * Sort the request map's values by key in one walk: out[] gets the first
+ * value of each known key (NULL when absent); true when some key is none
+ * of them.
+ */
+static bool envelope(const msgpack_object *map,
+		     const msgpack_object *out[ENV__COUNT])
+{
+	bool unknown = false;
+
+	memset(out, 0, sizeof(out[0]) * ENV__COUNT);
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		const char *p = k->via.str.ptr;
+		int which = -1;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 2) {
+			if (p[0] == 'i' && p[1] == 'd')
+				which = ENV_ID;
+			else if (p[0] == 'o' && p[1] == 'p')
+				which = ENV_OP;
+			else if (p[0] == 'a' && p[1] == 's')
+				which = ENV_AS;
+		} else if (k->type == MSGPACK_OBJECT_STR &&
+			   k->via.str.size == 4 && memcmp(p, "args", 4) == 0) {
+			which = ENV_ARGS;
+		}
+		if (which < 0)
+			unknown = true;
+		else if (out[which] == NULL)
+			out[which] = &map->via.map.ptr[i].val;
+	}
+	return unknown;
+}
+
 static void handle_frame(struct server *s, struct conn *c, const char *body,
 			 size_t len)
 {
-	msgpack_unpacked u;
+	msgpack_object msg;
 	size_t used = 0;
 	const msgpack_object *id, *op, *args, *as;
 	struct req r;
-	int opi, rc;
+	const msgpack_object *env[ENV__COUNT];
+	int opi, rc, vrc;
+	bool unknown;
 	size_t off;
 
-	msgpack_unpacked_init(&u);
 	/* Check the structure before msgpack-c allocates for the counts it
-	 * announces: a 10-byte frame could otherwise ask for gigabytes. */
-	if (wire_msgpack_check_max(body, len, s->cfg.max_frame_items, &used) ==
-	    -2) {
+	 * announces: a 10-byte frame could otherwise ask for gigabytes.  One
+	 * walk settles both the item limit and the shape. */
+	vrc = wire_msgpack_check_max(body, len, s->cfg.max_frame_items, &used);
+	if (vrc == -2) {
 		char m[128];
 		snprintf(m, sizeof(m),
 			 "more than %u MessagePack objects (limit)",
@@ -301,38 +347,33 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 		reply_simple_error(s, c, NULL, BOOKD_E_TOO_LARGE, "request", m);
 		goto out;
 	}
-	if (wire_msgpack_check(body, len, &used) < 0 || used != len ||
-	    (used = 0, msgpack_unpack_next(&u, body, len, &used) !=
+	if (vrc < 0 || used != len ||
+	    (used = 0, msgpack_unpack(body, len, &used, &s->zone, &msg) !=
 			   MSGPACK_UNPACK_SUCCESS) ||
 	    used != len) {
 		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "request",
 				   "not one MessagePack value");
 		goto out;
 	}
-	if (u.data.type != MSGPACK_OBJECT_MAP) {
+	if (msg.type != MSGPACK_OBJECT_MAP) {
 		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "request",
 				   "must be a map");
 		goto out;
 	}
-	id = wire_get(&u.data, "id");
-	op = wire_get(&u.data, "op");
-	args = wire_get(&u.data, "args");
-	as = wire_get(&u.data, "as");
+	unknown = envelope(&msg, env);
+	id = env[ENV_ID];
+	op = env[ENV_OP];
+	args = env[ENV_ARGS];
+	as = env[ENV_AS];
 	if (id && id->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 		reply_simple_error(s, c, NULL, BOOKD_E_BAD_REQUEST, "id",
 				   "must be a non-negative integer");
 		goto out;
 	}
-	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-		const msgpack_object *k = &u.data.via.map.ptr[i].key;
-		if (!wire_str_eq(k, "id") && !wire_str_eq(k, "op") &&
-		    !wire_str_eq(k, "args") && !wire_str_eq(k, "as")) {
-			reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST,
-					   "request",
-					   "unknown key (expected id, op, "
-					   "args, as)");
-			goto out;
-		}
+	if (unknown) {
+		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "request",
+				   "unknown key (expected id, op, args, as)");
+		goto out;
 	}
 	if (op == NULL || op->type != MSGPACK_OBJECT_STR) {
 		reply_simple_error(s, c, id, BOOKD_E_BAD_REQUEST, "op",
@@ -378,9 +419,15 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 		r.role = ROLE_PUBLIC;
 		r.visitor = true;
 	}
-	caller_principal(r.principal, c->subject, c->uid,
-			 as ? as->via.str.ptr : NULL,
-			 as ? as->via.str.size : 0);
+	if (as) {
+		caller_principal(r.principal, c->subject, c->uid,
+				 as->via.str.ptr, as->via.str.size);
+	} else {
+		if (c->principal[0] == 0)
+			caller_principal(c->principal, c->subject, c->uid, NULL,
+					 0);
+		memcpy(r.principal, c->principal, sizeof(r.principal));
+	}
 	r.admin_details = r.role == ROLE_ADMIN;
 	if (proto_ops[opi].role > r.role) {
 		char m[128];
@@ -423,7 +470,7 @@ static void handle_frame(struct server *s, struct conn *c, const char *body,
 	}
 	server_deliver(s, c, wal_last_lsn(s->wal));
 out:
-	msgpack_unpacked_destroy(&u);
+	msgpack_zone_clear(&s->zone);
 	pub_push_holds(&s->pub);
 }
 
@@ -588,6 +635,11 @@ int server_init(struct server *s, const struct config *cfg)
 	s->loop.listen_fd = s->loop.signal_fd = -1;
 	wbuf_packer_init(&s->pk, &s->rb);
 	s->started_ms = now_ms();
+	if (!msgpack_zone_init(&s->zone, ZONE_CHUNK)) {
+		log_msg("out of memory");
+		return BOOKD_EXIT_START;
+	}
+	s->zone_up = true;
 
 	if (loop_raise_nofile(cfg->max_conns) < 0)
 		return BOOKD_EXIT_START;
@@ -704,6 +756,9 @@ void server_free(struct server *s)
 	free(s->defers);
 	state_free(&s->st);
 	wbuf_free(&s->rb);
+	if (s->zone_up)
+		msgpack_zone_destroy(&s->zone);
+	s->zone_up = false;
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	if (s->dirfd >= 0)

@@ -138,6 +138,12 @@ struct server {
 	uint64_t nsubs;
 	struct wbuf rb; /* the reply being built */
 	msgpack_packer pk;
+	/* The objects of the request being handled: cleared after each
+	 * request and reused, so a request allocates nothing in the common
+	 * case (one chunk is kept; its size is bounded by the frame and item
+	 * limits). */
+	msgpack_zone zone;
+	bool zone_up;
 };
 
 /* The request being handled; handlers read args and pack the result. */

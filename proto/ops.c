@@ -151,40 +151,43 @@ static const char *semantic_problem(const struct arg_spec *s,
 }
 
 /* Check one present value against its spec; the error names the field as
- * <prefix><name>. */
+ * <prefix><name> (made only for an error: a valid value costs no
+ * formatting). */
 static int check_value(const struct arg_spec *s, const msgpack_object *v,
 		       const char *prefix, struct proto_error *e)
 {
-	char field[64];
-	const char *why;
+	char field[64], buf[64];
+	const char *why = NULL;
 	int text;
 
+	if (!type_ok(s, v)) {
+		snprintf(buf, sizeof(buf), "must be %s", type_name(s->type));
+		why = buf;
+	} else if (is_str(s) &&
+		   v->via.str.size > (s->max ? s->max : PROTO_MAX_STR)) {
+		snprintf(buf, sizeof(buf), "longer than %u bytes",
+			 s->max ? s->max : PROTO_MAX_STR);
+		why = buf;
+	} else if (s->type == T_ARR &&
+		   v->via.array.size > (s->max ? s->max : PROTO_MAX_ITEMS)) {
+		snprintf(buf, sizeof(buf), "more than %u items",
+			 s->max ? s->max : PROTO_MAX_ITEMS);
+		why = buf;
+	} else {
+		/* Every string a request carries is text a person or a
+		 * client will read back: checked here, once, for all.  A
+		 * map (booker) is checked by its sub-schema. */
+		text = is_str(s)
+			   ? wire_text_check(v->via.str.ptr, v->via.str.size,
+					     s->type == T_TEXT)
+		       : s->type == T_MAP ? 0
+					  : wire_text_check_all(v);
+		why = text ? wire_text_problem(text) : semantic_problem(s, v);
+	}
+	if (why == NULL)
+		return 0;
 	snprintf(field, sizeof(field), "%s%s", prefix, s->name);
-	if (!type_ok(s, v))
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, field,
-				     "must be %s", type_name(s->type));
-	if (is_str(s) && v->via.str.size > (s->max ? s->max : PROTO_MAX_STR))
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, field,
-				     "longer than %u bytes",
-				     s->max ? s->max : PROTO_MAX_STR);
-	if (s->type == T_ARR &&
-	    v->via.array.size > (s->max ? s->max : PROTO_MAX_ITEMS))
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, field,
-				     "more than %u items",
-				     s->max ? s->max : PROTO_MAX_ITEMS);
-	/* Every string a request carries is text a person or a client will
-	 * read back: checked here, once, for all.  A map (booker) is checked
-	 * by its sub-schema. */
-	text = is_str(s) ? wire_text_check(v->via.str.ptr, v->via.str.size,
-					   s->type == T_TEXT)
-	       : s->type == T_MAP ? 0
-				  : wire_text_check_all(v);
-	if (text)
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, field, "%s",
-				     wire_text_problem(text));
-	if ((why = semantic_problem(s, v)) != NULL)
-		return proto_err_set(e, BOOKD_E_BAD_REQUEST, field, "%s", why);
-	return 0;
+	return proto_err_set(e, BOOKD_E_BAD_REQUEST, field, "%s", why);
 }
 
 /* An unknown argument.  The message quotes the key (at most 64 bytes); the

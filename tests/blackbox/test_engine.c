@@ -713,6 +713,95 @@ START_TEST(limit_resources)
 }
 END_TEST
 
+/* Send a raw frame; return its reply's id (-1: nil) and whether it is ok. */
+static int64_t raw_reply(int fd, const unsigned char *f, size_t n, bool *ok)
+{
+	msgpack_unpacked u;
+	const msgpack_object *id;
+	int64_t v;
+
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(h_send_all(fd, f, n), 0);
+	ck_assert_int_eq(h_recv_frame(fd, &u, 5000), 1);
+	*ok = wire_get(&u.data, "ok")->via.boolean;
+	id = wire_get(&u.data, "id");
+	v = id->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)id->via.u64
+							: -1;
+	msgpack_unpacked_destroy(&u);
+	return v;
+}
+
+/* The request map's keys: id, op, args, as and nothing else; the first of
+ * a repeated key counts. */
+START_TEST(envelope_keys)
+{
+	int fd = conn();
+	/* {id: 7, op: "ping", x: 1} */
+	static const unsigned char unknown[] = {
+	    0,	 0,   0,    16,	 0x83, 0xa2, 'i', 'd',	7,   0xa2,
+	    'o', 'p', 0xa4, 'p', 'i',  'n',  'g', 0xa1, 'x', 1};
+	/* {op: "ping", op: "nope", id: 9} */
+	static const unsigned char twice[] = {
+	    0,	 0,   0,   21,	 0x83, 0xa2, 'o', 'p',	0xa4,
+	    'p', 'i', 'n', 'g',	 0xa2, 'o',  'p', 0xa4, 'n',
+	    'o', 'p', 'e', 0xa2, 'i',  'd',  9};
+	/* {1: 2, op: "ping"} */
+	static const unsigned char intkey[] = {
+	    0, 0, 0, 11, 0x82, 1, 2, 0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g'};
+	/* {id: "a", op: "ping"} */
+	static const unsigned char strid[] = {0,   0,	 0,    14,  0x82, 0xa2,
+					      'i', 'd',	 0xa1, 'a', 0xa2, 'o',
+					      'p', 0xa4, 'p',  'i', 'n',  'g'};
+	bool ok;
+
+	ck_assert_int_eq(raw_reply(fd, unknown, sizeof(unknown), &ok), 7);
+	ck_assert(!ok);
+	ck_assert_int_eq(raw_reply(fd, twice, sizeof(twice), &ok), 9);
+	ck_assert(ok);
+	ck_assert_int_eq(raw_reply(fd, intkey, sizeof(intkey), &ok), -1);
+	ck_assert(!ok);
+	ck_assert_int_eq(raw_reply(fd, strid, sizeof(strid), &ok), -1);
+	ck_assert(!ok);
+	ck_assert_int_eq(CALL(fd, "ping", NULL), 0);
+	close(fd);
+}
+END_TEST
+
+/* Frames that arrive together are answered together: one send with every
+ * reply of the turn, so one read gets them all. */
+START_TEST(replies_of_a_turn_leave_together)
+{
+	enum { N = 20, FLEN = 4 + 13 };
+	unsigned char req[N * FLEN], got[65536];
+	int fd = conn(), n = 0;
+	ssize_t r;
+	size_t off = 0;
+
+	for (int i = 0; i < N; i++) {
+		static const unsigned char tmpl[FLEN] = {
+		    0,	  0,   0,   13,	  0x82, 0xa2, 'i', 'd', 0,
+		    0xa2, 'o', 'p', 0xa4, 'p',	'i',  'n', 'g'};
+		memcpy(req + i * FLEN, tmpl, FLEN);
+		req[i * FLEN + 8] = (unsigned char)(i + 1);
+	}
+	ck_assert_int_eq(h_send_all(fd, req, sizeof(req)), 0);
+	/* Give the engine time to answer all of them before reading. */
+	usleep(300 * 1000);
+	r = recv(fd, got, sizeof(got), MSG_DONTWAIT);
+	ck_assert_int_gt(r, 0);
+	while (off + 4 <= (size_t)r) {
+		size_t len = (size_t)got[off] << 24 |
+			     (size_t)got[off + 1] << 16 |
+			     (size_t)got[off + 2] << 8 | got[off + 3];
+		off += 4 + len;
+		n++;
+	}
+	ck_assert_uint_eq(off, (size_t)r);
+	ck_assert_int_eq(n, N);
+	close(fd);
+}
+END_TEST
+
 START_TEST(bad_input)
 {
 	int fd = conn();
@@ -1243,6 +1332,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, error_codes);
 	tcase_add_test(tc, limit_resources);
 	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, envelope_keys);
+	tcase_add_test(tc, replies_of_a_turn_leave_together);
 	tcase_add_test(tc, pipelining_in_order);
 	tcase_add_test(tc, pools_count_units);
 	tcase_add_test(tc, hold_many_all_or_nothing);
