@@ -43,9 +43,8 @@ int hmap_get(const struct hmap *m, const char *key, size_t klen, uint64_t *val)
 	return 1;
 }
 
-static void grow(struct hmap *m)
+static void resize(struct hmap *m, size_t ncap)
 {
-	size_t ncap = m->cap ? m->cap * 2 : 64;
 	struct hmap old = *m;
 
 	m->ents = calloc(ncap, sizeof(*m->ents));
@@ -60,6 +59,24 @@ static void grow(struct hmap *m)
 	free(old.ents);
 }
 
+static void grow(struct hmap *m)
+{
+	resize(m, m->cap ? m->cap * 2 : 64);
+}
+
+void hmap_reserve(struct hmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 64;
+
+	while (n * 4 > cap * 3) {
+		if (cap > SIZE_MAX / 2)
+			abort();
+		cap *= 2;
+	}
+	if (cap > m->cap)
+		resize(m, cap);
+}
+
 void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
 {
 	uint32_t h = hash_bytes(key, klen);
@@ -69,11 +86,7 @@ void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
 		grow(m);
 	e = find(m, key, klen, h);
 	if (e->key == NULL) {
-		e->key = malloc(klen + 1);
-		if (e->key == NULL)
-			abort();
-		memcpy(e->key, key, klen);
-		e->key[klen] = 0;
+		e->key = arena_strndup(&m->keys, key, klen);
 		e->klen = (uint32_t)klen;
 		e->hash = h;
 		m->n++;
@@ -83,9 +96,8 @@ void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
 
 void hmap_free(struct hmap *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->ents[i].key);
 	free(m->ents);
+	arena_free(&m->keys);
 	m->ents = NULL;
 	m->cap = m->n = 0;
 }

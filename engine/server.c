@@ -618,6 +618,8 @@ int server_init(struct server *s, const struct config *cfg)
 	s->st.hooks.ctx = s;
 
 	t_start = mono_ms();
+	/* Everything recovered is durable: no deltas, committed at the end. */
+	state_replay_begin(&s->st);
 	rc = snapshot_load(s->dirfd, &s->st, &wo.after_lsn, err, sizeof(err));
 	if (rc < 0) {
 		log_msg("%s", err);
@@ -631,14 +633,7 @@ int server_init(struct server *s, const struct config *cfg)
 		return BOOKD_EXIT_START;
 	}
 	t_log = mono_ms();
-	/* Recovery's deltas are already in the committed copies' future:
-	 * everything replayed is durable. */
-	{
-		size_t n;
-		struct delta *dl = state_take_deltas(&s->st, &n);
-		state_commit_deltas(&s->st, dl, n);
-		free(dl);
-	}
+	state_replay_end(&s->st);
 	checkpoint_init(&s->ck, s->dirfd, cfg->checkpoint_bytes, cfg->archive,
 			wo.after_lsn, scan.bytes);
 	s->last_checkpoint_lsn = wo.after_lsn;

@@ -425,6 +425,14 @@ static int reserve_events(struct state *st, const struct snapshot_info *info,
 	return 0;
 }
 
+/* Room in the booking indexes for the header's count, bounded like the
+ * events' (a booking record is larger than its header). */
+static void reserve_bookings(struct state *st, const struct snapshot_info *info)
+{
+	if (info->bookings <= info->bytes / SNAP_REC_HEADER)
+		state_reserve_bookings(st, (size_t)info->bookings);
+}
+
 static void commit_loaded(struct state *st)
 {
 	size_t n;
@@ -582,8 +590,10 @@ int snapshot_read(int dirfd, struct state *st, struct snapshot_info *info,
 	rc = check_header(&f, info, err, errlen);
 	if (rc == 0)
 		rc = reserve_events(st, info, err, errlen);
-	if (rc == 0)
+	if (rc == 0) {
+		reserve_bookings(st, info);
 		rc = load_records(&f, st, info, err, errlen);
+	}
 	munmap((void *)f.p, f.len);
 	return rc;
 }

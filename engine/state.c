@@ -92,6 +92,12 @@ void *st_grow(void *v, size_t *cap, size_t need, size_t sz)
 uint32_t st_ring(const struct state *st, int64_t day)
 {
 	int64_t w = st->window_days;
+
+	/* Days since 1970 fit 32 bits for millennia: a 32-bit division is
+	 * several times cheaper than two 64-bit ones, and this runs for
+	 * every day of every resource on a restart. */
+	if (day >= 0 && day <= UINT32_MAX)
+		return (uint32_t)day % st->window_days;
 	return (uint32_t)(((day % w) + w) % w);
 }
 
@@ -114,22 +120,34 @@ void st_free_booking(struct booking *b)
 {
 	if (b == NULL)
 		return;
-	free(b->items);
-	free(b->name);
-	free(b->email);
-	free(b->phone);
-	free(b->notes);
-	free(b->timezone);
-	free(b->event_type);
-	free(b->note);
-	free(b->key);
-	free(b->owner);
-	for (int i = 0; i < b->nhist; i++) {
-		free(b->hist[i].by);
-		free(b->hist[i].reason);
-	}
+	/* The rest is the arena's (state.h). */
 	free(b->hist);
-	free(b);
+	b->hist = NULL;
+	b->nhist = 0;
+}
+
+struct booking *st_new_booking(struct state *st)
+{
+	return arena_alloc(&st->mem, sizeof(struct booking),
+			   _Alignof(struct booking));
+}
+
+const char *st_intern(struct state *st, const char *s, size_t n)
+{
+	return strtab_intern(&st->strs, s, n);
+}
+
+const char *st_keep(struct state *st, const char *s, size_t n)
+{
+	return arena_strndup(&st->mem, s, n);
+}
+
+void state_reserve_bookings(struct state *st, size_t n)
+{
+	if (n == 0 || n > UINT32_MAX)
+		return;
+	st->bk = st_grow(st->bk, &st->capbk, st->nbk + n, sizeof(*st->bk));
+	hmap_reserve(&st->bk_by_ref, st->nbk + n);
 }
 
 static void free_day(struct rday *d)
@@ -154,7 +172,6 @@ void state_free(struct state *st)
 		}
 		for (uint32_t d = 0; d < st->window_days; d++)
 			free_day(&r->days[d]);
-		free(r->days);
 		sched_free(r->sched);
 		free(r->sched_ref);
 		free(r->name);
@@ -192,6 +209,10 @@ void state_free(struct state *st)
 	free(st->by_email_ids);
 	ktab_free(&st->sessions);
 	ktab_free(&st->holders);
+	if (st->zone)
+		msgpack_zone_free(st->zone);
+	strtab_free(&st->strs);
+	arena_free(&st->mem);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -254,6 +275,8 @@ struct rday *state_day(const struct state *st, const struct resource *r,
 
 void st_push_delta(struct state *st, const struct delta *d)
 {
+	if (st->replaying)
+		return;
 	st->deltas = st_grow(st->deltas, &st->capdeltas, st->ndeltas + 1,
 			     sizeof(*st->deltas));
 	st->deltas[st->ndeltas++] = *d;
@@ -441,6 +464,45 @@ void state_commit_deltas(struct state *st, const struct delta *dl, size_t n)
 			break;
 		default:
 			break;
+		}
+	}
+}
+
+void state_replay_begin(struct state *st)
+{
+	st->replaying = true;
+}
+
+/* The committed units of a day: a copy of the working ones. */
+static void copy_units(uint16_t **dst, const uint16_t *src)
+{
+	if (src == NULL) {
+		free(*dst);
+		*dst = NULL;
+		return;
+	}
+	if (*dst == NULL)
+		*dst = st_calloc(Q_PER_DAY, sizeof(uint16_t));
+	memcpy(*dst, src, Q_PER_DAY * sizeof(uint16_t));
+}
+
+void state_replay_end(struct state *st)
+{
+	st->replaying = false;
+	for (uint32_t i = 0; i < st->nres; i++) {
+		struct resource *r = st->res[i];
+		r->cquantity = r->quantity;
+		r->csched = r->sched;
+		for (uint32_t k = 0; k < st->window_days; k++) {
+			struct rday *d = &r->days[k];
+			if (d->day == DAY_NONE)
+				continue;
+			d->copen[0] = d->open[0];
+			d->copen[1] = d->open[1];
+			d->cbooked[0] = d->booked[0];
+			d->cbooked[1] = d->booked[1];
+			copy_units(&d->cunits, d->units);
+			d->open_changed = false;
 		}
 	}
 }

@@ -1,0 +1,193 @@
+/*
+ * arena.c - see arena.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arena.h"
+
+#define HUGE_ALIGN ARENA_BLOCK
+
+void *arena_map(size_t n, size_t *mapped)
+{
+	size_t size = (n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+	size_t over = size + HUGE_ALIGN;
+	char *p, *q;
+
+	if (size < n || over < size)
+		abort();
+	/* Map one huge page more than asked and trim both ends, so the
+	 * region starts on a huge-page boundary and THP can back it. */
+	p = mmap(NULL, over, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		abort();
+	q = (char *)(((uintptr_t)p + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1));
+	if (q > p)
+		munmap(p, (size_t)(q - p));
+	if (q + size < p + over)
+		munmap(q + size, (size_t)(p + over - (q + size)));
+	/* Advice only: without THP the region is ordinary pages. */
+	(void)madvise(q, size, MADV_HUGEPAGE);
+	*mapped = size;
+	return q;
+}
+
+/* Blocks start at 64 KiB and double up to ARENA_BLOCK, so a small arena
+ * (an index of a few names) costs little; only full-size blocks are
+ * advised for huge pages. */
+static void new_block(struct arena *a, size_t need)
+{
+	size_t size = (size_t)65536 << (a->nblocks < 5 ? a->nblocks : 5);
+	void *p;
+
+	if (a->nblocks == a->capblocks) {
+		size_t cap = a->capblocks ? a->capblocks * 2 : 16;
+		void **b = reallocarray(a->blocks, cap, sizeof(*b));
+		size_t *s;
+		if (b == NULL)
+			abort();
+		a->blocks = b;
+		s = reallocarray(a->sizes, cap, sizeof(*s));
+		if (s == NULL)
+			abort();
+		a->sizes = s;
+		a->capblocks = cap;
+	}
+	if (size > ARENA_BLOCK)
+		size = ARENA_BLOCK;
+	if (need > size)
+		size = need;
+	if (size >= ARENA_BLOCK) {
+		p = arena_map(size, &size);
+	} else {
+		size = (size + 4095) & ~(size_t)4095;
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			abort();
+	}
+	a->blocks[a->nblocks] = p;
+	a->sizes[a->nblocks++] = size;
+	a->cur = p;
+	a->left = size;
+}
+
+void *arena_alloc(struct arena *a, size_t n, size_t align)
+{
+	size_t pad;
+	char *p;
+
+	if (n == 0)
+		n = 1;
+	pad = (align - ((uintptr_t)a->cur & (align - 1))) & (align - 1);
+	if (a->cur == NULL || pad + n > a->left) {
+		if (n > SIZE_MAX - 4096)
+			abort();
+		new_block(a, n + align);
+		pad = 0;
+	}
+	p = a->cur + pad;
+	a->cur = p + n;
+	a->left -= pad + n;
+	a->used += n;
+	/* Fresh anonymous memory is zero and never reused: no memset. */
+	return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1, 1);
+
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+size_t arena_mapped(const struct arena *a)
+{
+	size_t t = 0;
+
+	for (size_t i = 0; i < a->nblocks; i++)
+		t += a->sizes[i];
+	return t;
+}
+
+void arena_free(struct arena *a)
+{
+	for (size_t i = 0; i < a->nblocks; i++)
+		munmap(a->blocks[i], a->sizes[i]);
+	free(a->blocks);
+	free(a->sizes);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- interned strings ------------------------------------------------- */
+
+static uint32_t str_hash(const char *p, size_t n)
+{
+	/* FNV-1a with a final avalanche, as hmap's. */
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return h;
+}
+
+static struct strtab_ent *slot(const struct strtab *t, const char *s, size_t n,
+			       uint32_t h)
+{
+	size_t mask = t->cap - 1;
+
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct strtab_ent *e = &t->ents[i];
+		if (e->s == NULL ||
+		    (e->hash == h && e->len == n && memcmp(e->s, s, n) == 0))
+			return e;
+	}
+}
+
+static void strtab_grow(struct strtab *t)
+{
+	size_t ncap = t->cap ? t->cap * 2 : 64;
+	struct strtab_ent *old = t->ents;
+	size_t ocap = t->cap;
+
+	t->ents = calloc(ncap, sizeof(*t->ents));
+	if (t->ents == NULL)
+		abort();
+	t->cap = ncap;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].s)
+			*slot(t, old[i].s, old[i].len, old[i].hash) = old[i];
+	free(old);
+}
+
+const char *strtab_intern(struct strtab *t, const char *s, size_t n)
+{
+	uint32_t h = str_hash(s, n);
+	struct strtab_ent *e;
+
+	if (n > UINT32_MAX)
+		abort();
+	if ((t->n + 1) * 4 > t->cap * 3)
+		strtab_grow(t);
+	e = slot(t, s, n, h);
+	if (e->s == NULL) {
+		e->s = arena_strndup(&t->a, s, n);
+		e->len = (uint32_t)n;
+		e->hash = h;
+		t->n++;
+	}
+	return e->s;
+}
+
+void strtab_free(struct strtab *t)
+{
+	arena_free(&t->a);
+	free(t->ents);
+	memset(t, 0, sizeof(*t));
+}
