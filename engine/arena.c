@@ -37,6 +37,12 @@ void *arena_map(size_t n, size_t *mapped)
 /* Blocks start at 64 KiB and double up to ARENA_BLOCK, so a small arena
  * (an index of a few names) costs little; only full-size blocks are
  * advised for huge pages. */
+void arena_unmap(void *p, size_t n)
+{
+	if (p)
+		munmap(p, (n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1));
+}
+
 static void new_block(struct arena *a, size_t need)
 {
 	size_t size = (size_t)65536 << (a->nblocks < 5 ? a->nblocks : 5);

@@ -52,6 +52,8 @@ void arena_free(struct arena *a);
  * live long (a resource's days).  *mapped is the size to give to munmap.
  */
 void *arena_map(size_t n, size_t *mapped);
+/* Release a region of arena_map(n, ...). */
+void arena_unmap(void *p, size_t n);
 
 struct strtab_ent {
 	const char *s; /* NULL: empty slot */
