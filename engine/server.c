@@ -486,6 +486,12 @@ int server_run(struct server *s)
 
 	s->started = true;
 	publish_all(s);
+	rc = pub_install(&s->pub);
+	if (rc < 0) {
+		log_msg("cannot install %s/pages: %s", s->cfg.data_dir,
+			strerror(-rc));
+		return BOOKD_EXIT_START;
+	}
 	rc = loop_run(&s->loop);
 	if (rc == BOOKD_EXIT_OK) {
 		char err[256];
@@ -617,6 +623,16 @@ int server_init(struct server *s, const struct config *cfg)
 	s->st.hooks.held_changed = on_held_changed;
 	s->st.hooks.ctx = s;
 
+	/* The new pages file is prepared first: its memory is faulted in on
+	 * another core during recovery, and readers keep the old file until
+	 * the first publication is complete (server_run). */
+	rc = pub_init(&s->pub, s->dirfd, cfg->max_resources, window, first,
+		      last, &s->stats);
+	if (rc < 0) {
+		log_msg("cannot build %s/pages: %s", cfg->data_dir,
+			strerror(-rc));
+		return BOOKD_EXIT_START;
+	}
 	t_start = mono_ms();
 	/* Everything recovered is durable: no deltas, committed at the end. */
 	state_replay_begin(&s->st);
@@ -645,13 +661,6 @@ int server_init(struct server *s, const struct config *cfg)
 		(long long)(mono_ms() - t_start), (long long)(t_snap - t_start),
 		(long long)(t_log - t_snap));
 
-	rc = pub_init(&s->pub, s->dirfd, cfg->max_resources, window, first,
-		      last, &s->stats);
-	if (rc < 0) {
-		log_msg("cannot build %s/pages: %s", cfg->data_dir,
-			strerror(-rc));
-		return BOOKD_EXIT_START;
-	}
 	pub_set_limits(&s->pub, cfg->max_subs_per_caller, cfg->max_subs);
 	pub_events(&s->pub, last_durable_event(s, wal_durable_lsn(s->wal)));
 	commit_init(&s->commit, &s->loop, s->wal, cfg->sync, &ch, &s->stats);
