@@ -320,8 +320,17 @@ int pagesw_install(struct pagesw *pw)
 	if (pw->installed)
 		return 0;
 	warm_join(pw);
-	if (renameat(pw->dirfd, PAGES_TMP, pw->dirfd, PAGES_NAME) < 0)
+	/* Exchange the names rather than rename over the old file: ext4
+	 * starts writing a file back when it replaces another by rename
+	 * (auto_da_alloc), and this one is a cache of hundreds of MiB that
+	 * is never meant to be synced. */
+	if (pw->oldfd >= 0 && renameat2(pw->dirfd, PAGES_TMP, pw->dirfd,
+					PAGES_NAME, RENAME_EXCHANGE) == 0) {
+		if (unlinkat(pw->dirfd, PAGES_TMP, 0) < 0 && errno != ENOENT)
+			return -errno;
+	} else if (renameat(pw->dirfd, PAGES_TMP, pw->dirfd, PAGES_NAME) < 0) {
 		return -errno;
+	}
 	pw->installed = 1;
 	if (pw->oldfd >= 0) {
 		err = old_retire(pw->oldfd);
