@@ -34,20 +34,14 @@ void *arena_map(size_t n, size_t *mapped)
 	return q;
 }
 
-/* Blocks start at 64 KiB and double up to ARENA_BLOCK, so a small arena
- * (an index of a few names) costs little; only full-size blocks are
- * advised for huge pages. */
 void arena_unmap(void *p, size_t n)
 {
 	if (p)
 		munmap(p, (n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1));
 }
 
-static void new_block(struct arena *a, size_t need)
+static void push_block(struct arena *a, void *p, size_t size)
 {
-	size_t size = (size_t)65536 << (a->nblocks < 5 ? a->nblocks : 5);
-	void *p;
-
 	if (a->nblocks == a->capblocks) {
 		size_t cap = a->capblocks ? a->capblocks * 2 : 16;
 		void **b = reallocarray(a->blocks, cap, sizeof(*b));
@@ -61,6 +55,47 @@ static void new_block(struct arena *a, size_t need)
 		a->sizes = s;
 		a->capblocks = cap;
 	}
+	a->blocks[a->nblocks] = p;
+	a->sizes[a->nblocks++] = size;
+	a->cur = p;
+	a->left = size;
+}
+
+static void *warm_block(void *arg)
+{
+	struct arena *a = arg;
+
+	/* A huge page at a time, front to back, as the allocations go. */
+	for (size_t off = 0; off < a->warm_n; off += ARENA_BLOCK)
+		if (madvise(a->warm_p + off, ARENA_BLOCK, MADV_POPULATE_WRITE) <
+		    0)
+			break;
+	return NULL;
+}
+
+void arena_reserve(struct arena *a, size_t n)
+{
+	size_t size;
+	char *p;
+
+	if (a->warming || n < ARENA_BLOCK)
+		return;
+	p = arena_map(n, &size);
+	push_block(a, p, size);
+	a->warm_p = p;
+	a->warm_n = size;
+	if (pthread_create(&a->warm, NULL, warm_block, a) == 0)
+		a->warming = 1;
+}
+
+/* Blocks start at 64 KiB and double up to ARENA_BLOCK, so a small arena
+ * (an index of a few names) costs little; only full-size blocks are
+ * advised for huge pages. */
+static void new_block(struct arena *a, size_t need)
+{
+	size_t size = (size_t)65536 << (a->nblocks < 5 ? a->nblocks : 5);
+	void *p;
+
 	if (size > ARENA_BLOCK)
 		size = ARENA_BLOCK;
 	if (need > size)
@@ -74,10 +109,7 @@ static void new_block(struct arena *a, size_t need)
 		if (p == MAP_FAILED)
 			abort();
 	}
-	a->blocks[a->nblocks] = p;
-	a->sizes[a->nblocks++] = size;
-	a->cur = p;
-	a->left = size;
+	push_block(a, p, size);
 }
 
 void *arena_alloc(struct arena *a, size_t n, size_t align)
@@ -122,6 +154,8 @@ size_t arena_mapped(const struct arena *a)
 
 void arena_free(struct arena *a)
 {
+	if (a->warming)
+		pthread_join(a->warm, NULL);
 	for (size_t i = 0; i < a->nblocks; i++)
 		munmap(a->blocks[i], a->sizes[i]);
 	free(a->blocks);

@@ -23,6 +23,7 @@
 #ifndef BOOKD_ARENA_H
 #define BOOKD_ARENA_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,13 +36,25 @@ struct arena {
 	void **blocks; /* every block mapped, to unmap them */
 	size_t *sizes; /* and their sizes */
 	size_t nblocks, capblocks;
-	size_t used; /* bytes handed out */
+	size_t used;	/* bytes handed out */
+	pthread_t warm; /* faulting in a reserved block */
+	int warming;
+	char *warm_p;
+	size_t warm_n;
 };
 
 /* n bytes aligned to align (a power of two, at most 4096), zeroed. */
 void *arena_alloc(struct arena *a, size_t n, size_t align);
 /* A NUL-terminated copy of s[0..n). */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
+/*
+ * Make the next block about n bytes (a restart that knows what it will
+ * load) and fault it in on another thread, so the zeroing of fresh memory
+ * runs beside the allocations rather than in them.  Advice: allocations
+ * never wait for that thread, and a second call while it runs does
+ * nothing.  arena_free() joins it.
+ */
+void arena_reserve(struct arena *a, size_t n);
 /* Bytes mapped for the arena's blocks. */
 size_t arena_mapped(const struct arena *a);
 void arena_free(struct arena *a);

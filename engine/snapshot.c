@@ -432,8 +432,9 @@ static int reserve_events(struct state *st, const struct snapshot_info *info,
  * events' (a booking record is larger than its header). */
 static void reserve_bookings(struct state *st, const struct snapshot_info *info)
 {
-	if (info->bookings <= info->bytes / SNAP_REC_HEADER)
-		state_reserve_bookings(st, (size_t)info->bookings);
+	if (info->bookings <= info->bytes / SNAP_REC_HEADER &&
+	    info->resources <= info->bytes / SNAP_REC_HEADER)
+		state_reserve(st, info->resources, (size_t)info->bookings);
 }
 
 static void commit_loaded(struct state *st)

@@ -142,12 +142,22 @@ const char *st_keep(struct state *st, const char *s, size_t n)
 	return arena_strndup(&st->mem, s, n);
 }
 
-void state_reserve_bookings(struct state *st, size_t n)
+void state_reserve(struct state *st, size_t resources, size_t bookings)
 {
-	if (n == 0 || n > UINT32_MAX)
-		return;
-	st->bk = st_grow(st->bk, &st->capbk, st->nbk + n, sizeof(*st->bk));
-	hmap_reserve(&st->bk_by_ref, st->nbk + n);
+	size_t bytes = 0;
+
+	if (resources <= st->max_resources - st->nres)
+		bytes += resources * st->window_days * sizeof(struct rday);
+	if (bookings > 0 && bookings <= UINT32_MAX - st->nbk) {
+		st->bk = st_grow(st->bk, &st->capbk, st->nbk + bookings,
+				 sizeof(*st->bk));
+		hmap_reserve(&st->bk_by_ref, st->nbk + bookings);
+		/* A booking, one item and its shortest strings: less than
+		 * most take, so the estimate does not overshoot. */
+		bytes += bookings *
+			 (sizeof(struct booking) + sizeof(struct item) + 32);
+	}
+	arena_reserve(&st->mem, bytes);
 }
 
 static void free_day(struct rday *d)

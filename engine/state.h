@@ -494,8 +494,9 @@ void state_slide(struct state *st, int64_t first_day, int64_t last_day);
  */
 void state_replay_begin(struct state *st);
 void state_replay_end(struct state *st);
-/* Size the indexes for n more bookings (a snapshot's count). */
-void state_reserve_bookings(struct state *st, size_t n);
+/* Size the indexes for that many more resources and bookings (a
+ * snapshot's counts), and have their memory faulted in beside the load. */
+void state_reserve(struct state *st, size_t resources, size_t bookings);
 
 /* Take the queued deltas (the caller owns the array afterwards). */
 struct delta *state_take_deltas(struct state *st, size_t *n);
