@@ -8,6 +8,10 @@
 #include "arena.h"
 
 #define HUGE_ALIGN ARENA_BLOCK
+/* Past this many blocks, blocks of ARENA_AHEAD are mapped and faulted in
+ * ahead on another thread. */
+#define ARENA_AHEAD_AFTER 8
+#define ARENA_AHEAD	  ((size_t)16 << 20)
 
 void *arena_map(size_t n, size_t *mapped)
 {
@@ -73,6 +77,20 @@ static void *warm_block(void *arg)
 	return NULL;
 }
 
+/* Fault in [p, p + size) on another thread, once the previous one is
+ * done. */
+static void start_warm(struct arena *a, char *p, size_t size)
+{
+	if (a->warming) {
+		pthread_join(a->warm, NULL);
+		a->warming = 0;
+	}
+	a->warm_p = p;
+	a->warm_n = size;
+	if (pthread_create(&a->warm, NULL, warm_block, a) == 0)
+		a->warming = 1;
+}
+
 void arena_reserve(struct arena *a, size_t n)
 {
 	size_t size;
@@ -82,10 +100,7 @@ void arena_reserve(struct arena *a, size_t n)
 		return;
 	p = arena_map(n, &size);
 	push_block(a, p, size);
-	a->warm_p = p;
-	a->warm_n = size;
-	if (pthread_create(&a->warm, NULL, warm_block, a) == 0)
-		a->warming = 1;
+	start_warm(a, p, size);
 }
 
 /* Blocks start at 64 KiB and double up to ARENA_BLOCK, so a small arena
@@ -100,6 +115,17 @@ static void new_block(struct arena *a, size_t need)
 		size = ARENA_BLOCK;
 	if (need > size)
 		size = need;
+	if (size >= ARENA_BLOCK && a->nblocks >= ARENA_AHEAD_AFTER) {
+		/* A big arena that keeps growing (a log being replayed):
+		 * map several huge pages at once, and have them faulted in
+		 * ahead of the allocations on another thread. */
+		if (size < ARENA_AHEAD)
+			size = ARENA_AHEAD;
+		p = arena_map(size, &size);
+		push_block(a, p, size);
+		start_warm(a, p, size);
+		return;
+	}
 	if (size >= ARENA_BLOCK) {
 		p = arena_map(size, &size);
 	} else {

@@ -52,7 +52,8 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
  * load) and fault it in on another thread, so the zeroing of fresh memory
  * runs beside the allocations rather than in them.  Advice: allocations
  * never wait for that thread, and a second call while it runs does
- * nothing.  arena_free() joins it.
+ * nothing.  An arena that grows past a few dozen MiB does the same by
+ * itself, 16 MiB at a time.  arena_free() joins the thread.
  */
 void arena_reserve(struct arena *a, size_t n);
 /* Bytes mapped for the arena's blocks. */
