@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "arena.h"
 
@@ -77,16 +78,22 @@ static void *warm_block(void *arg)
 	return NULL;
 }
 
+/* A forked child has no such thread to join (and must not wait for it). */
+static void warm_join(struct arena *a)
+{
+	if (a->warming && a->warm_pid == (int)getpid())
+		pthread_join(a->warm, NULL);
+	a->warming = 0;
+}
+
 /* Fault in [p, p + size) on another thread, once the previous one is
  * done. */
 static void start_warm(struct arena *a, char *p, size_t size)
 {
-	if (a->warming) {
-		pthread_join(a->warm, NULL);
-		a->warming = 0;
-	}
+	warm_join(a);
 	a->warm_p = p;
 	a->warm_n = size;
+	a->warm_pid = (int)getpid();
 	if (pthread_create(&a->warm, NULL, warm_block, a) == 0)
 		a->warming = 1;
 }
@@ -180,8 +187,7 @@ size_t arena_mapped(const struct arena *a)
 
 void arena_free(struct arena *a)
 {
-	if (a->warming)
-		pthread_join(a->warm, NULL);
+	warm_join(a);
 	for (size_t i = 0; i < a->nblocks; i++)
 		munmap(a->blocks[i], a->sizes[i]);
 	free(a->blocks);

@@ -39,6 +39,7 @@ struct arena {
 	size_t used;	/* bytes handed out */
 	pthread_t warm; /* faulting in a reserved block */
 	int warming;
+	int warm_pid; /* the process that started it (not a forked child) */
 	char *warm_p;
 	size_t warm_n;
 };
