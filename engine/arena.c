@@ -14,6 +14,43 @@
 #define ARENA_AHEAD_AFTER 8
 #define ARENA_AHEAD	  ((size_t)16 << 20)
 
+/*
+ * Under AddressSanitizer the regions come from the heap: its leak checker
+ * scans heap memory for pointers but not anonymous mappings, and the
+ * arena holds the only pointers to memory malloc'd for the state (a day's
+ * units, a booking's history).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_HEAP 1
+#else
+#define ARENA_HEAP 0
+#endif
+
+static void *region_new(size_t size, size_t align)
+{
+	void *p;
+
+	if (ARENA_HEAP) {
+		p = aligned_alloc(align, size);
+		if (p == NULL)
+			abort();
+		return memset(p, 0, size);
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		abort();
+	return p;
+}
+
+static void region_free(void *p, size_t size)
+{
+	if (ARENA_HEAP)
+		free(p);
+	else
+		munmap(p, size);
+}
+
 void *arena_map(size_t n, size_t *mapped)
 {
 	size_t size = (n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
@@ -22,12 +59,12 @@ void *arena_map(size_t n, size_t *mapped)
 
 	if (size < n || over < size)
 		abort();
+	*mapped = size;
+	if (ARENA_HEAP)
+		return region_new(size, HUGE_ALIGN);
 	/* Map one huge page more than asked and trim both ends, so the
 	 * region starts on a huge-page boundary and THP can back it. */
-	p = mmap(NULL, over, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		abort();
+	p = region_new(over, 4096);
 	q = (char *)(((uintptr_t)p + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1));
 	if (q > p)
 		munmap(p, (size_t)(q - p));
@@ -35,14 +72,13 @@ void *arena_map(size_t n, size_t *mapped)
 		munmap(q + size, (size_t)(p + over - (q + size)));
 	/* Advice only: without THP the region is ordinary pages. */
 	(void)madvise(q, size, MADV_HUGEPAGE);
-	*mapped = size;
 	return q;
 }
 
 void arena_unmap(void *p, size_t n)
 {
 	if (p)
-		munmap(p, (n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1));
+		region_free(p, (n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1));
 }
 
 static void push_block(struct arena *a, void *p, size_t size)
@@ -137,10 +173,7 @@ static void new_block(struct arena *a, size_t need)
 		p = arena_map(size, &size);
 	} else {
 		size = (size + 4095) & ~(size_t)4095;
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			abort();
+		p = region_new(size, 4096);
 	}
 	push_block(a, p, size);
 }
@@ -189,7 +222,7 @@ void arena_free(struct arena *a)
 {
 	warm_join(a);
 	for (size_t i = 0; i < a->nblocks; i++)
-		munmap(a->blocks[i], a->sizes[i]);
+		region_free(a->blocks[i], a->sizes[i]);
 	free(a->blocks);
 	free(a->sizes);
 	memset(a, 0, sizeof(*a));

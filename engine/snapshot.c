@@ -30,6 +30,9 @@ _Static_assert(SNAP_HEADER == FHDR_SIZE,
 /* Commit the deltas of this many loaded records at a time, so loading a big
  * snapshot does not queue one delta per booking-day. */
 #define SNAP_COMMIT_EVERY 4096u
+/* Files from this size on have their checksums checked on a second
+ * thread. */
+#define SNAP_CHECK_THREAD_MIN ((size_t)4 << 20)
 
 /* ---- writing ---------------------------------------------------------- */
 
@@ -531,8 +534,11 @@ static int load_records(const struct sfile *f, struct state *st,
 			 SNAP_FILE);
 		return -EUCLEAN;
 	}
-	if (pthread_create(&ck.th, NULL, check_ahead, &ck) != 0)
-		c = NULL; /* no thread: each record checked here */
+	/* A small file is checked here: a thread would cost more than the
+	 * checksums it takes over. */
+	if (f->len < SNAP_CHECK_THREAD_MIN ||
+	    pthread_create(&ck.th, NULL, check_ahead, &ck) != 0)
+		c = NULL;
 	while (off < end) {
 		const unsigned char *h = f->p + off;
 		uint32_t len;
