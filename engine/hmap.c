@@ -43,21 +43,62 @@ int hmap_get(const struct hmap *m, const char *key, size_t klen, uint64_t *val)
 	return 1;
 }
 
-static void grow(struct hmap *m)
+/* Tables of 2 MiB or more are mapped for huge pages: every insert and
+ * lookup lands on a random entry, and with 4 KiB pages each is a TLB miss
+ * (a nested page walk on a virtual machine). */
+static struct hmap_ent *ents_alloc(size_t cap)
 {
-	size_t ncap = m->cap ? m->cap * 2 : 64;
+	struct hmap_ent *e;
+	size_t mapped;
+
+	if (cap > SIZE_MAX / sizeof(*e))
+		abort();
+	if (cap * sizeof(*e) >= ARENA_BLOCK)
+		return arena_map(cap * sizeof(*e), &mapped);
+	e = calloc(cap, sizeof(*e));
+	if (e == NULL)
+		abort();
+	return e;
+}
+
+static void ents_free(struct hmap_ent *e, size_t cap)
+{
+	if (cap * sizeof(*e) >= ARENA_BLOCK)
+		arena_unmap(e, cap * sizeof(*e));
+	else
+		free(e);
+}
+
+static void resize(struct hmap *m, size_t ncap)
+{
 	struct hmap old = *m;
 
-	m->ents = calloc(ncap, sizeof(*m->ents));
-	if (m->ents == NULL)
-		abort();
+	m->ents = ents_alloc(ncap);
 	m->cap = ncap;
 	for (size_t i = 0; i < old.cap; i++) {
 		struct hmap_ent *o = &old.ents[i];
 		if (o->key)
 			*find(m, o->key, o->klen, o->hash) = *o;
 	}
-	free(old.ents);
+	ents_free(old.ents, old.cap);
+}
+
+static void grow(struct hmap *m)
+{
+	resize(m, m->cap ? m->cap * 2 : 64);
+}
+
+void hmap_reserve(struct hmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 64;
+
+	while (n * 4 > cap * 3) {
+		if (cap > SIZE_MAX / 2)
+			abort();
+		cap *= 2;
+	}
+	if (cap > m->cap)
+		resize(m, cap);
 }
 
 void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
@@ -69,11 +110,7 @@ void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
 		grow(m);
 	e = find(m, key, klen, h);
 	if (e->key == NULL) {
-		e->key = malloc(klen + 1);
-		if (e->key == NULL)
-			abort();
-		memcpy(e->key, key, klen);
-		e->key[klen] = 0;
+		e->key = arena_strndup(&m->keys, key, klen);
 		e->klen = (uint32_t)klen;
 		e->hash = h;
 		m->n++;
@@ -83,9 +120,8 @@ void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
 
 void hmap_free(struct hmap *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->ents[i].key);
-	free(m->ents);
+	ents_free(m->ents, m->cap);
+	arena_free(&m->keys);
 	m->ents = NULL;
 	m->cap = m->n = 0;
 }

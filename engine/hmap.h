@@ -2,16 +2,19 @@
  * hmap.h - a string-keyed hash map to integers (open addressing, linear
  * probing, power-of-two capacity).
  *
- * The map copies its keys.  Entries are never removed: every index bookd
- * keeps by name (resources by slug, bookings by ref, idempotency keys) only
- * grows, and a deleted-entry scheme would be dead code.  Growth failure is
- * fatal (abort), like wbuf's.
+ * The map copies its keys, into an arena of its own (arena.h): entries
+ * are never removed, since every index bookd keeps by name (resources by
+ * slug, bookings by ref, idempotency keys) only grows, and a deleted-entry
+ * scheme would be dead code.  Growth failure is fatal (abort), like
+ * wbuf's.
  */
 #ifndef BOOKD_HMAP_H
 #define BOOKD_HMAP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "arena.h"
 
 struct hmap_ent {
 	char *key;
@@ -24,12 +27,15 @@ struct hmap {
 	struct hmap_ent *ents;
 	size_t cap; /* 0 or a power of two */
 	size_t n;
+	struct arena keys;
 };
 
 /* Returns 1 and sets *val when found, 0 otherwise. */
 int hmap_get(const struct hmap *m, const char *key, size_t klen, uint64_t *val);
 /* Insert or overwrite. */
 void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val);
+/* Make room for n entries in all without growing again. */
+void hmap_reserve(struct hmap *m, size_t n);
 void hmap_free(struct hmap *m);
 
 #endif

@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,15 @@ struct pagesw {
 	uint32_t ninit; /* rows 0..ninit-1 hold days or PAGES_NO_DAY */
 	int in_commit;
 	uint64_t generation;
+	/* Between pagesw_prepare and pagesw_install: the file is
+	 * DATA/pages.new, the old one (oldfd, or -1) still serves readers,
+	 * and a thread faults in the rows the old file had in use. */
+	int dirfd; /* a duplicate, for the rename */
+	int oldfd;
+	int installed;
+	pthread_t warm;
+	int warming;
+	uint32_t warm_rows;
 };
 
 static int window_ok(uint32_t window_days, int64_t first_day, int64_t last_day)
@@ -47,9 +57,10 @@ static int window_ok(uint32_t window_days, int64_t first_day, int64_t last_day)
  * magic or version: no reader can have attached to such a file, so there is
  * nobody to tell that it retired.
  */
-static int old_open(int dirfd, int *oldfd, uint64_t *generation)
+static int old_open(int dirfd, int *oldfd, uint64_t *generation,
+		    uint64_t *nresources)
 {
-	unsigned char h[offsetof(struct pages_header, state)];
+	unsigned char h[offsetof(struct pages_header, commit_seq)];
 	uint64_t magic, gen;
 	uint32_t version;
 	struct stat st;
@@ -58,6 +69,7 @@ static int old_open(int dirfd, int *oldfd, uint64_t *generation)
 
 	*oldfd = -1;
 	*generation = 0;
+	*nresources = 0;
 	fd = openat(dirfd, PAGES_NAME, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -81,6 +93,10 @@ static int old_open(int dirfd, int *oldfd, uint64_t *generation)
 	       sizeof(gen));
 	if (magic != PAGES_MAGIC || version != PAGES_VERSION)
 		goto ignore;
+	/* Only a hint of how many rows the new file will use: no seqlock
+	 * needed, and a writer still running is locked out by the flock. */
+	memcpy(nresources, h + offsetof(struct pages_header, nresources),
+	       sizeof(*nresources));
 	*oldfd = fd;
 	*generation = gen;
 	return 0;
@@ -119,6 +135,19 @@ static int old_retire(int oldfd)
  * release fence before nresources grows. */
 static void rows_init(struct pagesw *pw, uint32_t upto)
 {
+	if (pw->ninit < upto) {
+		/* Fault the rows in with one call rather than a trap per
+		 * 4 KiB: on a restart every row of every resource is
+		 * written, and page-fault traps were most of that time.
+		 * Advice only: a kernel without it faults as before. */
+		uintptr_t a = (uintptr_t)(pw->pages + (uint64_t)pw->ninit *
+							  pw->window_days);
+		uintptr_t b =
+		    (uintptr_t)(pw->pages + (uint64_t)upto * pw->window_days);
+		uintptr_t pg = 4096;
+		a &= ~(pg - 1);
+		(void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+	}
 	for (; pw->ninit < upto; pw->ninit++) {
 		struct pages_page *row =
 		    pw->pages + (uint64_t)pw->ninit * pw->window_days;
@@ -147,11 +176,42 @@ static struct pages_page *page_at(const struct pagesw *pw, uint32_t idx,
 	return pw->pages + pages_page_index(idx, day, pw->window_days);
 }
 
-int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
-		uint32_t window_days, int64_t first_day, int64_t last_day)
+/* Rows faulted in per call of the warming thread. */
+#define WARM_ROWS 8u
+
+static void *warm_rows(void *arg)
+{
+	struct pagesw *pw = arg;
+
+	/* Advice only: a kernel without MADV_POPULATE_WRITE leaves the
+	 * faults to the writer, as before. */
+	for (uint32_t r = 0; r < pw->warm_rows; r += WARM_ROWS) {
+		uint32_t n = pw->warm_rows - r < WARM_ROWS ? pw->warm_rows - r
+							   : WARM_ROWS;
+		uintptr_t a =
+		    (uintptr_t)(pw->pages + (uint64_t)r * pw->window_days);
+		uintptr_t b = (uintptr_t)(pw->pages +
+					  (uint64_t)(r + n) * pw->window_days);
+		a &= ~(uintptr_t)4095;
+		if (madvise((void *)a, b - a, MADV_POPULATE_WRITE) < 0)
+			break;
+	}
+	return NULL;
+}
+
+static void warm_join(struct pagesw *pw)
+{
+	if (pw->warming) {
+		pthread_join(pw->warm, NULL);
+		pw->warming = 0;
+	}
+}
+
+int pagesw_prepare(struct pagesw **out, int dirfd, uint32_t max_resources,
+		   uint32_t window_days, int64_t first_day, int64_t last_day)
 {
 	struct pagesw *pw = NULL;
-	uint64_t dir_off, pages_off, size, oldgen;
+	uint64_t dir_off, pages_off, size, oldgen, oldres;
 	int oldfd = -1, err;
 	int created = 0;
 
@@ -164,8 +224,14 @@ int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
 	if (pw == NULL)
 		return -ENOMEM;
 	pw->fd = -1;
+	pw->oldfd = -1;
 	pw->map = MAP_FAILED;
-	err = old_open(dirfd, &oldfd, &oldgen);
+	pw->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (pw->dirfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = old_open(dirfd, &oldfd, &oldgen, &oldres);
 	if (err < 0)
 		goto fail;
 
@@ -201,8 +267,9 @@ int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
 	pw->window_days = window_days;
 	pw->generation = oldgen + 1;
 
-	/* No reader can see this file before the rename below, so the plain
-	 * fields are simply set; the rename orders them before any open. */
+	/* No reader can see this file before the rename in pagesw_install,
+	 * so the plain fields are simply set; the rename orders them before
+	 * any open. */
 	pw->hdr->magic = PAGES_MAGIC;
 	pw->hdr->version = PAGES_VERSION;
 	pw->hdr->header_size = PAGES_HEADER_SIZE;
@@ -220,18 +287,15 @@ int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
 	seq_store(&pw->hdr->last_day, (uint64_t)last_day);
 	seq_store(&pw->hdr->durable_lsn, 0);
 
-	if (renameat(dirfd, PAGES_TMP, dirfd, PAGES_NAME) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	created = 0;
-	if (oldfd >= 0) {
-		err = old_retire(oldfd);
-		close(oldfd);
-		oldfd = -1;
-		if (err < 0)
-			goto fail;
-	}
+	/* The rows the old file used will be written again (resources are
+	 * never removed): fault them in on another core while the caller
+	 * recovers.  Without a thread the writer faults them itself. */
+	pw->warm_rows =
+	    oldres < max_resources ? (uint32_t)oldres : max_resources;
+	if (pw->warm_rows > 0 &&
+	    pthread_create(&pw->warm, NULL, warm_rows, pw) == 0)
+		pw->warming = 1;
+	pw->oldfd = oldfd;
 	*out = pw;
 	return 0;
 fail:
@@ -243,16 +307,70 @@ fail:
 		close(pw->fd);
 	if (created)
 		unlinkat(dirfd, PAGES_TMP, 0);
+	if (pw->dirfd >= 0)
+		close(pw->dirfd);
 	free(pw);
 	return err;
+}
+
+int pagesw_install(struct pagesw *pw)
+{
+	int err;
+
+	if (pw->installed)
+		return 0;
+	warm_join(pw);
+	/* Exchange the names rather than rename over the old file: ext4
+	 * starts writing a file back when it replaces another by rename
+	 * (auto_da_alloc), and this one is a cache of hundreds of MiB that
+	 * is never meant to be synced. */
+	if (pw->oldfd >= 0 && renameat2(pw->dirfd, PAGES_TMP, pw->dirfd,
+					PAGES_NAME, RENAME_EXCHANGE) == 0) {
+		if (unlinkat(pw->dirfd, PAGES_TMP, 0) < 0 && errno != ENOENT)
+			return -errno;
+	} else if (renameat(pw->dirfd, PAGES_TMP, pw->dirfd, PAGES_NAME) < 0) {
+		return -errno;
+	}
+	pw->installed = 1;
+	if (pw->oldfd >= 0) {
+		err = old_retire(pw->oldfd);
+		close(pw->oldfd);
+		pw->oldfd = -1;
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
+		uint32_t window_days, int64_t first_day, int64_t last_day)
+{
+	int rc = pagesw_prepare(out, dirfd, max_resources, window_days,
+				first_day, last_day);
+
+	if (rc < 0)
+		return rc;
+	rc = pagesw_install(*out);
+	if (rc < 0) {
+		pagesw_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void pagesw_close(struct pagesw *pw)
 {
 	if (pw == NULL)
 		return;
+	warm_join(pw);
 	munmap(pw->map, pw->size);
 	close(pw->fd);
+	/* Never installed: the old file serves on, the new one goes. */
+	if (!pw->installed)
+		unlinkat(pw->dirfd, PAGES_TMP, 0);
+	if (pw->oldfd >= 0)
+		close(pw->oldfd);
+	close(pw->dirfd);
 	free(pw);
 }
 

@@ -45,6 +45,18 @@ struct pagesw;
  */
 int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
 		uint32_t window_days, int64_t first_day, int64_t last_day);
+/*
+ * pagesw_open in two steps, so that a restart can fill the new file before
+ * readers are sent to it: prepare builds DATA/pages.new (the old file, if
+ * any, stays LIVE and keeps serving) and starts a thread that faults in as
+ * many rows as the old file had resources; every call below may be made
+ * on it at once.  install joins that thread, renames the file into place
+ * and retires the old one; it returns 0 or -errno (the rename or the
+ * retirement failed).  pagesw_close before install removes pages.new.
+ */
+int pagesw_prepare(struct pagesw **out, int dirfd, uint32_t max_resources,
+		   uint32_t window_days, int64_t first_day, int64_t last_day);
+int pagesw_install(struct pagesw *pw);
 /* Unmap and close.  The file stays LIVE for readers until the next open. */
 void pagesw_close(struct pagesw *pw);
 uint64_t pagesw_generation(const struct pagesw *pw);

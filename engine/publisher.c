@@ -67,9 +67,14 @@ int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
 	if (p->res == NULL || p->all_due == NULL)
 		return -ENOMEM;
 	wbuf_packer_init(&p->pk, &p->pb);
-	rc = pagesw_open(&p->pages, dirfd, max_res, window_days, first_day,
-			 last_day);
+	rc = pagesw_prepare(&p->pages, dirfd, max_res, window_days, first_day,
+			    last_day);
 	return rc < 0 ? rc : 0;
+}
+
+int pub_install(struct publisher *p)
+{
+	return pagesw_install(p->pages);
 }
 
 void pub_set_loop(struct publisher *p, struct loop *loop)

@@ -139,7 +139,11 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 		r->idx = st->nres;
 		memcpy(r->id, id->via.str.ptr, id->via.str.size);
 		r->quantity = r->cquantity = q;
-		r->days = st_calloc(st->window_days, sizeof(*r->days));
+		/* In the arena: the ring of every resource in a few huge
+		 * pages rather than a page fault per 4 KiB of each. */
+		r->days =
+		    arena_alloc(&st->mem, st->window_days * sizeof(*r->days),
+				_Alignof(struct rday));
 		for (uint32_t k = 0; k < st->window_days; k++)
 			r->days[k].day = DAY_NONE;
 		r->tz = NULL;
@@ -185,7 +189,23 @@ static int apply_resource(struct state *st, const msgpack_object *m)
 	return 0;
 }
 
-static int parse_hist(const msgpack_object *a, struct booking *b)
+/* A booking's string field: copied into the arena, or interned. */
+static const char *bk_str(struct state *st, const msgpack_object *o)
+{
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+		return NULL;
+	return st_keep(st, o->via.str.ptr, o->via.str.size);
+}
+
+static const char *bk_intern(struct state *st, const msgpack_object *o)
+{
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+		return NULL;
+	return st_intern(st, o->via.str.ptr, o->via.str.size);
+}
+
+static int parse_hist(struct state *st, const msgpack_object *a,
+		      struct booking *b)
 {
 	if (a == NULL)
 		return 0;
@@ -200,64 +220,130 @@ static int parse_hist(const msgpack_object *a, struct booking *b)
 		x->to = (int8_t)bstatus_parse(wire_get(h, "to"));
 		if (x->to < 0)
 			return -1;
-		x->by = obj_strdup(wire_get(h, "by"));
-		x->reason = obj_strdup(wire_get(h, "reason"));
+		x->by = bk_intern(st, wire_get(h, "by"));
+		x->reason = bk_intern(st, wire_get(h, "reason"));
 	}
 	return 0;
 }
 
-static int parse_booking(struct state *st, const msgpack_object *m,
+/* The fields of a booking record, found in one pass over its map. */
+enum bk_field {
+	BF_ID,
+	BF_REF,
+	BF_ITEMS,
+	BF_START,
+	BF_END,
+	BF_BUF_BEFORE,
+	BF_BUF_AFTER,
+	BF_STATUS,
+	BF_BOOKER,
+	BF_TIMEZONE,
+	BF_EVENT_TYPE,
+	BF_NOTE,
+	BF_KEY,
+	BF_OWNER,
+	BF_CREATED,
+	BF_UPDATED,
+	BF_HISTORY,
+	BF_EVENT,
+	BF_CHANGE,
+	BF__COUNT
+};
+
+#define BK_FIELD(s)                                                            \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
+static const struct {
+	const char *name;
+	uint32_t len;
+} bk_field_names[BF__COUNT] = {
+    BK_FIELD("id"),	      BK_FIELD("ref"),	      BK_FIELD("items"),
+    BK_FIELD("start"),	      BK_FIELD("end"),	      BK_FIELD("buffer_before"),
+    BK_FIELD("buffer_after"), BK_FIELD("status"),     BK_FIELD("booker"),
+    BK_FIELD("timezone"),     BK_FIELD("event_type"), BK_FIELD("note"),
+    BK_FIELD("key"),	      BK_FIELD("owner"),      BK_FIELD("created_ms"),
+    BK_FIELD("updated_ms"),   BK_FIELD("history"),    BK_FIELD("event"),
+    BK_FIELD("change"),
+};
+#undef BK_FIELD
+
+/* f[k]: the value of field k, or NULL.  A key that repeats keeps its
+ * first value, as wire_get() does. */
+static void bk_fields(const msgpack_object *m, const msgpack_object **f)
+{
+	for (int k = 0; k < BF__COUNT; k++)
+		f[k] = NULL;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object_kv *kv = &m->via.map.ptr[i];
+		const char *kp = kv->key.via.str.ptr;
+		uint32_t kl = kv->key.via.str.size;
+		if (kv->key.type != MSGPACK_OBJECT_STR)
+			continue;
+		for (int k = 0; k < BF__COUNT; k++)
+			if (kl == bk_field_names[k].len &&
+			    memcmp(kp, bk_field_names[k].name, kl) == 0) {
+				if (f[k] == NULL)
+					f[k] = &kv->val;
+				break;
+			}
+	}
+}
+
+static int parse_booking(struct state *st, const msgpack_object *const *f,
 			 struct booking *b)
 {
-	const msgpack_object *items = wire_get(m, "items");
-	const msgpack_object *booker = wire_get(m, "booker");
-	const msgpack_object *ref = wire_get(m, "ref");
-	int s = bstatus_parse(wire_get(m, "status"));
+	const msgpack_object *items = f[BF_ITEMS];
+	const msgpack_object *booker = f[BF_BOOKER];
+	const msgpack_object *ref = f[BF_REF];
+	int s = bstatus_parse(f[BF_STATUS]);
+	struct item *it;
 
-	b->id = (uint32_t)rec_int(wire_get(m, "id"), 0);
-	b->start = rec_int(wire_get(m, "start"), 0);
-	b->end = rec_int(wire_get(m, "end"), 0);
+	b->id = (uint32_t)rec_int(f[BF_ID], 0);
+	b->start = rec_int(f[BF_START], 0);
+	b->end = rec_int(f[BF_END], 0);
 	if (b->id == 0 || s < 0 || b->start >= b->end || items == NULL ||
 	    items->type != MSGPACK_OBJECT_ARRAY || items->via.array.size == 0 ||
 	    items->via.array.size > MAX_ITEMS || ref == NULL ||
 	    wire_cstr(ref, b->ref, sizeof(b->ref)) < 0)
 		return -1;
 	b->status = (uint8_t)s;
-	b->items = st_calloc(items->via.array.size, sizeof(*b->items));
+	it = arena_alloc(&st->mem, items->via.array.size * sizeof(*it),
+			 _Alignof(struct item));
+	b->items = it;
 	for (uint32_t i = 0; i < items->via.array.size; i++) {
-		const msgpack_object *it = &items->via.array.ptr[i];
-		const msgpack_object *rid = wire_get(it, "resource");
+		const msgpack_object *io = &items->via.array.ptr[i];
+		const msgpack_object *rid = wire_get(io, "resource");
 		struct resource *r;
 		if (rid == NULL || rid->type != MSGPACK_OBJECT_STR)
 			return -1;
 		r = state_resource(st, rid->via.str.ptr, rid->via.str.size);
 		if (r == NULL)
 			return -1;
-		b->items[i].res = r->idx;
-		b->items[i].qty =
-		    (uint32_t)rec_int(wire_get(it, "quantity"), 1);
-		if (b->items[i].qty < 1 || b->items[i].qty > STATE_MAX_QUANTITY)
+		it[i].res = r->idx;
+		it[i].qty = (uint32_t)rec_int(wire_get(io, "quantity"), 1);
+		if (it[i].qty < 1 || it[i].qty > STATE_MAX_QUANTITY)
 			return -1;
 		b->nitems++;
 	}
-	b->name = obj_strdup(wire_get(booker, "name"));
-	b->email = obj_strdup(wire_get(booker, "email"));
-	b->phone = obj_strdup(wire_get(booker, "phone"));
-	b->notes = obj_strdup(wire_get(booker, "notes"));
-	b->timezone = obj_strdup(wire_get(m, "timezone"));
-	b->event_type = obj_strdup(wire_get(m, "event_type"));
-	b->note = obj_strdup(wire_get(m, "note"));
-	b->key = obj_strdup(wire_get(m, "key"));
-	b->owner = obj_strdup(wire_get(m, "owner"));
-	b->created_ms = rec_int(wire_get(m, "created_ms"), 0);
-	b->updated_ms = rec_int(wire_get(m, "updated_ms"), 0);
-	b->buf_before = (int32_t)rec_int(wire_get(m, "buffer_before"), 0) * 60;
-	b->buf_after = (int32_t)rec_int(wire_get(m, "buffer_after"), 0) * 60;
+	b->name = bk_str(st, wire_get(booker, "name"));
+	b->email = bk_str(st, wire_get(booker, "email"));
+	b->phone = bk_str(st, wire_get(booker, "phone"));
+	b->notes = bk_str(st, wire_get(booker, "notes"));
+	b->timezone = bk_intern(st, f[BF_TIMEZONE]);
+	b->event_type = bk_intern(st, f[BF_EVENT_TYPE]);
+	b->note = bk_str(st, f[BF_NOTE]);
+	b->key = bk_str(st, f[BF_KEY]);
+	b->owner = bk_intern(st, f[BF_OWNER]);
+	b->created_ms = rec_int(f[BF_CREATED], 0);
+	b->updated_ms = rec_int(f[BF_UPDATED], 0);
+	b->buf_before = (int32_t)rec_int(f[BF_BUF_BEFORE], 0) * 60;
+	b->buf_after = (int32_t)rec_int(f[BF_BUF_AFTER], 0) * 60;
 	if (b->buf_before < 0 || b->buf_after < 0 ||
 	    b->buf_before > ET_MAX_GAP_MINUTES * 60 ||
 	    b->buf_after > ET_MAX_GAP_MINUTES * 60)
 		return -1;
-	return parse_hist(wire_get(m, "history"), b);
+	return parse_hist(st, f[BF_HISTORY], b);
 }
 
 static int event_of(const msgpack_object *o)
@@ -280,104 +366,120 @@ static bool same_occupancy(const struct booking *a, const struct booking *b)
 	return true;
 }
 
-static char *dup_or_null(const char *s)
+/* b replaced old, its earlier version (which may be a copy of b's own
+ * earlier fields): move the occupancy and the status count over. */
+static void restate(struct state *st, const struct booking *old,
+		    const struct booking *b)
 {
-	return s ? st_strndup(s, strlen(s)) : NULL;
+	/* A change that keeps the same slots (pending -> confirmed, a note)
+	 * leaves the bitmaps, and the subscribers, alone. */
+	bool same_slots = bstatus_occupies(old->status) &&
+			  bstatus_occupies(b->status) && same_occupancy(old, b);
+
+	if (bstatus_occupies(old->status) && !same_slots)
+		state_occupy(st, old, -1, true);
+	st->by_status[old->status]--;
+	st->by_status[b->status]++;
+	if (bstatus_occupies(b->status) && !same_slots)
+		state_occupy(st, b, +1, true);
 }
 
-/* A deep copy of o with room for one more history entry. */
-static struct booking *dup_booking(const struct booking *o)
+static void check_counts(const struct state *st, const struct booking *b)
 {
-	struct booking *b = st_calloc(1, sizeof(*b));
-
-	*b = *o;
-	b->items = st_calloc(o->nitems, sizeof(*b->items));
-	memcpy(b->items, o->items, o->nitems * sizeof(*b->items));
-	b->name = dup_or_null(o->name);
-	b->email = dup_or_null(o->email);
-	b->phone = dup_or_null(o->phone);
-	b->notes = dup_or_null(o->notes);
-	b->timezone = dup_or_null(o->timezone);
-	b->event_type = dup_or_null(o->event_type);
-	b->note = dup_or_null(o->note);
-	b->key = dup_or_null(o->key);
-	b->owner = dup_or_null(o->owner);
-	b->hist = st_calloc((size_t)o->nhist + 1, sizeof(*b->hist));
-	for (int i = 0; i < o->nhist; i++) {
-		b->hist[i] = o->hist[i];
-		b->hist[i].by = dup_or_null(o->hist[i].by);
-		b->hist[i].reason = dup_or_null(o->hist[i].reason);
+	/* Ids are dense and every booking is counted in exactly one
+	 * status. */
+	assert(b->id >= 1 && b->id <= st->nbk && st->bk[b->id - 1] == b);
+	assert(b->nitems >= 1 && b->nitems <= MAX_ITEMS && b->start < b->end);
+#ifndef NDEBUG
+	{
+		uint64_t total = 0;
+		for (int k = 0; k < BS__COUNT; k++)
+			total += st->by_status[k];
+		assert(total == st->nbk);
 	}
-	return b;
+#else
+	(void)st;
+	(void)b;
+#endif
 }
 
-static int install_booking(struct state *st, struct booking *b,
-			   const msgpack_object *m, uint64_t lsn,
-			   int64_t at_ms);
+static void feed_event(struct state *st, const struct booking *b,
+		       const msgpack_object *event, uint64_t lsn, int64_t at_ms)
+{
+	int ev = event_of(event);
+
+	if (ev != EV_NONE) {
+		st->ev =
+		    st_grow(st->ev, &st->capev, st->nev + 1, sizeof(*st->ev));
+		st->ev[st->nev++] =
+		    (struct event){lsn, at_ms, b->id, (uint8_t)ev};
+	}
+}
 
 /*
  * A change record: the booking's new status and span and one history
- * entry, applied to the stored booking.  Its size does not grow with the
- * booking's history (a full record per change would make n changes cost
- * O(n^2) bytes of log).
+ * entry, applied to the stored booking in place (its strings and items do
+ * not change).  Its size does not grow with the booking's history (a full
+ * record per change would make n changes cost O(n^2) bytes of log).
  */
 static int apply_booking_change(struct state *st, const msgpack_object *m,
-				uint64_t lsn, int64_t at_ms)
+				const msgpack_object *const *f, uint64_t lsn,
+				int64_t at_ms)
 {
-	const msgpack_object *ch = wire_get(m, "change");
-	const struct booking *old =
-	    state_booking(st, (uint64_t)rec_int(wire_get(m, "id"), 0));
-	const msgpack_object *ref = wire_get(m, "ref");
-	int s = bstatus_parse(wire_get(m, "status"));
-	struct booking *b;
-	struct hist *h;
+	const msgpack_object *ch = f[BF_CHANGE];
+	struct booking *b = state_booking(st, (uint64_t)rec_int(f[BF_ID], 0));
+	const msgpack_object *ref = f[BF_REF];
+	int s = bstatus_parse(f[BF_STATUS]);
+	struct booking was;
+	struct hist h, *nh;
 
-	if (old == NULL || ref == NULL || !wire_str_eq(ref, old->ref) ||
-	    s < 0 || ch == NULL || ch->type != MSGPACK_OBJECT_MAP ||
-	    old->nhist == UINT16_MAX)
+	(void)m;
+	if (b == NULL || ref == NULL || !wire_str_eq(ref, b->ref) || s < 0 ||
+	    ch == NULL || ch->type != MSGPACK_OBJECT_MAP ||
+	    b->nhist == UINT16_MAX)
 		return -1;
-	b = dup_booking(old);
-	b->status = (uint8_t)s;
-	b->start = rec_int(wire_get(m, "start"), old->start);
-	b->end = rec_int(wire_get(m, "end"), old->end);
-	b->updated_ms = rec_int(wire_get(m, "updated_ms"), old->updated_ms);
-	h = &b->hist[b->nhist++];
-	h->at_ms = rec_int(wire_get(ch, "at_ms"), 0);
-	h->from = (int8_t)bstatus_parse(wire_get(ch, "from"));
-	h->to = (int8_t)bstatus_parse(wire_get(ch, "to"));
-	h->by = obj_strdup(wire_get(ch, "by"));
-	h->reason = obj_strdup(wire_get(ch, "reason"));
-	if (b->start >= b->end || h->to < 0) {
-		st_free_booking(b);
+	h.at_ms = rec_int(wire_get(ch, "at_ms"), 0);
+	h.from = (int8_t)bstatus_parse(wire_get(ch, "from"));
+	h.to = (int8_t)bstatus_parse(wire_get(ch, "to"));
+	was = *b;
+	b->start = rec_int(f[BF_START], was.start);
+	b->end = rec_int(f[BF_END], was.end);
+	if (b->start >= b->end || h.to < 0) {
+		*b = was; /* nothing changed */
 		return -1;
 	}
-	return install_booking(st, b, m, lsn, at_ms);
+	h.by = bk_intern(st, wire_get(ch, "by"));
+	h.reason = bk_intern(st, wire_get(ch, "reason"));
+	nh = reallocarray(b->hist, (size_t)b->nhist + 1, sizeof(*nh));
+	if (nh == NULL)
+		abort();
+	nh[b->nhist] = h;
+	b->hist = nh;
+	b->nhist++;
+	b->status = (uint8_t)s;
+	b->updated_ms = rec_int(f[BF_UPDATED], was.updated_ms);
+	restate(st, &was, b);
+	check_counts(st, b);
+	feed_event(st, b, f[BF_EVENT], lsn, at_ms);
+	return 0;
 }
 
+/* A full booking record: a new booking, or one that replaces the booking
+ * with its id, keeping the bitmaps, indexes, counters and feed in step. */
 static int apply_booking(struct state *st, const msgpack_object *m,
 			 uint64_t lsn, int64_t at_ms)
 {
-	struct booking *b;
+	const msgpack_object *f[BF__COUNT];
+	struct booking *b, *old;
 
-	if (wire_get(m, "change"))
-		return apply_booking_change(st, m, lsn, at_ms);
-	b = st_calloc(1, sizeof(*b));
-	if (parse_booking(st, m, b) < 0) {
+	bk_fields(m, f);
+	if (f[BF_CHANGE])
+		return apply_booking_change(st, m, f, lsn, at_ms);
+	b = st_new_booking(st);
+	if (parse_booking(st, f, b) < 0) {
 		st_free_booking(b);
 		return -1;
 	}
-	return install_booking(st, b, m, lsn, at_ms);
-}
-
-/* Put b in place of the booking with its id (or add it), keeping the
- * bitmaps, indexes, counters and feed in step. */
-static int install_booking(struct state *st, struct booking *b,
-			   const msgpack_object *m, uint64_t lsn, int64_t at_ms)
-{
-	bool same_slots = false;
-	struct booking *old;
-	int ev;
-
 	old = state_booking(st, b->id);
 	if (old == NULL && b->id != st->nbk + 1) {
 		st_free_booking(b); /* ids are sequential: a gap is damage */
@@ -388,16 +490,9 @@ static int install_booking(struct state *st, struct booking *b,
 			st_free_booking(b);
 			return -1;
 		}
-		/* A change that keeps the same slots (pending -> confirmed, a
-		 * note) leaves the bitmaps, and the subscribers, alone. */
-		same_slots = bstatus_occupies(old->status) &&
-			     bstatus_occupies(b->status) &&
-			     same_occupancy(old, b);
-		if (bstatus_occupies(old->status) && !same_slots)
-			state_occupy(st, old, -1, true);
-		st->by_status[old->status]--;
-		st_free_booking(old);
 		st->bk[b->id - 1] = b;
+		restate(st, old, b);
+		st_free_booking(old);
 	} else {
 		st->bk =
 		    st_grow(st->bk, &st->capbk, st->nbk + 1, sizeof(*st->bk));
@@ -411,29 +506,12 @@ static int install_booking(struct state *st, struct booking *b,
 			if (n)
 				hmap_put(&st->bk_by_key, ix, n, b->id);
 		}
+		st->by_status[b->status]++;
+		if (bstatus_occupies(b->status))
+			state_occupy(st, b, +1, true);
 	}
-	st->by_status[b->status]++;
-	/* Ids are dense and every booking is counted in exactly one
-	 * status. */
-	assert(b->id >= 1 && b->id <= st->nbk && st->bk[b->id - 1] == b);
-	assert(b->nitems >= 1 && b->nitems <= MAX_ITEMS && b->start < b->end);
-#ifndef NDEBUG
-	{
-		uint64_t total = 0;
-		for (int k = 0; k < BS__COUNT; k++)
-			total += st->by_status[k];
-		assert(total == st->nbk);
-	}
-#endif
-	if (bstatus_occupies(b->status) && !same_slots)
-		state_occupy(st, b, +1, true);
-	ev = event_of(wire_get(m, "event"));
-	if (ev != EV_NONE) {
-		st->ev =
-		    st_grow(st->ev, &st->capev, st->nev + 1, sizeof(*st->ev));
-		st->ev[st->nev++] =
-		    (struct event){lsn, at_ms, b->id, (uint8_t)ev};
-	}
+	check_counts(st, b);
+	feed_event(st, b, f[BF_EVENT], lsn, at_ms);
 	return 0;
 }
 
@@ -451,28 +529,37 @@ void rec_pk_kraw(msgpack_packer *pk, const char *key, const char *raw,
 int state_apply(struct state *st, uint16_t type, const char *payload,
 		uint32_t len, uint64_t lsn, int64_t at_ms)
 {
-	msgpack_unpacked u;
+	msgpack_unpack_return ur;
+	msgpack_object o;
 	size_t off = 0;
 	int rc = -1;
 
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, payload, len, &off) ==
-		MSGPACK_UNPACK_SUCCESS &&
-	    u.data.type == MSGPACK_OBJECT_MAP) {
-		if (type == WAL_RESOURCE)
-			rc = apply_resource(st, &u.data);
-		else if (type == WAL_BOOKING)
-			rc = apply_booking(st, &u.data, lsn, at_ms);
-		else if (type == WAL_EVENT_TYPE)
-			rc = rec_apply_event_type(st, &u.data);
-		else if (type == WAL_HOOK)
-			rc = hooks_apply(st, &u.data);
-		else if (type == WAL_SCHEDULE)
-			rc = rec_apply_shared_sched(st, &u.data);
-		else if (type == WAL_HOLIDAYS)
-			rc = rec_apply_holidays(st, &u.data);
+	/* One zone for every record, cleared after each: decoding a record
+	 * allocates nothing once the zone has grown to the largest. */
+	if (st->zone == NULL) {
+		st->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+		if (st->zone == NULL)
+			abort();
 	}
-	msgpack_unpacked_destroy(&u);
+	ur = msgpack_unpack(payload, len, &off, st->zone, &o);
+	/* Bytes after the map are ignored, as they always were. */
+	if ((ur == MSGPACK_UNPACK_SUCCESS ||
+	     ur == MSGPACK_UNPACK_EXTRA_BYTES) &&
+	    o.type == MSGPACK_OBJECT_MAP) {
+		if (type == WAL_RESOURCE)
+			rc = apply_resource(st, &o);
+		else if (type == WAL_BOOKING)
+			rc = apply_booking(st, &o, lsn, at_ms);
+		else if (type == WAL_EVENT_TYPE)
+			rc = rec_apply_event_type(st, &o);
+		else if (type == WAL_HOOK)
+			rc = hooks_apply(st, &o);
+		else if (type == WAL_SCHEDULE)
+			rc = rec_apply_shared_sched(st, &o);
+		else if (type == WAL_HOLIDAYS)
+			rc = rec_apply_holidays(st, &o);
+	}
+	msgpack_zone_clear(st->zone);
 	return rc;
 }
 

@@ -540,6 +540,12 @@ int server_run(struct server *s)
 
 	s->started = true;
 	publish_all(s);
+	rc = pub_install(&s->pub);
+	if (rc < 0) {
+		log_msg("cannot install %s/pages: %s", s->cfg.data_dir,
+			strerror(-rc));
+		return BOOKD_EXIT_START;
+	}
 	rc = loop_run(&s->loop);
 	if (rc == BOOKD_EXIT_OK) {
 		char err[256];
@@ -676,7 +682,19 @@ int server_init(struct server *s, const struct config *cfg)
 	s->st.hooks.held_changed = on_held_changed;
 	s->st.hooks.ctx = s;
 
+	/* The new pages file is prepared first: its memory is faulted in on
+	 * another core during recovery, and readers keep the old file until
+	 * the first publication is complete (server_run). */
+	rc = pub_init(&s->pub, s->dirfd, cfg->max_resources, window, first,
+		      last, &s->stats);
+	if (rc < 0) {
+		log_msg("cannot build %s/pages: %s", cfg->data_dir,
+			strerror(-rc));
+		return BOOKD_EXIT_START;
+	}
 	t_start = mono_ms();
+	/* Everything recovered is durable: no deltas, committed at the end. */
+	state_replay_begin(&s->st);
 	rc = snapshot_load(s->dirfd, &s->st, &wo.after_lsn, err, sizeof(err));
 	if (rc < 0) {
 		log_msg("%s", err);
@@ -690,14 +708,7 @@ int server_init(struct server *s, const struct config *cfg)
 		return BOOKD_EXIT_START;
 	}
 	t_log = mono_ms();
-	/* Recovery's deltas are already in the committed copies' future:
-	 * everything replayed is durable. */
-	{
-		size_t n;
-		struct delta *dl = state_take_deltas(&s->st, &n);
-		state_commit_deltas(&s->st, dl, n);
-		free(dl);
-	}
+	state_replay_end(&s->st);
 	checkpoint_init(&s->ck, s->dirfd, cfg->checkpoint_bytes, cfg->archive,
 			wo.after_lsn, scan.bytes);
 	s->last_checkpoint_lsn = wo.after_lsn;
@@ -709,13 +720,6 @@ int server_init(struct server *s, const struct config *cfg)
 		(long long)(mono_ms() - t_start), (long long)(t_snap - t_start),
 		(long long)(t_log - t_snap));
 
-	rc = pub_init(&s->pub, s->dirfd, cfg->max_resources, window, first,
-		      last, &s->stats);
-	if (rc < 0) {
-		log_msg("cannot build %s/pages: %s", cfg->data_dir,
-			strerror(-rc));
-		return BOOKD_EXIT_START;
-	}
 	pub_set_limits(&s->pub, cfg->max_subs_per_caller, cfg->max_subs);
 	pub_events(&s->pub, last_durable_event(s, wal_durable_lsn(s->wal)));
 	commit_init(&s->commit, &s->loop, s->wal, cfg->sync, &ch, &s->stats);

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,9 @@ _Static_assert(SNAP_HEADER == FHDR_SIZE,
 /* Commit the deltas of this many loaded records at a time, so loading a big
  * snapshot does not queue one delta per booking-day. */
 #define SNAP_COMMIT_EVERY 4096u
+/* Files from this size on have their checksums checked on a second
+ * thread. */
+#define SNAP_CHECK_THREAD_MIN ((size_t)4 << 20)
 
 /* ---- writing ---------------------------------------------------------- */
 
@@ -258,7 +264,10 @@ static int map_file(int dirfd, struct sfile *f, char *err, size_t errlen)
 		rc = -EUCLEAN;
 		goto out;
 	}
-	f->p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	/* Every byte is read once, front to back: map it all at once rather
+	 * than a page-fault trap per few pages. */
+	f->p = mmap(NULL, (size_t)sb.st_size, PROT_READ,
+		    MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	if (f->p == MAP_FAILED) {
 		f->p = NULL;
 		rc = -errno;
@@ -439,6 +448,15 @@ static int reserve_events(struct state *st, const struct snapshot_info *info,
 	return 0;
 }
 
+/* Room in the booking indexes for the header's count, bounded like the
+ * events' (a booking record is larger than its header). */
+static void reserve_bookings(struct state *st, const struct snapshot_info *info)
+{
+	if (info->bookings <= info->bytes / SNAP_REC_HEADER &&
+	    info->resources <= info->bytes / SNAP_REC_HEADER)
+		state_reserve(st, info->resources, (size_t)info->bookings);
+}
+
 static void commit_loaded(struct state *st)
 {
 	size_t n;
@@ -448,13 +466,76 @@ static void commit_loaded(struct state *st)
 	free(dl);
 }
 
+/*
+ * The checksums of a snapshot are checked on a second thread, ahead of the
+ * records being applied: the loader applies a record only once its
+ * checksum is known to hold (ok_end covers it), so a damaged record is
+ * never applied, as when it checked them itself.  The whole file's
+ * checksum is computed there too.
+ */
+struct snap_check {
+	const unsigned char *p;
+	size_t end;	       /* of the records (the trailer's offset) */
+	_Atomic size_t ok_end; /* records before it have good checksums */
+	_Atomic int done;      /* the walk ended: at end, or at a bad record */
+	uint32_t whole;	       /* the file's checksum, valid once joined */
+	pthread_t th;
+};
+
+static bool rec_crc_ok(const unsigned char *h, uint32_t len)
+{
+	return crc32c(crc32c(0, h + 8, SNAP_REC_HEADER - 8),
+		      h + SNAP_REC_HEADER, len) == get32(h + 4);
+}
+
+static void *check_ahead(void *arg)
+{
+	struct snap_check *c = arg;
+	size_t off = SNAP_HEADER;
+
+	while (off < c->end) {
+		const unsigned char *h = c->p + off;
+		uint32_t len;
+		if (c->end - off < SNAP_REC_HEADER)
+			break;
+		len = get32(h);
+		if (len == 0 || len > SNAP_MAX_PAYLOAD ||
+		    len > c->end - off - SNAP_REC_HEADER || !rec_crc_ok(h, len))
+			break;
+		off += pad8(SNAP_REC_HEADER + len);
+		atomic_store_explicit(&c->ok_end, off, memory_order_release);
+	}
+	atomic_store_explicit(&c->done, 1, memory_order_release);
+	c->whole = crc32c(0, c->p, c->end);
+	return NULL;
+}
+
+/* Is the record [off, off + size) known to have a good checksum?  Waits
+ * for the checking thread (c NULL: checks it here). */
+static bool rec_checked(struct snap_check *c, const unsigned char *h,
+			uint32_t len, size_t rec_end)
+{
+	if (c == NULL)
+		return rec_crc_ok(h, len);
+	for (;;) {
+		int done = atomic_load_explicit(&c->done, memory_order_acquire);
+		if (atomic_load_explicit(&c->ok_end, memory_order_acquire) >=
+		    rec_end)
+			return true;
+		if (done)
+			return false;
+		sched_yield();
+	}
+}
+
 /* Walk and apply every record of a mapped snapshot whose header passed. */
 static int load_records(const struct sfile *f, struct state *st,
 			struct snapshot_info *info, char *err, size_t errlen)
 {
 	const unsigned char *t = f->p + f->len - SNAP_TRAILER;
 	size_t end = f->len - SNAP_TRAILER, off = SNAP_HEADER;
-	uint32_t whole = crc32c(0, f->p, end);
+	struct snap_check ck = {.p = f->p, .end = end}, *c = &ck;
+	uint32_t whole;
 	uint64_t records = 0;
 	int rank = 0;
 	const char *why = NULL;
@@ -467,6 +548,11 @@ static int load_records(const struct sfile *f, struct state *st,
 			 SNAP_FILE);
 		return -EUCLEAN;
 	}
+	/* A small file is checked here: a thread would cost more than the
+	 * checksums it takes over. */
+	if (f->len < SNAP_CHECK_THREAD_MIN ||
+	    pthread_create(&ck.th, NULL, check_ahead, &ck) != 0)
+		c = NULL;
 	while (off < end) {
 		const unsigned char *h = f->p + off;
 		uint32_t len;
@@ -484,8 +570,8 @@ static int load_records(const struct sfile *f, struct state *st,
 			why = "record length out of bounds";
 			break;
 		}
-		if (crc32c(crc32c(0, h + 8, SNAP_REC_HEADER - 8),
-			   h + SNAP_REC_HEADER, len) != get32(h + 4)) {
+		if (!rec_checked(c, h, len,
+				 off + pad8(SNAP_REC_HEADER + len))) {
 			why = "record checksum mismatch";
 			break;
 		}
@@ -561,6 +647,12 @@ static int load_records(const struct sfile *f, struct state *st,
 		off += pad8(SNAP_REC_HEADER + len);
 	}
 	commit_loaded(st);
+	if (c) {
+		pthread_join(ck.th, NULL);
+		whole = ck.whole;
+	} else {
+		whole = crc32c(0, f->p, end);
+	}
 	if (why) {
 		snprintf(err, errlen,
 			 "%s: record %" PRIu64 " at offset %zu (%s): %s",
@@ -606,8 +698,10 @@ int snapshot_read(int dirfd, struct state *st, struct snapshot_info *info,
 	rc = check_header(&f, info, err, errlen);
 	if (rc == 0)
 		rc = reserve_events(st, info, err, errlen);
-	if (rc == 0)
+	if (rc == 0) {
+		reserve_bookings(st, info);
 		rc = load_records(&f, st, info, err, errlen);
+	}
 	munmap((void *)f.p, f.len);
 	return rc;
 }

@@ -134,7 +134,11 @@ int snapshot_write(int dirfd, const struct state *st, uint64_t lsn, char *err,
 /*
  * Load DATA/snapshot into st, a state fresh from state_init (nothing
  * applied yet).  Absent: 0 with *lsn = 0.  Loaded changes are committed
- * (state_commit_deltas): a snapshot holds only durable state.
+ * (state_commit_deltas, or state_replay_end after a state_replay_begin): a
+ * snapshot holds only durable state.  The header's counts size the state's
+ * indexes and memory before the records come.  Record checksums are
+ * checked on a second thread, ahead of the loader, which applies a record
+ * only once its checksum is known to hold.
  */
 int snapshot_load(int dirfd, struct state *st, uint64_t *lsn, char *err,
 		  size_t errlen);

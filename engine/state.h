@@ -45,6 +45,7 @@
 
 #include <msgpack.h>
 
+#include "arena.h"
 #include "errors.h"
 #include "caller.h"
 #include "hmap.h"
@@ -148,12 +149,15 @@ struct item {
 	uint32_t qty;
 };
 
+/* A booking's strings and items live in the state's arena (by and reason,
+ * timezone, event type and owner interned): they never change once
+ * written and are released with the state. */
 struct hist {
 	int64_t at_ms;
 	int8_t from; /* -1 at creation */
 	int8_t to;
-	char *by;
-	char *reason;
+	const char *by;
+	const char *reason;
 };
 
 struct booking {
@@ -164,12 +168,13 @@ struct booking {
 	int64_t start, end;
 	int32_t buf_before, buf_after; /* seconds occupied around the span */
 	char ref[33];
-	struct item *items;
-	char *name, *email, *phone, *notes;
-	char *timezone, *event_type, *note, *key;
-	char *owner; /* the principal that created it (caller.h), or NULL */
+	const struct item *items;
+	const char *name, *email, *phone, *notes;
+	const char *timezone, *event_type, *note, *key;
+	const char *owner; /* the principal that created it (caller.h), or
+			      NULL */
 	int64_t created_ms, updated_ms;
-	struct hist *hist;
+	struct hist *hist; /* malloc'd: it grows with each change */
 };
 
 enum delta_kind {
@@ -290,6 +295,14 @@ struct state {
 	struct holiday_cal *hc; /* holiday calendars, in order of put */
 	uint32_t nhc;
 	size_t caphc;
+	/* Bookings (never deleted: ids are dense), their items and strings,
+	 * and the resources' day rings: memory freed only with the state. */
+	struct arena mem;
+	struct strtab strs;
+	msgpack_zone *zone; /* decoding of one record at a time */
+	/* Replaying durable records (state_replay_begin): no deltas are
+	 * queued, and the committed copies are set at the end. */
+	bool replaying;
 };
 
 int state_init(struct state *st, uint32_t max_resources, int64_t first_day,
@@ -503,6 +516,20 @@ int64_t state_hold_next_expiry(const struct state *st); /* -1 when none */
 /* Slide the window so that it ends at last_day; new days are rebuilt from
  * the bookings. */
 void state_slide(struct state *st, int64_t first_day, int64_t last_day);
+
+/*
+ * Recovery: between begin and end every record applied is already durable,
+ * so no delta is queued for it; end makes every committed copy (quantity,
+ * schedule, open and booked bits, units) equal to the working one, which
+ * is what committing each record's deltas would have left.  Replayed
+ * records' DELTA_RESOURCE entries are not queued either: the caller
+ * publishes everything after a recovery.
+ */
+void state_replay_begin(struct state *st);
+void state_replay_end(struct state *st);
+/* Size the indexes for that many more resources and bookings (a
+ * snapshot's counts), and have their memory faulted in beside the load. */
+void state_reserve(struct state *st, size_t resources, size_t bookings);
 
 /* Take the queued deltas (the caller owns the array afterwards). */
 struct delta *state_take_deltas(struct state *st, size_t *n);

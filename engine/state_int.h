@@ -16,7 +16,15 @@ void *st_grow(void *v, size_t *cap, size_t need, size_t sz);
 void st_index_email(struct state *st, const struct booking *b);
 /* The slot of day in each resource's ring of days. */
 uint32_t st_ring(const struct state *st, int64_t day);
+/* A zeroed booking in the state's arena; st_free_booking() releases what
+ * it owns outside the arena (its history), for a booking that is dropped
+ * or replaced (its struct stays in the arena until state_free). */
+struct booking *st_new_booking(struct state *st);
 void st_free_booking(struct booking *b);
+/* Booking strings: the one copy of a string that repeats (time zones,
+ * event types, principals, reasons), or a copy in the arena. */
+const char *st_intern(struct state *st, const char *s, size_t n);
+const char *st_keep(struct state *st, const char *s, size_t n);
 void st_push_delta(struct state *st, const struct delta *d);
 /* The open bits of day under schedule sc (NULL: always open). */
 void st_open_bits(const struct sched *sc, int64_t day, uint64_t open[2]);

@@ -95,9 +95,10 @@
  *    the row.  Rows at or above nresources may be untouched zeros (the file
  *    is sparse and only the rows in use cost memory).
  *
- * Lifetime: bookd builds a fresh file at every start (pages.new, renamed
- * over pages) with generation = previous + 1, and then marks the previous
- * file's header state PAGES_RETIRED.  A reader checks `state` (one relaxed
+ * Lifetime: bookd builds a fresh file at every start (pages.new, put in
+ * place of pages once its first publication is complete, so readers keep
+ * the previous file while bookd recovers) with generation = previous + 1,
+ * and then marks the previous file's header state PAGES_RETIRED.  A reader checks `state` (one relaxed
  * load) and re-opens the path when it sees RETIRED; directory indices of the
  * new file may differ from the old one's.  The file is sized once and never
  * shrunk while mapped.  When bookd stops, its file stays LIVE with the last
