@@ -980,8 +980,8 @@ START_TEST(shared_schedules_and_holidays)
 	   "mon-sun=09:00-18:00", "--holidays", "de-be");
 	HAS(&r, "hours in Europe/Berlin");
 	HAS(&r, "holidays  de-be");
-	OK(&r, "call", "resource.update",
-	   "{\"id\": \"studio-a\", \"schedule\": \"studio-hours\"}");
+	OK(&r, "schedule", "use", "studio-a", "studio-hours");
+	HAS(&r, "studio-a uses shared schedule studio-hours");
 	OK(&r, "call", "resource.update",
 	   "{\"id\": \"studio-b\", \"schedule\": \"studio-hours\"}");
 	OK(&r, "schedule", "show", "studio-hours");
@@ -1012,6 +1012,12 @@ START_TEST(shared_schedules_and_holidays)
 	ck_assert_int_eq(ctl(&r, "schedule", "delete", "studio-hours", NULL),
 			 1);
 	ck_assert_ptr_nonnull(strstr(r.err, "used by 2 resources"));
+	/* A new resource can use it from the start. */
+	OK(&r, "resource", "add", "room-s", "--schedule", "studio-hours");
+	ck_assert_int_eq(ctl(&r, "schedule", "delete", "studio-hours", NULL),
+			 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "used by 3 resources"));
+	ck_assert_int_eq(ctl(&r, "schedule", "use", "room-s", "nope", NULL), 1);
 	/* Dates bookctl cannot read, or unknown calendars. */
 	ck_assert_int_eq(ctl(&r, "holidays", "set", "x", "2027-13-01", NULL),
 			 2);

@@ -67,6 +67,7 @@ enum {
 	X(public, "public", NULL)                                              \
 	X(domain, "domain", "DOMAIN")                                          \
 	X(holidays, "holidays", "ID,...")                                      \
+	X(schedule, "schedule", "ID")                                          \
 	X(file, "file", "PATH")
 
 enum opt_id {
@@ -175,6 +176,7 @@ int schedule_add_windows(bookd_args *a, const char *hours, bool as_weekly,
  * its result in *r, or an exit code after reporting. */
 int schedule_set_file(struct ctx *x, const msgpack_object **r);
 int cmd_schedule_delete(struct ctx *x);
+int cmd_schedule_use(struct ctx *x);
 int cmd_holidays_list(struct ctx *x);
 int cmd_holidays_show(struct ctx *x);
 int cmd_holidays_set(struct ctx *x);

@@ -1,8 +1,8 @@
 /*
  * cmd_holidays.c - the commands for holiday calendars (holidays list|show|
- * set|delete), deleting shared schedules (schedule delete), and reading
- * a schedule or a calendar from a JSON file (--file) for "schedule set"
- * and "holidays set".
+ * set|delete), using and deleting shared schedules (schedule use|delete),
+ * and reading a schedule or a calendar from a JSON file (--file) for
+ * "schedule set" and "holidays set".
  *
  * "holidays set ID DATE[=HOURS]..." reads dates written for people
  * (2027-01-01 or 2027-01-01=closed: closed all day; 2027-12-24=10:00-14:00:
@@ -161,6 +161,27 @@ int cmd_schedule_delete(struct ctx *x)
 	if (rc == 0 && !(x->json && (out_json(r), true))) {
 		printf("deleted shared schedule ");
 		out_text(x->argv[0]);
+		putchar('\n');
+	}
+	return done(x, rc);
+}
+
+int cmd_schedule_use(struct ctx *x)
+{
+	const msgpack_object *r;
+	bookd_args *a = bookd_args_new();
+	int rc;
+
+	if (a == NULL)
+		return BOOKCTL_CONN;
+	bookd_args_str(a, "id", x->argv[0]);
+	bookd_args_str(a, "schedule", x->argv[1]);
+	rc = bookd_call_args(x->c, "resource.update", a, &r);
+	bookd_args_free(a);
+	if (rc == 0 && !(x->json && (out_json(r), true))) {
+		out_text(x->argv[0]);
+		printf(" uses shared schedule ");
+		out_text(x->argv[1]);
 		putchar('\n');
 	}
 	return done(x, rc);

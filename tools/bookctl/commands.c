@@ -127,6 +127,7 @@ int cmd_resource_add(struct ctx *x)
 	bookd_args_str(a, "name", x->opt[OPT_name]);
 	bookd_args_str(a, "kind", x->opt[OPT_kind]);
 	bookd_args_str(a, "timezone", x->opt[OPT_timezone]);
+	bookd_args_str(a, "schedule", x->opt[OPT_schedule]);
 	if (x->opt[OPT_quantity])
 		bookd_args_int(a, "quantity", q);
 	rc = args_call(x, a, "resource.create", &r);

@@ -42,11 +42,12 @@ static const struct {
 
 static const struct command commands[] = {
     {"resource add", "ID",
-     OPTBIT(name) | OPTBIT(kind) | OPTBIT(quantity) | OPTBIT(timezone), 1, 1,
-     cmd_resource_add,
+     OPTBIT(name) | OPTBIT(kind) | OPTBIT(quantity) | OPTBIT(timezone) |
+	 OPTBIT(schedule),
+     1, 1, cmd_resource_add,
      "Create a resource: a studio, a room, or with --quantity N a pool of\n"
      "N interchangeable units.  --timezone sets the zone its dates are\n"
-     "read in (default UTC)."},
+     "read in (default UTC); --schedule makes it use a shared schedule."},
     {"resource list", "", 0, 0, 0, cmd_resource_list, "List resources."},
     {"resource show", "ID", 0, 1, 1, cmd_resource_show, "Show one resource."},
     {"resource disable", "ID", 0, 1, 1, cmd_resource_active,
@@ -126,6 +127,8 @@ static const struct command commands[] = {
      "  bookctl schedule set studio-hours Europe/Berlin mon-fri=09:00-18:00 "
      "\\\n"
      "      sat=10:00-14:00 2026-12-24=closed --holidays de-be-2027"},
+    {"schedule use", "RESOURCE ID", 0, 2, 2, cmd_schedule_use,
+     "Make a resource use the shared schedule ID (it changes with it)."},
     {"schedule delete", "ID", 0, 1, 1, cmd_schedule_delete,
      "Delete a shared schedule no resource uses."},
     {"holidays list", "", 0, 0, 0, cmd_holidays_list,
