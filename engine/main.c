@@ -45,6 +45,8 @@ static void usage(FILE *f)
 	    "  --checkpoint-mb N   log written between snapshots (default "
 	    "64)\n"
 	    "  --archive-wal       keep trimmed log segments in wal/archive/\n"
+	    "  --checkpoint-foreground  write snapshots in the engine's loop,\n"
+	    "                      stalling it, instead of in a forked child\n"
 	    "\n"
 	    "limits (proto/PROTOCOL.md section 5):\n"
 	    "  --admin-reserve N        connections kept for admins\n"
@@ -86,6 +88,9 @@ enum {
 	OPT_FRAME_ITEMS,
 	OPT_SUBS_CALLER,
 	OPT_SUBS,
+	OPT_CKPT_FG,
+	OPT_CKPT_FAIL,
+	OPT_CKPT_DELAY,
 };
 
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
@@ -116,6 +121,7 @@ int main(int argc, char **argv)
 	    {"max-conns", required_argument, NULL, 'C'},
 	    {"checkpoint-mb", required_argument, NULL, 'K'},
 	    {"archive-wal", no_argument, NULL, 'A'},
+	    {"checkpoint-foreground", no_argument, NULL, OPT_CKPT_FG},
 	    {"admin-reserve", required_argument, NULL, OPT_ADMIN_RESERVE},
 	    {"max-conns-per-uid", required_argument, NULL, OPT_PER_UID},
 	    {"max-conn-output-mb", required_argument, NULL, OPT_CONN_OUT},
@@ -133,6 +139,9 @@ int main(int argc, char **argv)
 	    {"test-sync-delay-ms", required_argument, NULL, 'D'},
 	    {"test-wal-max-payload", required_argument, NULL, 'W'},
 	    {"test-nofile", required_argument, NULL, 'N'},
+	    {"test-checkpoint-fail", required_argument, NULL, OPT_CKPT_FAIL},
+	    {"test-checkpoint-delay-ms", required_argument, NULL,
+	     OPT_CKPT_DELAY},
 #endif
 	    {"help", no_argument, NULL, 'h'},
 	    CALLER_LONGOPTS{NULL, 0, NULL, 0},
@@ -236,6 +245,9 @@ int main(int argc, char **argv)
 		case 'A':
 			cfg.archive = true;
 			break;
+		case OPT_CKPT_FG:
+			cfg.checkpoint_foreground = true;
+			break;
 		case 'C':
 			if (parse_u64("--max-conns", optarg, 1, 1000000, &v))
 				return BOOKD_EXIT_START;
@@ -247,6 +259,21 @@ int main(int argc, char **argv)
 			cfg.segment_size = v << 20;
 			break;
 #ifdef BOOKD_TEST_HOOKS
+		case OPT_CKPT_FAIL:
+			/* The first N checkpoint children fail. */
+			if (parse_u64("--test-checkpoint-fail", optarg, 1, 1000,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.ckpt_fail = (uint32_t)v;
+			break;
+		case OPT_CKPT_DELAY:
+			/* A checkpoint child waits this long after writing,
+			 * so a test can kill it or the engine meanwhile. */
+			if (parse_u64("--test-checkpoint-delay-ms", optarg, 1,
+				      600000, &v))
+				return BOOKD_EXIT_START;
+			cfg.ckpt_delay_ms = (uint32_t)v;
+			break;
 		case 'F':
 			/* Fault injection for the durability tests: the Nth
 			 * fdatasync reports an I/O error. */

@@ -75,6 +75,7 @@ struct config {
 	uint64_t
 	    checkpoint_bytes; /* log bytes between checkpoints, 0: default */
 	bool archive;	      /* keep trimmed segments in wal/archive/ */
+	bool checkpoint_foreground;  /* write snapshots in the loop, no child */
 	struct caller_limits limits; /* what one caller may take */
 	/* Limits (proto/PROTOCOL.md section 5): see struct loop_config. */
 	uint32_t admin_reserve;
@@ -94,6 +95,8 @@ struct config {
 	uint32_t sync_delay_ms;	  /* sleep before each plain fdatasync */
 	uint32_t wal_max_payload; /* lower the log's record limit (0: no) */
 	uint32_t nofile;	  /* RLIMIT_NOFILE after start-up (0: no) */
+	uint32_t ckpt_fail;	  /* checkpoint children that fail */
+	uint32_t ckpt_delay_ms;	  /* a checkpoint child waits before exit */
 #endif
 };
 
@@ -118,6 +121,8 @@ struct server {
 	struct state st;
 	struct wal *wal;
 	struct checkpoint ck;
+	struct loop_ev ckpt_ev; /* the checkpoint child's pidfd is readable */
+	bool ckpt_polling;	/* that poll is armed */
 	struct delta *flight_deltas;
 	size_t nflight_deltas;
 	uint32_t group_mark;

@@ -7,9 +7,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fhdr.h"
@@ -609,10 +614,28 @@ void checkpoint_init(struct checkpoint *ck, int dirfd, uint64_t every_bytes,
 	ck->dirfd = dirfd;
 	ck->every_bytes = every_bytes ? every_bytes : CHECKPOINT_DEFAULT_BYTES;
 	ck->archive = archive;
+	ck->retry_ms = CHECKPOINT_RETRY_MS;
 	ck->lsn = snap_lsn;
 	ck->log_bytes = replayed_bytes;
+	ck->child_fd = -1;
 	if (snap_lsn && fstatat(dirfd, SNAP_FILE, &sb, 0) == 0)
 		ck->snap_bytes = (uint64_t)sb.st_size;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A checkpoint failed: count it and hold the next one back a while (a
+ * full disk is not retried at every group). */
+static int failed(struct checkpoint *ck, int rc)
+{
+	ck->failed++;
+	ck->retry_at = mono_ms() + ck->retry_ms;
+	return rc;
 }
 
 /* snapshot.tmp at ck->pending_lsn is covered by the durable log: install
@@ -626,10 +649,13 @@ static int publish(struct checkpoint *ck, struct wal *w, char *err,
 	ck->pending_lsn = 0;
 	rc = publish_tmp(ck->dirfd, err, errlen);
 	if (rc < 0)
-		return rc;
+		return failed(ck, rc);
 	ck->lsn = lsn;
 	ck->at_ms = now_ms();
 	ck->written++;
+	log_msg("checkpoint: snapshot at LSN %" PRIu64 " installed (%" PRIu64
+		" KiB, written in %lld ms)",
+		lsn, ck->snap_bytes >> 10, (long long)ck->write_ms);
 	rc = wal_trim(w, lsn, ck->archive);
 	if (rc < 0) {
 		snprintf(err, errlen,
@@ -641,20 +667,180 @@ static int publish(struct checkpoint *ck, struct wal *w, char *err,
 	return 1;
 }
 
-/* Write snapshot.tmp at the last appended LSN; install it at once when
- * that LSN is already durable. */
-static int start(struct checkpoint *ck, const struct state *st, struct wal *w,
-		 char *err, size_t errlen)
+/* Write snapshot.tmp at the last appended LSN in the caller; install it at
+ * once when that LSN is already durable. */
+static int write_here(struct checkpoint *ck, const struct state *st,
+		      struct wal *w, char *err, size_t errlen)
 {
 	uint64_t lsn = wal_last_lsn(w);
+	int64_t t0 = mono_ms();
 	int rc;
 
-	ck->log_bytes = 0;
 	rc = write_tmp(ck->dirfd, st, lsn, &ck->snap_bytes, err, errlen);
 	if (rc < 0)
-		return rc;
+		return failed(ck, rc);
+	ck->write_ms = mono_ms() - t0;
+	ck->log_bytes = 0;
 	ck->pending_lsn = lsn;
 	return wal_durable_lsn(w) >= lsn ? publish(ck, w, err, errlen) : 0;
+}
+
+/* The child: write snapshot.tmp from the state as it was at the fork, and
+ * end with _exit (no atexit handlers, no stdio buffers of the parent's
+ * flushed twice).  Status 0: snapshot.tmp is complete and fsynced. */
+static _Noreturn void child_main(const struct checkpoint *ck,
+				 const struct state *st, uint64_t lsn,
+				 pid_t parent, bool fail)
+{
+	char err[256];
+	sigset_t none;
+
+	/* Die with the engine, so that no orphan goes on writing while a
+	 * restarted engine takes over the directory. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(2);
+	/* The ring, the sockets, the log, the pages, the lock: none of them
+	 * are the child's business.  Keep the directory and stderr. */
+	if (ck->dirfd > 3)
+		close_range(3, (unsigned)ck->dirfd - 1, 0);
+	close_range((unsigned)ck->dirfd + 1, ~0u, 0);
+	/* The engine blocks its stop signals (they go to its signalfd); the
+	 * child takes them as any process does. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (fail) {
+		log_msg("checkpoint child: failing as the test asked");
+		_exit(1);
+	}
+	if (write_tmp(ck->dirfd, st, lsn, NULL, err, sizeof(err)) < 0) {
+		log_msg("checkpoint child: %s", err);
+		_exit(1);
+	}
+#ifdef BOOKD_TEST_HOOKS
+	if (ck->test_delay_ms) {
+		struct timespec ts = {ck->test_delay_ms / 1000,
+				      (long)(ck->test_delay_ms % 1000) *
+					  1000000};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+#endif
+	_exit(0);
+}
+
+/* Fork the child that writes snapshot.tmp at the last appended LSN. */
+static int start_child(struct checkpoint *ck, const struct state *st,
+		       struct wal *w, char *err, size_t errlen)
+{
+	uint64_t lsn = wal_last_lsn(w);
+	pid_t parent = getpid(), pid;
+	bool fail = false;
+	int64_t t0;
+	int fd, rc;
+
+#ifdef BOOKD_TEST_HOOKS
+	if (ck->test_fail) {
+		ck->test_fail--;
+		fail = true;
+	}
+#endif
+	/* A new inode: whatever may still hold the old snapshot.tmp open
+	 * writes into a file that can no longer be installed. */
+	unlinkat(ck->dirfd, SNAP_TMP, 0);
+	t0 = mono_us();
+	pid = fork();
+	if (pid == 0)
+		child_main(ck, st, lsn, parent, fail);
+	if (pid < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot fork the checkpoint child: %s",
+			 strerror(-rc));
+		return failed(ck, rc);
+	}
+	ck->fork_us = mono_us() - t0;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0) {
+		rc = -errno;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		unlinkat(ck->dirfd, SNAP_TMP, 0);
+		snprintf(err, errlen,
+			 "cannot watch the checkpoint child (pidfd_open): %s",
+			 strerror(-rc));
+		return failed(ck, rc);
+	}
+	ck->child = pid;
+	ck->child_fd = fd;
+	ck->child_lsn = lsn;
+	ck->child_t0 = mono_ms();
+	ck->child_log_bytes = ck->log_bytes;
+	log_msg("checkpoint: child %d writes the snapshot at LSN %" PRIu64
+		" (fork took %lld us)",
+		(int)pid, lsn, (long long)ck->fork_us);
+	return 0;
+}
+
+/* Reap the child (waiting for it when block) and take its result. */
+static int reap(struct checkpoint *ck, struct wal *w, bool block, char *err,
+		size_t errlen)
+{
+	struct stat sb;
+	int status = 0;
+	pid_t r;
+
+	if (ck->child == 0)
+		return 0;
+	do
+		r = waitpid(ck->child, &status, block ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return 0;
+	close(ck->child_fd);
+	ck->child_fd = -1;
+	ck->child = 0;
+	ck->write_ms = mono_ms() - ck->child_t0;
+	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char why[64];
+		if (r < 0)
+			snprintf(why, sizeof(why), "could not be reaped (%s)",
+				 strerror(errno));
+		else if (WIFSIGNALED(status))
+			snprintf(why, sizeof(why), "was killed by signal %d",
+				 WTERMSIG(status));
+		else
+			snprintf(why, sizeof(why), "exited with status %d",
+				 WEXITSTATUS(status));
+		unlinkat(ck->dirfd, SNAP_TMP, 0);
+		snprintf(err, errlen,
+			 "the child writing the snapshot at LSN %" PRIu64
+			 " %s; nothing was installed, the log keeps "
+			 "everything, next try in %lld ms",
+			 ck->child_lsn, why, (long long)ck->retry_ms);
+		return failed(ck, -EIO);
+	}
+	if (fstatat(ck->dirfd, SNAP_TMP, &sb, 0) < 0) {
+		int rc = -errno;
+		snprintf(err, errlen,
+			 "the checkpoint child ended well but %s is gone: %s",
+			 SNAP_TMP, strerror(-rc));
+		return failed(ck, rc);
+	}
+	ck->snap_bytes = (uint64_t)sb.st_size;
+	/* The log written while the child ran counts towards the next. */
+	ck->log_bytes -= ck->log_bytes < ck->child_log_bytes
+			     ? ck->log_bytes
+			     : ck->child_log_bytes;
+	ck->pending_lsn = ck->child_lsn;
+	return wal_durable_lsn(w) >= ck->pending_lsn
+		   ? publish(ck, w, err, errlen)
+		   : 0;
+}
+
+int checkpoint_child_done(struct checkpoint *ck, struct wal *w, char *err,
+			  size_t errlen)
+{
+	return reap(ck, w, false, err, errlen);
 }
 
 int checkpoint_tick(struct checkpoint *ck, const struct state *st,
@@ -665,6 +851,8 @@ int checkpoint_tick(struct checkpoint *ck, const struct state *st,
 	wal_get_stats(w, &ws);
 	ck->log_bytes += ws.bytes - ck->seen_bytes;
 	ck->seen_bytes = ws.bytes;
+	if (ck->child)
+		return 0;
 	if (ck->pending_lsn)
 		return wal_durable_lsn(w) >= ck->pending_lsn
 			   ? publish(ck, w, err, errlen)
@@ -673,21 +861,50 @@ int checkpoint_tick(struct checkpoint *ck, const struct state *st,
 	 * big state is not rewritten for a little log: checkpoints never
 	 * write more than the log itself. */
 	if (ck->log_bytes < ck->every_bytes || ck->log_bytes < ck->snap_bytes ||
-	    wal_last_lsn(w) == ck->lsn)
+	    wal_last_lsn(w) == ck->lsn || mono_ms() < ck->retry_at)
 		return 0;
-	return start(ck, st, w, err, errlen);
+	return ck->foreground ? write_here(ck, st, w, err, errlen)
+			      : start_child(ck, st, w, err, errlen);
 }
 
 int checkpoint_now(struct checkpoint *ck, const struct state *st, struct wal *w,
 		   char *err, size_t errlen)
 {
+	int rc, done = 0;
+
 	if (wal_in_flight(w) || wal_has_pending(w) ||
 	    wal_durable_lsn(w) != wal_last_lsn(w)) {
 		snprintf(err, errlen,
 			 "checkpoint: log records are not durable yet");
 		return -EBUSY;
 	}
+	if (ck->child) {
+		/* Its snapshot may be most of the way written: use it. */
+		rc = reap(ck, w, true, err, errlen);
+		if (rc < 0)
+			log_msg("checkpoint: %s", err);
+		done = rc > 0;
+	}
+	if (ck->pending_lsn) {
+		rc = publish(ck, w, err, errlen);
+		if (rc < 0)
+			return rc;
+		done = 1;
+	}
 	if (wal_last_lsn(w) == ck->lsn)
-		return 0;
-	return start(ck, st, w, err, errlen);
+		return done;
+	return write_here(ck, st, w, err, errlen);
+}
+
+void checkpoint_free(struct checkpoint *ck)
+{
+	if (ck->child == 0)
+		return;
+	kill(ck->child, SIGKILL);
+	while (waitpid(ck->child, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(ck->child_fd);
+	ck->child_fd = -1;
+	ck->child = 0;
+	unlinkat(ck->dirfd, SNAP_TMP, 0);
 }

@@ -81,8 +81,9 @@
  * a message naming the record and byte offset: the engine must refuse to
  * start rather than run on a state it cannot trust.  On failure the state
  * passed to snapshot_load holds whatever was applied; the caller frees it.
- * A failed checkpoint leaves the previous snapshot and the whole log in
- * place, so nothing is lost; the engine logs it and tries again later.
+ * A failed checkpoint (or a checkpoint child that fails or is killed)
+ * leaves the previous snapshot and the whole log in place, so nothing is
+ * lost; the engine logs it and tries again CHECKPOINT_RETRY_MS later.
  */
 #ifndef BOOKD_SNAPSHOT_H
 #define BOOKD_SNAPSHOT_H
@@ -90,6 +91,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "state.h"
 #include "wal.h"
@@ -143,25 +145,64 @@ int snapshot_peek(int dirfd, struct snapshot_info *info, char *err,
 
 /*
  * Checkpoint policy.  The engine keeps one, calls checkpoint_tick() after
- * every durable WAL group and checkpoint_now() when it stops cleanly.
+ * every durable WAL group, checkpoint_child_done() when the child's pidfd
+ * (child_fd) becomes readable, and checkpoint_now() when it stops cleanly.
+ *
+ * A snapshot is written by a child process (fork, the way Redis's BGSAVE
+ * does it): the child sees the state as it was at the fork through
+ * copy-on-write memory, writes and fsyncs snapshot.tmp, and _exit()s with
+ * status 0 or 1.  The caller's loop never waits for the disk.  The child
+ * reads only the state (struct state, in private memory); it closes every
+ * descriptor but the data directory and stderr, so it never touches the
+ * ring, the sockets, the log or the shared pages, and it dies with the
+ * engine (PR_SET_PDEATHSIG).  Once it exited 0 the parent installs
+ * snapshot.tmp by rename -- only when the LSN it covers is durable in the
+ * log -- fsyncs the directory and trims the log.  A child that fails or is
+ * killed leaves snapshot.tmp uninstalled (the parent removes it); the
+ * failure is logged and the next checkpoint is tried no sooner than
+ * CHECKPOINT_RETRY_MS later.  At most one checkpoint runs at a time.
+ *
+ * With foreground set, the snapshot is written in the caller as before the
+ * child existed (the caller blocks for about one second per few hundred MB
+ * of state); the same rename and retry rules hold.
+ *
+ * The fork itself is the one stall left in the caller: the kernel copies
+ * the page tables of the engine's private memory (fork_us measures it).
  */
 struct checkpoint {
-	/* set by checkpoint_init */
+	/* set by checkpoint_init; may be changed before the first tick */
 	int dirfd;
 	uint64_t every_bytes; /* log bytes between checkpoints */
 	bool archive;	      /* trimmed segments go to wal/archive/ */
+	bool foreground;      /* write in the caller, no child */
+	int64_t retry_ms;     /* after a failure, wait this long */
 	/* read-only: the last snapshot made durable */
 	uint64_t lsn;	  /* 0: none */
 	int64_t at_ms;	  /* when it was written (0: before this process) */
 	uint64_t written; /* snapshots this process made durable */
+	uint64_t failed;  /* checkpoints that failed */
+	/* read-only: the child writing snapshot.tmp */
+	pid_t child;	  /* 0: none */
+	int child_fd;	  /* its pidfd (readable once it ended), or -1 */
+	int64_t fork_us;  /* how long the last fork took */
+	int64_t write_ms; /* how long the last snapshot took to write */
 	/* private */
 	uint64_t snap_bytes;  /* size of the last snapshot */
 	uint64_t log_bytes;   /* log bytes since the last snapshot */
 	uint64_t seen_bytes;  /* the WAL's byte counter at the last tick */
 	uint64_t pending_lsn; /* snapshot.tmp holds this LSN, not yet durable */
+	uint64_t child_lsn;   /* the LSN the child writes */
+	int64_t child_t0;     /* monotonic ms when the child started */
+	uint64_t child_log_bytes; /* log_bytes when the child started */
+	int64_t retry_at;	  /* monotonic ms: no new checkpoint before */
+#ifdef BOOKD_TEST_HOOKS
+	uint32_t test_fail;	/* this many children fail before writing */
+	uint32_t test_delay_ms; /* a child sleeps this long before it exits */
+#endif
 };
 
 #define CHECKPOINT_DEFAULT_BYTES (64ull << 20)
+#define CHECKPOINT_RETRY_MS	 5000
 
 /*
  * dirfd: the data directory; every_bytes: 0 for the default; snap_lsn: the
@@ -174,23 +215,40 @@ void checkpoint_init(struct checkpoint *ck, int dirfd, uint64_t every_bytes,
 
 /*
  * Call after wal_group_done().  Publishes a pending snapshot.tmp once its
- * LSN is durable (then trims the log), and starts a new one when the log
- * written since the last snapshot exceeds both every_bytes and that
- * snapshot's size (so checkpoints never write more bytes than the log
- * they save replaying).  Blocks the caller while it writes: about one
- * second per few hundred MB of state.  Returns 1 when a snapshot became
- * durable, 0 when nothing was due, or a negative errno with err set (the log
- * still holds everything).
+ * LSN is durable (then trims the log), and starts a new checkpoint when the
+ * log written since the last snapshot exceeds both every_bytes and that
+ * snapshot's size (so checkpoints never write more bytes than the log they
+ * save replaying), no child is running and no failure is recent.  Starting
+ * one forks the child and returns (child_fd is then valid), or with
+ * foreground writes the snapshot before it returns.  Returns 1 when a
+ * snapshot became durable, 0 otherwise, or a negative errno with err set
+ * (the log still holds everything).
  */
 int checkpoint_tick(struct checkpoint *ck, const struct state *st,
 		    struct wal *w, char *err, size_t errlen);
 
 /*
- * Snapshot now, at the last LSN, and trim: for a clean stop.  Every
- * appended record must be durable (-EBUSY otherwise).  Returns 1 when a
- * snapshot was written, 0 when the last one already covers everything.
+ * child_fd became readable: reap the child.  When it wrote snapshot.tmp,
+ * install it (at once when its LSN is durable, else at a later tick).
+ * Returns 1 when a snapshot became durable, 0 when nothing was installed
+ * yet (or the child has not ended: poll again while child_fd >= 0), or a
+ * negative errno with err set (the child failed; nothing was installed).
+ */
+int checkpoint_child_done(struct checkpoint *ck, struct wal *w, char *err,
+			  size_t errlen);
+
+/*
+ * Snapshot now, at the last LSN, and trim: for a clean stop.  Waits for a
+ * running child first (installing what it wrote), then writes in the
+ * caller when that did not cover everything.  Every appended record must
+ * be durable (-EBUSY otherwise).  Returns 1 when a snapshot was written, 0
+ * when the last one already covers everything.
  */
 int checkpoint_now(struct checkpoint *ck, const struct state *st, struct wal *w,
 		   char *err, size_t errlen);
+
+/* Kill and reap a running child, remove its snapshot.tmp; for an exit
+ * that skips checkpoint_now. */
+void checkpoint_free(struct checkpoint *ck);
 
 #endif
