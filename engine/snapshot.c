@@ -676,6 +676,9 @@ static int write_here(struct checkpoint *ck, const struct state *st,
 	int64_t t0 = mono_ms();
 	int rc;
 
+	log_msg("checkpoint: writing the snapshot at LSN %" PRIu64
+		" in the loop",
+		lsn);
 	rc = write_tmp(ck->dirfd, st, lsn, &ck->snap_bytes, err, errlen);
 	if (rc < 0)
 		return failed(ck, rc);
