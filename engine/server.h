@@ -26,8 +26,10 @@
  *   4. When the group is durable its deltas are published to the shared
  *      pages, parked replies are released, "slots" subscribers of the
  *      touched resource-days and "events" subscribers are pushed.  A
- *      checkpoint, when due, runs after that turn's replies were handed to
- *      the kernel, never inside the durable callback.
+ *      checkpoint, when due, starts after that turn's replies were handed
+ *      to the kernel, never inside the durable callback: a forked child
+ *      writes the snapshot, and its pidfd, polled through the ring, says
+ *      when to install it (snapshot.h).
  *
  * Holds take the short path: memory, the pages' held bits and "holds"
  * pushes, at once.  One exception keeps readers from ever seeing a slot
