@@ -91,6 +91,7 @@ enum {
 	OPT_CKPT_FG,
 	OPT_CKPT_FAIL,
 	OPT_CKPT_DELAY,
+	OPT_CKPT_KB,
 };
 
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
@@ -142,6 +143,7 @@ int main(int argc, char **argv)
 	    {"test-checkpoint-fail", required_argument, NULL, OPT_CKPT_FAIL},
 	    {"test-checkpoint-delay-ms", required_argument, NULL,
 	     OPT_CKPT_DELAY},
+	    {"test-checkpoint-kb", required_argument, NULL, OPT_CKPT_KB},
 #endif
 	    {"help", no_argument, NULL, 'h'},
 	    CALLER_LONGOPTS{NULL, 0, NULL, 0},
@@ -273,6 +275,14 @@ int main(int argc, char **argv)
 				      600000, &v))
 				return BOOKD_EXIT_START;
 			cfg.ckpt_delay_ms = (uint32_t)v;
+			break;
+		case OPT_CKPT_KB:
+			/* Checkpoints after less log than --checkpoint-mb
+			 * allows, so a short test sees many. */
+			if (parse_u64("--test-checkpoint-kb", optarg, 1,
+				      1 << 20, &v))
+				return BOOKD_EXIT_START;
+			cfg.checkpoint_bytes = v << 10;
 			break;
 		case 'F':
 			/* Fault injection for the durability tests: the Nth
