@@ -314,6 +314,9 @@ out:
 		close(w.fd);
 	bench_samples_free(&cl.t0);
 	bench_samples_free(&cl.lat);
+	/* SIGKILL: a clean stop would write one more snapshot for nothing. */
+	if (e.pid > 0)
+		bench_engine_kill9(&e);
 	bench_engine_cleanup(&e);
 	return rc;
 }
