@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -711,6 +712,11 @@ static _Noreturn void child_main(const struct checkpoint *ck,
 	 * child takes them as any process does. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* On a machine of two cores the child and the engine's loop share
+	 * the CPUs: the loop's replies come first. */
+	if (setpriority(PRIO_PROCESS, 0, CHECKPOINT_CHILD_NICE) < 0)
+		log_msg("checkpoint child: cannot lower its priority: %s",
+			strerror(errno));
 	if (fail) {
 		log_msg("checkpoint child: failing as the test asked");
 		_exit(1);

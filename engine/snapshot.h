@@ -154,12 +154,13 @@ int snapshot_peek(int dirfd, struct snapshot_info *info, char *err,
  * status 0 or 1.  The caller's loop never waits for the disk.  The child
  * reads only the state (struct state, in private memory); it closes every
  * descriptor but the data directory and stderr, so it never touches the
- * ring, the sockets, the log or the shared pages, and it dies with the
- * engine (PR_SET_PDEATHSIG).  Once it exited 0 the parent installs
- * snapshot.tmp by rename -- only when the LSN it covers is durable in the
- * log -- fsyncs the directory and trims the log.  A child that fails or is
- * killed leaves snapshot.tmp uninstalled (the parent removes it); the
- * failure is logged and the next checkpoint is tried no sooner than
+ * ring, the sockets, the log or the shared pages, it dies with the engine
+ * (PR_SET_PDEATHSIG), and it runs at a lower priority (nice
+ * CHECKPOINT_CHILD_NICE) so the loop's replies come first.  Once it exited 0
+ * the parent installs snapshot.tmp by rename -- only when the LSN it covers is
+ * durable in the log -- fsyncs the directory and trims the log.  A child that
+ * fails or is killed leaves snapshot.tmp uninstalled (the parent removes it);
+ * the failure is logged and the next checkpoint is tried no sooner than
  * CHECKPOINT_RETRY_MS later.  At most one checkpoint runs at a time.
  *
  * With foreground set, the snapshot is written in the caller as before the
@@ -203,6 +204,7 @@ struct checkpoint {
 
 #define CHECKPOINT_DEFAULT_BYTES (64ull << 20)
 #define CHECKPOINT_RETRY_MS	 5000
+#define CHECKPOINT_CHILD_NICE	 10 /* the child yields the CPU to the loop */
 
 /*
  * dirfd: the data directory; every_bytes: 0 for the default; snap_lsn: the
