@@ -168,7 +168,15 @@ int snapshot_peek(int dirfd, struct snapshot_info *info, char *err,
  * of state); the same rename and retry rules hold.
  *
  * The fork itself is the one stall left in the caller: the kernel copies
- * the page tables of the engine's private memory (fork_us measures it).
+ * the page tables of the engine's private memory, one entry per 4 KiB page
+ * (the shared pages mapping is not copied).  fork_us measures it and the
+ * log line that starts a child reports it.  Measured on a 2-vCPU VM under
+ * load (2026-12-03): 104-117 ms for an engine of 953 MiB VmRSS holding 1 M
+ * bookings, 4.4 ms at 20 k bookings.  Afterwards each first write of the
+ * loop to a page the child still shares costs a copy-on-write fault, and
+ * the engine's memory may grow by up to its private size while the child
+ * runs.  Heap in transparent huge pages would cut the fork roughly 50-fold
+ * (one entry per 2 MiB) but copy-on-write then splits them again.
  */
 struct checkpoint {
 	/* set by checkpoint_init; may be changed before the first tick */
