@@ -104,7 +104,7 @@ static void watch_line(struct ck_watch *w, const char *line, uint64_t now)
 {
 	const char *p;
 
-	if (strstr(line, "checkpoint: child ") ||
+	if (strstr(line, "checkpoint: compactor ") ||
 	    strstr(line, "checkpoint: writing the snapshot")) {
 		if (w->start_ns == 0)
 			w->start_ns = now;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compact.h"
 #include "log.h"
 #include "num.h"
 #include "quanta.h"
@@ -175,6 +176,9 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int c, rc;
 
+	/* The checkpoint compactor the engine spawns (compact.h). */
+	if (argc > 1 && strcmp(argv[1], COMPACT_MODE) == 0)
+		return compact_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,6 +22,7 @@
 #include "le.h"
 #include "crc32c.h"
 #include "hooks.h"
+#include "compact.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -166,9 +167,8 @@ static int sw_body(struct swriter *w, const struct state *st, uint64_t lsn)
 	return rc;
 }
 
-/* Write snapshot.tmp (complete and fsynced) for the state at lsn. */
-static int write_tmp(int dirfd, const struct state *st, uint64_t lsn,
-		     uint64_t *bytes, char *err, size_t errlen)
+int snapshot_write_tmp(int dirfd, const struct state *st, uint64_t lsn,
+		       uint64_t *bytes, char *err, size_t errlen)
 {
 	struct swriter w;
 	int rc;
@@ -220,7 +220,7 @@ static int publish_tmp(int dirfd, char *err, size_t errlen)
 int snapshot_write(int dirfd, const struct state *st, uint64_t lsn, char *err,
 		   size_t errlen)
 {
-	int rc = write_tmp(dirfd, st, lsn, NULL, err, errlen);
+	int rc = snapshot_write_tmp(dirfd, st, lsn, NULL, err, errlen);
 	return rc < 0 ? rc : publish_tmp(dirfd, err, errlen);
 }
 
@@ -680,7 +680,8 @@ static int write_here(struct checkpoint *ck, const struct state *st,
 	log_msg("checkpoint: writing the snapshot at LSN %" PRIu64
 		" in the loop",
 		lsn);
-	rc = write_tmp(ck->dirfd, st, lsn, &ck->snap_bytes, err, errlen);
+	rc = snapshot_write_tmp(ck->dirfd, st, lsn, &ck->snap_bytes, err,
+				errlen);
 	if (rc < 0)
 		return failed(ck, rc);
 	ck->write_ms = mono_ms() - t0;
@@ -689,84 +690,108 @@ static int write_here(struct checkpoint *ck, const struct state *st,
 	return wal_durable_lsn(w) >= lsn ? publish(ck, w, err, errlen) : 0;
 }
 
-/* The child: write snapshot.tmp from the state as it was at the fork, and
- * end with _exit (no atexit handlers, no stdio buffers of the parent's
- * flushed twice).  Status 0: snapshot.tmp is complete and fsynced. */
-static _Noreturn void child_main(const struct checkpoint *ck,
-				 const struct state *st, uint64_t lsn,
-				 pid_t parent, bool fail)
-{
-	char err[256];
-	sigset_t none;
-
-	/* Die with the engine, so that no orphan goes on writing while a
-	 * restarted engine takes over the directory. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		_exit(2);
-	/* The ring, the sockets, the log, the pages, the lock: none of them
-	 * are the child's business.  Keep the directory and stderr. */
-	if (ck->dirfd > 3)
-		close_range(3, (unsigned)ck->dirfd - 1, 0);
-	close_range((unsigned)ck->dirfd + 1, ~0u, 0);
-	/* The engine blocks its stop signals (they go to its signalfd); the
-	 * child takes them as any process does. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* On a machine of two cores the child and the engine's loop share
-	 * the CPUs: the loop's replies come first. */
-	if (setpriority(PRIO_PROCESS, 0, CHECKPOINT_CHILD_NICE) < 0)
-		log_msg("checkpoint child: cannot lower its priority: %s",
-			strerror(errno));
-	if (fail) {
-		log_msg("checkpoint child: failing as the test asked");
-		_exit(1);
-	}
-	if (write_tmp(ck->dirfd, st, lsn, NULL, err, sizeof(err)) < 0) {
-		log_msg("checkpoint child: %s", err);
-		_exit(1);
-	}
-#ifdef BOOKD_TEST_HOOKS
-	if (ck->test_delay_ms) {
-		struct timespec ts = {ck->test_delay_ms / 1000,
-				      (long)(ck->test_delay_ms % 1000) *
-					  1000000};
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
-	}
-#endif
-	_exit(0);
-}
-
-/* Fork the child that writes snapshot.tmp at the last appended LSN. */
+/*
+ * Spawn the compactor that writes snapshot.tmp at the durable LSN: the
+ * engine's own binary in its hidden mode (compact.h).  posix_spawn uses
+ * vfork semantics (CLONE_VM|CLONE_VFORK): no page table is copied, the
+ * loop only waits until the new program is loaded.  The compactor gets
+ * the data directory as descriptor 3 and stderr (the engine's log);
+ * every other descriptor is closed, the signal mask and the stop
+ * signals' handlers are reset.
+ */
 static int start_child(struct checkpoint *ck, const struct state *st,
 		       struct wal *w, char *err, size_t errlen)
 {
-	uint64_t lsn = wal_last_lsn(w);
-	pid_t parent = getpid(), pid;
-	bool fail = false;
-	int64_t t0;
-	int fd, rc;
+	extern char **environ;
+	uint64_t lsn = wal_durable_lsn(w);
+	char a_upto[24], a_res[16], a_first[24], a_last[24], a_win[16];
+	char a_parent[16];
+	char *argv[20];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, dflt;
+	pid_t pid;
+	int64_t t0 = mono_us(), t1;
+	int n = 0, fd, rc;
+#ifdef BOOKD_TEST_HOOKS
+	char a_delay[16];
+#endif
 
+	snprintf(a_upto, sizeof(a_upto), "%" PRIu64, lsn);
+	snprintf(a_res, sizeof(a_res), "%" PRIu32, st->max_resources);
+	snprintf(a_first, sizeof(a_first), "%" PRId64, st->first_day);
+	snprintf(a_last, sizeof(a_last), "%" PRId64, st->last_day);
+	snprintf(a_win, sizeof(a_win), "%" PRIu32, st->window_days);
+	snprintf(a_parent, sizeof(a_parent), "%d", (int)getpid());
+	argv[n++] = "bookd";
+	argv[n++] = COMPACT_MODE;
+	argv[n++] = "--data-fd";
+	argv[n++] = "3";
+	argv[n++] = "--upto";
+	argv[n++] = a_upto;
+	argv[n++] = "--max-resources";
+	argv[n++] = a_res;
+	argv[n++] = "--first-day";
+	argv[n++] = a_first;
+	argv[n++] = "--last-day";
+	argv[n++] = a_last;
+	argv[n++] = "--window-days";
+	argv[n++] = a_win;
+	argv[n++] = "--parent";
+	argv[n++] = a_parent;
 #ifdef BOOKD_TEST_HOOKS
 	if (ck->test_fail) {
 		ck->test_fail--;
-		fail = true;
+		argv[n++] = "--test-fail";
+	}
+	if (ck->test_delay_ms) {
+		snprintf(a_delay, sizeof(a_delay), "%" PRIu32,
+			 ck->test_delay_ms);
+		argv[n++] = "--test-delay-ms";
+		argv[n++] = a_delay;
 	}
 #endif
+	argv[n] = NULL;
+
 	/* A new inode: whatever may still hold the old snapshot.tmp open
 	 * writes into a file that can no longer be installed. */
 	unlinkat(ck->dirfd, SNAP_TMP, 0);
-	t0 = mono_us();
-	pid = fork();
-	if (pid == 0)
-		child_main(ck, st, lsn, parent, fail);
-	if (pid < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot fork the checkpoint child: %s",
-			 strerror(-rc));
-		return failed(ck, rc);
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGHUP);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGQUIT);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGUSR1);
+	sigaddset(&dflt, SIGUSR2);
+	rc = posix_spawn_file_actions_init(&fa);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, ck->dirfd, 3);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	if (rc == 0)
+		rc = posix_spawnattr_init(&sa);
+	if (rc == 0)
+		rc = posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+						       POSIX_SPAWN_SETSIGDEF);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigmask(&sa, &none);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigdefault(&sa, &dflt);
+	t1 = mono_us();
+	if (rc == 0)
+		rc = posix_spawn(&pid, ck->exe ? ck->exe : "/proc/self/exe",
+				 &fa, &sa, argv, environ);
+	ck->spawn_us = mono_us() - t1;
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	if (rc != 0) {
+		snprintf(err, errlen,
+			 "cannot start the checkpoint compactor: %s",
+			 strerror(rc));
+		return failed(ck, -rc);
 	}
-	ck->fork_us = mono_us() - t0;
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0) {
 		rc = -errno;
@@ -775,7 +800,8 @@ static int start_child(struct checkpoint *ck, const struct state *st,
 			;
 		unlinkat(ck->dirfd, SNAP_TMP, 0);
 		snprintf(err, errlen,
-			 "cannot watch the checkpoint child (pidfd_open): %s",
+			 "cannot watch the checkpoint compactor (pidfd_open): "
+			 "%s",
 			 strerror(-rc));
 		return failed(ck, rc);
 	}
@@ -784,9 +810,11 @@ static int start_child(struct checkpoint *ck, const struct state *st,
 	ck->child_lsn = lsn;
 	ck->child_t0 = mono_ms();
 	ck->child_log_bytes = ck->log_bytes;
-	log_msg("checkpoint: child %d writes the snapshot at LSN %" PRIu64
-		" (fork took %lld us)",
-		(int)pid, lsn, (long long)ck->fork_us);
+	ck->start_us = mono_us() - t0;
+	log_msg("checkpoint: compactor %d writes the snapshot at LSN %" PRIu64
+		" (spawn took %lld us, the loop %lld us)",
+		(int)pid, lsn, (long long)ck->spawn_us,
+		(long long)ck->start_us);
 	return 0;
 }
 
@@ -822,7 +850,7 @@ static int reap(struct checkpoint *ck, struct wal *w, bool block, char *err,
 				 WEXITSTATUS(status));
 		unlinkat(ck->dirfd, SNAP_TMP, 0);
 		snprintf(err, errlen,
-			 "the child writing the snapshot at LSN %" PRIu64
+			 "the compactor writing the snapshot at LSN %" PRIu64
 			 " %s; nothing was installed, the log keeps "
 			 "everything, next try in %lld ms",
 			 ck->child_lsn, why, (long long)ck->retry_ms);
@@ -830,9 +858,10 @@ static int reap(struct checkpoint *ck, struct wal *w, bool block, char *err,
 	}
 	if (fstatat(ck->dirfd, SNAP_TMP, &sb, 0) < 0) {
 		int rc = -errno;
-		snprintf(err, errlen,
-			 "the checkpoint child ended well but %s is gone: %s",
-			 SNAP_TMP, strerror(-rc));
+		snprintf(
+		    err, errlen,
+		    "the checkpoint compactor ended well but %s is gone: %s",
+		    SNAP_TMP, strerror(-rc));
 		return failed(ck, rc);
 	}
 	ck->snap_bytes = (uint64_t)sb.st_size;
@@ -872,8 +901,13 @@ int checkpoint_tick(struct checkpoint *ck, const struct state *st,
 	if (ck->log_bytes < ck->every_bytes || ck->log_bytes < ck->snap_bytes ||
 	    wal_last_lsn(w) == ck->lsn || mono_ms() < ck->retry_at)
 		return 0;
-	return ck->foreground ? write_here(ck, st, w, err, errlen)
-			      : start_child(ck, st, w, err, errlen);
+	if (ck->foreground)
+		return write_here(ck, st, w, err, errlen);
+	/* The compactor reads the log: it may only ask for durable
+	 * records. */
+	if (wal_durable_lsn(w) == ck->lsn)
+		return 0;
+	return start_child(ck, st, w, err, errlen);
 }
 
 int checkpoint_now(struct checkpoint *ck, const struct state *st, struct wal *w,

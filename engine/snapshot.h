@@ -128,6 +128,14 @@ int snapshot_write(int dirfd, const struct state *st, uint64_t lsn, char *err,
 		   size_t errlen);
 
 /*
+ * Only the first step: write snapshot.tmp for st at lsn and fsync it (not
+ * installed).  bytes, when not NULL, gets its size.  On failure
+ * snapshot.tmp is removed.
+ */
+int snapshot_write_tmp(int dirfd, const struct state *st, uint64_t lsn,
+		       uint64_t *bytes, char *err, size_t errlen);
+
+/*
  * Load DATA/snapshot into st, a state fresh from state_init (nothing
  * applied yet).  Absent: 0 with *lsn = 0.  Loaded changes are committed
  * (state_commit_deltas): a snapshot holds only durable state.
@@ -184,6 +192,7 @@ struct checkpoint {
 	uint64_t every_bytes; /* log bytes between checkpoints */
 	bool archive;	      /* trimmed segments go to wal/archive/ */
 	bool foreground;      /* write in the caller, no child */
+	const char *exe;      /* the compactor's binary; NULL: /proc/self/exe */
 	int64_t retry_ms;     /* after a failure, wait this long */
 	/* read-only: the last snapshot made durable */
 	uint64_t lsn;	  /* 0: none */
@@ -193,7 +202,8 @@ struct checkpoint {
 	/* read-only: the child writing snapshot.tmp */
 	pid_t child;	  /* 0: none */
 	int child_fd;	  /* its pidfd (readable once it ended), or -1 */
-	int64_t fork_us;  /* how long the last fork took */
+	int64_t spawn_us; /* how long the last posix_spawn took */
+	int64_t start_us; /* the caller's whole part of starting it */
 	int64_t write_ms; /* how long the last snapshot took to write */
 	/* private */
 	uint64_t snap_bytes;  /* size of the last snapshot */

@@ -123,7 +123,8 @@ static pid_t child_pid(void)
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f)) {
 		int p;
-		if (sscanf(line, "bookd: checkpoint: child %d writes", &p) == 1)
+		if (sscanf(line, "bookd: checkpoint: compactor %d writes",
+			   &p) == 1)
 			pid = p;
 	}
 	fclose(f);
@@ -177,7 +178,7 @@ START_TEST(engine_serves_while_child_writes)
 
 	start("--checkpoint-mb 1 --test-checkpoint-delay-ms 4000");
 	fd = setup_conn();
-	book_until(fd, &n, "checkpoint: child ");
+	book_until(fd, &n, "checkpoint: compactor ");
 	/* The child lingers 4 s after writing; the engine answers
 	 * meanwhile, and has installed nothing yet. */
 	t0 = ms_now();
@@ -229,7 +230,7 @@ START_TEST(killed_child_installs_nothing)
 
 	start("--checkpoint-mb 1 --test-checkpoint-delay-ms 60000");
 	fd = setup_conn();
-	book_until(fd, &n, "checkpoint: child ");
+	book_until(fd, &n, "checkpoint: compactor ");
 	pid = child_pid();
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	wait_log("was killed by signal 9", 10000);
@@ -253,7 +254,7 @@ START_TEST(kill9_during_checkpoint)
 
 	start("--checkpoint-mb 1 --test-checkpoint-delay-ms 60000");
 	fd = setup_conn();
-	book_until(fd, &n, "checkpoint: child ");
+	book_until(fd, &n, "checkpoint: compactor ");
 	pid = child_pid();
 	for (int i = 0; i < 10; i++)
 		book(fd, n++);
@@ -282,7 +283,7 @@ START_TEST(stop_waits_for_child)
 
 	start("--checkpoint-mb 1 --test-checkpoint-delay-ms 1500");
 	fd = setup_conn();
-	book_until(fd, &n, "checkpoint: child ");
+	book_until(fd, &n, "checkpoint: compactor ");
 	close(fd);
 	ck_assert_int_eq(h_stop(&C.h), 0);
 	ck_assert(h_log_contains(&C.h, "checkpoint: snapshot at LSN"));
