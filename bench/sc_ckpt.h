@@ -1,8 +1,9 @@
 /*
  * sc_ckpt.h - ckpt-latency: the worst reply latency of a booking client
  * while the engine writes a checkpoint of --ckpt-bookings bookings (default
- * 1 M), written by a forked child (the engine's default) and in the loop
- * (--checkpoint-foreground), side by side in one run.
+ * 1 M), written by a spawned compactor (the engine's default, `bookd
+ * --write-snapshot`) and in the loop (--checkpoint-foreground), side by
+ * side in one run.
  *
  * One engine loads the bookings (booked, then cancelled, as `history` and
  * `memory` do) with --sync off and checkpoints out of reach, and is killed
@@ -18,8 +19,10 @@
  * Figures per way: max and p99.9 of the bookings that overlap the
  * checkpoint (from 100 ms before its start line to 500 ms after its
  * install line, so the disk's write-back right after it counts too) and
- * of the bookings before it; how long the checkpoint took; for the child,
- * how long the fork took (from the engine's log) and the engine's VmRSS.
+ * of the bookings before it; how long the checkpoint took; for the
+ * compactor, how long posix_spawn took and the loop's whole part of
+ * starting it (both from the engine's log), how long the compactor took
+ * to rebuild the state (its own log line) and the engine's VmRSS.
  *
  * Failure: returns 0, or -1 after one line on stderr (an engine that will
  * not start, a load that fails, no checkpoint within the bound).  Skipped
