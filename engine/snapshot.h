@@ -65,8 +65,9 @@
  *   old snapshot or the new one, never a mix.  A stray snapshot.tmp is
  *   ignored and overwritten.
  * - A published snapshot at LSN S only covers records that are durable in
- *   the log: struct checkpoint writes snapshot.tmp at the last appended LSN
- *   and renames it only once the WAL reports that LSN durable.  Log segments
+ *   the log: struct checkpoint writes snapshot.tmp at the durable LSN (the
+ *   compactor) or the last appended one (in the caller), and renames it
+ *   only once the WAL reports that LSN durable.  Log segments
  *   go (wal_trim) only after that rename is durable.
  * - Every kind of durable state is in it: resources (with schedules),
  *   event types, bookings (with history and idempotency keys) and the
@@ -81,7 +82,7 @@
  * a message naming the record and byte offset: the engine must refuse to
  * start rather than run on a state it cannot trust.  On failure the state
  * passed to snapshot_load holds whatever was applied; the caller frees it.
- * A failed checkpoint (or a checkpoint child that fails or is killed)
+ * A failed checkpoint (or a checkpoint compactor that fails or is killed)
  * leaves the previous snapshot and the whole log in place, so nothing is
  * lost; the engine logs it and tries again CHECKPOINT_RETRY_MS later.
  */
@@ -153,38 +154,46 @@ int snapshot_peek(int dirfd, struct snapshot_info *info, char *err,
 
 /*
  * Checkpoint policy.  The engine keeps one, calls checkpoint_tick() after
- * every durable WAL group, checkpoint_child_done() when the child's pidfd
+ * every durable WAL group, checkpoint_child_done() when the compactor's pidfd
  * (child_fd) becomes readable, and checkpoint_now() when it stops cleanly.
  *
- * A snapshot is written by a child process (fork, the way Redis's BGSAVE
- * does it): the child sees the state as it was at the fork through
- * copy-on-write memory, writes and fsyncs snapshot.tmp, and _exit()s with
- * status 0 or 1.  The caller's loop never waits for the disk.  The child
- * reads only the state (struct state, in private memory); it closes every
- * descriptor but the data directory and stderr, so it never touches the
- * ring, the sockets, the log or the shared pages, it dies with the engine
- * (PR_SET_PDEATHSIG), and it runs at a lower priority (nice
- * CHECKPOINT_CHILD_NICE) so the loop's replies come first.  Once it exited 0
- * the parent installs snapshot.tmp by rename -- only when the LSN it covers is
- * durable in the log -- fsyncs the directory and trims the log.  A child that
- * fails or is killed leaves snapshot.tmp uninstalled (the parent removes it);
- * the failure is logged and the next checkpoint is tried no sooner than
+ * A snapshot is written by a compactor: a new process of the engine's own
+ * binary (exe, by default /proc/self/exe) in its hidden mode `bookd
+ * --write-snapshot` (compact.h), started with posix_spawn.  It gets the
+ * data directory (as descriptor 3), the LSN -- always one already durable
+ * in the log -- and the shape of the state (max resources, the window of
+ * days); it rebuilds the state the way recovery does, read-only (the
+ * snapshot, then the log records after it up to that LSN and not one
+ * further, with no torn tail cut), writes and fsyncs snapshot.tmp and
+ * exits with status 0 (1 and a line on stderr, the engine's log, on
+ * failure).  It touches neither the lock, the socket, the pages nor any
+ * log segment, dies with the engine (PR_SET_PDEATHSIG) and runs at a lower
+ * priority (nice CHECKPOINT_CHILD_NICE) so the loop's replies come first.
+ * The caller's loop never waits for the disk nor for the compactor; its
+ * pidfd (child_fd) says when it ended.  Once it exited 0 the caller
+ * installs snapshot.tmp by rename, fsyncs the directory and trims the log:
+ * segments only go at install, after the compactor ended, so none it reads
+ * ever vanishes (and the segment preparation thread's next.wal.prep never
+ * matches the scan's segment names).  A compactor that fails or is killed
+ * leaves snapshot.tmp uninstalled (the caller removes it); the failure is
+ * logged and the next checkpoint is tried no sooner than
  * CHECKPOINT_RETRY_MS later.  At most one checkpoint runs at a time.
  *
- * With foreground set, the snapshot is written in the caller as before the
- * child existed (the caller blocks for about one second per few hundred MB
- * of state); the same rename and retry rules hold.
+ * With foreground set, the snapshot is written in the caller (the caller
+ * blocks for about one second per few hundred MB of state); the same
+ * rename and retry rules hold.
  *
- * The fork itself is the one stall left in the caller: the kernel copies
- * the page tables of the engine's private memory, one entry per 4 KiB page
- * (the shared pages mapping is not copied).  fork_us measures it and the
- * log line that starts a child reports it.  Measured on a 2-vCPU VM under
- * load (2026-12-03): 104-117 ms for an engine of 953 MiB VmRSS holding 1 M
- * bookings, 4.4 ms at 20 k bookings.  Afterwards each first write of the
- * loop to a page the child still shares costs a copy-on-write fault, and
- * the engine's memory may grow by up to its private size while the child
- * runs.  Heap in transparent huge pages would cut the fork roughly 50-fold
- * (one entry per 2 MiB) but copy-on-write then splits them again.
+ * The caller's stall is posix_spawn's (vfork semantics: CLONE_VM |
+ * CLONE_VFORK, so no page table is copied; the caller waits only until
+ * the child has called execve) plus a pidfd_open: spawn_us and start_us
+ * measure them and the log line that starts a compactor reports both.
+ * What the fork this replaced cost, measured on a 2-vCPU VM under load
+ * (2026-12-03): 104-117 ms for an engine of 953 MiB VmRSS holding 1 M
+ * bookings (the kernel copies one page-table entry per 4 KiB page), and
+ * copy-on-write faults afterwards.  The price of the compactor instead:
+ * it rebuilds the state from the files, so a checkpoint takes about as
+ * long as a restart's recovery plus the write, and the machine holds a
+ * second copy of the state while it runs.
  */
 struct checkpoint {
 	/* set by checkpoint_init; may be changed before the first tick */
@@ -199,7 +208,7 @@ struct checkpoint {
 	int64_t at_ms;	  /* when it was written (0: before this process) */
 	uint64_t written; /* snapshots this process made durable */
 	uint64_t failed;  /* checkpoints that failed */
-	/* read-only: the child writing snapshot.tmp */
+	/* read-only: the compactor writing snapshot.tmp */
 	pid_t child;	  /* 0: none */
 	int child_fd;	  /* its pidfd (readable once it ended), or -1 */
 	int64_t spawn_us; /* how long the last posix_spawn took */
@@ -222,7 +231,7 @@ struct checkpoint {
 
 #define CHECKPOINT_DEFAULT_BYTES (64ull << 20)
 #define CHECKPOINT_RETRY_MS	 5000
-#define CHECKPOINT_CHILD_NICE	 10 /* the child yields the CPU to the loop */
+#define CHECKPOINT_CHILD_NICE	 10 /* the compactor yields the CPU */
 
 /*
  * dirfd: the data directory; every_bytes: 0 for the default; snap_lsn: the
@@ -239,7 +248,8 @@ void checkpoint_init(struct checkpoint *ck, int dirfd, uint64_t every_bytes,
  * log written since the last snapshot exceeds both every_bytes and that
  * snapshot's size (so checkpoints never write more bytes than the log they
  * save replaying), no child is running and no failure is recent.  Starting
- * one forks the child and returns (child_fd is then valid), or with
+ * one spawns the compactor at the durable LSN and returns (child_fd is
+ * then valid), or with
  * foreground writes the snapshot before it returns.  Returns 1 when a
  * snapshot became durable, 0 otherwise, or a negative errno with err set
  * (the log still holds everything).

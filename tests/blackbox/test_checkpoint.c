@@ -1,7 +1,8 @@
 /*
- * test_checkpoint.c - checkpoints written by a forked child, against a real
- * bookd (the test build, whose --test-checkpoint-* flags make a child fail
- * or linger after it wrote snapshot.tmp).
+ * test_checkpoint.c - checkpoints written by the compactor the engine
+ * spawns (`bookd --write-snapshot`, its child process), against a real
+ * bookd (the test build, whose --test-checkpoint-* flags make a compactor
+ * fail or linger after it wrote snapshot.tmp).
  *
  * What must hold: the engine answers bookings while the child writes; the
  * snapshot is installed only once the child ended well (and its LSN is
