@@ -25,6 +25,7 @@
 #define CKPT_AFTER_NS  500000000u /* and closes 500 ms later */
 #define CKPT_TAIL_MS   1000	  /* bookings go on this long after it */
 #define CKPT_POLL_MS   5
+#define CKPT_SLOW_NS   10000000u /* the target: under 10 ms */
 #define CKPT_LINE      1024
 
 enum way { WAY_SPAWN, WAY_LOOP };
@@ -96,7 +97,7 @@ struct ck_watch {
 	char buf[CKPT_LINE];
 	size_t len;
 	uint64_t start_ns, end_ns; /* when the lines were seen, or 0 */
-	int64_t spawn_us, start_us, rebuild_ms, snap_kib, write_ms;
+	int64_t spawn_us, start_us, install_us, rebuild_ms, snap_kib, write_ms;
 	bool failed;
 };
 
@@ -112,6 +113,8 @@ static void watch_line(struct ck_watch *w, const char *line, uint64_t now)
 			w->spawn_us = strtoll(p + 11, NULL, 10);
 		if ((p = strstr(line, "the loop ")) != NULL)
 			w->start_us = strtoll(p + 9, NULL, 10);
+	} else if ((p = strstr(line, "installing took ")) != NULL) {
+		w->install_us = strtoll(p + 16, NULL, 10);
 	} else if ((p = strstr(line, "state rebuilt in ")) != NULL) {
 		w->rebuild_ms = strtoll(p + 17, NULL, 10);
 	} else if ((p = strstr(line, " installed (")) != NULL &&
@@ -177,6 +180,9 @@ static int run_cmd(const char *const argv[])
 struct ck_figs {
 	double before_max, before_p999, during_max, during_p999;
 	size_t before_n, during_n;
+	size_t during_over; /* bookings during it over CKPT_SLOW_NS */
+	double worst_at_ms; /* when the slowest one during it started,
+			       from the checkpoint's start line */
 };
 
 static void split(struct ck_client *cl, const struct ck_watch *w,
@@ -184,14 +190,23 @@ static void split(struct ck_client *cl, const struct ck_watch *w,
 {
 	struct bench_samples before = {0}, during = {0};
 	uint64_t lo = w->start_ns - CKPT_BEFORE_NS;
-	uint64_t hi = w->end_ns + CKPT_AFTER_NS;
+	uint64_t hi = w->end_ns + CKPT_AFTER_NS, worst = 0;
 
+	f->during_over = 0;
+	f->worst_at_ms = 0;
 	for (size_t i = 0; i < cl->lat.n; i++) {
 		uint64_t t0 = cl->t0.v[i], t1 = t0 + cl->lat.v[i];
-		if (t1 < lo)
+		if (t1 < lo) {
 			bench_samples_add(&before, cl->lat.v[i]);
-		else if (t0 <= hi)
+		} else if (t0 <= hi) {
 			bench_samples_add(&during, cl->lat.v[i]);
+			f->during_over += cl->lat.v[i] > CKPT_SLOW_NS;
+			if (cl->lat.v[i] > worst) {
+				worst = cl->lat.v[i];
+				f->worst_at_ms =
+				    ((double)t0 - (double)w->start_ns) / 1e6;
+			}
+		}
 	}
 	f->before_n = before.n;
 	f->during_n = during.n;
@@ -295,6 +310,10 @@ static int one_way(struct bench_ctx *x, const struct bench_engine *src,
 	    "ms", f.during_p999);
 	add(x, way, "during.n", "bookings during the checkpoint", "",
 	    (double)f.during_n);
+	add(x, way, "during.over10", "of them over 10 ms", "",
+	    (double)f.during_over);
+	add(x, way, "during.worst_at_ms",
+	    "the slowest started, from the start line", "ms", f.worst_at_ms);
 	add(x, way, "before.max_ms", "booking max, before it", "ms",
 	    f.before_max);
 	add(x, way, "before.p999_ms", "booking p99.9, before it", "ms",
@@ -306,6 +325,9 @@ static int one_way(struct bench_ctx *x, const struct bench_engine *src,
 	    (double)w.write_ms);
 	add(x, way, "snapshot_mib", "snapshot size", "MiB",
 	    (double)w.snap_kib / 1024.0);
+	add(x, way, "install_ms",
+	    "the loop's part of installing it (engine's log)", "ms",
+	    (double)w.install_us / 1e3);
 	if (way == WAY_SPAWN) {
 		add(x, way, "spawn_ms", "posix_spawn (engine's log)", "ms",
 		    (double)w.spawn_us / 1e3);

@@ -675,6 +675,7 @@ static int publish(struct checkpoint *ck, struct wal *w, char *err,
 		   size_t errlen)
 {
 	uint64_t lsn = ck->pending_lsn;
+	int64_t t0 = mono_us();
 	int rc;
 
 	ck->pending_lsn = 0;
@@ -695,6 +696,12 @@ static int publish(struct checkpoint *ck, struct wal *w, char *err,
 			 lsn, strerror(-rc));
 		return rc;
 	}
+	/* The caller's part of a checkpoint's end: rename, directory
+	 * fsync, old segments gone. */
+	ck->install_us = mono_us() - t0;
+	log_msg("checkpoint: installing took %lld us (rename, directory "
+		"fsync, log trimmed)",
+		(long long)ck->install_us);
 	return 1;
 }
 

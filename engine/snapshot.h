@@ -209,11 +209,12 @@ struct checkpoint {
 	uint64_t written; /* snapshots this process made durable */
 	uint64_t failed;  /* checkpoints that failed */
 	/* read-only: the compactor writing snapshot.tmp */
-	pid_t child;	  /* 0: none */
-	int child_fd;	  /* its pidfd (readable once it ended), or -1 */
-	int64_t spawn_us; /* how long the last posix_spawn took */
-	int64_t start_us; /* the caller's whole part of starting it */
-	int64_t write_ms; /* how long the last snapshot took to write */
+	pid_t child;	    /* 0: none */
+	int child_fd;	    /* its pidfd (readable once it ended), or -1 */
+	int64_t spawn_us;   /* how long the last posix_spawn took */
+	int64_t start_us;   /* the caller's whole part of starting it */
+	int64_t install_us; /* the caller's part of installing the last one */
+	int64_t write_ms;   /* how long the last snapshot took to write */
 	/* private */
 	uint64_t snap_bytes;  /* size of the last snapshot */
 	uint64_t log_bytes;   /* log bytes since the last snapshot */
