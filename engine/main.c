@@ -1,5 +1,7 @@
 /*
- * main.c - bookd's command line (SPEC section 1) and process setup.
+ * main.c - bookd's command line (SPEC section 1) and process setup.  With
+ * --write-snapshot as its first argument the binary is the checkpoint
+ * compactor the engine spawns (compact.h), not an engine.
  *
  * Bad arguments, an unusable data directory, a corrupt log or a held lock
  * end the process at once with a one-line reason and a non-zero status,
