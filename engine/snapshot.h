@@ -186,7 +186,11 @@ int snapshot_peek(int dirfd, struct snapshot_info *info, char *err,
  * The caller's stall is posix_spawn's (vfork semantics: CLONE_VM |
  * CLONE_VFORK, so no page table is copied; the caller waits only until
  * the child has called execve) plus a pidfd_open: spawn_us and start_us
- * measure them and the log line that starts a compactor reports both.
+ * measure them and the log line that starts a compactor reports both
+ * (measured at 1 M bookings on a shared 2-vCPU VM, 2026-12-03: 0.7-6 ms,
+ * the spread being the wait for the new process to be scheduled).
+ * Installing (rename, directory fsyncs, the trim's unlinks) is done in
+ * the caller too: install_us, about 31 ms after 2 M log records.
  * What the fork this replaced cost, measured on a 2-vCPU VM under load
  * (2026-12-03): 104-117 ms for an engine of 953 MiB VmRSS holding 1 M
  * bookings (the kernel copies one page-table entry per 4 KiB page), and
