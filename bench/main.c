@@ -23,6 +23,7 @@
 #include "num.h"
 #include "peer_redis.h"
 #include "report.h"
+#include "sc_ckpt.h"
 #include "sc_read.h"
 #include "sc_sys.h"
 #include "sc_write.h"
@@ -52,6 +53,8 @@ static const struct scenario scenarios[] = {
     {"recover", sc_recover, true, "restart time against log length"},
     {"memory", sc_memory, true,
      "bookd RSS and pages size, per resources and per bookings"},
+    {"ckpt-latency", sc_ckpt_latency, true,
+     "a booking client's worst latency while a checkpoint is written"},
     {"redis", sc_redis, false,
      "the peer: Redis (--redis SOCKET) with the same shape"},
 };
@@ -97,6 +100,8 @@ static void usage(FILE *f)
 	    "100000,1000000)\n"
 	    "  --memory-bookings N   bookings loaded by memory (default "
 	    "1000000)\n"
+	    "  --ckpt-bookings N     bookings in ckpt-latency's checkpoint\n"
+	    "                        (default 1000000)\n"
 	    "  --subscribers N       holds subscribers (default 1000)\n"
 	    "  --pushes N            holds timed per repeat (default 200)\n"
 	    "  --cpu N               CPU for the reader figures (default 1)\n"
@@ -288,6 +293,7 @@ int main(int argc, char **argv)
 		O_HISTORY,
 		O_RECOVER,
 		O_MEMB,
+		O_CKPTB,
 		O_SUBS,
 		O_PUSHES,
 		O_CPU,
@@ -315,6 +321,7 @@ int main(int argc, char **argv)
 	    {"history", required_argument, NULL, O_HISTORY},
 	    {"recover", required_argument, NULL, O_RECOVER},
 	    {"memory-bookings", required_argument, NULL, O_MEMB},
+	    {"ckpt-bookings", required_argument, NULL, O_CKPTB},
 	    {"subscribers", required_argument, NULL, O_SUBS},
 	    {"pushes", required_argument, NULL, O_PUSHES},
 	    {"cpu", required_argument, NULL, O_CPU},
@@ -336,6 +343,7 @@ int main(int argc, char **argv)
 	    .recover = {100000, 1000000},
 	    .nrecover = 2,
 	    .memory_bookings = 1000000,
+	    .ckpt_bookings = 1000000,
 	    .clients = {1, 8, 32, 128},
 	    .nclients = 4,
 	    .pipeline = 32,
@@ -429,6 +437,10 @@ int main(int argc, char **argv)
 		case O_MEMB:
 			ok = parse_u64("--memory-bookings", optarg, 1,
 				       100000000, &x.memory_bookings);
+			break;
+		case O_CKPTB:
+			ok = parse_u64("--ckpt-bookings", optarg, 1, 100000000,
+				       &x.ckpt_bookings);
 			break;
 		case O_SUBS:
 			ok = parse_u64("--subscribers", optarg, 1, 10000, &v);

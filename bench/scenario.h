@@ -38,6 +38,7 @@ struct bench_ctx {
 	uint64_t recover[BENCH_MAX_LEVELS]; /* log lengths of recover */
 	size_t nrecover;
 	uint64_t memory_bookings;      /* bookings loaded by memory */
+	uint64_t ckpt_bookings;	       /* bookings of ckpt-latency's snapshot */
 	int clients[BENCH_MAX_LEVELS]; /* concurrency levels of book */
 	size_t nclients;
 	int pipeline;	      /* requests in flight per pipelined connection */

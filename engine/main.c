@@ -1,5 +1,7 @@
 /*
- * main.c - bookd's command line (SPEC section 1) and process setup.
+ * main.c - bookd's command line (SPEC section 1) and process setup.  With
+ * --write-snapshot as its first argument the binary is the checkpoint
+ * compactor the engine spawns (compact.h), not an engine.
  *
  * Bad arguments, an unusable data directory, a corrupt log or a held lock
  * end the process at once with a one-line reason and a non-zero status,
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compact.h"
 #include "log.h"
 #include "num.h"
 #include "quanta.h"
@@ -45,6 +48,9 @@ static void usage(FILE *f)
 	    "  --checkpoint-mb N   log written between snapshots (default "
 	    "64)\n"
 	    "  --archive-wal       keep trimmed log segments in wal/archive/\n"
+	    "  --checkpoint-foreground  write snapshots in the engine's loop,\n"
+	    "                      stalling it, instead of by a spawned\n"
+	    "                      compactor process\n"
 	    "\n"
 	    "limits (proto/PROTOCOL.md section 5):\n"
 	    "  --admin-reserve N        connections kept for admins\n"
@@ -86,6 +92,10 @@ enum {
 	OPT_FRAME_ITEMS,
 	OPT_SUBS_CALLER,
 	OPT_SUBS,
+	OPT_CKPT_FG,
+	OPT_CKPT_FAIL,
+	OPT_CKPT_DELAY,
+	OPT_CKPT_KB,
 };
 
 static int parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
@@ -116,6 +126,7 @@ int main(int argc, char **argv)
 	    {"max-conns", required_argument, NULL, 'C'},
 	    {"checkpoint-mb", required_argument, NULL, 'K'},
 	    {"archive-wal", no_argument, NULL, 'A'},
+	    {"checkpoint-foreground", no_argument, NULL, OPT_CKPT_FG},
 	    {"admin-reserve", required_argument, NULL, OPT_ADMIN_RESERVE},
 	    {"max-conns-per-uid", required_argument, NULL, OPT_PER_UID},
 	    {"max-conn-output-mb", required_argument, NULL, OPT_CONN_OUT},
@@ -133,6 +144,10 @@ int main(int argc, char **argv)
 	    {"test-sync-delay-ms", required_argument, NULL, 'D'},
 	    {"test-wal-max-payload", required_argument, NULL, 'W'},
 	    {"test-nofile", required_argument, NULL, 'N'},
+	    {"test-checkpoint-fail", required_argument, NULL, OPT_CKPT_FAIL},
+	    {"test-checkpoint-delay-ms", required_argument, NULL,
+	     OPT_CKPT_DELAY},
+	    {"test-checkpoint-kb", required_argument, NULL, OPT_CKPT_KB},
 #endif
 	    {"help", no_argument, NULL, 'h'},
 	    CALLER_LONGOPTS{NULL, 0, NULL, 0},
@@ -164,6 +179,9 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int c, rc;
 
+	/* The checkpoint compactor the engine spawns (compact.h). */
+	if (argc > 1 && strcmp(argv[1], COMPACT_MODE) == 0)
+		return compact_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -236,6 +254,9 @@ int main(int argc, char **argv)
 		case 'A':
 			cfg.archive = true;
 			break;
+		case OPT_CKPT_FG:
+			cfg.checkpoint_foreground = true;
+			break;
 		case 'C':
 			if (parse_u64("--max-conns", optarg, 1, 1000000, &v))
 				return BOOKD_EXIT_START;
@@ -247,6 +268,29 @@ int main(int argc, char **argv)
 			cfg.segment_size = v << 20;
 			break;
 #ifdef BOOKD_TEST_HOOKS
+		case OPT_CKPT_FAIL:
+			/* The first N checkpoint children fail. */
+			if (parse_u64("--test-checkpoint-fail", optarg, 1, 1000,
+				      &v))
+				return BOOKD_EXIT_START;
+			cfg.ckpt_fail = (uint32_t)v;
+			break;
+		case OPT_CKPT_DELAY:
+			/* A checkpoint child waits this long after writing,
+			 * so a test can kill it or the engine meanwhile. */
+			if (parse_u64("--test-checkpoint-delay-ms", optarg, 1,
+				      600000, &v))
+				return BOOKD_EXIT_START;
+			cfg.ckpt_delay_ms = (uint32_t)v;
+			break;
+		case OPT_CKPT_KB:
+			/* Checkpoints after less log than --checkpoint-mb
+			 * allows, so a short test sees many. */
+			if (parse_u64("--test-checkpoint-kb", optarg, 1,
+				      1 << 20, &v))
+				return BOOKD_EXIT_START;
+			cfg.checkpoint_bytes = v << 10;
+			break;
 		case 'F':
 			/* Fault injection for the durability tests: the Nth
 			 * fdatasync reports an I/O error. */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,16 +516,45 @@ static void on_turn_end(void *ctx)
 	commit_turn_end(&s->commit, s->loop.stopping);
 }
 
+/* Watch the checkpoint child's pidfd: readable once the child ended. */
+static void watch_ckpt_child(struct server *s)
+{
+	struct io_uring_sqe *sqe;
+
+	if (s->ck.child_fd < 0 || s->ckpt_polling)
+		return;
+	sqe = loop_sqe(&s->loop);
+	io_uring_prep_poll_add(sqe, s->ck.child_fd, POLLIN);
+	io_uring_sqe_set_data(sqe, &s->ckpt_ev);
+	s->ckpt_polling = true;
+}
+
+static void on_ckpt_child(void *owner, int res, unsigned flags)
+{
+	struct server *s = owner;
+	char err[256];
+
+	(void)res;
+	(void)flags;
+	s->ckpt_polling = false;
+	if (checkpoint_child_done(&s->ck, s->wal, err, sizeof(err)) < 0)
+		log_msg("checkpoint: %s", err);
+	s->last_checkpoint_lsn = s->ck.lsn;
+	watch_ckpt_child(s);
+}
+
 static void on_background(void *ctx)
 {
 	struct server *s = ctx;
 	char err[256];
 
-	/* Its rename waits until the LSN it covers is durable, and then the
-	 * log is trimmed. */
+	/* Starts the child that writes the snapshot when one is due; its
+	 * rename waits until the LSN it covers is durable, and then the log
+	 * is trimmed. */
 	if (checkpoint_tick(&s->ck, &s->st, s->wal, err, sizeof(err)) < 0)
 		log_msg("checkpoint: %s", err);
 	s->last_checkpoint_lsn = s->ck.lsn;
+	watch_ckpt_child(s);
 }
 
 static bool on_settled(void *ctx)
@@ -711,6 +741,8 @@ int server_init(struct server *s, const struct config *cfg)
 	state_replay_end(&s->st);
 	checkpoint_init(&s->ck, s->dirfd, cfg->checkpoint_bytes, cfg->archive,
 			wo.after_lsn, scan.bytes);
+	s->ck.foreground = cfg->checkpoint_foreground;
+	s->ckpt_ev = (struct loop_ev){on_ckpt_child, s};
 	s->last_checkpoint_lsn = wo.after_lsn;
 	log_msg("recovered %" PRIu64 " log records (LSN %" PRIu64
 		"): %u resources, %u bookings",
@@ -728,6 +760,8 @@ int server_init(struct server *s, const struct config *cfg)
 	s->commit.sync_delay_ms = cfg->sync_delay_ms;
 	if (cfg->wal_max_payload)
 		wal_set_max_payload(s->wal, cfg->wal_max_payload);
+	s->ck.test_fail = cfg->ckpt_fail;
+	s->ck.test_delay_ms = cfg->ckpt_delay_ms;
 #endif
 	rc = loop_init(&s->loop, &lc, &lh, &s->stats);
 	if (rc != 0)
@@ -752,6 +786,7 @@ int server_init(struct server *s, const struct config *cfg)
 
 void server_free(struct server *s)
 {
+	checkpoint_free(&s->ck);
 	loop_free(&s->loop);
 	pub_free(&s->pub);
 	wal_close(s->wal);

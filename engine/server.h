@@ -26,8 +26,12 @@
  *   4. When the group is durable its deltas are published to the shared
  *      pages, parked replies are released, "slots" subscribers of the
  *      touched resource-days and "events" subscribers are pushed.  A
- *      checkpoint, when due, runs after that turn's replies were handed to
- *      the kernel, never inside the durable callback.
+ *      checkpoint, when due, starts after that turn's replies were handed
+ *      to the kernel, never inside the durable callback: a compactor
+ *      process spawned from the engine's own binary (compact.h) rebuilds
+ *      the state up to the durable LSN from the files and writes the
+ *      snapshot, and its pidfd, polled through the ring, says when to
+ *      install it (snapshot.h).
  *
  * Holds take the short path: memory, the pages' held bits and "holds"
  * pushes, at once.  One exception keeps readers from ever seeing a slot
@@ -75,6 +79,8 @@ struct config {
 	uint64_t
 	    checkpoint_bytes; /* log bytes between checkpoints, 0: default */
 	bool archive;	      /* keep trimmed segments in wal/archive/ */
+	bool checkpoint_foreground; /* write snapshots in the loop, no compactor
+				     */
 	struct caller_limits limits; /* what one caller may take */
 	/* Limits (proto/PROTOCOL.md section 5): see struct loop_config. */
 	uint32_t admin_reserve;
@@ -94,6 +100,8 @@ struct config {
 	uint32_t sync_delay_ms;	  /* slow fdatasyncs (see commit.h) */
 	uint32_t wal_max_payload; /* lower the log's record limit (0: no) */
 	uint32_t nofile;	  /* RLIMIT_NOFILE after start-up (0: no) */
+	uint32_t ckpt_fail;	  /* checkpoint compactors that fail */
+	uint32_t ckpt_delay_ms;	  /* a checkpoint compactor waits before exit */
 #endif
 };
 
@@ -124,6 +132,9 @@ struct server {
 		size_t n;
 	} flight[COMMIT_MAX_FLIGHT];
 	unsigned flight_head, nflight;
+	struct loop_ev
+	    ckpt_ev;	   /* the checkpoint compactor's pidfd is readable */
+	bool ckpt_polling; /* that poll is armed */
 	uint32_t group_mark;
 	struct held_defer *defers;
 	size_t ndefers, capdefers;

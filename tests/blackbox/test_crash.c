@@ -653,6 +653,18 @@ START_TEST(storm_kill9)
 }
 END_TEST
 
+/* Checkpoints every 32 KiB of log (or the snapshot's size), each child
+ * lingering 100 ms after it wrote snapshot.tmp: kills fall while a child
+ * runs or just after its snapshot was installed and the log trimmed. */
+START_TEST(storm_kill9_checkpoints)
+{
+	ck_assert_int_eq(h_use_test_build(), 0);
+	storm("--segment-mb 1 --test-checkpoint-kb 32 "
+	      "--test-checkpoint-delay-ms 100",
+	      soak_cycles(), 0x5eed0003);
+}
+END_TEST
+
 START_TEST(storm_kill9_plain_sync)
 {
 	int n = soak_cycles() / 3;
@@ -864,6 +876,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 120 + 30 * soak_cycles());
 	tcase_add_test(tc, storm_kill9);
 	tcase_add_test(tc, storm_kill9_plain_sync);
+	tcase_add_test(tc, storm_kill9_checkpoints);
 	tcase_add_test(tc, failing_fdatasync_uring);
 	tcase_add_test(tc, failing_fdatasync_plain);
 	tcase_add_test(tc, corruption_refused_then_recovered);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -804,7 +805,41 @@ static void group(struct wal *w)
 	wal_group_done(w);
 }
 
-static void checkpoint_case(bool archive)
+/* The engine's binary: the compactor a checkpoint spawns (this test's
+ * own binary has no --write-snapshot mode). */
+static const char *compactor(void)
+{
+	const char *bin = getenv("BOOKD_BIN");
+
+	ck_assert_msg(bin != NULL && access(bin, X_OK) == 0,
+		      "BOOKD_BIN (the engine) is not set or not executable");
+	return bin;
+}
+
+/* The checkpoint child ended (waiting at most 30 s for it): take its
+ * result as the engine does when the pidfd polls readable. */
+static int wait_child(struct checkpoint *ck, struct wal *w, char *err,
+		      size_t errlen)
+{
+	struct pollfd p = {ck->child_fd, POLLIN, 0};
+
+	ck_assert_int_ge(ck->child_fd, 0);
+	ck_assert_int_eq(poll(&p, 1, 30000), 1);
+	return checkpoint_child_done(ck, w, err, errlen);
+}
+
+/* A finished child's result, without waiting: 0 while it still runs. */
+static int poll_child(struct checkpoint *ck, struct wal *w, char *err,
+		      size_t errlen)
+{
+	struct pollfd p = {ck->child_fd, POLLIN, 0};
+
+	if (ck->child_fd < 0 || poll(&p, 1, 0) != 1)
+		return 0;
+	return checkpoint_child_done(ck, w, err, errlen);
+}
+
+static void checkpoint_case(bool archive, bool foreground)
 {
 	struct state live, back;
 	struct wal *w;
@@ -814,14 +849,18 @@ static void checkpoint_case(bool archive)
 	struct wbuf rec = {0};
 	char err[256];
 	uint64_t snap = 0, replayed;
-	int published = 0;
+	int published = 0, next_wait = 100;
 
 	new_state(&live);
 	ck_assert_int_eq(
 	    wal_open(&w, dfd, &o, NULL, NULL, &sc, err, sizeof(err)), 0);
 	checkpoint_init(&ck, dfd, 6000, archive, 0, 0);
+	ck.foreground = foreground;
+	ck.exe = compactor();
 	/* The server's loop: handlers append and apply, a group is sealed
-	 * and written, and the checkpoint policy runs after it. */
+	 * and written, and the checkpoint policy runs after it.  The
+	 * compactor rebuilds the state up to the durable LSN from the
+	 * directory while this loop goes on appending to the log. */
 	for (int i = 0; i < 800; i++) {
 		uint16_t type = gen(&live, &rec);
 		uint64_t lsn = wal_append(w, type, rec.data, (uint32_t)rec.len,
@@ -833,10 +872,26 @@ static void checkpoint_case(bool archive)
 		if (rnd(4) == 0) {
 			int rc;
 			group(w);
+			/* Now and then the loop waits for the compactor, so
+			 * a slow one (a sanitizer build) still gets several
+			 * checkpoints done. */
+			if (i >= next_wait && ck.child) {
+				rc = wait_child(&ck, w, err, sizeof(err));
+				next_wait = i + 100;
+			} else {
+				rc = poll_child(&ck, w, err, sizeof(err));
+			}
+			ck_assert_msg(rc >= 0, "%s", err);
+			published += rc;
 			rc = checkpoint_tick(&ck, &live, w, err, sizeof(err));
 			ck_assert_msg(rc >= 0, "%s", err);
 			published += rc;
 		}
+	}
+	if (ck.child) {
+		int rc = wait_child(&ck, w, err, sizeof(err));
+		ck_assert_msg(rc >= 0, "%s", err);
+		published += rc;
 	}
 	ck_assert_int_ge(published, 3);
 	ck_assert_uint_eq(ck.written, (uint64_t)published);
@@ -903,17 +958,23 @@ static void checkpoint_case(bool archive)
 
 START_TEST(checkpoints_trim)
 {
-	checkpoint_case(false);
+	checkpoint_case(false, false);
 }
 END_TEST
 
 START_TEST(checkpoints_archive)
 {
-	checkpoint_case(true);
+	checkpoint_case(true, false);
 }
 END_TEST
 
-START_TEST(checkpoint_waits_for_durability)
+START_TEST(checkpoints_foreground)
+{
+	checkpoint_case(false, true);
+}
+END_TEST
+
+static void waits_for_durability(bool foreground)
 {
 	struct state live;
 	struct wal *w;
@@ -930,6 +991,8 @@ START_TEST(checkpoint_waits_for_durability)
 	ck_assert_int_eq(
 	    wal_open(&w, dfd, &o, NULL, NULL, &sc, err, sizeof(err)), 0);
 	checkpoint_init(&ck, dfd, 1, false, 0, 0);
+	ck.foreground = foreground;
+	ck.exe = compactor();
 	for (int i = 0; i < 20; i++) {
 		uint16_t type = gen(&live, &rec);
 		uint64_t lsn =
@@ -944,6 +1007,41 @@ START_TEST(checkpoint_waits_for_durability)
 	}
 	ck_assert_int_eq(pwrite(g.fd, g.buf, g.len, g.offset), (ssize_t)g.len);
 	wal_group_done(w);
+	if (!foreground) {
+		/* Due: the compactor is asked for the durable LSN (10) only,
+		 * and what it wrote is installed as soon as it ended. */
+		ck_assert_int_eq(
+		    checkpoint_tick(&ck, &live, w, err, sizeof(err)), 0);
+		ck_assert_int_gt(ck.child, 0);
+		ck_assert_uint_eq(ck.child_lsn, 10);
+		/* Only one checkpoint at a time. */
+		ck_assert_int_eq(
+		    checkpoint_tick(&ck, &live, w, err, sizeof(err)), 0);
+		ck_assert_msg(wait_child(&ck, w, err, sizeof(err)) == 1, "%s",
+			      err);
+		ck_assert_int_eq(ck.child, 0);
+		ck_assert_int_eq(ck.child_fd, -1);
+		ck_assert_int_eq(snapshot_peek(dfd, &info, err, sizeof(err)),
+				 0);
+		ck_assert_uint_eq(info.lsn, 10);
+		ck_assert_int_eq(
+		    checkpoint_now(&ck, &live, w, err, sizeof(err)), -EBUSY);
+		/* Once 11..20 are durable, the next one covers them. */
+		group(w);
+		ck_assert_int_eq(
+		    checkpoint_tick(&ck, &live, w, err, sizeof(err)), 0);
+		ck_assert_uint_eq(ck.child_lsn, 20);
+		ck_assert_msg(wait_child(&ck, w, err, sizeof(err)) == 1, "%s",
+			      err);
+		ck_assert_int_eq(snapshot_peek(dfd, &info, err, sizeof(err)),
+				 0);
+		ck_assert_uint_eq(info.lsn, 20);
+		ck_assert_int_eq(fstatat(dfd, SNAP_TMP, &sb, 0), -1);
+		wal_close(w);
+		wbuf_free(&rec);
+		state_free(&live);
+		return;
+	}
 	/* Due, but LSN 20 is not durable: snapshot.tmp waits. */
 	ck_assert_int_eq(checkpoint_tick(&ck, &live, w, err, sizeof(err)), 0);
 	ck_assert_int_eq(fstatat(dfd, SNAP_TMP, &sb, 0), 0);
@@ -961,6 +1059,17 @@ START_TEST(checkpoint_waits_for_durability)
 	wbuf_free(&rec);
 	state_free(&live);
 }
+
+START_TEST(checkpoint_waits_for_durability)
+{
+	waits_for_durability(false);
+}
+END_TEST
+
+START_TEST(checkpoint_waits_for_durability_foreground)
+{
+	waits_for_durability(true);
+}
 END_TEST
 
 static Suite *suite(void)
@@ -977,7 +1086,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, hand_written_refused);
 	tcase_add_test(tc, checkpoints_trim);
 	tcase_add_test(tc, checkpoints_archive);
+	tcase_add_test(tc, checkpoints_foreground);
 	tcase_add_test(tc, checkpoint_waits_for_durability);
+	tcase_add_test(tc, checkpoint_waits_for_durability_foreground);
 	suite_add_tcase(s, tc);
 	return s;
 }
