@@ -21,7 +21,7 @@
 #include "log.h"
 #include "num.h"
 #include "quanta.h"
-#include "snapshot.h"
+#include "checkpoint.h"
 #include "state.h"
 #include "wal.h"
 
@@ -129,9 +129,42 @@ enum {
 	C_LAST,
 	C_WINDOW,
 	C_PARENT,
+	C_INSTALL,
+	C_ARCHIVE,
 	C_TEST_FAIL,
 	C_TEST_DELAY,
 };
+
+/*
+ * --install: upto is durable in the log (the engine asks for nothing else),
+ * so the snapshot may replace the old one at once; then the segments it
+ * covers go.  Both are done here rather than in the engine's loop, whose
+ * turn they would hold up (a rename, two directory fsyncs and the unlinks
+ * of the replayed segments).  Exit status 0: installed (a failed trim is
+ * only logged: the segments go at the next checkpoint); 1: not installed.
+ */
+static int install_and_trim(int dirfd, uint64_t upto, bool archive)
+{
+	char err[256];
+	int waldfd, n;
+
+	if (snapshot_install_tmp(dirfd, err, sizeof(err)) < 0) {
+		log_msg("write-snapshot: %s", err);
+		return 1;
+	}
+	waldfd = openat(dirfd, "wal", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	n = waldfd < 0 ? -errno : wal_trim_dir(waldfd, upto, archive, 0);
+	if (waldfd >= 0)
+		close(waldfd);
+	if (n < 0)
+		log_msg("write-snapshot: snapshot at LSN %" PRIu64
+			" installed, but letting old log segments go "
+			"failed: %s",
+			upto, strerror(-n));
+	else if (n > 0)
+		log_msg("write-snapshot: %d log segments let go", n);
+	return 0;
+}
 
 int compact_main(int argc, char **argv)
 {
@@ -144,6 +177,8 @@ int compact_main(int argc, char **argv)
 	    {"last-day", required_argument, NULL, C_LAST},
 	    {"window-days", required_argument, NULL, C_WINDOW},
 	    {"parent", required_argument, NULL, C_PARENT},
+	    {"install", no_argument, NULL, C_INSTALL},
+	    {"archive-wal", no_argument, NULL, C_ARCHIVE},
 #ifdef BOOKD_TEST_HOOKS
 	    {"test-fail", no_argument, NULL, C_TEST_FAIL},
 	    {"test-delay-ms", required_argument, NULL, C_TEST_DELAY},
@@ -153,7 +188,7 @@ int compact_main(int argc, char **argv)
 	const char *dir = NULL;
 	uint64_t upto = 0, maxres = 1024, first = 0, last = 0, window = 0, v;
 	uint64_t parent = 0, delay_ms = 0;
-	bool fail = false;
+	bool fail = false, install = false, archive = false;
 	int dirfd = -1, c, rc;
 	struct state st;
 	int64_t today, t0 = mono_ms(), t1 = 0;
@@ -195,6 +230,12 @@ int compact_main(int argc, char **argv)
 			if (opt_u64("--parent", optarg, 2, INT32_MAX, &parent))
 				return 1;
 			break;
+		case C_INSTALL:
+			install = true;
+			break;
+		case C_ARCHIVE:
+			archive = true;
+			break;
 		case C_TEST_FAIL:
 			fail = true;
 			break;
@@ -212,7 +253,8 @@ int compact_main(int argc, char **argv)
 		log_msg("write-snapshot: usage: bookd " COMPACT_MODE
 			" (--data DIR | --data-fd N) --upto LSN "
 			"[--max-resources N] [--first-day D --last-day D "
-			"--window-days N] [--parent PID]");
+			"--window-days N] [--parent PID] "
+			"[--install [--archive-wal]]");
 		return 1;
 	}
 	if (parent) {
@@ -285,5 +327,5 @@ int compact_main(int argc, char **argv)
 			": state rebuilt in %lld ms, written in %lld ms",
 			upto, (long long)(t1 - t0),
 			(long long)(mono_ms() - t1));
-	return 0;
+	return install ? install_and_trim(dirfd, upto, archive) : 0;
 }

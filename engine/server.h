@@ -31,7 +31,7 @@
  *      process spawned from the engine's own binary (compact.h) rebuilds
  *      the state up to the durable LSN from the files and writes the
  *      snapshot, and its pidfd, polled through the ring, says when to
- *      install it (snapshot.h).
+ *      install it (checkpoint.h).
  *
  * Holds take the short path: memory, the pages' held bits and "holds"
  * pushes, at once.  One exception keeps readers from ever seeing a slot
@@ -58,7 +58,7 @@
 #include "loop.h"
 #include "ops.h"
 #include "publisher.h"
-#include "snapshot.h"
+#include "checkpoint.h"
 #include "state.h"
 #include "stats.h"
 #include "wal.h"

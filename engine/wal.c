@@ -21,6 +21,7 @@
 #include "fhdr.h"
 #include "log.h"
 #include "wal.h"
+#include "wal_int.h"
 #include "walprep.h"
 #include "wire.h"
 
@@ -29,13 +30,6 @@ _Static_assert(WAL_SEG_HEADER == FHDR_SIZE,
 
 /* What a run of unused log looks like: recovery skips such runs. */
 static const unsigned char zero64[64];
-
-struct seg {
-	uint64_t first_lsn;
-	int dfd;       /* the directory holding it: wal/ or wal/archive/ */
-	bool archived; /* in wal/archive/ */
-	char name[32];
-};
 
 struct wal {
 	int dirfd;  /* DATA */
@@ -61,83 +55,6 @@ struct wal {
 	struct wal_stats st;
 	struct prep prep;
 };
-
-static int seg_cmp(const void *a, const void *b)
-{
-	const struct seg *x = a, *y = b;
-	if (x->first_lsn != y->first_lsn)
-		return x->first_lsn < y->first_lsn ? -1 : 1;
-	/* The same segment in wal/ and in wal/archive/: wal/ sorts last. */
-	return (int)y->archived - (int)x->archived;
-}
-
-/*
- * Append the segments of directory dfd to *v (n used, cap allocated);
- * archived marks them as wal/archive/'s.  Not sorted.
- */
-static int add_segments(int dfd, bool archived, struct seg **v, size_t *n,
-			size_t *cap)
-{
-	int fd = dup(dfd);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		unsigned long long lsn;
-		if (strlen(de->d_name) != 20 ||
-		    strcmp(de->d_name + 16, ".wal") != 0)
-			continue;
-		lsn = strtoull(de->d_name, &end, 16);
-		if (end != de->d_name + 16)
-			continue;
-		if (*n == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 16;
-			struct seg *nv = reallocarray(*v, ncap, sizeof(**v));
-			if (nv == NULL) {
-				closedir(d);
-				return -ENOMEM;
-			}
-			*v = nv;
-			*cap = ncap;
-		}
-		(*v)[*n].first_lsn = lsn;
-		(*v)[*n].dfd = dfd;
-		(*v)[*n].archived = archived;
-		memcpy((*v)[*n].name, de->d_name, 21); /* length checked: 20 */
-		(*n)++;
-	}
-	closedir(d);
-	return 0;
-}
-
-/* List wal/ segments sorted by first LSN. */
-static int list_segments(int waldfd, struct seg **out, size_t *n)
-{
-	size_t cap = 0;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	rc = add_segments(waldfd, false, out, n, &cap);
-	if (rc < 0) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
-		return rc;
-	}
-	if (*n)
-		qsort(*out, *n, sizeof(**out), seg_cmp);
-	return 0;
-}
 
 struct mapped {
 	const unsigned char *p;
@@ -290,15 +207,15 @@ static int scan_segments(int dirfd, bool archive, int *waldfd, int *archfd,
 		if (*archfd < 0 && errno != ENOENT)
 			return -errno;
 		if (*archfd >= 0)
-			rc = add_segments(*archfd, true, out, n, &cap);
+			rc = wal_add_segments(*archfd, true, out, n, &cap);
 	}
 	if (rc == 0)
-		rc = add_segments(*waldfd, false, out, n, &cap);
+		rc = wal_add_segments(*waldfd, false, out, n, &cap);
 	if (rc < 0)
 		return rc;
 	if (*n == 0)
 		return 0;
-	qsort(*out, *n, sizeof(**out), seg_cmp);
+	qsort(*out, *n, sizeof(**out), wal_seg_cmp);
 	/* A segment both archived and live (a crash between the two steps of
 	 * a copy made by hand): the live one, sorted last, wins. */
 	for (size_t i = 0; i < *n; i++) {
@@ -464,11 +381,6 @@ int wal_scan_dir(int dirfd, uint64_t after_lsn, wal_fn fn, void *ctx,
 	return wal_scan(dirfd, &o, fn, ctx, res);
 }
 
-static int fsync_dir(int fd)
-{
-	return fsync(fd) < 0 ? -errno : 0;
-}
-
 /*
  * Start the segment for first_lsn: the prepared one when ready; else, at
  * open (at_open), one written with zeros now (FIRST_SEG bytes at most); on
@@ -525,7 +437,7 @@ static int new_segment(struct wal *w, uint64_t first_lsn, bool at_open)
 			return rc ? rc : -EIO;
 		}
 	}
-	rc = fsync_dir(w->waldfd);
+	rc = wal_fsync_dir(w->waldfd);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -651,7 +563,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 			snprintf(name, sizeof(name), "%016" PRIx64 ".wal",
 				 scan->bad_seg);
 			if (unlinkat(w->waldfd, name, 0) < 0 ||
-			    fsync_dir(w->waldfd) < 0) {
+			    wal_fsync_dir(w->waldfd) < 0) {
 				rc = -errno;
 				goto fail;
 			}
@@ -662,7 +574,7 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 				goto fail;
 		}
 	}
-	rc = list_segments(w->waldfd, &segs, &nsegs);
+	rc = wal_list_segments(w->waldfd, &segs, &nsegs);
 	if (rc < 0)
 		goto fail;
 	w->segments = (uint32_t)nsegs;
@@ -859,60 +771,21 @@ void wal_get_stats(const struct wal *w, struct wal_stats *st)
 
 int wal_trim(struct wal *w, uint64_t upto_lsn, bool archive)
 {
+	int n = wal_trim_dir(w->waldfd, upto_lsn, archive, w->seg_first);
+
+	if (n > 0)
+		w->segments -= (uint32_t)n;
+	return n;
+}
+
+void wal_recount(struct wal *w)
+{
 	struct seg *segs = NULL;
 	size_t nsegs = 0;
-	int archfd = -1, rc, n = 0;
 
-	rc = list_segments(w->waldfd, &segs, &nsegs);
-	if (rc < 0)
-		return rc;
-	/* Segment i holds LSNs below the next one's first LSN; the segment
-	 * being appended to always stays. */
-	for (size_t i = 0; i + 1 < nsegs; i++) {
-		if (segs[i + 1].first_lsn > upto_lsn + 1 ||
-		    segs[i].first_lsn == w->seg_first)
-			break;
-		if (archive) {
-			if (archfd < 0) {
-				if (mkdirat(w->waldfd, "archive", 0750) < 0 &&
-				    errno != EEXIST) {
-					rc = -errno;
-					goto out;
-				}
-				archfd =
-				    openat(w->waldfd, "archive",
-					   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (archfd < 0) {
-					rc = -errno;
-					goto out;
-				}
-			}
-			if (renameat(w->waldfd, segs[i].name, archfd,
-				     segs[i].name) < 0) {
-				rc = -errno;
-				goto out;
-			}
-		} else if (unlinkat(w->waldfd, segs[i].name, 0) < 0) {
-			rc = -errno;
-			goto out;
-		}
-		n++;
-	}
-	rc = 0;
-out:
-	if (n > 0) {
-		/* Make the directory changes durable: the archive first, so
-		 * a moved segment is never in neither place. */
-		int e = archfd >= 0 ? fsync_dir(archfd) : 0;
-		int e2 = fsync_dir(w->waldfd);
-		if (rc == 0)
-			rc = e < 0 ? e : e2;
-		w->segments -= (uint32_t)n;
-	}
-	if (archfd >= 0)
-		close(archfd);
+	if (wal_list_segments(w->waldfd, &segs, &nsegs) == 0)
+		w->segments = (uint32_t)nsegs;
 	free(segs);
-	return rc < 0 ? rc : n;
 }
 
 #ifdef BOOKD_TEST_HOOKS

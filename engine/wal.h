@@ -226,5 +226,14 @@ void wal_get_stats(const struct wal *w, struct wal_stats *st);
  * log stays valid either way).
  */
 int wal_trim(struct wal *w, uint64_t upto_lsn, bool archive);
+/*
+ * The same on a log directory without a struct wal (the checkpoint
+ * compactor's): the segment whose first LSN is current, and the newest
+ * segment listed, always stay.  Returns the number let go or a negative
+ * errno.
+ */
+int wal_trim_dir(int waldfd, uint64_t upto_lsn, bool archive, uint64_t current);
+/* Count the segments again (after another process trimmed the log). */
+void wal_recount(struct wal *w);
 
 #endif

@@ -20,7 +20,7 @@
 
 #include "crc32c.h"
 #include "harness.h"
-#include "snapshot.h"
+#include "checkpoint.h"
 #include "state.h"
 #include "suite_main.h"
 #include "wal.h"
