@@ -147,44 +147,47 @@ int schedule_set_file(struct ctx *x, const msgpack_object **r)
 			 NULL, r);
 }
 
-int cmd_schedule_delete(struct ctx *x)
+/*
+ * Call op with a (freed here) and, unless --json, say what was done:
+ * lead, the first argument, then mid and the second when mid is set.
+ */
+static int call_and_say(struct ctx *x, const char *op, bookd_args *a,
+			const char *lead, const char *mid)
 {
 	const msgpack_object *r;
-	bookd_args *a = bookd_args_new();
 	int rc;
 
 	if (a == NULL)
 		return BOOKCTL_CONN;
 	bookd_args_str(a, "id", x->argv[0]);
-	rc = bookd_call_args(x->c, "schedule.delete", a, &r);
+	rc = bookd_call_args(x->c, op, a, &r);
 	bookd_args_free(a);
 	if (rc == 0 && !(x->json && (out_json(r), true))) {
-		printf("deleted shared schedule ");
+		fputs(lead, stdout);
 		out_text(x->argv[0]);
+		if (mid) {
+			fputs(mid, stdout);
+			out_text(x->argv[1]);
+		}
 		putchar('\n');
 	}
 	return done(x, rc);
 }
 
+int cmd_schedule_delete(struct ctx *x)
+{
+	return call_and_say(x, "schedule.delete", bookd_args_new(),
+			    "deleted shared schedule ", NULL);
+}
+
 int cmd_schedule_use(struct ctx *x)
 {
-	const msgpack_object *r;
 	bookd_args *a = bookd_args_new();
-	int rc;
 
-	if (a == NULL)
-		return BOOKCTL_CONN;
-	bookd_args_str(a, "id", x->argv[0]);
-	bookd_args_str(a, "schedule", x->argv[1]);
-	rc = bookd_call_args(x->c, "resource.update", a, &r);
-	bookd_args_free(a);
-	if (rc == 0 && !(x->json && (out_json(r), true))) {
-		out_text(x->argv[0]);
-		printf(" uses shared schedule ");
-		out_text(x->argv[1]);
-		putchar('\n');
-	}
-	return done(x, rc);
+	if (a != NULL)
+		bookd_args_str(a, "schedule", x->argv[1]);
+	return call_and_say(x, "resource.update", a, "",
+			    " uses shared schedule ");
 }
 
 /* ---- holiday calendars ------------------------------------------------ */
@@ -368,19 +371,6 @@ show:
 
 int cmd_holidays_delete(struct ctx *x)
 {
-	const msgpack_object *r;
-	bookd_args *a = bookd_args_new();
-	int rc;
-
-	if (a == NULL)
-		return BOOKCTL_CONN;
-	bookd_args_str(a, "id", x->argv[0]);
-	rc = bookd_call_args(x->c, "holidays.delete", a, &r);
-	bookd_args_free(a);
-	if (rc == 0 && !(x->json && (out_json(r), true))) {
-		printf("deleted holiday calendar ");
-		out_text(x->argv[0]);
-		putchar('\n');
-	}
-	return done(x, rc);
+	return call_and_say(x, "holidays.delete", bookd_args_new(),
+			    "deleted holiday calendar ", NULL);
 }
