@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "hmap.h"
 
 #define HUGE_ALIGN ARENA_BLOCK
 /* Past this many blocks, blocks of ARENA_AHEAD are mapped and faulted in
@@ -230,18 +231,6 @@ void arena_free(struct arena *a)
 
 /* ---- interned strings ------------------------------------------------- */
 
-static uint32_t str_hash(const char *p, size_t n)
-{
-	/* FNV-1a with a final avalanche, as hmap's. */
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	return h;
-}
-
 static struct strtab_ent *slot(const struct strtab *t, const char *s, size_t n,
 			       uint32_t h)
 {
@@ -273,7 +262,7 @@ static void strtab_grow(struct strtab *t)
 
 const char *strtab_intern(struct strtab *t, const char *s, size_t n)
 {
-	uint32_t h = str_hash(s, n);
+	uint32_t h = hmap_hash(s, n);
 	struct strtab_ent *e;
 
 	if (n > UINT32_MAX)

@@ -6,7 +6,7 @@
 
 #include "hmap.h"
 
-static uint32_t hash_bytes(const char *p, size_t n)
+uint32_t hmap_hash(const char *p, size_t n)
 {
 	/* FNV-1a, then a final avalanche so low bits are usable. */
 	uint32_t h = 2166136261u;
@@ -36,7 +36,7 @@ int hmap_get(const struct hmap *m, const char *key, size_t klen, uint64_t *val)
 
 	if (m->cap == 0)
 		return 0;
-	e = find(m, key, klen, hash_bytes(key, klen));
+	e = find(m, key, klen, hmap_hash(key, klen));
 	if (e->key == NULL)
 		return 0;
 	*val = e->val;
@@ -103,7 +103,7 @@ void hmap_reserve(struct hmap *m, size_t n)
 
 void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
 {
-	uint32_t h = hash_bytes(key, klen);
+	uint32_t h = hmap_hash(key, klen);
 	struct hmap_ent *e;
 
 	if ((m->n + 1) * 4 > m->cap * 3)

@@ -38,4 +38,8 @@ void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val);
 void hmap_reserve(struct hmap *m, size_t n);
 void hmap_free(struct hmap *m);
 
+/* The hash of n bytes (FNV-1a with a final avalanche, so low bits are
+ * usable): the one hmap and the arena's string table use. */
+uint32_t hmap_hash(const char *p, size_t n);
+
 #endif
