@@ -52,33 +52,20 @@ int sch_mask_windows(const uint64_t m[2], struct swin w[SCHED_DAY_MAX])
 static int parse_hday(struct shol *h, const msgpack_object *o, uint32_t i,
 		      char *err, size_t errlen)
 {
-	struct field f[] = {{"date", NULL}, {"windows", NULL}};
 	const msgpack_object *ws;
-	char path[32], sub[64];
+	char sub[64];
 	int rc;
 
-	snprintf(path, sizeof(path), "dates[%u]", i);
-	rc = sch_get_fields(o, path, f, 2, err, errlen);
+	rc = sch_parse_dated(o, "dates", i, &h->day, &ws, sub, sizeof(sub), err,
+			     errlen);
 	if (rc)
 		return rc;
-	sch_join(sub, sizeof(sub), path, "date");
-	if (f[0].val == NULL)
-		return sch_fail(err, errlen, sub, "required");
-	if (f[0].val->type != MSGPACK_OBJECT_STR ||
-	    q_parse_date(f[0].val->via.str.ptr, f[0].val->via.str.size,
-			 &h->day))
-		return sch_fail(err, errlen, sub,
-				"not a valid date \"YYYY-MM-DD\"");
 	h->m[0] = h->m[1] = 0;
-	ws = f[1].val;
 	if (ws == NULL || ws->type == MSGPACK_OBJECT_NIL)
 		return 0; /* closed all day */
-	sch_join(sub, sizeof(sub), path, "windows");
-	if (ws->type != MSGPACK_OBJECT_ARRAY)
-		return sch_fail(err, errlen, sub, "not an array");
-	if (ws->via.array.size > HCAL_MAX_WINDOWS)
-		return sch_fail(err, errlen, sub, "more than %d windows",
-				HCAL_MAX_WINDOWS);
+	rc = sch_check_windows(ws, sub, HCAL_MAX_WINDOWS, err, errlen);
+	if (rc)
+		return rc;
 	for (uint32_t j = 0; j < ws->via.array.size; j++) {
 		char wpath[80];
 		struct swin w;

@@ -224,15 +224,15 @@ static int over_cmp(const void *a, const void *b)
 	return x->idx - y->idx;
 }
 
-static int parse_override(struct sover *ov, const msgpack_object *o, uint32_t i,
-			  char *err, size_t errlen)
+int sch_parse_dated(const msgpack_object *o, const char *list, uint32_t i,
+		    int64_t *day, const msgpack_object **ws, char *wpath,
+		    size_t wpathlen, char *err, size_t errlen)
 {
 	struct field f[] = {{"date", NULL}, {"windows", NULL}};
-	const msgpack_object *ws;
 	char path[32], sub[64];
 	int rc;
 
-	snprintf(path, sizeof(path), "overrides[%u]", i);
+	snprintf(path, sizeof(path), "%s[%u]", list, i);
 	rc = sch_get_fields(o, path, f, 2, err, errlen);
 	if (rc)
 		return rc;
@@ -240,19 +240,41 @@ static int parse_override(struct sover *ov, const msgpack_object *o, uint32_t i,
 	if (f[0].val == NULL)
 		return sch_fail(err, errlen, sub, "required");
 	if (f[0].val->type != MSGPACK_OBJECT_STR ||
-	    q_parse_date(f[0].val->via.str.ptr, f[0].val->via.str.size,
-			 &ov->day))
+	    q_parse_date(f[0].val->via.str.ptr, f[0].val->via.str.size, day))
 		return sch_fail(err, errlen, sub,
 				"not a valid date \"YYYY-MM-DD\"");
-	sch_join(sub, sizeof(sub), path, "windows");
-	ws = f[1].val;
+	sch_join(wpath, wpathlen, path, "windows");
+	*ws = f[1].val;
+	return 0;
+}
+
+int sch_check_windows(const msgpack_object *ws, const char *path, int max,
+		      char *err, size_t errlen)
+{
+	if (ws->type != MSGPACK_OBJECT_ARRAY)
+		return sch_fail(err, errlen, path, "not an array");
+	if (ws->via.array.size > (uint32_t)max)
+		return sch_fail(err, errlen, path, "more than %d windows", max);
+	return 0;
+}
+
+static int parse_override(struct sover *ov, const msgpack_object *o, uint32_t i,
+			  char *err, size_t errlen)
+{
+	const msgpack_object *ws;
+	char sub[64];
+	int rc;
+
+	rc = sch_parse_dated(o, "overrides", i, &ov->day, &ws, sub, sizeof(sub),
+			     err, errlen);
+	if (rc)
+		return rc;
 	if (ws == NULL)
 		return sch_fail(err, errlen, sub, "required");
-	if (ws->type != MSGPACK_OBJECT_ARRAY)
-		return sch_fail(err, errlen, sub, "not an array");
-	if (ws->via.array.size > SCHED_MAX_OVERRIDE_WINDOWS)
-		return sch_fail(err, errlen, sub, "more than %d windows",
-				SCHED_MAX_OVERRIDE_WINDOWS);
+	rc =
+	    sch_check_windows(ws, sub, SCHED_MAX_OVERRIDE_WINDOWS, err, errlen);
+	if (rc)
+		return rc;
 	ov->idx = (int)i;
 	ov->n = 0;
 	for (uint32_t j = 0; j < ws->via.array.size; j++) {

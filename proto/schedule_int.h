@@ -83,6 +83,17 @@ int sch_get_fields(const msgpack_object *m, const char *path, struct field *f,
 /* {"start", "end"} and, when day is set, "day". */
 int sch_parse_window(const msgpack_object *o, const char *path, int *day,
 		     struct swin *w, char *err, size_t errlen);
+/*
+ * The head of a dated entry list[i] = {date, windows?}: its fields, the
+ * date into *day, the windows value (NULL when absent) into *ws, and
+ * "list[i].windows" into wpath for the caller's messages.
+ */
+int sch_parse_dated(const msgpack_object *o, const char *list, uint32_t i,
+		    int64_t *day, const msgpack_object **ws, char *wpath,
+		    size_t wpathlen, char *err, size_t errlen);
+/* ws is an array of at most max windows (path names it). */
+int sch_check_windows(const msgpack_object *ws, const char *path, int max,
+		      char *err, size_t errlen);
 /* key: "HH:MM" of quarter q. */
 void sch_pack_time(msgpack_packer *pk, const char *key, unsigned q);
 /* [{start, end}, ...] of w[0..n). */
