@@ -45,14 +45,7 @@ static void teardown(void)
 
 static int64_t stat_of(int fd, const char *key)
 {
-	const msgpack_object *v;
-	int64_t x = -1;
-
-	ck_assert_int_eq(CALL(fd, "stats", NULL), 0);
-	v = wire_get(h_result(&C.r), key);
-	ck_assert_ptr_nonnull(v);
-	ck_assert(wire_int(v, &x));
-	return x;
+	return h_case_stat(&C, fd, key);
 }
 
 static int64_t result_id(void)

@@ -1080,6 +1080,18 @@ int h_case_call(struct h_case *c, int fd, const char *as, const char *op,
 	return rc;
 }
 
+int64_t h_case_stat(struct h_case *c, int fd, const char *key)
+{
+	const msgpack_object *v;
+	int64_t x = -1;
+
+	ck_assert_int_eq(h_case_call(c, fd, NULL, "stats", NULL), 0);
+	v = wire_get(h_result(&c->r), key);
+	ck_assert_ptr_nonnull(v);
+	ck_assert(wire_int(v, &x));
+	return x;
+}
+
 int h_case_conn(const struct h_case *c)
 {
 	int fd = h_connect_raw(&c->h);

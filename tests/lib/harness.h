@@ -179,6 +179,8 @@ int h_case_call(struct h_case *c, int fd, const char *as, const char *op,
 		const char *fmt, ...);
 /* A raw connection to c's engine. */
 int h_case_conn(const struct h_case *c);
+/* The integer key of a `stats` reply on fd, which must be there. */
+int64_t h_case_stat(struct h_case *c, int fd, const char *key);
 /* resource.create {id} on fd, which must succeed. */
 void h_case_mkres(struct h_case *c, int fd, const char *id);
 
