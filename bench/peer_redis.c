@@ -113,19 +113,8 @@ static void r_append(struct rconn *c, int argc, const char *const *argv)
 
 static int r_flush(struct rconn *c)
 {
-	size_t off = 0;
-
-	while (off < c->wlen) {
-		ssize_t w =
-		    send(c->fd, c->wb + off, c->wlen - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			bench_log("redis send: %s", strerror(errno));
-			return -1;
-		}
-		off += (size_t)w;
-	}
+	if (bench_send_all(c->fd, c->wb, c->wlen, "redis") < 0)
+		return -1;
 	c->wlen = 0;
 	return 0;
 }

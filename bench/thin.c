@@ -134,19 +134,8 @@ void thin_add_ping(struct thin_conn *c)
 
 int thin_flush(struct thin_conn *c)
 {
-	size_t off = 0;
-
-	while (off < c->wlen) {
-		ssize_t w =
-		    send(c->fd, c->wb + off, c->wlen - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			bench_log("bookd send: %s", strerror(errno));
-			return -1;
-		}
-		off += (size_t)w;
-	}
+	if (bench_send_all(c->fd, c->wb, c->wlen, "bookd") < 0)
+		return -1;
 	c->wlen = 0;
 	return 0;
 }

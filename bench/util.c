@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "util.h"
@@ -210,4 +211,21 @@ void *bench_reallocarray(void *p, size_t n, size_t size)
 	if (q == NULL)
 		bench_die("out of memory");
 	return q;
+}
+
+int bench_send_all(int fd, const char *buf, size_t len, const char *who)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			bench_log("%s send: %s", who, strerror(errno));
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return 0;
 }

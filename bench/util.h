@@ -65,6 +65,9 @@ void bench_die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 /* Print "bookd-bench: <message>" on stderr (progress and warnings). */
 void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Send all of buf[0..len) on socket fd; on failure log "<who> send: ..."
+ * and return -1. */
+int bench_send_all(int fd, const char *buf, size_t len, const char *who);
 /* Run fn(arg) before bench_die() exits (one handler; NULL clears it). */
 void bench_on_die(void (*fn)(void *), void *arg);
 
