@@ -35,9 +35,8 @@ static const char BOOK_LUA[] =
 
 struct rconn {
 	int fd;
-	char *rb; /* received bytes [rpos, rlen) not yet parsed */
-	size_t rpos, rlen, rcap;
-	char *wb; /* commands not yet written */
+	struct bench_rbuf in; /* received, not yet parsed */
+	char *wb;	      /* commands not yet written */
 	size_t wlen, wcap;
 };
 
@@ -52,7 +51,7 @@ static void r_close(struct rconn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->rb);
+	free(c->in.b);
 	free(c->wb);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
@@ -119,48 +118,16 @@ static int r_flush(struct rconn *c)
 	return 0;
 }
 
-/* Make at least n unparsed bytes available. */
-static int r_need(struct rconn *c, size_t n)
-{
-	while (c->rlen - c->rpos < n) {
-		ssize_t r;
-		if (c->rpos > 0 && c->rpos == c->rlen)
-			c->rpos = c->rlen = 0;
-		if (c->rcap - c->rlen < 4096) {
-			if (c->rpos > 0) {
-				memmove(c->rb, c->rb + c->rpos,
-					c->rlen - c->rpos);
-				c->rlen -= c->rpos;
-				c->rpos = 0;
-			}
-			if (c->rcap - c->rlen < 4096) {
-				c->rcap = c->rcap ? c->rcap * 2 : 65536;
-				c->rb = bench_reallocarray(c->rb, c->rcap, 1);
-			}
-		}
-		r = recv(c->fd, c->rb + c->rlen, c->rcap - c->rlen, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			bench_log("redis recv: %s", r == 0 ? "connection closed"
-							   : strerror(errno));
-			return -1;
-		}
-		c->rlen += (size_t)r;
-	}
-	return 0;
-}
-
 /* The length of the CRLF-terminated line at rpos (without CRLF). */
 static int r_line(struct rconn *c, size_t *len)
 {
 	size_t scanned = 0;
 
 	for (;;) {
-		char *p = memchr(c->rb + c->rpos + scanned, '\n',
-				 c->rlen - c->rpos - scanned);
+		char *p = memchr(c->in.b + c->in.pos + scanned, '\n',
+				 c->in.len - c->in.pos - scanned);
 		if (p) {
-			size_t n = (size_t)(p - (c->rb + c->rpos));
+			size_t n = (size_t)(p - (c->in.b + c->in.pos));
 			if (n == 0 || p[-1] != '\r') {
 				bench_log("redis: malformed reply line");
 				return -1;
@@ -168,8 +135,8 @@ static int r_line(struct rconn *c, size_t *len)
 			*len = n - 1;
 			return 0;
 		}
-		scanned = c->rlen - c->rpos;
-		if (r_need(c, scanned + 1) < 0)
+		scanned = c->in.len - c->in.pos;
+		if (bench_recv_need(c->fd, &c->in, scanned + 1, "redis") < 0)
 			return -1;
 	}
 }
@@ -180,13 +147,13 @@ static int r_read(struct rconn *c, struct rreply *out)
 	size_t n;
 	char *p;
 
-	if (r_need(c, 1) < 0 || r_line(c, &n) < 0)
+	if (bench_recv_need(c->fd, &c->in, 1, "redis") < 0 || r_line(c, &n) < 0)
 		return -1;
-	p = c->rb + c->rpos;
+	p = c->in.b + c->in.pos;
 	out->type = p[0];
 	out->s = p + 1;
 	out->len = n - 1;
-	c->rpos += n + 2;
+	c->in.pos += n + 2;
 	switch (out->type) {
 	case '+':
 	case '-':
@@ -205,11 +172,12 @@ static int r_read(struct rconn *c, struct rreply *out)
 			bench_log("redis: bulk reply of %lld bytes", blen);
 			return -1;
 		}
-		if (r_need(c, (size_t)blen + 2) < 0)
+		if (bench_recv_need(c->fd, &c->in, (size_t)blen + 2, "redis") <
+		    0)
 			return -1;
-		out->s = c->rb + c->rpos;
+		out->s = c->in.b + c->in.pos;
 		out->len = (size_t)blen;
-		c->rpos += (size_t)blen + 2;
+		c->in.pos += (size_t)blen + 2;
 		return 0;
 	}
 	}

@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "thin.h"
+#include "wire.h"
 #include "util.h"
 
 #define FRAME_MAX (1u << 20) /* the protocol's frame limit */
@@ -52,7 +53,7 @@ void thin_close(struct thin_conn *c)
 	if (c->zone_up)
 		msgpack_zone_destroy(&c->zone);
 	free(c->wb);
-	free(c->rb);
+	free(c->in.b);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
 }
@@ -140,51 +141,6 @@ int thin_flush(struct thin_conn *c)
 	return 0;
 }
 
-/* Make at least n unparsed bytes available. */
-static int need(struct thin_conn *c, size_t n)
-{
-	while (c->rlen - c->rpos < n) {
-		ssize_t r;
-		if (c->rpos > 0) {
-			memmove(c->rb, c->rb + c->rpos, c->rlen - c->rpos);
-			c->rlen -= c->rpos;
-			c->rpos = 0;
-		}
-		if (c->rcap - c->rlen < 4096 || c->rcap < n) {
-			size_t cap = c->rcap ? c->rcap * 2 : 65536;
-			while (cap < n)
-				cap *= 2;
-			c->rb = bench_reallocarray(c->rb, cap, 1);
-			c->rcap = cap;
-		}
-		r = recv(c->fd, c->rb + c->rlen, c->rcap - c->rlen, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			bench_log("bookd recv: %s", r == 0 ? "connection closed"
-							   : strerror(errno));
-			return -1;
-		}
-		c->rlen += (size_t)r;
-	}
-	return 0;
-}
-
-static const msgpack_object *get(const msgpack_object *map, const char *key)
-{
-	size_t kl = strlen(key);
-
-	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object *k = &map->via.map.ptr[i].key;
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
-		    memcmp(k->via.str.ptr, key, kl) == 0)
-			return &map->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
 int thin_read(struct thin_conn *c, bool check, bool *ok)
 {
 	const unsigned char *u;
@@ -192,27 +148,27 @@ int thin_read(struct thin_conn *c, bool check, bool *ok)
 	msgpack_object obj;
 	size_t n, off = 0;
 
-	if (need(c, 4) < 0)
+	if (bench_recv_need(c->fd, &c->in, 4, "bookd") < 0)
 		return -1;
-	u = (const unsigned char *)c->rb + c->rpos;
+	u = (const unsigned char *)c->in.b + c->in.pos;
 	n = (size_t)u[0] << 24 | (size_t)u[1] << 16 | (size_t)u[2] << 8 | u[3];
 	if (n > FRAME_MAX) {
 		bench_log("bookd: a reply frame of %zu bytes", n);
 		return -1;
 	}
-	if (need(c, 4 + n) < 0)
+	if (bench_recv_need(c->fd, &c->in, 4 + n, "bookd") < 0)
 		return -1;
 	msgpack_zone_clear(&c->zone);
-	if (msgpack_unpack(c->rb + c->rpos + 4, n, &off, &c->zone, &obj) !=
+	if (msgpack_unpack(c->in.b + c->in.pos + 4, n, &off, &c->zone, &obj) !=
 	    MSGPACK_UNPACK_SUCCESS) {
 		bench_log("bookd: a reply that is not one MessagePack map");
 		return -1;
 	}
-	c->rpos += 4 + n;
-	o = get(&obj, "ok");
+	c->in.pos += 4 + n;
+	o = wire_get(&obj, "ok");
 	*ok = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-	res = get(&obj, "result");
-	free_ = get(res, "free");
+	res = wire_get(&obj, "result");
+	free_ = wire_get(res, "free");
 	if (*ok && check &&
 	    (free_ == NULL || free_->type != MSGPACK_OBJECT_BOOLEAN)) {
 		bench_log("bookd: a check reply without 'free'");

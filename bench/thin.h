@@ -20,13 +20,14 @@
 
 #include <msgpack.h>
 
+#include "util.h"
+
 struct thin_conn {
 	int fd;
 	char *wb; /* requests not yet sent */
 	size_t wlen, wcap;
-	char *rb; /* received bytes [rpos, rlen) not yet parsed */
-	size_t rpos, rlen, rcap;
-	msgpack_zone zone; /* the last reply's objects */
+	struct bench_rbuf in; /* received, not yet parsed */
+	msgpack_zone zone;    /* the last reply's objects */
 	bool zone_up;
 	uint64_t next_id;
 };

@@ -229,3 +229,33 @@ int bench_send_all(int fd, const char *buf, size_t len, const char *who)
 	}
 	return 0;
 }
+
+int bench_recv_need(int fd, struct bench_rbuf *r, size_t n, const char *who)
+{
+	while (r->len - r->pos < n) {
+		ssize_t got;
+		if (r->pos > 0) {
+			memmove(r->b, r->b + r->pos, r->len - r->pos);
+			r->len -= r->pos;
+			r->pos = 0;
+		}
+		if (r->cap - r->len < 4096 || r->cap < n) {
+			size_t cap = r->cap ? r->cap * 2 : 65536;
+			while (cap < n)
+				cap *= 2;
+			r->b = bench_reallocarray(r->b, cap, 1);
+			r->cap = cap;
+		}
+		got = recv(fd, r->b + r->len, r->cap - r->len, 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			bench_log("%s recv: %s", who,
+				  got == 0 ? "connection closed"
+					   : strerror(errno));
+			return -1;
+		}
+		r->len += (size_t)got;
+	}
+	return 0;
+}

@@ -65,6 +65,14 @@ void bench_die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 /* Print "bookd-bench: <message>" on stderr (progress and warnings). */
 void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Bytes received on a connection: [pos, len) of b not yet parsed. */
+struct bench_rbuf {
+	char *b;
+	size_t pos, len, cap;
+};
+/* Receive on fd until at least n unparsed bytes are in r; on failure or
+ * end of stream log "<who> recv: ..." and return -1. */
+int bench_recv_need(int fd, struct bench_rbuf *r, size_t n, const char *who);
 /* Send all of buf[0..len) on socket fd; on failure log "<who> send: ..."
  * and return -1. */
 int bench_send_all(int fd, const char *buf, size_t len, const char *who);
