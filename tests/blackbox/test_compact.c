@@ -60,16 +60,7 @@ static int64_t result_id(void)
  * that the log grows fast enough for the test build's checkpoints. */
 static void book_note(int fd, int i)
 {
-	static char note[3001];
-	int64_t s = h_day(2 + i / 96) + (int64_t)(i % 96) * Q;
-
-	if (note[0] == 0)
-		memset(note, 'n', sizeof(note) - 1);
-	ck_assert_int_eq(CALL(fd, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
-			      "resource", "cp", "start", s, "end", s + Q,
-			      "booker", "name", "n", "email", "n@x", "note",
-			      note),
-			 0);
+	h_case_book_note(&C, fd, "cp", i);
 }
 
 /* One of every kind of change, round k. */

@@ -1080,6 +1080,20 @@ int h_case_call(struct h_case *c, int fd, const char *as, const char *op,
 	return rc;
 }
 
+void h_case_book_note(struct h_case *c, int fd, const char *res, int i)
+{
+	static char note[3001];
+	int64_t s = h_day(2 + i / 96) + (int64_t)(i % 96) * 900;
+
+	if (note[0] == 0)
+		memset(note, 'n', sizeof(note) - 1);
+	ck_assert_int_eq(
+	    h_case_call(c, fd, NULL, "book", "{s:s s:I s:I s:{s:s s:s} s:s}",
+			"resource", res, "start", s, "end", s + 900, "booker",
+			"name", "n", "email", "n@x", "note", note),
+	    0);
+}
+
 int64_t h_case_stat(struct h_case *c, int fd, const char *key)
 {
 	const msgpack_object *v;

@@ -179,6 +179,10 @@ int h_case_call(struct h_case *c, int fd, const char *as, const char *op,
 		const char *fmt, ...);
 /* A raw connection to c's engine. */
 int h_case_conn(const struct h_case *c);
+/* Book slot i of resource res (96 quarters a day from the day after
+ * tomorrow) with a 3,000-byte note, so the log grows about 1 MiB per 350
+ * bookings; it must succeed. */
+void h_case_book_note(struct h_case *c, int fd, const char *res, int i);
 /* The integer key of a `stats` reply on fd, which must be there. */
 int64_t h_case_stat(struct h_case *c, int fd, const char *key);
 /* resource.create {id} on fd, which must succeed. */
