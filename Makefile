@@ -175,9 +175,11 @@ $(LIB_OBJ): CFLAGS := $(filter-out $(BSD_CFLAGS),$(CFLAGS)) \
 	-fvisibility=hidden -ffunction-sections -fdata-sections
 
 # bookctl mints tokens (libcrypto), which the library leaves out; the
-# bench parses its numbers as the tools do and builds raw frames (wbuf.c).
+# bench parses its numbers as the tools do, builds raw frames (wbuf.c) and
+# removes its engines' pages files with them (pagesdir.c).
 $(O)/bookctl: $(O)/obj/proto/token.o $(O)/obj/proto/num.o
-$(O)/bookd-bench: $(O)/obj/proto/num.o $(O)/obj/proto/wbuf.o
+$(O)/bookd-bench: $(O)/obj/proto/num.o $(O)/obj/proto/wbuf.o \
+	$(O)/obj/engine/pagesdir.o
 $(O)/bookd-http: $(O)/obj/proto/num.o
 
 $(O)/libbookd.a: $(LIB_OBJ)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "pagesdir.h"
 #include "util.h"
 #include "wire.h"
 
@@ -387,8 +388,9 @@ static int rm_one(const char *path, const struct stat *sb, int flag,
 		  struct FTW *ftw)
 {
 	(void)sb;
-	(void)flag;
-	(void)ftw;
+	/* The pages link's file in the pages directory goes too. */
+	if (flag == FTW_SL && strcmp(path + ftw->base, "pages") == 0)
+		pagesdir_remove_link(path);
 	remove(path);
 	return 0;
 }

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	    "             [--admin-group NAME] [--segment-mb N] [--max-conns "
 	    "N]\n"
 	    "             [--checkpoint-mb N] [--archive-wal]\n"
+	    "             [--pages-dir DIR | --pages-on-disk]\n"
 	    "\n"
 	    "  --data DIR          data directory (default ./var)\n"
 	    "  --socket PATH       Unix socket (default DIR/bookd.sock)\n"
@@ -51,6 +52,13 @@ static void usage(FILE *f)
 	    "  --checkpoint-foreground  write snapshots in the engine's loop,\n"
 	    "                      stalling it, instead of by a spawned\n"
 	    "                      compactor process\n"
+	    "  --pages-dir DIR     keep the shared pages file in DIR, on a\n"
+	    "                      memory file system, DATA/pages linking to "
+	    "it\n"
+	    "                      (default /dev/shm)\n"
+	    "  --pages-on-disk     keep it in DATA itself (the kernel writes "
+	    "it\n"
+	    "                      back to the log's disk)\n"
 	    "\n"
 	    "limits (proto/PROTOCOL.md section 5):\n"
 	    "  --admin-reserve N        connections kept for admins\n"
@@ -93,6 +101,8 @@ enum {
 	OPT_SUBS_CALLER,
 	OPT_SUBS,
 	OPT_CKPT_FG,
+	OPT_PAGES_DIR,
+	OPT_PAGES_ON_DISK,
 	OPT_CKPT_FAIL,
 	OPT_CKPT_DELAY,
 	OPT_CKPT_KB,
@@ -127,6 +137,8 @@ int main(int argc, char **argv)
 	    {"checkpoint-mb", required_argument, NULL, 'K'},
 	    {"archive-wal", no_argument, NULL, 'A'},
 	    {"checkpoint-foreground", no_argument, NULL, OPT_CKPT_FG},
+	    {"pages-dir", required_argument, NULL, OPT_PAGES_DIR},
+	    {"pages-on-disk", no_argument, NULL, OPT_PAGES_ON_DISK},
 	    {"admin-reserve", required_argument, NULL, OPT_ADMIN_RESERVE},
 	    {"max-conns-per-uid", required_argument, NULL, OPT_PER_UID},
 	    {"max-conn-output-mb", required_argument, NULL, OPT_CONN_OUT},
@@ -158,6 +170,7 @@ int main(int argc, char **argv)
 	    .horizon_days = 730,
 	    .past_days = 7,
 	    .max_resources = 1024,
+	    .pages_dir = "/dev/shm",
 	    .max_conns = 4096,
 	    .sync = SYNC_URING,
 	    .admin_reserve = UINT32_MAX, /* min(16, max_conns / 8) */
@@ -256,6 +269,19 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CKPT_FG:
 			cfg.checkpoint_foreground = true;
+			break;
+		case OPT_PAGES_DIR:
+			if (optarg[0] != '/') {
+				fprintf(stderr,
+					"bookd: --pages-dir needs an "
+					"absolute path: %s\n",
+					optarg);
+				return BOOKD_EXIT_START;
+			}
+			cfg.pages_dir = optarg;
+			break;
+		case OPT_PAGES_ON_DISK:
+			cfg.pages_dir = NULL;
 			break;
 		case 'C':
 			if (parse_u64("--max-conns", optarg, 1, 1000000, &v))

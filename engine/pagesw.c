@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pagesdir.h"
 #include "pagesw.h"
 
 #define PAGES_NAME "pages"
@@ -43,6 +44,11 @@ struct pagesw {
 	pthread_t warm;
 	int warming;
 	uint32_t warm_rows;
+	/* The pages directory (pagesdir.h) or NULL, the file the link
+	 * DATA/pages named before ("" when it was no link) and ours. */
+	const char *pdir;
+	char oldtarget[4096];
+	char target[4096];
 };
 
 static int window_ok(uint32_t window_days, int64_t first_day, int64_t last_day)
@@ -70,7 +76,9 @@ static int old_open(int dirfd, int *oldfd, uint64_t *generation,
 	*oldfd = -1;
 	*generation = 0;
 	*nresources = 0;
-	fd = openat(dirfd, PAGES_NAME, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	/* DATA/pages may be a link into the pages directory (pagesdir.h);
+	 * only this engine's user writes the data directory. */
+	fd = openat(dirfd, PAGES_NAME, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (fstat(fd, &st) < 0) {
@@ -207,8 +215,53 @@ static void warm_join(struct pagesw *pw)
 	}
 }
 
-int pagesw_prepare(struct pagesw **out, int dirfd, uint32_t max_resources,
-		   uint32_t window_days, int64_t first_day, int64_t last_day)
+/*
+ * Create the new file: in the pages directory, named by the link
+ * DATA/pages.new, or as DATA/pages.new itself.  A pages directory that
+ * cannot be used (missing, read-only, full) leaves the file in the data
+ * directory, and pw->pdir NULL so the caller can say so.
+ */
+static int new_file(struct pagesw *pw, int dirfd)
+{
+	ssize_t n;
+	int fd;
+
+	pw->target[0] = '\0';
+	n = readlinkat(dirfd, PAGES_NAME, pw->oldtarget,
+		       sizeof pw->oldtarget - 1);
+	pw->oldtarget[n > 0 ? (size_t)n : 0] = '\0';
+	if (pw->pdir) {
+		pagesdir_sweep(pw->pdir, dirfd, pw->oldtarget);
+		fd = pagesdir_create(pw->pdir, dirfd, pw->target,
+				     sizeof pw->target);
+		if (fd >= 0) {
+			if (symlinkat(pw->target, dirfd, PAGES_TMP) == 0)
+				return fd;
+			n = -errno;
+			close(fd);
+			pagesdir_remove(pw->target);
+			pw->target[0] = '\0';
+			return (int)n;
+		}
+		pw->pdir = NULL;
+	}
+	fd = openat(dirfd, PAGES_TMP,
+		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		    PAGES_MODE);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Remove what new_file made. */
+static void new_file_remove(struct pagesw *pw)
+{
+	unlinkat(pw->dirfd, PAGES_TMP, 0);
+	if (pw->pdir)
+		pagesdir_remove(pw->target);
+}
+
+int pagesw_prepare(struct pagesw **out, int dirfd, const char *pages_dir,
+		   uint32_t max_resources, uint32_t window_days,
+		   int64_t first_day, int64_t last_day)
 {
 	struct pagesw *pw = NULL;
 	uint64_t dir_off, pages_off, size, oldgen, oldres;
@@ -240,11 +293,10 @@ int pagesw_prepare(struct pagesw **out, int dirfd, uint32_t max_resources,
 		err = -errno;
 		goto fail;
 	}
-	pw->fd = openat(dirfd, PAGES_TMP,
-			O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			PAGES_MODE);
+	pw->pdir = pages_dir;
+	pw->fd = new_file(pw, dirfd);
 	if (pw->fd < 0) {
-		err = -errno;
+		err = pw->fd;
 		goto fail;
 	}
 	created = 1;
@@ -306,7 +358,7 @@ fail:
 	if (pw->fd >= 0)
 		close(pw->fd);
 	if (created)
-		unlinkat(dirfd, PAGES_TMP, 0);
+		new_file_remove(pw);
 	if (pw->dirfd >= 0)
 		close(pw->dirfd);
 	free(pw);
@@ -332,6 +384,7 @@ int pagesw_install(struct pagesw *pw)
 		return -errno;
 	}
 	pw->installed = 1;
+	pagesdir_remove(pw->oldtarget);
 	if (pw->oldfd >= 0) {
 		err = old_retire(pw->oldfd);
 		close(pw->oldfd);
@@ -342,11 +395,12 @@ int pagesw_install(struct pagesw *pw)
 	return 0;
 }
 
-int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
-		uint32_t window_days, int64_t first_day, int64_t last_day)
+int pagesw_open(struct pagesw **out, int dirfd, const char *pages_dir,
+		uint32_t max_resources, uint32_t window_days, int64_t first_day,
+		int64_t last_day)
 {
-	int rc = pagesw_prepare(out, dirfd, max_resources, window_days,
-				first_day, last_day);
+	int rc = pagesw_prepare(out, dirfd, pages_dir, max_resources,
+				window_days, first_day, last_day);
 
 	if (rc < 0)
 		return rc;
@@ -367,11 +421,16 @@ void pagesw_close(struct pagesw *pw)
 	close(pw->fd);
 	/* Never installed: the old file serves on, the new one goes. */
 	if (!pw->installed)
-		unlinkat(pw->dirfd, PAGES_TMP, 0);
+		new_file_remove(pw);
 	if (pw->oldfd >= 0)
 		close(pw->oldfd);
 	close(pw->dirfd);
 	free(pw);
+}
+
+const char *pagesw_place(const struct pagesw *pw)
+{
+	return pw->pdir ? pw->target : NULL;
 }
 
 uint64_t pagesw_generation(const struct pagesw *pw)

@@ -20,8 +20,8 @@
  *  - Versions of a page only grow, also across the ring slot's change of day.
  *
  * How it fails: pagesw_open returns -errno (no log line: the caller logs) and
- * leaves the data directory as it was, except for a stray pages.new that the
- * next open replaces.  The other calls cannot fail; a resource index outside
+ * leaves the data directory as it was, except for a stray pages.new (and
+ * its directory in the pages directory) that the next open replaces.  The other calls cannot fail; a resource index outside
  * the file, a negative day, a window longer than the ring or nested commit
  * brackets break the caller's contract and abort through assert().  The
  * file is a cache rebuilt at every start, so it is never fsynced.
@@ -39,12 +39,16 @@ struct pagesw;
  * Build a fresh DATA/pages.new (sparse, full size), fill its header with
  * generation = old file's generation + 1 (or 1), rename it over DATA/pages,
  * then mark the old file (if any) PAGES_RETIRED so its readers re-open.
- * dirfd is the data directory.  The window [first_day, last_day] must hold
- * at most window_days days, none negative.  Returns 0 or -errno (-EINVAL for
- * bad sizes or window).
+ * dirfd is the data directory.  pages_dir (NULL: none) is a directory on a
+ * memory file system for the file itself, DATA/pages and DATA/pages.new
+ * being links to it (pagesdir.h); when it cannot be used the file is made
+ * in the data directory, and pagesw_place says which.  The window
+ * [first_day, last_day] must hold at most window_days days, none negative.
+ * Returns 0 or -errno (-EINVAL for bad sizes or window).
  */
-int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
-		uint32_t window_days, int64_t first_day, int64_t last_day);
+int pagesw_open(struct pagesw **out, int dirfd, const char *pages_dir,
+		uint32_t max_resources, uint32_t window_days, int64_t first_day,
+		int64_t last_day);
 /*
  * pagesw_open in two steps, so that a restart can fill the new file before
  * readers are sent to it: prepare builds DATA/pages.new (the old file, if
@@ -54,9 +58,13 @@ int pagesw_open(struct pagesw **out, int dirfd, uint32_t max_resources,
  * and retires the old one; it returns 0 or -errno (the rename or the
  * retirement failed).  pagesw_close before install removes pages.new.
  */
-int pagesw_prepare(struct pagesw **out, int dirfd, uint32_t max_resources,
-		   uint32_t window_days, int64_t first_day, int64_t last_day);
+int pagesw_prepare(struct pagesw **out, int dirfd, const char *pages_dir,
+		   uint32_t max_resources, uint32_t window_days,
+		   int64_t first_day, int64_t last_day);
 int pagesw_install(struct pagesw *pw);
+/* The file's path in the pages directory, or NULL when it is in the data
+ * directory. */
+const char *pagesw_place(const struct pagesw *pw);
 /* Unmap and close.  The file stays LIVE for readers until the next open. */
 void pagesw_close(struct pagesw *pw);
 uint64_t pagesw_generation(const struct pagesw *pw);

@@ -44,9 +44,9 @@ struct sub_ent {
 
 #define INDEX_SLACK_DAYS 370 /* the window may slide this far */
 
-int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
-	     uint32_t window_days, int64_t first_day, int64_t last_day,
-	     struct stats *stats)
+int pub_init(struct publisher *p, int dirfd, const char *pages_dir,
+	     uint32_t max_res, uint32_t window_days, int64_t first_day,
+	     int64_t last_day, struct stats *stats)
 {
 	int rc;
 
@@ -67,8 +67,8 @@ int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
 	if (p->res == NULL || p->all_due == NULL)
 		return -ENOMEM;
 	wbuf_packer_init(&p->pk, &p->pb);
-	rc = pagesw_prepare(&p->pages, dirfd, max_res, window_days, first_day,
-			    last_day);
+	rc = pagesw_prepare(&p->pages, dirfd, pages_dir, max_res, window_days,
+			    first_day, last_day);
 	return rc < 0 ? rc : 0;
 }
 

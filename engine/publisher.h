@@ -113,9 +113,9 @@ struct publisher {
 /* Build the pages file (see pagesw_prepare) and get ready; 0 or -errno.
  * Readers keep the old file until pub_install, called once the first
  * publication is complete (0 or -errno). */
-int pub_init(struct publisher *p, int dirfd, uint32_t max_res,
-	     uint32_t window_days, int64_t first_day, int64_t last_day,
-	     struct stats *stats);
+int pub_init(struct publisher *p, int dirfd, const char *pages_dir,
+	     uint32_t max_res, uint32_t window_days, int64_t first_day,
+	     int64_t last_day, struct stats *stats);
 int pub_install(struct publisher *p);
 /* Pushes go through this loop (set before the first push). */
 void pub_set_loop(struct publisher *p, struct loop *loop);

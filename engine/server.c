@@ -715,13 +715,17 @@ int server_init(struct server *s, const struct config *cfg)
 	/* The new pages file is prepared first: its memory is faulted in on
 	 * another core during recovery, and readers keep the old file until
 	 * the first publication is complete (server_run). */
-	rc = pub_init(&s->pub, s->dirfd, cfg->max_resources, window, first,
-		      last, &s->stats);
+	rc = pub_init(&s->pub, s->dirfd, cfg->pages_dir, cfg->max_resources,
+		      window, first, last, &s->stats);
 	if (rc < 0) {
 		log_msg("cannot build %s/pages: %s", cfg->data_dir,
 			strerror(-rc));
 		return BOOKD_EXIT_START;
 	}
+	if (cfg->pages_dir && pagesw_place(s->pub.pages) == NULL)
+		log_msg("cannot use --pages-dir %s: the pages are in %s, "
+			"written back to its disk",
+			cfg->pages_dir, cfg->data_dir);
 	t_start = mono_ms();
 	/* Everything recovered is durable: no deltas, committed at the end. */
 	state_replay_begin(&s->st);

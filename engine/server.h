@@ -57,6 +57,7 @@
 #include "commit.h"
 #include "loop.h"
 #include "ops.h"
+#include "pagesw.h"
 #include "publisher.h"
 #include "checkpoint.h"
 #include "state.h"
@@ -81,6 +82,8 @@ struct config {
 	bool archive;	      /* keep trimmed segments in wal/archive/ */
 	bool checkpoint_foreground; /* write snapshots in the loop, no compactor
 				     */
+	const char *pages_dir; /* the pages file's directory (pagesdir.h),
+				  NULL: in the data directory */
 	struct caller_limits limits; /* what one caller may take */
 	/* Limits (proto/PROTOCOL.md section 5): see struct loop_config. */
 	uint32_t admin_reserve;

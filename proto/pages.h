@@ -1,6 +1,12 @@
 /*
  * pages.h - the layout of the shared availability file `DATA/pages`.
  *
+ * Readers open `DATA/pages`.  By default it is a symbolic link to the file
+ * on a memory file system (bookd --pages-dir, default /dev/shm; see
+ * engine/pagesdir.h), because the file is a cache rebuilt at every start
+ * and its write-back would compete with the log's fdatasyncs; with
+ * --pages-on-disk it is the file itself.  The layout is the same.
+ *
  * Written only by bookd (one writer, engine/pagesw.c); mapped read-only by
  * any number of reader processes (libbookd's reader, clients/c/reader.c).
  * All multi-byte fields are native-endian: the file is a shared-memory

@@ -23,6 +23,7 @@
 
 #include "errors.h"
 #include "harness.h"
+#include "pagesdir.h"
 #include "quanta.h"
 #include "wire.h"
 
@@ -78,8 +79,10 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 		  struct FTW *ftw)
 {
 	(void)st;
-	(void)flag;
-	(void)ftw;
+	/* A data directory's pages link: its file in the pages directory
+	 * goes too (engine/pagesdir.h). */
+	if (flag == FTW_SL && strcmp(path + ftw->base, "pages") == 0)
+		pagesdir_remove_link(path);
 	remove(path);
 	return 0;
 }

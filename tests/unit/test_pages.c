@@ -98,7 +98,18 @@ static struct pagesw *wopen(void)
 	struct pagesw *pw = NULL;
 
 	ck_assert_int_eq(
-	    pagesw_open(&pw, tdirfd, MAXRES, W_DAYS, W_FIRST, W_LAST), 0);
+	    pagesw_open(&pw, tdirfd, NULL, MAXRES, W_DAYS, W_FIRST, W_LAST), 0);
+	ck_assert_ptr_nonnull(pw);
+	return pw;
+}
+
+static struct pagesw *wopen_in(const char *pages_dir)
+{
+	struct pagesw *pw = NULL;
+
+	ck_assert_int_eq(pagesw_open(&pw, tdirfd, pages_dir, MAXRES, W_DAYS,
+				     W_FIRST, W_LAST),
+			 0);
 	ck_assert_ptr_nonnull(pw);
 	return pw;
 }
@@ -788,7 +799,7 @@ static struct pagesw *wopen_long(void)
 	struct dayst s;
 
 	ck_assert_int_eq(
-	    pagesw_open(&pw, tdirfd, MAXRES, L_DAYS, L_FIRST, L_LAST), 0);
+	    pagesw_open(&pw, tdirfd, NULL, MAXRES, L_DAYS, L_FIRST, L_LAST), 0);
 	pagesw_set_resource(pw, 0, "a", PAGES_DIR_ACTIVE, 1);
 	ds_open_all(&s);
 	pagesw_commit_begin(pw);
@@ -1126,7 +1137,7 @@ START_TEST(test_many_resources_hash)
 	char id[32];
 	uint32_t idx;
 
-	ck_assert_int_eq(pagesw_open(&pw, tdirfd, 300, 4, D0, D0 + 3), 0);
+	ck_assert_int_eq(pagesw_open(&pw, tdirfd, NULL, 300, 4, D0, D0 + 3), 0);
 	for (uint32_t i = 0; i < 300; i++) {
 		snprintf(id, sizeof(id), "room-%u", i);
 		pagesw_set_resource(pw, i, id, PAGES_DIR_ACTIVE, i + 1);
@@ -1277,13 +1288,17 @@ START_TEST(test_writer_errors_and_leftovers)
 	struct stat st;
 	int fd;
 
-	ck_assert_int_eq(pagesw_open(&pw, tdirfd, 0, W_DAYS, D0, D0), -EINVAL);
-	ck_assert_int_eq(pagesw_open(&pw, tdirfd, 4, 0, D0, D0), -EINVAL);
-	ck_assert_int_eq(pagesw_open(&pw, tdirfd, 4, 3, D0, D0 + 3), -EINVAL);
-	ck_assert_int_eq(pagesw_open(&pw, tdirfd, 4, 3, D0 + 1, D0), -EINVAL);
-	ck_assert_int_eq(pagesw_open(&pw, tdirfd, 4, 3, -1, 0), -EINVAL);
+	ck_assert_int_eq(pagesw_open(&pw, tdirfd, NULL, 0, W_DAYS, D0, D0),
+			 -EINVAL);
+	ck_assert_int_eq(pagesw_open(&pw, tdirfd, NULL, 4, 0, D0, D0), -EINVAL);
+	ck_assert_int_eq(pagesw_open(&pw, tdirfd, NULL, 4, 3, D0, D0 + 3),
+			 -EINVAL);
+	ck_assert_int_eq(pagesw_open(&pw, tdirfd, NULL, 4, 3, D0 + 1, D0),
+			 -EINVAL);
+	ck_assert_int_eq(pagesw_open(&pw, tdirfd, NULL, 4, 3, -1, 0), -EINVAL);
 	ck_assert_int_eq(
-	    pagesw_open(&pw, tdirfd, UINT32_MAX, UINT32_MAX, D0, D0), -EINVAL);
+	    pagesw_open(&pw, tdirfd, NULL, UINT32_MAX, UINT32_MAX, D0, D0),
+	    -EINVAL);
 	ck_assert_ptr_null(pw);
 	ck_assert_int_eq(faccessat(tdirfd, "pages", F_OK, 0), -1);
 
@@ -1301,7 +1316,7 @@ START_TEST(test_writer_errors_and_leftovers)
 	/* A directory the writer cannot write to. */
 	if (geteuid() != 0) {
 		ck_assert_int_eq(fchmod(tdirfd, 0500), 0);
-		ck_assert_int_eq(pagesw_open(&pw, tdirfd, 4, 3, D0, D0),
+		ck_assert_int_eq(pagesw_open(&pw, tdirfd, NULL, 4, 3, D0, D0),
 				 -EACCES);
 		ck_assert_int_eq(fchmod(tdirfd, 0700), 0);
 	}
@@ -1315,13 +1330,128 @@ START_TEST(test_file_is_sparse)
 
 	/* 1000 resources x 800 days = 256 MB of pages if every row were
 	 * touched; two used rows are 512 KB. */
-	ck_assert_int_eq(pagesw_open(&pw, tdirfd, 1000, 800, D0, D0 + 799), 0);
+	ck_assert_int_eq(
+	    pagesw_open(&pw, tdirfd, NULL, 1000, 800, D0, D0 + 799), 0);
 	pagesw_set_resource(pw, 0, "a", PAGES_DIR_ACTIVE, 1);
 	pagesw_set_resource(pw, 1, "b", PAGES_DIR_ACTIVE, 1);
 	ck_assert_int_eq(fstatat(tdirfd, "pages", &st, 0), 0);
 	ck_assert_int_gt(st.st_size, 256000000);
 	ck_assert_int_lt((int64_t)st.st_blocks * 512, 4 << 20);
 	pagesw_close(pw);
+}
+END_TEST
+
+/* The generation directory (in dir) of the file the link tdir/pages names,
+ * into gen; the link's target into target. */
+static void link_gen(const char *dir, char *target, size_t tcap, char *gen,
+		     size_t gcap)
+{
+	ssize_t n = readlinkat(tdirfd, "pages", target, tcap - 1);
+	const char *slash;
+
+	ck_assert_int_gt(n, 0);
+	target[n] = '\0';
+	ck_assert_int_eq(strncmp(target, dir, strlen(dir)), 0);
+	slash = strrchr(target, '/');
+	ck_assert_ptr_nonnull(slash);
+	ck_assert_uint_lt((size_t)(slash - target), gcap);
+	memcpy(gen, target, (size_t)(slash - target));
+	gen[slash - target] = '\0';
+}
+
+/*
+ * With a pages directory (engine/pagesdir.h) the file lives there and
+ * DATA/pages links to it: readers find it, each generation gets a new
+ * directory and the previous one goes, the directory's mode follows the
+ * data directory's, leftovers of a crash or of a removed data directory
+ * are swept, nothing of another user or behind a link is touched, and a
+ * directory that cannot be used leaves the file in the data directory.
+ */
+START_TEST(test_pages_dir)
+{
+	char pdir[512], other[512], target[1024], gen[1024], gen1[1024],
+	    stray[1024], link[1024], alien[1024], ogen[1024];
+	struct pagesw *pw = NULL, *pw2 = NULL;
+	struct stat st, ds;
+	bookd_reader *r;
+	int ofd;
+
+	snprintf(pdir, sizeof pdir, "%s/shmXXXXXX", basedir);
+	ck_assert_ptr_nonnull(mkdtemp(pdir));
+	ck_assert_int_eq(fchmod(tdirfd, 0710), 0);
+	ck_assert_int_eq(
+	    pagesw_open(&pw, tdirfd, pdir, MAXRES, W_DAYS, W_FIRST, W_LAST), 0);
+	ck_assert_ptr_nonnull(pagesw_place(pw));
+	ck_assert_int_eq(fstatat(tdirfd, "pages", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	link_gen(pdir, target, sizeof target, gen1, sizeof gen1);
+	ck_assert_str_eq(target, pagesw_place(pw));
+	ck_assert_int_eq(stat(target, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(stat(gen1, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0711);
+	pagesw_set_resource(pw, 0, "a", PAGES_DIR_ACTIVE, 1);
+	r = ropen();
+	bookd_reader_close(r);
+	pagesw_close(pw);
+
+	/* A crash's leftover of this data directory, another user's
+	 * directory and a link with a generation's name are there. */
+	ck_assert_int_eq(fstat(tdirfd, &ds), 0);
+	snprintf(stray, sizeof stray, "%s/bookd-pages.%llx.%llx.STRAY1", pdir,
+		 (unsigned long long)ds.st_dev, (unsigned long long)ds.st_ino);
+	ck_assert_int_eq(mkdir(stray, 0700), 0);
+	snprintf(link, sizeof link, "%s/bookd-pages.%llx.%llx.LINK01", pdir,
+		 (unsigned long long)ds.st_dev, (unsigned long long)ds.st_ino);
+	ck_assert_int_eq(symlink(basedir, link), 0);
+	snprintf(alien, sizeof alien, "%s/bookd-pages.%llx.%llx.ALIEN1", pdir,
+		 (unsigned long long)ds.st_dev, (unsigned long long)ds.st_ino);
+	ck_assert_int_eq(mkdir(alien, 0700), 0);
+	if (geteuid() == 0)
+		ck_assert_int_eq(chown(alien, 4242, 4242), 0);
+
+	/* A data directory that is removed without its pages. */
+	snprintf(other, sizeof other, "%s/otherXXXXXX", basedir);
+	ck_assert_ptr_nonnull(mkdtemp(other));
+	ofd = open(other, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(ofd, 0);
+	ck_assert_int_eq(
+	    pagesw_open(&pw2, ofd, pdir, MAXRES, W_DAYS, W_FIRST, W_LAST), 0);
+	snprintf(ogen, sizeof ogen, "%s", pagesw_place(pw2));
+	*strrchr(ogen, '/') = '\0';
+	pagesw_close(pw2);
+	ck_assert_int_eq(stat(ogen, &st), 0);
+	ck_assert_int_eq(unlinkat(ofd, "pages", 0), 0);
+	close(ofd);
+	ck_assert_int_eq(nftw(other, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+
+	/* The data directory is now searchable by its owner only. */
+	ck_assert_int_eq(fchmod(tdirfd, 0700), 0);
+	pw = wopen_in(pdir);
+	link_gen(pdir, target, sizeof target, gen, sizeof gen);
+	ck_assert_str_ne(gen, gen1);
+	ck_assert_int_eq(stat(gen1, &st), -1);	/* the previous generation */
+	ck_assert_int_eq(stat(stray, &st), -1); /* the crash's leftover */
+	ck_assert_int_eq(lstat(link, &st), 0);	/* not followed */
+	ck_assert(S_ISLNK(st.st_mode));
+	ck_assert_int_eq(stat(basedir, &st), 0);
+	if (geteuid() == 0)
+		ck_assert_int_eq(stat(alien, &st), 0); /* not this user's */
+	ck_assert_int_eq(stat(ogen, &st), -1); /* its data directory went */
+	ck_assert_int_eq(stat(gen, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	pagesw_close(pw);
+
+	/* A pages directory that cannot be used: the data directory. */
+	snprintf(other, sizeof other, "%s/missing", basedir);
+	pw = wopen_in(other);
+	ck_assert_ptr_null(pagesw_place(pw));
+	ck_assert_int_eq(fstatat(tdirfd, "pages", &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(stat(gen, &st), -1); /* the link's generation went */
+	pagesw_close(pw);
+	r = ropen();
+	bookd_reader_close(r);
 }
 END_TEST
 
@@ -1613,6 +1743,7 @@ static Suite *pages_suite(void)
 	tcase_add_test(tc, test_reader_refuses_bad_files);
 	tcase_add_test(tc, test_writer_errors_and_leftovers);
 	tcase_add_test(tc, test_file_is_sparse);
+	tcase_add_test(tc, test_pages_dir);
 	suite_add_tcase(s, tc);
 
 	tcase_add_unchecked_fixture(tt, base_setup, base_teardown);

@@ -10,7 +10,8 @@
 #   - bookd-http runs as the web server's user with a gateway token and
 #     reports the engine up and the pages mapped;
 #   - root is admin; the engine leaves the directory's mode alone and sets
-#     pages 0644, the socket 0666, auth.key 0600.
+#     pages 0644 (in /dev/shm, in a directory that cannot be listed, linked
+#     from the data directory), the socket 0666, auth.key 0600.
 # Needs root (to run processes as other users); make test runs as root.
 # Uses the normal build (O=build) like tests/install.
 set -u
@@ -30,6 +31,9 @@ tmp=$(mktemp -d)
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	# The pages file's directory in /dev/shm (engine/pagesdir.h).
+	t=$(readlink "$tmp/data/pages" 2>/dev/null) &&
+		case $t in /dev/shm/bookd-pages.*/pages.*) rm -rf "${t%/*}" ;; esac
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -54,10 +58,15 @@ grep -q 'bookd: ready' "$tmp/bookd.log" || fail "bookd did not start"
 sock="$tmp/data/bookd.sock"
 
 [ "$(stat -c %a "$tmp/data")" = 710 ] || fail "data dir mode changed: $(stat -c %a "$tmp/data")"
-[ "$(stat -c %a "$tmp/data/pages")" = 644 ] || fail "pages mode $(stat -c %a "$tmp/data/pages")"
+[ "$(stat -L -c %a "$tmp/data/pages")" = 644 ] || fail "pages mode $(stat -L -c %a "$tmp/data/pages")"
+# The pages live in /dev/shm, DATA/pages linking there (--pages-dir): the
+# generation's directory cannot be listed, only searched.
+pages=$(readlink "$tmp/data/pages") || fail "pages is not a link"
+case $pages in /dev/shm/bookd-pages.*/pages.*) ;; *) fail "pages link: $pages" ;; esac
+[ "$(stat -c %a "${pages%/*}")" = 711 ] || fail "pages dir mode $(stat -c %a "${pages%/*}")"
 [ "$(stat -c %a "$sock")" = 666 ] || fail "socket mode $(stat -c %a "$sock")"
 [ "$(stat -c %a "$tmp/data/auth.key")" = 600 ] || fail "auth.key mode"
-[ "$(stat -c %U "$tmp/data/pages")" = daemon ] || fail "pages not owned by the engine's user"
+[ "$(stat -L -c %U "$tmp/data/pages")" = daemon ] || fail "pages not owned by the engine's user"
 
 # Root is admin and creates the studio.
 "$bin/bookctl" --socket "$sock" resource add studio-a >/dev/null ||
@@ -85,6 +94,12 @@ out=$(setpriv --reuid=4242 --regid=4242 --clear-groups \
 	fail "uid 4242 reached the socket"
 grep -q "Permission denied" <<<"$out" || fail "uid 4242: $out"
 grep -q "engine's" <<<"$out" || fail "uid 4242 got no hint: $out"
+# Nor the pages: not through the data directory, and the directory in
+# /dev/shm does not list the file's name.
+setpriv --reuid=4242 --regid=4242 --clear-groups cat "$tmp/data/pages" \
+	>/dev/null 2>&1 && fail "uid 4242 read the pages"
+setpriv --reuid=4242 --regid=4242 --clear-groups ls "${pages%/*}" \
+	>/dev/null 2>&1 && fail "uid 4242 listed the pages directory"
 
 # bookctl token reads auth.key as the engine's user (and root).
 tok=$("$bin/bookctl" token "$tmp/data" --role public --subject web) ||
