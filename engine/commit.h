@@ -10,6 +10,9 @@
  * (SYNC_PLAIN) or not at all (SYNC_OFF, benchmarks only).  When the group
  * is durable, hooks.durable(lsn) is called exactly once, from a completion
  * of the loop (or inline in the plain modes), with the group's last LSN.
+ * With io_uring, a lone request's group (the only frame of its turn, one
+ * record, nothing in flight, nothing else arrived) is synced inline too:
+ * see lone_request in commit.c.
  *
  * With io_uring, up to COMMIT_MAX_FLIGHT groups are in flight together:
  * the next group is written and its fdatasync issued while the previous
@@ -82,6 +85,7 @@ struct commit {
 	int64_t gather_until_us;
 	int64_t last_sync_us;
 	uint64_t syncs_done;
+	uint64_t ops_mark; /* stats->ops at the last turn's end */
 #ifdef BOOKD_TEST_HOOKS
 	uint64_t fail_sync_at; /* fail the Nth fdatasync (0: never) */
 	/* Sleep before each plain fdatasync; with io_uring, hold back that

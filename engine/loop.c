@@ -28,6 +28,11 @@
 static void unlink_ours(struct loop *l);
 static void arm_accept(struct loop *l);
 
+bool loop_idle(struct loop *l)
+{
+	return l->ready == NULL && io_uring_cq_ready(&l->ring) == 0;
+}
+
 struct io_uring_sqe *loop_sqe(struct loop *l)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);

@@ -196,6 +196,9 @@ int loop_run(struct loop *l);
 void loop_free(struct loop *l);
 
 /* A submission entry; submits the queue first when it is full. */
+/* Nothing waits to be handled: no completion reported and no connection
+ * with frames left over. */
+bool loop_idle(struct loop *l);
 struct io_uring_sqe *loop_sqe(struct loop *l);
 /* Call hooks.tick at or before this monotonic deadline (ms). */
 void loop_arm_timer(struct loop *l, int64_t deadline_mono_ms);

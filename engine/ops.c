@@ -387,13 +387,14 @@ int h_stats(struct req *r)
 	struct wal_stats ws;
 
 	wal_get_stats(s->wal, &ws);
-	msgpack_pack_map(r->pk, 20);
+	msgpack_pack_map(r->pk, 21);
 	wire_pk_kint(r->pk, "connections", s->nconns);
 	wire_pk_kint(r->pk, "cut_off", (int64_t)s->stats.cut_off);
 	wire_pk_kint(r->pk, "connections_total", (int64_t)s->stats.conns_total);
 	wire_pk_kint(r->pk, "ops", (int64_t)s->stats.ops);
 	wire_pk_kint(r->pk, "commits", (int64_t)s->stats.commits);
 	wire_pk_kint(r->pk, "fsyncs", (int64_t)s->stats.fsyncs);
+	wire_pk_kint(r->pk, "inline_syncs", (int64_t)s->stats.inline_syncs);
 	wire_pk_kint(r->pk, "records", (int64_t)s->stats.records);
 	wire_pk_str(r->pk, "avg_group_size");
 	msgpack_pack_double(r->pk, s->stats.commits

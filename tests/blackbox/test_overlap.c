@@ -12,6 +12,10 @@
  * machine only makes later).  Afterwards the log itself shows that B's
  * group really overlapped A's: B's record says that A was not yet durable
  * when it was written (synced < A's LSN).
+ *
+ * A lone request (the only frame of its loop turn, nothing in flight) is
+ * synced by the loop itself; two frames in one write are not, and both
+ * kinds are durable when answered (a kill -9 right after loses neither).
  */
 #include <check.h>
 #include <fcntl.h>
@@ -86,6 +90,81 @@ static int collect(void *ctx, const struct wal_rec *r)
 	}
 	return 0;
 }
+
+static int64_t stat_of(int fd, uint64_t id, const char *key)
+{
+	msgpack_unpacked u;
+	const msgpack_object *v;
+	int64_t n;
+
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(h_call(fd, &u, id, "stats", NULL), 0);
+	v = wire_get(h_result(&u), key);
+	ck_assert_msg(v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER,
+		      "stats has no %s", key);
+	n = (int64_t)v->via.u64;
+	msgpack_unpacked_destroy(&u);
+	return n;
+}
+
+START_TEST(lone_requests_synced_inline)
+{
+	int64_t day0 = h_day(3), in0, fs0, in1, fs1, in2, fs2;
+	msgpack_sbuffer sb;
+	msgpack_unpacked u;
+	uint64_t req = 1;
+	int fd;
+
+	ck_assert_int_eq(h_start(&H, NULL), 0);
+	fd = h_connect_raw(&H);
+	ck_assert_int_ge(fd, 0);
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(
+	    h_call(fd, &u, req++, "resource.create", "{s:s}", "id", "r1"), 0);
+	msgpack_unpacked_destroy(&u);
+	in0 = stat_of(fd, req++, "inline_syncs");
+	fs0 = stat_of(fd, req++, "fsyncs");
+	ck_assert_int_ge(in0, 1); /* the resource's record, alone */
+
+	/* One booking at a time: each synced inline. */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(send_book(fd, req, day0 + i * Q_SECONDS), 0);
+		booked_id(fd, req++);
+	}
+	in1 = stat_of(fd, req++, "inline_syncs");
+	fs1 = stat_of(fd, req++, "fsyncs");
+	ck_assert_int_eq(in1 - in0, 3);
+	ck_assert_int_eq(fs1 - fs0, 3);
+
+	/* Two in one write: one turn, two frames, through the ring. */
+	msgpack_sbuffer_init(&sb);
+	for (int i = 3; i < 5; i++)
+		ck_assert_int_eq(
+		    h_build_req(&sb, req + (uint64_t)(i - 3), "book",
+				"{s:s s:I s:I s:{s:s s:s}}", "resource", "r1",
+				"start", day0 + i * Q_SECONDS, "end",
+				day0 + (i + 1) * Q_SECONDS, "booker", "name",
+				"O", "email", "o@example.com"),
+		    0);
+	ck_assert_int_eq(h_send_all(fd, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	booked_id(fd, req++);
+	booked_id(fd, req++);
+	in2 = stat_of(fd, req++, "inline_syncs");
+	fs2 = stat_of(fd, req++, "fsyncs");
+	ck_assert_int_eq(in2, in1);
+	ck_assert_int_ge(fs2 - fs1, 1);
+
+	/* Every answered booking survives kill -9. */
+	close(fd);
+	h_kill9(&H);
+	ck_assert_int_eq(h_restart(&H, NULL), 0);
+	fd = h_connect_raw(&H);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(stat_of(fd, req++, "bookings"), 5);
+	close(fd);
+}
+END_TEST
 
 START_TEST(replies_wait_for_earlier_groups)
 {
@@ -167,6 +246,7 @@ static Suite *overlap_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, replies_wait_for_earlier_groups);
+	tcase_add_test(tc, lone_requests_synced_inline);
 	suite_add_tcase(s, tc);
 	return s;
 }

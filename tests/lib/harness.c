@@ -989,6 +989,23 @@ static int vsend_req(int fd, uint64_t id, const char *as, const char *op,
 	return rc;
 }
 
+int h_build_req(msgpack_sbuffer *sb, uint64_t id, const char *op,
+		const char *fmt, ...)
+{
+	msgpack_sbuffer one;
+	va_list ap;
+	int rc;
+
+	msgpack_sbuffer_init(&one);
+	va_start(ap, fmt);
+	rc = build_req(&one, id, NULL, op, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		msgpack_sbuffer_write(sb, one.data, one.size);
+	msgpack_sbuffer_destroy(&one);
+	return rc;
+}
+
 int h_send_req(int fd, uint64_t id, const char *op, const char *fmt, ...)
 {
 	va_list ap;

@@ -137,6 +137,9 @@ int h_vpack(msgpack_sbuffer *sb, const char *fmt, va_list ap);
  * when fmt is NULL; fmt must describe a map).  0 or -1.
  */
 int h_send_req(int fd, uint64_t id, const char *op, const char *fmt, ...);
+/* The same request's frame appended to sb, to send several in one write. */
+int h_build_req(msgpack_sbuffer *sb, uint64_t id, const char *op,
+		const char *fmt, ...);
 
 /*
  * Send a request and read its reply (within H_CALL_MS) into *reply (which
