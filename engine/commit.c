@@ -128,13 +128,14 @@ static bool gather_more(struct commit *k, bool stopping)
 /*
  * Sync this group inline, in the loop, rather than through io_uring?  Only
  * for a lone request: the turn handled one frame, it made the one record
- * gathered, no group is in flight and nothing else has arrived.  Then
- * nothing could run beside the fdatasync, and handing it to an io_uring
- * worker thread and back costs a wake-up each way: on the 2-vCPU VM one
- * client's booking took 209 us that way and 131 us inline (bench/
- * RESULTS.md).  Anything that arrives meanwhile waits at most that one
- * fdatasync; with two requests in a turn, or a group in flight, the ring
- * lets the loop go on while the disk works.
+ * gathered, no group is in flight, nothing else has arrived, and nothing
+ * arrived during the last group's fdatasync either (k->busy: a second
+ * client would otherwise be made to take turns with the first instead of
+ * overlapping its group).  Then nothing could run beside the fdatasync,
+ * and handing it to an io_uring worker thread and back costs a wake-up
+ * each way: on the 2-vCPU VM one client's booking took 209 us that way
+ * and 131 us inline (bench/RESULTS.md).  Whatever arrives meanwhile waits
+ * at most that one fdatasync, and turns the next groups back to the ring.
  */
 static bool lone_request(const struct commit *k)
 {
@@ -143,7 +144,7 @@ static bool lone_request(const struct commit *k)
 		return false; /* the tests' held-back fdatasyncs need the ring
 			       */
 #endif
-	return k->nflight == 0 && k->gathered == 1 &&
+	return !k->busy && k->nflight == 0 && k->gathered == 1 &&
 	       k->stats->ops - k->ops_mark == 1 && loop_idle(k->loop);
 }
 
@@ -153,6 +154,7 @@ static void sync_lone(struct commit *k, const struct wal_group *g)
 
 	plain_sync(k, g, true);
 	k->stats->inline_syncs++;
+	k->busy = !loop_idle(k->loop);
 	k->last_sync_us = mono_us() - start;
 	w = k->last_sync_us / 2 < GATHER_MAX_US ? k->last_sync_us / 2
 						: GATHER_MAX_US;
@@ -239,6 +241,7 @@ static void on_sync(void *owner, int res, unsigned flags)
 		fatal_io("fdatasync", -res);
 	k->stats->fsyncs++;
 	f->synced = true;
+	k->busy = k->gathered > 0;
 	while (k->nflight > 0 && k->flight[k->head].synced) {
 		int64_t now = mono_us(), w;
 

@@ -86,6 +86,7 @@ struct commit {
 	int64_t last_sync_us;
 	uint64_t syncs_done;
 	uint64_t ops_mark; /* stats->ops at the last turn's end */
+	bool busy;	   /* something arrived during the last fdatasync */
 #ifdef BOOKD_TEST_HOOKS
 	uint64_t fail_sync_at; /* fail the Nth fdatasync (0: never) */
 	/* Sleep before each plain fdatasync; with io_uring, hold back that
