@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,30 +78,43 @@ fail:
 	return err;
 }
 
+/* A directory stream of at/path (never through a final link when
+ * nofollow), with its descriptor's owner in *uid; NULL when it cannot be
+ * read. */
+static DIR *dir_open(int at, const char *path, bool nofollow, uid_t *uid)
+{
+	struct stat st;
+	DIR *d;
+	int fd = openat(at, path,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+			    (nofollow ? O_NOFOLLOW : 0));
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || (d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	*uid = st.st_uid;
+	return d;
+}
+
 /* Empty and remove dir/name, a directory of this user (never a link). */
 static void remove_gen(int parent, const char *name)
 {
-	struct stat st;
 	struct dirent *e;
-	DIR *d;
-	int fd;
+	uid_t uid;
+	DIR *d = dir_open(parent, name, true, &uid);
 
-	fd = openat(parent, name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (d == NULL)
 		return;
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
-		close(fd);
-		return;
-	}
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
+	if (uid != geteuid()) {
+		closedir(d);
 		return;
 	}
 	while ((e = readdir(d)) != NULL)
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			unlinkat(fd, e->d_name, 0);
+			unlinkat(dirfd(d), e->d_name, 0);
 	closedir(d);
 	unlinkat(parent, name, AT_REMOVEDIR);
 }
@@ -194,19 +208,14 @@ void pagesdir_sweep(const char *dir, int datafd, const char *keep)
 	unsigned long long dev, ino;
 	struct stat ds, st;
 	struct dirent *e;
+	uid_t uid;
 	DIR *d;
 	int fd;
 
-	if (fstat(datafd, &ds) < 0)
+	if (fstat(datafd, &ds) < 0 ||
+	    (d = dir_open(AT_FDCWD, dir, false, &uid)) == NULL)
 		return;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return;
-	}
+	fd = dirfd(d);
 	while ((e = readdir(d)) != NULL) {
 		const char *n = e->d_name;
 		int stale;
