@@ -86,7 +86,9 @@ struct commit {
 	int64_t last_sync_us;
 	uint64_t syncs_done;
 	uint64_t ops_mark; /* stats->ops at the last turn's end */
-	bool busy;	   /* something arrived during the last fdatasync */
+	/* Groups in a row of one record with nothing arriving during their
+	 * fdatasync (see lone_request in commit.c). */
+	uint32_t quiet;
 #ifdef BOOKD_TEST_HOOKS
 	uint64_t fail_sync_at; /* fail the Nth fdatasync (0: never) */
 	/* Sleep before each plain fdatasync; with io_uring, hold back that
