@@ -203,6 +203,16 @@ static void *warm_rows(void *arg)
 		a &= ~(uintptr_t)4095;
 		if (madvise((void *)a, b - a, MADV_POPULATE_WRITE) < 0)
 			break;
+		/* A populated page of a memory file system may still be
+		 * untouched memory of the virtual machine, whose first write
+		 * costs the hypervisor's fault (measured: 236 MiB populated
+		 * in 0.08 s, then written in 0.43 s; a second pass 0.003 s).
+		 * So write each page here, an atomic add of zero: nothing
+		 * changes under the engine thread's own stores. */
+		for (uintptr_t q = (a + 4095) & ~(uintptr_t)4095; q + 8 <= b;
+		     q += 4096)
+			atomic_fetch_add_explicit((seq_word *)q, 0,
+						  memory_order_relaxed);
 	}
 	return NULL;
 }

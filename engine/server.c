@@ -568,14 +568,21 @@ int server_run(struct server *s)
 {
 	int rc;
 
+	int64_t t0 = mono_ms(), t1;
+
 	s->started = true;
 	publish_all(s);
+	t1 = mono_ms();
 	rc = pub_install(&s->pub);
 	if (rc < 0) {
 		log_msg("cannot install %s/pages: %s", s->cfg.data_dir,
 			strerror(-rc));
 		return BOOKD_EXIT_START;
 	}
+	log_msg("pages: published in %lld ms, installed in %lld ms (%s)",
+		(long long)(t1 - t0), (long long)(mono_ms() - t1),
+		pagesw_place(s->pub.pages) ? pagesw_place(s->pub.pages)
+					   : "in the data directory");
 	rc = loop_run(&s->loop);
 	if (rc == BOOKD_EXIT_OK) {
 		char err[256];
