@@ -148,6 +148,20 @@ static int gen_of(const char *target, char *parent, size_t pcap, char *gen,
 	return 0;
 }
 
+bool pagesdir_ours(const char *target, int datafd)
+{
+	char parent[4096], gen[256];
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return gen_of(target, parent, sizeof parent, gen, sizeof gen) == 0 &&
+	       sscanf(gen + strlen(PAGESDIR_PREFIX), "%llx.%llx.", &dev,
+		      &ino) == 2 &&
+	       fstat(datafd, &st) == 0 &&
+	       dev == (unsigned long long)st.st_dev &&
+	       ino == (unsigned long long)st.st_ino;
+}
+
 void pagesdir_remove(const char *target)
 {
 	char parent[4096], gen[256];

@@ -33,6 +33,7 @@
 #ifndef BOOKD_PAGESDIR_H
 #define BOOKD_PAGESDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define PAGESDIR_PREFIX "bookd-pages."
@@ -50,6 +51,10 @@ int pagesdir_create(const char *dir, int datafd, char *target, size_t cap);
  * user; otherwise nothing.
  */
 void pagesdir_remove(const char *target);
+
+/* Whether target is the file of a generation made for the data directory
+ * datafd (its name carries that directory's device and inode). */
+bool pagesdir_ours(const char *target, int datafd);
 
 /* pagesdir_remove of the file the link at path names (a data directory's
  * "pages" being removed). */

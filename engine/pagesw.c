@@ -237,9 +237,6 @@ static int new_file(struct pagesw *pw, int dirfd)
 	int fd;
 
 	pw->target[0] = '\0';
-	n = readlinkat(dirfd, PAGES_NAME, pw->oldtarget,
-		       sizeof pw->oldtarget - 1);
-	pw->oldtarget[n > 0 ? (size_t)n : 0] = '\0';
 	if (pw->pdir) {
 		pagesdir_sweep(pw->pdir, dirfd, pw->oldtarget);
 		fd = pagesdir_create(pw->pdir, dirfd, pw->target,
@@ -277,6 +274,7 @@ int pagesw_prepare(struct pagesw **out, int dirfd, const char *pages_dir,
 	uint64_t dir_off, pages_off, size, oldgen, oldres;
 	int oldfd = -1, err;
 	int created = 0;
+	ssize_t n;
 
 	*out = NULL;
 	if (pages_layout(max_resources, window_days, &dir_off, &pages_off,
@@ -294,9 +292,19 @@ int pagesw_prepare(struct pagesw **out, int dirfd, const char *pages_dir,
 		err = -errno;
 		goto fail;
 	}
-	err = old_open(dirfd, &oldfd, &oldgen, &oldres);
-	if (err < 0)
-		goto fail;
+	/* A link to another data directory's file (this one a copy of it)
+	 * is replaced, never followed: that file is not ours to retire. */
+	n = readlinkat(dirfd, PAGES_NAME, pw->oldtarget,
+		       sizeof pw->oldtarget - 1);
+	pw->oldtarget[n > 0 ? (size_t)n : 0] = '\0';
+	if (pw->oldtarget[0] && !pagesdir_ours(pw->oldtarget, dirfd)) {
+		pw->oldtarget[0] = '\0';
+		oldgen = oldres = 0;
+	} else {
+		err = old_open(dirfd, &oldfd, &oldgen, &oldres);
+		if (err < 0)
+			goto fail;
+	}
 
 	/* A pages.new left by a crash is nobody's: replace it. */
 	if (unlinkat(dirfd, PAGES_TMP, 0) < 0 && errno != ENOENT) {

@@ -1395,6 +1395,33 @@ START_TEST(test_pages_dir)
 	bookd_reader_close(r);
 	pagesw_close(pw);
 
+	/* A copy of the data directory links to this one's file: the copy's
+	 * engine makes its own and leaves this one's LIVE and in place. */
+	{
+		char copy[512];
+		uint64_t state = 0;
+		int cfd, fd;
+		snprintf(copy, sizeof copy, "%s/copyXXXXXX", basedir);
+		ck_assert_ptr_nonnull(mkdtemp(copy));
+		cfd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ck_assert_int_ge(cfd, 0);
+		ck_assert_int_eq(symlinkat(target, cfd, "pages"), 0);
+		ck_assert_int_eq(pagesw_open(&pw2, cfd, pdir, MAXRES, W_DAYS,
+					     W_FIRST, W_LAST),
+				 0);
+		ck_assert_str_ne(pagesw_place(pw2), target);
+		pagesw_close(pw2);
+		fd = open(target, O_RDONLY | O_CLOEXEC);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pread(fd, &state, sizeof state,
+				       offsetof(struct pages_header, state)),
+				 (ssize_t)sizeof state);
+		close(fd);
+		ck_assert_uint_eq(state, PAGES_LIVE);
+		ck_assert_int_eq(stat(gen1, &st), 0);
+		close(cfd);
+	}
+
 	/* A crash's leftover of this data directory, another user's
 	 * directory and a link with a generation's name are there. */
 	ck_assert_int_eq(fstat(tdirfd, &ds), 0);
