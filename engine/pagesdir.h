@@ -28,7 +28,12 @@
  * a directory of that device and inode) or that belong to its own data
  * directory without being the one DATA/pages names (left by a crash between
  * creating one and installing it).  Only directories owned by the caller's
- * user are touched, never followed through a symbolic link.
+ * user are touched, never followed through a symbolic link.  A copy of a
+ * data directory carries a link to the original's file: its engine
+ * replaces the link without retiring or removing that file (pagesdir_ours).
+ * Readers of a stopped engine keep the last published state, as before;
+ * that file's memory is held until the next start (or the sweep after its
+ * data directory is removed).
  */
 #ifndef BOOKD_PAGESDIR_H
 #define BOOKD_PAGESDIR_H
