@@ -43,6 +43,13 @@ int hmap_get(const struct hmap *m, const char *key, size_t klen, uint64_t *val)
 	return 1;
 }
 
+void hmap_prefetch(const struct hmap *m, const char *key, size_t klen)
+{
+	if (m->cap)
+		__builtin_prefetch(
+		    &m->ents[hmap_hash(key, klen) & (m->cap - 1)], 1);
+}
+
 /* Tables of 2 MiB or more are mapped for huge pages: every insert and
  * lookup lands on a random entry, and with 4 KiB pages each is a TLB miss
  * (a nested page walk on a virtual machine). */

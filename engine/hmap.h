@@ -34,6 +34,9 @@ struct hmap {
 int hmap_get(const struct hmap *m, const char *key, size_t klen, uint64_t *val);
 /* Insert or overwrite. */
 void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val);
+/* Start fetching the slot where key's search begins into the cache, ahead
+ * of an hmap_put or hmap_get of it (a cache miss in a big map). */
+void hmap_prefetch(const struct hmap *m, const char *key, size_t klen);
 /* Make room for n entries in all without growing again. */
 void hmap_reserve(struct hmap *m, size_t n);
 void hmap_free(struct hmap *m);
