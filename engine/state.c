@@ -89,9 +89,14 @@ void *st_grow(void *v, size_t *cap, size_t need, size_t sz)
 	if (ncap * sz >= ((size_t)4 << 20)) {
 		/* A vector grown big (the bookings, the events feed) faults
 		 * its new room in 2 MiB at a time rather than 4 KiB (a slow
-		 * fault on a virtual machine).  Advice only. */
-		uintptr_t a = ((uintptr_t)nv + 4095) & ~(uintptr_t)4095;
-		uintptr_t e = ((uintptr_t)nv + ncap * sz) & ~(uintptr_t)4095;
+		 * fault on a virtual machine).  Advice only.  The range is
+		 * rounded outwards to pages, so that it covers the whole
+		 * mapping of a block malloc mapped for it: advice on part of
+		 * a mapping splits it, and the next realloc could then no
+		 * longer move it with mremap but would copy it. */
+		uintptr_t a = (uintptr_t)nv & ~(uintptr_t)4095;
+		uintptr_t e =
+		    ((uintptr_t)nv + ncap * sz + 4095) & ~(uintptr_t)4095;
 		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
 	}
 	*cap = ncap;
