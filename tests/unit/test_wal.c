@@ -940,7 +940,7 @@ static int list_segs(char names[][32], int max)
 	while ((de = readdir(d)) != NULL && n < max)
 		if (strlen(de->d_name) == 20 &&
 		    strcmp(de->d_name + 16, ".wal") == 0)
-			snprintf(names[n++], 32, "%s", de->d_name);
+			memcpy(names[n++], de->d_name, 21); /* 20 + NUL */
 	closedir(d);
 	qsort(names, (size_t)n, sizeof(names[0]), cmp_seg);
 	return n;
