@@ -28,6 +28,12 @@ struct hmap {
 	size_t cap; /* 0 or a power of two */
 	size_t n;
 	struct arena keys;
+	/* A big map half full has the table it will grow into made ahead,
+	 * its memory faulted in on another thread (zeroing megabytes of
+	 * fresh memory is slow), and takes it when it grows. */
+	struct hmap_ent *next;
+	size_t next_cap;
+	struct arena_warm warm;
 };
 
 /* Returns 1 and sets *val when found, 0 otherwise. */
