@@ -98,6 +98,8 @@ int wal_parse_rec(const struct mapped *m, size_t off, struct wal_rec *r,
 
 /* Records checked between two reports of progress (and looks at stop). */
 #define AHEAD_REPORT 64
+/* Bytes of unused log mapped in between two looks at stop. */
+#define AHEAD_POPULATE ((size_t)1 << 20)
 
 struct wal_ahead {
 	const struct seg *segs;
@@ -156,6 +158,20 @@ static void *ahead_main(void *arg)
 			}
 		}
 		atomic_store_explicit(&a->good[i], off, memory_order_release);
+		/* The rest of the segment is unused log, which the scan reads
+		 * through for later records when this is the newest segment
+		 * (later_records in wal.c): map its pages in here, a fault
+		 * each, rather than on the scan's thread.  Advice only. */
+		for (size_t from = off & ~(size_t)4095;
+		     from < m->len && !atomic_load(&a->stop);
+		     from += AHEAD_POPULATE) {
+			size_t len = m->len - from < AHEAD_POPULATE
+					 ? m->len - from
+					 : AHEAD_POPULATE;
+			if (madvise((void *)(m->p + from), len,
+				    MADV_POPULATE_READ) < 0)
+				break;
+		}
 	}
 out:
 	atomic_store(&a->at, (uint32_t)a->nsegs);
