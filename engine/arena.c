@@ -105,34 +105,38 @@ static void push_block(struct arena *a, void *p, size_t size)
 
 static void *warm_block(void *arg)
 {
-	struct arena *a = arg;
+	struct arena_warm *w = arg;
 
 	/* A huge page at a time, front to back, as the allocations go. */
-	for (size_t off = 0; off < a->warm_n; off += ARENA_BLOCK)
-		if (madvise(a->warm_p + off, ARENA_BLOCK, MADV_POPULATE_WRITE) <
-		    0)
+	for (size_t off = 0; off < w->n; off += ARENA_BLOCK)
+		if (madvise(w->p + off,
+			    w->n - off < ARENA_BLOCK ? w->n - off : ARENA_BLOCK,
+			    MADV_POPULATE_WRITE) < 0)
 			break;
 	return NULL;
 }
 
 /* A forked child has no such thread to join (and must not wait for it). */
-static void warm_join(struct arena *a)
+void arena_warm_join(struct arena_warm *w)
 {
-	if (a->warming && a->warm_pid == (int)getpid())
-		pthread_join(a->warm, NULL);
-	a->warming = 0;
+	if (w->on && w->pid == (int)getpid())
+		pthread_join(w->thread, NULL);
+	w->on = 0;
 }
 
-/* Fault in [p, p + size) on another thread, once the previous one is
- * done. */
+void arena_warm_start(struct arena_warm *w, void *p, size_t n)
+{
+	arena_warm_join(w);
+	w->p = p;
+	w->n = n;
+	w->pid = (int)getpid();
+	if (pthread_create(&w->thread, NULL, warm_block, w) == 0)
+		w->on = 1;
+}
+
 static void start_warm(struct arena *a, char *p, size_t size)
 {
-	warm_join(a);
-	a->warm_p = p;
-	a->warm_n = size;
-	a->warm_pid = (int)getpid();
-	if (pthread_create(&a->warm, NULL, warm_block, a) == 0)
-		a->warming = 1;
+	arena_warm_start(&a->warm, p, size);
 }
 
 void arena_reserve(struct arena *a, size_t n)
@@ -140,7 +144,7 @@ void arena_reserve(struct arena *a, size_t n)
 	size_t size;
 	char *p;
 
-	if (a->warming || n < ARENA_BLOCK)
+	if (a->warm.on || n < ARENA_BLOCK)
 		return;
 	p = arena_map(n, &size);
 	push_block(a, p, size);
@@ -221,7 +225,7 @@ size_t arena_mapped(const struct arena *a)
 
 void arena_free(struct arena *a)
 {
-	warm_join(a);
+	arena_warm_join(&a->warm);
 	for (size_t i = 0; i < a->nblocks; i++)
 		region_free(a->blocks[i], a->sizes[i]);
 	free(a->blocks);

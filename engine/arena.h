@@ -11,8 +11,9 @@
  *
  * Invariants
  * - Nothing allocated from an arena is freed on its own: arena_free()
- *   releases every block at once.  An object that must be freed or resized
- *   (a booking's history) does not belong here.
+ *   releases every block at once.  An object that must be freed does not
+ *   belong here; one that grows (a booking's history) moves to new room
+ *   twice its size, so what it leaves behind stays below what it holds.
  * - A pointer returned stays valid and unmoved until arena_free().
  * - Interned strings are NUL-terminated and compared by bytes; equal
  *   strings give the same pointer, so they may be compared by address.
@@ -30,18 +31,29 @@
 /* One block: 2 MiB, the size of a huge page on x86-64. */
 #define ARENA_BLOCK ((size_t)2 << 20)
 
+/* A thread faulting in a region (zeroing fresh memory on another core). */
+struct arena_warm {
+	pthread_t thread;
+	int on;
+	int pid; /* the process that started it (not a forked child) */
+	char *p;
+	size_t n;
+};
+
+/* Fault in [p, p + n) on another thread, once the previous region of w is
+ * done (waiting for it).  Advice: nothing happens when no thread starts. */
+void arena_warm_start(struct arena_warm *w, void *p, size_t n);
+/* Wait for w's thread, if any (not in a forked child, which has none). */
+void arena_warm_join(struct arena_warm *w);
+
 struct arena {
 	char *cur;     /* next free byte of the current block */
 	size_t left;   /* bytes left in it */
 	void **blocks; /* every block mapped, to unmap them */
 	size_t *sizes; /* and their sizes */
 	size_t nblocks, capblocks;
-	size_t used;	/* bytes handed out */
-	pthread_t warm; /* faulting in a reserved block */
-	int warming;
-	int warm_pid; /* the process that started it (not a forked child) */
-	char *warm_p;
-	size_t warm_n;
+	size_t used;		/* bytes handed out */
+	struct arena_warm warm; /* faulting in a reserved block */
 };
 
 /* n bytes aligned to align (a power of two, at most 4096), zeroed. */

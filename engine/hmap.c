@@ -43,6 +43,13 @@ int hmap_get(const struct hmap *m, const char *key, size_t klen, uint64_t *val)
 	return 1;
 }
 
+void hmap_prefetch(const struct hmap *m, const char *key, size_t klen)
+{
+	if (m->cap)
+		__builtin_prefetch(
+		    &m->ents[hmap_hash(key, klen) & (m->cap - 1)], 1);
+}
+
 /* Tables of 2 MiB or more are mapped for huge pages: every insert and
  * lookup lands on a random entry, and with 4 KiB pages each is a TLB miss
  * (a nested page walk on a virtual machine). */
@@ -69,11 +76,29 @@ static void ents_free(struct hmap_ent *e, size_t cap)
 		free(e);
 }
 
+/* Let go of the table made ahead, if any. */
+static void drop_next(struct hmap *m)
+{
+	arena_warm_join(&m->warm);
+	if (m->next)
+		ents_free(m->next, m->next_cap);
+	m->next = NULL;
+	m->next_cap = 0;
+}
+
 static void resize(struct hmap *m, size_t ncap)
 {
 	struct hmap old = *m;
 
-	m->ents = ents_alloc(ncap);
+	if (m->next && m->next_cap == ncap) {
+		arena_warm_join(&m->warm);
+		m->ents = m->next;
+		m->next = NULL;
+		m->next_cap = 0;
+	} else {
+		drop_next(m);
+		m->ents = ents_alloc(ncap);
+	}
 	m->cap = ncap;
 	for (size_t i = 0; i < old.cap; i++) {
 		struct hmap_ent *o = &old.ents[i];
@@ -108,6 +133,14 @@ void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
 
 	if ((m->n + 1) * 4 > m->cap * 3)
 		grow(m);
+	else if (m->next == NULL && (m->n + 1) * 2 > m->cap &&
+		 m->cap * sizeof(*m->ents) >= ARENA_BLOCK &&
+		 m->cap <= SIZE_MAX / 2 / sizeof(*m->ents)) {
+		size_t mapped;
+		m->next_cap = m->cap * 2;
+		m->next = arena_map(m->next_cap * sizeof(*m->ents), &mapped);
+		arena_warm_start(&m->warm, m->next, mapped);
+	}
 	e = find(m, key, klen, h);
 	if (e->key == NULL) {
 		e->key = arena_strndup(&m->keys, key, klen);
@@ -120,6 +153,7 @@ void hmap_put(struct hmap *m, const char *key, size_t klen, uint64_t val)
 
 void hmap_free(struct hmap *m)
 {
+	drop_next(m);
 	ents_free(m->ents, m->cap);
 	arena_free(&m->keys);
 	m->ents = NULL;

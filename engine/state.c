@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "bookd_errors.h"
 #include "hooks.h"
@@ -85,6 +86,19 @@ void *st_grow(void *v, size_t *cap, size_t need, size_t sz)
 	nv = reallocarray(v, ncap, sz);
 	if (nv == NULL)
 		abort();
+	if (ncap * sz >= ((size_t)4 << 20)) {
+		/* A vector grown big (the bookings, the events feed) faults
+		 * its new room in 2 MiB at a time rather than 4 KiB (a slow
+		 * fault on a virtual machine).  Advice only.  The range is
+		 * rounded outwards to pages, so that it covers the whole
+		 * mapping of a block malloc mapped for it: advice on part of
+		 * a mapping splits it, and the next realloc could then no
+		 * longer move it with mremap but would copy it. */
+		uintptr_t a = (uintptr_t)nv & ~(uintptr_t)4095;
+		uintptr_t e =
+		    ((uintptr_t)nv + ncap * sz + 4095) & ~(uintptr_t)4095;
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+	}
 	*cap = ncap;
 	return nv;
 }
@@ -114,16 +128,6 @@ int state_init(struct state *st, uint32_t max_resources, int64_t first_day,
 	st->window_days = window_days;
 	st->res = st_calloc(max_resources, sizeof(*st->res));
 	return 0;
-}
-
-void st_free_booking(struct booking *b)
-{
-	if (b == NULL)
-		return;
-	/* The rest is the arena's (state.h). */
-	free(b->hist);
-	b->hist = NULL;
-	b->nhist = 0;
 }
 
 static void free_day(struct rday *d)
@@ -157,8 +161,6 @@ void state_free(struct state *st)
 		free(r);
 	}
 	free(st->res);
-	for (uint32_t i = 0; i < st->nbk; i++)
-		st_free_booking(st->bk[i]);
 	free(st->bk);
 	free(st->ev);
 	hooks_free(st);

@@ -149,9 +149,10 @@ struct item {
 	uint32_t qty;
 };
 
-/* A booking's strings and items live in the state's arena (by and reason,
- * timezone, event type and owner interned): they never change once
- * written and are released with the state. */
+/* A booking's strings, items and history live in the state's arena (by
+ * and reason, timezone, event type and owner interned) and are released
+ * with the state.  Strings and items never change once written; a history
+ * grows by doubling into new room (st_hist_alloc). */
 struct hist {
 	int64_t at_ms;
 	int8_t from; /* -1 at creation */

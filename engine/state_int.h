@@ -16,11 +16,14 @@ void *st_grow(void *v, size_t *cap, size_t need, size_t sz);
 void st_index_email(struct state *st, const struct booking *b);
 /* The slot of day in each resource's ring of days. */
 uint32_t st_ring(const struct state *st, int64_t day);
-/* A zeroed booking in the state's arena; st_free_booking() releases what
- * it owns outside the arena (its history), for a booking that is dropped
- * or replaced (its struct stays in the arena until state_free). */
+/* A zeroed booking in the state's arena (a booking that is dropped or
+ * replaced stays there until state_free). */
 struct booking *st_new_booking(struct state *st);
-void st_free_booking(struct booking *b);
+/* Room for n history entries in the arena, rounded up to a power of two:
+ * a history of n entries has that much room, and grows by doubling. */
+struct hist *st_hist_alloc(struct state *st, size_t n);
+/* Fetch the day slots b occupies first into the cache, ahead of use. */
+void st_prefetch_days(const struct state *st, const struct booking *b);
 /* Booking strings: the one copy of a string that repeats (time zones,
  * event types, principals, reasons), or a copy in the arena. */
 const char *st_intern(struct state *st, const char *s, size_t n);

@@ -17,6 +17,35 @@ struct booking *st_new_booking(struct state *st)
 			   _Alignof(struct booking));
 }
 
+struct hist *st_hist_alloc(struct state *st, size_t n)
+{
+	size_t room = 1;
+
+	if (n == 0)
+		return NULL;
+	while (room < n)
+		room *= 2;
+	return arena_alloc(&st->mem, room * sizeof(struct hist),
+			   _Alignof(struct hist));
+}
+
+void st_prefetch_days(const struct state *st, const struct booking *b)
+{
+	int64_t day = q_day_of(occ_start(b));
+
+	if (day < st->first_day || day > st->last_day)
+		return;
+	/* A day slot is a cache miss on a restart (the rings of every
+	 * resource are far bigger than the cache): start fetching it while
+	 * the rest of the record is applied. */
+	for (int i = 0; i < b->nitems; i++) {
+		const struct resource *r = st->res[b->items[i].res];
+		const char *d = (const char *)&r->days[st_ring(st, day)];
+		__builtin_prefetch(d, 1);
+		__builtin_prefetch(d + sizeof(struct rday) - 1, 1);
+	}
+}
+
 const char *st_intern(struct state *st, const char *s, size_t n)
 {
 	return strtab_intern(&st->strs, s, n);

@@ -28,8 +28,17 @@
 _Static_assert(WAL_SEG_HEADER == FHDR_SIZE,
 	       "the header is the common file header");
 
-/* What a run of unused log looks like: recovery skips such runs. */
-static const unsigned char zero64[64];
+/* Are the 64 bytes at p all zero?  (A run of unused log: recovery skips
+ * such runs.  Word loads rather than a memcmp call: the newest segment's
+ * unused rest is tens of megabytes of them.) */
+static bool zero64(const unsigned char *p)
+{
+	uint64_t acc = 0;
+
+	for (int k = 0; k < 64; k += 8)
+		acc |= get64(p + k);
+	return acc == 0;
+}
 
 struct wal {
 	int dirfd;  /* DATA */
@@ -55,71 +64,6 @@ struct wal {
 	struct wal_stats st;
 	struct prep prep;
 };
-
-struct mapped {
-	const unsigned char *p;
-	size_t len;
-};
-
-static int map_segment(int dfd, const char *name, struct mapped *m)
-{
-	struct stat st;
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-
-	m->p = NULL;
-	m->len = 0;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	if (st.st_size > 0) {
-		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
-			       fd, 0);
-		if (p == MAP_FAILED) {
-			int e = -errno;
-			close(fd);
-			return e;
-		}
-		m->p = p;
-		m->len = (size_t)st.st_size;
-	}
-	close(fd);
-	return 0;
-}
-
-static void unmap_segment(struct mapped *m)
-{
-	if (m->p)
-		munmap((void *)m->p, m->len);
-	m->p = NULL;
-}
-
-/* Is there a complete record at off?  Fills r; 1 valid, 0 not. */
-static int parse_rec(const struct mapped *m, size_t off, struct wal_rec *r)
-{
-	const unsigned char *h = m->p + off;
-	uint32_t len;
-
-	if (off + WAL_REC_HEADER > m->len)
-		return 0;
-	len = get32(h);
-	if (len == 0 || len > WAL_MAX_PAYLOAD ||
-	    off + WAL_REC_HEADER + len > m->len)
-		return 0;
-	if (crc32c(0, h + 8, WAL_REC_HEADER - 8 + len) != get32(h + 4))
-		return 0;
-	r->len = len;
-	r->lsn = get64(h + 8);
-	r->synced = get64(h + 16);
-	r->at_ms = (int64_t)get64(h + 24);
-	r->type = get16(h + 32);
-	r->payload = (const char *)h + WAL_REC_HEADER;
-	r->offset = off;
-	return 1;
-}
 
 static int check_seg_header(const struct mapped *m, uint64_t first_lsn)
 {
@@ -152,7 +96,8 @@ static enum later later_records(const struct seg *segs, size_t nsegs, size_t i,
 			m = *cur;
 			pos = off + 8;
 		} else {
-			if (map_segment(segs[s].dfd, segs[s].name, &m) < 0)
+			if (wal_map_segment(segs[s].dfd, segs[s].name, &m,
+					    false) < 0)
 				continue;
 			pos = WAL_SEG_HEADER;
 		}
@@ -164,13 +109,13 @@ static enum later later_records(const struct seg *segs, size_t nsegs, size_t i,
 			 * a time; a record starts with a non-zero length, so
 			 * none begins inside a run. */
 			while (pos + 64 + WAL_REC_HEADER <= m.len &&
-			       memcmp(m.p + pos, zero64, 64) == 0)
+			       zero64(m.p + pos))
 				pos += 64;
 			len = get32(m.p + pos);
 			uint64_t lsn = get64(m.p + pos + 8);
 			uint64_t synced = get64(m.p + pos + 16);
 			if (len == 0 || len > WAL_MAX_PAYLOAD || lsn < e ||
-			    synced >= lsn || !parse_rec(&m, pos, &r))
+			    synced >= lsn || !wal_parse_rec(&m, pos, &r, true))
 				continue;
 			if (synced >= e) {
 				found = LATER_PROOF;
@@ -179,7 +124,7 @@ static enum later later_records(const struct seg *segs, size_t nsegs, size_t i,
 			found = LATER_STALE;
 		}
 		if (s != i)
-			unmap_segment(&m);
+			wal_unmap_segment(&m);
 	}
 	return found;
 }
@@ -235,14 +180,19 @@ int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
 	size_t nsegs = 0;
 	uint64_t expect = 0;
 	int waldfd = -1, archfd = -1, rc;
+	struct wal_ahead *ahead = NULL;
 
 	memset(res, 0, sizeof(*res));
 	rc = scan_segments(dirfd, o->archive, &waldfd, &archfd, &segs, &nsegs);
 	if (rc < 0)
 		goto out;
 	res->segments = (uint32_t)nsegs;
+	/* Checksums on another thread, ahead of this one: see walread.c.
+	 * Without it the scan checks them itself. */
+	ahead = wal_ahead_start(segs, nsegs);
 	for (size_t i = 0; i < nsegs && res->verdict == WAL_CLEAN; i++) {
 		struct mapped m;
+		const struct mapped *am;
 		size_t off = WAL_SEG_HEADER;
 		uint64_t first = segs[i].first_lsn;
 
@@ -262,9 +212,15 @@ int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
 			res->verdict = WAL_CORRUPT;
 			break;
 		}
-		rc = map_segment(segs[i].dfd, segs[i].name, &m);
-		if (rc < 0)
-			goto out;
+		am = ahead ? wal_ahead_map(ahead, i) : NULL;
+		if (am) {
+			m = *am; /* the read-ahead's, unmapped by it */
+		} else {
+			rc = wal_map_segment(segs[i].dfd, segs[i].name, &m,
+					     false);
+			if (rc < 0)
+				goto out;
+		}
 		if (check_seg_header(&m, first) < 0 || first != expect) {
 			/* A segment whose header never reached the disk can
 			 * only be the newest one, created just before a
@@ -280,19 +236,23 @@ int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
 					!segs[i].archived)
 					   ? WAL_TORN
 					   : WAL_CORRUPT;
-			unmap_segment(&m);
+			if (am == NULL)
+				wal_unmap_segment(&m);
 			break;
 		}
 		while (off + 4 <= m.len && get32(m.p + off) != 0) {
 			struct wal_rec r;
-			if (!parse_rec(&m, off, &r) || r.lsn != expect) {
+			size_t end = off + WAL_REC_HEADER + get32(m.p + off);
+			bool checked = am && wal_ahead_checked(ahead, i, end);
+			if (!wal_parse_rec(&m, off, &r, !checked) ||
+			    r.lsn != expect) {
 				res->bad_lsn = expect;
 				res->bad_seg = first;
 				res->bad_offset = off;
 				snprintf(res->detail, sizeof(res->detail),
 					 "segment %s offset %zu: %s",
 					 segs[i].name, off,
-					 parse_rec(&m, off, &r)
+					 wal_parse_rec(&m, off, &r, true)
 					     ? "unexpected LSN"
 					     : "record cut short or failing "
 					       "its checksum");
@@ -314,7 +274,8 @@ int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
 				rc = fn(ctx, &r);
 				if (rc) {
 					res->bad_lsn = r.lsn;
-					unmap_segment(&m);
+					if (am == NULL)
+						wal_unmap_segment(&m);
 					goto out;
 				}
 			}
@@ -362,10 +323,12 @@ int wal_scan(int dirfd, const struct wal_scan_opts *o, wal_fn fn, void *ctx,
 			 * in this one was durable. */
 			res->verdict = WAL_CORRUPT;
 		}
-		unmap_segment(&m);
+		if (am == NULL)
+			wal_unmap_segment(&m);
 	}
 	rc = 0;
 out:
+	wal_ahead_end(ahead);
 	free(segs);
 	if (archfd >= 0)
 		close(archfd);
@@ -587,14 +550,14 @@ int wal_open(struct wal **out, int dirfd, const struct wal_opts *opts,
 		const struct seg *sg = &segs[nsegs - 1];
 		uint64_t last = sg->first_lsn - 1;
 
-		rc = map_segment(w->waldfd, sg->name, &m);
+		rc = wal_map_segment(w->waldfd, sg->name, &m, false);
 		if (rc < 0)
 			goto fail;
-		while (parse_rec(&m, off, &r)) {
+		while (wal_parse_rec(&m, off, &r, true)) {
 			last = r.lsn;
 			off += pad8(WAL_REC_HEADER + r.len);
 		}
-		unmap_segment(&m);
+		wal_unmap_segment(&m);
 		if (last == w->last_lsn) {
 			w->fd = openat(w->waldfd, sg->name, O_RDWR | O_CLOEXEC);
 			if (w->fd < 0) {

@@ -133,9 +133,11 @@ struct wal_scan {
 /*
  * Read every segment of dirfd's wal/ in order and call fn for each valid
  * record with LSN > after_lsn, where after_lsn is also the snapshot's LSN
- * (covered_lsn below).  Never modifies anything.  Returns 0 (see *res for
- * the verdict), or a negative errno for I/O errors, or fn's non-zero result
- * (res->bad_lsn is then the LSN of the record fn refused).
+ * (covered_lsn below).  Never modifies anything.  While it runs, a second
+ * thread maps the segments and checks checksums ahead of fn's thread
+ * (walread.c); fn is always called on the caller's thread, in LSN order.
+ * Returns 0 (see *res for the verdict), or a negative errno for I/O errors, or
+ * fn's non-zero result (res->bad_lsn is then the LSN of the record fn refused).
  */
 int wal_scan_dir(int dirfd, uint64_t after_lsn, wal_fn fn, void *ctx,
 		 struct wal_scan *res);

@@ -56,7 +56,7 @@ START_TEST(arena_reserve_warms)
 
 	/* Allocation goes on while another thread faults the block in. */
 	arena_reserve(&a, 8 * ARENA_BLOCK);
-	ck_assert_int_eq(a.warming, 1);
+	ck_assert_int_eq(a.warm.on, 1);
 	arena_reserve(&a, 8 * ARENA_BLOCK); /* a second one: nothing */
 	ck_assert_uint_eq(a.nblocks, 1);
 	v = arena_alloc(&a, 7 * ARENA_BLOCK, 8);
@@ -68,7 +68,7 @@ START_TEST(arena_reserve_warms)
 	arena_free(&a);			 /* joins the thread */
 	/* Too small to be worth a thread. */
 	arena_reserve(&a, 100);
-	ck_assert_int_eq(a.warming, 0);
+	ck_assert_int_eq(a.warm.on, 0);
 	arena_free(&a);
 }
 END_TEST
@@ -122,6 +122,46 @@ START_TEST(hmap_reserve_keeps_entries)
 		ck_assert_uint_eq(v, (uint64_t)i);
 	}
 	ck_assert(!hmap_get(&m, "ref-200000", 10, &v));
+	hmap_free(&m);
+}
+END_TEST
+
+/* A big map half full makes the table it grows into ahead, and takes it
+ * when it grows: every entry is there before and after. */
+START_TEST(hmap_grows_into_table_made_ahead)
+{
+	struct hmap m = {0};
+	struct hmap_ent *ahead = NULL;
+	char k[32];
+	uint64_t v;
+	int n = 0, grown_into = 0;
+
+	for (int i = 0; i < 400000; i++) {
+		size_t cap = m.cap;
+		n = snprintf(k, sizeof(k), "ref-%d", i);
+		hmap_put(&m, k, (size_t)n, (uint64_t)i);
+		if (m.cap != cap && ahead != NULL) {
+			/* It grew into the table made ahead. */
+			ck_assert_ptr_eq(m.ents, ahead);
+			grown_into++;
+		}
+		if (m.next)
+			ck_assert_uint_eq(m.next_cap, m.cap * 2);
+		ahead = m.next;
+	}
+	ck_assert_int_ge(grown_into, 2);
+	ck_assert_uint_eq(m.n, 400000);
+	for (int i = 0; i < 400000; i += 101) {
+		n = snprintf(k, sizeof(k), "ref-%d", i);
+		ck_assert(hmap_get(&m, k, (size_t)n, &v));
+		ck_assert_uint_eq(v, (uint64_t)i);
+	}
+	ck_assert(!hmap_get(&m, "ref-400000", 10, &v));
+	/* A reserve past the table made ahead drops it. */
+	hmap_reserve(&m, 3000000);
+	ck_assert_ptr_null(m.next);
+	ck_assert(hmap_get(&m, "ref-399999", 10, &v));
+	ck_assert_uint_eq(v, 399999);
 	hmap_free(&m);
 }
 END_TEST
@@ -320,6 +360,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, arena_reserve_warms);
 	tcase_add_test(tc, interned_strings);
 	tcase_add_test(tc, hmap_reserve_keeps_entries);
+	tcase_add_test(tc, hmap_grows_into_table_made_ahead);
 	tcase_add_test(tc, replay_matches_commits);
 	tcase_add_test(tc, change_in_place);
 	suite_add_tcase(s, tc);

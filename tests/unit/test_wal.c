@@ -10,9 +10,11 @@
  * with later durable groups after it is corruption naming its LSN; a newest
  * segment with a bad header is a torn tail and an older one corruption;
  * segments roll at their size; snapshot coverage lets the log start late
- * and wal_trim lets segments go or archives them.
+ * and wal_trim lets segments go or archives them; a damaged record is found
+ * however far ahead of the scan its checksum-checking thread runs.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "suite_main.h"
+#include "le.h"
 #include "wal.h"
 
 #define MAX_RECS 512
@@ -903,6 +906,113 @@ START_TEST(overlap_never_spans_segments)
 }
 END_TEST
 
+/* A scan whose callback stalls at the first record, so that the read-ahead
+ * thread has checked every record before the scan reads one, or not. */
+struct slow {
+	struct seen s;
+	int stall;
+};
+
+static int collect_slow(void *ctx, const struct wal_rec *r)
+{
+	struct slow *w = ctx;
+	if (w->s.n == 0 && w->stall)
+		usleep(200 * 1000);
+	return collect(&w->s, r);
+}
+
+static int cmp_seg(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The segment files of the log, sorted (by first LSN). */
+static int list_segs(char names[][32], int max)
+{
+	char wal[300];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(wal, sizeof(wal), "%s/wal", dir);
+	d = opendir(wal);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL && n < max)
+		if (strlen(de->d_name) == 20 &&
+		    strcmp(de->d_name + 16, ".wal") == 0)
+			memcpy(names[n++], de->d_name, 21); /* 20 + NUL */
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_seg);
+	return n;
+}
+
+/*
+ * The read-ahead thread checks checksums ahead of the scan, which then
+ * skips them for records the thread vouched for: a record with a damaged
+ * payload must still be found, at its LSN, wherever it lies (deep inside
+ * an older segment, or in the newest one) and however far ahead the
+ * thread is (all the way, when the scan stalls at its first record).
+ */
+START_TEST(readahead_never_vouches_for_damage)
+{
+	char names[64][32], path[400];
+	int nseg;
+	uint64_t n = append_log(64 << 10, 0, 4000, 8);
+
+	nseg = list_segs(names, 64);
+	ck_assert_int_ge(nseg, 4);
+	for (int pick = 0; pick < 2; pick++) {
+		/* The middle record of the second segment, then of the
+		 * newest one. */
+		const char *name = names[pick == 0 ? 1 : nseg - 1];
+		unsigned char *orig;
+		size_t len, off = WAL_SEG_HEADER, mid;
+		uint64_t lsn = 0, count = 0;
+
+		snprintf(path, sizeof(path), "%s/wal/%s", dir, name);
+		orig = slurp(path, &len);
+		while (off + WAL_REC_HEADER <= len && get32(orig + off) != 0) {
+			count++;
+			off += pad8(WAL_REC_HEADER + get32(orig + off));
+		}
+		ck_assert_uint_ge(count, 3 * 64);
+		off = WAL_SEG_HEADER;
+		for (mid = 0; mid < count / 2; mid++)
+			off += pad8(WAL_REC_HEADER + get32(orig + off));
+		lsn = get64(orig + off + 8);
+		for (int stall = 0; stall < 2; stall++) {
+			struct slow w;
+			struct wal_scan res;
+			orig[off + WAL_REC_HEADER + 1] ^= 0x20;
+			spit(path, orig, len);
+			orig[off + WAL_REC_HEADER + 1] ^= 0x20;
+			memset(&w, 0, sizeof(w));
+			w.s.ordered = 1;
+			w.stall = stall;
+			ck_assert_int_eq(
+			    wal_scan_dir(dirfd_, 0, collect_slow, &w, &res), 0);
+			ck_assert_msg(res.verdict == WAL_CORRUPT,
+				      "segment %s LSN %" PRIu64
+				      " stall %d: verdict %d",
+				      name, lsn, stall, (int)res.verdict);
+			ck_assert_uint_eq(res.bad_lsn, lsn);
+			ck_assert_uint_eq(res.last_lsn, lsn - 1);
+			ck_assert_uint_eq(w.s.n, lsn - 1);
+			ck_assert(w.s.ordered);
+			spit(path, orig, len);
+			memset(&w, 0, sizeof(w));
+			w.s.ordered = 1;
+			w.stall = stall;
+			ck_assert_int_eq(
+			    wal_scan_dir(dirfd_, 0, collect_slow, &w, &res), 0);
+			ck_assert_int_eq(res.verdict, WAL_CLEAN);
+			ck_assert_uint_eq(w.s.n, n);
+		}
+		free(orig);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("wal");
@@ -923,6 +1033,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, overlap_torn_tail);
 	tcase_add_test(tc, overlap_proof_after_done);
 	tcase_add_test(tc, overlap_never_spans_segments);
+	tcase_add_test(tc, readahead_never_vouches_for_damage);
 	suite_add_tcase(s, tc);
 	return s;
 }
